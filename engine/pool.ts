@@ -1,0 +1,101 @@
+/**
+ * A buffer pool that reuses GPU storage buffers by size class.
+ *
+ * Why deferred release: a buffer freed while an unsubmitted command encoder still reads it must not be
+ * handed out again before that encoder is submitted, because `queue.writeBuffer` into the reused buffer
+ * would run *before* the pending commands on the queue timeline. Freed buffers therefore wait in
+ * `pending` until the runtime submits, then join the free lists.
+ */
+import { LimitError } from './errors.ts';
+
+const USAGE_STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
+
+/** Rounds a byte size up to its size class: powers of two below 1 MiB, then 1/8 steps of the power of two. */
+export function sizeClass(bytes: number): number {
+  const b = Math.max(256, Math.ceil(bytes / 16) * 16);
+  if (b <= 1 << 20) return 2 ** Math.ceil(Math.log2(b));
+  const p = 2 ** Math.floor(Math.log2(b));
+  const step = p / 8;
+  return Math.ceil(b / step) * step;
+}
+
+/** Live and pooled buffer counts, for leak tests and `memory()`. */
+export interface PoolStats {
+  liveBuffers: number;
+  liveBytes: number;
+  pooledBuffers: number;
+  pooledBytes: number;
+  peakBytes: number;
+  created: number;
+}
+
+export class BufferPool {
+  private free = new Map<number, GPUBuffer[]>();
+  private pending: GPUBuffer[] = [];
+  private live = new Set<GPUBuffer>();
+  private stats = { liveBytes: 0, pooledBytes: 0, peakBytes: 0, created: 0 };
+
+  /** Test hook: called with every buffer handed out (tests poison it with NaNs). */
+  onAcquire: ((buf: GPUBuffer, bytes: number) => void) | null = null;
+
+  constructor(private device: GPUDevice, private maxBufferSize: number, private maxBinding: number) {}
+
+  /** A buffer of at least `bytes`, possibly reused. `what` names the tensor for limit errors. */
+  acquire(bytes: number, what = 'tensor'): GPUBuffer {
+    const size = sizeClass(bytes);
+    if (bytes > this.maxBinding || size > this.maxBufferSize) {
+      throw new LimitError(`${what} needs ${bytes} bytes, over this adapter's limit ` +
+        `(maxStorageBufferBindingSize ${this.maxBinding}, maxBufferSize ${this.maxBufferSize}); use a smaller batch or input size`);
+    }
+    const list = this.free.get(size);
+    let buf = list?.pop();
+    if (buf) {
+      this.stats.pooledBytes -= size;
+    } else {
+      buf = this.device.createBuffer({ size, usage: USAGE_STORAGE });
+      this.stats.created++;
+    }
+    this.live.add(buf);
+    this.stats.liveBytes += size;
+    this.onAcquire?.(buf, bytes);
+    if (this.stats.liveBytes > this.stats.peakBytes) this.stats.peakBytes = this.stats.liveBytes;
+    return buf;
+  }
+
+  /** Returns a buffer; it becomes reusable after the next submit. */
+  release(buf: GPUBuffer): void {
+    if (!this.live.delete(buf)) return;
+    this.stats.liveBytes -= buf.size;
+    this.pending.push(buf);
+  }
+
+  /** Called by the runtime right after a queue submit. */
+  afterSubmit(): void {
+    for (const b of this.pending) {
+      let list = this.free.get(b.size);
+      if (!list) this.free.set(b.size, (list = []));
+      list.push(b);
+      this.stats.pooledBytes += b.size;
+    }
+    this.pending.length = 0;
+  }
+
+  /** Destroys every pooled (not live) buffer. */
+  trim(): void {
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.free.clear();
+    this.stats.pooledBytes = 0;
+  }
+
+  resetPeak(): void { this.stats.peakBytes = this.stats.liveBytes; }
+
+  getStats(): PoolStats {
+    let pooledBuffers = 0;
+    for (const l of this.free.values()) pooledBuffers += l.length;
+    return {
+      liveBuffers: this.live.size, liveBytes: this.stats.liveBytes,
+      pooledBuffers: pooledBuffers + this.pending.length, pooledBytes: this.stats.pooledBytes,
+      peakBytes: this.stats.peakBytes, created: this.stats.created,
+    };
+  }
+}

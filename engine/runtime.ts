@@ -1,0 +1,262 @@
+/**
+ * Kernel dispatch: a pipeline cache keyed by shader key, bind-group layouts reflected from the WGSL
+ * (wgsl_reflect), uniforms packed by the reflected struct layout, and command batching (many
+ * dispatches per compute pass and submit).
+ */
+import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { type Gpu, checkGpu, getGpu } from './device.ts';
+import { BufferPool } from './pool.ts';
+import { DeviceError, LimitError, ThawError } from './errors.ts';
+
+/** Something bindable as a storage buffer: a raw GPUBuffer or anything carrying one (a Tensor). */
+export type Bindable = GPUBuffer | { readonly buffer: GPUBuffer };
+
+interface UniformField { offset: number; type: string; count: number }
+interface Compiled {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  /** Binding index by WGSL variable name, for storage bindings. */
+  storage: { name: string; binding: number }[];
+  uniform: { name: string; binding: number; size: number; fields: Map<string, UniformField> } | null;
+  workgroupSize: [number, number, number];
+}
+
+/** A kernel: WGSL source (built lazily) under a unique cache key. */
+export interface Kernel {
+  key: string;
+  code: () => string;
+  entry?: string;
+}
+
+const FLUSH_EVERY = 128;
+
+export class Runtime {
+  readonly pool: BufferPool;
+  private cache = new Map<string, Compiled>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private queued = 0;
+  private uniformFree: GPUBuffer[] = [];
+  private uniformPending: GPUBuffer[] = [];
+  private uniformInFlight: GPUBuffer[] = [];
+  /** Number of compute dispatches issued so far (benchmarks and freeze-depth reports read it). */
+  dispatches = 0;
+  /** Dispatch counts per kernel name. */
+  readonly dispatchByName = new Map<string, number>();
+  readonly debug: boolean;
+
+  constructor(readonly gpu: Gpu) {
+    const L = gpu.device.limits;
+    this.pool = new BufferPool(gpu.device, L.maxBufferSize, L.maxStorageBufferBindingSize);
+    this.debug = typeof process !== 'undefined' && process.env?.THAW_DEBUG === '1';
+  }
+
+  get device(): GPUDevice { return this.gpu.device; }
+
+  private compile(k: Kernel): Compiled {
+    let c = this.cache.get(k.key);
+    if (c) return c;
+    const code = k.code();
+    const reflect = new WgslReflect(code);
+    const entry = k.entry ?? 'main';
+    const fn = reflect.entry.compute.find((e: any) => e.name === entry);
+    if (!fn) throw new ThawError('kernel', `kernel ${k.key}: no @compute entry '${entry}'`);
+    const entries: GPUBindGroupLayoutEntry[] = [];
+    const storage: Compiled['storage'] = [];
+    let uniform: Compiled['uniform'] = null;
+    for (const group of reflect.getBindGroups()) for (const b of group ?? []) {
+      if (!b) continue;
+      if (b.group !== 0) throw new ThawError('kernel', `kernel ${k.key}: only @group(0) is supported`);
+      if (b.resourceType === 0) {
+        const fields = new Map<string, UniformField>();
+        for (const m of (b.type as any).members ?? []) {
+          const tname: string = m.type.name;
+          const count = tname.startsWith('vec') ? Number(tname[3]) : 1;
+          const base = tname.startsWith('vec') ? ((m.type as any).format?.name ?? 'f32') : tname;
+          fields.set(m.name, { offset: m.offset, type: base, count });
+        }
+        uniform = { name: b.name, binding: b.binding, size: b.type.size, fields };
+        entries.push({ binding: b.binding, visibility: 4, buffer: { type: 'uniform' } });
+      } else {
+        storage.push({ name: b.name, binding: b.binding });
+        entries.push({ binding: b.binding, visibility: 4, buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' } });
+      }
+    }
+    const device = this.device;
+    const layout = device.createBindGroupLayout({ entries, label: k.key });
+    const module = device.createShaderModule({ code, label: k.key });
+    const pipeline = device.createComputePipeline({
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: entry },
+      label: k.key,
+    });
+    const ws = fn.workgroupSize as any;
+    const workgroupSize: [number, number, number] = [Number(ws?.[0] ?? 1), Number(ws?.[1] ?? 1), Number(ws?.[2] ?? 1)];
+    c = { pipeline, layout, storage, uniform, workgroupSize };
+    this.cache.set(k.key, c);
+    return c;
+  }
+
+  /** Number of compiled pipelines (pipeline-cache tests read it). */
+  get pipelines(): number { return this.cache.size; }
+
+  private uniformBuffer(size: number): GPUBuffer {
+    const need = Math.max(256, Math.ceil(size / 16) * 16);
+    const i = this.uniformFree.findIndex((b) => b.size === need);
+    if (i >= 0) return this.uniformFree.splice(i, 1)[0];
+    return this.device.createBuffer({ size: need, usage: 0x40 | 0x8 }); // UNIFORM | COPY_DST
+  }
+
+  private packUniform(c: NonNullable<Compiled['uniform']>, params: Record<string, number | number[]>, key: string): GPUBuffer {
+    const data = new ArrayBuffer(Math.max(16, c.size));
+    const view = new DataView(data);
+    for (const [name, f] of c.fields) {
+      const v = params[name];
+      if (v === undefined) {
+        if (name.startsWith('_pad')) continue;
+        throw new ThawError('kernel', `kernel ${key}: uniform field '${name}' was not given`);
+      }
+      const vals = Array.isArray(v) ? v : [v];
+      for (let j = 0; j < f.count; j++) {
+        const x = vals[j] ?? 0;
+        const o = f.offset + 4 * j;
+        if (f.type === 'f32') view.setFloat32(o, x, true);
+        else if (f.type === 'i32') view.setInt32(o, x, true);
+        else view.setUint32(o, x >>> 0, true);
+      }
+    }
+    const buf = this.uniformBuffer(c.size);
+    this.device.queue.writeBuffer(buf, 0, data, 0, Math.max(16, c.size));
+    this.uniformPending.push(buf);
+    return buf;
+  }
+
+  /**
+   * Encodes one dispatch. `bindings` are keyed by the WGSL variable names; `params` fill the uniform
+   * struct by field name; `groups` is the workgroup count per dimension.
+   */
+  run(k: Kernel, bindings: Record<string, Bindable>, params: Record<string, number | number[]>, groups: [number, number?, number?]): void {
+    if (this.gpu.lost) throw this.gpu.lost;
+    const c = this.compile(k);
+    const maxG = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const g: [number, number, number] = [groups[0], groups[1] ?? 1, groups[2] ?? 1];
+    if (g.some((x) => x > maxG)) throw new LimitError(`kernel ${k.key}: ${g.join('x')} workgroups exceeds maxComputeWorkgroupsPerDimension ${maxG}`);
+    if (g.some((x) => x === 0)) return;
+    const entries: GPUBindGroupEntry[] = [];
+    for (const s of c.storage) {
+      const b = bindings[s.name];
+      if (!b) throw new ThawError('kernel', `kernel ${k.key}: binding '${s.name}' was not given`);
+      entries.push({ binding: s.binding, resource: { buffer: 'buffer' in b ? b.buffer : b } });
+    }
+    if (c.uniform) entries.push({ binding: c.uniform.binding, resource: { buffer: this.packUniform(c.uniform, params, k.key) } });
+    if (this.debug) this.device.pushErrorScope('validation');
+    const bg = this.device.createBindGroup({ layout: c.layout, entries });
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    this.pass.setPipeline(c.pipeline);
+    this.pass.setBindGroup(0, bg);
+    this.pass.dispatchWorkgroups(g[0], g[1], g[2]);
+    this.dispatches++;
+    const name = k.key.split(':')[0];
+    this.dispatchByName.set(name, (this.dispatchByName.get(name) ?? 0) + 1);
+    if (this.debug) {
+      this.flush();
+      const key = k.key;
+      this.device.popErrorScope().then((e) => { if (e) this.gpu.errors.push(`in kernel ${key}: ${e.message}`); });
+    } else if (++this.queued >= FLUSH_EVERY) this.flush();
+  }
+
+  /** Encodes a buffer-to-buffer copy. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits everything encoded so far. */
+  flush(): void {
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+    }
+    this.queued = 0;
+    this.pool.afterSubmit();
+    // Uniform buffers written for this submit may be rewritten by later writeBuffer calls: those run after
+    // this submit on the queue timeline, so they are safe to hand out again now.
+    this.uniformFree.push(...this.uniformInFlight, ...this.uniformPending);
+    this.uniformInFlight = [];
+    this.uniformPending = [];
+  }
+
+  /** Writes host data into a buffer (flushes first, so pending commands see the old contents). */
+  write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    if (this.encoder) this.flush();
+    this.device.queue.writeBuffer(buf, offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Reads `bytes` from a buffer back to the host. */
+  async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(4, size), usage: 0x1 | 0x8 }); // MAP_READ | COPY_DST
+    this.copy(buf, offset, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(1);
+    } catch (e) {
+      checkGpu(this.gpu);
+      throw new DeviceError('readback', `reading a GPU buffer back failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    checkGpu(this.gpu);
+    return out;
+  }
+
+  /** Resolves when all submitted work has finished on the GPU. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    checkGpu(this.gpu);
+  }
+}
+
+let rt: Runtime | null = null;
+
+/** The runtime for the shared device, creating the device on first call. */
+export async function init(): Promise<Runtime> {
+  const g = await getGpu();
+  if (!rt || rt.gpu !== g) rt = new Runtime(g);
+  return rt;
+}
+
+/** The runtime, which `init()` must have created. */
+export function runtime(): Runtime {
+  if (!rt) throw new ThawError('not-initialized', 'thaw is not initialized: `await init()` before using tensors');
+  if (rt.gpu.lost) throw rt.gpu.lost;
+  return rt;
+}
+
+/** Drops the runtime after device loss (pair with resetGpu()). */
+export function resetRuntime(): void { rt = null; }
+
+/**
+ * Fills `{{NAME}}` placeholders in a WGSL template. Every placeholder must be given, so a typo
+ * fails here with the kernel's name instead of as a WGSL parse error.
+ */
+export function template(src: string, values: Record<string, string | number | boolean>): string {
+  const out = src.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+    if (!(k in values)) throw new ThawError('kernel', `WGSL template: no value for {{${k}}}`);
+    return String(values[k]);
+  });
+  return out;
+}
+
+/** Splits a 1-D workgroup count over x and y when it exceeds the per-dimension limit. */
+export function grid(workgroups: number): [number, number] {
+  const max = 65535;
+  if (workgroups <= max) return [Math.max(1, workgroups), 1];
+  const y = Math.ceil(workgroups / max);
+  return [Math.ceil(workgroups / y), y];
+}

@@ -1,0 +1,181 @@
+/**
+ * GPU tensors: f32 or i32, contiguous row-major, on pooled storage buffers. Reshape shares storage
+ * (reference counted); `dispose()` drops this handle's reference. Scopes (`tidy`) dispose what an
+ * expression created, and autograd nodes keep the tensors they saved alive until backward or release.
+ */
+import { runtime } from './runtime.ts';
+import { ShapeError, ThawError } from './errors.ts';
+import type { Node } from './autograd.ts';
+
+export type DType = 'f32' | 'i32';
+export type Shape = readonly number[];
+export type TypedArray = Float32Array | Int32Array;
+
+class Storage {
+  refs = 1;
+  constructor(readonly buffer: GPUBuffer) {}
+}
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function shapeStr(shape: Shape): string { return `[${shape.join(', ')}]`; }
+
+let nextId = 1;
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: number[];
+  readonly size: number;
+  /** Whether gradients flow to (or through) this tensor. */
+  requiresGrad = false;
+  /** Accumulated gradient of a leaf tensor after `backward()`. */
+  grad: Tensor | null = null;
+  /** The op that produced this tensor, when it was recorded for autograd. */
+  node: Node | null = null;
+  /** Optional name (parameters carry their state_dict key). */
+  name?: string;
+  private storage: Storage | null;
+
+  /** Use the factory functions (`tensor`, `empty`, `zeros`, ...) rather than this constructor. */
+  constructor(shape: Shape, readonly dtype: DType, storage: Storage) {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid shape ${shapeStr(shape)}: dimensions must be non-negative integers`);
+    }
+    this.shape = [...shape];
+    this.size = numel(shape);
+    this.storage = storage;
+    track(this);
+  }
+
+  get rank(): number { return this.shape.length; }
+  get disposed(): boolean { return this.storage === null; }
+
+  /** The GPU buffer holding this tensor's data (may be larger than `size * 4` bytes). */
+  get buffer(): GPUBuffer {
+    if (!this.storage) throw new ThawError('disposed', `tensor ${shapeStr(this.shape)}${this.name ? ` '${this.name}'` : ''} was disposed and cannot be used`);
+    return this.storage.buffer;
+  }
+
+  /** A new handle on the same storage (used for reshape and for autograd's saved tensors). */
+  alias(shape: Shape = this.shape): Tensor {
+    if (!this.storage) this.buffer; // throws the disposed error
+    if (numel(shape) !== this.size) throw new ShapeError(`reshape: cannot view ${shapeStr(this.shape)} (${this.size} elements) as ${shapeStr(shape)}`);
+    this.storage!.refs++;
+    return new Tensor(shape, this.dtype, this.storage!);
+  }
+
+  /** Frees this handle; the buffer returns to the pool when no handle or saved reference remains. */
+  dispose(): void {
+    const s = this.storage;
+    if (!s) return;
+    this.storage = null;
+    if (--s.refs === 0) runtime().pool.release(s.buffer);
+    untrack(this);
+  }
+
+  /** Copies the data to the host. */
+  async data(): Promise<TypedArray> {
+    const bytes = await runtime().read(this.buffer, this.size * 4);
+    return this.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
+  }
+
+  /** The data as a nested-free plain array. */
+  async array(): Promise<number[]> { return Array.from(await this.data()); }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new ShapeError(`item(): tensor has shape ${shapeStr(this.shape)}, expected one element`);
+    return (await this.data())[0];
+  }
+
+  toString(): string { return `Tensor(${shapeStr(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`; }
+
+  /** @internal creates a tensor on a freshly acquired buffer. */
+  static alloc(shape: Shape, dtype: DType = 'f32', what?: string): Tensor {
+    const n = numel(shape);
+    const buf = runtime().pool.acquire(Math.max(4, n * 4), what ?? `tensor ${shapeStr(shape)}`);
+    return new Tensor(shape, dtype, new Storage(buf));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scopes: every tensor created inside `tidy` is disposed at its end unless returned or kept.
+
+interface Scope { tensors: Set<Tensor>; nodes: Node[] }
+const scopes: Scope[] = [];
+
+function track(t: Tensor): void {
+  const s = scopes[scopes.length - 1];
+  if (s) s.tensors.add(t);
+}
+function untrack(t: Tensor): void {
+  const s = scopes[scopes.length - 1];
+  if (s) s.tensors.delete(t);
+}
+
+/** @internal registers an autograd node with the innermost scope. */
+export function trackNode(n: Node): void {
+  const s = scopes[scopes.length - 1];
+  if (s) s.nodes.push(n);
+}
+
+/** Removes tensors from every enclosing scope so they outlive it. */
+export function keep<T extends Tensor>(t: T): T {
+  for (const s of scopes) s.tensors.delete(t);
+  return t;
+}
+
+type Kept = Tensor | Tensor[] | Record<string, Tensor> | number | void | undefined | null;
+
+function collect(r: unknown, out: Tensor[]): void {
+  if (r instanceof Tensor) out.push(r);
+  else if (Array.isArray(r)) for (const x of r) collect(x, out);
+  else if (r && typeof r === 'object') for (const x of Object.values(r)) collect(x, out);
+}
+
+/**
+ * Runs `fn` and disposes every tensor it created except those it returns. Autograd nodes created
+ * inside are released unless a returned tensor still depends on them.
+ */
+export function tidy<T extends Kept>(fn: () => T): T {
+  const scope: Scope = { tensors: new Set(), nodes: [] };
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scopes.pop();
+  }
+  const kept: Tensor[] = [];
+  collect(result!, kept);
+  const keptSet = new Set(kept);
+  for (const t of scope.tensors) if (!keptSet.has(t)) t.dispose();
+  const parent = scopes[scopes.length - 1];
+  for (const t of kept) if (parent && !t.disposed) parent.tensors.add(t);
+  // Nodes reachable from returned tensors stay alive (the caller may still call backward).
+  const reachable = new Set<Node>();
+  const stack: Tensor[] = [...kept];
+  while (stack.length) {
+    const t = stack.pop()!;
+    const n = t.node;
+    if (!n || n.released || reachable.has(n)) continue;
+    reachable.add(n);
+    stack.push(...n.inputs);
+  }
+  for (const n of scope.nodes) {
+    if (reachable.has(n)) parent?.nodes.push(n);
+    else n.release();
+  }
+  return result!;
+}
+
+/** Disposes every tensor in a value (tensor, array or record). */
+export function dispose(v: unknown): void {
+  const ts: Tensor[] = [];
+  collect(v, ts);
+  for (const t of ts) t.dispose();
+}

@@ -1,0 +1,42 @@
+// out[i] = f(a[ia], b[ib]) with NumPy broadcasting: the output index is split into up to 8 dims
+// (shape0/shape1), and each operand's offset uses its own strides (0 on broadcast dims).
+// a: (broadcastable to out), b: (broadcastable to out), out: (n)
+struct Params {
+  n: u32, stride: u32, rank: u32, _pad0: u32,
+  shape0: vec4<u32>, shape1: vec4<u32>,
+  sa0: vec4<u32>, sa1: vec4<u32>,
+  sb0: vec4<u32>, sb1: vec4<u32>,
+}
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+fn f(a: f32, b: f32) -> f32 { return {{EXPR}}; }
+
+fn dim(v0: vec4<u32>, v1: vec4<u32>, d: u32) -> u32 {
+  if (d < 4u) { return v0[d]; }
+  return v1[d - 4u];
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * params.stride;
+  if (i >= params.n) { return; }
+  if ({{SAME_SHAPE}}) {
+    out[i] = f(a[i], b[i]);
+    return;
+  }
+  var rem = i;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = i32(params.rank) - 1; d >= 0; d--) {
+    let du = u32(d);
+    let s = dim(params.shape0, params.shape1, du);
+    let c = rem % s;
+    rem = rem / s;
+    ia += c * dim(params.sa0, params.sa1, du);
+    ib += c * dim(params.sb0, params.sb1, du);
+  }
+  out[i] = f(a[ia], b[ib]);
+}

@@ -1,0 +1,236 @@
+/**
+ * Elementwise ops, declared as table rows: each row gives the WGSL forward expression, the WGSL
+ * backward expression, and a float64 CPU reference of both (the test oracle). The tables are mapped
+ * types over the op-name unions, so an op without a gradient or a reference does not compile.
+ */
+import unarySrc from './unary.wgsl';
+import unaryBackSrc from './unary_backward.wgsl';
+import binarySrc from './binary.wgsl';
+import fillSrc from './fill.wgsl';
+import mathSrc from '../common/math.wgsl';
+import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
+import { runtime, grid, template } from '../../engine/runtime.ts';
+import { record, registerAutogradOps } from '../../engine/autograd.ts';
+import { ShapeError } from '../../engine/errors.ts';
+import { sumTo } from '../reduce/reduce.ts';
+
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'square' | 'relu' | 'relu6' | 'leakyRelu'
+  | 'sigmoid' | 'tanh' | 'gelu' | 'geluTanh' | 'powScalar' | 'affine' | 'clamp';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum';
+
+interface UnaryRule {
+  /** WGSL expression of x and the scalar params a, b. */
+  fwd: string;
+  /** WGSL expression of x, y (output), g (output gradient), a, b. */
+  bwd: string;
+  ref: (x: number, a: number, b: number) => number;
+  dref: (x: number, a: number, b: number) => number;
+}
+
+const SQRT_2_PI = Math.sqrt(2 / Math.PI);
+const erf = (x: number): number => {
+  // float64 reference: series/continued fraction via high-precision A&S 7.1.26 is not enough; use Taylor/asymptotic.
+  const t = Math.abs(x);
+  if (t < 3) {
+    let sum = 0, term = t, k = 0;
+    while (Math.abs(term) > 1e-17 * Math.abs(sum) || k < 3) { sum += term / (2 * k + 1); k++; term *= -t * t / k; if (k > 200) break; }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  return Math.sign(x) * (1 - Math.exp(-t * t) / (t * Math.sqrt(Math.PI)) * (1 - 1 / (2 * t * t) + 3 / (4 * t ** 4)));
+};
+const sig = (x: number) => 1 / (1 + Math.exp(-x));
+
+/** Unary op rules. `a`/`b` are op parameters (leaky slope, exponent, affine scale/shift, clamp range). */
+export const UNARY: { [K in UnaryOp]: UnaryRule } = {
+  neg: { fwd: '-x', bwd: '-g', ref: (x) => -x, dref: () => -1 },
+  exp: { fwd: 'exp(x)', bwd: 'g * y', ref: Math.exp, dref: Math.exp },
+  log: { fwd: 'log(x)', bwd: 'g / x', ref: Math.log, dref: (x) => 1 / x },
+  sqrt: { fwd: 'sqrt(x)', bwd: 'g * 0.5 / y', ref: Math.sqrt, dref: (x) => 0.5 / Math.sqrt(x) },
+  rsqrt: { fwd: 'inverseSqrt(x)', bwd: 'g * -0.5 * y * y * y', ref: (x) => 1 / Math.sqrt(x), dref: (x) => -0.5 * x ** -1.5 },
+  abs: { fwd: 'abs(x)', bwd: 'g * sign(x)', ref: Math.abs, dref: Math.sign },
+  square: { fwd: 'x * x', bwd: 'g * 2.0 * x', ref: (x) => x * x, dref: (x) => 2 * x },
+  relu: { fwd: 'max(x, 0.0)', bwd: 'select(0.0, g, x > 0.0)', ref: (x) => Math.max(x, 0), dref: (x) => (x > 0 ? 1 : 0) },
+  relu6: { fwd: 'clamp(x, 0.0, 6.0)', bwd: 'select(0.0, g, x > 0.0 && x < 6.0)', ref: (x) => Math.min(Math.max(x, 0), 6), dref: (x) => (x > 0 && x < 6 ? 1 : 0) },
+  leakyRelu: { fwd: 'select(a * x, x, x > 0.0)', bwd: 'select(a * g, g, x > 0.0)', ref: (x, a) => (x > 0 ? x : a * x), dref: (x, a) => (x > 0 ? 1 : a) },
+  sigmoid: { fwd: 'thaw_sigmoid(x)', bwd: 'g * y * (1.0 - y)', ref: sig, dref: (x) => sig(x) * (1 - sig(x)) },
+  tanh: { fwd: 'thaw_tanh(x)', bwd: 'g * (1.0 - y * y)', ref: Math.tanh, dref: (x) => 1 - Math.tanh(x) ** 2 },
+  gelu: {
+    fwd: '0.5 * x * (1.0 + thaw_erf(x * 0.70710678118654752))',
+    bwd: 'g * (0.5 * (1.0 + thaw_erf(x * 0.70710678118654752)) + x * 0.39894228040143268 * exp(-0.5 * x * x))',
+    ref: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+    dref: (x) => 0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI),
+  },
+  geluTanh: {
+    fwd: '0.5 * x * (1.0 + thaw_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))',
+    bwd: 'g * (0.5 * (1.0 + thaw_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) + 0.5 * x * (1.0 - pow(thaw_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)), 2.0)) * 0.7978845608028654 * (1.0 + 0.134145 * x * x))',
+    ref: (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_PI * (x + 0.044715 * x ** 3))),
+    dref: (x) => {
+      const t = Math.tanh(SQRT_2_PI * (x + 0.044715 * x ** 3));
+      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_PI * (1 + 0.134145 * x * x);
+    },
+  },
+  powScalar: { fwd: 'pow(x, a)', bwd: 'g * a * pow(x, a - 1.0)', ref: (x, a) => x ** a, dref: (x, a) => a * x ** (a - 1) },
+  affine: { fwd: 'x * a + b', bwd: 'g * a', ref: (x, a, b) => x * a + b, dref: (_x, a) => a },
+  clamp: { fwd: 'clamp(x, a, b)', bwd: 'select(0.0, g, x >= a && x <= b)', ref: (x, a, b) => Math.min(Math.max(x, a), b), dref: (x, a, b) => (x >= a && x <= b ? 1 : 0) },
+};
+
+interface BinaryRule {
+  fwd: string;
+  ref: (a: number, b: number) => number;
+  /** Gradients w.r.t. a and b, composed from other ops (so they are themselves tested ops). */
+  grad: (g: Tensor, a: Tensor, b: Tensor, needs: boolean[]) => [Tensor | null, Tensor | null];
+}
+
+/** Binary op rules with NumPy broadcasting. */
+export const BINARY: { [K in BinaryOp]: BinaryRule } = {
+  add: { fwd: 'a + b', ref: (a, b) => a + b, grad: (g, _a, _b, n) => [n[0] ? g : null, n[1] ? g : null] },
+  sub: { fwd: 'a - b', ref: (a, b) => a - b, grad: (g, _a, _b, n) => [n[0] ? g : null, n[1] ? neg(g) : null] },
+  mul: { fwd: 'a * b', ref: (a, b) => a * b, grad: (g, a, b, n) => [n[0] ? mul(g, b) : null, n[1] ? mul(g, a) : null] },
+  div: {
+    fwd: 'a / b', ref: (a, b) => a / b,
+    grad: (g, a, b, n) => [n[0] ? div(g, b) : null, n[1] ? neg(div(mul(g, a), mul(b, b))) : null],
+  },
+  pow: {
+    fwd: 'pow(a, b)', ref: (a, b) => a ** b,
+    grad: (g, a, b, n) => [
+      n[0] ? mul(g, mul(b, binary('pow', a, affine(b, 1, -1)))) : null,
+      n[1] ? mul(g, mul(binary('pow', a, b), unary('log', a))) : null,
+    ],
+  },
+  maximum: {
+    fwd: 'max(a, b)', ref: Math.max,
+    grad: (g, a, b, n) => [n[0] ? mul(g, binaryRaw('select(0.0, 1.0, a >= b)', a, b)) : null, n[1] ? mul(g, binaryRaw('select(0.0, 1.0, b > a)', a, b)) : null],
+  },
+  minimum: {
+    fwd: 'min(a, b)', ref: Math.min,
+    grad: (g, a, b, n) => [n[0] ? mul(g, binaryRaw('select(0.0, 1.0, a <= b)', a, b)) : null, n[1] ? mul(g, binaryRaw('select(0.0, 1.0, b < a)', a, b)) : null],
+  },
+};
+
+function launch1d(n: number): { groups: [number, number]; stride: number } {
+  const [x, y] = grid(Math.ceil(n / 64));
+  return { groups: [x, y], stride: x * 64 };
+}
+
+function checkF32(op: string, arg: string, t: Tensor): void {
+  if (t.dtype !== 'f32') throw new ShapeError(`${op}: argument '${arg}' has dtype ${t.dtype}, expected f32`);
+}
+
+/** Applies a unary op; `a`, `b` are its scalar parameters. */
+export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
+  checkF32(op, 'x', x);
+  const rule = UNARY[op];
+  const out = Tensor.alloc(x.shape);
+  const { groups, stride } = launch1d(x.size);
+  runtime().run({ key: `unary:${op}`, code: () => mathSrc + template(unarySrc, { EXPR: rule.fwd }) },
+    { x, out }, { n: x.size, stride, a, b }, groups);
+  return record(op, [x], out, (g, _needs, [sx, sy]) => {
+    const dx = Tensor.alloc(x.shape);
+    runtime().run({ key: `unary_backward:${op}`, code: () => mathSrc + template(unaryBackSrc, { EXPR: rule.bwd }) },
+      { x: sx, y: sy, g, dx }, { n: x.size, stride, a, b }, groups);
+    return [dx];
+  }, [x, out]);
+}
+
+/** Broadcast shape of two shapes, or a ShapeError naming the op. */
+export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
+  const r = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const da = a[a.length - r + i] ?? 1;
+    const db = b[b.length - r + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) throw new ShapeError(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} cannot be broadcast (dimension ${i}: ${da} vs ${db})`);
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+function bstrides(shape: Shape, out: Shape): number[] {
+  const r = out.length;
+  const s: number[] = new Array(r).fill(0);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const oi = r - shape.length + i;
+    s[oi] = shape[i] === 1 ? 0 : acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+function binaryRaw(expr: string, a: Tensor, b: Tensor, keyName = expr, outShape?: Shape): Tensor {
+  const shape = outShape ? [...outShape] : broadcastShapes(keyName, a.shape, b.shape);
+  if (shape.length > 8) throw new ShapeError(`${keyName}: rank ${shape.length} > 8 is not supported`);
+  const out = Tensor.alloc(shape);
+  const n = out.size;
+  const same = a.size === n && b.size === n;
+  const sa = bstrides(a.shape, shape), sb = bstrides(b.shape, shape);
+  const pad = (v: number[]) => [...v, ...new Array(8 - v.length).fill(1)];
+  const sh = pad(shape);
+  const { groups, stride } = launch1d(n);
+  runtime().run({ key: `binary:${keyName}:${same}`, code: () => template(binarySrc, { EXPR: expr, SAME_SHAPE: same }) },
+    { a, b, out },
+    { n, stride, rank: shape.length, shape0: sh.slice(0, 4), shape1: sh.slice(4), sa0: pad(sa).slice(0, 4), sa1: pad(sa).slice(4), sb0: pad(sb).slice(0, 4), sb1: pad(sb).slice(4) },
+    groups);
+  return out;
+}
+
+/** Applies a broadcasting binary op. */
+export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  checkF32(op, 'a', a);
+  checkF32(op, 'b', b);
+  const out = binaryRaw(BINARY[op].fwd, a, b, op);
+  return record(op, [a, b], out, (g, needs, [sa, sb]) => {
+    const [ga, gb] = BINARY[op].grad(g, sa, sb, needs);
+    return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
+  }, op === 'add' || op === 'sub' ? [] : [a, b]);
+}
+
+const COMPARE = { eq: 'a == b', ne: 'a != b', gt: 'a > b', ge: 'a >= b', lt: 'a < b', le: 'a <= b' } as const;
+/** 1.0 where the comparison holds, else 0.0 (broadcasting; no gradient). */
+export function compare(op: keyof typeof COMPARE, a: Tensor, b: Tensor): Tensor {
+  return binaryRaw(`select(0.0, 1.0, ${COMPARE[op]})`, a, b, `cmp_${op}`);
+}
+
+/** Broadcasts `x` to `shape` (NumPy rules), copying; its gradient sums back over the broadcast dims. */
+export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  const target = broadcastShapes('broadcastTo', x.shape, shape);
+  if (shapeStr(target) !== shapeStr(shape)) throw new ShapeError(`broadcastTo: cannot broadcast ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
+  const out = binaryRaw('a', x, x, 'expand', shape);
+  return record('broadcastTo', [x], out, (g) => [sumTo(g, x.shape)]);
+}
+
+/** A tensor of `shape` filled with `value`. */
+export function full(shape: Shape, value: number, dtype: 'f32' | 'i32' = 'f32'): Tensor {
+  const out = Tensor.alloc(shape, dtype);
+  const { groups, stride } = launch1d(out.size);
+  runtime().run({ key: `fill:${dtype}`, code: () => template(fillSrc, { IS_INT: dtype === 'i32' }) },
+    { out }, { n: out.size, stride, value, ivalue: dtype === 'i32' ? value : 0 }, groups);
+  return out;
+}
+
+export const add = (a: Tensor, b: Tensor) => binary('add', a, b);
+export const sub = (a: Tensor, b: Tensor) => binary('sub', a, b);
+export const mul = (a: Tensor, b: Tensor) => binary('mul', a, b);
+export const div = (a: Tensor, b: Tensor) => binary('div', a, b);
+export const neg = (x: Tensor) => unary('neg', x);
+export const exp = (x: Tensor) => unary('exp', x);
+export const log = (x: Tensor) => unary('log', x);
+export const sqrt = (x: Tensor) => unary('sqrt', x);
+export const relu = (x: Tensor) => unary('relu', x);
+export const relu6 = (x: Tensor) => unary('relu6', x);
+export const leakyRelu = (x: Tensor, slope = 0.01) => unary('leakyRelu', x, slope);
+export const sigmoid = (x: Tensor) => unary('sigmoid', x);
+export const tanh = (x: Tensor) => unary('tanh', x);
+export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none') => unary(approximate === 'tanh' ? 'geluTanh' : 'gelu', x);
+/** x * scale + shift, elementwise. */
+export const affine = (x: Tensor, scale: number, shift = 0) => unary('affine', x, scale, shift);
+export const mulScalar = (x: Tensor, s: number) => unary('affine', x, s, 0);
+export const addScalar = (x: Tensor, s: number) => unary('affine', x, 1, s);
+export const powScalar = (x: Tensor, p: number) => unary('powScalar', x, p);
+export const square = (x: Tensor) => unary('square', x);
+export const zeros = (shape: Shape) => full(shape, 0);
+export const ones = (shape: Shape) => full(shape, 1);
+export const onesLike = (t: Tensor) => full(t.shape, 1);
+export const zerosLike = (t: Tensor) => full(t.shape, 0);
+
+registerAutogradOps({ add: (a, b) => binary('add', a, b), onesLike });

@@ -1,0 +1,15 @@
+// out[i] = f(x[i]) for a unary op; expr is the op's expression in x and the scalar params a, b.
+// x: (n), out: (n)
+struct Params { n: u32, stride: u32, a: f32, b: f32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+fn f(x: f32, a: f32, b: f32) -> f32 { return {{EXPR}}; }
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * params.stride;
+  if (i >= params.n) { return; }
+  out[i] = f(x[i], params.a, params.b);
+}

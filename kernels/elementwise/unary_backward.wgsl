@@ -1,0 +1,17 @@
+// dx[i] = df(x[i], y[i], g[i]) for a unary op; expr uses x (input), y (output), g (output grad), a, b.
+// x, y, g, dx: (n)
+struct Params { n: u32, stride: u32, a: f32, b: f32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+fn df(x: f32, y: f32, g: f32, a: f32, b: f32) -> f32 { return {{EXPR}}; }
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * params.stride;
+  if (i >= params.n) { return; }
+  dx[i] = df(x[i], y[i], g[i], params.a, params.b);
+}
