@@ -129,8 +129,6 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-type Kept = Tensor | Tensor[] | Record<string, Tensor> | number | void | undefined | null;
-
 function collect(r: unknown, out: Tensor[]): void {
   if (r instanceof Tensor) out.push(r);
   else if (Array.isArray(r)) for (const x of r) collect(x, out);
@@ -141,7 +139,7 @@ function collect(r: unknown, out: Tensor[]): void {
  * Runs `fn` and disposes every tensor it created except those it returns. Autograd nodes created
  * inside are released unless a returned tensor still depends on them.
  */
-export function tidy<T extends Kept>(fn: () => T): T {
+export function tidy<T>(fn: () => T): T {
   const scope: Scope = { tensors: new Set(), nodes: [] };
   scopes.push(scope);
   let result: T;

@@ -1,0 +1,45 @@
+/**
+ * The thaw CLI. Exit codes: 0 success, 1 runtime failure, 2 usage error.
+ */
+import { ThawError } from '../engine/errors.ts';
+import { UsageError, suggest } from './args.ts';
+import { COMMANDS } from './commands.ts';
+
+const VERSION = '0.1.0';
+
+function mainHelp(): string {
+  const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join('\n');
+  return `thaw ${VERSION} — transfer learning on WebGPU
+
+Usage: thaw <command> [options]
+
+Commands:
+${rows}
+
+Run 'thaw <command> --help' for a command's options and examples.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(mainHelp());
+    return cmd ? 0 : 2;
+  }
+  if (cmd === '--version' || cmd === '-v') { console.log(VERSION); return 0; }
+  const c = COMMANDS[cmd];
+  try {
+    if (!c) throw new UsageError(`thaw: unknown command '${cmd}'.${suggest(cmd, Object.keys(COMMANDS))} Run 'thaw --help' for the list.`);
+    if (rest.includes('--help') || rest.includes('-h')) { console.log(c.help()); return 0; }
+    await c.run(rest);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) { console.error(e.message); return 2; }
+    if (e instanceof ThawError) { console.error(`thaw ${cmd}: ${e.message}`); return 1; }
+    console.error(`thaw ${cmd}: unexpected error: ${(e as Error)?.stack ?? e}`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+// Dawn keeps handles open; exit explicitly once the command is done.
+process.exit(code);

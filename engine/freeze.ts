@@ -1,0 +1,114 @@
+/**
+ * Freezing: by parameter-name prefix, regex, or depth over a model's ordered layer groups.
+ *
+ * A frozen parameter has `requiresGrad = false`, so no op records it, no gradient buffer is made
+ * and optimizers give it no state. Norm layers whose parameters are all frozen are put in inference
+ * mode (`frozenNorm`): their running statistics stay untouched even under `train()`, unlike tfjs
+ * and Burn. `trainBn` keeps norm affine parameters trainable (fastai's `train_bn`), still with
+ * frozen statistics.
+ */
+import type { Module } from './module.ts';
+import { ThawError } from './errors.ts';
+
+/** A module with ordered layer groups for depth-based freezing (stem → blocks → head). */
+export interface Grouped {
+  /** Parameter-name prefixes of each layer group, from the input side to the head. */
+  layerGroups(): string[][];
+}
+
+export type FreezeSpec = string | RegExp | number;
+
+export interface FreezeOptions {
+  /** Keep batch-norm weight/bias trainable (statistics still frozen). Default false. */
+  trainBn?: boolean;
+}
+
+/** A norm layer with running statistics (BatchNorm): recognised by its `running_mean` buffer. */
+function isNorm(m: Module): boolean {
+  return m.namedBuffers().some(([k]) => k === 'running_mean');
+}
+
+function matcher(spec: string | RegExp): (key: string) => boolean {
+  if (spec instanceof RegExp) return (k) => spec.test(k);
+  if (spec === '' || spec === '*') return () => true;
+  return (k) => k === spec || k.startsWith(spec.endsWith('.') ? spec : `${spec}.`);
+}
+
+/** Parses a CLI-style freeze spec: a number (depth), `/regex/`, or comma-separated prefixes. */
+export function parseFreezeSpec(s: string): FreezeSpec[] {
+  if (/^-?\d+$/.test(s)) return [Number(s)];
+  if (s.startsWith('/') && s.lastIndexOf('/') > 0) return [new RegExp(s.slice(1, s.lastIndexOf('/')), s.slice(s.lastIndexOf('/') + 1))];
+  return s.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
+function prefixesForDepth(model: Module, n: number): string[] {
+  const g = (model as unknown as Partial<Grouped>).layerGroups?.();
+  if (!g) throw new ThawError('freeze', 'freezeTo(n) needs a model with layerGroups(); freeze by name prefix or regex instead');
+  const depth = n < 0 ? g.length + n : n;
+  if (depth < 0 || depth > g.length) throw new ThawError('freeze', `freeze depth ${n} is out of range: the model has ${g.length} layer groups`);
+  return g.slice(0, depth).flat();
+}
+
+function setTrainable(model: Module, match: (k: string) => boolean, trainable: boolean, opts: FreezeOptions): number {
+  let count = 0;
+  const normParams = new Set<string>();
+  for (const [path, m] of model.namedModules()) {
+    if (!isNorm(m)) continue;
+    for (const [k] of m.namedParameters(path)) normParams.add(k);
+  }
+  for (const [k, p] of model.namedParameters()) {
+    if (!match(k)) continue;
+    const keepTrainableBn = !trainable && opts.trainBn && normParams.has(k);
+    p.requiresGrad = trainable || !!keepTrainableBn;
+    if (!p.requiresGrad) { p.grad?.dispose(); p.grad = null; }
+    count++;
+  }
+  // Norm layers: frozen statistics when the layer's own parameters were all matched for freezing.
+  for (const [path, m] of model.namedModules()) {
+    if (!isNorm(m)) continue;
+    const keys = [...m.namedParameters(path).map(([k]) => k), ...m.namedBuffers(path).map(([k]) => k)];
+    if (!keys.length || !keys.every(match)) continue;
+    m.frozenNorm = !trainable;
+  }
+  return count;
+}
+
+/** Freezes the parameters matched by each spec (prefix, regex, or depth). Returns how many were frozen. */
+export function freeze(model: Module, specs: FreezeSpec | FreezeSpec[], opts: FreezeOptions = {}): number {
+  let n = 0;
+  for (const s of Array.isArray(specs) ? specs : [specs]) {
+    if (typeof s === 'number') {
+      const prefixes = prefixesForDepth(model, s);
+      n += setTrainable(model, (k) => prefixes.some((p) => matcher(p)(k)), false, opts);
+    } else n += setTrainable(model, matcher(s), false, opts);
+  }
+  return n;
+}
+
+/** Unfreezes the parameters matched by each spec. */
+export function unfreeze(model: Module, specs: FreezeSpec | FreezeSpec[] = '*'): number {
+  let n = 0;
+  for (const s of Array.isArray(specs) ? specs : [specs]) {
+    if (typeof s === 'number') {
+      const prefixes = prefixesForDepth(model, s);
+      n += setTrainable(model, (k) => prefixes.some((p) => matcher(p)(k)), true, {});
+    } else n += setTrainable(model, matcher(s), true, {});
+  }
+  return n;
+}
+
+/** Freezes the first `n` layer groups and unfreezes the rest (fastai's `freeze_to`); negative n counts from the head. */
+export function freezeTo(model: Module, n: number, opts: FreezeOptions = {}): void {
+  unfreeze(model, '*');
+  if (n !== 0) freeze(model, n, opts);
+}
+
+/** Summary of what is trainable: counts of parameters and elements, frozen norm layers. */
+export function trainableSummary(model: Module): { trainable: number; frozen: number; trainableElements: number; frozenNorms: number } {
+  let trainable = 0, frozen = 0, trainableElements = 0;
+  for (const [, p] of model.namedParameters()) {
+    if (p.requiresGrad) { trainable++; trainableElements += p.size; } else frozen++;
+  }
+  const frozenNorms = model.namedModules().filter(([, m]) => m.frozenNorm).length;
+  return { trainable, frozen, trainableElements, frozenNorms };
+}

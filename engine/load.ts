@@ -1,0 +1,107 @@
+/**
+ * Loading named host tensors into a module: key remapping (strip `module.`, regex renames), shape
+ * checks, and a report of loaded, missing, unexpected and mis-shaped keys by name. A partial
+ * checkpoint into a model with a new head is the normal case: the report says what was skipped.
+ */
+import type { Module } from './module.ts';
+import type { HostTensor } from './io/types.ts';
+import { Tensor } from './tensor.ts';
+import { tensor } from './factory.ts';
+import { ThawError } from './errors.ts';
+import { runtime } from './runtime.ts';
+
+/** One rename rule: a regex (or literal prefix) and its replacement. */
+export interface RemapRule { from: RegExp | string; to: string }
+
+export interface LoadOptions {
+  /** Throw when any key is missing, unexpected or mis-shaped (default false). */
+  strict?: boolean;
+  /** Rename rules applied in order to each checkpoint key. `'strip-module'` strips DataParallel's `module.`. */
+  remap?: (RemapRule | 'strip-module')[];
+  /** Model keys to leave alone even if the checkpoint has them (e.g. a new head: /^fc\./). */
+  skip?: RegExp;
+}
+
+export interface LoadReport {
+  loaded: string[];
+  /** Model keys the checkpoint did not provide (they keep their initial values). */
+  missing: string[];
+  /** Checkpoint keys with no place in the model. */
+  unexpected: string[];
+  /** Keys present on both sides with different shapes (not loaded). */
+  mismatched: { key: string; model: number[]; checkpoint: number[] }[];
+  /** Model keys deliberately left alone (`skip`). */
+  skipped: string[];
+}
+
+function applyRemap(key: string, rules: LoadOptions['remap']): string {
+  let k = key;
+  for (const r of rules ?? []) {
+    if (r === 'strip-module') k = k.replace(/^module\./, '');
+    else if (typeof r.from === 'string') { if (k.startsWith(r.from)) k = r.to + k.slice(r.from.length); }
+    else k = k.replace(r.from, r.to);
+  }
+  return k;
+}
+
+/** Converts a host tensor to the dtype of the model's tensor (f32 or i32). */
+function toDevice(h: HostTensor, like: Tensor): Tensor {
+  if (like.dtype === 'i32') return tensor(Int32Array.from(h.data as ArrayLike<number>), h.shape, 'i32');
+  return tensor(h.data instanceof Float32Array ? h.data : Float32Array.from(h.data as ArrayLike<number>), h.shape, 'f32');
+}
+
+/** Loads `tensors` into `model` by key; returns the report (and throws on problems when `strict`). */
+export function loadStateDict(model: Module, tensors: Map<string, HostTensor>, opts: LoadOptions = {}): LoadReport {
+  const state = model.stateDict();
+  const report: LoadReport = { loaded: [], missing: [], unexpected: [], mismatched: [], skipped: [] };
+  const seen = new Set<string>();
+  for (const [rawKey, h] of tensors) {
+    const key = applyRemap(rawKey, opts.remap);
+    const target = state.get(key);
+    if (!target) { report.unexpected.push(rawKey === key ? key : `${rawKey} (as ${key})`); continue; }
+    seen.add(key);
+    if (opts.skip?.test(key)) { report.skipped.push(key); continue; }
+    // A scalar counter (num_batches_tracked) may be stored as shape [] or [1].
+    const same = h.shape.length === target.shape.length && h.shape.every((d, i) => d === target.shape[i]);
+    const scalarish = h.shape.reduce((a, b) => a * b, 1) === 1 && target.size === 1;
+    if (!same && !scalarish) {
+      report.mismatched.push({ key, model: [...target.shape], checkpoint: [...h.shape] });
+      continue;
+    }
+    model.setTensor(key, toDevice(h, target).alias(target.shape));
+    report.loaded.push(key);
+  }
+  for (const key of state.keys()) {
+    if (seen.has(key)) continue;
+    // Checkpoints from PyTorch < 0.4 have no BatchNorm counter; torch itself defaults it to 0 on load.
+    if (key.endsWith('.num_batches_tracked') || key === 'num_batches_tracked') continue;
+    (opts.skip?.test(key) ? report.skipped : report.missing).push(key);
+  }
+  runtime().flush();
+  if (opts.strict && (report.missing.length || report.unexpected.length || report.mismatched.length)) {
+    throw new ThawError('state-dict', describeLoad(report, true));
+  }
+  return report;
+}
+
+/** A human-readable summary of a load report. */
+export function describeLoad(r: LoadReport, onlyProblems = false): string {
+  const lines: string[] = [];
+  if (!onlyProblems) lines.push(`loaded ${r.loaded.length} tensors`);
+  const list = (xs: string[]) => (xs.length > 8 ? `${xs.slice(0, 8).join(', ')}, … (${xs.length} in all)` : xs.join(', '));
+  if (r.missing.length) lines.push(`missing from the checkpoint (left at their initial values): ${list(r.missing)}`);
+  if (r.unexpected.length) lines.push(`in the checkpoint but not in the model (ignored): ${list(r.unexpected)}`);
+  if (r.mismatched.length) lines.push(`shape mismatch (not loaded): ${r.mismatched.map((m) => `${m.key} model [${m.model}] vs checkpoint [${m.checkpoint}]`).join('; ')}`);
+  if (r.skipped.length) lines.push(`skipped on purpose: ${list(r.skipped)}`);
+  return lines.join('\n');
+}
+
+/** Copies a module's parameters and buffers to host tensors (for saving). */
+export async function stateToHost(model: Module): Promise<Map<string, HostTensor>> {
+  const out = new Map<string, HostTensor>();
+  for (const [k, t] of model.stateDict()) {
+    const data = await t.data();
+    out.set(k, { dtype: t.dtype === 'i32' ? 'i64' : 'f32', shape: [...t.shape], data });
+  }
+  return out;
+}

@@ -1,0 +1,125 @@
+/**
+ * CIFAR ResNet-20/32/44/56 as in akamaster/pytorch_resnet_cifar10 (`resnet.py`), with its exact
+ * state-dict keys: conv1, bn1, layer{1,2,3}.{i}.{conv1,bn1,conv2,bn2}, linear.
+ *
+ * Shortcut "option A": when a block changes shape, the shortcut is `x[:, :, ::2, ::2]` zero-padded
+ * with planes/4 channels on each side — no weights. We build it from a strided 1x1 "pick" (a
+ * subsample kernel) and channel padding, both without parameters.
+ */
+import { Module } from '../engine/module.ts';
+import type { Tensor } from '../engine/tensor.ts';
+import { Conv2d, BatchNorm2d, Linear } from '../engine/nn/index.ts';
+import { relu, add } from '../engine/ops.ts';
+import { globalAvgPool2d } from '../kernels/pool/pool.ts';
+import { pad2d } from '../kernels/pad/pad.ts';
+import { slice } from '../kernels/slice/slice.ts';
+import type { Classifier } from './types.ts';
+import type { PreprocessSpec } from '../engine/data/preprocess.ts';
+
+/** The preprocessing the akamaster checkpoints were trained with (32x32, ImageNet mean/std). */
+export const CIFAR_PREPROCESS: PreprocessSpec = {
+  inputSize: [32, 32], channels: 3, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], scale: 1 / 255,
+  resize: 'bilinear', alignCorners: false,
+};
+
+/** x[:, :, ::2, ::2] then zero channels planes/4 on each side. x: (N, C, H, W) → (N, C + 2p, ceil(H/2), ceil(W/2)) */
+function shortcutA(x: Tensor, pad: number): Tensor {
+  const [n, c, h, w] = x.shape;
+  // Subsample by reshaping to (N, C, H/2, 2, W/2, 2) and slicing index 0 of both 2-axes (H, W even here).
+  if (h % 2 || w % 2) throw new Error(`option-A shortcut needs even H and W, got ${h}x${w}`);
+  const v = x.alias([n * c * (h / 2), 2, w / 2, 2]);
+  const s = slice(v, [0, 0, 0, 0], [n * c * (h / 2), 1, w / 2, 1]);
+  v.dispose();
+  const sub = s.alias([n, c, h / 2, w / 2]);
+  s.dispose();
+  return padChannels(sub, pad);
+}
+
+function padChannels(x: Tensor, p: number): Tensor {
+  // Treat channels as the H axis of a (N, C, H*W, 1) view and zero-pad it top and bottom.
+  const [n, c, h, w] = x.shape;
+  const v = x.alias([n, 1, c, h * w]);
+  const padded = pad2d(v, [p, p, 0, 0]);
+  return padded.alias([n, c + 2 * p, h, w]);
+}
+
+/** BasicBlock: conv3x3-bn-relu-conv3x3-bn + shortcut, relu. */
+export class BasicBlockA extends Module {
+  readonly conv1: Conv2d; readonly bn1: BatchNorm2d; readonly conv2: Conv2d; readonly bn2: BatchNorm2d;
+  private readonly shortcutPad: number;
+  constructor(inPlanes: number, planes: number, stride: number) {
+    super();
+    this.conv1 = this.child('conv1', new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false }));
+    this.bn1 = this.child('bn1', new BatchNorm2d(planes));
+    this.conv2 = this.child('conv2', new Conv2d(planes, planes, 3, { stride: 1, padding: 1, bias: false }));
+    this.bn2 = this.child('bn2', new BatchNorm2d(planes));
+    this.shortcutPad = stride !== 1 || inPlanes !== planes ? planes / 4 : -1;
+  }
+  forward(x: Tensor): Tensor {
+    const out = this.bn2.forward(this.conv2.forward(relu(this.bn1.forward(this.conv1.forward(x)))));
+    const sc = this.shortcutPad >= 0 ? shortcutA(x, this.shortcutPad) : x;
+    return relu(add(out, sc));
+  }
+}
+
+class Stage extends Module {
+  readonly blocks: BasicBlockA[] = [];
+  constructor(inPlanes: number, planes: number, n: number, stride: number) {
+    super();
+    for (let i = 0; i < n; i++) this.blocks.push(this.child(String(i), new BasicBlockA(i === 0 ? inPlanes : planes, planes, i === 0 ? stride : 1)));
+  }
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const b of this.blocks) y = b.forward(y);
+    return y;
+  }
+}
+
+/** CIFAR ResNet with depth 6n+2 (20, 32, 44, 56). */
+export class ResNetCifar extends Module implements Classifier {
+  readonly conv1: Conv2d; readonly bn1: BatchNorm2d;
+  readonly layer1: Stage; readonly layer2: Stage; readonly layer3: Stage;
+  head: Linear;
+  readonly headPrefix = 'linear';
+  readonly featureDim = 64;
+  readonly preprocessing = CIFAR_PREPROCESS;
+
+  constructor(depth = 20, numClasses = 10) {
+    super();
+    if ((depth - 2) % 6) throw new Error(`CIFAR ResNet depth must be 6n+2, got ${depth}`);
+    const n = (depth - 2) / 6;
+    this.conv1 = this.child('conv1', new Conv2d(3, 16, 3, { stride: 1, padding: 1, bias: false }));
+    this.bn1 = this.child('bn1', new BatchNorm2d(16));
+    this.layer1 = this.child('layer1', new Stage(16, 16, n, 1));
+    this.layer2 = this.child('layer2', new Stage(16, 32, n, 2));
+    this.layer3 = this.child('layer3', new Stage(32, 64, n, 2));
+    this.head = this.child('linear', new Linear(64, numClasses));
+  }
+
+  /** x: (N, 3, 32, 32) → (N, 64) */
+  features(x: Tensor): Tensor {
+    let y = relu(this.bn1.forward(this.conv1.forward(x)));
+    y = this.layer3.forward(this.layer2.forward(this.layer1.forward(y)));
+    return globalAvgPool2d(y);
+  }
+
+  forward(x: Tensor): Tensor { return this.head.forward(this.features(x)); }
+
+  layerGroups(): string[][] {
+    const g: string[][] = [['conv1', 'bn1']];
+    for (const [name, stage] of [['layer1', this.layer1], ['layer2', this.layer2], ['layer3', this.layer3]] as const) {
+      stage.blocks.forEach((_, i) => g.push([`${name}.${i}`]));
+    }
+    g.push(['linear']);
+    return g;
+  }
+
+  replaceHead(numClasses: number, rng?: () => number): void {
+    const old = this.head;
+    this.head = this.child('linear', new Linear(64, numClasses, { rng }));
+    old.dispose();
+  }
+}
+
+/** ResNet-20 for CIFAR-10 (0.27 M parameters). */
+export function resnet20(numClasses = 10): ResNetCifar { return new ResNetCifar(20, numClasses); }
