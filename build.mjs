@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 const common = { bundle: true, format: 'esm', loader: { '.wgsl': 'text' }, sourcemap: true, target: 'es2022', logLevel: 'warning' };
 
 await build({
-  ...common, entryPoints: ['index.ts'], outfile: 'dist/node/index.js', platform: 'node', packages: 'external',
+  ...common, entryPoints: ['node.ts'], outfile: 'dist/node/index.js', platform: 'node', packages: 'external',
 });
 await build({
   ...common, entryPoints: ['index.ts'], outfile: 'dist/browser/index.js', platform: 'browser',

@@ -77,10 +77,10 @@ export class Tensor {
     untrack(this);
   }
 
-  /** Copies the data to the host. */
-  async data(): Promise<TypedArray> {
+  /** Copies the data to the host: a Float32Array for f32, an Int32Array for i32 (pass the type for i32). */
+  async data<T extends TypedArray = Float32Array>(): Promise<T> {
     const bytes = await runtime().read(this.buffer, this.size * 4);
-    return this.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
+    return (this.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes)) as T;
   }
 
   /** The data as a nested-free plain array. */

@@ -1,0 +1,133 @@
+/**
+ * `thaw finetune`: a complete transfer-learning job. With no arguments: the pre-trained CIFAR-10
+ * ResNet-20 from the zoo, fine-tuned on Fashion-MNIST (Debian's dataset-fashion-mnist) with 100
+ * labels per class, evaluated on 2,000 test images.
+ */
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { init, runtime } from '../engine/runtime.ts';
+import { fetchModel } from '../engine/zoo-fetch.ts';
+import { loadCheckpointFile, saveAtomic } from '../engine/io/fs.ts';
+import { writeSafetensors } from '../engine/io/safetensors.ts';
+import { loadStateDict, describeLoad, stateToHost } from '../engine/load.ts';
+import { freeze, parseFreezeSpec, trainableSummary } from '../engine/freeze.ts';
+import { finetune, evaluate } from '../engine/finetune.ts';
+import { loadFashionMnist, FASHION_MNIST_DIR } from '../engine/data/fashion-mnist.ts';
+import { FASHION_MNIST_CLASSES } from '../engine/data/idx.ts';
+import { idxDataset, subset, subsetPerClass, type Dataset } from '../engine/data/dataset.ts';
+import { imageFolderDataset } from '../engine/data/folder.ts';
+import { Rng } from '../engine/data/rng.ts';
+import { resnet20 } from '../models/resnet_cifar.ts';
+import type { Classifier } from '../models/types.ts';
+import { UsageError } from './args.ts';
+import { ProgressBar } from './progress.ts';
+import { lineChartSvg } from './plot.ts';
+
+export interface FinetuneArgs {
+  model: string; weights?: string; data: string; labelsPerClass: number; testSize: number; freeze: string;
+  epochs: number; lr: number; batch: number; optimizer: string; schedule: string; seed: number; out: string;
+  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean;
+}
+
+const MODELS: Record<string, { zoo: string; build: (n: number) => Classifier; remap: 'strip-module'[] }> = {
+  'resnet20-cifar10': { zoo: 'resnet20-cifar10', build: (n) => resnet20(n), remap: ['strip-module'] },
+};
+
+function loadData(a: FinetuneArgs, model: Classifier, rng: Rng): { train: Dataset; test: Dataset; classes: string[] } {
+  const spec = model.preprocessing!;
+  const augment = a.augment ? { rng: rng.fork(), flip: true, cropPadding: 4 } : undefined;
+  if (a.data === 'fashion-mnist') {
+    const dir = process.env.THAW_FASHION_MNIST ?? FASHION_MNIST_DIR;
+    const tr = loadFashionMnist(dir, 'train'), te = loadFashionMnist(dir, 'test');
+    const trainIdx = subsetPerClass(tr.labels, a.labelsPerClass, rng);
+    const testIdx = Int32Array.from({ length: Math.min(a.testSize, te.n) }, (_, i) => i);
+    return {
+      train: subset(idxDataset(tr, spec, augment), trainIdx),
+      test: subset(idxDataset(te, spec), testIdx),
+      classes: [...FASHION_MNIST_CLASSES],
+    };
+  }
+  const root = resolve(a.data);
+  if (!existsSync(root)) throw new UsageError(`thaw finetune: --data ${a.data}: no such folder (give 'fashion-mnist' or a folder with one subfolder per class)`);
+  const all = imageFolderDataset(root, spec, augment);
+  const labels = Int32Array.from({ length: all.length }, (_, i) => (all as any).labels[i]);
+  const order = rng.fork();
+  const trainIdx = subsetPerClass(labels, a.labelsPerClass, order);
+  const inTrain = new Set(trainIdx);
+  const testIdx = Int32Array.from([...labels.keys()].filter((i) => !inTrain.has(i)).slice(0, a.testSize));
+  return { train: subset(all, trainIdx), test: subset(imageFolderDataset(root, spec), testIdx), classes: (all as any).classes };
+}
+
+/** Runs the job; returns the JSON report. */
+export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unknown>> {
+  const info = MODELS[a.model];
+  if (!info) throw new UsageError(`thaw finetune: unknown --model '${a.model}' (available: ${Object.keys(MODELS).join(', ')})`);
+  const say = (s: string) => { if (!a.json) console.log(s); };
+  const rt = await init();
+  say(`adapter: ${rt.gpu.info.description} (${rt.gpu.info.kind})`);
+  const rng = new Rng(a.seed);
+  const model = info.build(10);
+  let source = 'random initialisation (--from-scratch)';
+  if (!a.fromScratch) {
+    const fetched = a.weights ? null : await fetchModel(info.zoo);
+    const path = a.weights ?? fetched!.files[fetched!.entry.files[0].path];
+    const ck = await loadCheckpointFile(path);
+    const rep = loadStateDict(model, ck.tensors, { remap: info.remap });
+    if (rep.mismatched.length) throw new UsageError(`thaw finetune: ${path} does not fit ${a.model}: ${describeLoad(rep, true)}`);
+    source = path;
+    say(`weights: ${path}\n  ${describeLoad(rep).split('\n').join('\n  ')}`);
+  }
+  const { train, test, classes } = loadData(a, model, rng);
+  model.replaceHead(classes.length, () => rng.next());
+  if (!a.fromScratch) {
+    const n = freeze(model, parseFreezeSpec(a.freeze));
+    say(`freeze '${a.freeze}': ${n} parameter tensors frozen`);
+  }
+  const ts = trainableSummary(model);
+  say(`trainable: ${ts.trainable} tensors (${ts.trainableElements} values), frozen: ${ts.frozen}, norms in inference mode: ${ts.frozenNorms}`);
+  say(`data: ${a.data}, ${train.length} training images (${a.labelsPerClass} per class), ${test.length} test images`);
+  const before = await evaluate(model, test, a.batch, classes.length);
+  say(`accuracy before fine-tuning: ${(before.accuracy * 100).toFixed(1)}%`);
+  let bar: ProgressBar | null = null, barKey = '';
+  const result = await finetune(model, train, test, {
+    epochs: a.epochs, batchSize: a.batch, lr: a.lr, optimizer: a.optimizer as any, schedule: a.schedule as any, seed: a.seed,
+    numClasses: classes.length, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4,
+    log: say,
+    onProgress: a.json ? undefined : (p) => {
+      const key = `${p.phase}${p.epoch}`;
+      if (key !== barKey) { bar?.done(); barKey = key; bar = new ProgressBar(p.phase === 'features' ? 'features   ' : `epoch ${p.epoch}/${p.epochs}`, p.stepsPerEpoch); }
+      bar!.update(p.step, p.phase === 'train' ? `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(3) : '…'} ${p.imagesPerSec.toFixed(0)} img/s` : `${p.imagesPerSec.toFixed(0)} img/s`);
+    },
+  });
+  (bar as ProgressBar | null)?.done();
+  const after = await evaluate(model, test, a.batch, classes.length);
+  const perClass = classes.map((c, i) => ({ class: c, accuracy: after.confusion[i][i] / Math.max(1, after.confusion[i].reduce((x, y) => x + y, 0)) }));
+  mkdirSync(a.out, { recursive: true });
+  const weightsPath = join(a.out, 'weights.safetensors');
+  await saveAtomic(weightsPath, writeSafetensors(await stateToHost(model), { model: a.model, classes: classes.join(',') }));
+  const svg = lineChartSvg(`thaw finetune ${a.model} on ${a.data} (${a.fromScratch ? 'from scratch' : 'pre-trained'})`, [
+    { name: 'train loss', values: result.epochs.map((e) => e.loss), color: '#d62728', axis: 'left' },
+    { name: 'train accuracy', values: result.epochs.map((e) => e.trainAcc), color: '#1f77b4', axis: 'right' },
+    { name: 'test accuracy', values: result.epochs.map((e) => e.testAcc ?? NaN), color: '#2ca02c', axis: 'right' },
+  ]);
+  await saveAtomic(join(a.out, 'curves.svg'), new TextEncoder().encode(svg));
+  const report = {
+    model: a.model, weightsSource: source, adapter: rt.gpu.info.description, adapterKind: rt.gpu.info.kind,
+    data: a.data, trainImages: train.length, testImages: test.length, freeze: a.fromScratch ? 'none (from scratch)' : a.freeze,
+    trainable: ts, accuracyBefore: before.accuracy, accuracyAfter: after.accuracy, perClass, confusion: after.confusion,
+    epochs: result.epochs, featureCache: { used: result.usedCache, reason: result.cacheReason, seconds: result.cacheSeconds },
+    seconds: result.seconds, dispatchesPerStep: result.dispatchesPerStep, optimizerStateBytes: result.optimizerStateBytes,
+    peakGpuBytes: runtime().pool.getStats().peakBytes,
+    files: [weightsPath, join(a.out, 'report.json'), join(a.out, 'curves.svg')],
+  };
+  await saveAtomic(join(a.out, 'report.json'), new TextEncoder().encode(JSON.stringify(report, null, 2)));
+  if (a.json) console.log(JSON.stringify(report, null, 2));
+  else {
+    say(`\naccuracy: ${(before.accuracy * 100).toFixed(1)}% before → ${(after.accuracy * 100).toFixed(1)}% after (${result.seconds.toFixed(1)} s training${result.usedCache ? `, of which ${result.cacheSeconds.toFixed(1)} s computing cached features` : ''})`);
+    say('per-class accuracy:\n' + perClass.map((p) => `  ${p.class.padEnd(12)} ${(p.accuracy * 100).toFixed(1)}%`).join('\n'));
+    say('confusion matrix (rows: true class, columns: predicted):\n' + after.confusion.map((r, i) => `  ${String(i).padStart(2)} ${r.map((v) => String(v).padStart(4)).join('')}`).join('\n'));
+    say(`wrote ${report.files.join(', ')}`);
+  }
+  model.dispose();
+  return report;
+}

@@ -1,0 +1,25 @@
+/**
+ * thaw — a tensor engine with hand-written WebGPU kernels, built for transfer learning.
+ * This entry is browser-safe; `node.ts` adds the Node-only file-system helpers.
+ */
+export { init, runtime, type Runtime } from './engine/runtime.ts';
+export { getGpu, resetGpu, type Gpu, type AdapterSummary } from './engine/device.ts';
+export { Tensor, tidy, keep, dispose, type DType, type Shape } from './engine/tensor.ts';
+export { tensor, assign, clone } from './engine/factory.ts';
+export { backward, noGrad, variable, gradEnabled } from './engine/autograd.ts';
+export { ThawError, ShapeError, DeviceError, LimitError } from './engine/errors.ts';
+export * from './engine/ops.ts';
+export { matmul, linear } from './kernels/matmul/matmul.ts';
+export { conv2d } from './kernels/conv2d/conv2d.ts';
+export { softmax, logSoftmax, crossEntropy } from './kernels/softmax/softmax.ts';
+export { Module } from './engine/module.ts';
+export * as nn from './engine/nn/index.ts';
+export { SGD, Adam, AdamW, Scheduler, clipGradNorm, constant, stepDecay, cosine, linear as linearSchedule, warmup, oneCycle } from './engine/optim/index.ts';
+export { freeze, unfreeze, freezeTo, parseFreezeSpec, trainableSummary } from './engine/freeze.ts';
+export { loadStateDict, describeLoad, stateToHost, type LoadReport, type LoadOptions } from './engine/load.ts';
+export { finetune, evaluate, computeFeatures, cacheBlocker, type FinetuneOptions, type FinetuneResult } from './engine/finetune.ts';
+export { parseCheckpoint, writeSafetensors, parseSafetensors, writePytorchZip, type Checkpoint, type HostTensor } from './engine/io/index.ts';
+export * from './engine/data/index.ts';
+export { ZOO, getZooEntry, modelNames } from './engine/zoo.ts';
+export { resnet20, ResNetCifar } from './models/resnet_cifar.ts';
+export type { Classifier } from './models/types.ts';

@@ -1,0 +1,7 @@
+/** thaw for Node: everything in index.ts plus file-system helpers (checkpoint files, datasets, the model zoo cache). */
+export * from './index.ts';
+export { loadCheckpointFile, saveAtomic } from './engine/io/fs.ts';
+export { loadFashionMnist, FASHION_MNIST_DIR } from './engine/data/fashion-mnist.ts';
+export { readImage } from './engine/data/image.ts';
+export { imageFolderDataset } from './engine/data/folder.ts';
+export { fetchModel } from './engine/zoo-fetch.ts';
