@@ -68,7 +68,9 @@ export function loadStateDict(model: Module, tensors: Map<string, HostTensor>, o
       report.mismatched.push({ key, model: [...target.shape], checkpoint: [...h.shape] });
       continue;
     }
-    model.setTensor(key, toDevice(h, target).alias(target.shape));
+    const t = toDevice(h, target);
+    model.setTensor(key, t.alias(target.shape));
+    t.dispose();
     report.loaded.push(key);
   }
   for (const key of state.keys()) {

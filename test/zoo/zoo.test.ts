@@ -1,0 +1,226 @@
+// The zoo registry and fetchModel: local copies into a temp cache, downloads from a local server, sha256 checks.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ChecksumError, ModelUnavailableError, UnknownModelError } from '../../engine/data/errors.ts';
+import { Rng } from '../../engine/data/rng.ts';
+import { editDistance, getZooEntry, modelNames, nearestNames, ZOO } from '../../engine/zoo.ts';
+import { fetchModel, sha256File, type FetchProgress } from '../../engine/zoo-fetch.ts';
+
+const test = suite('zoo');
+const seed = (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0;
+const SHARED = new URL('../../../shared/checkpoints/', import.meta.url).pathname;
+const RESNET_DIR = join(SHARED, 'resnet20-cifar10');
+const haveResnet = existsSync(join(RESNET_DIR, 'resnet20-12fca82f.th'));
+
+let tmp = '';
+test.before.each(() => { tmp = mkdtempSync(join(tmpdir(), 'thaw-zoo-')); });
+test.after.each(() => { rmSync(tmp, { recursive: true, force: true }); });
+
+test('registry entries are well-formed', () => {
+  assert.ok(modelNames().length >= 5);
+  for (const name of modelNames()) {
+    const e = ZOO[name];
+    assert.is(e.name, name);
+    assert.ok(e.files.length > 0 && e.localDirs.length > 0, name);
+    for (const f of e.files) {
+      assert.match(f.sha256, /^[0-9a-f]{64}$/, `${name}/${f.path}`);
+      assert.ok(Number.isInteger(f.bytes) && f.bytes > 0);
+      assert.ok(f.url === null || f.url.startsWith('https://'), `${name}/${f.path} url`);
+    }
+    const labels = e.labels;
+    assert.ok(Array.isArray(labels) ? labels.length > 0 : e.files.some((f) => f.path === (labels as { file: string }).file), `${name} labels`);
+    assert.ok(Object.isFrozen(e) && Object.isFrozen(e.files[0]), `${name} is frozen`);
+  }
+  assert.is(ZOO['darknet-tiny'].files.length, 33, 'model.json + 31 shards + labels.json');
+  assert.is(ZOO['resnet20-cifar10'].files[0].sha256.slice(0, 8), '12fca82f', 'file name carries its hash prefix');
+});
+
+test('local copies match the registry (sha256 and size of every file found)', async () => {
+  let checked = 0;
+  for (const name of modelNames()) {
+    const e = ZOO[name];
+    for (const dir of e.localDirs) {
+      for (const f of e.files) {
+        const p = new URL(`../../${dir}/${f.path}`, import.meta.url).pathname;
+        if (!existsSync(p)) continue;
+        assert.is(readFileSync(p).length, f.bytes, p);
+        assert.is(await sha256File(p), f.sha256, p);
+        checked++;
+      }
+    }
+  }
+  console.log(`  (verified ${checked} local checkpoint files)`);
+  const mj = new URL('../../../shared/checkpoints/darknet-tiny/model.json', import.meta.url).pathname;
+  if (existsSync(mj)) {
+    const manifest = JSON.parse(readFileSync(mj, 'utf8')).weightsManifest.flatMap((g: { paths: string[] }) => g.paths);
+    assert.equal(ZOO['darknet-tiny'].files.filter((f) => f.path.startsWith('group')).map((f) => f.path), manifest);
+  }
+});
+
+test('unknown names suggest the nearest ones', () => {
+  assert.is(editDistance('kitten', 'sitting'), 3);
+  assert.is(editDistance('', 'abc'), 3);
+  assert.equal(nearestNames('resnet20-cifar', modelNames(), 1), ['resnet20-cifar10']);
+  assert.equal(nearestNames('darknet', modelNames(), 1), ['darknet-tiny']);
+  assert.equal(nearestNames('mobilenetv2', modelNames(), 1), ['mobilenetv2-nsfwjs']);
+  try {
+    getZooEntry('resnet-20-cifar10');
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.instance(e, UnknownModelError);
+    assert.is((e as UnknownModelError).suggestions[0], 'resnet20-cifar10');
+    assert.match((e as Error).message, "Did you mean 'resnet20-cifar10'");
+  }
+});
+
+(haveResnet ? test : test.skip)('fetch from a local copy into a temp cache, then from the cache', async () => {
+  const cacheDir = join(tmp, 'cache');
+  const seen: FetchProgress[] = [];
+  const m = await fetchModel('resnet20-cifar10', { cacheDir, offline: true, onProgress: (p) => seen.push(p) });
+  const path = m.files['resnet20-12fca82f.th'];
+  assert.is(path, join(cacheDir, 'resnet20-cifar10', 'resnet20-12fca82f.th'));
+  assert.is(m.sources['resnet20-12fca82f.th'], 'local');
+  assert.ok(readFileSync(path).equals(readFileSync(join(RESNET_DIR, 'resnet20-12fca82f.th'))));
+  assert.ok(seen.length > 0 && seen.at(-1)!.received === seen.at(-1)!.total);
+  assert.equal(readdirSync(join(cacheDir, 'resnet20-cifar10')), ['resnet20-12fca82f.th'], 'no temp files left');
+  const again = await fetchModel('resnet20-cifar10', { cacheDir, offline: true, offlineDirs: [] });
+  assert.is(again.sources['resnet20-12fca82f.th'], 'cache');
+  // a damaged cache entry is replaced from the local copy
+  writeFileSync(path, 'garbage');
+  const healed = await fetchModel('resnet20-cifar10', { cacheDir, offline: true });
+  assert.is(healed.sources['resnet20-12fca82f.th'], 'local');
+  assert.is(await sha256File(path), ZOO['resnet20-cifar10'].files[0].sha256);
+});
+
+(haveResnet ? test : test.skip)('a corrupted local copy is rejected with file, expected and actual hash; nothing cached', async () => {
+  const bad = join(tmp, 'bad');
+  mkdirSync(bad);
+  const file = join(bad, 'resnet20-12fca82f.th');
+  copyFileSync(join(RESNET_DIR, 'resnet20-12fca82f.th'), file);
+  const bytes = readFileSync(file);
+  const at = new Rng(seed).int(bytes.length);
+  bytes[at] ^= 0xff; // flip one random byte
+  writeFileSync(file, bytes);
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  const cacheDir = join(tmp, 'cache');
+  try {
+    await fetchModel('resnet20-cifar10', { cacheDir, offlineDirs: [bad], offline: true });
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.instance(e, ChecksumError);
+    const msg = (e as Error).message;
+    assert.match(msg, 'resnet20-12fca82f.th');
+    assert.match(msg, ZOO['resnet20-cifar10'].files[0].sha256);
+    assert.match(msg, actual);
+  }
+  const dir = join(cacheDir, 'resnet20-cifar10');
+  assert.equal(existsSync(dir) ? readdirSync(dir) : [], [], 'bad file not left in the cache');
+});
+
+test('default local sources: darknet-tiny and mobilenetv2-nsfwjs land in one cache dir each', async () => {
+  for (const name of ['darknet-tiny', 'mobilenetv2-nsfwjs']) {
+    const e = ZOO[name];
+    const local = new URL(`../../${e.localDirs[0]}/${e.files[0].path}`, import.meta.url).pathname;
+    if (!existsSync(local)) { console.log(`  (skipping ${name}: no local copy at ${local})`); continue; }
+    const m = await fetchModel(name, { cacheDir: join(tmp, 'cache'), offline: true });
+    assert.is(Object.keys(m.files).length, e.files.length);
+    for (const f of e.files) {
+      assert.is(m.files[f.path], join(m.dir, f.path));
+      assert.is(m.sources[f.path], 'local');
+    }
+    assert.is(readdirSync(m.dir).length, e.files.length);
+  }
+});
+
+test('the cache directory defaults to $THAW_CACHE', async () => {
+  const { defaultCacheDir } = await import('../../engine/zoo-fetch.ts');
+  const old = process.env.THAW_CACHE;
+  try {
+    process.env.THAW_CACHE = join(tmp, 'env-cache');
+    assert.is(defaultCacheDir(), join(tmp, 'env-cache'));
+    delete process.env.THAW_CACHE;
+    assert.match(defaultCacheDir(), /\.cache\/thaw$/);
+  } finally {
+    if (old === undefined) delete process.env.THAW_CACHE; else process.env.THAW_CACHE = old;
+  }
+});
+
+test('offline with no copy: the error names the URL and where to put the file', async () => {
+  try {
+    await fetchModel('resnet20-cifar10', { cacheDir: join(tmp, 'c'), offlineDirs: [join(tmp, 'empty')], offline: true });
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.instance(e, ModelUnavailableError);
+    const msg = (e as Error).message;
+    assert.match(msg, ZOO['resnet20-cifar10'].files[0].url!);
+    assert.match(msg, join(tmp, 'c', 'resnet20-cifar10', 'resnet20-12fca82f.th'));
+  }
+  try {
+    await fetchModel('resnet20-cifar10-safetensors', { cacheDir: join(tmp, 'c'), offlineDirs: [] });
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.match((e as Error).message, /has no public download URL/);
+  }
+  try {
+    await fetchModel('resnet20', { cacheDir: join(tmp, 'c') });
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.instance(e, UnknownModelError);
+  }
+});
+
+/** Serves files from `dir` by base name; `tamper` corrupts what it sends. */
+function serve(dir: string, tamper = false): Promise<{ server: Server; base: string }> {
+  const server = createServer((req, res) => {
+    const p = join(dir, basename(req.url ?? ''));
+    if (!existsSync(p)) { res.statusCode = 404; res.end('not found'); return; }
+    const body = readFileSync(p);
+    if (tamper) body[body.length >> 1] ^= 1;
+    res.setHeader('content-length', body.length);
+    res.end(body);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () =>
+    resolve({ server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` })));
+}
+
+(haveResnet ? test : test.skip)('download path: streamed with progress and verified; a tampered download is rejected', async () => {
+  const { server, base } = await serve(RESNET_DIR);
+  const redirect = (b: string): typeof fetch => (url) => globalThis.fetch(b + basename(String(url)));
+  try {
+    const cacheDir = join(tmp, 'cache');
+    const seen: FetchProgress[] = [];
+    const m = await fetchModel('resnet20-cifar10', { cacheDir, offlineDirs: [], offline: false, fetch: redirect(base), onProgress: (p) => seen.push(p) });
+    assert.is(m.sources['resnet20-12fca82f.th'], 'download');
+    assert.is(await sha256File(m.files['resnet20-12fca82f.th']), ZOO['resnet20-cifar10'].files[0].sha256);
+    assert.ok(seen.every((p) => p.source === 'download') && seen.at(-1)!.received === 1099231);
+    const url = ZOO['resnet20-cifar10'].files[0].url!;
+    const notFound = await fetchModel('resnet20-cifar10', { cacheDir: join(tmp, 'c404'), offlineDirs: [], offline: false, fetch: () => globalThis.fetch(base + 'nope') })
+      .then(() => null, (e) => e);
+    assert.instance(notFound, ModelUnavailableError);
+    assert.match(notFound.message, `downloading ${url} failed with HTTP 404`);
+    const down = await fetchModel('resnet20-cifar10', { cacheDir: join(tmp, 'c404'), offlineDirs: [], offline: false, fetch: () => Promise.reject(new Error('ENOTFOUND')) })
+      .then(() => null, (e) => e);
+    assert.instance(down, ModelUnavailableError);
+    assert.match(down.message, `cannot download ${url} (ENOTFOUND)`);
+  } finally {
+    server.close();
+  }
+  const bad = await serve(RESNET_DIR, true);
+  try {
+    const cacheDir = join(tmp, 'cache2');
+    const err = await fetchModel('resnet20-cifar10', { cacheDir, offlineDirs: [], offline: false, fetch: redirect(bad.base) }).then(() => null, (e) => e);
+    assert.instance(err, ChecksumError);
+    assert.equal(readdirSync(join(cacheDir, 'resnet20-cifar10')), [], 'tampered download not kept');
+  } finally {
+    bad.server.close();
+  }
+});
+if (!haveResnet) console.log(`  (skipping local-copy fetch tests: ${RESNET_DIR} not found)`);
+
+test.run();
