@@ -1,0 +1,57 @@
+/** Parameter-free layers: activations, Identity, Flatten, Dropout (torch.nn names and defaults). */
+import { Module } from '../module.ts';
+import type { Tensor } from '../tensor.ts';
+import { ShapeError } from '../errors.ts';
+import { reshape } from '../shape.ts';
+import { relu, relu6, leakyRelu } from '../../kernels/elementwise/elementwise.ts';
+import { dropout } from '../../kernels/dropout/dropout.ts';
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor { return relu(x); }
+}
+
+export class ReLU6 extends Module {
+  forward(x: Tensor): Tensor { return relu6(x); }
+}
+
+export class LeakyReLU extends Module {
+  /** PyTorch's default slope is 0.01 (Keras' LeakyReLU uses 0.3). */
+  constructor(readonly negativeSlope = 0.01) { super(); }
+  forward(x: Tensor): Tensor { return leakyRelu(x, this.negativeSlope); }
+}
+
+/** Returns its input (a placeholder, e.g. for a removed classifier head). */
+export class Identity extends Module {
+  forward(x: Tensor): Tensor { return x; }
+}
+
+/** Flattens dims startDim..endDim into one (default: all but the batch dim), as a view. */
+export class Flatten extends Module {
+  constructor(readonly startDim = 1, readonly endDim = -1) { super(); }
+  forward(x: Tensor): Tensor {
+    const r = x.rank;
+    const s = this.startDim < 0 ? this.startDim + r : this.startDim, e = this.endDim < 0 ? this.endDim + r : this.endDim;
+    if (s < 0 || e >= r || s > e) throw new ShapeError(`Flatten: dims ${this.startDim}..${this.endDim} are out of range for shape [${x.shape}]`);
+    const mid = x.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
+    return reshape(x, [...x.shape.slice(0, s), mid, ...x.shape.slice(e + 1)]);
+  }
+}
+
+/**
+ * Inverted dropout, active only in training mode. Each call draws its mask from `seed` and then
+ * advances it, so a run with a fixed starting seed is reproducible.
+ */
+export class Dropout extends Module {
+  /** The seed of the next call's mask. */
+  seed: number;
+  constructor(public p = 0.5, seed?: number) {
+    super();
+    this.seed = (seed ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
+  }
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return x;
+    const s = this.seed;
+    this.seed = (this.seed + 1) >>> 0;
+    return dropout(x, this.p, s);
+  }
+}

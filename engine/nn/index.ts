@@ -1,0 +1,10 @@
+/** Neural-network layers with PyTorch's names, defaults and state_dict keys. */
+export { Conv2d, type Conv2dConfig } from './conv.ts';
+export { BatchNorm2d, type BatchNorm2dConfig } from './norm.ts';
+export { Linear, type LinearConfig } from './linear.ts';
+export { ReLU, ReLU6, LeakyReLU, Identity, Flatten, Dropout } from './activation.ts';
+export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './pooling.ts';
+export { Sequential } from './container.ts';
+export { torchDefaultInit } from './init.ts';
+export * as F from './functional.ts';
+export { addN, concatChannels } from './functional.ts';

@@ -1,0 +1,27 @@
+/** torch.nn.Linear: weight (out, in), bias (out). */
+import { Module } from '../module.ts';
+import type { Tensor } from '../tensor.ts';
+import { linear } from '../../kernels/matmul/matmul.ts';
+import { torchDefaultInit } from './init.ts';
+
+export interface LinearConfig {
+  /** Default true. */
+  bias?: boolean;
+  /** Uniform [0, 1) source for the default init (Math.random). */
+  rng?: () => number;
+}
+
+export class Linear extends Module {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, config: LinearConfig = {}) {
+    super();
+    this.param('weight', [outFeatures, inFeatures], torchDefaultInit(inFeatures, config.rng));
+    if (config.bias ?? true) this.param('bias', [outFeatures], torchDefaultInit(inFeatures, config.rng));
+  }
+
+  /** (out, in). */
+  get weight(): Tensor { return this._params.get('weight')!; }
+  get bias(): Tensor | null { return this._params.get('bias') ?? null; }
+
+  /** x: (..., in) → (..., out). */
+  forward(x: Tensor): Tensor { return linear(x, this.weight, this.bias); }
+}

@@ -1,0 +1,64 @@
+/**
+ * torch.nn.BatchNorm2d: weight (C), bias (C), buffers running_mean (C), running_var (C) and
+ * num_batches_tracked, an i32 tensor of shape [] (PyTorch stores int64; the loader converts).
+ */
+import { Module, onesInit, zerosInit } from '../module.ts';
+import { type Tensor, keep, shapeStr } from '../tensor.ts';
+import { tensor } from '../factory.ts';
+import { ShapeError, ThawError } from '../errors.ts';
+import { batchNorm2d, incrementCounter } from '../../kernels/batchnorm/batchnorm.ts';
+
+export interface BatchNorm2dConfig {
+  /** PyTorch 1e-5 (default); Keras uses 1e-3. */
+  eps?: number;
+  /** Weight of each new batch in the running stats, PyTorch's convention (Keras momentum m is 1 - m here). Default 0.1. */
+  momentum?: number;
+  /** Learnable weight and bias (default true). */
+  affine?: boolean;
+  /** Keep running stats (default true); without them every call uses batch statistics. */
+  trackRunningStats?: boolean;
+}
+
+export class BatchNorm2d extends Module {
+  readonly eps: number;
+  readonly momentum: number;
+  constructor(readonly numFeatures: number, config: BatchNorm2dConfig = {}) {
+    super();
+    this.eps = config.eps ?? 1e-5;
+    this.momentum = config.momentum ?? 0.1;
+    if (!(this.momentum >= 0 && this.momentum <= 1)) {
+      throw new ThawError('argument', `BatchNorm2d: momentum must be a number in [0, 1] (a cumulative average, PyTorch's momentum=None, is not supported), got ${this.momentum}`);
+    }
+    if (config.affine ?? true) {
+      this.param('weight', [numFeatures], onesInit);
+      this.param('bias', [numFeatures], zerosInit);
+    }
+    if (config.trackRunningStats ?? true) {
+      this.buffer('running_mean', [numFeatures], zerosInit);
+      this.buffer('running_var', [numFeatures], onesInit);
+      const n = keep(tensor(new Int32Array(1), [], 'i32'));
+      n.name = 'num_batches_tracked';
+      this._buffers.set('num_batches_tracked', n);
+    }
+  }
+
+  get weight(): Tensor | null { return this._params.get('weight') ?? null; }
+  get bias(): Tensor | null { return this._params.get('bias') ?? null; }
+  get runningMean(): Tensor | null { return this._buffers.get('running_mean') ?? null; }
+  get runningVar(): Tensor | null { return this._buffers.get('running_var') ?? null; }
+  get numBatchesTracked(): Tensor | null { return this._buffers.get('num_batches_tracked') ?? null; }
+
+  /** Whether this call uses (and updates) batch statistics: training mode and not frozen. */
+  get usesBatchStats(): boolean { return this.training && !this.frozenNorm; }
+
+  /** x: (N, C, H, W) → same shape. */
+  forward(x: Tensor): Tensor {
+    if (x.rank !== 4 || x.shape[1] !== this.numFeatures) {
+      throw new ShapeError(`BatchNorm2d: input has shape ${shapeStr(x.shape)}, expected (N, ${this.numFeatures}, H, W)`);
+    }
+    const training = this.usesBatchStats;
+    const count = this.numBatchesTracked;
+    if (training && count) incrementCounter(count);
+    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, { training, momentum: this.momentum, eps: this.eps });
+  }
+}

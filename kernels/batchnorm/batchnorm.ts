@@ -1,0 +1,153 @@
+/**
+ * Batch normalisation over the channel axis of (N, C, ...) tensors, PyTorch semantics:
+ * training mode normalises with the batch mean and biased variance and updates the running stats in
+ * place on the GPU (unbiased variance, `momentum`); inference mode uses the running stats. Backward
+ * covers x, weight and bias in both modes (in inference mode it is a per-channel affine).
+ */
+import statsSrc from './bn_stats.wgsl';
+import runningSrc from './bn_running.wgsl';
+import updateSrc from './bn_update.wgsl';
+import scaleSrc from './bn_scale.wgsl';
+import applySrc from './bn_apply.wgsl';
+import backReduceSrc from './bn_backward_reduce.wgsl';
+import backDxSrc from './bn_backward_dx.wgsl';
+import countSrc from './bn_count.wgsl';
+import { Tensor, shapeStr } from '../../engine/tensor.ts';
+import { runtime, grid } from '../../engine/runtime.ts';
+import { record } from '../../engine/autograd.ts';
+import { ShapeError, ThawError } from '../../engine/errors.ts';
+import { full } from '../elementwise/elementwise.ts';
+
+export interface BatchNormOptions {
+  /** Batch statistics and running-stat update (true), or running statistics (false, the default). */
+  training?: boolean;
+  /** Weight of the new batch in the running average (PyTorch 0.1; Keras momentum 0.99 is 0.01 here). */
+  momentum?: number;
+  /** Added to the variance (PyTorch 1e-5, Keras 1e-3). */
+  eps?: number;
+}
+
+function launch1d(n: number): { groups: [number, number]; stride: number } {
+  const [x, y] = grid(Math.ceil(n / 64));
+  return { groups: [x, y], stride: x * 64 };
+}
+
+function checkVec(name: string, t: Tensor | null, C: number): void {
+  if (t && (t.size !== C || t.dtype !== 'f32')) {
+    throw new ShapeError(`batchNorm2d: argument '${name}' has shape ${shapeStr(t.shape)} ${t.dtype}, expected [${C}] f32 (one per channel)`);
+  }
+}
+
+/** out = x * scale[c] + shift[c] over (N, C, HW). */
+function channelAffine(x: Tensor, scale: Tensor, shift: Tensor, C: number, HW: number): Tensor {
+  const out = Tensor.alloc(x.shape);
+  const { groups, stride } = launch1d(x.size);
+  runtime().run({ key: 'bn_apply', code: () => applySrc }, { x, scale, shift, out }, { n: x.size, stride, C, HW }, groups);
+  return out;
+}
+
+/**
+ * Batch norm of x (N, C, ...) with per-channel `weight`/`bias` (null: affine off) and running stats
+ * (null: batch statistics always, as track_running_stats=False). In training mode the running stats
+ * are updated in place; the caller (the BatchNorm2d module) counts `num_batches_tracked`.
+ */
+export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null,
+  opts: BatchNormOptions = {}): Tensor {
+  if (x.rank < 2 || x.dtype !== 'f32') throw new ShapeError(`batchNorm2d: argument 'x' has shape ${shapeStr(x.shape)} ${x.dtype}, expected (N, C, ...) f32`);
+  const training = opts.training ?? false, momentum = opts.momentum ?? 0.1, eps = opts.eps ?? 1e-5;
+  if (!(eps > 0)) throw new ThawError('argument', `batchNorm2d: eps must be positive, got ${eps}`);
+  if (!(momentum >= 0 && momentum <= 1)) throw new ThawError('argument', `batchNorm2d: momentum must be in [0, 1], got ${momentum}`);
+  if (!runningMean !== !runningVar) throw new ThawError('argument', 'batchNorm2d: give both runningMean and runningVar, or neither');
+  const [N, C] = x.shape;
+  const HW = x.shape.slice(2).reduce((a, b) => a * b, 1);
+  for (const [n, t] of [['weight', weight], ['bias', bias], ['runningMean', runningMean], ['runningVar', runningVar]] as const) checkVec(n, t, C);
+  const M = N * HW;
+  const useBatch = training || !runningMean;
+  if (useBatch && M < 2) throw new ShapeError(`batchNorm2d: batch statistics need more than 1 value per channel, got input ${shapeStr(x.shape)}`);
+  const rt = runtime();
+  const cg: [number] = [Math.ceil(C / 64)];
+  const mean = Tensor.alloc([C]), invstd = Tensor.alloc([C]);
+  if (useBatch) {
+    const variance = Tensor.alloc([C]);
+    rt.run({ key: 'bn_stats', code: () => statsSrc }, { x, mean, invstd, variance }, { N, C, HW, eps }, [C]);
+    if (training && runningMean && runningVar) {
+      rt.run({ key: 'bn_update', code: () => updateSrc }, { runningMean, runningVar, mean, variance }, { C, momentum, unbias: M / (M - 1) }, cg);
+    }
+    variance.dispose();
+  } else {
+    rt.run({ key: 'bn_running', code: () => runningSrc }, { runningMean: runningMean!, runningVar: runningVar!, mean, invstd }, { C, eps }, cg);
+  }
+  const w = weight ?? full([C], 1), b = bias ?? full([C], 0);
+  const scale = Tensor.alloc([C]), shift = Tensor.alloc([C]);
+  rt.run({ key: 'bn_scale', code: () => scaleSrc }, { weight: w, bias: b, mean, invstd, scale, shift }, { C }, cg);
+  const out = channelAffine(x, scale, shift, C, HW);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  record('batchNorm2d', inputs, out, (g, needs, [sx, sMean, sInv, sW, sScale]) => {
+    const needW = !!weight && needs[1], needB = !!bias && needs[weight ? 2 : 1];
+    let sumG: Tensor | null = null, sumGXhat: Tensor | null = null;
+    if (needW || needB || (needs[0] && useBatch)) {
+      sumG = Tensor.alloc([C]); sumGXhat = Tensor.alloc([C]);
+      rt.run({ key: 'bn_backward_reduce', code: () => backReduceSrc }, { g, x: sx, mean: sMean, invstd: sInv, sumG, sumGXhat }, { N, C, HW }, [C]);
+    }
+    let dx: Tensor | null = null;
+    if (needs[0] && useBatch) {
+      dx = Tensor.alloc(x.shape);
+      const { groups, stride } = launch1d(x.size);
+      rt.run({ key: 'bn_backward_dx', code: () => backDxSrc },
+        { g, x: sx, mean: sMean, invstd: sInv, weight: sW, sumG: sumG!, sumGXhat: sumGXhat!, dx }, { n: x.size, stride, C, HW, M }, groups);
+    } else if (needs[0]) {
+      const zero = full([C], 0);
+      dx = channelAffine(g, sScale, zero, C, HW);
+      zero.dispose();
+    }
+    const grads: (Tensor | null)[] = [dx];
+    if (weight) grads.push(needW ? sumGXhat : null);
+    if (bias) grads.push(needB ? sumG : null);
+    if (!needW) sumGXhat?.dispose();
+    if (!needB) sumG?.dispose();
+    return grads;
+  }, [x, mean, invstd, w, scale]);
+  for (const t of [mean, invstd, scale, shift]) t.dispose();
+  if (!weight) w.dispose();
+  if (!bias) b.dispose();
+  return out;
+}
+
+/** Adds one to an i32 counter tensor in place on the GPU (num_batches_tracked). */
+export function incrementCounter(count: Tensor): void {
+  if (count.dtype !== 'i32' || count.size !== 1) throw new ShapeError(`incrementCounter: expected a one-element i32 tensor, got ${shapeStr(count.shape)} ${count.dtype}`);
+  runtime().run({ key: 'bn_count', code: () => countSrc }, { count }, {}, [1]);
+}
+
+/**
+ * float64 CPU reference (test oracle): the output and the running stats after the call.
+ * x: (N, C, ...) flattened; weight/bias null mean 1/0.
+ */
+export function batchNormRef(x: ArrayLike<number>, shape: readonly number[], weight: ArrayLike<number> | null, bias: ArrayLike<number> | null,
+  runningMean: ArrayLike<number> | null, runningVar: ArrayLike<number> | null, opts: BatchNormOptions = {}): { out: Float64Array; runningMean: Float64Array | null; runningVar: Float64Array | null } {
+  const [N, C] = shape;
+  const HW = shape.slice(2).reduce((a, b) => a * b, 1), M = N * HW;
+  const { training = false, momentum = 0.1, eps = 1e-5 } = opts;
+  const out = new Float64Array(x.length);
+  const rm = runningMean ? Float64Array.from(runningMean) : null, rv = runningVar ? Float64Array.from(runningVar) : null;
+  for (let c = 0; c < C; c++) {
+    let m: number, v: number;
+    if (training || !rm) {
+      m = 0; v = 0;
+      for (let n = 0; n < N; n++) for (let s = 0; s < HW; s++) m += x[(n * C + c) * HW + s];
+      m /= M;
+      for (let n = 0; n < N; n++) for (let s = 0; s < HW; s++) v += (x[(n * C + c) * HW + s] - m) ** 2;
+      if (training && rm && rv) {
+        rm[c] = (1 - momentum) * rm[c] + momentum * m;
+        rv[c] = (1 - momentum) * rv[c] + momentum * v / (M - 1);
+      }
+      v /= M;
+    } else { m = rm[c]; v = rv![c]; }
+    const w = weight ? weight[c] : 1, b = bias ? bias[c] : 0;
+    for (let n = 0; n < N; n++) for (let s = 0; s < HW; s++) {
+      const k = (n * C + c) * HW + s;
+      out[k] = (x[k] - m) / Math.sqrt(v + eps) * w + b;
+    }
+  }
+  return { out, runningMean: rm, runningVar: rv };
+}

@@ -1,0 +1,44 @@
+/**
+ * Inverted dropout with a seeded counter-based RNG in WGSL. The keep mask is a pure function of
+ * (seed, element index), so backward re-runs the same kernel on the gradient (the same mask, no
+ * stored mask tensor), and a run is reproducible from its seed.
+ */
+import dropoutSrc from './dropout.wgsl';
+import { Tensor } from '../../engine/tensor.ts';
+import { runtime, grid } from '../../engine/runtime.ts';
+import { record } from '../../engine/autograd.ts';
+import { ShapeError, ThawError } from '../../engine/errors.ts';
+
+function dropoutRaw(x: Tensor, p: number, seed: number): Tensor {
+  const out = Tensor.alloc(x.shape);
+  const [gx, gy] = grid(Math.ceil(x.size / 64));
+  runtime().run({ key: 'dropout', code: () => dropoutSrc }, { x, out },
+    { n: x.size, stride: gx * 64, seed: seed >>> 0, p, scale: p < 1 ? 1 / (1 - p) : 0 }, [gx, gy]);
+  return out;
+}
+
+/**
+ * Zeroes each element with probability `p` and scales the rest by 1 / (1 - p). `seed` (a u32) picks
+ * the mask; pass a new seed per step. With `training` false (or p = 0) it returns `x` itself.
+ */
+export function dropout(x: Tensor, p: number, seed: number, training = true): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new ThawError('argument', `dropout: p must be in [0, 1], got ${p}`);
+  if (!Number.isInteger(seed)) throw new ThawError('argument', `dropout: seed must be an integer, got ${seed}`);
+  if (x.dtype !== 'f32') throw new ShapeError(`dropout: argument 'x' has dtype ${x.dtype}, expected f32`);
+  if (!training || p === 0) return x;
+  const out = dropoutRaw(x, p, seed);
+  return record('dropout', [x], out, (g) => [dropoutRaw(g, p, seed)]);
+}
+
+const pcg = (v: number): number => {
+  const s = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+  const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;
+  return ((w >>> 22) ^ w) >>> 0;
+};
+
+/** CPU reference of the keep mask (1 kept, 0 dropped) for `n` elements: the same hash in u32 arithmetic. */
+export function dropoutMaskRef(n: number, p: number, seed: number): Uint8Array {
+  const m = new Uint8Array(n), hs = pcg(seed >>> 0);
+  for (let i = 0; i < n; i++) m[i] = ((pcg(pcg(i) ^ hs) >>> 8) / 16777216 >= p) ? 1 : 0;
+  return m;
+}

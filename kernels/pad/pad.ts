@@ -1,0 +1,78 @@
+/**
+ * Zero (constant) padding of NCHW tensors, asymmetric, with negative pads cropping; and the shared
+ * resolution of padding specs (number, [ph, pw], [t, b, l, r], TF 'same', 'valid') used by pooling.
+ */
+import padSrc from './pad.wgsl';
+import { Tensor, shapeStr } from '../../engine/tensor.ts';
+import { runtime, grid } from '../../engine/runtime.ts';
+import { record } from '../../engine/autograd.ts';
+import { ShapeError } from '../../engine/errors.ts';
+
+/** A padding spec: symmetric, per axis [ph, pw], explicit [top, bottom, left, right], or TF's 'same' / 'valid'. */
+export type Padding2d = number | readonly [number, number] | readonly [number, number, number, number] | 'same' | 'valid';
+
+/** Resolved padding of the two spatial dims. */
+export interface Pad4 { top: number; bottom: number; left: number; right: number }
+
+/** Normalises a pad spec without 'same' (which needs the input size) to [top, bottom, left, right]. */
+export function padOf(op: string, p: Exclude<Padding2d, 'same'>): Pad4 {
+  const arr = p === 'valid' ? [0, 0, 0, 0] : typeof p === 'number' ? [p, p, p, p]
+    : p.length === 2 ? [p[0], p[0], p[1], p[1]] : p.length === 4 ? [...p] : null;
+  if (!arr || arr.some((v) => !Number.isInteger(v))) {
+    throw new ShapeError(`${op}: padding ${JSON.stringify(p)} must be an integer, [ph, pw], [top, bottom, left, right], 'same' or 'valid'`);
+  }
+  return { top: arr[0], bottom: arr[1], left: arr[2], right: arr[3] };
+}
+
+/**
+ * Resolves padding for a sliding window of size `k` (dilation `d`) and stride `s` over an input of
+ * `inH` x `inW`. 'same' is TensorFlow's: output = ceil(in / stride), the total pad split with the
+ * odd pixel at the bottom/right.
+ */
+export function resolvePadding(op: string, p: Padding2d, inH: number, inW: number, k: [number, number], s: [number, number], d: [number, number] = [1, 1]): Pad4 {
+  if (p !== 'same') return padOf(op, p);
+  const tot = (n: number, i: 0 | 1) => Math.max((Math.ceil(n / s[i]) - 1) * s[i] + (k[i] - 1) * d[i] + 1 - n, 0);
+  const th = tot(inH, 0), tw = tot(inW, 1);
+  return { top: th >> 1, bottom: th - (th >> 1), left: tw >> 1, right: tw - (tw >> 1) };
+}
+
+function launch1d(n: number): { groups: [number, number]; stride: number } {
+  const [x, y] = grid(Math.ceil(n / 64));
+  return { groups: [x, y], stride: x * 64 };
+}
+
+function padRaw(x: Tensor, p: Pad4, value: number): Tensor {
+  const [N, C, H, W] = x.shape;
+  const OH = H + p.top + p.bottom, OW = W + p.left + p.right;
+  if (OH < 0 || OW < 0) throw new ShapeError(`pad2d: pads [${p.top}, ${p.bottom}, ${p.left}, ${p.right}] crop more than the input ${shapeStr(x.shape)} holds`);
+  const out = Tensor.alloc([N, C, OH, OW]);
+  const { groups, stride } = launch1d(out.size);
+  runtime().run({ key: 'pad2d', code: () => padSrc }, { x, out },
+    { n: out.size, stride, H, W, OH, OW, top: p.top, left: p.left, value }, groups);
+  return out;
+}
+
+/**
+ * Pads the last two dims of an NCHW tensor with `value` (default 0): `padding` is a number, [ph, pw]
+ * or [top, bottom, left, right]; negative pads crop (as torch.nn.functional.pad). Differentiable in x.
+ */
+export function pad2d(x: Tensor, padding: Exclude<Padding2d, 'same'>, value = 0): Tensor {
+  if (x.rank !== 4) throw new ShapeError(`pad2d: argument 'x' has shape ${shapeStr(x.shape)}, expected rank 4 (N, C, H, W)`);
+  if (x.dtype !== 'f32') throw new ShapeError(`pad2d: argument 'x' has dtype ${x.dtype}, expected f32`);
+  const p = padOf('pad2d', padding);
+  const out = padRaw(x, p, value);
+  const back: Pad4 = { top: -p.top, bottom: -p.bottom, left: -p.left, right: -p.right };
+  return record('pad2d', [x], out, (g) => [padRaw(g, back, 0)]);
+}
+
+/** float64 CPU reference of pad2d on NCHW data (test oracle). */
+export function pad2dRef(x: ArrayLike<number>, shape: readonly number[], p: Pad4, value = 0): Float64Array {
+  const [N, C, H, W] = shape;
+  const OH = H + p.top + p.bottom, OW = W + p.left + p.right;
+  const out = new Float64Array(N * C * OH * OW).fill(value);
+  for (let pl = 0; pl < N * C; pl++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+    const ih = oh - p.top, iw = ow - p.left;
+    if (ih >= 0 && ih < H && iw >= 0 && iw < W) out[(pl * OH + oh) * OW + ow] = x[(pl * H + ih) * W + iw];
+  }
+  return out;
+}

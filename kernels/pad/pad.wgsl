@@ -1,0 +1,27 @@
+// Constant padding of the last two dims; a negative pad crops. Backward of pad is pad with the pads
+// negated and value 0, so this one kernel serves both directions.
+// x: (P, H, W) with P = N*C planes, out: (P, OH, OW) with OH = H + top + bottom, OW = W + left + right
+struct Params {
+  n: u32, stride: u32, H: u32, W: u32,
+  OH: u32, OW: u32, top: i32, left: i32,
+  value: f32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * params.stride;
+  if (i >= params.n) { return; }
+  let ow = i % params.OW;
+  let oh = (i / params.OW) % params.OH;
+  let plane = i / (params.OW * params.OH);
+  let ih = i32(oh) - params.top;
+  let iw = i32(ow) - params.left;
+  var v = params.value;
+  if (ih >= 0 && ih < i32(params.H) && iw >= 0 && iw < i32(params.W)) {
+    v = x[(plane * params.H + u32(ih)) * params.W + u32(iw)];
+  }
+  out[i] = v;
+}

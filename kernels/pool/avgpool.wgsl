@@ -1,0 +1,23 @@
+// Average pooling, one invocation per output element. The divisor follows PyTorch: with
+// count_include_pad the window clipped to the padded input (H + padB), else the in-image count.
+// x: (P, H, W) with P = N*C, out: (P, OH, OW)
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * params.stride;
+  if (i >= params.n) { return; }
+  let H = i32(params.H);
+  let W = i32(params.W);
+  let ow = i32(i % params.OW);
+  let oh = i32((i / params.OW) % params.OH);
+  let base = (i / (params.OW * params.OH)) * params.H * params.W;
+  let w = window(oh, ow);
+  var acc = 0.0;
+  for (var ih = w.x; ih < w.y; ih++) {
+    for (var iw = w.z; iw < w.w; iw++) { acc += x[base + u32(ih * W + iw)]; }
+  }
+  out[i] = acc / divisor(oh, ow);
+}

@@ -1,0 +1,69 @@
+/**
+ * Bilinear resize of NCHW tensors on the GPU (input preprocessing, feature-map upsampling), matching
+ * torch.nn.functional.interpolate(mode='bilinear', antialias=False); differentiable in x.
+ */
+import tapsSrc from './taps.wgsl';
+import resizeSrc from './resize.wgsl';
+import resizeBackSrc from './resize_backward.wgsl';
+import { Tensor, shapeStr } from '../../engine/tensor.ts';
+import { runtime, grid } from '../../engine/runtime.ts';
+import { record } from '../../engine/autograd.ts';
+import { ShapeError } from '../../engine/errors.ts';
+
+/**
+ * How output pixels map to input coordinates: 'align-corners' (corner pixels coincide), 'half-pixel'
+ * (pixel centres; PyTorch align_corners=False, TF2 half_pixel_centers), 'asymmetric' (TF1 legacy).
+ */
+export type ResizeMode = 'align-corners' | 'half-pixel' | 'asymmetric';
+
+export interface ResizeOptions {
+  /** PyTorch's flag: true is 'align-corners', false (default) 'half-pixel'. */
+  alignCorners?: boolean;
+  /** Overrides `alignCorners` when given. */
+  mode?: ResizeMode;
+}
+
+const MODE_ID: { [K in ResizeMode]: number } = { 'align-corners': 0, 'half-pixel': 1, asymmetric: 2 };
+
+/** Input-per-output scale of one axis, as PyTorch computes it when given an output size. */
+function ratio(mode: ResizeMode, inSize: number, outSize: number): number {
+  if (mode === 'align-corners') return outSize > 1 ? (inSize - 1) / (outSize - 1) : 0;
+  return inSize / outSize;
+}
+
+/** Bilinearly resizes x (N, C, H, W) to (N, C, size[0], size[1]). */
+export function resize2d(x: Tensor, size: readonly [number, number], opts: ResizeOptions = {}): Tensor {
+  if (x.rank !== 4 || x.dtype !== 'f32') throw new ShapeError(`resize2d: argument 'x' has shape ${shapeStr(x.shape)} ${x.dtype}, expected (N, C, H, W) f32`);
+  const [OH, OW] = size;
+  if (!(Number.isInteger(OH) && Number.isInteger(OW) && OH > 0 && OW > 0)) throw new ShapeError(`resize2d: size must be two positive integers, got [${size}]`);
+  const mode: ResizeMode = opts.mode ?? (opts.alignCorners ? 'align-corners' : 'half-pixel');
+  const [N, C, H, W] = x.shape;
+  const params = { H, W, OH, OW, rh: ratio(mode, H, OH), rw: ratio(mode, W, OW), mode: MODE_ID[mode] };
+  const out = Tensor.alloc([N, C, OH, OW]);
+  const [gx, gy] = grid(Math.ceil(out.size / 64));
+  runtime().run({ key: 'resize2d', code: () => tapsSrc + resizeSrc }, { x, out }, { ...params, n: out.size, stride: gx * 64 }, [gx, gy]);
+  return record('resize2d', [x], out, (g) => {
+    const dx = Tensor.alloc(x.shape);
+    const [bx, by] = grid(Math.ceil(dx.size / 64));
+    runtime().run({ key: 'resize2d_backward', code: () => tapsSrc + resizeBackSrc }, { g, dx }, { ...params, n: dx.size, stride: bx * 64 }, [bx, by]);
+    return [dx];
+  });
+}
+
+/** float64 CPU reference of resize2d (test oracle), following PyTorch's upsample_bilinear2d loops. */
+export function resize2dRef(x: ArrayLike<number>, shape: readonly number[], size: readonly [number, number], mode: ResizeMode = 'half-pixel'): Float64Array {
+  const [N, C, H, W] = shape, [OH, OW] = size;
+  const axis = (o: number, inSize: number, outSize: number): [number, number, number] => {
+    const r = ratio(mode, inSize, outSize);
+    const s = mode === 'half-pixel' ? Math.max((o + 0.5) * r - 0.5, 0) : o * r;
+    const i0 = Math.min(Math.floor(s), inSize - 1);
+    return [i0, i0 < inSize - 1 ? i0 + 1 : i0, s - i0];
+  };
+  const out = new Float64Array(N * C * OH * OW);
+  for (let p = 0; p < N * C; p++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+    const [h0, h1, lh] = axis(oh, H, OH), [w0, w1, lw] = axis(ow, W, OW);
+    const v = (h: number, w: number) => x[(p * H + h) * W + w];
+    out[(p * OH + oh) * OW + ow] = (1 - lh) * ((1 - lw) * v(h0, w0) + lw * v(h0, w1)) + lh * ((1 - lw) * v(h1, w0) + lw * v(h1, w1));
+  }
+  return out;
+}

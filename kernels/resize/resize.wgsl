@@ -1,0 +1,22 @@
+// Bilinear resize, one invocation per output element (no antialiasing, as PyTorch's interpolate).
+// x: (P, H, W) with P = N*C, out: (P, OH, OW)
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * params.stride;
+  if (i >= params.n) { return; }
+  let ow = i32(i % params.OW);
+  let oh = i32((i / params.OW) % params.OH);
+  let base = (i / (params.OW * params.OH)) * params.H * params.W;
+  let W = i32(params.W);
+  let th = taps(oh, params.rh, params.H);
+  let tw = taps(ow, params.rw, params.W);
+  let v00 = x[base + u32(th.i0 * W + tw.i0)];
+  let v01 = x[base + u32(th.i0 * W + tw.i1)];
+  let v10 = x[base + u32(th.i1 * W + tw.i0)];
+  let v11 = x[base + u32(th.i1 * W + tw.i1)];
+  out[i] = (1.0 - th.l1) * ((1.0 - tw.l1) * v00 + tw.l1 * v01) + th.l1 * ((1.0 - tw.l1) * v10 + tw.l1 * v11);
+}

@@ -1,0 +1,119 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { setup, randArray, assertClose, numericGrad } from '../helpers.ts';
+import { tensor } from '../../engine/factory.ts';
+import { tidy, type Tensor } from '../../engine/tensor.ts';
+import { backward, variable } from '../../engine/autograd.ts';
+import { mul } from '../../kernels/elementwise/elementwise.ts';
+import { sum } from '../../kernels/reduce/reduce.ts';
+import { batchNorm2d, batchNormRef, incrementCounter, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
+
+test.before(async () => { await setup(); });
+
+const fixtures = JSON.parse(readFileSync(new URL('../fixtures/cnn/batchnorm.json', import.meta.url), 'utf8'));
+
+interface Step { out: Float32Array; dx: Float32Array; dweight: Float32Array | null; dbias: Float32Array | null }
+
+/** Forward and backward of sum(bn(x) * gout), with weight/bias as trainable leaves. */
+async function step(xs: ArrayLike<number>, shape: number[], w: Tensor | null, b: Tensor | null, rm: Tensor | null, rv: Tensor | null,
+  gs: ArrayLike<number>, opts: BatchNormOptions): Promise<Step> {
+  const x = variable(tensor(xs, shape));
+  const out = tidy(() => {
+    const y = batchNorm2d(x, w, b, rm, rv, opts);
+    backward(sum(mul(y, tensor(gs, shape))));
+    return y;
+  });
+  const r = { out: await out.data() as Float32Array, dx: await x.grad!.data() as Float32Array,
+    dweight: w ? await w.grad!.data() as Float32Array : null, dbias: b ? await b.grad!.data() as Float32Array : null };
+  for (const t of [out, x.grad!, x, w?.grad, b?.grad]) t?.dispose();
+  if (w) w.grad = null;
+  if (b) b.grad = null;
+  return r;
+}
+
+for (const [i, c] of (fixtures as any[]).entries()) {
+  test(`batchNorm2d vs torch #${i} [${c.shape}] eps=${c.eps} momentum=${c.momentum} affine=${c.affine}: 3 training steps, then inference`, async () => {
+    const w = c.affine ? variable(tensor(c.weight)) : null;
+    const b = c.affine ? variable(tensor(c.bias)) : null;
+    const rm = tensor(c.runningMean0), rv = tensor(c.runningVar0);
+    const opts = { momentum: c.momentum, eps: c.eps };
+    for (const [k, s] of (c.train as any[]).entries()) {
+      const r = await step(s.x, c.shape, w, b, rm, rv, s.gout, { ...opts, training: true });
+      assertClose(r.out, s.out, 1e-4, 1e-5, `step ${k} forward`);
+      assertClose(r.dx, s.dx, 1e-3, 1e-4, `step ${k} dx`);
+      if (w) assertClose(r.dweight!, s.dweight, 1e-4, 1e-4, `step ${k} dweight`);
+      if (b) assertClose(r.dbias!, s.dbias, 1e-4, 1e-4, `step ${k} dbias`);
+      assertClose(await rm.data(), s.runningMean, 1e-5, 1e-6, `step ${k} running_mean`);
+      assertClose(await rv.data(), s.runningVar, 1e-5, 1e-6, `step ${k} running_var`);
+    }
+    const e = c.eval;
+    const before = await rm.data();
+    const r = await step(e.x, c.shape, w, b, rm, rv, e.gout, { ...opts, training: false });
+    assertClose(r.out, e.out, 1e-4, 1e-5, 'inference forward');
+    assertClose(r.dx, e.dx, 1e-4, 1e-5, 'inference dx');
+    if (w) assertClose(r.dweight!, e.dweight, 1e-4, 1e-4, 'inference dweight');
+    if (b) assertClose(r.dbias!, e.dbias, 1e-4, 1e-4, 'inference dbias');
+    assert.equal(Array.from(await rm.data()), Array.from(before), 'inference leaves running stats untouched');
+    for (const t of [w, b, rm, rv]) t?.dispose();
+  });
+}
+
+// Finite differences of the float64 reference, both modes, odd shapes and channel counts past 64.
+for (const [shape, training] of [[[3, 5, 3, 7], true], [[2, 3, 5, 1], true], [[5, 3], true], [[2, 4, 3, 3], false], [[2, 67, 2, 3], true]] as [number[], boolean][]) {
+  test(`batchNorm2d [${shape}] training=${training}: forward vs float64, grads vs finite differences`, async () => {
+    const n = shape.reduce((a, b) => a * b, 1), C = shape[1];
+    const xs = randArray(n, -2, 3), ws = randArray(C, 0.5, 1.5), bs = randArray(C), gs = randArray(n);
+    const rm0 = randArray(C, -0.3, 0.3), rv0 = randArray(C, 0.5, 1.5);
+    const opts = { training, eps: 1e-3, momentum: 0.3 };
+    const w = variable(tensor(ws)), b = variable(tensor(bs)), rm = tensor(rm0), rv = tensor(rv0);
+    const r = await step(xs, shape, w, b, rm, rv, gs, opts);
+    const ref = batchNormRef(xs, shape, ws, bs, rm0, rv0, opts);
+    assertClose(r.out, ref.out, 1e-4, 1e-5, 'forward');
+    assertClose(await rm.data(), ref.runningMean!, 1e-5, 1e-6, 'running_mean');
+    assertClose(await rv.data(), ref.runningVar!, 1e-5, 1e-6, 'running_var');
+    const loss = (xv: ArrayLike<number>, wv: ArrayLike<number>, bv: ArrayLike<number>) =>
+      batchNormRef(xv, shape, wv, bv, rm0, rv0, opts).out.reduce((s, v, i) => s + v * gs[i], 0);
+    assertClose(r.dx, numericGrad((v) => loss(v, ws, bs), xs), 2e-3, 2e-4, 'dx');
+    assertClose(r.dweight!, numericGrad((v) => loss(xs, v, bs), ws), 2e-3, 2e-4, 'dweight');
+    assertClose(r.dbias!, numericGrad((v) => loss(xs, ws, v), bs), 2e-3, 2e-4, 'dbias');
+    for (const t of [w, b, rm, rv]) t.dispose();
+  });
+}
+
+test('batchNorm2d without running stats always normalises with batch statistics', async () => {
+  const shape = [4, 2, 3, 3], n = 72;
+  const xs = randArray(n, 1, 4);
+  const y = tidy(() => batchNorm2d(tensor(xs, shape), null, null, null, null, { training: false }));
+  assertClose(await y.data(), batchNormRef(xs, shape, null, null, null, null).out, 1e-4, 1e-5, 'forward');
+  y.dispose();
+});
+
+test('batchNorm2d: only the requested gradients, x frozen', async () => {
+  const shape = [2, 3, 4, 5], n = 120;
+  const xs = randArray(n), gs = randArray(n), ws = randArray(3, 0.5, 1.5);
+  const w = variable(tensor(ws)), b = tensor(randArray(3)), x = tensor(xs, shape);
+  tidy(() => { backward(sum(mul(batchNorm2d(x, w, b, null, null, { training: true }), tensor(gs, shape)))); });
+  const loss = (wv: ArrayLike<number>) => batchNormRef(xs, shape, wv, [0, 0, 0], null, null, { training: true }).out.reduce((s, v, i) => s + v * gs[i], 0);
+  assertClose(await w.grad!.data(), numericGrad(loss, ws), 2e-3, 2e-4, 'dweight');
+  assert.is(b.grad, null);
+  for (const t of [w.grad!, w, b, x]) t.dispose();
+});
+
+test('incrementCounter counts on the GPU', async () => {
+  const c = tensor(new Int32Array([5]), []);
+  incrementCounter(c); incrementCounter(c); incrementCounter(c);
+  assert.equal(Array.from(await c.data()), [8]);
+  c.dispose();
+});
+
+test('batchNorm2d refuses bad arguments', () => {
+  const x = tensor(new Float32Array(12), [1, 3, 2, 2]);
+  assert.throws(() => batchNorm2d(x, tensor(new Float32Array(2)), null, null, null), /weight/);
+  assert.throws(() => batchNorm2d(tensor(new Float32Array(3), [1, 3]), null, null, null, null, { training: true }), /more than 1 value/);
+  assert.throws(() => batchNorm2d(x, null, null, tensor(new Float32Array(3)), null), /both/);
+  assert.throws(() => batchNorm2d(x, null, null, null, null, { eps: 0 }), /eps/);
+  x.dispose();
+});
+
+test.run();
