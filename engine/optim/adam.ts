@@ -1,0 +1,50 @@
+/** Adam (L2 weight decay added to the gradient) and AdamW (decoupled decay), as torch.optim. */
+import type { Tensor } from '../tensor.ts';
+import { ThawError } from '../errors.ts';
+import { adamUpdate } from '../../kernels/optim/optim.ts';
+import { Optimizer, type ParamList, type GroupSpec, type ParamGroup, type ParamState } from './optimizer.ts';
+
+/** Adam/AdamW hyper-parameters (per group). */
+export interface AdamHyper {
+  lr: number;
+  betas: [number, number];
+  /** Added to the bias-corrected sqrt of the second moment (outside the square root, as PyTorch). */
+  eps: number;
+  weightDecay: number;
+}
+
+class AdamBase extends Optimizer<AdamHyper> {
+  constructor(kind: string, private decoupled: boolean, params: ParamList | GroupSpec<AdamHyper>[], defaults: AdamHyper) {
+    super(kind, params, defaults);
+  }
+
+  protected override validate(g: ParamGroup<AdamHyper>, gi: number): void {
+    super.validate(g, gi);
+    const [b1, b2] = g.betas;
+    if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new ThawError('optim', `${this.kind}: group ${gi} has betas [${g.betas}]; each must be in [0, 1)`);
+    if (!(g.eps >= 0)) throw new ThawError('optim', `${this.kind}: group ${gi} has eps ${g.eps}; it must be >= 0`);
+    if (!(g.weightDecay >= 0)) throw new ThawError('optim', `${this.kind}: group ${gi} has weightDecay ${g.weightDecay}; it must be >= 0`);
+  }
+
+  protected update(param: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamHyper>): void {
+    const m = this.buffer(s, 'expAvg', param), v = this.buffer(s, 'expAvgSq', param);
+    adamUpdate(param, grad, m.t, v.t, {
+      lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay,
+      decoupled: this.decoupled, step: s.step, first: m.fresh || v.fresh,
+    });
+  }
+}
+
+/** Adam with bias correction; `weightDecay` is an L2 term added to the gradient. State: `expAvg`, `expAvgSq`. */
+export class Adam extends AdamBase {
+  constructor(params: ParamList | GroupSpec<AdamHyper>[], opts: Partial<AdamHyper> = {}) {
+    super('Adam', false, params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, ...opts });
+  }
+}
+
+/** AdamW: Adam with decoupled weight decay (param *= 1 - lr * weightDecay each step; default 0.01). */
+export class AdamW extends AdamBase {
+  constructor(params: ParamList | GroupSpec<AdamHyper>[], opts: Partial<AdamHyper> = {}) {
+    super('AdamW', true, params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, ...opts });
+  }
+}

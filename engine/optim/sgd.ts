@@ -1,0 +1,40 @@
+/** SGD with momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD semantics). */
+import type { Tensor } from '../tensor.ts';
+import { ThawError } from '../errors.ts';
+import { sgdUpdate } from '../../kernels/optim/optim.ts';
+import { Optimizer, type ParamList, type GroupSpec, type ParamGroup, type ParamState } from './optimizer.ts';
+
+/** SGD hyper-parameters (per group). */
+export interface SgdHyper {
+  lr: number;
+  /** Momentum factor; 0 keeps no state. */
+  momentum: number;
+  dampening: number;
+  /** L2 penalty added to the gradient. */
+  weightDecay: number;
+  nesterov: boolean;
+}
+
+/**
+ * Stochastic gradient descent. `lr` is required (in the options or in every group), as in PyTorch.
+ * State: `momentumBuffer` per parameter when momentum is non-zero, started at the first gradient.
+ */
+export class SGD extends Optimizer<SgdHyper> {
+  constructor(params: ParamList | GroupSpec<SgdHyper>[], opts: Partial<SgdHyper> = {}) {
+    super('SGD', params, { lr: NaN, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...opts });
+  }
+
+  protected override validate(g: ParamGroup<SgdHyper>, gi: number): void {
+    if (Number.isNaN(g.lr)) throw new ThawError('optim', `SGD: group ${gi} has no learning rate; pass { lr } in the options or the group`);
+    super.validate(g, gi);
+    if (!(g.momentum >= 0)) throw new ThawError('optim', `SGD: group ${gi} has momentum ${g.momentum}; it must be >= 0`);
+    if (!(g.weightDecay >= 0)) throw new ThawError('optim', `SGD: group ${gi} has weightDecay ${g.weightDecay}; it must be >= 0`);
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new ThawError('optim', `SGD: group ${gi}: Nesterov momentum needs momentum > 0 and dampening 0`);
+  }
+
+  protected update(param: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<SgdHyper>): void {
+    if (g.momentum === 0) return sgdUpdate(param, grad, null, g, false);
+    const { t, fresh } = this.buffer(s, 'momentumBuffer', param);
+    sgdUpdate(param, grad, t, g, fresh);
+  }
+}

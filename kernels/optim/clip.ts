@@ -1,0 +1,53 @@
+/**
+ * Global-norm gradient clipping kernels. Stage 1 writes one partial sum of squares per 4096-element
+ * chunk of every gradient into a shared buffer; stage 2 (one workgroup) sums them, takes the square
+ * root and writes the clip factor; stage 3 scales each gradient by that factor, read from the buffer.
+ * Nothing comes back to the host, so clipping does not stall the command stream.
+ */
+import sumsqSrc from './sumsq.wgsl';
+import normScaleSrc from './norm_scale.wgsl';
+import scaleSrc from './scale.wgsl';
+import { Tensor } from '../../engine/tensor.ts';
+import { runtime, grid } from '../../engine/runtime.ts';
+import { ShapeError } from '../../engine/errors.ts';
+
+const CHUNK = 256 * 16; // elements per stage-1 workgroup (sumsq.wgsl: WG * PER)
+
+/**
+ * The global L2 norm of `xs` and the clip factor min(1, maxNorm / (norm + 1e-6)), both as new
+ * one-element tensors computed on the GPU. norm: [] ; scale: [1]
+ */
+export function globalNorm(xs: Tensor[], maxNorm: number): { norm: Tensor; scale: Tensor } {
+  for (const x of xs) if (x.dtype !== 'f32') throw new ShapeError(`clipGradNorm: a gradient has dtype ${x.dtype}, expected f32`);
+  const chunks = xs.map((x) => Math.ceil(x.size / CHUNK));
+  const count = chunks.reduce((a, b) => a + b, 0);
+  const rt = runtime();
+  const partials = Tensor.alloc([Math.max(count, 1)]); // (count)
+  const norm = Tensor.alloc([]);
+  const scale = Tensor.alloc([1]);
+  let offset = 0;
+  xs.forEach((x, k) => {
+    const [gx, gy] = grid(chunks[k]);
+    rt.run({ key: 'optim_sumsq', code: () => sumsqSrc }, { x, partials }, { n: x.size, offset, groupsX: gx }, [gx, gy]);
+    offset += chunks[k];
+  });
+  rt.run({ key: 'optim_norm_scale', code: () => normScaleSrc }, { partials, norm, scale }, { count, maxNorm }, [1]);
+  partials.dispose(); // released to the pool only after the pending commands are submitted
+  return { norm, scale };
+}
+
+/** Multiplies `x` (n) in place by `scale[0]` (1), a factor the GPU computed. */
+export function scaleInPlace(x: Tensor, scale: Tensor): void {
+  const [gx, gy] = grid(Math.ceil(x.size / 64));
+  runtime().run({ key: 'optim_scale', code: () => scaleSrc }, { x, scale }, { n: x.size, stride: gx * 64 }, [gx, gy]);
+}
+
+/** CPU reference (float64 norm): returns the norm and scales `grads` in place like clip_grad_norm_. */
+export function clipRef(grads: Float32Array[], maxNorm: number): number {
+  let s = 0;
+  for (const g of grads) for (const v of g) s += v * v;
+  const norm = Math.sqrt(s);
+  const coef = Math.min(1, maxNorm / (norm + 1e-6));
+  for (const g of grads) for (let i = 0; i < g.length; i++) g[i] *= coef;
+  return norm;
+}

@@ -1,0 +1,117 @@
+/**
+ * Fused optimizer update kernels: one dispatch per parameter per step reads the parameter, its
+ * gradient and its state buffers and writes parameter and state in place. Every hyper-parameter
+ * (learning rate, betas, bias corrections, flags) travels in the uniform, so a schedule that changes
+ * the learning rate each step never compiles a new pipeline.
+ *
+ * The float64 host scalars are rounded to f32 once, in the uniform, as PyTorch hands Python floats to
+ * its float32 kernels. Beside each launcher is a CPU reference of the same arithmetic (the test oracle).
+ */
+import sgdSrc from './sgd.wgsl';
+import sgdMomentumSrc from './sgd_momentum.wgsl';
+import adamSrc from './adam.wgsl';
+import type { Tensor } from '../../engine/tensor.ts';
+import { runtime, grid } from '../../engine/runtime.ts';
+import { ShapeError } from '../../engine/errors.ts';
+
+/** SGD hyper-parameters for one update (PyTorch names in camelCase). */
+export interface SgdArgs { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }
+/**
+ * Adam/AdamW hyper-parameters for one update; `step` is this parameter's step count, from 1, and
+ * `first` (default: step 1) says the moment buffers hold nothing yet.
+ */
+export interface AdamArgs { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; step: number; first?: boolean }
+
+function launch(n: number): { groups: [number, number]; stride: number } {
+  const [x, y] = grid(Math.ceil(n / 64));
+  return { groups: [x, y], stride: x * 64 };
+}
+
+function checkSame(op: string, param: Tensor, others: Record<string, Tensor | null>): void {
+  if (param.dtype !== 'f32') throw new ShapeError(`${op}: parameter has dtype ${param.dtype}, expected f32`);
+  for (const [k, t] of Object.entries(others)) {
+    if (t && (t.size !== param.size || t.dtype !== 'f32')) {
+      throw new ShapeError(`${op}: ${k} has ${t.size} ${t.dtype} elements, parameter${param.name ? ` '${param.name}'` : ''} has ${param.size} f32`);
+    }
+  }
+}
+
+/**
+ * One SGD step on `param` (n) from `grad` (n). With momentum, `momentumBuffer` (n) is updated in place;
+ * `first` says it holds no value yet (PyTorch then starts it at the gradient).
+ */
+export function sgdUpdate(param: Tensor, grad: Tensor, momentumBuffer: Tensor | null, a: SgdArgs, first: boolean): void {
+  checkSame('sgd', param, { grad, momentumBuffer });
+  const { groups, stride } = launch(param.size);
+  if (a.momentum === 0) {
+    runtime().run({ key: 'optim_sgd', code: () => sgdSrc }, { param, grad },
+      { n: param.size, stride, negLr: -a.lr, weightDecay: a.weightDecay }, groups);
+    return;
+  }
+  if (!momentumBuffer) throw new ShapeError('sgd: momentum needs a momentum buffer');
+  runtime().run({ key: 'optim_sgd_momentum', code: () => sgdMomentumSrc }, { param, grad, momentumBuffer }, {
+    n: param.size, stride, first: first ? 1 : 0, nesterov: a.nesterov ? 1 : 0,
+    negLr: -a.lr, momentum: a.momentum, oneMinusDampening: 1 - a.dampening, weightDecay: a.weightDecay,
+  }, groups);
+}
+
+/**
+ * One Adam (or, with `decoupled`, AdamW) step on `param` (n) from `grad` (n); `expAvg` and `expAvgSq`
+ * (n) are updated in place and are not read on the first step.
+ */
+export function adamUpdate(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: Tensor, a: AdamArgs): void {
+  checkSame('adam', param, { grad, expAvg, expAvgSq });
+  const { groups, stride } = launch(param.size);
+  runtime().run({ key: 'optim_adam', code: () => adamSrc }, { param, grad, expAvg, expAvgSq }, {
+    n: param.size, stride, ...adamScalars(a),
+  }, groups);
+}
+
+/** The uniform values of an Adam step, computed in float64 as torch.optim does. */
+export function adamScalars(a: AdamArgs): Record<string, number> {
+  const bc1 = 1 - a.beta1 ** a.step;
+  const bc2 = 1 - a.beta2 ** a.step;
+  return {
+    first: (a.first ?? a.step === 1) ? 1 : 0, decoupled: a.decoupled ? 1 : 0,
+    weightDecay: a.decoupled ? 0 : a.weightDecay, decay: a.decoupled ? 1 - a.lr * a.weightDecay : 1,
+    beta1: a.beta1, oneMinusBeta1: 1 - a.beta1, beta2: a.beta2, oneMinusBeta2: 1 - a.beta2,
+    bc2Sqrt: Math.sqrt(bc2), eps: a.eps, negStepSize: -(a.lr / bc1),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU references: the same float32 arithmetic, one rounding per WGSL operation (fma rounds once).
+
+const f = Math.fround;
+const fma = (a: number, b: number, c: number) => f(a * b + c); // a*b is exact in float64 for f32 inputs
+
+/** CPU SGD step, in place on float32 arrays (the oracle for sgdUpdate). */
+export function sgdRef(param: Float32Array, grad: ArrayLike<number>, buf: Float32Array | null, a: SgdArgs, first: boolean): void {
+  const negLr = f(-a.lr), wd = f(a.weightDecay), mom = f(a.momentum), omd = f(1 - a.dampening);
+  for (let i = 0; i < param.length; i++) {
+    const p = param[i];
+    let d = grad[i];
+    if (wd !== 0) d = fma(p, wd, d);
+    if (mom !== 0 && buf) {
+      const b = first ? d : fma(d, omd, f(buf[i] * mom));
+      buf[i] = b;
+      d = a.nesterov ? fma(b, mom, d) : b;
+    }
+    param[i] = fma(d, negLr, p);
+  }
+}
+
+/** CPU Adam/AdamW step, in place on float32 arrays (the oracle for adamUpdate). */
+export function adamRef(param: Float32Array, grad: ArrayLike<number>, m: Float32Array, v: Float32Array, a: AdamArgs): void {
+  const s = Object.fromEntries(Object.entries(adamScalars(a)).map(([k, x]) => [k, f(x)]));
+  for (let i = 0; i < param.length; i++) {
+    let p = param[i], g = grad[i];
+    if (s.decoupled) p = f(p * s.decay);
+    else if (s.weightDecay !== 0) g = fma(p, s.weightDecay, g);
+    const m0 = s.first ? 0 : m[i], v0 = s.first ? 0 : v[i];
+    m[i] = fma(g, s.oneMinusBeta1, f(m0 * s.beta1));
+    v[i] = f(f(v0 * s.beta2) + f(f(s.oneMinusBeta2 * g) * g));
+    const denom = f(f(f(Math.sqrt(v[i])) / s.bc2Sqrt) + s.eps);
+    param[i] = f(p + f(f(s.negStepSize * m[i]) / denom));
+  }
+}
