@@ -145,9 +145,13 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
-  } finally {
+  } catch (e) {
     scopes.pop();
+    for (const t of scope.tensors) t.dispose();
+    for (const n of scope.nodes) n.release();
+    throw e;
   }
+  scopes.pop();
   const kept: Tensor[] = [];
   collect(result!, kept);
   const keptSet = new Set(kept);

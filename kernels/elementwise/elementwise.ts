@@ -120,6 +120,7 @@ function checkF32(op: string, arg: string, t: Tensor): void {
 export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
   checkF32(op, 'x', x);
   const rule = UNARY[op];
+  void x.buffer; // throws for a disposed input before anything is allocated
   const out = Tensor.alloc(x.shape);
   const { groups, stride } = launch1d(x.size);
   runtime().run({ key: `unary:${op}`, code: () => mathSrc + template(unarySrc, { EXPR: rule.fwd }) },
@@ -160,6 +161,7 @@ function bstrides(shape: Shape, out: Shape): number[] {
 function binaryRaw(expr: string, a: Tensor, b: Tensor, keyName = expr, outShape?: Shape): Tensor {
   const shape = outShape ? [...outShape] : broadcastShapes(keyName, a.shape, b.shape);
   if (shape.length > 8) throw new ShapeError(`${keyName}: rank ${shape.length} > 8 is not supported`);
+  void a.buffer; void b.buffer;
   const out = Tensor.alloc(shape);
   const n = out.size;
   const same = a.size === n && b.size === n;

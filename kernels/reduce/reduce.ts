@@ -58,6 +58,7 @@ function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], scale: number): Tens
   const outShape = x.shape.filter((_, i) => !axes.includes(i));
   const { kept, red } = plan(x.shape, axes);
   if (kept.shape.length > 8 || red.shape.length > 8) throw new ShapeError(`${op}: rank > 8 is not supported`);
+  void x.buffer;
   const out = Tensor.alloc(outShape);
   const nOut = out.size;
   const nRed = red.shape.reduce((a, b) => a * b, 1);

@@ -1,0 +1,63 @@
+/**
+ * Row gather (embedding lookup) with a deterministic scatter-add gradient.
+ *
+ * Out-of-range indices are clamped to [0, V - 1], on the GPU, as tf.gather does on CPU-less
+ * backends: rejecting them would need the indices read back to the host (a sync per lookup). The
+ * gradient applies the same clamp, so it is the exact gradient of what the forward pass computed.
+ *
+ * The gradient (V, D) is built by one workgroup per table row scanning all indices (see
+ * gather_backward.wgsl) instead of float atomics, which WGSL lacks and which would make the sum
+ * order, and so the low bits, vary run to run.
+ */
+import gatherSrc from './gather.wgsl';
+import gatherBackSrc from './gather_backward.wgsl';
+import { Tensor, shapeStr } from '../../engine/tensor.ts';
+import { runtime, grid } from '../../engine/runtime.ts';
+import { record } from '../../engine/autograd.ts';
+import { ShapeError } from '../../engine/errors.ts';
+
+/**
+ * Looks up rows of `table` (V, D) at `indices` (i32, any shape): the result has shape
+ * [...indices.shape, D]. Indices outside [0, V) are clamped.
+ */
+export function gather(table: Tensor, indices: Tensor): Tensor {
+  if (table.rank !== 2) throw new ShapeError(`gather: argument 'table' has shape ${shapeStr(table.shape)}, expected (V, D)`);
+  if (indices.dtype !== 'i32') throw new ShapeError(`gather: argument 'indices' has dtype ${indices.dtype}, expected i32`);
+  const [V, D] = table.shape;
+  if (V === 0) throw new ShapeError('gather: the table has no rows');
+  void table.buffer; void indices.buffer; // a disposed input throws before anything is allocated
+  const M = indices.size;
+  // table: (V, D), indices: (M), out: (M, D)
+  const out = Tensor.alloc([...indices.shape, D], table.dtype);
+  const [gx, gy] = grid(Math.ceil(M * D / 64));
+  runtime().run({ key: 'gather', code: () => gatherSrc }, { table, indices, out },
+    { n: M * D, stride: gx * 64, rows: V, dim: D }, [gx, gy]);
+  return record('gather', [table, indices], out, (g, needs, [idx]) => {
+    if (!needs[0]) return [null, null];
+    // indices: (M), g: (M, D), dtable: (V, D)
+    const dtable = Tensor.alloc([V, D]);
+    runtime().run({ key: 'gather_backward', code: () => gatherBackSrc }, { indices: idx, g, dtable },
+      { rows: V, dim: D, count: M }, grid(V));
+    return [dtable, null];
+  }, [indices]);
+}
+
+/** float64 reference of gather with clamping (test oracle). */
+export function gatherRef(table: ArrayLike<number>, V: number, D: number, indices: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(indices.length * D);
+  for (let m = 0; m < indices.length; m++) {
+    const v = Math.min(Math.max(indices[m], 0), V - 1);
+    for (let d = 0; d < D; d++) out[m * D + d] = table[v * D + d];
+  }
+  return out;
+}
+
+/** float64 reference of gather's gradient: rows of g summed into their (clamped) table rows. */
+export function gatherGradRef(g: ArrayLike<number>, V: number, D: number, indices: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(V * D);
+  for (let m = 0; m < indices.length; m++) {
+    const v = Math.min(Math.max(indices[m], 0), V - 1);
+    for (let d = 0; d < D; d++) out[v * D + d] += g[m * D + d];
+  }
+  return out;
+}

@@ -1,0 +1,33 @@
+// Fused cross-entropy backward, one invocation per logit:
+//   dlogits[i, c] = scale_i * (softmax[i, c] - target[i, c]),  softmax = exp(logits - lse[i]),
+//   target = (1 - eps) * onehot(labels[i]) + eps / C
+// scale_i is g[i] ('none'), g[0] ('sum') or g[0] / count ('mean'); 0 on ignored rows. MODE picks it.
+// logits: (N, C), labels: (N) i32, lse: (N), g: (N) or (1), count: (1), dlogits: (N, C)
+struct Params { n: u32, stride: u32, len: u32, ignoreIndex: i32, eps: f32, nanBits: u32, _pad0: u32, _pad1: u32 }
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<i32>;
+@group(0) @binding(2) var<storage, read> lse: array<f32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+@group(0) @binding(4) var<storage, read> count: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let e = gid.x + gid.y * params.stride;
+  if (e >= params.n) { return; }
+  let i = e / params.len;
+  let c = e % params.len;
+  let y = labels[i];
+  if (y == params.ignoreIndex) { dlogits[e] = 0.0; return; }
+  if (y < 0 || u32(y) >= params.len) { dlogits[e] = bitcast<f32>(params.nanBits); return; }
+  var scale: f32;
+  switch ({{MODE}}u) {
+    case 0u: { scale = g[i]; }
+    case 1u: { scale = g[0]; }
+    default: { scale = g[0] / count[0]; }
+  }
+  let p = exp(logits[e] - lse[i]);
+  let tgt = select(0.0, 1.0 - params.eps, u32(y) == c) + params.eps / f32(params.len);
+  dlogits[e] = scale * (p - tgt);
+}

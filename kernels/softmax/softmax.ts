@@ -1,0 +1,177 @@
+/**
+ * Softmax, log-softmax and cross-entropy, numerically stable (max-subtracted, with an online
+ * max/sum so each row is read twice, not three times). Rows are reduced by teams of invocations
+ * sized to the row length: one workgroup per row for long rows, many short rows per workgroup.
+ * Cross-entropy follows PyTorch (`reduction`, `label_smoothing`, `ignore_index`) and has a fused
+ * backward, `softmax - target`, that reuses the per-row log-sum-exp saved by the forward pass.
+ */
+import softmaxSrc from './softmax.wgsl';
+import softmaxBackSrc from './softmax_backward.wgsl';
+import ceSrc from './cross_entropy.wgsl';
+import ceSumSrc from './cross_entropy_sum.wgsl';
+import ceBackSrc from './cross_entropy_backward.wgsl';
+import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
+import { runtime, grid, template } from '../../engine/runtime.ts';
+import { record } from '../../engine/autograd.ts';
+import { ShapeError } from '../../engine/errors.ts';
+
+const WG = 256;
+const NAN_BITS = 0x7fc00000;
+
+/** Invocations per row: a power of two, about a quarter of the row length, at most one workgroup. */
+function teamFor(len: number): number {
+  let t = 1;
+  while (t < WG && t * 4 < len) t *= 2;
+  return t;
+}
+
+function rowGroups(rows: number, team: number): [number, number] {
+  return grid(Math.ceil(rows / (WG / team)));
+}
+
+function normAxis(op: string, rank: number, axis: number): number {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) throw new ShapeError(`${op}: axis ${axis} is out of range for rank ${rank}`);
+  return axis < 0 ? axis + rank : axis;
+}
+
+/** (outer, len, inner) view of `shape` around `axis`. */
+function rowView(shape: Shape, axis: number): { outer: number; len: number; inner: number } {
+  let outer = 1, inner = 1;
+  for (let i = 0; i < axis; i++) outer *= shape[i];
+  for (let i = axis + 1; i < shape.length; i++) inner *= shape[i];
+  return { outer, len: shape[axis], inner };
+}
+
+function softmaxImpl(x: Tensor, axis: number, log: boolean): Tensor {
+  const op = log ? 'logSoftmax' : 'softmax';
+  if (x.dtype !== 'f32') throw new ShapeError(`${op}: argument 'x' has dtype ${x.dtype}, expected f32`);
+  if (x.rank === 0) throw new ShapeError(`${op}: argument 'x' is a scalar, expected rank >= 1`);
+  const ax = normAxis(op, x.rank, axis);
+  void x.buffer; // a disposed input throws here, before anything is allocated
+  const { outer, len, inner } = rowView(x.shape, ax);
+  const rows = outer * inner;
+  const team = teamFor(len);
+  const params = { rows, len, inner };
+  // x: (outer, len, inner), out: (outer, len, inner)
+  const out = Tensor.alloc(x.shape);
+  runtime().run({ key: `softmax:${log}:${team}`, code: () => template(softmaxSrc, { TEAM: team, LOG: log }) },
+    { x, out }, params, rowGroups(rows, team));
+  return record(op, [x], out, (g, _needs, [y]) => {
+    // y, g, dx: (outer, len, inner)
+    const dx = Tensor.alloc(x.shape);
+    runtime().run({ key: `softmax_backward:${log}:${team}`, code: () => template(softmaxBackSrc, { TEAM: team, LOG: log }) },
+      { y, g, dx }, params, rowGroups(rows, team));
+    return [dx];
+  }, [out]);
+}
+
+/** Softmax along `axis` (default: last). */
+export function softmax(x: Tensor, axis = -1): Tensor { return softmaxImpl(x, axis, false); }
+
+/** Log-softmax along `axis` (default: last): x - max - log(sum(exp(x - max))). */
+export function logSoftmax(x: Tensor, axis = -1): Tensor { return softmaxImpl(x, axis, true); }
+
+/** Options of `crossEntropy`, as in `torch.nn.functional.cross_entropy`. */
+export interface CrossEntropyOptions {
+  /** 'mean' (default) averages over rows whose label is not `ignoreIndex`; 'sum' adds; 'none' gives (N). */
+  reduction?: 'mean' | 'sum' | 'none';
+  /** Mixes the one-hot target with the uniform distribution: (1 - s) * onehot + s / C. Default 0. */
+  labelSmoothing?: number;
+  /** Rows with this label contribute no loss and no gradient. Default -100, as in PyTorch. */
+  ignoreIndex?: number;
+}
+
+const MODE = { none: 0, sum: 1, mean: 2 } as const;
+
+/**
+ * Cross-entropy of `logits` (N, C) against integer class `labels` (N), with PyTorch semantics.
+ * Returns a scalar (shape []) for 'mean'/'sum', or the per-row losses (N) for 'none'. Labels are
+ * not read back to the host, so an out-of-range label (other than `ignoreIndex`) is not thrown:
+ * it makes that row's loss and gradient NaN, which poisons a reduced loss visibly.
+ */
+export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const reduction = opts.reduction ?? 'mean';
+  const eps = opts.labelSmoothing ?? 0;
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  if (!(reduction in MODE)) throw new ShapeError(`crossEntropy: reduction '${reduction}' is not one of 'mean', 'sum', 'none'`);
+  if (!(eps >= 0 && eps <= 1)) throw new ShapeError(`crossEntropy: labelSmoothing ${eps} is outside [0, 1]`);
+  if (!Number.isInteger(ignoreIndex)) throw new ShapeError(`crossEntropy: ignoreIndex ${ignoreIndex} is not an integer`);
+  if (logits.dtype !== 'f32' || logits.rank !== 2) throw new ShapeError(`crossEntropy: argument 'logits' has ${logits.dtype} shape ${shapeStr(logits.shape)}, expected f32 (N, C)`);
+  const [N, C] = logits.shape;
+  if (labels.dtype !== 'i32' || labels.rank !== 1 || labels.shape[0] !== N) {
+    throw new ShapeError(`crossEntropy: argument 'labels' has ${labels.dtype} shape ${shapeStr(labels.shape)}, expected i32 [${N}]`);
+  }
+  if (C === 0) throw new ShapeError('crossEntropy: logits have 0 classes');
+  void logits.buffer; void labels.buffer; // a disposed input throws before anything is allocated
+  const team = teamFor(C);
+  // logits: (N, C), labels: (N), rowLoss: (N), lse: (N)
+  const rowLoss = Tensor.alloc([N]);
+  const lse = Tensor.alloc([N]);
+  runtime().run({ key: `cross_entropy:${team}`, code: () => template(ceSrc, { TEAM: team }) },
+    { logits, labels, rowLoss, lse }, { rows: N, len: C, ignoreIndex, eps, nanBits: NAN_BITS }, rowGroups(N, team));
+  let out = rowLoss;
+  let count: Tensor | null = null;
+  if (reduction !== 'none') {
+    // out: (), count: (1)
+    out = Tensor.alloc([]);
+    count = Tensor.alloc([1]);
+    runtime().run({ key: 'cross_entropy_sum', code: () => ceSumSrc },
+      { rowLoss, labels, out, count }, { rows: N, mean: reduction === 'mean' ? 1 : 0, ignoreIndex }, [1]);
+    rowLoss.dispose();
+  }
+  const mode = MODE[reduction];
+  const result = record('crossEntropy', [logits, labels], out, (g, _needs, [sl, sy, slse, scount]) => {
+    // dlogits: (N, C); g: (N) for 'none', (1) otherwise
+    const dlogits = Tensor.alloc(logits.shape);
+    const [gx, gy] = grid(Math.ceil(N * C / 64));
+    runtime().run({ key: `cross_entropy_backward:${mode}`, code: () => template(ceBackSrc, { MODE: mode }) },
+      { logits: sl, labels: sy, lse: slse, g, count: scount ?? slse, dlogits },
+      { n: N * C, stride: gx * 64, len: C, ignoreIndex, eps, nanBits: NAN_BITS }, [gx, gy]);
+    return [dlogits, null];
+  }, count ? [logits, labels, lse, count] : [logits, labels, lse]);
+  lse.dispose();
+  count?.dispose();
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// float64 CPU references (test oracles).
+
+/** float64 softmax (or log-softmax) of `x` with `shape` along `axis`. */
+export function softmaxRef(x: ArrayLike<number>, shape: Shape, axis: number, log = false): Float64Array {
+  const { outer, len, inner } = rowView(shape, normAxis('softmaxRef', shape.length, axis));
+  const out = new Float64Array(x.length);
+  for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
+    const at = (k: number) => (o * len + k) * inner + i;
+    let m = -Infinity;
+    for (let k = 0; k < len; k++) m = Math.max(m, x[at(k)]);
+    let s = 0;
+    for (let k = 0; k < len; k++) s += Math.exp(x[at(k)] - m);
+    for (let k = 0; k < len; k++) out[at(k)] = log ? x[at(k)] - m - Math.log(s) : Math.exp(x[at(k)] - m) / s;
+  }
+  return out;
+}
+
+/** float64 cross-entropy: per-row losses, the reduced loss, and the gradient of the reduced loss. */
+export function crossEntropyRef(logits: ArrayLike<number>, labels: ArrayLike<number>, N: number, C: number, opts: CrossEntropyOptions = {}):
+  { rows: Float64Array; loss: number; grad: Float64Array } {
+  const eps = opts.labelSmoothing ?? 0, ignore = opts.ignoreIndex ?? -100, reduction = opts.reduction ?? 'mean';
+  const logp = softmaxRef(logits, [N, C], 1, true);
+  const rows = new Float64Array(N);
+  const grad = new Float64Array(N * C);
+  let count = 0;
+  for (let i = 0; i < N; i++) {
+    const y = labels[i];
+    if (y === ignore) continue;
+    count++;
+    for (let c = 0; c < C; c++) {
+      const t = (c === y ? 1 - eps : 0) + eps / C;
+      rows[i] -= t * logp[i * C + c];
+      grad[i * C + c] = Math.exp(logp[i * C + c]) - t;
+    }
+  }
+  const total = rows.reduce((a, b) => a + b, 0);
+  const scale = reduction === 'mean' ? 1 / count : 1;
+  if (reduction !== 'none') for (let k = 0; k < grad.length; k++) grad[k] *= scale;
+  return { rows, loss: reduction === 'mean' ? total / count : total, grad };
+}

@@ -1,0 +1,96 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, randArray, randInt, assertClose, numericGrad } from '../helpers.ts';
+import { tensor } from '../../engine/factory.ts';
+import { tidy } from '../../engine/tensor.ts';
+import { backward, variable } from '../../engine/autograd.ts';
+import { ShapeError } from '../../engine/errors.ts';
+import { mul } from '../../kernels/elementwise/elementwise.ts';
+import { sum } from '../../kernels/reduce/reduce.ts';
+import { gather, gatherRef, gatherGradRef } from '../../kernels/gather/gather.ts';
+
+test.before(async () => { await setup(); });
+
+const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+// [V, D, indices shape]
+const CASES: [number, number, number[]][] = [
+  [1, 1, [1]], [7, 3, [5]], [10, 33, [4, 7]], [130, 5, [200]], [3, 70, [2, 3, 4]], [9, 4, []], [6, 2, [0]], [33, 1, [130]], [5, 3, [1100]], [700, 2, [3, 333]],
+];
+
+for (const [V, D, ishape] of CASES) {
+  test(`gather (${V}, ${D}) at [${ishape}]: forward and scatter-add backward vs float64`, async () => {
+    const M = numel(ishape);
+    const T = randArray(V * D), I = randInt(M, V), W = randArray(M * D);
+    const table = variable(tensor(T, [V, D]));
+    const indices = tensor(I, ishape, 'i32');
+    const y = tidy(() => {
+      const y = gather(table, indices);
+      backward(sum(mul(y, tensor(W, [...ishape, D]))));
+      return y;
+    });
+    assert.equal(y.shape, [...ishape, D]);
+    assertClose(await y.data(), gatherRef(T, V, D, I), 0, 0, 'forward');
+    assertClose(await table.grad!.data(), gatherGradRef(W, V, D, I), 1e-5, 1e-6, 'backward');
+    y.dispose(); table.grad!.dispose(); table.dispose(); indices.dispose();
+  });
+}
+
+test('gather: backward vs central finite differences with repeated indices', async () => {
+  const V = 5, D = 3;
+  const T = randArray(V * D), I = new Int32Array([4, 1, 4, 4, 0, 1, 2]), W = randArray(I.length * D);
+  const table = variable(tensor(T, [V, D]));
+  const indices = tensor(I, [7], 'i32');
+  tidy(() => { backward(sum(mul(gather(table, indices), tensor(W, [7, D])))); });
+  const f = (v: Float64Array) => gatherRef(v, V, D, I).reduce((s, y, i) => s + y * W[i], 0);
+  assertClose(await table.grad!.data(), numericGrad(f, T), 1e-5, 1e-5, 'fd');
+  const g = await table.grad!.data();
+  for (let d = 0; d < D; d++) assert.is(g[3 * D + d], 0, 'unused row 3 has zero gradient');
+  table.grad!.dispose(); table.dispose(); indices.dispose();
+});
+
+test('gather clamps out-of-range indices in forward and backward', async () => {
+  const V = 4, D = 5;
+  const T = randArray(V * D), I = new Int32Array([-1, 4, 100, 2, -7, 3]), W = randArray(I.length * D);
+  const table = variable(tensor(T, [V, D]));
+  const indices = tensor(I, [6], 'i32');
+  const y = tidy(() => { const y = gather(table, indices); backward(sum(mul(y, tensor(W, [6, D])))); return y; });
+  const yd = await y.data();
+  assertClose(yd.subarray(0, D), T.subarray(0, D), 0, 0, 'index -1 reads row 0');
+  assertClose(yd.subarray(D, 2 * D), T.subarray(3 * D, 4 * D), 0, 0, 'index V reads row V-1');
+  assertClose(await table.grad!.data(), gatherGradRef(W, V, D, I), 1e-6, 1e-6, 'clamped grad');
+  y.dispose(); table.grad!.dispose(); table.dispose(); indices.dispose();
+});
+
+test('gather backward is deterministic (bitwise equal across runs) and i32 tables gather', async () => {
+  const V = 3, D = 40, M = 300;
+  const table = variable(tensor(randArray(V * D), [V, D]));
+  const indices = tensor(randInt(M, V), [M], 'i32');
+  const W = tensor(randArray(M * D, -100, 100), [M, D]);
+  const run = async () => {
+    tidy(() => { backward(sum(mul(gather(table, indices), W))); });
+    const g = await table.grad!.data();
+    table.grad!.dispose(); table.grad = null;
+    return g;
+  };
+  const a = await run(), b = await run();
+  assert.equal(Array.from(new Uint32Array(a.buffer)), Array.from(new Uint32Array(b.buffer)));
+  table.dispose(); indices.dispose(); W.dispose();
+  const TI = randInt(12, 1 << 30);
+  const ti = tensor(TI, [4, 3], 'i32'), ii = tensor([3, 0, 0], [3], 'i32');
+  const yi = gather(ti, ii);
+  assert.is(yi.dtype, 'i32');
+  assert.equal(Array.from(await yi.data()), Array.from(gatherRef(TI, 4, 3, [3, 0, 0])));
+  ti.dispose(); ii.dispose(); yi.dispose();
+});
+
+test('gather rejects bad arguments', () => {
+  const t = tensor(randArray(6), [2, 3]);
+  const bad = (f: () => unknown) => assert.throws(f, (e: unknown) => e instanceof ShapeError);
+  bad(() => gather(t, tensor([0, 1], [2], 'f32')));
+  bad(() => gather(tensor(randArray(6), [6]), tensor([0], [1], 'i32')));
+  bad(() => gather(tensor([], [0, 3]), tensor([0], [1], 'i32')));
+  t.dispose();
+});
+
+test.run();
