@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The thaw CLI. Runs the built bundle when present, else the TypeScript sources through tsx.
+// The thaw CLI. In a checkout it runs the TypeScript sources through tsx (never a stale build);
+// an installed package (no cli/ sources) runs the built bundle.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -8,7 +9,7 @@ import { register } from 'node:module';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 const built = join(root, 'dist', 'cli.js');
-if (existsSync(built) && !process.env.THAW_FROM_SOURCE) {
+if (existsSync(built) && !existsSync(join(root, 'cli', 'main.ts'))) {
   await import(pathToFileURL(built).href);
 } else {
   const { register: registerTsx } = await import('tsx/esm/api');

@@ -26,7 +26,7 @@ import { lineChartSvg } from './plot.ts';
 export interface FinetuneArgs {
   model: string; weights?: string; data: string; labelsPerClass: number; testSize: number; freeze: string;
   epochs: number; lr: number; batch: number; optimizer: string; schedule: string; seed: number; out: string;
-  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean;
+  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number;
 }
 
 const MODELS: Record<string, { zoo: string; build: (n: number) => Classifier; remap: 'strip-module'[] }> = {
@@ -91,7 +91,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   let bar: ProgressBar | null = null, barKey = '';
   const result = await finetune(model, train, test, {
     epochs: a.epochs, batchSize: a.batch, lr: a.lr, optimizer: a.optimizer as any, schedule: a.schedule as any, seed: a.seed,
-    numClasses: classes.length, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4,
+    numClasses: classes.length, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4, evalEvery: a.evalEvery,
     log: say,
     onProgress: a.json ? undefined : (p) => {
       const key = `${p.phase}${p.epoch}`;
@@ -108,14 +108,14 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   const svg = lineChartSvg(`thaw finetune ${a.model} on ${a.data} (${a.fromScratch ? 'from scratch' : 'pre-trained'})`, [
     { name: 'train loss', values: result.epochs.map((e) => e.loss), color: '#d62728', axis: 'left' },
     { name: 'train accuracy', values: result.epochs.map((e) => e.trainAcc), color: '#1f77b4', axis: 'right' },
-    { name: 'test accuracy', values: result.epochs.map((e) => e.testAcc ?? NaN), color: '#2ca02c', axis: 'right' },
+    ...(result.epochs.every((e) => e.testAcc !== undefined) ? [{ name: 'test accuracy', values: result.epochs.map((e) => e.testAcc!), color: '#2ca02c', axis: 'right' as const }] : []),
   ]);
   await saveAtomic(join(a.out, 'curves.svg'), new TextEncoder().encode(svg));
   const report = {
     model: a.model, weightsSource: source, adapter: rt.gpu.info.description, adapterKind: rt.gpu.info.kind,
     data: a.data, trainImages: train.length, testImages: test.length, freeze: a.fromScratch ? 'none (from scratch)' : a.freeze,
     trainable: ts, accuracyBefore: before.accuracy, accuracyAfter: after.accuracy, perClass, confusion: after.confusion,
-    epochs: result.epochs, featureCache: { used: result.usedCache, reason: result.cacheReason, seconds: result.cacheSeconds },
+    epochs: result.epochs, featureCache: { used: result.usedCache, cachedStages: result.cachedStages, reason: result.cacheReason, seconds: result.cacheSeconds },
     seconds: result.seconds, dispatchesPerStep: result.dispatchesPerStep, optimizerStateBytes: result.optimizerStateBytes,
     peakGpuBytes: runtime().pool.getStats().peakBytes,
     files: [weightsPath, join(a.out, 'report.json'), join(a.out, 'curves.svg')],

@@ -7,6 +7,7 @@
  * every step, and autograd still records nothing below the lowest trainable layer.
  */
 import type { Classifier } from '../models/types.ts';
+import type { Module } from './module.ts';
 import type { Dataset } from './data/dataset.ts';
 import { batches } from './data/dataset.ts';
 import { Rng } from './data/rng.ts';
@@ -35,6 +36,8 @@ export interface FinetuneOptions {
   /** True when the training dataset applies random augmentation (invalidates the cache). */
   augmented?: boolean;
   numClasses: number;
+  /** Evaluate on the test set every this many epochs (and after the last); default 1. */
+  evalEvery?: number;
   /** Called after every step and epoch. */
   onProgress?: (p: Progress) => void;
   log?: (line: string) => void;
@@ -50,6 +53,8 @@ export interface FinetuneResult {
   epochs: EpochStats[];
   usedCache: boolean;
   cacheReason: string;
+  /** How much of the trunk was cached: 'all', or the number of leading stages. */
+  cachedStages: number | 'all';
   /** Seconds spent computing cached features (0 without the cache). */
   cacheSeconds: number;
   seconds: number;
@@ -57,19 +62,51 @@ export interface FinetuneResult {
   optimizerStateBytes: number;
 }
 
-/** Why the frozen-trunk cache cannot be used, or null when it can. */
-export function cacheBlocker(model: Classifier, augmented: boolean): string | null {
-  if (augmented) return 'random augmentation changes the trunk input every epoch';
-  const head = model.headPrefix + '.';
-  const trainableTrunk = model.namedParameters().find(([k, p]) => p.requiresGrad && !k.startsWith(head));
-  if (trainableTrunk) return `trunk parameter '${trainableTrunk[0]}' is trainable`;
+/** Where the fine-tuning loop caches: the number of leading trunk stages that are fixed, and why not more. */
+export interface CachePlan {
+  /** Cached stages: 0 = no cache; stages.length (or 'all' for models without stages) = the whole trunk. */
+  stages: number;
+  all: boolean;
+  reason: string;
+}
+
+function isNormModule(m: Module): boolean { return m.namedBuffers().some(([k]) => k === 'running_mean'); }
+
+/** Why the modules under `prefixes` are not a fixed function (trainable, batch-stat norms, dropout), or null. */
+function notFixed(model: Classifier, prefixes: string[]): string | null {
+  const under = (k: string) => prefixes.some((p) => k === p || k.startsWith(p + '.'));
+  const trainable = model.namedParameters().find(([k, p]) => p.requiresGrad && under(k));
+  if (trainable) return `'${trainable[0]}' is trainable`;
   for (const [path, m] of model.namedModules()) {
-    if (path.startsWith(head) || path === model.headPrefix) continue;
-    const isNorm = m.namedBuffers().some(([k]) => k === 'running_mean');
-    if (isNorm && !m.frozenNorm) return `norm layer '${path}' would use batch statistics (freeze it to put it in inference mode)`;
-    if ((m as any).p > 0 && m.constructor.name === 'Dropout') return `dropout '${path}' is active in the trunk`;
+    if (!under(path)) continue;
+    if (isNormModule(m) && !m.frozenNorm) return `norm layer '${path}' would use batch statistics (freeze it to put it in inference mode)`;
+    if ((m as any).p > 0 && m.constructor.name === 'Dropout') return `dropout '${path}' is active`;
   }
   return null;
+}
+
+/** Plans the feature cache: the longest prefix of trunk stages that is frozen and deterministic. */
+export function planCache(model: Classifier, augmented: boolean): CachePlan {
+  if (augmented) return { stages: 0, all: false, reason: 'random augmentation changes the trunk input every epoch' };
+  const stages = model.stages?.();
+  if (!stages) {
+    const trunk = model.namedParameters().map(([k]) => k.split('.')[0]).filter((k) => k !== model.headPrefix);
+    const why = notFixed(model, [...new Set(trunk)]);
+    return why ? { stages: 0, all: false, reason: `trunk: ${why}` } : { stages: 0, all: true, reason: 'the whole trunk is frozen and deterministic' };
+  }
+  let k = 0, why: string | null = null;
+  for (; k < stages.length; k++) {
+    why = notFixed(model, stages[k].prefixes);
+    if (why) break;
+  }
+  if (k === stages.length) return { stages: k, all: true, reason: 'the whole trunk is frozen and deterministic' };
+  return { stages: k, all: false, reason: k ? `stages ${stages.slice(0, k).map((s) => s.name).join(', ')} are fixed; stage '${stages[k].name}': ${why}` : `stage '${stages[0].name}': ${why}` };
+}
+
+/** @deprecated-free helper kept for callers that only need a yes/no: why the whole trunk cannot be cached. */
+export function cacheBlocker(model: Classifier, augmented: boolean): string | null {
+  const p = planCache(model, augmented);
+  return p.all ? null : p.reason;
 }
 
 function makeOptimizer(model: Classifier, o: FinetuneOptions): Optimizer<any> {
@@ -94,31 +131,79 @@ function makeSchedule(o: FinetuneOptions, totalSteps: number) {
   }
 }
 
-/** Computes trunk features for a whole dataset (inference mode, no grad). Returns (N, F) on the host. */
-export async function computeFeatures(model: Classifier, ds: Dataset, batchSize: number, onBatch?: (done: number) => void): Promise<Float32Array> {
-  const F = model.featureDim;
-  const out = new Float32Array(ds.length * F);
-  let done = 0;
-  for (const b of batches(ds, batchSize)) {
-    const f = noGrad(() => tidy(() => model.features(tensor(b.x, [b.n, ...shapeOf(ds, b)]))));
-    out.set(await f.data(), done * F);
-    f.dispose();
-    done += b.n;
-    onBatch?.(done);
-  }
-  return out;
+/**
+ * A forward split at a cache point: `prefix` maps an input batch to the cached representation,
+ * `rest` maps that representation to logits.
+ */
+interface Split { prefix: (x: Tensor) => Tensor; rest: (h: Tensor) => Tensor; }
+
+function splitAt(model: Classifier, plan: CachePlan): Split {
+  const stages = model.stages?.();
+  if (!stages) return plan.all ? { prefix: (x) => model.features(x), rest: (h) => model.head.forward(h) } : { prefix: (x) => x, rest: (x) => model.forward(x) };
+  const k = plan.stages;
+  return {
+    prefix: (x) => { let y = x; for (const st of stages.slice(0, k)) y = st.forward(y); return y; },
+    rest: (h) => { let y = h; for (const st of stages.slice(k)) y = st.forward(y); return model.head.forward(y); },
+  };
 }
 
-function shapeOf(ds: Dataset, b: { x: Float32Array; n: number }): number[] {
+/** A host-side cache of per-sample representations (N rows of `shape`). */
+export interface FeatureCache { data: Float32Array; shape: number[]; per: number }
+
+/** Runs `prefix` over a whole dataset in inference mode without gradients; returns the host cache. */
+export async function computeCache(model: Classifier, ds: Dataset, batchSize: number, prefix: (x: Tensor) => Tensor, onBatch?: (done: number) => void): Promise<FeatureCache> {
+  let cache: FeatureCache | null = null;
+  let done = 0;
+  const was = model.training;
+  model.eval();
+  try {
+    for (const b of batches(ds, batchSize)) {
+      const f = noGrad(() => tidy(() => prefix(tensor(b.x, [b.n, ...shapeOf(b)]))));
+      if (!cache) {
+        const shape = f.shape.slice(1);
+        const per = shape.reduce((a, c) => a * c, 1);
+        cache = { data: new Float32Array(ds.length * per), shape, per };
+      }
+      cache.data.set(await f.data(), done * cache.per);
+      f.dispose();
+      done += b.n;
+      onBatch?.(done);
+    }
+  } finally {
+    model.train(was);
+  }
+  return cache ?? { data: new Float32Array(0), shape: [], per: 0 };
+}
+
+/** Trunk features (N, featureDim) of a whole dataset (inference mode, no grad). */
+export async function computeFeatures(model: Classifier, ds: Dataset, batchSize: number, onBatch?: (done: number) => void): Promise<Float32Array> {
+  return (await computeCache(model, ds, batchSize, (x) => model.features(x), onBatch)).data;
+}
+
+function shapeOf(b: { x: Float32Array; n: number }): number[] {
   const per = b.x.length / b.n;
   const c = 3, hw = Math.round(Math.sqrt(per / c));
   if (c * hw * hw !== per) throw new ThawError('finetune', `cannot infer a square 3xHxW input from ${per} values per sample`);
   return [c, hw, hw];
 }
 
+function cachedBatch(cache: FeatureCache, idx: ArrayLike<number>): Tensor {
+  const out = new Float32Array(idx.length * cache.per);
+  for (let i = 0; i < idx.length; i++) out.set(cache.data.subarray(idx[i] * cache.per, (idx[i] + 1) * cache.per), i * cache.per);
+  return tensor(out, [idx.length, ...cache.shape]);
+}
+
+function argmaxRows(L: Float32Array, n: number, C: number, out: (i: number, arg: number) => void): void {
+  for (let i = 0; i < n; i++) {
+    let arg = 0;
+    for (let c = 1; c < C; c++) if (L[i * C + c] > L[i * C + arg]) arg = c;
+    out(i, arg);
+  }
+}
+
 /** Top-1 accuracy and confusion matrix (rows: true class) on a dataset, in inference mode. */
-export async function evaluate(model: Classifier, ds: Dataset, batchSize: number, numClasses: number, features?: Float32Array):
-  Promise<{ accuracy: number; confusion: number[][]; predictions: Int32Array }> {
+export async function evaluate(model: Classifier, ds: Dataset, batchSize: number, numClasses: number,
+  cached?: { cache: FeatureCache; rest: (h: Tensor) => Tensor }): Promise<{ accuracy: number; confusion: number[][]; predictions: Int32Array }> {
   const wasTraining = model.training;
   model.eval();
   const confusion = Array.from({ length: numClasses }, () => new Array(numClasses).fill(0));
@@ -126,18 +211,16 @@ export async function evaluate(model: Classifier, ds: Dataset, batchSize: number
   let correct = 0, seen = 0;
   try {
     for (const b of batches(ds, batchSize)) {
-      const logits = noGrad(() => tidy(() => features
-        ? model.head.forward(tensor(features.subarray(seen * model.featureDim, (seen + b.n) * model.featureDim), [b.n, model.featureDim]))
-        : model.forward(tensor(b.x, [b.n, ...shapeOf(ds, b)]))));
+      const logits = noGrad(() => tidy(() => cached
+        ? cached.rest(cachedBatch(cached.cache, b.indices.map((_, i) => seen + i)))
+        : model.forward(tensor(b.x, [b.n, ...shapeOf(b)]))));
       const L = await logits.data();
       logits.dispose();
-      for (let i = 0; i < b.n; i++) {
-        let arg = 0;
-        for (let c = 1; c < numClasses; c++) if (L[i * numClasses + c] > L[i * numClasses + arg]) arg = c;
+      argmaxRows(L, b.n, numClasses, (i, arg) => {
         predictions[seen + i] = arg;
         confusion[b.y[i]][arg]++;
         if (arg === b.y[i]) correct++;
-      }
+      });
       seen += b.n;
     }
   } finally {
@@ -146,23 +229,27 @@ export async function evaluate(model: Classifier, ds: Dataset, batchSize: number
   return { accuracy: correct / Math.max(seen, 1), confusion, predictions };
 }
 
-/** Fine-tunes `model` on `train` (its trainable parameters only), evaluating on `test` after each epoch. */
+/**
+ * Fine-tunes `model` on `train` (its trainable parameters only), evaluating on `test` after each
+ * epoch. With the cache, the fixed prefix of the trunk runs once per sample, not once per epoch.
+ */
 export async function finetune(model: Classifier, train: Dataset, test: Dataset | null, o: FinetuneOptions): Promise<FinetuneResult> {
   const log = o.log ?? (() => {});
   const t0 = performance.now();
-  const blocker = o.featureCache === 'off' ? 'disabled by option' : cacheBlocker(model, !!o.augmented);
-  const usedCache = blocker === null;
-  log(usedCache ? 'feature cache: on — the trunk is frozen and deterministic, so its features are computed once per sample and the head trains from the cache'
-    : `feature cache: off — ${blocker}`);
-  let trainFeat: Float32Array | undefined, testFeat: Float32Array | undefined;
+  const plan: CachePlan = o.featureCache === 'off' ? { stages: 0, all: false, reason: 'disabled by option' } : planCache(model, !!o.augmented);
+  const usedCache = plan.all || plan.stages > 0;
+  const split = splitAt(model, usedCache ? plan : { stages: 0, all: false, reason: '' });
+  log(plan.all ? 'feature cache: on — the trunk is frozen and deterministic, so its features are computed once per sample and the head trains from the cache'
+    : usedCache ? `feature cache: on after ${plan.stages} fixed trunk stage(s) — ${plan.reason}; the frozen prefix runs once per sample`
+    : `feature cache: off — ${plan.reason}`);
+  let trainCache: FeatureCache | undefined, testCache: FeatureCache | undefined;
   let cacheSeconds = 0;
   if (usedCache) {
     const c0 = performance.now();
     const total = train.length + (test?.length ?? 0);
     const progress = (done: number) => o.onProgress?.({ epoch: 0, epochs: o.epochs, step: done, stepsPerEpoch: total, loss: NaN, imagesPerSec: done / ((performance.now() - c0) / 1000), phase: 'features' });
-    model.eval();
-    trainFeat = await computeFeatures(model, train, o.batchSize, progress);
-    if (test) testFeat = await computeFeatures(model, test, o.batchSize, (d) => progress(train.length + d));
+    trainCache = await computeCache(model, train, o.batchSize, split.prefix, progress);
+    if (test) testCache = await computeCache(model, test, o.batchSize, split.prefix, (d) => progress(train.length + d));
     cacheSeconds = (performance.now() - c0) / 1000;
   }
   model.train();
@@ -172,20 +259,17 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   const sched = new Scheduler(opt, makeSchedule(o, stepsPerEpoch * o.epochs));
   const epochs: EpochStats[] = [];
   let dispatchesPerStep = 0;
+  const C = o.numClasses;
   for (let epoch = 1; epoch <= o.epochs; epoch++) {
     const e0 = performance.now();
-    let lossSum = 0, correct = 0, seen = 0, step = 0;
+    let lossSum = 0, correct = 0, seen = 0, counted = 0, step = 0;
     const pending: { loss: Tensor; logits: Tensor; y: Int32Array }[] = [];
+    // Results are read back every few steps: each readback waits for the GPU.
     const drain = async () => {
       for (const p of pending.splice(0)) {
         lossSum += (await p.loss.item()) * p.y.length;
-        const L = await p.logits.data();
-        const C = o.numClasses;
-        for (let i = 0; i < p.y.length; i++) {
-          let arg = 0;
-          for (let c = 1; c < C; c++) if (L[i * C + c] > L[i * C + arg]) arg = c;
-          if (arg === p.y[i]) correct++;
-        }
+        argmaxRows(await p.logits.data(), p.y.length, C, (i, arg) => { if (arg === p.y[i]) correct++; });
+        counted += p.y.length;
         p.loss.dispose(); p.logits.dispose();
       }
     };
@@ -193,9 +277,7 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
       const d0 = runtime().dispatches;
       const { loss, logits } = tidy(() => {
         const labels = tensor(b.y, [b.n], 'i32');
-        const logits = trainFeat
-          ? model.head.forward(tensor(gatherRows(trainFeat, b.indices, model.featureDim), [b.n, model.featureDim]))
-          : model.forward(tensor(b.x, [b.n, ...shapeOf(train, b)]));
+        const logits = trainCache ? split.rest(cachedBatch(trainCache, b.indices)) : model.forward(tensor(b.x, [b.n, ...shapeOf(b)]));
         const loss = crossEntropy(logits, labels);
         backward(loss);
         return { loss: keep(loss), logits: keep(logits) };
@@ -208,26 +290,18 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
       pending.push({ loss, logits, y: Int32Array.from(b.y) });
       seen += b.n;
       step++;
-      // Read results back every few steps: each readback waits for the GPU.
-      if (pending.length >= 8 || seen === train.length) await drain();
-      o.onProgress?.({ epoch, epochs: o.epochs, step, stepsPerEpoch, loss: lossSum / Math.max(1, seen - pendingCount(pending)), imagesPerSec: seen / ((performance.now() - e0) / 1000), phase: 'train' });
+      if (pending.length >= 8) await drain();
+      o.onProgress?.({ epoch, epochs: o.epochs, step, stepsPerEpoch, loss: counted ? lossSum / counted : NaN, imagesPerSec: seen / ((performance.now() - e0) / 1000), phase: 'train' });
     }
     await drain();
     const seconds = (performance.now() - e0) / 1000;
     const stats: EpochStats = { epoch, loss: lossSum / seen, trainAcc: correct / seen, seconds, imagesPerSec: seen / seconds, lr: opt.groups[0].lr };
-    if (test) stats.testAcc = (await evaluate(model, test, o.batchSize, o.numClasses, testFeat)).accuracy;
+    if (test && (epoch % (o.evalEvery ?? 1) === 0 || epoch === o.epochs)) stats.testAcc = (await evaluate(model, test, o.batchSize, C, testCache && { cache: testCache, rest: split.rest })).accuracy;
     epochs.push(stats);
     log(`epoch ${epoch}/${o.epochs}: loss ${stats.loss.toFixed(4)}, train acc ${(stats.trainAcc * 100).toFixed(1)}%` +
       (stats.testAcc !== undefined ? `, test acc ${(stats.testAcc * 100).toFixed(1)}%` : '') + `, ${stats.imagesPerSec.toFixed(0)} img/s`);
   }
   const optimizerStateBytes = opt.stateBytes();
-  return { epochs, usedCache, cacheReason: blocker ?? 'trunk frozen and deterministic', cacheSeconds, seconds: (performance.now() - t0) / 1000, dispatchesPerStep, optimizerStateBytes };
-}
-
-function pendingCount(p: { y: Int32Array }[]): number { return p.reduce((a, x) => a + x.y.length, 0); }
-
-function gatherRows(src: Float32Array, idx: ArrayLike<number>, F: number): Float32Array {
-  const out = new Float32Array(idx.length * F);
-  for (let i = 0; i < idx.length; i++) out.set(src.subarray(idx[i] * F, (idx[i] + 1) * F), i * F);
-  return out;
+  opt.dispose?.();
+  return { epochs, usedCache, cacheReason: plan.reason, cachedStages: plan.all ? 'all' : plan.stages, cacheSeconds, seconds: (performance.now() - t0) / 1000, dispatchesPerStep, optimizerStateBytes };
 }

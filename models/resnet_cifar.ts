@@ -13,7 +13,7 @@ import { relu, add } from '../engine/ops.ts';
 import { globalAvgPool2d } from '../kernels/pool/pool.ts';
 import { pad2d } from '../kernels/pad/pad.ts';
 import { slice } from '../kernels/slice/slice.ts';
-import type { Classifier } from './types.ts';
+import type { Classifier, Stage } from './types.ts';
 import type { PreprocessSpec } from '../engine/data/preprocess.ts';
 
 /** The preprocessing the akamaster checkpoints were trained with (32x32, ImageNet mean/std). */
@@ -62,7 +62,7 @@ export class BasicBlockA extends Module {
   }
 }
 
-class Stage extends Module {
+class ResStage extends Module {
   readonly blocks: BasicBlockA[] = [];
   constructor(inPlanes: number, planes: number, n: number, stride: number) {
     super();
@@ -78,7 +78,7 @@ class Stage extends Module {
 /** CIFAR ResNet with depth 6n+2 (20, 32, 44, 56). */
 export class ResNetCifar extends Module implements Classifier {
   readonly conv1: Conv2d; readonly bn1: BatchNorm2d;
-  readonly layer1: Stage; readonly layer2: Stage; readonly layer3: Stage;
+  readonly layer1: ResStage; readonly layer2: ResStage; readonly layer3: ResStage;
   head: Linear;
   readonly headPrefix = 'linear';
   readonly featureDim = 64;
@@ -90,17 +90,28 @@ export class ResNetCifar extends Module implements Classifier {
     const n = (depth - 2) / 6;
     this.conv1 = this.child('conv1', new Conv2d(3, 16, 3, { stride: 1, padding: 1, bias: false }));
     this.bn1 = this.child('bn1', new BatchNorm2d(16));
-    this.layer1 = this.child('layer1', new Stage(16, 16, n, 1));
-    this.layer2 = this.child('layer2', new Stage(16, 32, n, 2));
-    this.layer3 = this.child('layer3', new Stage(32, 64, n, 2));
+    this.layer1 = this.child('layer1', new ResStage(16, 16, n, 1));
+    this.layer2 = this.child('layer2', new ResStage(16, 32, n, 2));
+    this.layer3 = this.child('layer3', new ResStage(32, 64, n, 2));
     this.head = this.child('linear', new Linear(64, numClasses));
   }
 
   /** x: (N, 3, 32, 32) → (N, 64) */
   features(x: Tensor): Tensor {
-    let y = relu(this.bn1.forward(this.conv1.forward(x)));
-    y = this.layer3.forward(this.layer2.forward(this.layer1.forward(y)));
-    return globalAvgPool2d(y);
+    let y = x;
+    for (const s of this.stages()) y = s.forward(y);
+    return y;
+  }
+
+  /** stem (N,16,32,32) → layer1 (N,16,32,32) → layer2 (N,32,16,16) → layer3 (N,64,8,8) → pool (N,64) */
+  stages(): Stage[] {
+    return [
+      { name: 'stem', prefixes: ['conv1', 'bn1'], forward: (x) => relu(this.bn1.forward(this.conv1.forward(x))) },
+      { name: 'layer1', prefixes: ['layer1'], forward: (x) => this.layer1.forward(x) },
+      { name: 'layer2', prefixes: ['layer2'], forward: (x) => this.layer2.forward(x) },
+      { name: 'layer3', prefixes: ['layer3'], forward: (x) => this.layer3.forward(x) },
+      { name: 'pool', prefixes: [], forward: (x) => globalAvgPool2d(x) },
+    ];
   }
 
   forward(x: Tensor): Tensor { return this.head.forward(this.features(x)); }

@@ -18,6 +18,19 @@ export interface Classifier extends Module {
   layerGroups(): string[][];
   /** Swaps in a freshly initialised head for `numClasses` classes. */
   replaceHead(numClasses: number, rng?: () => number): void;
+  /**
+   * The trunk as a chain of stages (features(x) = stages applied in order), when the model can be
+   * split: the fine-tuning loop then caches the output of the longest frozen prefix of stages.
+   */
+  stages?(): Stage[];
   /** Input preprocessing the checkpoint expects, when known. */
   preprocessing?: PreprocessSpec;
+}
+
+/** One stage of a trunk: its parameter-name prefixes and its forward. */
+export interface Stage {
+  name: string;
+  /** State-dict prefixes of the stage's parameters and buffers. */
+  prefixes: string[];
+  forward(x: Tensor): Tensor;
 }

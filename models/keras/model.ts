@@ -1,0 +1,114 @@
+/**
+ * A Keras (TF.js layers) model as a thaw Module: the topology's layers built in order, each
+ * parametric layer registered under its Keras name, and a small graph executor that frees each
+ * intermediate as soon as its last consumer has run.
+ */
+import { Module } from '../../engine/module.ts';
+import { Tensor } from '../../engine/tensor.ts';
+import { ShapeError } from '../../engine/errors.ts';
+import { parseTopology, type Topology } from './topology.ts';
+import { buildLayer, type KerasLayer } from './layers.ts';
+import { applyAct, type Activation, type Dims } from './layout.ts';
+
+/** One step of an execution plan: a layer, the names of the values it takes, the activation it ends with. */
+export interface Step { name: string; layer: KerasLayer; inputs: string[]; act: Activation }
+
+export interface KerasModelOptions {
+  /** Uniform [0, 1) source for the initial weights (before a checkpoint is loaded). */
+  rng?: () => number;
+  /** Input (C, H, W) for a topology that leaves H and W free (needed when a Flatten feeds a Dense). */
+  inputShape?: [number, number, number];
+}
+
+/** Runs `steps` on `x` (the value of `input`) and returns the value of `output`. */
+export function runGraph(x: Tensor, input: string, steps: readonly Step[], output: string): Tensor {
+  const uses = new Map<string, number>([[output, 1]]);
+  for (const s of steps) for (const i of s.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
+  // References per tensor object: an op may hand back its input (identity layers), so a tensor is
+  // freed only when no pending consumer of any name still holds it.
+  const refs = new Map<Tensor, number>();
+  const values = new Map<string, Tensor>();
+  const bind = (name: string, t: Tensor) => {
+    values.set(name, t);
+    const r = (refs.get(t) ?? 0) + (uses.get(name) ?? 0);
+    refs.set(t, r);
+    if (r === 0 && t !== x) t.dispose(); // a dead branch
+  };
+  bind(input, x);
+  for (const s of steps) {
+    const xs = s.inputs.map((i) => {
+      const v = values.get(i);
+      if (!v) throw new ShapeError(`keras: layer '${s.name}' runs before its input '${i}' was computed`);
+      return v;
+    });
+    const u = s.layer.op(xs, s.layer.module);
+    const y = applyAct(s.act, u);
+    if (y !== u && !xs.includes(u)) u.dispose();
+    bind(s.name, y);
+    for (const t of xs) {
+      const r = refs.get(t)! - 1;
+      refs.set(t, r);
+      if (r === 0 && t !== x) t.dispose();
+    }
+  }
+  const out = values.get(output);
+  if (!out) throw new ShapeError(`keras: output '${output}' was not computed`);
+  return out;
+}
+
+/** The whole Keras model; `forward` returns what Keras' `predict` returns (output activation included). */
+export class KerasModel extends Module {
+  readonly topology: Topology;
+  /** Built layers in topological order (InputLayer first). */
+  readonly layers: KerasLayer[] = [];
+  /** Parametric layers Keras marks `trainable: false` (freeze them to fine-tune as Keras would). */
+  readonly kerasFrozen: string[] = [];
+  protected readonly byName = new Map<string, KerasLayer>();
+
+  constructor(modelTopology: unknown, opts: KerasModelOptions = {}) {
+    super();
+    this.topology = isTopology(modelTopology) ? modelTopology : parseTopology(modelTopology);
+    const shapes = new Map<string, Dims>();
+    for (const spec of this.topology.layers) {
+      const layer = buildLayer(spec, spec.inputs.map((i) => shapes.get(i)!), opts.rng);
+      if (spec.className === 'InputLayer' && opts.inputShape) layer.out = [...opts.inputShape];
+      shapes.set(spec.name, layer.out);
+      this.layers.push(layer);
+      this.byName.set(spec.name, layer);
+      if (layer.module) {
+        this.child(spec.name, layer.module);
+        if (spec.config.trainable === false && layer.module.namedParameters().length) this.kerasFrozen.push(spec.name);
+      }
+    }
+  }
+
+  /** The built layer named `name`. */
+  layer(name: string): KerasLayer {
+    const l = this.byName.get(name);
+    if (!l) throw new ShapeError(`keras: the model has no layer '${name}'`);
+    return l;
+  }
+
+  /** The plan that runs every layer as Keras does. */
+  protected fullPlan(): Step[] {
+    return this.layers.filter((l) => l.spec.name !== this.topology.input)
+      .map((l) => ({ name: l.spec.name, layer: l, inputs: l.spec.inputs, act: l.act }));
+  }
+
+  /** x: (N, C, H, W) → the model's output in our layout (images NCHW, vectors (N, F)). */
+  forward(x: Tensor): Tensor {
+    this.checkInput(x);
+    return runGraph(x, this.topology.input, this.fullPlan(), this.topology.output);
+  }
+
+  protected checkInput(x: Tensor): void {
+    const want = this.layer(this.topology.input).out;
+    const ok = x.rank === want.length + 1 && want.every((d, i) => d === null || d === x.shape[i + 1]);
+    if (!ok) throw new ShapeError(`keras: input has shape [${x.shape}], the model takes (N, ${want.map((d) => d ?? '?').join(', ')}) in NCHW`);
+  }
+}
+
+function isTopology(t: unknown): t is Topology {
+  return !!t && typeof t === 'object' && Array.isArray((t as Topology).layers) && typeof (t as Topology).output === 'string'
+    && typeof (t as Topology).input === 'string';
+}

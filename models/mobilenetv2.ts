@@ -1,0 +1,139 @@
+/**
+ * torchvision MobileNetV2 (`torchvision.models.mobilenet_v2`) with its exact state-dict keys:
+ * features.0.{0,1} (stem conv, bn), features.{1..17}.conv.{...} (inverted residuals),
+ * features.18.{0,1} (1x1 to 1280), classifier.1 (the Linear after Dropout).
+ *
+ * Unlike the Keras MobileNetV2 (see keras/), the stride-2 depthwise convs pad symmetrically (1 on
+ * every side), so the two are not interchangeable weight-for-weight at stride 2.
+ */
+import { Module } from '../engine/module.ts';
+import type { Tensor } from '../engine/tensor.ts';
+import { Conv2d, BatchNorm2d, Linear, ReLU6, Dropout, Sequential } from '../engine/nn/index.ts';
+import { add } from '../engine/ops.ts';
+import { globalAvgPool2d } from '../kernels/pool/pool.ts';
+import type { Classifier, Stage } from './types.ts';
+import { IMAGENET_PREPROCESS } from './resnet.ts';
+
+/** torchvision's `_make_divisible`: round to the nearest multiple of `divisor`, never down by more than 10%. */
+export function makeDivisible(v: number, divisor = 8): number {
+  let n = Math.max(divisor, Math.floor((v + divisor / 2) / divisor) * divisor);
+  if (n < 0.9 * v) n += divisor;
+  return n;
+}
+
+/** Conv2dNormActivation: Sequential(Conv2d(bias=false), BatchNorm2d, ReLU6), padding (k-1)/2. */
+function convBnRelu6(inC: number, outC: number, k: number, stride = 1, groups = 1, rng?: () => number): Sequential {
+  return new Sequential(
+    new Conv2d(inC, outC, k, { stride, padding: (k - 1) >> 1, groups, bias: false, rng }),
+    new BatchNorm2d(outC),
+    new ReLU6(),
+  );
+}
+
+/** Expand 1x1 (when t != 1) → depthwise 3x3 (stride) → project 1x1 → BN, plus the input when shapes allow. */
+export class InvertedResidual extends Module {
+  readonly conv: Sequential;
+  readonly useResidual: boolean;
+  constructor(inC: number, outC: number, stride: number, expandRatio: number, rng?: () => number) {
+    super();
+    const hidden = Math.round(inC * expandRatio);
+    this.useResidual = stride === 1 && inC === outC;
+    const layers: Module[] = [];
+    if (expandRatio !== 1) layers.push(convBnRelu6(inC, hidden, 1, 1, 1, rng));
+    layers.push(convBnRelu6(hidden, hidden, 3, stride, hidden, rng));
+    layers.push(new Conv2d(hidden, outC, 1, { bias: false, rng }), new BatchNorm2d(outC));
+    this.conv = this.child('conv', new Sequential(...layers));
+  }
+  /** x: (N, inC, H, W) → (N, outC, H/stride, W/stride) */
+  forward(x: Tensor): Tensor {
+    const y = this.conv.forward(x);
+    return this.useResidual ? add(x, y) : y;
+  }
+}
+
+export interface MobileNetV2Options {
+  /** Output classes (default 1000). */
+  numClasses?: number;
+  /** Channel multiplier (default 1.0); channels are rounded to multiples of 8 as torchvision does. */
+  widthMult?: number;
+  /** Dropout before the classifier (default 0.2). */
+  dropout?: number;
+  rng?: () => number;
+}
+
+/** [expand ratio t, channels c, repeats n, first stride s] per stage, from the paper and torchvision. */
+const SETTING: readonly (readonly [number, number, number, number])[] = [
+  [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1],
+];
+
+export class MobileNetV2 extends Module implements Classifier {
+  readonly featuresSeq: Sequential;
+  readonly classifier: Sequential;
+  readonly headPrefix = 'classifier';
+  readonly featureDim: number;
+  readonly preprocessing = IMAGENET_PREPROCESS;
+  private readonly dropoutP: number;
+
+  constructor(opts: MobileNetV2Options = {}) {
+    super();
+    const wm = opts.widthMult ?? 1;
+    const rng = opts.rng;
+    let inC = makeDivisible(32 * wm);
+    const last = makeDivisible(1280 * Math.max(1, wm));
+    const f = new Sequential(convBnRelu6(3, inC, 3, 2, 1, rng));
+    for (const [t, c, n, s] of SETTING) {
+      const outC = makeDivisible(c * wm);
+      for (let i = 0; i < n; i++) {
+        f.append(new InvertedResidual(inC, outC, i === 0 ? s : 1, t, rng));
+        inC = outC;
+      }
+    }
+    f.append(convBnRelu6(inC, last, 1, 1, 1, rng));
+    this.featuresSeq = this.child('features', f);
+    this.featureDim = last;
+    this.dropoutP = opts.dropout ?? 0.2;
+    this.classifier = this.child('classifier', new Sequential(new Dropout(this.dropoutP), new Linear(last, opts.numClasses ?? 1000, { rng })));
+  }
+
+  /** The classifier: Sequential(Dropout, Linear) under 'classifier'. */
+  get head(): Module { return this.classifier; }
+
+  /** x: (N, 3, H, W) → (N, featureDim) */
+  features(x: Tensor): Tensor {
+    let y = x;
+    for (const s of this.stages()) y = s.forward(y);
+    return y;
+  }
+
+  /** features.0 (stem, /2) … features.18 (1x1 to featureDim, /32), then the global average pool → (N, featureDim). */
+  stages(): Stage[] {
+    const out: Stage[] = [];
+    for (let i = 0; i < this.featuresSeq.length; i++) {
+      const m = this.featuresSeq.at(i)!;
+      out.push({ name: `features.${i}`, prefixes: [`features.${i}`], forward: (x) => m.forward(x) });
+    }
+    out.push({ name: 'pool', prefixes: [], forward: (x) => globalAvgPool2d(x) });
+    return out;
+  }
+
+  /** x: (N, 3, H, W) → logits (N, numClasses) */
+  forward(x: Tensor): Tensor { return this.classifier.forward(this.features(x)); }
+
+  /** One group per entry of `features` (stem, 17 inverted residuals, last 1x1 conv), then the classifier. */
+  layerGroups(): string[][] {
+    const g: string[][] = [];
+    for (let i = 0; i < this.featuresSeq.length; i++) g.push([`features.${i}`]);
+    g.push(['classifier']);
+    return g;
+  }
+
+  /** A new `classifier.1` (Linear) for `numClasses`; the Dropout stays. */
+  replaceHead(numClasses: number, rng?: () => number): void {
+    const old = this.classifier.at(1)!;
+    this.classifier.set(1, new Linear(this.featureDim, numClasses, { rng }));
+    old.dispose();
+  }
+}
+
+/** torchvision's mobilenet_v2 (3.5 M parameters at width 1.0). */
+export function mobilenetV2(opts: MobileNetV2Options = {}): MobileNetV2 { return new MobileNetV2(opts); }
