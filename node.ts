@@ -5,3 +5,5 @@ export { loadFashionMnist, FASHION_MNIST_DIR } from './engine/data/fashion-mnist
 export { readImage } from './engine/data/image.ts';
 export { imageFolderDataset } from './engine/data/folder.ts';
 export { fetchModel } from './engine/zoo-fetch.ts';
+export { saveTrainingCheckpoint, loadTrainingCheckpoint } from './engine/checkpoint.ts';
+export { checkFinite, findNonFinite, NonFiniteError } from './engine/safety.ts';

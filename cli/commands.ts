@@ -1,5 +1,5 @@
 /** The CLI's command table: each command's summary, help (with examples) and runner. */
-import { parseArgs, optionHelp, UsageError, type OptionSpec } from './args.ts';
+import { parseArgs, optionHelp, suggest, UsageError, type OptionSpec } from './args.ts';
 
 export interface Command {
   summary: string;
@@ -21,6 +21,29 @@ export const COMMANDS: Record<string, Command> = {
     { json: { type: 'boolean', help: 'print JSON' } },
     ['thaw info', 'THAW_ADAPTER=swiftshader thaw info --json'],
     async (p) => (await import('./info.ts')).info(!!p.options.json)),
+  fetch: command('fetch', 'Download zoo models into the cache (sha256-verified) and print their paths; --list shows the zoo', 'NAME... [--cache DIR] [--offline] | --list', {
+    list: { type: 'boolean', help: 'list the zoo: formats, sizes, licences and where each would come from' },
+    cache: { type: 'string', help: 'cache folder (default: $THAW_CACHE or ~/.cache/thaw)' },
+    offline: { type: 'boolean', help: 'never download: the cache and local copies only (also $THAW_OFFLINE=1)' },
+    json: { type: 'boolean', help: 'print JSON' },
+  }, ['thaw fetch --list', 'thaw fetch resnet20-cifar10', 'thaw fetch darknet-tiny --cache ./models', 'THAW_CACHE=/data/thaw thaw fetch mobilenetv2-nsfwjs --offline'],
+  async (p) => {
+    if (p.options.list && p.positionals.length) throw new UsageError('thaw fetch: --list takes no model names');
+    const { runFetch } = await import('./fetch.ts');
+    await runFetch({ names: p.positionals, cache: p.options.cache as string | undefined, offline: !!p.options.offline, list: !!p.options.list, json: !!p.options.json });
+  }),
+  inspect: command('inspect', 'Show what a checkpoint holds: format, tensors (name, dtype, shape), parameters, metadata, TF.js layers', 'FILE|FOLDER|ZOO-NAME [--json] [--filter REGEX]', {
+    json: { type: 'boolean', help: 'print JSON' },
+    filter: { type: 'string', help: 'only tensors (and layers) whose name matches this regular expression' },
+    cache: { type: 'string', help: 'zoo cache folder, when inspecting a zoo name' },
+    offline: { type: 'boolean', help: 'never download, when inspecting a zoo name' },
+  }, ['thaw inspect resnet20-12fca82f.th', 'thaw inspect out/finetune/weights.safetensors --json',
+    'thaw inspect node_modules/nsfwjs/dist/models/mobilenet_v2/', "thaw inspect darknet-tiny --filter '^conv2d_1[0-9]'"],
+  async (p) => {
+    if (p.positionals.length !== 1) throw new UsageError(`thaw inspect: give exactly one checkpoint file, folder or zoo name (got ${p.positionals.length})`);
+    const { runInspect } = await import('./inspect.ts');
+    await runInspect({ target: p.positionals[0], json: !!p.options.json, filter: p.options.filter as string | undefined, cache: p.options.cache as string | undefined, offline: !!p.options.offline });
+  }),
   finetune: command('finetune', 'Fine-tune a pre-trained backbone on a dataset (default: ResNet-20 CIFAR-10 → Fashion-MNIST, 100 labels per class)', '[options]', {
     model: { type: 'string', help: 'backbone from the zoo', default: 'resnet20-cifar10' },
     weights: { type: 'string', help: 'checkpoint file instead of the zoo download' },
@@ -39,6 +62,7 @@ export const COMMANDS: Record<string, Command> = {
     'from-scratch': { type: 'boolean', help: 'baseline: random weights, everything trainable' },
     augment: { type: 'boolean', help: 'random flips and crops (disables the feature cache)' },
     'no-cache': { type: 'boolean', help: 'never use the frozen-trunk feature cache' },
+    'eval-every': { type: 'number', help: 'evaluate on the test images every N epochs (and after the last)', default: 1 },
   }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
   async (p) => {
     const o = p.options;
@@ -52,7 +76,54 @@ export const COMMANDS: Record<string, Command> = {
       model: o.model as string, weights: o.weights as string | undefined, data: o.data as string, labelsPerClass: o['labels-per-class'] as number,
       testSize: o['test-size'] as number, freeze: o.freeze as string, epochs: o.epochs as number, lr: o.lr as number, batch: o.batch as number,
       optimizer: o.optimizer as string, schedule: o.schedule as string, seed: o.seed as number, out: o.out as string, json: !!o.json,
-      fromScratch: !!o['from-scratch'], augment: !!o.augment, cache: !o['no-cache'],
+      fromScratch: !!o['from-scratch'], augment: !!o.augment, cache: !o['no-cache'], evalEvery: o['eval-every'] as number,
     });
+  }),
+  predict: command('predict', 'Classify PNG/JPEG images with a zoo or fine-tuned checkpoint (top-k labels with probabilities)', '[--weights FILE|NAME] [options] IMAGE...', {
+    weights: { type: 'string', help: "checkpoint: a file (.th/.pt/.safetensors, a 'thaw finetune' weights.safetensors, model.json) or a zoo name; default: the --model's zoo checkpoint" },
+    model: { type: 'string', help: "architecture or zoo name: resnet20-cifar10, darknet-tiny, mobilenetv2-nsfwjs (default: from the checkpoint's metadata, else resnet20-cifar10)" },
+    labels: { type: 'string', help: 'class names in output order, comma-separated' },
+    'labels-file': { type: 'string', help: 'class names: a JSON array, or one per line' },
+    top: { type: 'number', help: 'how many labels to show per image', default: 5 },
+    json: { type: 'boolean', help: 'print JSON' },
+    cache: { type: 'string', help: 'zoo cache folder (default: $THAW_CACHE or ~/.cache/thaw)' },
+    offline: { type: 'boolean', help: 'never download zoo files (cache and local copies only)' },
+  }, ['thaw predict --weights resnet20-cifar10 cat.png', 'thaw predict --weights out/finetune/weights.safetensors --top 3 shoe1.png shoe2.jpg',
+    'thaw predict --weights my.pt --labels no,yes --json img.png', 'thaw predict --model darknet-tiny --top 3 photo.jpg'],
+  async (p) => {
+    const o = p.options;
+    if (!p.positionals.length) throw new UsageError("thaw predict: give one or more PNG/JPEG images, e.g. 'thaw predict --weights resnet20-cifar10 cat.png'");
+    if (!Number.isInteger(o.top) || (o.top as number) < 1) throw new UsageError(`thaw predict: --top must be a positive integer, got ${o.top}`);
+    if (o.labels !== undefined && o['labels-file'] !== undefined) throw new UsageError('thaw predict: give --labels or --labels-file, not both');
+    const { runPredict } = await import('./predict.ts');
+    await runPredict({
+      images: p.positionals, weights: o.weights as string | undefined, model: o.model as string | undefined, labels: o.labels as string | undefined,
+      labelsFile: o['labels-file'] as string | undefined, top: o.top as number, json: !!o.json, cache: o.cache as string | undefined, offline: !!o.offline,
+    });
+  }),
+  bench: command('bench', "Benchmark thaw's kernels and fine-tuning against TF.js's WebGPU backend on this adapter", '[matmul|conv|finetune|all] [--vs tfjs] [--json] [--quick]', {
+    vs: { type: 'string', help: "peer to compare with: 'tfjs' (TF.js WebGPU backend on the same adapter) or 'none'", default: 'tfjs' },
+    json: { type: 'boolean', help: 'print JSON' },
+    quick: { type: 'boolean', help: 'small sizes and few runs (a smoke test, not a measurement)' },
+  }, ['thaw bench', 'thaw bench matmul --quick', 'thaw bench conv --json', 'THAW_ADAPTER=swiftshader thaw bench all --vs none'],
+  async (p) => {
+    const { runBench, BENCHES } = await import('./bench.ts');
+    if (p.positionals.length > 1) throw new UsageError(`thaw bench: give one of ${[...BENCHES, 'all'].join(', ')} (got ${p.positionals.join(' ')})`);
+    const which = p.positionals[0] ?? 'all';
+    if (which !== 'all' && !(BENCHES as readonly string[]).includes(which)) {
+      throw new UsageError(`thaw bench: unknown benchmark '${which}'.${suggest(which, [...BENCHES, 'all'])} Choose from ${[...BENCHES, 'all'].join(', ')}.`);
+    }
+    if (!['tfjs', 'none'].includes(p.options.vs as string)) throw new UsageError(`thaw bench: --vs must be 'tfjs' or 'none', got '${p.options.vs}'`);
+    await runBench({ which: which as any, vs: p.options.vs as 'tfjs' | 'none', json: !!p.options.json, quick: !!p.options.quick });
+  }),
+  serve: command('serve', 'Serve the browser demo on 127.0.0.1 (builds it first when dist/web is missing)', '[--port N]', {
+    port: { type: 'number', help: 'port on 127.0.0.1 (0 picks a free one)', default: 8080 },
+  }, ['thaw serve', 'thaw serve --port 0'],
+  async (p) => {
+    if (p.positionals.length) throw new UsageError(`thaw serve: unexpected argument '${p.positionals[0]}'`);
+    const port = p.options.port as number;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`thaw serve: --port must be an integer 0..65535, got ${port}`);
+    const { runServe } = await import('./serve.ts');
+    await runServe({ port });
   }),
 };

@@ -142,6 +142,8 @@ async function createGpu(): Promise<Gpu> {
   };
   const requiredFeatures: GPUFeatureName[] = [];
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  // Subgroup operations let the software adapters share loads across lanes (kernels/matmul/subgroup.ts).
+  if (adapter.features.has('subgroups' as GPUFeatureName)) requiredFeatures.push('subgroups' as GPUFeatureName);
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({ requiredLimits, requiredFeatures });

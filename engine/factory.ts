@@ -19,7 +19,9 @@ export function tensor(data: ArrayLike<number>, shape?: Shape, dtype?: DType): T
 /** Writes host data into an existing tensor (same element count). */
 export function assign(t: Tensor, data: ArrayLike<number>): void {
   if (data.length !== t.size) throw new ShapeError(`assign: ${data.length} values for a tensor of shape ${shapeStr(t.shape)}`);
-  const arr = t.dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data);
+  const arr = t.dtype === 'f32'
+    ? (data instanceof Float32Array ? data : Float32Array.from(data))
+    : (data instanceof Int32Array ? data : Int32Array.from(data));
   runtime().write(t.buffer, arr);
 }
 

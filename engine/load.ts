@@ -6,7 +6,7 @@
 import type { Module } from './module.ts';
 import type { HostTensor } from './io/types.ts';
 import { Tensor } from './tensor.ts';
-import { tensor } from './factory.ts';
+import { assign } from './factory.ts';
 import { ThawError } from './errors.ts';
 import { runtime } from './runtime.ts';
 
@@ -44,12 +44,6 @@ function applyRemap(key: string, rules: LoadOptions['remap']): string {
   return k;
 }
 
-/** Converts a host tensor to the dtype of the model's tensor (f32 or i32). */
-function toDevice(h: HostTensor, like: Tensor): Tensor {
-  if (like.dtype === 'i32') return tensor(Int32Array.from(h.data as ArrayLike<number>), h.shape, 'i32');
-  return tensor(h.data instanceof Float32Array ? h.data : Float32Array.from(h.data as ArrayLike<number>), h.shape, 'f32');
-}
-
 /** Loads `tensors` into `model` by key; returns the report (and throws on problems when `strict`). */
 export function loadStateDict(model: Module, tensors: Map<string, HostTensor>, opts: LoadOptions = {}): LoadReport {
   const state = model.stateDict();
@@ -68,9 +62,8 @@ export function loadStateDict(model: Module, tensors: Map<string, HostTensor>, o
       report.mismatched.push({ key, model: [...target.shape], checkpoint: [...h.shape] });
       continue;
     }
-    const t = toDevice(h, target);
-    model.setTensor(key, t.alias(target.shape));
-    t.dispose();
+    // Written in place, so tensors held elsewhere (an optimizer built before the load) stay valid.
+    assign(target, h.data as ArrayLike<number>);
     report.loaded.push(key);
   }
   for (const key of state.keys()) {

@@ -57,7 +57,12 @@ export class Runtime {
     let c = this.cache.get(k.key);
     if (c) return c;
     const code = k.code();
-    const reflect = new WgslReflect(code);
+    let reflect: WgslReflect;
+    try {
+      reflect = new WgslReflect(code);
+    } catch (e) {
+      throw new ThawError('kernel', `kernel ${k.key}: its WGSL does not parse: ${(e as Error).message}`);
+    }
     const entry = k.entry ?? 'main';
     const fn = reflect.entry.compute.find((e: any) => e.name === entry);
     if (!fn) throw new ThawError('kernel', `kernel ${k.key}: no @compute entry '${entry}'`);

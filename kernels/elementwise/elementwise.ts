@@ -49,7 +49,7 @@ export const UNARY: { [K in UnaryOp]: UnaryRule } = {
   rsqrt: { fwd: 'inverseSqrt(x)', bwd: 'g * -0.5 * y * y * y', ref: (x) => 1 / Math.sqrt(x), dref: (x) => -0.5 * x ** -1.5 },
   abs: { fwd: 'abs(x)', bwd: 'g * sign(x)', ref: Math.abs, dref: Math.sign },
   square: { fwd: 'x * x', bwd: 'g * 2.0 * x', ref: (x) => x * x, dref: (x) => 2 * x },
-  relu: { fwd: 'max(x, 0.0)', bwd: 'select(0.0, g, x > 0.0)', ref: (x) => Math.max(x, 0), dref: (x) => (x > 0 ? 1 : 0) },
+  relu: { fwd: 'select(x, 0.0, x < 0.0)', bwd: 'select(0.0, g, x > 0.0)', ref: (x) => Math.max(x, 0), dref: (x) => (x > 0 ? 1 : 0) },
   relu6: { fwd: 'clamp(x, 0.0, 6.0)', bwd: 'select(0.0, g, x > 0.0 && x < 6.0)', ref: (x) => Math.min(Math.max(x, 0), 6), dref: (x) => (x > 0 && x < 6 ? 1 : 0) },
   leakyRelu: { fwd: 'select(a * x, x, x > 0.0)', bwd: 'select(a * g, g, x > 0.0)', ref: (x, a) => (x > 0 ? x : a * x), dref: (x, a) => (x > 0 ? 1 : a) },
   sigmoid: { fwd: 'thaw_sigmoid(x)', bwd: 'g * y * (1.0 - y)', ref: sig, dref: (x) => sig(x) * (1 - sig(x)) },

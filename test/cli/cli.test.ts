@@ -1,0 +1,295 @@
+// The thaw CLI end to end, as a user runs it: `node bin/thaw.mjs ...` from the sources, checking
+// exit codes (0 ok, 1 runtime failure, 2 usage error), what goes to stdout and stderr, and files.
+// Runs with a temp zoo cache and THAW_OFFLINE=1, so nothing is downloaded and ~/.cache is untouched.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
+import { writeSafetensors } from '../../engine/io/safetensors.ts';
+import { loadCheckpointFile } from '../../engine/io/fs.ts';
+import type { HostTensor } from '../../engine/io/types.ts';
+import { ZOO } from '../../engine/zoo.ts';
+import { sha256File } from '../../engine/zoo-fetch.ts';
+
+const test = suite('cli');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SHARED = join(root, '..', 'shared');
+const RESNET = join(SHARED, 'checkpoints', 'resnet20-cifar10');
+const CHELSEA = join(SHARED, 'images', 'chelsea.png');
+const haveShared = existsSync(join(RESNET, 'resnet20-12fca82f.th')) && existsSync(CHELSEA);
+const NSFW = join(root, 'node_modules', 'nsfwjs', 'dist', 'models', 'mobilenet_v2');
+const pkgVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+
+let tmp = '';
+test.before(() => { tmp = mkdtempSync(join(tmpdir(), 'thaw-cli-')); });
+test.after(() => { rmSync(tmp, { recursive: true, force: true }); });
+
+/** Runs the CLI; returns exit code, stdout and stderr (Dawn's driver warnings dropped). */
+function thaw(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
+  // bin/thaw.mjs registers tsx itself; the test runner's NODE_OPTIONS would load it twice (~0.5 s a run).
+  const { NODE_OPTIONS: _, ...base } = process.env;
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'thaw.mjs'), ...args], {
+    cwd: root, encoding: 'utf8', timeout: 60_000,
+    env: { ...base, THAW_FROM_SOURCE: '1', THAW_CACHE: join(tmp, 'cache'), THAW_OFFLINE: '1', ...env },
+  });
+  if (r.error) throw r.error;
+  const err = r.stderr.split('\n').filter((l) => !/^Warning: max\w+ artificially reduced/.test(l)).join('\n');
+  return { code: r.status ?? -1, out: r.stdout, err };
+}
+
+const skip = (why: string) => console.log(`  skipped: ${why}`);
+
+test('--help, no arguments, --version', () => {
+  const h = thaw(['--help']);
+  assert.is(h.code, 0);
+  for (const c of ['info', 'fetch', 'inspect', 'finetune', 'predict', 'bench']) assert.match(h.out, new RegExp(`\\n  ${c} +\\S`), c);
+  assert.match(h.out, /Run 'thaw <command> --help'/);
+  const none = thaw([]);
+  assert.is(none.code, 2, 'no command is a usage error');
+  assert.match(none.out, /Usage: thaw <command>/);
+  const v = thaw(['--version']);
+  assert.is(v.code, 0);
+  assert.is(v.out.trim(), pkgVersion);
+});
+
+test('per-command --help has options and examples', () => {
+  for (const c of ['predict', 'fetch']) {
+    const r = thaw([c, '--help']);
+    assert.is(r.code, 0, c);
+    assert.match(r.out, `Usage: thaw ${c}`);
+    assert.match(r.out, /Examples:\n {2}/);
+  }
+  assert.match(thaw(['inspect', '-h']).out, /--filter/);
+});
+
+test('unknown command or option: exit 2 with the nearest name', () => {
+  const c = thaw(['predcit', 'x.png']);
+  assert.is(c.code, 2);
+  assert.match(c.err, /unknown command 'predcit'\. Did you mean 'predict'\?/);
+  assert.is(c.out, '');
+  const o = thaw(['inspect', '--jsn', 'x.th']);
+  assert.is(o.code, 2);
+  assert.match(o.err, /unknown option --jsn\. Did you mean 'json'\?/);
+  const b = thaw(['bench', 'convv']);
+  assert.is(b.code, 2);
+  assert.match(b.err, /unknown benchmark 'convv'\. Did you mean 'conv'\?/);
+  const m = thaw(['predict', '--model', 'resnet20-cifar', 'x.png']);
+  assert.is(m.code, 2);
+  assert.match(m.err, /unknown model 'resnet20-cifar' \(--model\)\. Did you mean 'resnet20-cifar10'/);
+  const n = thaw(['predict', '--top', '0', 'x.png']);
+  assert.is(n.code, 2);
+  assert.match(n.err, /--top must be a positive integer/);
+  assert.is(thaw(['predict']).code, 2, 'predict without images');
+  assert.is(thaw(['inspect']).code, 2, 'inspect without a file');
+});
+
+test('missing or unreadable files: exit 1, the file named', () => {
+  const img = thaw(['predict', '--weights', 'resnet20-cifar10', join(tmp, 'no-such-cat.png')]);
+  assert.is(img.code, 1);
+  assert.match(img.err, /image '.*no-such-cat\.png': no such file/);
+  const notImg = join(tmp, 'notes.png');
+  writeFileSync(notImg, 'hello');
+  const bad = thaw(['predict', '--weights', 'resnet20-cifar10', notImg]);
+  assert.is(bad.code, 1);
+  assert.match(bad.err, /notes\.png: not a PNG or JPEG file/);
+  const ck = thaw(['inspect', join(tmp, 'missing.safetensors')]);
+  assert.is(ck.code, 1);
+  assert.match(ck.err, /cannot read '.*missing\.safetensors': no such file/);
+  const png = join(tmp, 'tiny.png');
+  const im = new PNG({ width: 2, height: 2 });
+  im.data.fill(128);
+  writeFileSync(png, PNG.sync.write(im));
+  const w = thaw(['predict', '--weights', 'resnet20-cifar1', png]);
+  assert.is(w.code, 1);
+  assert.match(w.err, /--weights 'resnet20-cifar1': no such file\. Did you mean 'resnet20-cifar10'/);
+  const lf = thaw(['predict', '--labels-file', join(tmp, 'labels.txt'), '--weights', 'resnet20-cifar10', png]);
+  assert.is(lf.code, 1);
+  assert.match(lf.err, /--labels-file '.*labels\.txt': cannot read/);
+});
+
+test('no WebGPU adapter: exit 1 with how to install one', () => {
+  const png = join(tmp, 'grey.png');
+  const im = new PNG({ width: 4, height: 4 });
+  im.data.fill(100);
+  writeFileSync(png, PNG.sync.write(im));
+  const ck = join(tmp, 'head.safetensors');
+  writeFileSync(ck, writeSafetensors(new Map([['linear.weight', { dtype: 'f32', shape: [2, 64], data: new Float32Array(128) }]])));
+  const r = thaw(['predict', '--weights', ck, png], { VK_ICD_FILENAMES: join(tmp, 'no-such-icd.json'), THAW_ADAPTER: '' });
+  assert.is(r.code, 1);
+  assert.match(r.err, /thaw predict: .*no WebGPU adapter|no Vulkan driver/);
+  assert.match(r.err, /Install a software Vulkan driver|scripts\/setup\.sh/);
+});
+
+test('inspect: a small safetensors written here (table and --json)', () => {
+  const file = join(tmp, 'small.safetensors');
+  const tensors = new Map<string, HostTensor>([
+    ['fc.weight', { dtype: 'f32', shape: [2, 3], data: new Float32Array(6) }],
+    ['fc.bias', { dtype: 'f16', shape: [2], data: new Float32Array(2) }],
+    ['bn.running_mean', { dtype: 'f32', shape: [3], data: new Float32Array(3) }],
+    ['bn.num_batches_tracked', { dtype: 'i64', shape: [], data: new Int32Array(1) }],
+  ]);
+  writeFileSync(file, writeSafetensors(tensors, { model: 'tiny', classes: 'a,b' }));
+  const r = thaw(['inspect', file]);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /format: +safetensors/);
+  assert.match(r.out, /tensors: +4 \(2 f32, 1 f16, 1 i64\)/);
+  assert.match(r.out, /parameters: +8 \(\+ 4 values of running statistics/);
+  assert.match(r.out, /model: tiny\n {2}classes: a,b/);
+  assert.match(r.out, /fc\.weight +f32 +\[2, 3\] +6\n/);
+  assert.match(r.out, /bn\.num_batches_tracked +i64 +\[\] +1/);
+  const j = thaw(['inspect', file, '--json', '--filter', '^fc\\.']);
+  assert.is(j.code, 0, j.err);
+  const s = JSON.parse(j.out);
+  assert.is(s.format, 'safetensors');
+  assert.is(s.tensorCount, 4);
+  assert.is(s.parameters, 8);
+  assert.equal(s.metadata, { model: 'tiny', classes: 'a,b' });
+  assert.equal(s.tensors.map((t: any) => [t.name, t.dtype, t.shape]), [['fc.weight', 'f32', [2, 3]], ['fc.bias', 'f16', [2]]]);
+  const bad = thaw(['inspect', file, '--filter', '(']);
+  assert.is(bad.code, 2);
+  assert.match(bad.err, /--filter is not a valid regular expression/);
+});
+
+test('inspect: the real ResNet-20 (.th) and the nsfwjs UMD model', () => {
+  if (!haveShared) skip('../shared is absent');
+  else {
+    const r = thaw(['inspect', join(RESNET, 'resnet20-12fca82f.th')]);
+    assert.is(r.code, 0, r.err);
+    assert.match(r.out, /format: +pytorch-legacy/);
+    assert.match(r.out, /tensors: +97 \(97 f32\)/);
+    assert.match(r.out, /parameters: +269,722/);
+    assert.match(r.out, /best_prec1: 91\.78/);
+    assert.match(r.out, /module\.linear\.weight +f32 +\[10, 64\] +640/);
+  }
+  if (!existsSync(join(NSFW, 'model.min.js'))) { skip('nsfwjs is not installed'); return; }
+  const j = thaw(['inspect', NSFW, '--json']);
+  assert.is(j.code, 0, j.err);
+  const s = JSON.parse(j.out);
+  assert.is(s.format, 'tfjs-layers');
+  assert.ok(s.file.endsWith('model.min.js'));
+  assert.is(s.tensorCount, 266);
+  assert.is(s.keras.layerCount, s.layers.length);
+  const dense = s.layers.find((l: any) => l.name === 'dense_3');
+  assert.equal([dense.type, dense.config, dense.params, dense.trainable], ['Dense', '5 units, softmax', 128 * 5 + 5, true]);
+  assert.is(s.layers.find((l: any) => l.name === 'block_1_project').trainable, false, 'nsfwjs froze most of its backbone');
+  assert.is(s.layers.find((l: any) => l.name === 'block_16_project').trainable, true);
+  assert.ok(s.tensors.every((t: any) => t.stored === 'uint8-quantized'));
+  const t = thaw(['inspect', join(NSFW, 'model.min.js'), '--filter', '^dense_']);
+  assert.match(t.out, /Keras 2\.2\.4 Model 'model_1': 162 layers \(3 matching/);
+  assert.match(t.out, /dense_1 +Dense +256 units, relu/);
+});
+
+test('predict: chelsea.png with the zoo ResNet-20 is a cat', () => {
+  if (!haveShared) { skip('../shared is absent'); return; }
+  const r = thaw(['predict', '--weights', 'resnet20-cifar10', '--top', '3', '--json', CHELSEA]);
+  assert.is(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.is(j.model, 'resnet20-cifar10');
+  assert.is(j.classes, 10);
+  const top = j.predictions[0].top;
+  assert.is(top.length, 3);
+  console.log(`  chelsea.png: ${top.map((t: any) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
+  assert.ok(top.some((t: any) => t.label === 'cat'), 'cat in the top 3');
+  assert.is(top[0].label, 'cat', 'cat first (99.8% on lavapipe)');
+  assert.ok(top[0].probability >= top[1].probability && top[1].probability >= top[2].probability);
+});
+
+test('predict: a fine-tuned weights.safetensors gives its own classes; a checkpoint that does not fit names the keys', async () => {
+  if (!haveShared) { skip('../shared is absent'); return; }
+  const ck = await loadCheckpointFile(join(RESNET, 'resnet20-cifar10.safetensors'));
+  const t = new Map(ck.tensors);
+  // A 3-class head made of the CIFAR head's cat, dog and truck rows, as `thaw finetune` would save it.
+  const W = t.get('linear.weight')!.data as Float32Array, b = t.get('linear.bias')!.data as Float32Array;
+  const rows = [3, 5, 9];
+  const w3 = new Float32Array(3 * 64);
+  rows.forEach((r, i) => w3.set(W.subarray(r * 64, r * 64 + 64), i * 64));
+  t.set('linear.weight', { dtype: 'f32', shape: [3, 64], data: w3 });
+  t.set('linear.bias', { dtype: 'f32', shape: [3], data: Float32Array.from(rows, (r) => b[r]) });
+  const ft = join(tmp, 'weights.safetensors');
+  writeFileSync(ft, writeSafetensors(t, { model: 'resnet20-cifar10', classes: 'kitty,doggo,lorry' }));
+  const r = thaw(['predict', '--weights', ft, CHELSEA]);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /model resnet20-cifar10 \(3 classes\)/);
+  assert.match(r.out, /chelsea\.png\n +1\. kitty +\d+\.\d%\n +2\. (doggo|lorry) /);
+  assert.not.match(r.out, / 4\. /, '--top is capped at the number of classes');
+  const n = thaw(['predict', '--weights', ft, '--labels', 'a,b', CHELSEA]);
+  assert.is(n.code, 2);
+  assert.match(n.err, /2 labels given, but the checkpoint's head has 3 classes/);
+
+  // Wrong shapes and a stray key: exit 1, naming them.
+  t.set('conv1.weight', { dtype: 'f32', shape: [8, 3, 3, 3], data: new Float32Array(8 * 27) });
+  t.set('extra.weight', { dtype: 'f32', shape: [1], data: new Float32Array(1) });
+  const bad = join(tmp, 'bad.safetensors');
+  writeFileSync(bad, writeSafetensors(t));
+  const e = thaw(['predict', '--weights', bad, CHELSEA]);
+  assert.is(e.code, 1);
+  assert.match(e.err, /bad\.safetensors does not fit resnet20-cifar10/);
+  assert.match(e.err, /conv1\.weight model \[16,3,3,3\] vs checkpoint \[8,3,3,3\]/);
+  assert.match(e.err, /extra\.weight/);
+});
+
+test('fetch: --list, a temp cache filled from local copies, sha256 re-checked', async () => {
+  const l = thaw(['fetch', '--list']);
+  assert.is(l.code, 0, l.err);
+  for (const n of Object.keys(ZOO)) assert.match(l.out, new RegExp(`\\n${n} `), n);
+  assert.match(l.out, /BSD-2-Clause \(Yerlan Idelbayev\)/);
+  assert.match(l.out, /MIT \(Infinite Red, Inc\.\)/);
+  const u = thaw(['fetch', 'resnet-20']);
+  assert.is(u.code, 2);
+  assert.match(u.err, /unknown model 'resnet-20'\. Did you mean 'resnet20-cifar10'/);
+  if (!haveShared) { skip('../shared is absent'); return; }
+  const cache = join(tmp, 'fetch-cache');
+  const f = thaw(['fetch', 'resnet20-cifar10', '--cache', cache, '--offline']);
+  assert.is(f.code, 0, f.err);
+  const file = join(cache, 'resnet20-cifar10', 'resnet20-12fca82f.th');
+  assert.match(f.out, /resnet20-cifar10: 1 file, 1\.1 MB, sha256 verified \(from local\)/);
+  assert.ok(f.out.includes(`\n  ${file}\n`), f.out);
+  assert.is(await sha256File(file), ZOO['resnet20-cifar10'].files[0].sha256);
+  assert.match(thaw(['fetch', 'resnet20-cifar10', '--cache', cache]).out, /\(from cache\)/);
+  // A damaged cache entry is not trusted: it is replaced from the local copy.
+  writeFileSync(file, 'garbage');
+  const again = thaw(['fetch', 'resnet20-cifar10', '--cache', cache, '--json']);
+  assert.is(again.code, 0, again.err);
+  assert.is(JSON.parse(again.out)[0].files[0].source, 'local');
+  assert.is(await sha256File(file), ZOO['resnet20-cifar10'].files[0].sha256);
+});
+
+test('bench: one table from the scripts\' run(), a missing script is a clear error', () => {
+  const dir = join(tmp, 'bench');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), '{"type": "module"}\n'); // as the repository's own, so .ts loads as ESM
+  writeFileSync(join(dir, 'conv.ts'), `
+    export async function run(o: { quick: boolean; tfjs: boolean }) {
+      console.log('progress chatter goes to stderr');
+      return { adapter: 'fake adapter', rows: [
+        { layer: 'conv3x3', op: 'fwd', thawMs: { median: o.quick ? 2 : 4 }, tfjsMs: o.tfjs ? { median: 5 } : null },
+      ] };
+    }`);
+  const env = { THAW_BENCH_DIR: dir };
+  const r = thaw(['bench', 'conv', '--quick'], env);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /^thaw bench on fake adapter \(quick/);
+  assert.match(r.out, /conv +conv3x3 fwd +ms +2\.00 +5\.00 +2\.50x/);
+  assert.not.match(r.out, /chatter/);
+  assert.match(r.err, /chatter/);
+  const j = JSON.parse(thaw(['bench', 'conv', '--vs', 'none', '--json'], env).out);
+  assert.equal(j.rows, [{ bench: 'conv', case: 'conv3x3 fwd', thaw: 4, peer: null, unit: 'ms', ratio: null }]);
+  const miss = thaw(['bench', 'matmul'], env);
+  assert.is(miss.code, 1);
+  assert.match(miss.err, /the matmul benchmark is not there \(.*matmul\.ts is missing\); available: conv/);
+  const all = thaw(['bench', 'all'], env);
+  assert.is(all.code, 0, all.err);
+  assert.match(all.out, /skipped matmul: the matmul benchmark is not there/);
+  assert.match(all.out, /skipped finetune: /);
+  writeFileSync(join(dir, 'matmul.ts'), 'console.log("I run when imported"); process.exit(0);\n');
+  const old = thaw(['bench', 'matmul'], env);
+  assert.is(old.code, 1);
+  assert.match(old.err, /does not export run\(\)/);
+  assert.not.match(old.out + old.err, /I run when imported/);
+});
+
+test.run();

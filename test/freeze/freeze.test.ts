@@ -1,0 +1,130 @@
+// Freezing: frozen parameters and BN statistics never change, freeze-aware backward equals the full
+// backward for trainable parameters, and the feature-cache path equals the no-cache path.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, randArray, assertClose } from '../helpers.ts';
+import { tensor } from '../../engine/factory.ts';
+import { tidy } from '../../engine/tensor.ts';
+import { backward } from '../../engine/autograd.ts';
+import { runtime } from '../../engine/runtime.ts';
+import { freeze, freezeTo, unfreeze, trainableSummary, parseFreezeSpec } from '../../engine/freeze.ts';
+import { finetune, planCache } from '../../engine/finetune.ts';
+import { arrayDataset } from '../../engine/data/dataset.ts';
+import { crossEntropy } from '../../kernels/softmax/softmax.ts';
+import { resnet20, type ResNetCifar } from '../../models/resnet_cifar.ts';
+
+test.before(async () => { await setup(); });
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+}
+
+/** A ResNet-20 with random but reproducible weights and non-trivial BN statistics. */
+async function model(seed: number): Promise<ResNetCifar> {
+  const m = resnet20(10);
+  const r = seeded(seed);
+  for (const [k, t] of m.stateDict()) {
+    if (t.dtype !== 'f32') continue;
+    const v = new Float32Array(t.size);
+    for (let i = 0; i < v.length; i++) v[i] = k.endsWith('running_var') ? 0.5 + r() : k.endsWith('bn1.weight') || k.endsWith('bn2.weight') ? 0.5 + r() : (r() - 0.5) * 0.4;
+    m.setTensor(k, tensor(v, t.shape));
+  }
+  return m;
+}
+
+async function snapshot(m: ResNetCifar, filter: (k: string) => boolean): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const [k, t] of m.stateDict()) if (filter(k)) out.set(k, new Uint8Array((await t.data()).buffer.slice(0)));
+  return out;
+}
+
+test('freeze specs: prefix, regex, depth; frozen params have no grad and BN is put in inference mode', async () => {
+  const m = resnet20();
+  assert.equal(parseFreezeSpec('3'), [3]);
+  assert.ok(parseFreezeSpec('/^layer/')[0] instanceof RegExp);
+  assert.equal(parseFreezeSpec('conv1,bn1'), ['conv1', 'bn1']);
+  freeze(m, 'layer1');
+  assert.ok(m.namedParameters().filter(([k]) => k.startsWith('layer1.')).every(([, p]) => !p.requiresGrad));
+  assert.ok(m.namedParameters().filter(([k]) => !k.startsWith('layer1.')).every(([, p]) => p.requiresGrad));
+  assert.equal(trainableSummary(m).frozenNorms, 6);
+  unfreeze(m);
+  assert.equal(trainableSummary(m).frozenNorms, 0);
+  freezeTo(m, 4); // stem + layer1's three blocks
+  const frozen = m.namedParameters().filter(([, p]) => !p.requiresGrad).map(([k]) => k.split('.')[0]);
+  assert.equal([...new Set(frozen)], ['conv1', 'bn1', 'layer1']);
+  freezeTo(m, -1); // everything but the head
+  assert.equal(m.trainableParameters().map(([k]) => k), ['linear.weight', 'linear.bias']);
+  freeze(m, /^(?!linear\.)/, { trainBn: true });
+  assert.ok(m.trainableParameters().some(([k]) => k === 'bn1.weight'));
+  assert.ok(m.namedModules().find(([k]) => k === 'bn1')![1].frozenNorm, 'BN statistics stay frozen with trainBn');
+  m.dispose();
+});
+
+test('training leaves frozen parameters and frozen BN running stats bytewise unchanged', async () => {
+  const m = await model(1);
+  freeze(m, /^(conv1|bn1|layer1|layer2)\./);
+  const isFrozen = (k: string) => /^(conv1|bn1|layer1|layer2)\./.test(k);
+  const before = await snapshot(m, isFrozen);
+  const beforeTrainable = await snapshot(m, (k) => k.startsWith('layer3.0.conv1'));
+  const x = randArray(6 * 3 * 32 * 32), y = Int32Array.from({ length: 6 }, (_, i) => i % 10);
+  await finetune(m, arrayDataset(x, y), null, { epochs: 2, batchSize: 3, lr: 0.1, numClasses: 10, featureCache: 'off' });
+  const after = await snapshot(m, isFrozen);
+  for (const [k, v] of before) assert.equal(Buffer.compare(Buffer.from(v), Buffer.from(after.get(k)!)), 0, `${k} changed`);
+  const afterTrainable = await snapshot(m, (k) => k.startsWith('layer3.0.conv1'));
+  assert.not.equal(Buffer.compare(Buffer.from(beforeTrainable.get('layer3.0.conv1.weight')!), Buffer.from(afterTrainable.get('layer3.0.conv1.weight')!)), 0, 'trainable weights did change');
+  m.dispose();
+});
+
+test('freeze-aware backward: trainable grads equal the full backward, and fewer kernels run', async () => {
+  const x = tensor(randArray(4 * 3 * 32 * 32), [4, 3, 32, 32]);
+  const y = tensor(Int32Array.from([1, 5, 7, 2]), [4], 'i32');
+  const grads = async (m: ResNetCifar) => {
+    m.eval(); // identical BN behaviour in both runs (frozen BN runs in inference mode anyway)
+    const d0 = runtime().dispatches;
+    tidy(() => { backward(crossEntropy(m.forward(x), y)); return undefined; });
+    const dispatches = runtime().dispatches - d0;
+    const out = new Map<string, Float32Array>();
+    for (const [k, p] of m.namedParameters()) if (k.startsWith('layer3.') || k.startsWith('linear.')) out.set(k, await p.grad!.data());
+    return { out, dispatches };
+  };
+  const full = await model(7);
+  const a = await grads(full);
+  const frozen = await model(7);
+  freeze(frozen, /^(conv1|bn1|layer1|layer2)\./);
+  const b = await grads(frozen);
+  assert.ok(frozen.namedParameters().filter(([k]) => k.startsWith('layer2.')).every(([, p]) => p.grad === null));
+  for (const [k, g] of a.out) assertClose(b.out.get(k)!, g, 1e-5, 1e-6, k);
+  console.log(`  dispatches for forward+backward: full ${a.dispatches}, layer3+head trainable ${b.dispatches}`);
+  assert.ok(b.dispatches < a.dispatches * 0.75, `frozen prefix should skip its backward kernels (${b.dispatches} vs ${a.dispatches})`);
+  full.dispose(); frozen.dispose(); x.dispose(); y.dispose();
+});
+
+test('the feature-cache path and the no-cache path give the same weights after one epoch', async () => {
+  const x = randArray(10 * 3 * 32 * 32), y = Int32Array.from({ length: 10 }, (_, i) => (i * 3) % 10);
+  const run = async (cache: 'auto' | 'off') => {
+    const m = await model(3);
+    freeze(m, /^(?!layer3\.2\.|linear\.)/);
+    const r = await finetune(m, arrayDataset(x, y), null, { epochs: 1, batchSize: 4, lr: 0.05, numClasses: 10, featureCache: cache, seed: 5 });
+    const w = new Map<string, Float32Array>();
+    for (const [k, p] of m.trainableParameters()) w.set(k, await p.data());
+    m.dispose();
+    return { r, w };
+  };
+  const cached = await run('auto'), plain = await run('off');
+  assert.ok(cached.r.usedCache && !plain.r.usedCache);
+  assert.equal(cached.r.cachedStages, 3, 'stem, layer1, layer2 are cached; layer3 has a trainable block');
+  for (const [k, w] of plain.w) assertClose(cached.w.get(k)!, w, 1e-5, 1e-6, k);
+});
+
+test('planCache names what blocks the cache', async () => {
+  const m = resnet20();
+  assert.equal(planCache(m, false).stages, 0);
+  assert.match(planCache(m, false).reason, /stem.*trainable/);
+  freezeTo(m, -1);
+  assert.ok(planCache(m, false).all);
+  assert.match(planCache(m, true).reason, /augmentation/);
+  m.dispose();
+});
+
+test.run();
