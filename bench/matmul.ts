@@ -1,0 +1,49 @@
+/**
+ * Matmul benchmark: thaw vs tfjs-webgpu on the same adapter, square f32 sizes, GFLOP/s and the ratio.
+ * `bash -c 'source scripts/env.sh; node bench/matmul.ts'` (THAW_ADAPTER=lavapipe|swiftshader to pick a
+ * driver; BENCH_SIZES=256,512 to change sizes; BENCH_VARIANTS=auto,naive,blocked,tiled to time several
+ * thaw kernels). Both engines' results are checked against each other before timing. A timed step
+ * runs enough products back to back to last 20 ms (1 on CPU adapters), and the table is per product;
+ * the two calibration runs plus one more are the warm-up (pipeline compilation).
+ */
+import { initThaw, initTf, adapterLabel, time, repsFor, thawStep, tfStep, printTable, writeResults, randomData } from './common.ts';
+import { tensor } from '../engine/factory.ts';
+import { matmul, type MatmulVariant } from '../kernels/matmul/matmul.ts';
+
+const rt = await initThaw();
+const tfx = await initTf();
+const sizes = (process.env.BENCH_SIZES ?? '256,512,1024').split(',').map(Number);
+const variants = (process.env.BENCH_VARIANTS ?? 'auto').split(',') as MatmulVariant[];
+console.log(`adapter: ${adapterLabel(rt)}`);
+
+const rows: (string | number)[][] = [];
+const results: Record<string, unknown>[] = [];
+for (const n of sizes) {
+  const A = randomData(n * n), B = randomData(n * n);
+  const flop = 2 * n * n * n;
+  const ta = tfx.tf.tensor2d(A, [n, n]), tb = tfx.tf.tensor2d(B, [n, n]);
+  const tfReps = await repsFor(tfStep(tfx, () => tfx.tf.matMul(ta, tb)));
+  const tfT = await time(tfStep(tfx, () => { for (let i = 0; i < tfReps; i++) tfx.tf.matMul(ta, tb); }), undefined, 1);
+  const want = await tfx.tf.tidy(() => tfx.tf.matMul(ta, tb)).data();
+  const a = tensor(A, [n, n]), b = tensor(B, [n, n]);
+  for (const variant of variants) {
+    const got = matmul(a, b, { variant });
+    const d = await got.data();
+    got.dispose();
+    let err = 0;
+    for (let i = 0; i < d.length; i++) err = Math.max(err, Math.abs(d[i] - want[i]));
+    if (!(err < 1e-2)) throw new Error(`thaw ${variant} and tfjs disagree at ${n}x${n}: max |diff| ${err}`);
+    const reps = await repsFor(thawStep(rt, () => matmul(a, b, { variant }).dispose()));
+    const thT = await time(thawStep(rt, () => { for (let i = 0; i < reps; i++) matmul(a, b, { variant }).dispose(); }), undefined, 1);
+    const gf = (ms: number, r: number) => flop * r / ms / 1e6;
+    const ratio = (tfT.median / tfReps) / (thT.median / reps);
+    rows.push([`${n}x${n}x${n}`, variant, gf(thT.median, reps), gf(thT.min, reps), gf(tfT.median, tfReps), gf(tfT.min, tfReps), ratio]);
+    results.push({ size: n, variant, thawReps: reps, tfjsReps: tfReps, thawMs: thT, tfjsMs: tfT,
+      thawGflops: gf(thT.median, reps), tfjsGflops: gf(tfT.median, tfReps), ratio });
+  }
+  a.dispose(); b.dispose(); ta.dispose(); tb.dispose();
+}
+printTable(`matmul f32, ${adapterLabel(rt)} (GFLOP/s; median and best of ${(results[0] as any)?.thawMs.runs.length ?? 0} timed steps)`,
+  ['size', 'thaw kernel', 'thaw', 'thaw best', 'tfjs', 'tfjs best', 'speedup'], rows);
+console.log(`\nwrote ${writeResults(rt, 'matmul', results)}`);
+process.exit(0);

@@ -1,0 +1,143 @@
+/**
+ * Matrix multiplication: batched, broadcasting, with transposes folded into the kernels' strides
+ * (no transpose copies), its backward beside it, `linear` in PyTorch's layout, and a float64 CPU
+ * reference. Kernels: see launch.ts (naive oracle, register-blocked for CPU adapters, tiled for GPUs).
+ */
+import { Tensor, type Shape, numel, shapeStr } from '../../engine/tensor.ts';
+import { record } from '../../engine/autograd.ts';
+import { ShapeError } from '../../engine/errors.ts';
+import { reshape } from '../../engine/shape.ts';
+import { add, broadcastShapes } from '../elementwise/elementwise.ts';
+import { sumTo } from '../reduce/reduce.ts';
+import { matmulRaw, type MatmulVariant } from './launch.ts';
+
+export { planMatmul, matmulRaw, type MatmulVariant, type MatmulPlan } from './launch.ts';
+
+/** Options of `matmul`. */
+export interface MatmulOptions {
+  /** a is stored as (..., K, M) and used transposed. */
+  transA?: boolean;
+  /** b is stored as (..., N, K) and used transposed. */
+  transB?: boolean;
+  /** Forces a kernel (tests, benchmarks); 'auto' picks per adapter. Backward uses the same one. */
+  variant?: MatmulVariant;
+}
+
+/**
+ * op(a) · op(b), where op transposes the last two dims when `transA`/`transB` is set.
+ * a: (..., M, K) (or (..., K, M) with transA), b: (..., K, N) (or (..., N, K) with transB);
+ * batch dims broadcast (NumPy rules); out: (..., M, N). A 1-D operand is a vector, as in torch.matmul
+ * (a: (K) acts as (1, K), b: (K) as (K, 1), and that dim is dropped from the result).
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const { transA = false, transB = false, variant = 'auto' } = opts;
+  if (a.rank === 0 || b.rank === 0) throw new ShapeError(`matmul: operands must have rank >= 1, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
+  if (a.rank === 1 || b.rank === 1) return matmulVector(a, b, transA, transB, variant);
+  const out = matmulRaw(a, b, transA, transB, variant);
+  // Save only what backward will read: b for a's gradient, a for b's.
+  const save = [...(b.requiresGrad ? [a] : []), ...(a.requiresGrad ? [b] : [])];
+  return record('matmul', [a, b], out, (g, needs, saved) => {
+    const sa = b.requiresGrad ? saved[0] : null;
+    const sb = a.requiresGrad ? saved[saved.length - 1] : null;
+    return [
+      needs[0] && sb ? gradA(g, a.shape, sb, transA, transB, variant) : null,
+      needs[1] && sa ? gradB(g, sa, b.shape, transA, transB, variant) : null,
+    ];
+  }, save);
+}
+
+/**
+ * Gradient of a: dC·op(b)ᵀ, laid out like a (so transA gives op(b)·dCᵀ), then summed over the batch
+ * dims a was broadcast along.
+ */
+function gradA(g: Tensor, aShape: Shape, b: Tensor, tA: boolean, tB: boolean, v: MatmulVariant): Tensor {
+  const d = tA ? matmulRaw(b, g, tB, true, v) : matmulRaw(g, b, false, !tB, v);
+  return sumTo(d, aShape);
+}
+
+/**
+ * Gradient of b: op(a)ᵀ·dC, laid out like b (so transB gives dCᵀ·op(a)), summed over the batch dims
+ * b was broadcast along. A b shared by all of a's batches (the linear-layer case) folds the batch
+ * into the reduction: one 2-D product over all batch rows, no batched temporary.
+ */
+function gradB(g: Tensor, a: Tensor, bShape: Shape, tA: boolean, tB: boolean, v: MatmulVariant): Tensor {
+  const aBatch = numel(a.shape.slice(0, -2));
+  if (!tA && aBatch > 1 && numel(bShape.slice(0, -2)) === 1) {
+    const [M, K, N] = [a.shape[a.rank - 2], a.shape[a.rank - 1], g.shape[g.rank - 1]];
+    const a2 = a.alias([aBatch * M, K]), g2 = g.alias([aBatch * M, N]);  // (B*M, K), (B*M, N)
+    const d = tB ? matmulRaw(g2, a2, true, false, v) : matmulRaw(a2, g2, true, false, v);
+    a2.dispose(); g2.dispose();
+    if (d.rank === bShape.length) return d;
+    const r = d.alias(bShape);
+    d.dispose();
+    return r;
+  }
+  const d = tB ? matmulRaw(g, a, true, tA, v) : matmulRaw(a, g, !tA, false, v);
+  return sumTo(d, bShape);
+}
+
+function matmulVector(a: Tensor, b: Tensor, tA: boolean, tB: boolean, variant: MatmulVariant): Tensor {
+  const a2 = a.rank === 1 ? reshape(a, [1, a.size]) : a;
+  const b2 = b.rank === 1 ? reshape(b, [b.size, 1]) : b;
+  const y = matmul(a2, b2, { transA: a.rank === 1 ? false : tA, transB: b.rank === 1 ? false : tB, variant });
+  const shape = y.shape.slice(0, -2);
+  if (a.rank !== 1) shape.push(y.shape[y.rank - 2]);
+  if (b.rank !== 1) shape.push(y.shape[y.rank - 1]);
+  const out = reshape(y, shape);
+  for (const t of [a2, b2, y]) if (t !== a && t !== b) t.dispose();
+  return out;
+}
+
+/**
+ * PyTorch's linear layer: y = x·weightᵀ + bias. x: (..., in), weight: (out, in), bias: (out);
+ * y: (..., out). Runs as one transB matmul over all of x's leading dims.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (weight.rank !== 2) throw new ShapeError(`linear: argument 'weight' has shape ${shapeStr(weight.shape)}, expected (out_features, in_features)`);
+  const [outF, inF] = weight.shape;
+  if (x.rank < 1 || x.shape[x.rank - 1] !== inF) {
+    throw new ShapeError(`linear: argument 'x' has shape ${shapeStr(x.shape)}, expected (..., ${inF}) to match weight ${shapeStr(weight.shape)}`);
+  }
+  if (bias && (bias.rank !== 1 || bias.size !== outF)) throw new ShapeError(`linear: argument 'bias' has shape ${shapeStr(bias.shape)}, expected [${outF}]`);
+  const y = matmul(x, weight, { transB: true });
+  if (!bias) return y;
+  const out = add(y, bias);
+  y.dispose();
+  return out;
+}
+
+/**
+ * float64 CPU reference of op(a)·op(b) with batch broadcasting (the test oracle). Written
+ * independently of the GPU planning code: plain index arithmetic over the broadcast batch.
+ */
+export function matmulRef(a: ArrayLike<number>, aShape: Shape, b: ArrayLike<number>, bShape: Shape,
+  opts: { transA?: boolean; transB?: boolean } = {}): { data: Float64Array; shape: number[] } {
+  const { transA = false, transB = false } = opts;
+  const ra = aShape.length, rb = bShape.length;
+  const [M, K] = transA ? [aShape[ra - 1], aShape[ra - 2]] : [aShape[ra - 2], aShape[ra - 1]];
+  const N = transB ? bShape[rb - 2] : bShape[rb - 1];
+  const aB = aShape.slice(0, -2), bB = bShape.slice(0, -2);
+  const outB = broadcastShapes('matmulRef', aB, bB);
+  const nb = numel(outB);
+  const out = new Float64Array(nb * M * N);
+  const idx = new Array(outB.length).fill(0);
+  // Matrix index of a batch in an operand whose batch dims broadcast to outB.
+  const matIndex = (shape: number[]): number => {
+    let i = 0;
+    for (let d = 0; d < shape.length; d++) i = i * shape[d] + (shape[d] === 1 ? 0 : idx[outB.length - shape.length + d]);
+    return i;
+  };
+  for (let t = 0; t < nb; t++) {
+    let rem = t;
+    for (let d = outB.length - 1; d >= 0; d--) { idx[d] = rem % outB[d]; rem = Math.floor(rem / outB[d]); }
+    const ao = matIndex(aB) * M * K, bo = matIndex(bB) * K * N;
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) {
+        s += a[ao + (transA ? k * M + m : m * K + k)] * b[bo + (transB ? n * K + k : k * N + n)];
+      }
+      out[(t * M + m) * N + n] = s;
+    }
+  }
+  return { data: out, shape: [...outB, M, N] };
+}

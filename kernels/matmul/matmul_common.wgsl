@@ -1,0 +1,29 @@
+// Shared by every matmul kernel: out = op(a) · op(b) per batch, where op is a transpose or not.
+// Transposes are strides: a[m, k] lives at aOffset + m * sam + k * sak, b[k, n] at bOffset + k * sbk + n * sbn.
+// Batch dims are broadcast-merged on the host into at most 4 dims; a 0 batch stride broadcasts.
+// a: (batchA, M, K) or (batchA, K, M)
+// b: (batchB, K, N) or (batchB, N, K)
+// out: (batch, M, N)
+struct Params {
+  M: u32, N: u32, K: u32, mOff: u32,
+  sam: u32, sak: u32, sbk: u32, sbn: u32,
+  bOff: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  batchShape: vec4<u32>, aBatch: vec4<u32>, bBatch: vec4<u32>,
+}
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+// Element offsets of batch `bi` into a (x) and b (y).
+fn batchOffsets(bi: u32) -> vec2<u32> {
+  var rem = bi;
+  var o = vec2<u32>(0u, 0u);
+  for (var d = 3; d >= 0; d--) {
+    let s = params.batchShape[d];
+    let c = rem % s;
+    rem = rem / s;
+    o += c * vec2<u32>(params.aBatch[d], params.bBatch[d]);
+  }
+  return o;
+}

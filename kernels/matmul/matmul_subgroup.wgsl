@@ -1,0 +1,73 @@
+// Subgroup matmul for CPU-emulated adapters (lavapipe, SwiftShader), whose drivers run the SG lanes of
+// a subgroup as one SIMD vector and turn every storage-buffer load into a loop over lanes with a
+// bounds check per component. Loads are therefore what costs, and this kernel makes each one count:
+//  - a workgroup is exactly one subgroup and computes TM rows x 4*SG*TNQ columns;
+//  - op(a): each lane loads distinct rows and subgroupBroadcast hands every lane every row (one
+//    vector permute per value instead of a load per lane);
+//  - op(b): each lane loads only its own 4*TNQ columns; in the SoA registers these drivers use, the
+//    4x4 regrouping between k-quads and column-quads is free;
+//  - all loads are vec4 (one lane-loop per four values), four k steps per iteration.
+// Requires 16-byte rows along the vec4 axis: K % 4 == 0 unless TRANS_A, M % 4 == 0 if TRANS_A,
+// N % 4 == 0 unless TRANS_B, K % 4 == 0 if TRANS_B (otherwise subgroupLaunch returns null).
+// Edge lanes clamp their indices and load valid data; only in-range results are stored.
+// The statements marked {{...}} are unrolled per row/column by subgroup.ts, because the lane index
+// of subgroupBroadcast must be a constant.
+// a: (batch_a..., M, K), or (batch_a..., K, M) when TRANS_A, read as vec4s
+// b: (batch_b..., K, N), or (batch_b..., N, K) when TRANS_B, read as vec4s
+// out: (batch..., M, N)
+// Params has matmul_common.wgsl's layout (launch.ts fills both alike); the bindings differ (vec4).
+enable subgroups;
+
+struct Params {
+  M: u32, N: u32, K: u32, mOff: u32,
+  sam: u32, sak: u32, sbk: u32, sbn: u32,
+  bOff: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  batchShape: vec4<u32>, aBatch: vec4<u32>, bBatch: vec4<u32>,
+}
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+// Element offsets of batch `bi` into a (x) and b (y); a 0 stride broadcasts.
+fn batchOffsets(bi: u32) -> vec2<u32> {
+  var rem = bi;
+  var o = vec2<u32>(0u, 0u);
+  for (var d = 3; d >= 0; d--) {
+    let s = params.batchShape[d];
+    let c = rem % s;
+    rem = rem / s;
+    o += c * vec2<u32>(params.aBatch[d], params.bBatch[d]);
+  }
+  return o;
+}
+
+@compute @workgroup_size({{SG}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let lane = lid.x;
+  let z = wid.z + params.bOff;
+  let off = batchOffsets(z) / 4u;  // in vec4s
+  let m0 = wid.y * {{TM}}u + params.mOff;
+  let n0 = wid.x * {{TILE_N}}u;
+  // Row and column bases (in vec4s) of what this lane loads, clamped into range.
+{{SETUP}}
+  // acc_i_j: rows m0 + i, columns n0 + 4 * SG * j + 4 * lane + (0..3)
+{{ACC}}
+  var k = 0u;
+  loop {
+    if (k + 4u > K) { break; }
+{{QUAD}}
+    k += 4u;
+  }
+  // Only reachable when neither operand is read along K (TRANS_A and not TRANS_B).
+  loop {
+    if (k >= K) { break; }
+{{SINGLE}}
+    k += 1u;
+  }
+  let base = z * M * N;
+{{STORE}}
+}
