@@ -10,14 +10,19 @@ import { initThaw, initTf, adapterLabel, time, repsFor, thawStep, tfStep, printT
 import { tensor } from '../engine/factory.ts';
 import { matmul, type MatmulVariant } from '../kernels/matmul/matmul.ts';
 
+export interface MatmulRow { size: number; variant: string; thawGflops: number; tfjsGflops: number; ratio: number; thawMs: number; tfjsMs: number }
+
+/** Runs the benchmark and returns one row per size and kernel (`quick`: 256 and 512 only). */
+export async function run(o: { quick?: boolean; sizes?: number[]; print?: boolean } = {}): Promise<MatmulRow[]> {
 const rt = await initThaw();
 const tfx = await initTf();
-const sizes = (process.env.BENCH_SIZES ?? '256,512,1024').split(',').map(Number);
+const sizes = o.sizes ?? (process.env.BENCH_SIZES ?? (o.quick ? '256,512' : '256,512,1024')).split(',').map(Number);
 const variants = (process.env.BENCH_VARIANTS ?? 'auto').split(',') as MatmulVariant[];
 console.log(`adapter: ${adapterLabel(rt)}`);
 
 const rows: (string | number)[][] = [];
 const results: Record<string, unknown>[] = [];
+const out: MatmulRow[] = [];
 for (const n of sizes) {
   const A = randomData(n * n), B = randomData(n * n);
   const flop = 2 * n * n * n;
@@ -40,10 +45,17 @@ for (const n of sizes) {
     rows.push([`${n}x${n}x${n}`, variant, gf(thT.median, reps), gf(thT.min, reps), gf(tfT.median, tfReps), gf(tfT.min, tfReps), ratio]);
     results.push({ size: n, variant, thawReps: reps, tfjsReps: tfReps, thawMs: thT, tfjsMs: tfT,
       thawGflops: gf(thT.median, reps), tfjsGflops: gf(tfT.median, tfReps), ratio });
+    out.push({ size: n, variant, thawGflops: gf(thT.median, reps), tfjsGflops: gf(tfT.median, tfReps), ratio, thawMs: thT.median / reps, tfjsMs: tfT.median / tfReps });
   }
   a.dispose(); b.dispose(); ta.dispose(); tb.dispose();
 }
 printTable(`matmul f32, ${adapterLabel(rt)} (GFLOP/s; median and best of ${(results[0] as any)?.thawMs.runs.length ?? 0} timed steps)`,
   ['size', 'thaw kernel', 'thaw', 'thaw best', 'tfjs', 'tfjs best', 'speedup'], rows);
 console.log(`\nwrote ${writeResults(rt, 'matmul', results)}`);
-process.exit(0);
+return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await run({ quick: process.argv.includes('--quick') });
+  process.exit(0);
+}

@@ -140,7 +140,7 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
   for (let i = 0; i < r; i++) {
     const da = a[a.length - r + i] ?? 1;
     const db = b[b.length - r + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) throw new ShapeError(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} cannot be broadcast (dimension ${i}: ${da} vs ${db})`);
+    if (da !== db && da !== 1 && db !== 1) throw new ShapeError(`${op}: argument 'a' has shape ${shapeStr(a)} and argument 'b' has shape ${shapeStr(b)}, which cannot be broadcast (dimension ${i}: ${da} vs ${db}); expected equal sizes or 1 in each dimension`);
     out.push(da === 1 ? db : da);
   }
   return out;

@@ -38,8 +38,8 @@ export function planMatmul(aShape: Shape, bShape: Shape, transA: boolean, transB
   const [M, Ka] = transA ? [aShape[ra - 1], aShape[ra - 2]] : [aShape[ra - 2], aShape[ra - 1]];
   const [Kb, N] = transB ? [bShape[rb - 1], bShape[rb - 2]] : [bShape[rb - 2], bShape[rb - 1]];
   if (Ka !== Kb) {
-    throw new ShapeError(`${op}: inner dimensions differ: a ${shapeStr(aShape)}${transA ? ' (transposed)' : ''} has K=${Ka}, ` +
-      `b ${shapeStr(bShape)}${transB ? ' (transposed)' : ''} has K=${Kb}`);
+    throw new ShapeError(`${op}: argument 'b' has shape ${shapeStr(bShape)}${transB ? ' (transposed)' : ''} with inner dimension K=${Kb}, ` +
+      `expected K=${Ka} to match argument 'a' ${shapeStr(aShape)}${transA ? ' (transposed)' : ''}`);
   }
   const K = Ka;
   const aB = aShape.slice(0, -2), bB = bShape.slice(0, -2);

@@ -31,7 +31,7 @@ export interface MatmulOptions {
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { transA = false, transB = false, variant = 'auto' } = opts;
-  if (a.rank === 0 || b.rank === 0) throw new ShapeError(`matmul: operands must have rank >= 1, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
+  if (a.rank === 0 || b.rank === 0) throw new ShapeError(`matmul: argument '${a.rank === 0 ? 'a' : 'b'}' is a scalar (shape []), expected rank >= 1 (a vector or matrix); use mul() for scalars`);
   if (a.rank === 1 || b.rank === 1) return matmulVector(a, b, transA, transB, variant);
   const out = matmulRaw(a, b, transA, transB, variant);
   // Save only what backward will read: b for a's gradient, a for b's.
