@@ -13,3 +13,5 @@ export { batchNorm2d } from '../kernels/batchnorm/batchnorm.ts';
 export { pad2d } from '../kernels/pad/pad.ts';
 export { dropout } from '../kernels/dropout/dropout.ts';
 export { resize2d } from '../kernels/resize/resize.ts';
+export { layerNorm } from '../kernels/layernorm/layernorm.ts';
+export { attention } from '../kernels/attention/attention.ts';

@@ -1,0 +1,22 @@
+// Shared by the fused attention kernels (pasted in where a kernel has the COMMON placeholder).
+const D = {{D}}u;
+const D4 = {{D4}}u;
+const BQ = {{BQ}}u;
+const BK = {{BK}}u;
+const MASK_BIAS = -1.0e9;
+
+// PCG hash (Jarzynski & Olano 2020), as kernels/dropout/dropout.wgsl.
+fn pcg(x: u32) -> u32 {
+  let s = x * 747796405u + 2891336453u;
+  let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+  return (w >> 22u) ^ w;
+}
+
+// 1 / (1 - p) where dropout keeps flat element idx, 0 where it drops it; 1 without dropout.
+fn keepFactor(idx: u32) -> f32 {
+  if (!{{DROPOUT}}) { return 1.0; }
+  let u = f32(pcg(pcg(idx) ^ pcg(params.seed)) >> 8u) * (1.0 / 16777216.0);
+  return select(0.0, params.keepScale, u >= params.p);
+}
+
+{{IO}}

@@ -1,0 +1,70 @@
+// Fused scaled dot-product attention, forward: one workgroup per (query block, batch * head), one
+// invocation per query row. Key/value tiles of BK rows are staged in workgroup memory; each query
+// keeps an online softmax (running max m, running sum l, unnormalised output acc) so the (Tq, Tk)
+// score matrix is never stored. Masked keys get the additive bias MASK_BIAS, exactly as the composed
+// path adds it, so both give the same softmax. Attention dropout (DROPOUT) hashes the flat index
+// ((b*H + h)*Tq + i)*Tk + j with kernels/dropout's PCG hash, the mask that dropout() applied to
+// the (B, H, Tq, Tk) probabilities would draw. Writes out and the per-row log-sum-exp for backward.
+// The head dim is held as D4 = ceil(D / 4) vec4 registers per row (zero-padded), written as lines
+// with `$c` that the launcher repeats for c = 0 .. D4-1 (see fused.ts): no per-invocation arrays,
+// whose dynamic indexing lavapipe's compiler turned into minutes-long builds. The running max is
+// updated key by key (rescaling acc when it grows), so no score array is kept either.
+// Element (b, h, t, d) of q/out lives at b*qsB + h*qsH + t*qsT + d, of k/v at b*ksB + h*ksH + t*ksT + d.
+// q: (B, H, Tq, D) strided, k, v: (B, H, Tk, D) strided, mask: (B, Tk) 1 = attend, 0 = padding,
+// out: like q, lse: (B, H, Tq)
+{{PARAMS}}
+@group(0) @binding(0) var<storage, read> q: array<f32>;
+@group(0) @binding(1) var<storage, read> k: array<f32>;
+@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(3) var<storage, read> mask: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
+
+var<workgroup> kt: array<vec4<f32>, {{BKD4}}>;
+var<workgroup> vt: array<vec4<f32>, {{BKD4}}>;
+var<workgroup> bt: array<f32, {{BK}}>;
+
+{{COMMON}}
+{{LOAD}}
+
+@compute @workgroup_size({{BQ}})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let bh = wid.y;
+  let b = bh / params.H;
+  let h = bh % params.H;
+  let i = wid.x * BQ + lid;
+  let valid = i < params.Tq;
+  let qo = b * params.qsB + h * params.qsH + min(i, params.Tq - 1u) * params.qsT;
+  let kb = b * params.ksB + h * params.ksH;
+  var q$c = ld_q(qo, $c) * params.scale;
+  var a$c = vec4<f32>(0.0);
+  var m = -3.0e38;
+  var l = 0.0;
+  for (var k0 = 0u; k0 < params.Tk; k0 += BK) {
+    loadKV(kb, k0, b, lid);
+    workgroupBarrier();
+    let n = min(BK, params.Tk - k0);
+    for (var j = 0u; j < n; j++) {
+      let kj = j * D4;
+      var s = bt[j];
+      s += dot(q$c, kt[kj + $c]);
+      if (s > m) {
+        // A new running max: rescale what has been accumulated.
+        let corr = exp(m - s);
+        l *= corr;
+        a$c *= corr;
+        m = s;
+      }
+      let pj = exp(s - m);
+      l += pj;
+      let pd = pj * keepFactor((bh * params.Tq + i) * params.Tk + k0 + j);
+      a$c += pd * vt[kj + $c];
+    }
+    workgroupBarrier();
+  }
+  if (!valid) { return; }
+  let inv = 1.0 / l;
+  st_out(qo, $c, a$c * inv);
+  lse[bh * params.Tq + i] = m + log(l);
+}

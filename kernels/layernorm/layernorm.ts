@@ -1,0 +1,117 @@
+/**
+ * Layer normalisation over the last dim (torch.nn.functional.layer_norm with a 1-D normalized
+ * shape), with its hand-written backward: one kernel for the input gradient (per row, two fused
+ * reductions) and one for the weight/bias gradients (column sums). The forward saves the per-row
+ * mean and reciprocal std, so backward re-reads x but never recomputes the statistics. Rows are
+ * reduced by teams sized to the row length: one workgroup per row for long rows (BERT-base's 768),
+ * several rows per workgroup for short ones.
+ */
+import lnSrc from './layernorm.wgsl';
+import lnDxSrc from './layernorm_backward_dx.wgsl';
+import lnParamsSrc from './layernorm_backward_params.wgsl';
+import { Tensor, shapeStr } from '../../engine/tensor.ts';
+import { runtime, grid, template } from '../../engine/runtime.ts';
+import { record } from '../../engine/autograd.ts';
+import { ShapeError } from '../../engine/errors.ts';
+
+const WG = 256;
+
+/** Invocations per row: a power of two, about a quarter of the row length, at most one workgroup. */
+function teamFor(len: number): number {
+  let t = 1;
+  while (t < WG && t * 4 < len) t *= 2;
+  return t;
+}
+
+/**
+ * Normalises `x` (..., D) over its last dim, then scales by `weight` (D) and shifts by `bias` (D)
+ * when given (both or neither). `eps` is added to the biased variance (BERT uses 1e-12).
+ */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  if (x.dtype !== 'f32' || x.rank < 1) throw new ShapeError(`layerNorm: argument 'x' has ${x.dtype} shape ${shapeStr(x.shape)}, expected f32 (..., D)`);
+  const D = x.shape[x.rank - 1];
+  if (!weight !== !bias) throw new ShapeError('layerNorm: pass both weight and bias, or neither');
+  for (const [n, p] of [['weight', weight], ['bias', bias]] as const) {
+    if (p && (p.dtype !== 'f32' || p.rank !== 1 || p.size !== D)) throw new ShapeError(`layerNorm: argument '${n}' has shape ${shapeStr(p.shape)}, expected [${D}]`);
+  }
+  if (!(eps >= 0)) throw new ShapeError(`layerNorm: eps must be >= 0, got ${eps}`);
+  void x.buffer; void weight?.buffer; void bias?.buffer; // a disposed input throws before anything is allocated
+  const affine = !!weight;
+  const rows = D === 0 ? 0 : x.size / D;
+  const team = teamFor(D);
+  const groups = grid(Math.ceil(rows / (WG / team)));
+  // x: (rows, D), out: (rows, D), mean: (rows), rstd: (rows)
+  const out = Tensor.alloc(x.shape);
+  const mean = Tensor.alloc([rows]);
+  const rstd = Tensor.alloc([rows]);
+  runtime().run({ key: `layernorm:${team}:${affine}`, code: () => template(lnSrc, { TEAM: team, AFFINE: affine }) },
+    { x, weight: weight ?? x, bias: bias ?? x, out, mean, rstd }, { rows, len: D, eps }, groups);
+  const inputs = affine ? [x, weight!, bias!] : [x];
+  const result = record('layerNorm', inputs, out, (g, needs, [sx, smean, srstd, sw]) => {
+    let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+    if (needs[0]) {
+      // dx: (rows, D)
+      dx = Tensor.alloc(x.shape);
+      runtime().run({ key: `layernorm_backward_dx:${team}:${affine}`, code: () => template(lnDxSrc, { TEAM: team, AFFINE: affine }) },
+        { x: sx, weight: sw ?? sx, g, mean: smean, rstd: srstd, dx }, { rows, len: D }, groups);
+    }
+    if (affine && (needs[1] || needs[2])) {
+      // dweight: (D), dbias: (D)
+      dw = Tensor.alloc([D]);
+      db = Tensor.alloc([D]);
+      runtime().run({ key: 'layernorm_backward_params', code: () => lnParamsSrc },
+        { x: sx, g, mean: smean, rstd: srstd, dweight: dw, dbias: db }, { rows, len: D }, [Math.ceil(D / 16)]);
+      if (!needs[1]) { dw.dispose(); dw = null; }
+      if (!needs[2]) { db.dispose(); db = null; }
+    }
+    return affine ? [dx, dw, db] : [dx];
+  }, affine ? [x, mean, rstd, weight!] : [x, mean, rstd]);
+  mean.dispose();
+  rstd.dispose();
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// float64 CPU references (test oracles).
+
+/** float64 layer norm of `x` viewed as (rows, D). `w`/`b` may be null (no affine). */
+export function layerNormRef(x: ArrayLike<number>, D: number, w: ArrayLike<number> | null, b: ArrayLike<number> | null, eps: number): Float64Array {
+  const rows = x.length / D;
+  const out = new Float64Array(x.length);
+  for (let r = 0; r < rows; r++) {
+    let mu = 0;
+    for (let k = 0; k < D; k++) mu += x[r * D + k];
+    mu /= D;
+    let v = 0;
+    for (let k = 0; k < D; k++) v += (x[r * D + k] - mu) ** 2;
+    const rs = 1 / Math.sqrt(v / D + eps);
+    for (let k = 0; k < D; k++) out[r * D + k] = (x[r * D + k] - mu) * rs * (w ? w[k] : 1) + (b ? b[k] : 0);
+  }
+  return out;
+}
+
+/** float64 gradients of sum(g * layerNorm(x)) with respect to x, weight and bias. */
+export function layerNormGradRef(x: ArrayLike<number>, D: number, w: ArrayLike<number> | null, g: ArrayLike<number>, eps: number):
+  { dx: Float64Array; dw: Float64Array; db: Float64Array } {
+  const rows = x.length / D;
+  const dx = new Float64Array(x.length), dw = new Float64Array(D), db = new Float64Array(D);
+  const xh = new Float64Array(D);
+  for (let r = 0; r < rows; r++) {
+    let mu = 0;
+    for (let k = 0; k < D; k++) mu += x[r * D + k];
+    mu /= D;
+    let v = 0;
+    for (let k = 0; k < D; k++) v += (x[r * D + k] - mu) ** 2;
+    const rs = 1 / Math.sqrt(v / D + eps);
+    let a = 0, c = 0;
+    for (let k = 0; k < D; k++) {
+      xh[k] = (x[r * D + k] - mu) * rs;
+      const gw = g[r * D + k] * (w ? w[k] : 1);
+      a += gw; c += gw * xh[k];
+      dw[k] += g[r * D + k] * xh[k];
+      db[k] += g[r * D + k];
+    }
+    for (let k = 0; k < D; k++) dx[r * D + k] = rs * (g[r * D + k] * (w ? w[k] : 1) - a / D - xh[k] * c / D);
+  }
+  return { dx, dw, db };
+}

@@ -1,0 +1,223 @@
+/**
+ * BERT's building blocks with the Hugging Face module names, so a parameter's dotted path is its
+ * checkpoint key (`encoder.layer.3.attention.self.query.weight`). Shapes: B batch, T tokens,
+ * H hidden size, I intermediate size.
+ */
+import { Module, onesInit, zerosInit, type Init } from '../../engine/module.ts';
+import { type Tensor, shapeStr } from '../../engine/tensor.ts';
+import { runtime } from '../../engine/runtime.ts';
+import { ShapeError, ThawError } from '../../engine/errors.ts';
+import { reshape } from '../../engine/shape.ts';
+import { Linear, Dropout } from '../../engine/nn/index.ts';
+import { add, gelu, relu, tanh } from '../../kernels/elementwise/elementwise.ts';
+import { gather } from '../../kernels/gather/gather.ts';
+import { slice } from '../../kernels/slice/slice.ts';
+import { layerNorm } from '../../kernels/layernorm/layernorm.ts';
+import { attention, type AttentionImpl } from '../../kernels/attention/attention.ts';
+import type { BertConfig } from './config.ts';
+
+/** N(0, std) init (Box-Muller over `rng`), BERT's init of Linear and Embedding weights. */
+export function normalInit(std: number, rng: () => number = Math.random): Init {
+  return (n) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i += 2) {
+      const r = Math.sqrt(-2 * Math.log(1 - rng())), t = 2 * Math.PI * rng();
+      a[i] = r * Math.cos(t) * std;
+      if (i + 1 < n) a[i + 1] = r * Math.sin(t) * std;
+    }
+    return a;
+  };
+}
+
+/** torch.nn.LayerNorm over the last dim: weight (H) ones, bias (H) zeros. */
+export class LayerNorm extends Module {
+  constructor(readonly size: number, readonly eps = 1e-5) {
+    super();
+    this.param('weight', [size], onesInit);
+    this.param('bias', [size], zerosInit);
+  }
+  get weight(): Tensor { return this._params.get('weight')!; }
+  get bias(): Tensor { return this._params.get('bias')!; }
+  /** x: (..., size) → same shape. */
+  forward(x: Tensor): Tensor { return layerNorm(x, this.weight, this.bias, this.eps); }
+}
+
+/** torch.nn.Embedding: weight (num, dim). */
+export class Embedding extends Module {
+  constructor(readonly num: number, readonly dim: number, init: Init) {
+    super();
+    this.param('weight', [num, dim], init);
+  }
+  get weight(): Tensor { return this._params.get('weight')!; }
+  /** ids: i32 (...) → (..., dim). */
+  forward(ids: Tensor): Tensor { return gather(this.weight, ids); }
+}
+
+/** A Linear with BERT's init: N(0, initializerRange) weight, zero bias. */
+export function bertLinear(inF: number, outF: number, c: BertConfig): Linear {
+  const l = new Linear(inF, outF);
+  const w = normalInit(c.initializerRange, c.rng)(inF * outF, [outF, inF]);
+  runtime().write(l.weight.buffer, w);
+  runtime().write(l.bias!.buffer, new Float32Array(outF));
+  return l;
+}
+
+/** Word + position + token-type embeddings, LayerNorm, dropout. */
+export class BertEmbeddings extends Module {
+  readonly word_embeddings: Embedding;
+  readonly position_embeddings: Embedding;
+  readonly token_type_embeddings: Embedding;
+  readonly LayerNorm: LayerNorm;
+  readonly dropout: Dropout;
+  constructor(readonly config: BertConfig) {
+    super();
+    const c = config, init = normalInit(c.initializerRange, c.rng);
+    this.word_embeddings = this.child('word_embeddings', new Embedding(c.vocabSize, c.hiddenSize, init));
+    this.position_embeddings = this.child('position_embeddings', new Embedding(c.maxPositions, c.hiddenSize, init));
+    this.token_type_embeddings = this.child('token_type_embeddings', new Embedding(c.typeVocabSize, c.hiddenSize, init));
+    this.LayerNorm = this.child('LayerNorm', new LayerNorm(c.hiddenSize, c.layerNormEps));
+    this.dropout = this.child('dropout', new Dropout(c.hiddenDropout, c.seed));
+  }
+
+  /** inputIds: i32 (B, T), tokenTypeIds: i32 (B, T) or null (all 0) → (B, T, H). Positions are 0..T-1. */
+  forward(inputIds: Tensor, tokenTypeIds: Tensor | null = null): Tensor {
+    const [, T] = inputIds.shape;
+    const H = this.config.hiddenSize;
+    if (T > this.config.maxPositions) throw new ShapeError(`BertEmbeddings: ${T} tokens exceed maxPositions ${this.config.maxPositions}`);
+    const words = this.word_embeddings.forward(inputIds); // (B, T, H)
+    const types = tokenTypeIds ? this.token_type_embeddings.forward(tokenTypeIds) : slice(this.token_type_embeddings.weight, [0, 0], [1, H]); // (B, T, H) or (1, H)
+    const pos = slice(this.position_embeddings.weight, [0, 0], [T, H]); // (T, H)
+    return this.dropout.forward(this.LayerNorm.forward(add(add(words, types), pos)));
+  }
+}
+
+/** Query/key/value projections and scaled dot-product attention over heads. */
+export class BertSelfAttention extends Module {
+  readonly query: Linear;
+  readonly key: Linear;
+  readonly value: Linear;
+  /** Seed of the next attention-dropout mask. */
+  seed: number;
+  constructor(readonly config: BertConfig) {
+    super();
+    const H = config.hiddenSize;
+    this.query = this.child('query', bertLinear(H, H, config));
+    this.key = this.child('key', bertLinear(H, H, config));
+    this.value = this.child('value', bertLinear(H, H, config));
+    this.seed = ((config.seed ?? Math.floor(Math.random() * 2 ** 32)) + 0x9e3779b9) >>> 0;
+  }
+
+  /** The attention implementation in use ('auto' resolved against the adapter). */
+  get impl(): AttentionImpl {
+    const a = this.config.attention;
+    return a === 'auto' ? (runtime().gpu.info.kind === 'hardware' ? 'fused' : 'composed') : a;
+  }
+
+  /** x: (B, T, H), mask: f32 (B, T) or null → (B, T, H), heads concatenated. */
+  forward(x: Tensor, mask: Tensor | null): Tensor {
+    const p = this.training ? this.config.attentionDropout : 0;
+    const seed = this.seed;
+    if (p > 0) this.seed = (this.seed + 1) >>> 0;
+    return attention(this.query.forward(x), this.key.forward(x), this.value.forward(x),
+      { mask, heads: this.config.numHeads, impl: this.impl, dropout: p, seed });
+  }
+}
+
+/** dense → dropout → residual add → LayerNorm (BertSelfOutput and BertOutput). */
+export class BertResidualOutput extends Module {
+  readonly dense: Linear;
+  readonly LayerNorm: LayerNorm;
+  readonly dropout: Dropout;
+  constructor(inF: number, config: BertConfig) {
+    super();
+    this.dense = this.child('dense', bertLinear(inF, config.hiddenSize, config));
+    this.LayerNorm = this.child('LayerNorm', new LayerNorm(config.hiddenSize, config.layerNormEps));
+    this.dropout = this.child('dropout', new Dropout(config.hiddenDropout, config.seed === undefined ? undefined : config.seed + 7));
+  }
+  /** h: (B, T, inF), input: (B, T, H) → (B, T, H). */
+  forward(h: Tensor, input: Tensor): Tensor {
+    return this.LayerNorm.forward(add(this.dropout.forward(this.dense.forward(h)), input));
+  }
+}
+
+/** `attention.self` + `attention.output`. */
+export class BertAttention extends Module {
+  readonly self: BertSelfAttention;
+  readonly output: BertResidualOutput;
+  constructor(config: BertConfig) {
+    super();
+    this.self = this.child('self', new BertSelfAttention(config));
+    this.output = this.child('output', new BertResidualOutput(config.hiddenSize, config));
+  }
+  forward(x: Tensor, mask: Tensor | null): Tensor { return this.output.forward(this.self.forward(x, mask), x); }
+}
+
+/** The feed-forward expansion: dense (H → I) and the activation. */
+export class BertIntermediate extends Module {
+  readonly dense: Linear;
+  constructor(readonly config: BertConfig) {
+    super();
+    this.dense = this.child('dense', bertLinear(config.hiddenSize, config.intermediateSize, config));
+  }
+  /** x: (B, T, H) → (B, T, I). */
+  forward(x: Tensor): Tensor {
+    const h = this.dense.forward(x);
+    const a = this.config.activation;
+    return a === 'relu' ? relu(h) : gelu(h, a === 'gelu_tanh' ? 'tanh' : 'none');
+  }
+}
+
+/** One encoder layer: attention, then the feed-forward block, each with residual + LayerNorm. */
+export class BertLayer extends Module {
+  readonly attention: BertAttention;
+  readonly intermediate: BertIntermediate;
+  readonly output: BertResidualOutput;
+  constructor(config: BertConfig) {
+    super();
+    this.attention = this.child('attention', new BertAttention(config));
+    this.intermediate = this.child('intermediate', new BertIntermediate(config));
+    this.output = this.child('output', new BertResidualOutput(config.intermediateSize, config));
+  }
+  /** x: (B, T, H), mask: f32 (B, T) or null → (B, T, H). */
+  forward(x: Tensor, mask: Tensor | null): Tensor {
+    const a = this.attention.forward(x, mask);
+    return this.output.forward(this.intermediate.forward(a), a);
+  }
+}
+
+/** `encoder.layer.N`: the stack of layers (children named by index, as torch.nn.ModuleList). */
+export class BertEncoder extends Module {
+  readonly layer: LayerList;
+  constructor(config: BertConfig) {
+    super();
+    this.layer = this.child('layer', new LayerList(Array.from({ length: config.numLayers }, () => new BertLayer(config))));
+  }
+  forward(x: Tensor, mask: Tensor | null): Tensor {
+    for (const l of this.layer.layers) x = l.forward(x, mask);
+    return x;
+  }
+}
+
+/** torch.nn.ModuleList of BertLayers. */
+export class LayerList extends Module {
+  constructor(readonly layers: BertLayer[]) {
+    super();
+    layers.forEach((l, i) => this.child(String(i), l));
+  }
+  forward(): never { throw new ThawError('usage', 'LayerList has no forward; iterate over .layers'); }
+}
+
+/** tanh(dense(first token's hidden state)). */
+export class BertPooler extends Module {
+  readonly dense: Linear;
+  constructor(readonly config: BertConfig) {
+    super();
+    this.dense = this.child('dense', bertLinear(config.hiddenSize, config.hiddenSize, config));
+  }
+  /** x: (B, T, H) → (B, H). */
+  forward(x: Tensor): Tensor {
+    const [B, , H] = x.shape;
+    if (x.rank !== 3) throw new ShapeError(`BertPooler: input has shape ${shapeStr(x.shape)}, expected (B, T, H)`);
+    return tanh(this.dense.forward(reshape(slice(x, [0, 0, 0], [B, 1, H]), [B, H])));
+  }
+}

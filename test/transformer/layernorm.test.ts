@@ -1,0 +1,88 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, randArray, assertClose, numericGrad } from '../helpers.ts';
+import { tensor } from '../../engine/factory.ts';
+import { tidy } from '../../engine/tensor.ts';
+import { backward, variable } from '../../engine/autograd.ts';
+import { ShapeError } from '../../engine/errors.ts';
+import { mul, addScalar } from '../../kernels/elementwise/elementwise.ts';
+import { sum } from '../../kernels/reduce/reduce.ts';
+import { layerNorm, layerNormRef, layerNormGradRef } from '../../kernels/layernorm/layernorm.ts';
+
+test.before(async () => { await setup(); });
+
+const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+// [shape, eps]: short rows packed many per workgroup, BERT-tiny's 128, BERT-base's 768, and rows
+// longer than one workgroup (1030 > 256 invocations, each looping).
+const CASES: [number[], number][] = [
+  [[1, 1], 1e-5], [[7, 5], 1e-5], [[3, 11, 32], 1e-12], [[2, 3, 33], 1e-5], [[5, 128], 1e-12],
+  [[3, 768], 1e-12], [[2, 1030], 1e-5], [[17], 1e-3], [[300, 3], 1e-5],
+];
+
+for (const [shape, eps] of CASES) {
+  test(`layerNorm [${shape}] eps ${eps}: forward and backward (x, weight, bias) vs float64`, async () => {
+    const D = shape[shape.length - 1], n = numel(shape);
+    const X = randArray(n, -3, 3), Wt = randArray(D, 0.5, 1.5), Bs = randArray(D), G = randArray(n);
+    const x = variable(tensor(X, shape)), w = variable(tensor(Wt, [D])), b = variable(tensor(Bs, [D]));
+    const y = tidy(() => { const y = layerNorm(x, w, b, eps); backward(sum(mul(y, tensor(G, shape)))); return y; });
+    assert.equal(y.shape, shape);
+    // D = 1 normalises to exactly 0 (x - mean = 0): the output is the bias.
+    assertClose(await y.data(), layerNormRef(X, D, Wt, Bs, eps), 1e-5, 2e-5, 'forward');
+    const ref = layerNormGradRef(X, D, Wt, G, eps);
+    const tol = D === 1 ? 1e-2 : 1e-6; // D = 1: dx is 0 up to rounding amplified by 1/sqrt(eps)
+    assertClose(await x.grad!.data(), ref.dx, 1e-4, 1e-4 + tol, 'dx');
+    assertClose(await w.grad!.data(), ref.dw, 1e-4, 1e-4, 'dweight');
+    assertClose(await b.grad!.data(), ref.db, 1e-5, 1e-5, 'dbias');
+    for (const t of [y, x.grad!, w.grad!, b.grad!, x, w, b]) t.dispose();
+  });
+}
+
+test('layerNorm: gradients vs central finite differences (x, weight, bias)', async () => {
+  const rows = 3, D = 7, eps = 1e-5;
+  const X = randArray(rows * D, -2, 2), Wt = randArray(D, 0.5, 1.5), Bs = randArray(D), G = randArray(rows * D);
+  const x = variable(tensor(X, [rows, D])), w = variable(tensor(Wt, [D])), b = variable(tensor(Bs, [D]));
+  tidy(() => { backward(sum(mul(layerNorm(x, w, b, eps), tensor(G, [rows, D])))); });
+  const loss = (xx: ArrayLike<number>, ww: ArrayLike<number>, bb: ArrayLike<number>) =>
+    layerNormRef(xx, D, ww, bb, eps).reduce((s, v, i) => s + v * G[i], 0);
+  assertClose(await x.grad!.data(), numericGrad((v) => loss(v, Wt, Bs), X), 1e-3, 1e-4, 'dx fd');
+  assertClose(await w.grad!.data(), numericGrad((v) => loss(X, v, Bs), Wt), 1e-3, 1e-4, 'dweight fd');
+  assertClose(await b.grad!.data(), numericGrad((v) => loss(X, Wt, v), Bs), 1e-3, 1e-4, 'dbias fd');
+  for (const t of [x.grad!, w.grad!, b.grad!, x, w, b]) t.dispose();
+});
+
+test('layerNorm without affine parameters, and only the gradients asked for', async () => {
+  const shape = [4, 9], D = 9, n = 36;
+  const X = randArray(n, -2, 2), G = randArray(n);
+  const x = variable(tensor(X, shape));
+  const y = tidy(() => { const y = layerNorm(x, null, null, 1e-5); backward(sum(mul(y, tensor(G, shape)))); return y; });
+  assertClose(await y.data(), layerNormRef(X, D, null, null, 1e-5), 1e-5, 1e-5, 'forward');
+  assertClose(await x.grad!.data(), layerNormGradRef(X, D, null, G, 1e-5).dx, 1e-4, 1e-5, 'dx');
+  y.dispose(); x.grad!.dispose(); x.dispose();
+  // Frozen weight and bias, trainable input: no parameter gradients are produced.
+  const x2 = variable(tensor(X, shape)), w = tensor(randArray(D), [D]), b = tensor(randArray(D), [D]);
+  tidy(() => { backward(sum(layerNorm(x2, w, b))); });
+  assert.ok(x2.grad && w.grad === null && b.grad === null);
+  for (const t of [x2.grad!, x2, w, b]) t.dispose();
+});
+
+test('layerNorm keeps precision when |mean| >> std (two-pass variance)', async () => {
+  // Mean 300, std ~0.58: E[x^2] - E[x]^2 in float32 would lose about 3% of the variance here
+  // (ulp of 9e4 is 0.008); the centred second pass keeps it to rounding of the mean.
+  const rows = 4, D = 64;
+  const X = randArray(rows * D, -1, 1);
+  const x = tensor(X, [rows, D]);
+  const shifted = tidy(() => layerNorm(addScalar(x, 300), null, null, 0));
+  const Xs = Float32Array.from(X, (v) => Math.fround(v + 300)); // the inputs the kernel saw
+  assertClose(await shifted.data(), layerNormRef(Xs, D, null, null, 0), 2e-3, 2e-3, 'shifted');
+  shifted.dispose(); x.dispose();
+});
+
+test('layerNorm rejects mismatched parameters by name', () => {
+  const x = tensor(randArray(12), [3, 4]), w = tensor(randArray(5), [5]), b = tensor(randArray(4), [4]);
+  assert.throws(() => layerNorm(x, w, b), (e: unknown) => e instanceof ShapeError && /'weight'.*\[4\]/.test((e as Error).message));
+  assert.throws(() => layerNorm(x, b, null), (e: unknown) => e instanceof ShapeError && /both/.test((e as Error).message));
+  for (const t of [x, w, b]) t.dispose();
+});
+
+test.run();
