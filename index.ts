@@ -20,5 +20,5 @@ export * from './engine/data/index.ts';
 export { ZOO, getZooEntry, modelNames } from './engine/zoo.ts';
 export { resnet20, ResNetCifar } from './models/resnet_cifar.ts';
 export type { Classifier } from './models/types.ts';
-export * from './models/bert.ts';
+export { BertModel, BertForSequenceClassification, bertInputs, bertConfig, bertConfigFromHf, BERT_BASE, BERT_TINY, loadBertWeights, type BertConfig } from './models/bert.ts';
 export * from './engine/text/index.ts';
