@@ -1,0 +1,160 @@
+/**
+ * conv2d: forward, input gradient and weight gradient as explicit kernels, bias gradient as a sum.
+ *
+ * Layout is PyTorch's, so checkpoints load without conversion: activations NCHW, weights OIHW
+ * `(Cout, Cin/groups, kh, kw)`, bias `(Cout)`. Kernel choice per pass ('auto'):
+ * - depthwise (groups = Cin, any channel multiplier): a dedicated kernel per pass (depthwise.ts);
+ * - 1x1, stride 1, no padding, H*W % 4 == 0: a pointwise GEMM (the subgroup GEMM over one long
+ *   row per image where subgroups exist, else pointwise.wgsl);
+ * - otherwise: a row-window implicit GEMM (gemm.ts: gemm_sg.wgsl with subgroups on software
+ *   adapters, else gemm.wgsl; dx runs it once per stride phase), and a split-K row-window
+ *   weight gradient (weight_grad.ts).
+ * `variant: 'naive'` forces the one-output-per-invocation kernels, the oracle the tests compare with.
+ * Backward computes only the gradients autograd asks for, so a frozen conv whose input needs no
+ * gradient runs no dx kernel. See README.md for the kernels and their blocking.
+ */
+import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
+import { record } from '../../engine/autograd.ts';
+import { ShapeError } from '../../engine/errors.ts';
+import { sum } from '../reduce/reduce.ts';
+import { type Conv2dOptions, type ConvGeom, type ConvVariant, convGeometry } from './geometry.ts';
+import { naiveForward, naiveInputGrad, naiveWeightGrad, transposeWeights, pointwise, channelVecs, reshaped, TUNING } from './launch.ts';
+import { gemmCorrelate, forwardAxis, inputGradAxes, haloPad, subgroupChannels } from './gemm.ts';
+import { weightGrad as gemmWeightGrad } from './weight_grad.ts';
+import { depthwiseForward, depthwiseInputGrad, depthwiseWeightGrad } from './depthwise.ts';
+
+export { type Conv2dOptions, type ConvGeom, type ConvVariant, type Padding, conv2dOutputShape, convGeometry, convMacs, samePad } from './geometry.ts';
+export { conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef } from './reference.ts';
+
+const isDepthwise = (g: ConvGeom) => g.groups === g.Cin && g.cinG === 1;
+const isPointwise = (g: ConvGeom) => g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 &&
+  g.pt + g.pb + g.pl + g.pr === 0 && (g.H * g.W) % 4 === 0;
+
+/** The kernel family a pass runs: the forced variant (checked to apply) or the fastest that applies. */
+export function pickVariant(g: ConvGeom, v: ConvVariant = 'auto'): Exclude<ConvVariant, 'auto'> {
+  if (v === 'depthwise' && !isDepthwise(g)) throw new ShapeError(`conv2d: variant 'depthwise' needs groups = Cin and Cin/groups = 1, got groups ${g.groups}, Cin ${g.Cin}`);
+  if (v === 'pointwise' && !isPointwise(g)) throw new ShapeError(`conv2d: variant 'pointwise' needs a 1x1 kernel, stride 1, no padding and H*W divisible by 4, got ${g.kh}x${g.kw} stride ${g.sh}x${g.sw} on ${g.H}x${g.W}`);
+  if (v !== 'auto') return v;
+  return isDepthwise(g) ? 'depthwise' : isPointwise(g) ? 'pointwise' : 'gemm';
+}
+
+function checkF32(op: string, name: string, t: Tensor): void {
+  if (t.dtype !== 'f32') throw new ShapeError(`${op}: argument '${name}' has dtype ${t.dtype}, expected f32`);
+}
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/**
+ * A 1x1 stride-1 unpadded convolution on the subgroup GEMM: each image is one row of H*W pixels
+ * (H*W % 4 == 0), so row windows are plain vec4 runs and nothing needs padding.
+ */
+function pointwiseSg(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number, cgPad: number, tm: number): void {
+  const [N, Cs, H, W] = src.shape, Cd = dst.shape[1];
+  const s = src.alias([N, Cs, 1, H * W]), d = dst.alias([N, Cd, 1, H * W]);
+  gemmCorrelate(s, wt, bias, d, groupsN, Cred, Cg, cgPad, 1, forwardAxis(1, 1, 1, 0, 1), forwardAxis(H * W, 1, 1, 0, 1), 1, 1, tm);
+  s.dispose();
+  d.dispose();
+}
+
+function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: ConvVariant): Tensor {
+  const kind = pickVariant(g, v);
+  if (kind === 'naive') return naiveForward(x, w, bias, g);
+  if (kind === 'depthwise') return depthwiseForward(x, w, bias, g);
+  const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
+  const tm = subgroupChannels(g.coutG);
+  const cv = channelVecs(g.coutG);
+  const cgPad = roundUp(g.coutG, tm || 4 * cv);
+  const wt = transposeWeights(w, g, false, cgPad);
+  if (kind === 'pointwise' && tm) pointwiseSg(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, tm);
+  else if (kind === 'pointwise') pointwise(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv);
+  else {
+    const p = haloPad(x, [forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh)], [forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw)], tm ? TUNING.sgPX : TUNING.gemmPX);
+    gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm);
+    p.src.dispose();
+  }
+  wt.dispose();
+  return y;
+}
+
+function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant): Tensor {
+  const kind = pickVariant(g, v);
+  if (kind === 'naive') return naiveInputGrad(dy, w, g);
+  if (kind === 'depthwise') return depthwiseInputGrad(dy, w, g);
+  const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W]);
+  const tm = subgroupChannels(g.cinG);
+  const cv = channelVecs(g.cinG);
+  const cgPad = roundUp(g.cinG, tm || 4 * cv);
+  const wt = transposeWeights(w, g, true, cgPad);
+  if (kind === 'pointwise' && tm) pointwiseSg(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, tm);
+  else if (kind === 'pointwise') pointwise(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv);
+  else {
+    const p = haloPad(dy, inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw), tm ? TUNING.sgPX : TUNING.gemmPX);
+    for (const ph of p.phs) for (const pw of p.pws) gemmCorrelate(p.src, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv, ph, pw, g.kh, g.kw, tm);
+    p.src.dispose();
+  }
+  wt.dispose();
+  return dx;
+}
+
+function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom, v: ConvVariant): Tensor {
+  const kind = pickVariant(g, v);
+  if (kind === 'naive') return naiveWeightGrad(x, dy, g);
+  if (kind === 'depthwise') return depthwiseWeightGrad(x, dy, g);
+  return gemmWeightGrad(x, dy, g);
+}
+
+/**
+ * 2-D convolution (cross-correlation, like torch.nn.functional.conv2d).
+ * x: (N, Cin, H, W), w: (Cout, Cin/groups, kh, kw), bias: (Cout) or null → y: (N, Cout, OH, OW).
+ */
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  checkF32('conv2d', 'x', x);
+  checkF32('conv2d', 'w', w);
+  const g = convGeometry(x.shape, w.shape, opts);
+  if (bias) {
+    checkF32('conv2d', 'bias', bias);
+    if (bias.size !== g.Cout || bias.rank !== 1) throw new ShapeError(`conv2d: argument 'bias' has shape ${shapeStr(bias.shape)}, expected [${g.Cout}]`);
+  }
+  const v = opts.variant ?? 'auto';
+  const y = forward(x, w, bias, g, v);
+  // Save only what the needed gradients read: dw reads x, dx reads w.
+  const save = [...(w.requiresGrad ? [x] : []), ...(x.requiresGrad ? [w] : [])];
+  return record('conv2d', bias ? [x, w, bias] : [x, w], y, (dy, needs, saved) => {
+    const sx = w.requiresGrad ? saved[0] : null;
+    const sw = x.requiresGrad ? saved[saved.length - 1] : null;
+    return [
+      needs[0] ? inputGrad(dy, sw!, g, v) : null,
+      needs[1] ? weightGrad(sx!, dy, g, v) : null,
+      bias && needs[2] ? conv2dBiasGrad(dy) : null,
+    ];
+  }, save);
+}
+
+function checkDy(op: string, dy: Tensor, g: ConvGeom): void {
+  checkF32(op, 'dy', dy);
+  const want = [g.N, g.Cout, g.OH, g.OW];
+  if (shapeStr(dy.shape) !== shapeStr(want)) throw new ShapeError(`${op}: argument 'dy' has shape ${shapeStr(dy.shape)}, expected ${shapeStr(want)}`);
+}
+
+/** Input gradient dx (N, Cin, H, W) of conv2d, from dy (N, Cout, OH, OW) and w (Cout, Cin/groups, kh, kw). */
+export function conv2dInputGrad(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  checkF32('conv2dInputGrad', 'w', w);
+  const g = convGeometry(xShape, w.shape, opts, 'conv2dInputGrad');
+  checkDy('conv2dInputGrad', dy, g);
+  return inputGrad(dy, w, g, opts.variant ?? 'auto');
+}
+
+/** Weight gradient dw (Cout, Cin/groups, kh, kw) of conv2d, from x (N, Cin, H, W) and dy (N, Cout, OH, OW). */
+export function conv2dWeightGrad(x: Tensor, dy: Tensor, wShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  checkF32('conv2dWeightGrad', 'x', x);
+  const g = convGeometry(x.shape, wShape, opts, 'conv2dWeightGrad');
+  checkDy('conv2dWeightGrad', dy, g);
+  return weightGrad(x, dy, g, opts.variant ?? 'auto');
+}
+
+/** Bias gradient (Cout): dy (N, Cout, OH, OW) summed over N, OH, OW. */
+export function conv2dBiasGrad(dy: Tensor): Tensor {
+  if (dy.rank !== 4) throw new ShapeError(`conv2dBiasGrad: argument 'dy' has shape ${shapeStr(dy.shape)}, expected rank 4`);
+  const s = sum(dy, [0, 2, 3]);
+  return s.rank === 1 ? s : reshaped(s, [dy.shape[1]]);
+}

@@ -1,0 +1,156 @@
+/**
+ * The register-blocked row-window GEMM (gemm.wgsl) that runs the forward pass and the input
+ * gradient of every non-depthwise, non-pointwise conv2d, and the correlation plans both passes
+ * are expressed in: per axis, which destination pixels a dispatch writes and which taps reach them.
+ */
+import gemmSrc from './gemm.wgsl';
+import gemmSgSrc from './gemm_sg.wgsl';
+import { Tensor } from '../../engine/tensor.ts';
+import { runtime, grid, template, type Kernel } from '../../engine/runtime.ts';
+import { TUNING, pad, unrollLines, subgroupLanes } from './launch.ts';
+
+/** One axis of a correlation dispatch: which destination pixels, which taps. */
+export interface AxisPlan {
+  /** Destination subgrid: size, first index, step. */
+  sub: number; r: number; ds: number;
+  /** Source index = i*ss + c0 + k*cs for tap k < nk; weight tap index = k0 + k*ks. */
+  ss: number; c0: number; cs: number; nk: number; k0: number; ks: number;
+}
+
+/** The forward pass along one axis as a correlation plan. */
+export function forwardAxis(out: number, s: number, d: number, padBefore: number, k: number): AxisPlan {
+  return { sub: out, r: 0, ds: 1, ss: s, c0: -padBefore, cs: d, nk: k, k0: 0, ks: 1 };
+}
+
+function gcd(a: number, b: number): number { return b ? gcd(b, a % b) : a; }
+
+/**
+ * The input gradient along one axis, one plan per stride phase r: dx pixels r, r+s, ... receive
+ * exactly the taps ky with (r + pad - ky*d) divisible by s, an arithmetic progression with step
+ * s/gcd(s, d), and read dy at i + (r + pad - ky*d)/s.
+ */
+export function inputGradAxes(size: number, s: number, d: number, padBefore: number, k: number): AxisPlan[] {
+  const plans: AxisPlan[] = [];
+  const ks = s / gcd(s, d);
+  for (let r = 0; r < Math.min(s, size); r++) {
+    let k0 = 0;
+    while (k0 < ks && ((r + padBefore - k0 * d) % s + s) % s !== 0) k0++;
+    const nk = k0 < Math.min(ks, k) ? Math.floor((k - 1 - k0) / ks) + 1 : 0;
+    plans.push({ sub: Math.ceil((size - r) / s), r, ds: s, ss: 1, c0: nk ? (r + padBefore - k0 * d) / s : 0, cs: -(ks * d) / s, nk, k0: nk ? k0 : 0, ks });
+  }
+  return plans;
+}
+
+/** First source offset a plan's taps read relative to i*ss (the tap with the lowest offset). */
+const minTap = (p: AxisPlan) => p.c0 + Math.min(0, (p.nk - 1) * p.cs);
+
+/** Source indices [lo, hi] the plans read along one axis when the destination runs in blocks of `block`. */
+function reach(plans: AxisPlan[], size: number, block: number): [number, number] {
+  let lo = 0, hi = size - 1;
+  for (const p of plans) {
+    if (p.nk === 0 || p.sub === 0) continue;
+    lo = Math.min(lo, minTap(p));
+    hi = Math.max(hi, (Math.ceil(p.sub / block) * block - 1) * p.ss + p.c0 + Math.max(0, (p.nk - 1) * p.cs));
+  }
+  return [lo, hi];
+}
+
+/**
+ * Zero-pads `src` by the halo the plans reach outside it (for whole blocks of `block` columns and
+ * `blockH` rows), with the row length a multiple of 4, and shifts the plans to match;
+ * gemm.wgsl then needs no bounds checks. Returns a new handle on `src` when no padding is needed.
+ */
+export function haloPad(src: Tensor, phs: AxisPlan[], pws: AxisPlan[], block: number, blockH = 1): { src: Tensor; phs: AxisPlan[]; pws: AxisPlan[] } {
+  const [, , H, W] = src.shape;
+  const [hlo, hhi] = reach(phs, H, blockH), [wlo, whi] = reach(pws, W, block);
+  const Wp = Math.ceil((whi - wlo + 1) / 4) * 4;
+  if (hlo === 0 && hhi === H - 1 && wlo === 0 && Wp === W) return { src: src.alias(), phs, pws };
+  return {
+    src: pad(src, hhi - hlo + 1, Wp, -hlo, -wlo),
+    phs: phs.map((p) => ({ ...p, c0: p.c0 - hlo })),
+    pws: pws.map((p) => ({ ...p, c0: p.c0 - wlo })),
+  };
+}
+
+/** The FMAS block of gemm.wgsl: per column tap, its weights, then each pixel's window value times them. */
+function fmaBlock(PX: number, CV: number, SSW: number, CSW: number, NKW: number, A: number): string {
+  const lines: string[] = [];
+  const lo = Math.min(0, (NKW - 1) * CSW);
+  for (let k = 0; k < NKW; k++) for (let p = 0; p < PX; p++) {
+    // Each tap's weights are loaded right before their multiply-adds, which keeps few values live.
+    if (p === 0) for (let v = 0; v < CV; v++) lines.push(`      let w${k}_${v} = wt[wi + ${k}u * tapStride + ${v}u];`);
+    const e = A + p * SSW + k * CSW - lo;
+    lines.push(`      { let x = vec4<f32>(s${e >> 2}[${e & 3}]);`);
+    for (let v = 0; v < CV; v++) lines.push(`        a${p}_${v} = fma(w${k}_${v}, x, a${p}_${v});`);
+    lines.push('      }');
+  }
+  return lines.join('\n');
+}
+
+/** The FMAS block of gemm_sg.wgsl: per column tap, the lanes' weight loads, then per channel quad
+ * its broadcast from the lane that loaded it times every pixel's window value. */
+function fmaBlockSg(SG: number, CQ: number, LQ: number, PX: number, SSW: number, CSW: number, NKW: number, A: number): string {
+  const lines: string[] = [];
+  const lo = Math.min(0, (NKW - 1) * CSW);
+  for (let k = 0; k < NKW; k++) {
+    for (let l = 0; l < LQ; l++) lines.push(`      let w${k}_${l} = wt[wi + ${k}u * tapStride + wq${l}];`);
+    for (let q = 0; q < CQ; q++) {
+      lines.push(`      { let w = subgroupBroadcast(w${k}_${Math.floor(q / SG)}, ${q % SG}u);`);
+      for (let p = 0; p < PX; p++) {
+        const e = A + p * SSW + k * CSW - lo;
+        lines.push(`        a${q}_${p} = fma(w, vec4<f32>(s${e >> 2}[${e & 3}]), a${q}_${p});`);
+      }
+      lines.push('      }');
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Output channels per subgroup workgroup of gemm_sg.wgsl for a group of Cg channels (0: don't use it). */
+export function subgroupChannels(Cg: number): number {
+  const SG = subgroupLanes();
+  if (!SG) return 0;
+  return Math.min(TUNING.sgTM[SG] ?? 4 * SG, Math.ceil(Cg / 4) * 4);
+}
+
+/**
+ * One correlation dispatch (gemm.wgsl, or gemm_sg.wgsl when `tm` > 0) writing the subgrid ph x pw of dst. src: (N, Cred*groups,
+ * Hs, Ws) from haloPad, wt from transposeWeights, dst: (N, Cg*groups, Hd, Wd).
+ */
+export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number,
+  cgPad: number, cv: number, ph: AxisPlan, pw: AxisPlan, kh: number, kw: number, tm = 0): void {
+  const [N, , Hs, Ws] = src.shape;
+  const [, , Hd, Wd] = dst.shape;
+  const SG = tm ? subgroupLanes() : 0;
+  const PX = tm ? TUNING.sgPX : TUNING.gemmPX;
+  // A phase that no tap reaches still has to write its zeros: run no tap rows.
+  const empty = ph.nk === 0 || pw.nk === 0;
+  const col = empty ? { ...pw, c0: 0, cs: 1, nk: 1 } : pw;
+  const m = minTap(col);
+  const A = m % 4;
+  const NV = Math.ceil((A + (PX - 1) * col.ss + (col.nk - 1) * Math.abs(col.cs) + 1) / 4);
+  const coBlocks = tm ? cgPad / tm : cgPad / (4 * cv);
+  const jBlocks = Math.ceil(pw.sub / PX);
+  const [gx, gy] = grid(Math.ceil((N * ph.sub * jBlocks) / (tm ? SG : 64)));
+  const shape = `${col.ss},${col.cs},${col.nk},${A}`;
+  let kernel: Kernel;
+  if (tm) {
+    const CQ = tm / 4, LQ = Math.ceil(CQ / SG);
+    kernel = {
+      key: `conv2d_gemm_sg:${SG}:${tm}:${PX}:${shape}`,
+      code: () => unrollLines(template(gemmSgSrc, { SG, TM: tm, CQ, PX, SSW: col.ss, FMAS: fmaBlockSg(SG, CQ, LQ, PX, col.ss, col.cs, col.nk, A) }),
+        { q: CQ, p: PX, l: LQ, t: NV, e: 4 }),
+    };
+  } else {
+    kernel = {
+      key: `conv2d_gemm:${PX}:${cv}:${shape}`,
+      code: () => unrollLines(template(gemmSrc, { PX, CV: cv, SSW: col.ss, FMAS: fmaBlock(PX, cv, col.ss, col.cs, col.nk, A) }),
+        { p: PX, v: cv, e: 4, k: col.nk, t: NV }),
+    };
+  }
+  runtime().run(kernel, { src, wt, bias: bias ?? wt, dst }, {
+    N, groups: groupsN, Cred, Cg, Hs, Ws, Hd, Wd, Hsub: ph.sub, Wsub: pw.sub, rh: ph.r, rw: pw.r, dsh: ph.ds, dsw: pw.ds,
+    ssh: ph.ss, jBlocks, nkh: empty ? 0 : ph.nk, ky0: ph.k0, kx0: col.k0, kys: ph.ks, kxs: col.ks, kh, kw,
+    winStart: (m - A) / 4, c0h: ph.c0, csh: ph.cs, cgPad, coBlocks, hasBias: bias ? 1 : 0, strideX: gx,
+  }, [gx, gy, groupsN * coBlocks]);
+}

@@ -1,0 +1,78 @@
+// Register-blocked implicit-GEMM correlation over row windows, shared by the forward pass and the
+// input gradient:
+//
+//   dst[n, g*Cg + o, rh + dsh*i, rw + dsw*j] = bias + sum over c < Cred, taps (k1, k2) of
+//       wt[g, ky0 + k1*kys, kx0 + k2*kxs, c, o] * src[n, g*Cred + c, i*ssh + c0h + k1*csh, j*SSW + c0w + k2*CSW]
+//
+// Forward: src = x, dst = y, taps k = ky, source row oh*s - pad + ky*d, one dispatch.
+// Input gradient: src = dy, dst = dx, one dispatch per stride phase (rh, rw): inside a phase only an
+// arithmetic progression of taps hits whole output pixels, so no tap is wasted on stride holes.
+//
+// Software adapters run an invocation's lanes as one SIMD vector and turn every storage load into a
+// bounds-checked loop over lanes and components (lavapipe: ~15 instructions per lane and float,
+// even where all lanes read one address), so the kernel loads as few floats per multiply-add as
+// its registers allow (gemm_sg.wgsl does better where subgroups exist):
+//  - an invocation computes PX consecutive destination pixels of one row x 4*CV channels;
+//  - for each source channel and tap row it loads the row window all NKW column taps of its PX
+//    pixels read as NV aligned vec4s, and each window value feeds every (pixel, tap) pair reading it;
+//  - weights are vec4s over 4 output channels, each tap's loaded just before its multiply-adds.
+// src arrives zero-padded (gemm.ts haloPad) with rows a multiple of 4 long and the window start
+// 4-aligned up to the compile-time phase A, so no load needs a bounds check.
+// Lines naming a pixel, vec4, lane or window index (dollar p, v, e, t) are repeated for p < PX,
+// v < CV, e < 4, t < NV (unrollLines); the FMAS block is unrolled by gemm.ts. Accumulators are
+// plain variables, which these drivers keep in registers where arrays may go to memory.
+//
+// src: (N, Cred*groups, Hs, Ws) as vec4s, wt: (groups, kh, kw, Cred, CgPad) as vec4s (CgPad = Cg
+// rounded up to 4*CV, zero-filled), bias: (Cg*groups) read when hasBias = 1, dst: (N, Cg*groups, Hd, Wd)
+struct Params {
+  N: u32, groups: u32, Cred: u32, Cg: u32,
+  Hs: u32, Ws: u32, Hd: u32, Wd: u32,
+  Hsub: u32, Wsub: u32, rh: u32, rw: u32,
+  dsh: u32, dsw: u32, ssh: u32, jBlocks: u32,
+  nkh: u32, ky0: u32, kx0: u32, kys: u32,
+  kxs: u32, kh: u32, kw: u32, winStart: u32,
+  c0h: i32, csh: i32, cgPad: u32, coBlocks: u32,
+  hasBias: u32, strideX: u32, _pad0: u32, _pad1: u32,
+}
+@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = wid.z / params.coBlocks;
+  let cob = wid.z % params.coBlocks;
+  let total = params.N * params.Hsub * params.jBlocks;
+  let B = (wid.x + wid.y * params.strideX) * 64u + lid;
+  // This invocation's row segment: image n, destination subgrid row i, columns j0 .. j0 + PX - 1.
+  // Past-the-end invocations compute the last segment and store nothing.
+  let Bc = min(B, total - 1u);
+  let j0 = (Bc % params.jBlocks) * {{PX}}u;
+  let i = (Bc / params.jBlocks) % params.Hsub;
+  let n = Bc / (params.jBlocks * params.Hsub);
+  let Wsv = params.Ws / 4u;
+  let planeV = params.Hs * Wsv;
+  let cgv = params.cgPad / 4u;
+  // Weight vec4s between consecutive column taps.
+  let tapStride = params.kxs * params.Cred * cgv;
+  var a$p_$v = vec4<f32>(0.0);
+  for (var k1 = 0u; k1 < params.nkh; k1++) {
+    let ky = params.ky0 + k1 * params.kys;
+    let row = u32(i32(i * params.ssh) + params.c0h + i32(k1) * params.csh);
+    var rb = (n * params.Cred * params.groups + g * params.Cred) * planeV + row * Wsv + j0 * {{SSW}}u / 4u + params.winStart;
+    var wi = ((g * params.kh + ky) * params.kw + params.kx0) * params.Cred * cgv + cob * {{CV}}u;
+    for (var c = 0u; c < params.Cred; c++) {
+      let s$t = src[rb + $tu];
+{{FMAS}}
+      rb += planeV;
+      wi += cgv;
+    }
+  }
+  let plane = params.Hd * params.Wd;
+  let out = (n * params.Cg * params.groups + g * params.Cg) * plane + (params.rh + params.dsh * i) * params.Wd + params.rw;
+  let o$v_$e = cob * 4u * {{CV}}u + 4u * $vu + $eu;
+  let b$v_$e = select(0.0, bias[g * params.Cg + min(o$v_$e, params.Cg - 1u)], params.hasBias == 1u);
+  if (B < total && j0 + $pu < params.Wsub && o$v_$e < params.Cg) { dst[out + params.dsw * (j0 + $pu) + o$v_$e * plane] = a$p_$v[$eu] + b$v_$e; }
+}

@@ -1,0 +1,158 @@
+/**
+ * Launchers shared by the conv2d kernels: tuning knobs, the line unroller, the naive oracles
+ * (forward, dx, dw), weight rearrangement, zero padding, and the 1x1 pointwise GEMM. Shapes are
+ * NCHW / OIHW throughout; see README.md.
+ */
+import naiveSrc from './naive.wgsl';
+import naiveDxSrc from './naive_dx.wgsl';
+import naiveDwSrc from './naive_dw.wgsl';
+import pointwiseSrc from './pointwise.wgsl';
+import wtransSrc from './wtrans.wgsl';
+import padSrc from './pad.wgsl';
+import { Tensor } from '../../engine/tensor.ts';
+import { runtime, grid, template } from '../../engine/runtime.ts';
+import type { ConvGeom } from './geometry.ts';
+
+/** Tunables of the fast kernels (benchmarks sweep them; the defaults suit software adapters). */
+export const TUNING = {
+  /** gemm: destination pixels (of one row) per invocation, a multiple of 4. */
+  gemmPX: 8,
+  /** gemm_sg (subgroup lanes): pixels per lane (a multiple of 4), channels per workgroup by subgroup size. */
+  sgPX: 4, sgTM: { 4: 16, 8: 32 } as Record<number, number>,
+  /** Use the subgroup kernels on software adapters that have subgroups. */
+  subgroups: true,
+  /** gemm and pointwise: most channel vec4s per invocation (fewer when a group has fewer channels). */
+  maxCV: 2,
+  /** pointwise: pixel vec4s per invocation. */
+  pwPV: 2, pwStrided: false,
+  /** dw: output channel vec4s, most weight rows, and most vec4 accumulators per invocation. */
+  dwCV: 1, dwRB: 4, dwAcc: 24,
+  /** dw subgroup kernel: output channels per workgroup by subgroup size, scalar accumulator budget. */
+  sgDwTM: { 4: 8, 8: 16 } as Record<number, number>, sgDwAcc: { 4: 64, 8: 128 } as Record<number, number>,
+  /** dw: aim for at least this many workgroups when splitting the pixel reduction. */
+  dwMinGroups: 256,
+};
+
+/**
+ * Repeats every line that mentions `$name` for each index of that name (`ranges[name]`), the
+ * cartesian product when a line has several, outer names first in `ranges` order. Kernels use it
+ * to unroll register blocks into plain variables (`a$p_$v`), which drivers keep in registers,
+ * where private arrays may go to scratch memory.
+ */
+export function unrollLines(src: string, ranges: Record<string, number>): string {
+  const names = Object.keys(ranges);
+  return src.split('\n').flatMap((line) => {
+    const used = names.filter((n) => line.includes(`$${n}`));
+    let out = [line];
+    for (const n of used) out = out.flatMap((l) => Array.from({ length: ranges[n] }, (_, i) => l.replaceAll(`$${n}`, String(i))));
+    return out;
+  }).join('\n');
+}
+
+function launch1d(n: number): { groups: [number, number]; stride: number } {
+  const [x, y] = grid(Math.ceil(n / 64));
+  return { groups: [x, y], stride: x * 64 };
+}
+
+function naiveParams(g: ConvGeom, total: number, stride: number, hasBias: boolean) {
+  return {
+    N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, kh: g.kh, kw: g.kw,
+    sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, pt: g.pt, pl: g.pl, cinG: g.cinG, coutG: g.coutG,
+    hasBias: hasBias ? 1 : 0, stride, total,
+  };
+}
+
+/** Naive forward: y (N, Cout, OH, OW). */
+export function naiveForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom): Tensor {
+  const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
+  const { groups, stride } = launch1d(y.size);
+  runtime().run({ key: 'conv2d_naive', code: () => naiveSrc }, { x, w, bias: bias ?? w, y }, naiveParams(g, y.size, stride, !!bias), groups);
+  return y;
+}
+
+/** Naive input gradient: dx (N, Cin, H, W) from dy (N, Cout, OH, OW). */
+export function naiveInputGrad(dy: Tensor, w: Tensor, g: ConvGeom): Tensor {
+  const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W]);
+  const { groups, stride } = launch1d(dx.size);
+  runtime().run({ key: 'conv2d_naive_dx', code: () => naiveDxSrc }, { dy, w, dx }, naiveParams(g, dx.size, stride, false), groups);
+  return dx;
+}
+
+/** Naive weight gradient: dw (Cout, Cin/groups, kh, kw). */
+export function naiveWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
+  const dw = Tensor.alloc([g.Cout, g.cinG, g.kh, g.kw]);
+  const { groups, stride } = launch1d(dw.size);
+  runtime().run({ key: 'conv2d_naive_dw', code: () => naiveDwSrc }, { x, dy, dw }, naiveParams(g, dw.size, stride, false), groups);
+  return dw;
+}
+
+/**
+ * Rearranged weights for the GEMM kernels: (groups, kh, kw, Cred, cgPad), output channels padded
+ * to `cgPad` with zeros. `swap` builds the input-gradient form (Cred = coutG, Cg = cinG).
+ */
+export function transposeWeights(w: Tensor, g: ConvGeom, swap: boolean, cgPad: number): Tensor {
+  const Cred = swap ? g.coutG : g.cinG, Cg = swap ? g.cinG : g.coutG;
+  const wt = Tensor.alloc([g.groups, g.kh, g.kw, Cred, cgPad]);
+  const { groups, stride } = launch1d(wt.size);
+  runtime().run({ key: 'conv2d_wtrans', code: () => wtransSrc }, { w, wt },
+    { groups: g.groups, Cred, Cg, cgPad, kh: g.kh, kw: g.kw, swap: swap ? 1 : 0, total: wt.size, strideX: stride / 64 }, groups);
+  return wt;
+}
+
+/**
+ * Lanes per subgroup when the subgroup kernels should run: the device has 'subgroups', the adapter
+ * reports one fixed size (the kernels need a workgroup to be exactly one subgroup) and is a
+ * CPU-emulated one, where every load is a loop over lanes; else 0.
+ */
+export function subgroupLanes(): number {
+  const rt = runtime();
+  if (!TUNING.subgroups || rt.gpu.info.kind === 'hardware' || !rt.device.features.has('subgroups' as GPUFeatureName)) return 0;
+  const info = (rt.gpu.adapter as any).info ?? {};
+  const lo = Number(info.subgroupMinSize ?? 0), hi = Number(info.subgroupMaxSize ?? 0);
+  return lo > 0 && lo === hi ? lo : 0;
+}
+
+/** Channel vec4s per invocation of the GEMM kernels: up to TUNING.maxCV, fewer for narrow groups. */
+export function channelVecs(cg: number): number { return Math.max(1, Math.min(TUNING.maxCV, Math.floor(cg / 4))); }
+
+/** 1x1 stride-1 unpadded GEMM (pointwise.wgsl); needs H*W % 4 == 0. */
+export function pointwise(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number, cgPad: number, cv: number): void {
+  const [N, , H, W] = src.shape;
+  const HW4 = (H * W) / 4;
+  const PV = TUNING.pwPV;
+  const strided = TUNING.pwStrided;
+  const coBlocks = cgPad / (4 * cv);
+  const [gx, gy] = grid(Math.ceil((N * HW4) / (64 * PV)));
+  const key = `conv2d_pointwise:${PV}:${cv}:${strided ? 's' : 'c'}`;
+  const fmas: string[] = [];
+  for (let v = 0; v < cv; v++) {
+    fmas.push(`    let w${v} = wt[wi + ${v}u];`);
+    for (let e = 0; e < 4; e++) for (let q = 0; q < PV; q++) fmas.push(`    a${v}_${e}_${q} = fma(x${q}, vec4<f32>(w${v}[${e}]), a${v}_${e}_${q});`);
+  }
+  const code = () => unrollLines(template(pointwiseSrc, { PV, CV: cv, FMAS: fmas.join('\n'), PIXEL: strided ? '($qu * 64u + lid)' : `(lid * ${PV}u + $qu)` }), { q: PV, v: cv, e: 4 });
+  runtime().run({ key, code },
+    { src, wt, bias: bias ?? wt, dst },
+    { N, groups: groupsN, Cred, Cg, HW4, cgPad, coBlocks, hasBias: bias ? 1 : 0, strideX: gx },
+    [gx, gy, groupsN * coBlocks]);
+}
+
+/**
+ * src (N, C, H, W) zero-padded to (N, C, Hp, Wp), shifted down by pt rows and right by pl columns
+ * (rows past H + pt and columns past W + pl are zeros too, or cut off). Wp must be a multiple of 4.
+ */
+export function pad(src: Tensor, Hp: number, Wp: number, pt: number, pl: number): Tensor {
+  if (Wp % 4) throw new Error(`conv2d pad: row length ${Wp} is not a multiple of 4`);
+  const [N, C, H, W] = src.shape;
+  const xp = Tensor.alloc([N, C, Hp, Wp]);
+  const { groups, stride } = launch1d(xp.size / 4);
+  runtime().run({ key: 'conv2d_pad', code: () => padSrc }, { x: src, xp },
+    { H, W, Hp, Wpv: Wp / 4, pt, pl, total: xp.size / 4, strideX: stride / 64 }, groups);
+  return xp;
+}
+
+/** A handle of `shape` on `t`'s storage, disposing `t`. */
+export function reshaped(t: Tensor, shape: number[]): Tensor {
+  const out = t.alias(shape);
+  t.dispose();
+  return out;
+}

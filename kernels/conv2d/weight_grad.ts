@@ -1,0 +1,97 @@
+/**
+ * conv2d weight gradient for every non-depthwise convolution (weight_grad.wgsl): row windows of x
+ * against 4-column runs of dy, split over output rows for parallelism, partial sums reduced by the
+ * reduce kernel.
+ */
+import weightGradSrc from './weight_grad.wgsl';
+import weightGradSgSrc from './weight_grad_sg.wgsl';
+import { Tensor } from '../../engine/tensor.ts';
+import { runtime, template } from '../../engine/runtime.ts';
+import { sum } from '../reduce/reduce.ts';
+import type { ConvGeom } from './geometry.ts';
+import { TUNING, pad, reshaped, unrollLines, subgroupLanes } from './launch.ts';
+import type { Kernel } from '../../engine/runtime.ts';
+
+/** The TAPS block: per column tap, the window values of 4 output columns times each channel's dy. */
+function tapBlock(RB: number, C4: number, SW: number, DW: number, KW: number): string {
+  const lines: string[] = [];
+  for (let r = 0; r < RB; r++) for (let k = 0; k < KW; k++) {
+    const el = (p: number) => { const e = p * SW + k * DW; return `s${r}_${e >> 2}[${e & 3}]`; };
+    lines.push(`      { let x = vec4<f32>(${[0, 1, 2, 3].map(el).join(', ')});`);
+    for (let o = 0; o < C4; o++) lines.push(`        a${r}_${o}_${k} = fma(g${o}, x, a${r}_${o}_${k});`);
+    lines.push('      }');
+  }
+  return lines.join('\n');
+}
+
+/** The ACC, TAPS and STORE blocks of weight_grad_sg.wgsl. */
+function sgBlocks(SG: number, TM: number, RB: number, SW: number, DW: number, KW: number): Record<string, string> {
+  const ACC: string[] = [], TAPS: string[] = [], STORE: string[] = [];
+  for (let o = 0; o < TM; o++) {
+    TAPS.push(`      { let d = subgroupBroadcast(e${Math.floor(o / SG)}, ${o % SG}u);`);
+    for (let r = 0; r < RB; r++) for (let k = 0; k < KW; k++) {
+      const el = (p: number) => { const e = p * SW + k * DW; return `s${r}_${e >> 2}[${e & 3}]`; };
+      ACC.push(`  var a${r}_${o}_${k} = 0.0;`);
+      TAPS.push(`        a${r}_${o}_${k} += dot(d, vec4<f32>(${[0, 1, 2, 3].map(el).join(', ')}));`);
+      STORE.push(`  if (r${r} < rowsJ && cob * ${TM}u + ${o}u < params.coutG) { part[((chunk * params.Cout + g * params.coutG + cob * ${TM}u + ${o}u) * rowsJ + r${r}) * params.kw + ${k}u] = a${r}_${o}_${k}; }`);
+    }
+    TAPS.push('      }');
+  }
+  return { ACC: ACC.join('\n'), TAPS: TAPS.join('\n'), STORE: STORE.join('\n') };
+}
+
+/** Weight gradient dw (Cout, Cin/groups, kh, kw) from x (N, Cin, H, W) and dy (N, Cout, OH, OW). */
+export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
+  const OWp = Math.ceil(g.OW / 4) * 4;
+  // xp covers every window: rows (OH-1)*sh + (kh-1)*dh + 1, columns (OWp-1)*sw + (kw-1)*dw + 1,
+  // rounded up to whole vec4s.
+  const Hp = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  const Wp = Math.ceil(((OWp - 1) * g.sw + (g.kw - 1) * g.dw + 1) / 4) * 4;
+  const xp = g.pt === 0 && g.pl === 0 && Hp <= g.H && Wp === g.W ? x.alias() : pad(x, Hp, Wp, g.pt, g.pl);
+  const dyp = OWp === g.OW ? dy.alias() : pad(dy, g.OH, OWp, 0, 0);
+  const SG = subgroupLanes();
+  const NV = Math.ceil((3 * g.sw + (g.kw - 1) * g.dw + 1) / 4);
+  let kernel: Kernel, coBlocks: number, rowBlocks: number, wgs: number;
+  if (SG) {
+    // Subgroup kernel: TM channels per workgroup, RB rows per lane within the accumulator budget.
+    const TM = Math.min(TUNING.sgDwTM[SG] ?? 2 * SG, Math.ceil(g.coutG / SG) * SG);
+    const RB = Math.max(1, Math.min(TUNING.dwRB, Math.floor((TUNING.sgDwAcc[SG] ?? 64) / (TM * g.kw))));
+    coBlocks = Math.ceil(g.coutG / TM);
+    rowBlocks = Math.ceil((g.cinG * g.kh) / (SG * RB));
+    wgs = rowBlocks * coBlocks * g.groups;
+    kernel = {
+      key: `conv2d_weight_grad_sg:${SG}:${TM}:${RB}:${g.sw},${g.dw},${g.kw}`,
+      code: () => unrollLines(template(weightGradSgSrc, { SG, TM, RB, SW: g.sw, ...sgBlocks(SG, TM, RB, g.sw, g.dw, g.kw) }),
+        { r: RB, l: Math.ceil(TM / SG), t: NV }),
+    };
+  } else {
+    const C4 = 4 * Math.max(1, Math.min(TUNING.dwCV, Math.floor(g.coutG / 4)));
+    const RB = Math.max(1, Math.min(TUNING.dwRB, Math.floor(TUNING.dwAcc / (C4 * g.kw))));
+    coBlocks = Math.ceil(g.coutG / C4);
+    rowBlocks = Math.ceil((g.cinG * g.kh) / RB);
+    wgs = Math.ceil((rowBlocks * coBlocks * g.groups) / 64);
+    kernel = {
+      key: `conv2d_weight_grad:${RB}:${C4}:${g.sw},${g.dw},${g.kw}`,
+      code: () => unrollLines(template(weightGradSrc, { RB, C4, SW: g.sw, TAPS: tapBlock(RB, C4, g.sw, g.dw, g.kw) }), { r: RB, o: C4, k: g.kw, t: NV }),
+    };
+  }
+  const rows = g.N * g.OH;
+  // Split the pixel reduction so there are enough workgroups, keeping partial sums under 64 MiB.
+  const groupsPerChunk = wgs;
+  const J = g.Cout * g.cinG * g.kh * g.kw;
+  let S = Math.min(rows, Math.max(1, Math.ceil(TUNING.dwMinGroups / groupsPerChunk)), Math.max(1, Math.floor((16 << 20) / J)));
+  const rowsPerChunk = Math.ceil(rows / S);
+  S = Math.ceil(rows / rowsPerChunk);
+  const part = Tensor.alloc([S, J]);
+  runtime().run(kernel, { xp, dy: dyp, part }, {
+    N: g.N, Cin: g.Cin, Cout: g.Cout, groups: g.groups, cinG: g.cinG, coutG: g.coutG, Hp: xp.shape[2], Wp: xp.shape[3],
+    OH: g.OH, OWp, kh: g.kh, kw: g.kw, sh: g.sh, dh: g.dh, rowsPerChunk, coBlocks, rowBlocks,
+  }, [wgs, S]);
+  xp.dispose();
+  dyp.dispose();
+  const wShape = [g.Cout, g.cinG, g.kh, g.kw];
+  if (S === 1) return reshaped(part, wShape);
+  const dw = sum(part, 0);
+  part.dispose();
+  return reshaped(dw, wShape);
+}
