@@ -61,7 +61,7 @@ export class Runtime {
     try {
       reflect = new WgslReflect(code);
     } catch (e) {
-      throw new ThawError('kernel', `kernel ${k.key}: its WGSL does not parse: ${(e as Error).message}`);
+      throw new ThawError('kernel', `kernel ${k.key}: its WGSL does not parse: ${(e as Error)?.message ?? String(e)}`);
     }
     const entry = k.entry ?? 'main';
     const fn = reflect.entry.compute.find((e: any) => e.name === entry);

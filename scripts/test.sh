@@ -14,6 +14,8 @@ total=$(clean "$log" | awk '/Total:/{s+=$2} END{print s+0}')
 passed=$(clean "$log" | awk '/Passed:/{s+=$2} END{print s+0}')
 skipped=$(clean "$log" | awk '/Skipped:/{s+=$2} END{print s+0}')
 failed=$((total - passed))
+# uvu prints its Total only when the run completes; a crash mid-suite must not pass as green.
+if ! clean "$log" | grep -q 'Total:'; then echo "test.sh: the test runner stopped before its summary (crash?)"; failed=$((failed + 1)); rc=1; fi
 if [ -z "${1:-}" ] && [ -f test/browser/run.ts ] && [ "${THAW_SKIP_BROWSER:-0}" != 1 ]; then
   blog=$(mktemp)
   node test/browser/run.ts 2>&1 | tee "$blog"

@@ -2,7 +2,7 @@
  * Node-only file helpers for checkpoints: loading a file (TF.js shards from beside model.json,
  * deflated zip entries through node:zlib) and writing a file atomically.
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
@@ -32,12 +32,13 @@ export async function loadCheckpointFile(path: string): Promise<Checkpoint> {
 }
 
 /**
- * Writes `bytes` to `path` so that readers see the old file or the new one, never a torn one:
+ * Writes `bytes` to `path` (creating its folder) so that readers see the old file or the new one, never a torn one:
  * a temp file in the same folder, fsync, rename over the target, then fsync the folder so the
  * rename itself survives a crash.
  */
 export async function saveAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', 0o644);
   try {
