@@ -63,6 +63,8 @@ export const COMMANDS: Record<string, Command> = {
     augment: { type: 'boolean', help: 'random flips and crops (disables the feature cache)' },
     'no-cache': { type: 'boolean', help: 'never use the frozen-trunk feature cache' },
     'eval-every': { type: 'number', help: 'evaluate on the test images every N epochs (and after the last)', default: 1 },
+    'head-epochs': { type: 'number', help: 'gradual unfreezing: train the head alone this many epochs first, then the groups after --freeze (a depth)', default: 0 },
+    'lr-min': { type: 'number', help: 'with --head-epochs: learning rate of the lowest unfrozen group (rates rise geometrically to --lr at the head)' },
   }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
   async (p) => {
     const o = p.options;
@@ -77,6 +79,7 @@ export const COMMANDS: Record<string, Command> = {
       testSize: o['test-size'] as number, freeze: o.freeze as string, epochs: o.epochs as number, lr: o.lr as number, batch: o.batch as number,
       optimizer: o.optimizer as string, schedule: o.schedule as string, seed: o.seed as number, out: o.out as string, json: !!o.json,
       fromScratch: !!o['from-scratch'], augment: !!o.augment, cache: !o['no-cache'], evalEvery: o['eval-every'] as number,
+      headEpochs: o['head-epochs'] as number, lrMin: o['lr-min'] as number | undefined,
     });
   }),
   predict: command('predict', 'Classify PNG/JPEG images with a zoo or fine-tuned checkpoint (top-k labels with probabilities)', '[--weights FILE|NAME] [options] IMAGE...', {

@@ -11,7 +11,7 @@ import { loadCheckpointFile, saveAtomic } from '../engine/io/fs.ts';
 import { writeSafetensors } from '../engine/io/safetensors.ts';
 import { loadStateDict, describeLoad, stateToHost } from '../engine/load.ts';
 import { freeze, parseFreezeSpec, trainableSummary } from '../engine/freeze.ts';
-import { finetune, evaluate } from '../engine/finetune.ts';
+import { finetune, fineTuneGradual, evaluate, type FinetuneResult, type FinetuneOptions } from '../engine/finetune.ts';
 import { loadFashionMnist, FASHION_MNIST_DIR } from '../engine/data/fashion-mnist.ts';
 import { FASHION_MNIST_CLASSES } from '../engine/data/idx.ts';
 import { idxDataset, subset, subsetPerClass, type Dataset } from '../engine/data/dataset.ts';
@@ -26,7 +26,7 @@ import { lineChartSvg } from './plot.ts';
 export interface FinetuneArgs {
   model: string; weights?: string; data: string; labelsPerClass: number; testSize: number; freeze: string;
   epochs: number; lr: number; batch: number; optimizer: string; schedule: string; seed: number; out: string;
-  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number;
+  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number; headEpochs?: number; lrMin?: number;
 }
 
 const MODELS: Record<string, { zoo: string; build: (n: number) => Classifier; remap: 'strip-module'[] }> = {
@@ -89,7 +89,9 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   const before = await evaluate(model, test, a.batch, classes.length);
   say(`accuracy before fine-tuning: ${(before.accuracy * 100).toFixed(1)}%`);
   let bar: ProgressBar | null = null, barKey = '';
-  const result = await finetune(model, train, test, {
+  const gradual = (a.headEpochs ?? 0) > 0;
+  if (gradual && !/^-?\d+$/.test(a.freeze)) throw new UsageError('thaw finetune: --head-epochs needs --freeze to be a depth (a number of layer groups)');
+  const opts: FinetuneOptions = {
     epochs: a.epochs, batchSize: a.batch, lr: a.lr, optimizer: a.optimizer as any, schedule: a.schedule as any, seed: a.seed,
     numClasses: classes.length, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4, evalEvery: a.evalEvery,
     log: say,
@@ -98,7 +100,14 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
       if (key !== barKey) { bar?.done(); barKey = key; bar = new ProgressBar(p.phase === 'features' ? 'features   ' : `epoch ${p.epoch}/${p.epochs}`, p.stepsPerEpoch); }
       bar!.update(p.step, p.phase === 'train' ? `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(3) : '…'} ${p.imagesPerSec.toFixed(0)} img/s` : `${p.imagesPerSec.toFixed(0)} img/s`);
     },
-  });
+  };
+  let result: FinetuneResult;
+  if (gradual) {
+    const r = await fineTuneGradual(model, train, test, { ...opts, headEpochs: a.headEpochs!, unfreezeTo: Number(a.freeze), lrRange: [a.lrMin ?? a.lr / 100, a.lr] });
+    result = { ...r.full, epochs: [...r.head.epochs, ...r.full.epochs.map((e) => ({ ...e, epoch: e.epoch + r.head.epochs.length }))], seconds: r.head.seconds + r.full.seconds, cacheSeconds: r.head.cacheSeconds + r.full.cacheSeconds };
+  } else {
+    result = await finetune(model, train, test, opts);
+  }
   (bar as ProgressBar | null)?.done();
   const after = await evaluate(model, test, a.batch, classes.length);
   const perClass = classes.map((c, i) => ({ class: c, accuracy: after.confusion[i][i] / Math.max(1, after.confusion[i].reduce((x, y) => x + y, 0)) }));

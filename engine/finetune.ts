@@ -19,6 +19,7 @@ import { crossEntropy } from '../kernels/softmax/softmax.ts';
 import { SGD, Adam, AdamW, Scheduler, cosine, constant, oneCycle, warmup, clipGradNorm } from './optim/index.ts';
 import type { Optimizer } from './optim/optimizer.ts';
 import { ThawError } from './errors.ts';
+import { freezeTo } from './freeze.ts';
 
 export interface FinetuneOptions {
   epochs: number;
@@ -28,6 +29,8 @@ export interface FinetuneOptions {
   momentum?: number;
   weightDecay?: number;
   schedule?: 'constant' | 'cosine' | 'onecycle' | 'warmup-cosine';
+  /** Discriminative rates [input side, head] over the model's layer groups (overrides lr per group). */
+  lrRange?: [number, number];
   /** Clip gradients to this global L2 norm. */
   clipNorm?: number;
   seed?: number;
@@ -109,9 +112,25 @@ export function cacheBlocker(model: Classifier, augmented: boolean): string | nu
   return p.all ? null : p.reason;
 }
 
-function makeOptimizer(model: Classifier, o: FinetuneOptions): Optimizer<any> {
+/**
+ * Parameter groups with discriminative learning rates: one group per layer group that has trainable
+ * parameters, rates spaced geometrically from lrRange[0] (input side) to lrRange[1] (head), as
+ * fastai's `slice(lo, hi)`. Without lrRange, one group at `lr`.
+ */
+export function paramGroups(model: Classifier, o: Pick<FinetuneOptions, 'lr' | 'lrRange'>): { params: [string, Tensor][]; lr: number }[] {
   const params = model.trainableParameters();
   if (!params.length) throw new ThawError('finetune', 'nothing to train: every parameter is frozen (unfreeze the head at least)');
+  if (!o.lrRange) return [{ params, lr: o.lr }];
+  const under = (k: string, p: string) => k === p || k.startsWith(p + '.');
+  const groups = model.layerGroups().map((prefixes) => params.filter(([k]) => prefixes.some((p) => under(k, p)))).filter((g) => g.length);
+  const rest = params.filter(([k]) => !groups.some((g) => g.some(([n]) => n === k)));
+  if (rest.length) groups[groups.length - 1].push(...rest);
+  const [lo, hi] = o.lrRange;
+  return groups.map((g, i) => ({ params: g, lr: groups.length === 1 ? hi : lo * (hi / lo) ** (i / (groups.length - 1)) }));
+}
+
+function makeOptimizer(model: Classifier, o: FinetuneOptions): Optimizer<any> {
+  const params = paramGroups(model, o);
   const wd = o.weightDecay ?? 0;
   switch (o.optimizer ?? 'sgd') {
     case 'sgd': return new SGD(params, { lr: o.lr, momentum: o.momentum ?? 0.9, weightDecay: wd, nesterov: (o.momentum ?? 0.9) > 0 });
@@ -304,4 +323,21 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   const optimizerStateBytes = opt.stateBytes();
   opt.dispose?.();
   return { epochs, usedCache, cacheReason: plan.reason, cachedStages: plan.all ? 'all' : plan.stages, cacheSeconds, seconds: (performance.now() - t0) / 1000, dispatchesPerStep, optimizerStateBytes };
+}
+
+/**
+ * Gradual unfreezing (fastai's `fine_tune`): train the head alone for `headEpochs` (from the feature
+ * cache), then unfreeze down to layer group `unfreezeTo` (0 = everything) and train `epochs` more
+ * with discriminative rates `lrRange` across the layer groups.
+ */
+export async function fineTuneGradual(model: Classifier, train: Dataset, test: Dataset | null,
+  o: FinetuneOptions & { headEpochs: number; unfreezeTo?: number; lrRange: [number, number] }): Promise<{ head: FinetuneResult; full: FinetuneResult }> {
+  const log = o.log ?? (() => {});
+  freezeTo(model, -1);
+  log(`gradual unfreezing: ${o.headEpochs} epoch(s) of the head alone`);
+  const head = await finetune(model, train, test, { ...o, epochs: o.headEpochs, lrRange: undefined });
+  freezeTo(model, o.unfreezeTo ?? 0);
+  log(`gradual unfreezing: layer groups ${o.unfreezeTo ?? 0}.. trainable, rates ${o.lrRange[0]} → ${o.lrRange[1]}`);
+  const full = await finetune(model, train, test, o);
+  return { head, full };
 }

@@ -8,7 +8,7 @@ import { tidy } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { runtime } from '../../engine/runtime.ts';
 import { freeze, freezeTo, unfreeze, trainableSummary, parseFreezeSpec } from '../../engine/freeze.ts';
-import { finetune, planCache } from '../../engine/finetune.ts';
+import { finetune, planCache, paramGroups, fineTuneGradual } from '../../engine/finetune.ts';
 import { arrayDataset } from '../../engine/data/dataset.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
 import { resnet20, type ResNetCifar } from '../../models/resnet_cifar.ts';
@@ -124,6 +124,31 @@ test('planCache names what blocks the cache', async () => {
   freezeTo(m, -1);
   assert.ok(planCache(m, false).all);
   assert.match(planCache(m, true).reason, /augmentation/);
+  m.dispose();
+});
+
+test('discriminative rates: one group per layer group, geometric from the input side to the head', () => {
+  const m = resnet20();
+  freezeTo(m, 7); // layer3 (3 groups) + head trainable
+  const g = paramGroups(m, { lr: 1, lrRange: [1e-4, 1e-2] });
+  assert.equal(g.length, 4);
+  assert.equal(g[3].params.map(([k]) => k), ['linear.weight', 'linear.bias']);
+  assert.ok(g[0].params.every(([k]) => k.startsWith('layer3.0.')));
+  assertClose(g.map((x) => x.lr), [1e-4, 1e-4 * 100 ** (1 / 3), 1e-4 * 100 ** (2 / 3), 1e-2], 1e-12, 0, 'rates');
+  assert.equal(paramGroups(m, { lr: 0.3 }).map((x) => x.lr), [0.3]);
+  m.dispose();
+});
+
+test('gradual unfreezing trains the head from the cache, then the unfrozen groups', async () => {
+  const m = await model(11);
+  const x = randArray(8 * 3 * 32 * 32), y = Int32Array.from({ length: 8 }, (_, i) => i % 10);
+  const stem = await snapshot(m, (k) => k === 'conv1.weight');
+  const l3 = await snapshot(m, (k) => k === 'layer3.2.conv2.weight');
+  const r = await fineTuneGradual(m, arrayDataset(x, y), null, { epochs: 1, headEpochs: 1, batchSize: 4, lr: 0.05, numClasses: 10, unfreezeTo: 9, lrRange: [1e-3, 0.05] });
+  assert.ok(r.head.usedCache && r.head.cachedStages === 'all', 'head phase uses the whole-trunk cache');
+  assert.equal(r.full.cachedStages, 3, 'second phase caches stem, layer1, layer2 (layer3 holds the unfrozen block)');
+  assert.equal(Buffer.compare(Buffer.from(stem.get('conv1.weight')!), Buffer.from((await snapshot(m, (k) => k === 'conv1.weight')).get('conv1.weight')!)), 0, 'stem stays frozen');
+  assert.not.equal(Buffer.compare(Buffer.from(l3.get('layer3.2.conv2.weight')!), Buffer.from((await snapshot(m, (k) => k === 'layer3.2.conv2.weight')).get('layer3.2.conv2.weight')!)), 0, 'unfrozen block trained');
   m.dispose();
 });
 
