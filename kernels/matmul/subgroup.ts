@@ -104,7 +104,7 @@ export function subgroupSize(): number {
  */
 export const SUBGROUP_TUNING: Record<string, { TM: number; TNQ: number }> = {
   lavapipe: { TM: 32, TNQ: 1 },
-  swiftshader: { TM: 8, TNQ: 1 },
+  swiftshader: { TM: 16, TNQ: 2 },
 };
 
 /**

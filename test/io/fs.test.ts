@@ -43,8 +43,13 @@ test('saveAtomic replaces the file whole and leaves no temp files', async () => 
     const c = await loadCheckpointFile(p);
     assert.is(c.tensors.size, Object.keys(expected.state_dict).length);
     assert.equal(readdirSync(dir), ['w.safetensors']);
-    await saveAtomic(join(dir, 'missing-dir', 'x'), new Uint8Array(1)).then(() => assert.unreachable('no error'), () => {});
+    // A path under a file cannot be written: the error surfaces and nothing is left behind.
+    await saveAtomic(join(p, 'x'), new Uint8Array(1)).then(() => assert.unreachable('no error'), () => {});
     assert.equal(readdirSync(dir), ['w.safetensors']);
+    // A missing folder is created.
+    await saveAtomic(join(dir, 'new-dir', 'x'), new Uint8Array([7]));
+    assert.equal([...readFileSync(join(dir, 'new-dir', 'x'))], [7]);
+    assert.equal(readdirSync(dir).sort(), ['new-dir', 'w.safetensors']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
