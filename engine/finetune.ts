@@ -6,7 +6,7 @@
  * are computed once per sample and the head trains from the cache. Otherwise the full network runs
  * every step, and autograd still records nothing below the lowest trainable layer.
  */
-import type { Classifier } from '../models/types.ts';
+import { type Classifier, runStages } from '../models/types.ts';
 import type { Module } from './module.ts';
 import type { Dataset } from './data/dataset.ts';
 import { batches } from './data/dataset.ts';
@@ -161,8 +161,8 @@ function splitAt(model: Classifier, plan: CachePlan): Split {
   if (!stages) return plan.all ? { prefix: (x) => model.features(x), rest: (h) => model.head.forward(h) } : { prefix: (x) => x, rest: (x) => model.forward(x) };
   const k = plan.stages;
   return {
-    prefix: (x) => { let y = x; for (const st of stages.slice(0, k)) y = st.forward(y); return y; },
-    rest: (h) => { let y = h; for (const st of stages.slice(k)) y = st.forward(y); return model.head.forward(y); },
+    prefix: (x) => runStages(stages.slice(0, k), x),
+    rest: (h) => model.head.forward(runStages(stages.slice(k), h)),
   };
 }
 

@@ -11,7 +11,7 @@ import type { Tensor } from '../engine/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear, ReLU6, Dropout, Sequential } from '../engine/nn/index.ts';
 import { add } from '../engine/ops.ts';
 import { globalAvgPool2d } from '../kernels/pool/pool.ts';
-import type { Classifier, Stage } from './types.ts';
+import { type Classifier, type Stage, runStages } from './types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
 
 /** torchvision's `_make_divisible`: round to the nearest multiple of `divisor`, never down by more than 10%. */
@@ -100,9 +100,7 @@ export class MobileNetV2 extends Module implements Classifier {
 
   /** x: (N, 3, H, W) → (N, featureDim) */
   features(x: Tensor): Tensor {
-    let y = x;
-    for (const s of this.stages()) y = s.forward(y);
-    return y;
+    return runStages(this.stages(), x);
   }
 
   /** features.0 (stem, /2) … features.18 (1x1 to featureDim, /32), then the global average pool → (N, featureDim). */

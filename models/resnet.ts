@@ -11,7 +11,7 @@ import type { Tensor } from '../engine/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear, MaxPool2d, Sequential } from '../engine/nn/index.ts';
 import { relu, add } from '../engine/ops.ts';
 import { globalAvgPool2d } from '../kernels/pool/pool.ts';
-import type { Classifier, Stage } from './types.ts';
+import { type Classifier, type Stage, runStages } from './types.ts';
 import { IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec } from '../engine/data/preprocess.ts';
 
 /** torchvision's ImageNet preprocessing at 224x224 (Resize + CenterCrop are the caller's choice). */
@@ -117,9 +117,7 @@ export class ResNet extends Module implements Classifier {
 
   /** x: (N, 3, H, W) → (N, featureDim) */
   features(x: Tensor): Tensor {
-    let y = x;
-    for (const s of this.stages()) y = s.forward(y);
-    return y;
+    return runStages(this.stages(), x);
   }
 
   /** stem (N, w, H/4, W/4) → layer1..4 (N, 8w·e, H/32, W/32) → pool (N, 8w·e), e = block expansion */

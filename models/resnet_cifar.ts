@@ -13,7 +13,7 @@ import { relu, add } from '../engine/ops.ts';
 import { globalAvgPool2d } from '../kernels/pool/pool.ts';
 import { pad2d } from '../kernels/pad/pad.ts';
 import { slice } from '../kernels/slice/slice.ts';
-import type { Classifier, Stage } from './types.ts';
+import { type Classifier, type Stage, runStages } from './types.ts';
 import type { PreprocessSpec } from '../engine/data/preprocess.ts';
 
 /** The preprocessing the akamaster checkpoints were trained with (32x32, ImageNet mean/std). */
@@ -98,9 +98,7 @@ export class ResNetCifar extends Module implements Classifier {
 
   /** x: (N, 3, 32, 32) → (N, 64) */
   features(x: Tensor): Tensor {
-    let y = x;
-    for (const s of this.stages()) y = s.forward(y);
-    return y;
+    return runStages(this.stages(), x);
   }
 
   /** stem (N,16,32,32) → layer1 (N,16,32,32) → layer2 (N,32,16,16) → layer3 (N,64,8,8) → pool (N,64) */

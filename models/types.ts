@@ -34,3 +34,10 @@ export interface Stage {
   prefixes: string[];
   forward(x: Tensor): Tensor;
 }
+
+/** Applies stages in order: a trunk's features, or any contiguous slice of it. */
+export function runStages(stages: readonly Stage[], x: Tensor): Tensor {
+  let y = x;
+  for (const s of stages) y = s.forward(y);
+  return y;
+}

@@ -4,6 +4,7 @@
  */
 import reduceSrc from './reduce.wgsl';
 import reduceSmallSrc from './reduce_small.wgsl';
+import reduceCommonSrc from './reduce_common.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
 import { runtime, grid, template } from '../../engine/runtime.ts';
 import { record } from '../../engine/autograd.ts';
@@ -73,11 +74,11 @@ function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], scale: number): Tens
   // Short reductions over many outputs: one invocation each. Long ones: one workgroup each.
   if (nRed <= 32 || (nRed <= 256 && nOut >= 4096)) {
     const [gx, gy] = grid(Math.ceil(nOut / 64));
-    runtime().run({ key: `reduce_small:${op}`, code: () => template(reduceSmallSrc, { COMBINE: c.combine, INIT: c.init }) },
+    runtime().run({ key: `reduce_small:${op}`, code: () => template(reduceCommonSrc + reduceSmallSrc, { COMBINE: c.combine, INIT: c.init }) },
       { x, out }, { ...params, stride: gx * 64 }, [gx, gy]);
   } else {
     const [gx, gy] = grid(nOut);
-    runtime().run({ key: `reduce:${op}`, code: () => template(reduceSrc, { COMBINE: c.combine, INIT: c.init }) },
+    runtime().run({ key: `reduce:${op}`, code: () => template(reduceCommonSrc + reduceSrc, { COMBINE: c.combine, INIT: c.init }) },
       { x, out }, { ...params, stride: gx }, [gx, gy]);
   }
   return out;
