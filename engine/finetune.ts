@@ -106,7 +106,7 @@ export function planCache(model: Classifier, augmented: boolean): CachePlan {
   return { stages: k, all: false, reason: k ? `stages ${stages.slice(0, k).map((s) => s.name).join(', ')} are fixed; stage '${stages[k].name}': ${why}` : `stage '${stages[0].name}': ${why}` };
 }
 
-/** @deprecated-free helper kept for callers that only need a yes/no: why the whole trunk cannot be cached. */
+/** Why the whole trunk cannot be cached, or null when it can (a yes/no view of planCache). */
 export function cacheBlocker(model: Classifier, augmented: boolean): string | null {
   const p = planCache(model, augmented);
   return p.all ? null : p.reason;

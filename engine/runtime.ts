@@ -38,7 +38,6 @@ export class Runtime {
   private queued = 0;
   private uniformFree: GPUBuffer[] = [];
   private uniformPending: GPUBuffer[] = [];
-  private uniformInFlight: GPUBuffer[] = [];
   /** Number of compute dispatches issued so far (benchmarks and freeze-depth reports read it). */
   dispatches = 0;
   /** Dispatch counts per kernel name. */
@@ -189,8 +188,7 @@ export class Runtime {
     this.pool.afterSubmit();
     // Uniform buffers written for this submit may be rewritten by later writeBuffer calls: those run after
     // this submit on the queue timeline, so they are safe to hand out again now.
-    this.uniformFree.push(...this.uniformInFlight, ...this.uniformPending);
-    this.uniformInFlight = [];
+    this.uniformFree.push(...this.uniformPending);
     this.uniformPending = [];
   }
 
