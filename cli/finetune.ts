@@ -29,8 +29,8 @@ export interface FinetuneArgs {
   json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number; headEpochs?: number; lrMin?: number;
 }
 
-const MODELS: Record<string, { zoo: string; build: (n: number) => Classifier; remap: 'strip-module'[] }> = {
-  'resnet20-cifar10': { zoo: 'resnet20-cifar10', build: (n) => resnet20(n), remap: ['strip-module'] },
+const MODELS: Record<string, { zoo: string; build: (n: number, rng: () => number) => Classifier; remap: 'strip-module'[] }> = {
+  'resnet20-cifar10': { zoo: 'resnet20-cifar10', build: (n, rng) => resnet20(n, rng), remap: ['strip-module'] },
 };
 
 function loadData(a: FinetuneArgs, model: Classifier, rng: Rng): { train: Dataset; test: Dataset; classes: string[] } {
@@ -66,7 +66,9 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   const rt = await init();
   say(`adapter: ${rt.gpu.info.description} (${rt.gpu.info.kind})`);
   const rng = new Rng(a.seed);
-  const model = info.build(10);
+  // A separate stream for weight init, so the data subset and head init do not depend on it.
+  const initRng = new Rng(a.seed ^ 0x5eed);
+  const model = info.build(10, () => initRng.next());
   let source = 'random initialisation (--from-scratch)';
   if (!a.fromScratch) {
     const fetched = a.weights ? null : await fetchModel(info.zoo);

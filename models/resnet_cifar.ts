@@ -47,11 +47,11 @@ function padChannels(x: Tensor, p: number): Tensor {
 export class BasicBlockA extends Module {
   readonly conv1: Conv2d; readonly bn1: BatchNorm2d; readonly conv2: Conv2d; readonly bn2: BatchNorm2d;
   private readonly shortcutPad: number;
-  constructor(inPlanes: number, planes: number, stride: number) {
+  constructor(inPlanes: number, planes: number, stride: number, rng?: () => number) {
     super();
-    this.conv1 = this.child('conv1', new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false }));
+    this.conv1 = this.child('conv1', new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false, rng }));
     this.bn1 = this.child('bn1', new BatchNorm2d(planes));
-    this.conv2 = this.child('conv2', new Conv2d(planes, planes, 3, { stride: 1, padding: 1, bias: false }));
+    this.conv2 = this.child('conv2', new Conv2d(planes, planes, 3, { stride: 1, padding: 1, bias: false, rng }));
     this.bn2 = this.child('bn2', new BatchNorm2d(planes));
     this.shortcutPad = stride !== 1 || inPlanes !== planes ? planes / 4 : -1;
   }
@@ -64,9 +64,9 @@ export class BasicBlockA extends Module {
 
 class ResStage extends Module {
   readonly blocks: BasicBlockA[] = [];
-  constructor(inPlanes: number, planes: number, n: number, stride: number) {
+  constructor(inPlanes: number, planes: number, n: number, stride: number, rng?: () => number) {
     super();
-    for (let i = 0; i < n; i++) this.blocks.push(this.child(String(i), new BasicBlockA(i === 0 ? inPlanes : planes, planes, i === 0 ? stride : 1)));
+    for (let i = 0; i < n; i++) this.blocks.push(this.child(String(i), new BasicBlockA(i === 0 ? inPlanes : planes, planes, i === 0 ? stride : 1, rng)));
   }
   forward(x: Tensor): Tensor {
     let y = x;
@@ -84,16 +84,17 @@ export class ResNetCifar extends Module implements Classifier {
   readonly featureDim = 64;
   readonly preprocessing = CIFAR_PREPROCESS;
 
-  constructor(depth = 20, numClasses = 10) {
+  /** `rng` (uniform [0, 1)) seeds the default initialisation; Math.random without it. */
+  constructor(depth = 20, numClasses = 10, rng?: () => number) {
     super();
     if ((depth - 2) % 6) throw new Error(`CIFAR ResNet depth must be 6n+2, got ${depth}`);
     const n = (depth - 2) / 6;
-    this.conv1 = this.child('conv1', new Conv2d(3, 16, 3, { stride: 1, padding: 1, bias: false }));
+    this.conv1 = this.child('conv1', new Conv2d(3, 16, 3, { stride: 1, padding: 1, bias: false, rng }));
     this.bn1 = this.child('bn1', new BatchNorm2d(16));
-    this.layer1 = this.child('layer1', new ResStage(16, 16, n, 1));
-    this.layer2 = this.child('layer2', new ResStage(16, 32, n, 2));
-    this.layer3 = this.child('layer3', new ResStage(32, 64, n, 2));
-    this.head = this.child('linear', new Linear(64, numClasses));
+    this.layer1 = this.child('layer1', new ResStage(16, 16, n, 1, rng));
+    this.layer2 = this.child('layer2', new ResStage(16, 32, n, 2, rng));
+    this.layer3 = this.child('layer3', new ResStage(32, 64, n, 2, rng));
+    this.head = this.child('linear', new Linear(64, numClasses, { rng }));
   }
 
   /** x: (N, 3, 32, 32) → (N, 64) */
@@ -131,4 +132,4 @@ export class ResNetCifar extends Module implements Classifier {
 }
 
 /** ResNet-20 for CIFAR-10 (0.27 M parameters). */
-export function resnet20(numClasses = 10): ResNetCifar { return new ResNetCifar(20, numClasses); }
+export function resnet20(numClasses = 10, rng?: () => number): ResNetCifar { return new ResNetCifar(20, numClasses, rng); }
