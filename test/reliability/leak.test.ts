@@ -45,7 +45,7 @@ test('1,000 training steps keep liveBuffers and pooledBuffers flat', async () =>
         if (s === 1 || s === 100 || s === 500 || s === 1000) {
           await rt.sync();
           const st = rt.pool.getStats();
-          const uniforms = (rt as any).uniformFree.length + (rt as any).uniformPending.length + (rt as any).uniformInFlight.length;
+          const uniforms = (rt as any).uniformFree.length + (rt as any).uniformPending.length;
           at.set(s, { live: st.liveBuffers, pooled: st.pooledBuffers, created: st.created, uniforms, loss: v });
         }
       } else loss.dispose();
