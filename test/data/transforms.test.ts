@@ -143,8 +143,9 @@ test('randomCrop with padding: seeded, a window of the zero-padded image', () =>
   assert.equal(Array.from(a.data), Array.from(crop(padded, top, left, [8, 8]).data));
   const seen = new Set<string>();
   const rr = new Rng(seed + 5);
-  for (let i = 0; i < 200; i++) seen.add(Array.from(randomCrop(img, [8, 8], rr, 4).data.subarray(0, 3)).join());
-  assert.ok(seen.size > 20, `crops should vary, saw ${seen.size} distinct`);
+  for (let i = 0; i < 200; i++) seen.add(Array.from(randomCrop(img, [8, 8], rr, 4).data).join());
+  // 81 possible windows; 200 draws see about 74 of them.
+  assert.ok(seen.size > 50, `crops should vary, saw ${seen.size} distinct of 81 windows`);
 });
 
 test('randomHorizontalFlip flips about half the time, reproducibly', () => {
