@@ -74,17 +74,22 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
 // ---------------------------------------------------------------------------------------------
 // float64 CPU references (test oracles).
 
+/** float64 mean and reciprocal standard deviation of row `r` of `x` viewed as (rows, D). */
+function rowStats(x: ArrayLike<number>, r: number, D: number, eps: number): { mu: number; rs: number } {
+  let mu = 0;
+  for (let k = 0; k < D; k++) mu += x[r * D + k];
+  mu /= D;
+  let v = 0;
+  for (let k = 0; k < D; k++) v += (x[r * D + k] - mu) ** 2;
+  return { mu, rs: 1 / Math.sqrt(v / D + eps) };
+}
+
 /** float64 layer norm of `x` viewed as (rows, D). `w`/`b` may be null (no affine). */
 export function layerNormRef(x: ArrayLike<number>, D: number, w: ArrayLike<number> | null, b: ArrayLike<number> | null, eps: number): Float64Array {
   const rows = x.length / D;
   const out = new Float64Array(x.length);
   for (let r = 0; r < rows; r++) {
-    let mu = 0;
-    for (let k = 0; k < D; k++) mu += x[r * D + k];
-    mu /= D;
-    let v = 0;
-    for (let k = 0; k < D; k++) v += (x[r * D + k] - mu) ** 2;
-    const rs = 1 / Math.sqrt(v / D + eps);
+    const { mu, rs } = rowStats(x, r, D, eps);
     for (let k = 0; k < D; k++) out[r * D + k] = (x[r * D + k] - mu) * rs * (w ? w[k] : 1) + (b ? b[k] : 0);
   }
   return out;
@@ -97,12 +102,7 @@ export function layerNormGradRef(x: ArrayLike<number>, D: number, w: ArrayLike<n
   const dx = new Float64Array(x.length), dw = new Float64Array(D), db = new Float64Array(D);
   const xh = new Float64Array(D);
   for (let r = 0; r < rows; r++) {
-    let mu = 0;
-    for (let k = 0; k < D; k++) mu += x[r * D + k];
-    mu /= D;
-    let v = 0;
-    for (let k = 0; k < D; k++) v += (x[r * D + k] - mu) ** 2;
-    const rs = 1 / Math.sqrt(v / D + eps);
+    const { mu, rs } = rowStats(x, r, D, eps);
     let a = 0, c = 0;
     for (let k = 0; k < D; k++) {
       xh[k] = (x[r * D + k] - mu) * rs;
