@@ -3,6 +3,7 @@
  * This entry is browser-safe; `node.ts` adds the Node-only file-system helpers.
  */
 export { init, runtime, type Runtime } from './engine/runtime.ts';
+export { profile, formatProfile, type ProfileReport, type ProfileRow } from './engine/profile.ts';
 export { getGpu, resetGpu, type Gpu, type AdapterSummary } from './engine/device.ts';
 export { Tensor, tidy, keep, dispose, type DType, type Shape } from './engine/tensor.ts';
 export { tensor, assign, clone } from './engine/factory.ts';

@@ -7,6 +7,7 @@ import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { type Gpu, checkGpu, getGpu } from './device.ts';
 import { BufferPool } from './pool.ts';
 import { DeviceError, LimitError, ThawError } from './errors.ts';
+import { Profiler } from './profile.ts';
 
 /** Something bindable as a storage buffer: a raw GPUBuffer or anything carrying one (a Tensor). */
 export type Bindable = GPUBuffer | { readonly buffer: GPUBuffer };
@@ -43,6 +44,7 @@ export class Runtime {
   /** Dispatch counts per kernel name. */
   readonly dispatchByName = new Map<string, number>();
   readonly debug: boolean;
+  private profiler: Profiler | null = null;
 
   constructor(readonly gpu: Gpu) {
     const L = gpu.device.limits;
@@ -101,6 +103,20 @@ export class Runtime {
     return c;
   }
 
+  /** Starts timing every dispatch (see profile.ts); one profile at a time. */
+  startProfile(): Profiler {
+    if (this.profiler) throw new ThawError('profile', 'a profile is already running');
+    this.flush();
+    this.profiler = new Profiler(this.device, FLUSH_EVERY);
+    return this.profiler;
+  }
+
+  /** Stops timing (flushing what is encoded); the profiler's report() then has every dispatch. */
+  stopProfile(): void {
+    this.flush();
+    this.profiler = null;
+  }
+
   /** Number of compiled pipelines (pipeline-cache tests read it). */
   get pipelines(): number { return this.cache.size; }
 
@@ -155,13 +171,22 @@ export class Runtime {
     if (c.uniform) entries.push({ binding: c.uniform.binding, resource: { buffer: this.packUniform(c.uniform, params, k.key) } });
     if (this.debug) this.device.pushErrorScope('validation');
     const bg = this.device.createBindGroup({ layout: c.layout, entries });
+    const name = k.key.split(':')[0];
+    if (this.profiler) {
+      // Its own pass, so its begin/end timestamps bracket only this dispatch.
+      if (this.pass) { this.pass.end(); this.pass = null; }
+      let tw = this.profiler.next(name);
+      if (!tw) { this.flush(); tw = this.profiler.next(name)!; }
+      if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass({ timestampWrites: tw });
+    }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) this.pass = this.encoder.beginComputePass();
     this.pass.setPipeline(c.pipeline);
     this.pass.setBindGroup(0, bg);
     this.pass.dispatchWorkgroups(g[0], g[1], g[2]);
+    if (this.profiler) { this.pass.end(); this.pass = null; }
     this.dispatches++;
-    const name = k.key.split(':')[0];
     this.dispatchByName.set(name, (this.dispatchByName.get(name) ?? 0) + 1);
     if (this.debug) {
       this.flush();
@@ -181,8 +206,10 @@ export class Runtime {
   flush(): void {
     if (this.pass) { this.pass.end(); this.pass = null; }
     if (this.encoder) {
+      const afterSubmit = this.profiler?.resolve(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = null;
+      afterSubmit?.();
     }
     this.queued = 0;
     this.pool.afterSubmit();
