@@ -4,16 +4,18 @@
  * place on the GPU (unbiased variance, `momentum`); inference mode uses the running stats. Backward
  * covers x, weight and bias in both modes (in inference mode it is a per-channel affine).
  */
-import statsSrc from './bn_stats.wgsl';
+import partialSrc from './bn_partial.wgsl';
+import mergeSrc from './bn_merge.wgsl';
 import runningSrc from './bn_running.wgsl';
 import updateSrc from './bn_update.wgsl';
 import scaleSrc from './bn_scale.wgsl';
 import applySrc from './bn_apply.wgsl';
-import backReduceSrc from './bn_backward_reduce.wgsl';
+import backPartialSrc from './bn_backward_partial.wgsl';
+import backMergeSrc from './bn_backward_merge.wgsl';
 import backDxSrc from './bn_backward_dx.wgsl';
 import countSrc from './bn_count.wgsl';
 import { Tensor, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid } from '../../engine/runtime.ts';
+import { runtime, grid, template, type Kernel } from '../../engine/runtime.ts';
 import { record } from '../../engine/autograd.ts';
 import { ShapeError, ThawError } from '../../engine/errors.ts';
 import { full } from '../elementwise/elementwise.ts';
@@ -32,17 +34,48 @@ function launch1d(n: number): { groups: [number, number]; stride: number } {
   return { groups: [x, y], stride: x * 64 };
 }
 
+/** f32 or, when each channel's run of HW values splits into vec4s, vec4<f32> (4x fewer loads). */
+function vecWidth(HW: number): 1 | 4 { return HW % 4 === 0 ? 4 : 1; }
+
+function vecKernel(name: string, src: string, w: 1 | 4): Kernel {
+  return {
+    key: `${name}:w${w}`,
+    code: () => template(src, w === 4
+      ? { T: 'vec4<f32>', W: 4, HSUM: 'dot(v, vec4<f32>(1.0))', SQ: 'dot(d, d)' }
+      : { T: 'f32', W: 1, HSUM: 'v', SQ: 'd * d' }),
+  };
+}
+
+/**
+ * How the per-channel reductions split the batch: K chunks of nPer batch items per channel, enough
+ * invocations to fill the device without making chunks tiny, and no empty chunk.
+ */
+export function bnChunks(N: number, C: number, HW: number): { K: number; nPer: number } {
+  const want = Math.max(1, Math.min(N, Math.ceil(4096 / C), Math.floor(N * HW / 256)));
+  const nPer = Math.ceil(N / want);
+  return { K: Math.ceil(N / nPer), nPer };
+}
+
+/** Launches a stage-1 reduction with one invocation per (channel, chunk). */
+function chunkLaunch(C: number, K: number): { groups: [number, number]; stride: number } {
+  return launch1d(C * K);
+}
+
 function checkVec(name: string, t: Tensor | null, C: number): void {
   if (t && (t.size !== C || t.dtype !== 'f32')) {
     throw new ShapeError(`batchNorm2d: argument '${name}' has shape ${shapeStr(t.shape)} ${t.dtype}, expected [${C}] f32 (one per channel)`);
   }
 }
 
-/** out = x * scale[c] + shift[c] over (N, C, HW). */
-function channelAffine(x: Tensor, scale: Tensor, shift: Tensor, C: number, HW: number): Tensor {
+/**
+ * out = (x - center[c]) * scale[c] + shift[c] over (N, C, HW). Centring first keeps precision when
+ * the mean is large against the spread (folding it into the shift would cancel in f32).
+ */
+function channelAffine(x: Tensor, center: Tensor, scale: Tensor, shift: Tensor, C: number, HW: number): Tensor {
   const out = Tensor.alloc(x.shape);
-  const { groups, stride } = launch1d(x.size);
-  runtime().run({ key: 'bn_apply', code: () => applySrc }, { x, scale, shift, out }, { n: x.size, stride, C, HW }, groups);
+  const w = vecWidth(HW);
+  const { groups, stride } = launch1d(x.size / w);
+  runtime().run(vecKernel('bn_apply', applySrc, w), { x, center, scale, shift, out }, { n: x.size / w, stride, C, HWv: HW / w }, groups);
   return out;
 }
 
@@ -69,7 +102,12 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
   const mean = Tensor.alloc([C]), invstd = Tensor.alloc([C]);
   if (useBatch) {
     const variance = Tensor.alloc([C]);
-    rt.run({ key: 'bn_stats', code: () => statsSrc }, { x, mean, invstd, variance }, { N, C, HW, eps }, [C]);
+    const { K, nPer } = bnChunks(N, C, HW), vw = vecWidth(HW);
+    const part = Tensor.alloc([C, K, 2]);
+    const l = chunkLaunch(C, K);
+    rt.run(vecKernel('bn_partial', partialSrc, vw), { x, part }, { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
+    rt.run({ key: 'bn_merge', code: () => mergeSrc }, { part, mean, invstd, variance }, { N, C, HW, K, nPer, eps }, cg);
+    part.dispose();
     if (training && runningMean && runningVar) {
       rt.run({ key: 'bn_update', code: () => updateSrc }, { runningMean, runningVar, mean, variance }, { C, momentum, unbias: M / (M - 1) }, cg);
     }
@@ -78,26 +116,32 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     rt.run({ key: 'bn_running', code: () => runningSrc }, { runningMean: runningMean!, runningVar: runningVar!, mean, invstd }, { C, eps }, cg);
   }
   const w = weight ?? full([C], 1), b = bias ?? full([C], 0);
-  const scale = Tensor.alloc([C]), shift = Tensor.alloc([C]);
-  rt.run({ key: 'bn_scale', code: () => scaleSrc }, { weight: w, bias: b, mean, invstd, scale, shift }, { C }, cg);
-  const out = channelAffine(x, scale, shift, C, HW);
+  const scale = Tensor.alloc([C]);
+  rt.run({ key: 'bn_scale', code: () => scaleSrc }, { weight: w, invstd, scale }, { C }, cg);
+  const out = channelAffine(x, mean, scale, b, C, HW);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   record('batchNorm2d', inputs, out, (g, needs, [sx, sMean, sInv, sW, sScale]) => {
     const needW = !!weight && needs[1], needB = !!bias && needs[weight ? 2 : 1];
     let sumG: Tensor | null = null, sumGXhat: Tensor | null = null;
     if (needW || needB || (needs[0] && useBatch)) {
       sumG = Tensor.alloc([C]); sumGXhat = Tensor.alloc([C]);
-      rt.run({ key: 'bn_backward_reduce', code: () => backReduceSrc }, { g, x: sx, mean: sMean, invstd: sInv, sumG, sumGXhat }, { N, C, HW }, [C]);
+      const { K, nPer } = bnChunks(N, C, HW), vw = vecWidth(HW);
+      const part = Tensor.alloc([C, K, 2]);
+      const l = chunkLaunch(C, K);
+      rt.run(vecKernel('bn_backward_partial', backPartialSrc, vw), { g, x: sx, mean: sMean, part }, { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
+      rt.run({ key: 'bn_backward_merge', code: () => backMergeSrc }, { part, invstd: sInv, sumG, sumGXhat }, { C, K }, cg);
+      part.dispose();
     }
     let dx: Tensor | null = null;
     if (needs[0] && useBatch) {
       dx = Tensor.alloc(x.shape);
-      const { groups, stride } = launch1d(x.size);
-      rt.run({ key: 'bn_backward_dx', code: () => backDxSrc },
-        { g, x: sx, mean: sMean, invstd: sInv, weight: sW, sumG: sumG!, sumGXhat: sumGXhat!, dx }, { n: x.size, stride, C, HW, M }, groups);
+      const vw = vecWidth(HW);
+      const { groups, stride } = launch1d(x.size / vw);
+      rt.run(vecKernel('bn_backward_dx', backDxSrc, vw),
+        { g, x: sx, mean: sMean, invstd: sInv, weight: sW, sumG: sumG!, sumGXhat: sumGXhat!, dx }, { n: x.size / vw, stride, C, HWv: HW / vw, M }, groups);
     } else if (needs[0]) {
       const zero = full([C], 0);
-      dx = channelAffine(g, sScale, zero, C, HW);
+      dx = channelAffine(g, zero, sScale, zero, C, HW);
       zero.dispose();
     }
     const grads: (Tensor | null)[] = [dx];
@@ -107,7 +151,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     if (!needB) sumG?.dispose();
     return grads;
   }, [x, mean, invstd, w, scale]);
-  for (const t of [mean, invstd, scale, shift]) t.dispose();
+  for (const t of [mean, invstd, scale]) t.dispose();
   if (!weight) w.dispose();
   if (!bias) b.dispose();
   return out;

@@ -1,16 +1,19 @@
-// Per-channel affine over NCHW: out = x * scale[c] + shift[c] (forward, and inference-mode dx).
-// x: (N, C, HW), scale: (C), shift: (C), out: (N, C, HW)
-struct Params { n: u32, stride: u32, C: u32, HW: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> scale: array<f32>;
-@group(0) @binding(2) var<storage, read> shift: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+// Per-channel affine over NCHW: out = (x - center[c]) * scale[c] + shift[c] (forward with the
+// batch or running mean as center, and inference-mode dx with zeros).
+// {{T}} is f32, or vec4<f32> when HW % 4 == 0 (4 pixels of one channel per invocation).
+// x: (N, C, HW / W) of {{T}}, center: (C), scale: (C), shift: (C), out: like x
+struct Params { n: u32, stride: u32, C: u32, HWv: u32 }
+@group(0) @binding(0) var<storage, read> x: array<{{T}}>;
+@group(0) @binding(1) var<storage, read> center: array<f32>;
+@group(0) @binding(2) var<storage, read> scale: array<f32>;
+@group(0) @binding(3) var<storage, read> shift: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<{{T}}>;
+@group(0) @binding(5) var<uniform> params: Params;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x + gid.y * params.stride;
   if (i >= params.n) { return; }
-  let c = (i / params.HW) % params.C;
-  out[i] = x[i] * scale[c] + shift[c];
+  let c = (i / params.HWv) % params.C;
+  out[i] = (x[i] - center[c]) * scale[c] + shift[c];
 }

@@ -1,23 +1,24 @@
 // Training-mode input gradient: the batch statistics depend on x, so
 // dx = weight * invstd * (g - sumG / M - xhat * sumGXhat / M), M = N * HW.
-// g: (N, C, HW), x: (N, C, HW), mean, invstd, weight, sumG, sumGXhat: (C), dx: (N, C, HW)
-struct Params { n: u32, stride: u32, C: u32, HW: u32, M: f32 }
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+// {{T}} is f32, or vec4<f32> when HW % 4 == 0.
+// g, x: (N, C, HW / W) of {{T}}, mean, invstd, weight, sumG, sumGXhat: (C), dx: like x
+struct Params { n: u32, stride: u32, C: u32, HWv: u32, M: f32 }
+@group(0) @binding(0) var<storage, read> g: array<{{T}}>;
+@group(0) @binding(1) var<storage, read> x: array<{{T}}>;
 @group(0) @binding(2) var<storage, read> mean: array<f32>;
 @group(0) @binding(3) var<storage, read> invstd: array<f32>;
 @group(0) @binding(4) var<storage, read> weight: array<f32>;
 @group(0) @binding(5) var<storage, read> sumG: array<f32>;
 @group(0) @binding(6) var<storage, read> sumGXhat: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx: array<{{T}}>;
 @group(0) @binding(8) var<uniform> params: Params;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x + gid.y * params.stride;
   if (i >= params.n) { return; }
-  let c = (i / params.HW) % params.C;
+  let c = (i / params.HWv) % params.C;
   let s = invstd[c];
   let xhat = (x[i] - mean[c]) * s;
-  dx[i] = weight[c] * s * (g[i] - sumG[c] / params.M - xhat * sumGXhat[c] / params.M);
+  dx[i] = weight[c] * s * (g[i] - sumG[c] / params.M - xhat * (sumGXhat[c] / params.M));
 }

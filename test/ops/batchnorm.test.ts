@@ -7,7 +7,7 @@ import { tidy, type Tensor } from '../../engine/tensor.ts';
 import { backward, variable } from '../../engine/autograd.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { batchNorm2d, batchNormRef, incrementCounter, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
+import { batchNorm2d, batchNormRef, bnChunks, incrementCounter, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
 
 test.before(async () => { await setup(); });
 
@@ -80,6 +80,52 @@ for (const [shape, training] of [[[3, 5, 3, 7], true], [[2, 3, 5, 1], true], [[5
     for (const t of [w, b, rm, rv]) t.dispose();
   });
 }
+
+/** float64 training-mode backward: dx, dweight, dbias of sum(bn(x) * g). */
+function bnBackwardRef(x: ArrayLike<number>, shape: number[], w: ArrayLike<number>, g: ArrayLike<number>, eps: number) {
+  const [N, C] = shape, HW = shape.slice(2).reduce((a, b) => a * b, 1), M = N * HW;
+  const dx = new Float64Array(x.length), dw = new Float64Array(C), db = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const idx: number[] = [];
+    for (let n = 0; n < N; n++) for (let s = 0; s < HW; s++) idx.push((n * C + c) * HW + s);
+    const m = idx.reduce((a, k) => a + x[k], 0) / M;
+    const inv = 1 / Math.sqrt(idx.reduce((a, k) => a + (x[k] - m) ** 2, 0) / M + eps);
+    for (const k of idx) { db[c] += g[k]; dw[c] += g[k] * (x[k] - m) * inv; }
+    for (const k of idx) dx[k] = w[c] * inv * (g[k] - db[c] / M - (x[k] - m) * inv * dw[c] / M);
+  }
+  return { dx, dw, db };
+}
+
+// Shapes whose per-channel reductions split into several chunks (the last one short), with and
+// without vec4 loads, on values far from zero (a one-pass E[x^2] - E[x]^2 would lose the variance).
+for (const shape of [[7, 3, 12, 12], [9, 2, 9, 11], [33, 5, 4, 4], [5, 70, 7, 8]]) {
+  const [N, C] = shape, HW = shape.slice(2).reduce((a, b) => a * b, 1);
+  const { K, nPer } = bnChunks(N, C, HW);
+  test(`batchNorm2d [${shape}] (${K} chunks of ${nPer}, ${HW % 4 ? 'scalar' : 'vec4'}) training on offset data vs float64`, async () => {
+    const n = N * C * HW;
+    const xs = randArray(n, 999, 1001), ws = randArray(C, 0.5, 1.5), bs = randArray(C), gs = randArray(n);
+    const rm0 = randArray(C, -0.3, 0.3), rv0 = randArray(C, 0.5, 1.5);
+    const opts = { training: true, eps: 1e-5, momentum: 0.1 };
+    const w = variable(tensor(ws)), b = variable(tensor(bs)), rm = tensor(rm0), rv = tensor(rv0);
+    const r = await step(xs, shape, w, b, rm, rv, gs, opts);
+    const ref = batchNormRef(xs, shape, ws, bs, rm0, rv0, opts);
+    assertClose(r.out, ref.out, 2e-3, 1e-4, 'forward');
+    assertClose(await rm.data(), ref.runningMean!, 1e-5, 1e-6, 'running_mean');
+    assertClose(await rv.data(), ref.runningVar!, 2e-3, 1e-4, 'running_var');
+    const back = bnBackwardRef(xs, shape, ws, gs, opts.eps);
+    assertClose(r.dx, back.dx, 5e-3, 1e-3, 'dx');
+    assertClose(r.dweight!, back.dw, 5e-3, 1e-3, 'dweight');
+    assertClose(r.dbias!, back.db, 1e-4, 1e-5, 'dbias');
+    for (const t of [w, b, rm, rv]) t.dispose();
+  });
+}
+
+test('bnChunks covers every batch item with no empty chunk', () => {
+  for (let N = 1; N <= 70; N++) for (const C of [1, 3, 64, 1000]) for (const HW of [1, 4, 49, 1024]) {
+    const { K, nPer } = bnChunks(N, C, HW);
+    assert.ok(K >= 1 && nPer >= 1 && (K - 1) * nPer < N && K * nPer >= N, `N=${N} C=${C} HW=${HW}: K=${K} nPer=${nPer}`);
+  }
+});
 
 test('batchNorm2d without running stats always normalises with batch statistics', async () => {
   const shape = [4, 2, 3, 3], n = 72;

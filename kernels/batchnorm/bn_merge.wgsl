@@ -1,0 +1,31 @@
+// Batch statistics, stage 2: merges channel c's K chunk (mean, M2) pairs with Chan et al.'s
+// pairwise update, then writes the mean, the biased variance and 1 / sqrt(var + eps).
+// part: (C, K) of (mean, M2), mean: (C), invstd: (C), variance: (C) biased
+struct Params { N: u32, C: u32, HW: u32, K: u32, nPer: u32, eps: f32 }
+@group(0) @binding(0) var<storage, read> part: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(2) var<storage, read_write> invstd: array<f32>;
+@group(0) @binding(3) var<storage, read_write> variance: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= params.C) { return; }
+  var na = 0.0;
+  var ma = 0.0;
+  var m2 = 0.0;
+  for (var k = 0u; k < params.K; k++) {
+    let p = part[c * params.K + k];
+    let nb = f32((min(params.N, (k + 1u) * params.nPer) - k * params.nPer) * params.HW);
+    let n = na + nb;
+    let d = p.x - ma;
+    ma += d * (nb / n);
+    m2 += p.y + d * d * (na * nb / n);
+    na = n;
+  }
+  let v = m2 / na;
+  mean[c] = ma;
+  variance[c] = v;
+  invstd[c] = inverseSqrt(v + params.eps);
+}
