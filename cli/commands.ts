@@ -65,6 +65,7 @@ export const COMMANDS: Record<string, Command> = {
     'eval-every': { type: 'number', help: 'evaluate on the test images every N epochs (and after the last)', default: 1 },
     'head-epochs': { type: 'number', help: 'gradual unfreezing: train the head alone this many epochs first, then the groups after --freeze (a depth)', default: 0 },
     'lr-min': { type: 'number', help: 'with --head-epochs: learning rate of the lowest unfrozen group (rates rise geometrically to --lr at the head)' },
+    'bn-momentum': { type: 'number', help: 'momentum of the trainable BatchNorm layers (PyTorch convention; default: the checkpoint\'s own)' },
   }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
   async (p) => {
     const o = p.options;
@@ -73,13 +74,15 @@ export const COMMANDS: Record<string, Command> = {
       if (!Number.isInteger(o[k]) || (o[k] as number) < 1) throw new UsageError(`thaw finetune: --${k} must be a positive integer, got ${o[k]}`);
     }
     if (!((o.lr as number) > 0)) throw new UsageError(`thaw finetune: --lr must be > 0, got ${o.lr}`);
+    const bnm = o['bn-momentum'] as number | undefined;
+    if (bnm !== undefined && !(bnm >= 0 && bnm <= 1)) throw new UsageError(`thaw finetune: --bn-momentum must be in [0, 1], got ${bnm}`);
     const { runFinetune } = await import('./finetune.ts');
     await runFinetune({
       model: o.model as string, weights: o.weights as string | undefined, data: o.data as string, labelsPerClass: o['labels-per-class'] as number,
       testSize: o['test-size'] as number, freeze: o.freeze as string, epochs: o.epochs as number, lr: o.lr as number, batch: o.batch as number,
       optimizer: o.optimizer as string, schedule: o.schedule as string, seed: o.seed as number, out: o.out as string, json: !!o.json,
       fromScratch: !!o['from-scratch'], augment: !!o.augment, cache: !o['no-cache'], evalEvery: o['eval-every'] as number,
-      headEpochs: o['head-epochs'] as number, lrMin: o['lr-min'] as number | undefined,
+      headEpochs: o['head-epochs'] as number, lrMin: o['lr-min'] as number | undefined, bnMomentum: bnm,
     });
   }),
   predict: command('predict', 'Classify PNG/JPEG images with a zoo or fine-tuned checkpoint (top-k labels with probabilities)', '[--weights FILE|NAME] [options] IMAGE...', {

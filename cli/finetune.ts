@@ -26,7 +26,7 @@ import { lineChartSvg } from './plot.ts';
 export interface FinetuneArgs {
   model: string; weights?: string; data: string; labelsPerClass: number; testSize: number; freeze: string;
   epochs: number; lr: number; batch: number; optimizer: string; schedule: string; seed: number; out: string;
-  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number; headEpochs?: number; lrMin?: number;
+  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number; headEpochs?: number; lrMin?: number; bnMomentum?: number;
 }
 
 const MODELS: Record<string, { zoo: string; build: (n: number, rng: () => number) => Classifier; remap: 'strip-module'[] }> = {
@@ -95,7 +95,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   if (gradual && !/^-?\d+$/.test(a.freeze)) throw new UsageError('thaw finetune: --head-epochs needs --freeze to be a depth (a number of layer groups)');
   const opts: FinetuneOptions = {
     epochs: a.epochs, batchSize: a.batch, lr: a.lr, optimizer: a.optimizer as any, schedule: a.schedule as any, seed: a.seed,
-    numClasses: classes.length, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4, evalEvery: a.evalEvery,
+    numClasses: classes.length, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4, evalEvery: a.evalEvery, bnMomentum: a.bnMomentum,
     log: say,
     onProgress: a.json ? undefined : (p) => {
       const key = `${p.phase}${p.epoch}`;

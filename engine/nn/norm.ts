@@ -21,14 +21,11 @@ export interface BatchNorm2dConfig {
 
 export class BatchNorm2d extends Module {
   readonly eps: number;
-  readonly momentum: number;
+  private _momentum = 0.1;
   constructor(readonly numFeatures: number, config: BatchNorm2dConfig = {}) {
     super();
     this.eps = config.eps ?? 1e-5;
     this.momentum = config.momentum ?? 0.1;
-    if (!(this.momentum >= 0 && this.momentum <= 1)) {
-      throw new ThawError('argument', `BatchNorm2d: momentum must be a number in [0, 1] (a cumulative average, PyTorch's momentum=None, is not supported), got ${this.momentum}`);
-    }
     if (config.affine ?? true) {
       this.param('weight', [numFeatures], onesInit);
       this.param('bias', [numFeatures], zerosInit);
@@ -40,6 +37,15 @@ export class BatchNorm2d extends Module {
       n.name = 'num_batches_tracked';
       this._buffers.set('num_batches_tracked', n);
     }
+  }
+
+  /** Weight of each new batch in the running statistics (settable, e.g. for fine-tuning a Keras model whose 0.001 adapts slowly). */
+  get momentum(): number { return this._momentum; }
+  set momentum(m: number) {
+    if (!(m >= 0 && m <= 1)) {
+      throw new ThawError('argument', `BatchNorm2d: momentum must be a number in [0, 1] (a cumulative average, PyTorch's momentum=None, is not supported), got ${m}`);
+    }
+    this._momentum = m;
   }
 
   get weight(): Tensor | null { return this._params.get('weight') ?? null; }

@@ -12,6 +12,7 @@ import { finetune, planCache, paramGroups, fineTuneGradual } from '../../engine/
 import { arrayDataset } from '../../engine/data/dataset.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
 import { resnet20, type ResNetCifar } from '../../models/resnet_cifar.ts';
+import { BatchNorm2d } from '../../engine/nn/norm.ts';
 
 test.before(async () => { await setup(); });
 
@@ -73,6 +74,25 @@ test('training leaves frozen parameters and frozen BN running stats bytewise unc
   for (const [k, v] of before) assert.equal(Buffer.compare(Buffer.from(v), Buffer.from(after.get(k)!)), 0, `${k} changed`);
   const afterTrainable = await snapshot(m, (k) => k.startsWith('layer3.0.conv1'));
   assert.not.equal(Buffer.compare(Buffer.from(beforeTrainable.get('layer3.0.conv1.weight')!), Buffer.from(afterTrainable.get('layer3.0.conv1.weight')!)), 0, 'trainable weights did change');
+  m.dispose();
+});
+
+test('slow BatchNorm momentum in trainable layers is warned about, and bnMomentum sets it on those layers only', async () => {
+  const m = await model(4);
+  freeze(m, /^(conv1|bn1|layer1|layer2)\./);
+  const norms = m.namedModules().filter(([, n]) => n instanceof BatchNorm2d) as [string, BatchNorm2d][];
+  for (const [, n] of norms) n.momentum = 0.001; // what a Keras checkpoint brings
+  const x = randArray(6 * 3 * 32 * 32), y = Int32Array.from({ length: 6 }, (_, i) => i % 10);
+  const lines: string[] = [];
+  await finetune(m, arrayDataset(x, y), null, { epochs: 1, batchSize: 3, lr: 0.01, numClasses: 10, featureCache: 'off', log: (l) => lines.push(l) });
+  const warn = lines.find((l) => l.startsWith('warning:'));
+  assert.ok(warn, `a warning in ${JSON.stringify(lines)}`);
+  assert.match(warn!, /^warning: 6 trainable BatchNorm layer\(s\) \(layer3\.0\.bn1, …\) have momentum 0\.001: after 2 steps .* 100% of the pre-trained/);
+  lines.length = 0;
+  await finetune(m, arrayDataset(x, y), null, { epochs: 1, batchSize: 3, lr: 0.01, numClasses: 10, featureCache: 'off', bnMomentum: 0.9, log: (l) => lines.push(l) });
+  assert.not.ok(lines.some((l) => l.startsWith('warning:')), 'no warning with bnMomentum');
+  for (const [k, n] of norms) assert.is(n.momentum, k.startsWith('layer3') ? 0.9 : 0.001, k);
+  assert.throws(() => { norms[0][1].momentum = 1.5; }, /momentum must be a number in \[0, 1\]/);
   m.dispose();
 });
 
