@@ -22,6 +22,7 @@ import { naiveForward, naiveInputGrad, naiveWeightGrad, transposeWeights, pointw
 import { gemmCorrelate, forwardAxis, inputGradAxes, haloPad, subgroupChannels } from './gemm.ts';
 import { weightGrad as gemmWeightGrad } from './weight_grad.ts';
 import { depthwiseForward, depthwiseInputGrad, depthwiseWeightGrad } from './depthwise.ts';
+import { winogradTile, winogradForwardTile, winogradForward, winogradInputGrad } from './winograd.ts';
 
 export { type Conv2dOptions, type ConvGeom, type ConvVariant, type Padding, conv2dOutputShape, convGeometry, convMacs, samePad } from './geometry.ts';
 export { conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef } from './reference.ts';
@@ -60,6 +61,8 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
   const kind = pickVariant(g, v);
   if (kind === 'naive') return naiveForward(x, w, bias, g);
   if (kind === 'depthwise') return depthwiseForward(x, w, bias, g);
+  const m = kind === 'gemm' ? winogradForwardTile(g) : 0;
+  if (m) return winogradForward(x, w, bias, g, m);
   const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
   const tm = subgroupChannels(g.coutG);
   const cv = channelVecs(g.coutG);
@@ -80,6 +83,8 @@ function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant): Tensor {
   const kind = pickVariant(g, v);
   if (kind === 'naive') return naiveInputGrad(dy, w, g);
   if (kind === 'depthwise') return depthwiseInputGrad(dy, w, g);
+  const m = kind === 'gemm' ? winogradTile(g) : 0;
+  if (m) return winogradInputGrad(dy, w, g, m);
   const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W]);
   const tm = subgroupChannels(g.cinG);
   const cv = channelVecs(g.cinG);

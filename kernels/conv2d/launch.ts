@@ -31,6 +31,23 @@ export const TUNING = {
   sgDwTM: { 4: 8, 8: 16 } as Record<number, number>, sgDwAcc: { 4: 64, 8: 128 } as Record<number, number>,
   /** dw: aim for at least this many workgroups when splitting the pixel reduction. */
   dwMinGroups: 256,
+  /**
+   * dx of 3x3 stride-1 convs: Winograd tile size (2 or 4; 0 or absent: the direct kernels) by
+   * adapter kind. F(4x4) ran the benchmark's 3x3 64->64 dx (batch 8) in ~280 ms of CPU time on
+   * SwiftShader vs ~490 direct, and ~53 vs ~90-150 on lavapipe; F(2x2) gained little.
+   */
+  dxWinograd: { swiftshader: 4, lavapipe: 4 } as Record<string, number>,
+  /**
+   * Forward of 3x3 stride-1 undilated ungrouped convs: Winograd tile size by adapter kind, as
+   * dxWinograd (the same transforms and GEMMs, winograd.ts), for convs whose harmonic mean of Cin
+   * and Cout is at least fwdWinogradMinChannels (the GEMM saves ~Cin*Cout per tile, the transforms
+   * cost ~Cin + Cout). CPU ms per forward, direct vs F(4x4): lavapipe 64->64 56px batch 8 ~97 vs ~62,
+   * ResNet-20 (batch 32) 64->64 8px ~9.5 vs ~4.6, 32->32 16px ~9.8 vs ~8.3, but 16->16 32px ~12 vs
+   * ~16, 3->16 ~2.7 vs ~8; SwiftShader ~470 vs ~290, ~53 vs ~29, ~58 vs ~43, 16->16 ~68 vs ~65,
+   * 3->16 ~25 vs ~35. F(2x2) never beat F(4x4).
+   */
+  fwdWinograd: { swiftshader: 4, lavapipe: 4 } as Record<string, number>,
+  fwdWinogradMinChannels: 24,
 };
 
 /**

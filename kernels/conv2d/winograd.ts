@@ -1,0 +1,151 @@
+/**
+ * Winograd forward pass and input gradient of 3x3 stride-1 convolutions, F(M x M, 3 x 3) with
+ * M = 2 or 4. Both are a 3x3 correlation: forward of x with w, dx of dy with the flipped,
+ * channel-swapped filter. Per M x M destination tile,
+ * tile = A^T [ sum over r of (G g G^T) ⊙ (B^T d B) ] A (Lavin & Gray 2015), where d is the
+ * (M+2)^2 source patch and r the reduction channel. The sum is (M+2)^2 independent GEMMs
+ * (tiles x Cred) · (Cred x Cg), run as one grouped 1x1 correlation on the same GEMM kernels as
+ * everything else (gemm.ts), between an input and an output transform pass (which adds the bias).
+ * F(4x4, 3x3) does 36/16 = 2.25 multiply-adds per destination pixel and channel pair instead of 9;
+ * the transforms are a few loads and adds per value.
+ *
+ * Why only for some adapters (TUNING.dxWinograd, TUNING.fwdWinograd): on SwiftShader the GEMM kernels run ~1.5 G
+ * multiply-adds per CPU second whatever the blocking (broadcasts, spills and emulated gathers
+ * cost about as much as the arithmetic), so cutting the multiply-adds is what is left to gain.
+ * F(4x4) rounds slightly worse than the direct sum (coefficients up to 8 and 1/24); F(2x2) is exact
+ * up to the usual rounding.
+ */
+import inSrc from './winograd_in.wgsl';
+import wSrc from './winograd_w.wgsl';
+import outSrc from './winograd_out.wgsl';
+import { Tensor } from '../../engine/tensor.ts';
+import { runtime, grid, template } from '../../engine/runtime.ts';
+import { TUNING, channelVecs } from './launch.ts';
+import { gemmCorrelate, forwardAxis, subgroupChannels } from './gemm.ts';
+import type { ConvGeom } from './geometry.ts';
+
+/** B^T, G, A^T of F(M x M, 3 x 3) (the usual interpolation points 0, ±1, ±2 and infinity). */
+const MATS: Record<number, { BT: number[][]; G: number[][]; AT: number[][] }> = {
+  2: {
+    BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+    G: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+    AT: [[1, 1, 1, 0], [0, 1, -1, -1]],
+  },
+  4: {
+    BT: [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+    G: [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
+    AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+  },
+};
+
+/** The WGSL expression sum of coefs[k] * names[k], zero terms left out. */
+function lin(coefs: number[], names: string[]): string {
+  const terms: string[] = [];
+  coefs.forEach((c, k) => {
+    if (c === 0) return;
+    const mag = Math.abs(c) === 1 ? names[k] : `${Math.abs(c).toPrecision(9)} * ${names[k]}`;
+    terms.push(terms.length ? `${c < 0 ? '-' : '+'} ${mag}` : `${c < 0 ? '-' : ''}${mag}`);
+  });
+  return terms.length ? terms.join(' ') : '0.0';
+}
+
+const R = (n: number) => [...Array(n).keys()];
+
+/** Input transform lines: d = the patch, e = B^T d, V = e B stored per xi. */
+function inputBody(m: number): string {
+  const { BT } = MATS[m], a = m + 2, L: string[] = [];
+  for (const u of R(a)) for (const v of R(a)) L.push(`  let d${u}_${v} = at(plane, r0 + ${u}, c0 + ${v}, ok);`);
+  for (const i of R(a)) for (const v of R(a)) L.push(`  let e${i}_${v} = ${lin(BT[i], R(a).map((u) => `d${u}_${v}`))};`);
+  for (const i of R(a)) for (const j of R(a)) L.push(`  v[out + ${i * a + j}u * xiStride] = ${lin(BT[j], R(a).map((v) => `e${i}_${v}`))};`);
+  return L.join('\n');
+}
+
+/** Weight transform lines: g = the filter (flipped for dx), h = G g, U = h G^T stored per xi. */
+function weightBody(m: number, flip: boolean): string {
+  const { G } = MATS[m], a = m + 2, L: string[] = [];
+  const tap = (p: number, q: number) => (flip ? (2 - p) * 3 + (2 - q) : p * 3 + q);
+  for (const p of R(3)) for (const q of R(3)) L.push(`  let g${p}_${q} = select(0.0, w[base + ${tap(p, q)}u], ok);`);
+  for (const i of R(a)) for (const q of R(3)) L.push(`  let h${i}_${q} = ${lin(G[i], R(3).map((p) => `g${p}_${q}`))};`);
+  for (const i of R(a)) for (const j of R(a)) L.push(`  u[out + ${i * a + j}u * xiStride] = ${lin(G[j], R(3).map((q) => `h${i}_${q}`))};`);
+  return L.join('\n');
+}
+
+/** Output transform lines: m = the GEMM results, p = A^T m, dst = p A + b where inside dst. */
+function outputBody(m: number): string {
+  const { AT } = MATS[m], a = m + 2, L: string[] = [];
+  for (const i of R(a)) for (const j of R(a)) L.push(`  let m${i}_${j} = mm[src + ${i * a + j}u * xiStride];`);
+  for (const p of R(m)) for (const j of R(a)) L.push(`  let p${p}_${j} = ${lin(AT[p], R(a).map((i) => `m${i}_${j}`))};`);
+  for (const p of R(m)) for (const q of R(m)) {
+    L.push(`  if (y0 + ${p}u < params.H && x0 + ${q}u < params.W) { dst[out + ${p}u * params.W + ${q}u] = ${lin(AT[q], R(a).map((j) => `p${p}_${j}`))} + b; }`);
+  }
+  return L.join('\n');
+}
+
+/** Winograd applies: 3x3, stride 1, undilated, ungrouped. */
+const applies = (g: ConvGeom) => g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1 && g.groups === 1;
+
+/** The Winograd tile size M for this conv's input gradient on this adapter, or 0 to run the direct kernels. */
+export function winogradTile(g: ConvGeom): number {
+  const m = applies(g) ? TUNING.dxWinograd[runtime().gpu.info.kind] ?? 0 : 0;
+  return MATS[m] ? m : 0;
+}
+
+/**
+ * The Winograd tile size M for this conv's forward pass on this adapter (TUNING.fwdWinograd), or 0
+ * to run the direct kernels: also 0 when the harmonic mean of Cin and Cout is below
+ * TUNING.fwdWinogradMinChannels, where the transforms (~Cin + Cout per tile) cost more than the
+ * GEMM saves (~Cin * Cout per tile).
+ */
+export function winogradForwardTile(g: ConvGeom): number {
+  const big = (2 * g.Cin * g.Cout) / (g.Cin + g.Cout) >= TUNING.fwdWinogradMinChannels;
+  const m = applies(g) && big ? TUNING.fwdWinograd[runtime().gpu.info.kind] ?? 0 : 0;
+  return MATS[m] ? m : 0;
+}
+
+function run1d(key: string, code: () => string, bindings: Record<string, Tensor>, params: Record<string, number>, total: number): void {
+  const [gx, gy] = grid(Math.ceil(total / 64));
+  runtime().run({ key, code }, bindings, { ...params, total, strideX: gx * 64 }, [gx, gy]);
+}
+
+/**
+ * The 3x3 correlation dst = src ⋆ g (+ bias) by F(m x m, 3 x 3), the one routine behind both
+ * passes. src: (N, Cred, Hs, Ws); dst: (N, Cg, Hd, Wd), whose pixel (y, x) sums the source patch
+ * starting at (y - oy, x - ox); w: the conv's (Cout, Cin, 3, 3) weights, read as g = w[c, r] when
+ * `flip` is false (forward), else as g = w[r, c] turned by 180 degrees (input gradient).
+ */
+function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape: number[], oy: number, ox: number, flip: boolean, m: number): Tensor {
+  const [N, Cred, Hs, Ws] = src.shape, [, Cg, Hd, Wd] = dstShape;
+  const a = m + 2, A2 = a * a;
+  const tH = Math.ceil(Hd / m), tW = Math.ceil(Wd / m), T = N * tH * tW;
+  const tm = subgroupChannels(Cg), cv = channelVecs(Cg);
+  const cgPad = Math.ceil(Cg / (tm || 4 * cv)) * (tm || 4 * cv);
+  // Rows of whole pixel blocks, so the GEMM's last block reads its own row (PX is a multiple of 4).
+  const PX = tm ? TUNING.sgPX : TUNING.gemmPX;
+  const T4 = Math.ceil(T / PX) * PX;
+  const u = Tensor.alloc([A2, Cred, cgPad]);
+  // w is (Cout, Cin, 3, 3): forward reads w[c, r], dx w[r, c].
+  const BASE = flip ? 'r * params.Cg + c' : 'c * params.Cred + r';
+  run1d(`conv2d_wino_w:${m}:${flip ? 'dx' : 'fwd'}`, () => template(wSrc, { BASE, BODY: weightBody(m, flip) }), { w, u }, { Cred, Cg, cgPad }, Cred * cgPad);
+  const v = Tensor.alloc([1, A2 * Cred, 1, T4]);
+  run1d(`conv2d_wino_in:${m}`, () => template(inSrc, { M: m, BODY: inputBody(m) }), { src, v },
+    { C: Cred, Hs, Ws, tH, tW, T, T4, oy, ox }, Cred * T4);
+  const mm = Tensor.alloc([1, A2 * Cg, 1, T4]);
+  gemmCorrelate(v, u, null, mm, A2, Cred, Cg, cgPad, cv, forwardAxis(1, 1, 1, 0, 1), forwardAxis(T4, 1, 1, 0, 1), 1, 1, tm);
+  v.dispose();
+  u.dispose();
+  const dst = Tensor.alloc([N, Cg, Hd, Wd]);
+  run1d(`conv2d_wino_out:${m}`, () => template(outSrc, { M: m, BODY: outputBody(m) }), { mm, bias: bias ?? mm, dst },
+    { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, hasBias: bias ? 1 : 0 }, Cg * T);
+  mm.dispose();
+  return dst;
+}
+
+/** y (N, Cout, OH, OW) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3) (m = 2 or 4). */
+export function winogradForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, m: number): Tensor {
+  return winogradCorrelate(x, w, bias, [g.N, g.Cout, g.OH, g.OW], g.pt, g.pl, false, m);
+}
+
+/** dx (N, Cin, H, W) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3): dy correlated with the flipped filter. */
+export function winogradInputGrad(dy: Tensor, w: Tensor, g: ConvGeom, m: number): Tensor {
+  return winogradCorrelate(dy, w, null, [g.N, g.Cin, g.H, g.W], 2 - g.pt, 2 - g.pl, true, m);
+}
