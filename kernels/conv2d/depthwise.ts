@@ -1,25 +1,40 @@
 /**
  * Depthwise conv2d (groups = Cin, weights (Cin*M, 1, kh, kw) for channel multiplier M): forward,
- * input gradient and weight gradient. The WGSL files hold the kernels; this file unrolls their tap
+ * input gradient (weight gradient: depthwise_grad.ts). The WGSL files hold the kernels; this file unrolls their tap
  * loops for the dispatch's compile-time tap structure (strides, tap counts, tile size, window
  * alignment), which lets each loaded vec4 feed every (pixel, tap) pair of the tile that reads it.
  * The pipeline key carries that structure, so each distinct layer shape compiles once.
  */
 import dwSrc from './depthwise.wgsl';
-import dwGradSrc from './depthwise_dw.wgsl';
 import { Tensor } from '../../engine/tensor.ts';
 import { runtime, grid, template } from '../../engine/runtime.ts';
-import { sum } from '../reduce/reduce.ts';
 import type { ConvGeom } from './geometry.ts';
-import { pad, reshaped } from './launch.ts';
 import { type AxisPlan, forwardAxis, inputGradAxes, haloPad } from './gemm.ts';
 
+import { depthwiseForwardRows, ringFits } from './depthwise_rows.ts';
+
+export { depthwiseWeightGrad } from './depthwise_grad.ts';
+
 /**
- * Tile sizes (destination rows x columns per invocation, columns a multiple of 4; weight-gradient
- * segment width, a multiple of 4), the lane count the weight gradient's row split aims for, and
- * whether sources with rows a multiple of 4 long are read unpadded (bounds by select).
+ * Tunables of the depthwise kernels (the tests run several settings; the defaults suit both software
+ * adapters, which time alike within noise).
  */
-export const DW_TUNING = { TH: 8, TW: 8, gradTW: 8, gradMinLanes: 4096, unpadded: true };
+export const DW_TUNING = {
+  /** Forward / dx tile: destination rows x columns per invocation (columns a multiple of 4). */
+  TH: 8, TW: 8,
+  /** Read sources whose rows are a multiple of 4 long unpadded (bounds by select, no padding pass). */
+  unpadded: true,
+  /** Store vec4s when the tile's columns are whole vec4s of destination rows. */
+  vecStore: true,
+  /**
+   * Row-streaming kernels (depthwise_rows.ts) for forward and dw: on, output columns per lane (a
+   * multiple of 4), the lane count their row split aims for, and the most floats the ring of x row
+   * windows may hold (else the tile kernels run). About 3x faster than the tiles on SwiftShader.
+   */
+  rowsFwd: true, rowsDw: true, rowsTW: 16, rowsMinLanes: 4096, ringBudget: 96,
+  /** Fallback weight gradient (depthwise_dw.wgsl): segment width (a multiple of 4), lane count of its split. */
+  gradTW: 8, gradMinLanes: 4096,
+};
 
 /** Groups the pairs (i, k) by offset i*s + k*c: the source offset each (pixel, tap) pair reads. */
 function byOffset(n: number, s: number, nk: number, c: number): Map<number, [number, number][]> {
@@ -35,36 +50,65 @@ function byOffset(n: number, s: number, nk: number, c: number): Map<number, [num
 const lit = (v: number) => (v < 0 ? `(${v})` : `${v}`);
 const vec = (name: string, e: number) => `${name}${e >> 2}[${e & 3}]`;
 
+/**
+ * Which components of each window vec4 some (pixel, tap) pair of a row reads: a vec4 read whole is
+ * loaded as one, a partly read one as its read scalars (each float loaded costs a lane loop).
+ */
+export function windowUse(TW: number, ss: number, cs: number, nk: number, A: number, NV: number): boolean[][] {
+  const used = Array.from({ length: NV }, () => [false, false, false, false]);
+  const lo = Math.min(0, (nk - 1) * cs);
+  for (let c = 0; c < TW; c++) for (let k = 0; k < nk; k++) {
+    const e = A + c * ss + k * cs - lo;
+    used[e >> 2][e & 3] = true;
+  }
+  return used;
+}
+
 /** depthwise.wgsl with its blocks unrolled for a TH x TW tile, one plan per axis, window phase A. */
-function correlateCode(TH: number, TW: number, ph: AxisPlan, pw: AxisPlan, A: number, NV: number, bounded: boolean): string {
+function correlateCode(TH: number, TW: number, ph: AxisPlan, pw: AxisPlan, A: number, NV: number, bounded: boolean, vecStore: boolean): string {
   const ACC: string[] = [], WEIGHTS: string[] = [], BODY: string[] = [], STORE: string[] = [], COLS: string[] = [];
+  const used = windowUse(TW, pw.ss, pw.cs, pw.nk, A, NV);
+  const whole = used.map((u) => u.every(Boolean));
   // Window vec4 t of the tile: in-row flag and clamped index (bounded) or plain index (padded source).
   for (let t = 0; t < NV; t++) {
     if (bounded) COLS.push(`  let cv${t} = u32(col0 + ${t}) < Wsv;\n  let cx${t} = u32(select(0, col0 + ${t}, cv${t}));`);
     else COLS.push(`  let cx${t} = u32(col0 + ${t});`);
   }
-  for (let r = 0; r < TH; r++) for (let c = 0; c < TW; c++) {
-    ACC.push(`  var a${r}_${c} = 0.0;`);
-    STORE.push(`    if (i0 + ${r}u < params.Hsub && j0 + ${c}u < params.Wsub) { dst[dbase + (params.rh + params.dsh * (i0 + ${r}u)) * params.Wd + params.rw + params.dsw * (j0 + ${c}u)] = a${r}_${c} + b; }`);
+  for (let r = 0; r < TH; r++) for (let c = 0; c < TW; c++) ACC.push(`  var a${r}_${c} = 0.0;`);
+  for (let r = 0; r < TH; r++) {
+    const row = `params.rh + params.dsh * (i0 + ${r}u)`;
+    if (vecStore) {
+      // Rows of dst are whole vec4s and the tile's columns are dst's: store vec4s.
+      for (let v = 0; v < TW / 4; v++) {
+        const val = [0, 1, 2, 3].map((e) => `a${r}_${4 * v + e} + b`).join(', ');
+        STORE.push(`    if (i0 + ${r}u < params.Hsub && j0 + ${4 * v}u < params.Wsub) { dst[(dbase + (${row}) * params.Wd + j0) / 4u + ${v}u] = vec4<f32>(${val}); }`);
+      }
+    } else {
+      for (let c = 0; c < TW; c++) STORE.push(`    if (i0 + ${r}u < params.Hsub && j0 + ${c}u < params.Wsub) { dst[dbase + (${row}) * params.Wd + params.rw + params.dsw * (j0 + ${c}u)] = a${r}_${c} + b; }`);
+    }
   }
   for (let k1 = 0; k1 < ph.nk; k1++) for (let k2 = 0; k2 < pw.nk; k2++) {
     WEIGHTS.push(`    let w${k1}_${k2} = w[wbase + (params.k0h + ${k1}u * params.ksh) * params.kw + params.k0w + ${k2}u * params.ksw];`);
   }
   const lo = Math.min(0, (pw.nk - 1) * pw.cs);
+  const ref = (e: number) => (whole[e >> 2] ? vec('s', e) : `s${e >> 2}_${e & 3}`);
   for (const [ro, pairs] of byOffset(TH, ph.ss, ph.nk, ph.cs)) {
-    if (bounded) {
-      BODY.push(`    {\n      let r = row0 + ${lit(ro)};\n      let rv = u32(r) < params.Hs;\n      let rb = sbase + u32(select(0, r, rv)) * Wsv;`);
-      for (let t = 0; t < NV; t++) BODY.push(`      let s${t} = select(vec4<f32>(0.0), src[rb + cx${t}], rv && cv${t});`);
-    } else {
-      BODY.push(`    {\n      let rb = sbase + u32(row0 + ${lit(ro)}) * Wsv;`);
-      for (let t = 0; t < NV; t++) BODY.push(`      let s${t} = src[rb + cx${t}];`);
+    if (bounded) BODY.push(`    {\n      let r = row0 + ${lit(ro)};\n      let rv = u32(r) < params.Hs;\n      let rb = sbase + u32(select(0, r, rv)) * Wsv;`);
+    else BODY.push(`    {\n      let rb = sbase + u32(row0 + ${lit(ro)}) * Wsv;`);
+    for (let t = 0; t < NV; t++) {
+      const ok = bounded ? `rv && cv${t}` : '';
+      if (whole[t]) BODY.push(bounded ? `      let s${t} = select(vec4<f32>(0.0), src[rb + cx${t}], ${ok});` : `      let s${t} = src[rb + cx${t}];`);
+      else for (let e = 0; e < 4; e++) if (used[t][e]) {
+        const ld = `srcf[(rb + cx${t}) * 4u + ${e}u]`;
+        BODY.push(bounded ? `      let s${t}_${e} = select(0.0, ${ld}, ${ok});` : `      let s${t}_${e} = ${ld};`);
+      }
     }
     for (const [r, k1] of pairs) for (let k2 = 0; k2 < pw.nk; k2++) for (let c = 0; c < TW; c++) {
-      BODY.push(`      a${r}_${c} = fma(w${k1}_${k2}, ${vec('s', A + c * pw.ss + k2 * pw.cs - lo)}, a${r}_${c});`);
+      BODY.push(`      a${r}_${c} = fma(w${k1}_${k2}, ${ref(A + c * pw.ss + k2 * pw.cs - lo)}, a${r}_${c});`);
     }
     BODY.push('    }');
   }
-  return template(dwSrc, { TH, TW, SSH: ph.ss, SSW: pw.ss, COLS: COLS.join('\n'), ACC: ACC.join('\n'), WEIGHTS: WEIGHTS.join('\n'), BODY: BODY.join('\n'), STORE: STORE.join('\n') });
+  return template(dwSrc, { TH, TW, SSH: ph.ss, SSW: pw.ss, DST: vecStore ? 'vec4<f32>' : 'f32', COLS: COLS.join('\n'), ACC: ACC.join('\n'), WEIGHTS: WEIGHTS.join('\n'), BODY: BODY.join('\n'), STORE: STORE.join('\n') });
 }
 
 /**
@@ -84,8 +128,10 @@ function correlate(src: Tensor, w: Tensor, bias: Tensor | null, dst: Tensor, M: 
   const tilesH = Math.ceil(ph.sub / TH), tilesW = Math.ceil(pw.sub / TW);
   const total = N * C * tilesH * tilesW;
   const [gx, gy] = grid(Math.ceil(total / 64));
-  const key = `conv2d_depthwise:${TH}x${TW}:${rows.ss},${rows.cs},${rows.nk}:${cols.ss},${cols.cs},${cols.nk},${A}:${bounded ? 'b' : 'p'}`;
-  runtime().run({ key, code: () => correlateCode(TH, TW, rows, cols, A, NV, bounded) }, { src, w, bias: bias ?? w, dst }, {
+  // vec4 stores when the tile's columns are whole vec4s of dst rows.
+  const vecStore = DW_TUNING.vecStore && pw.ds === 1 && pw.r === 0 && TW % 4 === 0 && Wd % 4 === 0;
+  const key = `conv2d_depthwise:${TH}x${TW}:${rows.ss},${rows.cs},${rows.nk}:${cols.ss},${cols.cs},${cols.nk},${A}:${bounded ? 'b' : 'p'}${vecStore ? 'v' : ''}`;
+  runtime().run({ key, code: () => correlateCode(TH, TW, rows, cols, A, NV, bounded, vecStore) }, { src, srcf: src, w, bias: bias ?? w, dst }, {
     N, C, Csrc, M, isDx: isDx ? 1 : 0, Hs, Ws, Hd, Wd, Hsub: ph.sub, Wsub: pw.sub, rh: ph.r, rw: pw.r, dsh: ph.ds, dsw: pw.ds,
     kh, kw, k0h: ph.k0, k0w: pw.k0, ksh: ph.ks, ksw: pw.ks, c0h: empty ? 0 : ph.c0, winStart: empty ? 0 : (m - A) / 4,
     tilesH, tilesW, hasBias: bias ? 1 : 0, strideX: gx * 64, total,
@@ -94,6 +140,7 @@ function correlate(src: Tensor, w: Tensor, bias: Tensor | null, dst: Tensor, M: 
 
 /** Depthwise forward: y (N, Cin*M, OH, OW). */
 export function depthwiseForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom): Tensor {
+  if (DW_TUNING.rowsFwd && ringFits(DW_TUNING.rowsTW, g)) return depthwiseForwardRows(x, w, bias, g);
   const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
   const ph = forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh), pw = forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw);
   if (boundedOk(g.W)) correlate(x, w, bias, y, g.coutG, false, ph, pw, g.kh, g.kw, true);
@@ -117,53 +164,4 @@ export function depthwiseInputGrad(dy: Tensor, w: Tensor, g: ConvGeom): Tensor {
   for (const ph of p.phs) for (const pw of p.pws) correlate(p.src, w, null, dx, g.coutG, true, ph, pw, g.kh, g.kw, bounded);
   p.src.dispose();
   return dx;
-}
-
-/** depthwise_dw.wgsl with its blocks unrolled for segments of TW columns and window phase A. */
-function weightGradCode(TW: number, NV: number, A: number, g: ConvGeom): string {
-  const ACC: string[] = [], STORE: string[] = [], BODY: string[] = [];
-  for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
-    ACC.push(`  var a${ky}_${kx} = 0.0;`);
-    STORE.push(`    part[pbase + ${ky * g.kw + kx}u] = a${ky}_${kx};`);
-  }
-  for (let v = 0; v < TW / 4; v++) BODY.push(`      let d${v} = dy[dyrow + q + ${v}u];`);
-  for (let t = 0; t < NV; t++) BODY.push(`      let cv${t} = u32(cb + ${t}) < Wxv;\n      let cx${t} = u32(select(0, cb + ${t}, cv${t}));`);
-  for (let ky = 0; ky < g.kh; ky++) {
-    BODY.push(`      {\n        let r = r0 + ${ky * g.dh};\n        let rv = u32(r) < params.Hx;\n        let rb = xplane + u32(select(0, r, rv)) * Wxv;`);
-    for (let t = 0; t < NV; t++) BODY.push(`        let s${t} = select(vec4<f32>(0.0), xp[rb + cx${t}], rv && cv${t});`);
-    for (let kx = 0; kx < g.kw; kx++) for (let c = 0; c < TW; c++) {
-      BODY.push(`        a${ky}_${kx} = fma(${vec('d', c)}, ${vec('s', A + c * g.sw + kx * g.dw)}, a${ky}_${kx});`);
-    }
-    BODY.push('      }');
-  }
-  return template(dwGradSrc, { TWV: TW / 4, SW: g.sw, KHKW: g.kh * g.kw, ACC: ACC.join('\n'), BODY: BODY.join('\n'), STORE: STORE.join('\n') });
-}
-
-/** Depthwise weight gradient: dw (Cin*M, 1, kh, kw). */
-export function depthwiseWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
-  const TW = DW_TUNING.gradTW;
-  const OWp = Math.ceil(g.OW / TW) * TW;
-  // x rows must be a multiple of 4 long; the kernel bounds-checks everything else.
-  const xp = g.W % 4 === 0 ? x.alias() : pad(x, g.H, Math.ceil(g.W / 4) * 4, 0, 0);
-  const dyp = OWp === g.OW ? dy.alias() : pad(dy, g.OH, OWp, 0, 0);
-  const A = ((-g.pl % 4) + 4) % 4;
-  const NV = Math.ceil((A + (TW - 1) * g.sw + (g.kw - 1) * g.dw + 1) / 4);
-  const rows = g.N * g.OH;
-  let S = Math.min(rows, Math.max(1, Math.ceil(DW_TUNING.gradMinLanes / g.Cout)));
-  const rowsPerChunk = Math.ceil(rows / S);
-  S = Math.ceil(rows / rowsPerChunk);
-  const part = Tensor.alloc([S, g.Cout * g.kh * g.kw]);
-  const key = `conv2d_depthwise_dw:${TW}:${g.sw},${g.dw},${g.dh}:${g.kh}x${g.kw}:${A}`;
-  const [gx, gy] = grid(Math.ceil((g.Cout * S) / 64));
-  runtime().run({ key, code: () => weightGradCode(TW, NV, A, g) }, { xp, dy: dyp, part }, {
-    N: g.N, C: g.Cout, M: g.coutG, Cin: g.Cin, Hx: g.H, Wx: xp.shape[3], OH: g.OH, OWp, sh: g.sh, rowsPerChunk, chunks: S,
-    pt: g.pt, winStart: (-g.pl - A) / 4,
-  }, [gx, gy]);
-  xp.dispose();
-  dyp.dispose();
-  const wShape = [g.Cout, 1, g.kh, g.kw];
-  if (S === 1) return reshaped(part, wShape);
-  const dw = sum(part, 0);
-  part.dispose();
-  return reshaped(dw, wShape);
 }

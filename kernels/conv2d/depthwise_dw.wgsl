@@ -1,4 +1,5 @@
-// Depthwise weight gradient, split-K over output rows. Lanes run over (channel co, row chunk s);
+// Depthwise weight gradient, split-K over output rows: the fallback of depthwise_dw_rows.wgsl when
+// its ring of x rows would not fit the register budget (depthwise_grad.ts). Lanes run over (channel co, row chunk s);
 // an invocation owns all kh*kw taps of its channel and walks its rows in segments of TW output
 // columns. Per segment it loads TW/4 dy vec4s and, per tap row, the NV aligned xp vec4s of the
 // window, each value feeding every (column, tap) pair that reads it; the tap loops are unrolled

@@ -106,7 +106,13 @@ async function checkAgainstRef(c: Case, variant: Exclude<ConvVariant, 'auto'>, w
   const ys = conv2dOutputShape(c.x, c.w, opts);
   const GY = randArray(numel(ys));
   const x = tensor(X, c.x), w = tensor(Wt, c.w), b = B ? tensor(B, [B.length]) : null, gy = tensor(GY, ys);
-  const y = conv2d(x, w, b, opts), dx = conv2dInputGrad(gy, w, c.x, opts), dw = conv2dWeightGrad(x, gy, c.w, opts);
+  // The direct dx kernels at the current tuning (the Winograd dx has its own test and tolerance).
+  const wino = TUNING.dxWinograd;
+  TUNING.dxWinograd = {};
+  let y, dx, dw;
+  try {
+    y = conv2d(x, w, b, opts), dx = conv2dInputGrad(gy, w, c.x, opts), dw = conv2dWeightGrad(x, gy, c.w, opts);
+  } finally { TUNING.dxWinograd = wino; }
   assertClose(await y.data(), conv2dRef(X, c.x, Wt, c.w, B, opts), 1e-4, 1e-5, `${what} y`);
   assertClose(await dx.data(), conv2dDxRef(GY, c.x, Wt, c.w, opts), 1e-4, 1e-5, `${what} dx`);
   assertClose(await dw.data(), conv2dDwRef(X, c.x, GY, c.w, opts), 1e-4, 5e-5, `${what} dw`);
@@ -154,6 +160,54 @@ test('every tuning of the fast kernels is correct (block sizes, subgroup blocks,
   }
 });
 
+// ---- Winograd input gradient (3x3 stride 1; on by default where TUNING.dxWinograd says) --------
+const WINO_CASES: Case[] = [
+  CASES[0], CASES[13],
+  { x: [1, 3, 6, 5], w: [4, 3, 3, 3], opts: { padding: 2 } },
+  { x: [2, 20, 10, 9], w: [24, 20, 3, 3], opts: { padding: 'valid' } },
+  { x: [1, 33, 11, 13], w: [36, 33, 3, 3], opts: { padding: [1, 2, 0, 1] } },
+];
+
+test('Winograd dx (F(2x2), F(4x4), with and without subgroups) matches float64 and runs only where it applies', async () => {
+  const kind = runtime().gpu.info.kind, saved = TUNING.dxWinograd;
+  try {
+    for (const m of [2, 4]) {
+      TUNING.dxWinograd = { [kind]: m };
+      for (const sg of subgroupLanes() ? [true, false] : [false]) {
+        TUNING.subgroups = sg;
+        for (const c of WINO_CASES) {
+          const ys = conv2dOutputShape(c.x, c.w, c.opts);
+          const Wt = randArray(numel(c.w)), GY = randArray(numel(ys));
+          const w = tensor(Wt, c.w), gy = tensor(GY, ys);
+          const since = snapshot();
+          const dx = conv2dInputGrad(gy, w, c.x, c.opts);
+          assert.is(ran(since, 'conv2d_wino_in'), 1, `F(${m}) ran for ${JSON.stringify(c)}`);
+          const ref = conv2dDxRef(GY, c.x, Wt, c.w, c.opts);
+          // F(4x4)'s transforms (coefficients up to 8 and 1/24) round worse than the direct sum:
+          // allow an error relative to the largest value.
+          const big = ref.reduce((a, b) => Math.max(a, Math.abs(b)), 0);
+          assertClose(await dx.data(), ref, 1e-4, m === 2 ? 1e-5 : 1e-5 * Math.max(1, big), `F(${m}) subgroups ${sg} ${JSON.stringify(c)} dx`);
+          for (const t of [w, gy, dx]) t.dispose();
+        }
+      }
+      TUNING.subgroups = true;
+      // Not 3x3 stride 1 undilated ungrouped: the direct kernels.
+      for (const c of [CASES[1], CASES[2], CASES[3], CASES[9]]) {
+        const ys = conv2dOutputShape(c.x, c.w, c.opts);
+        const gy = tensor(randArray(numel(ys)), ys), w = tensor(randArray(numel(c.w)), c.w);
+        const since = snapshot();
+        conv2dInputGrad(gy, w, c.x, c.opts).dispose();
+        assert.is(ran(since, 'conv2d_wino_in'), 0, `no Winograd for ${JSON.stringify(c)}`);
+        gy.dispose();
+        w.dispose();
+      }
+    }
+  } finally {
+    TUNING.dxWinograd = saved;
+    TUNING.subgroups = true;
+  }
+});
+
 test('bias gradient is the sum of dy over N, H, W', async () => {
   const s = [3, 5, 4, 7], DY = randArray(numel(s));
   const dy = tensor(DY, s);
@@ -182,7 +236,7 @@ for (const variant of ['auto', 'naive'] as const) {
 // ---- Autograd runs only the gradients asked for ------------------------------------------------
 const NEEDS: { name: string; xs: number[]; ws: number[]; opts: Conv2dOptions; fwd: string; dx: string; dw: string }[] = [
   { name: 'gemm', xs: [1, 3, 6, 5], ws: [4, 3, 3, 3], opts: { padding: 1 }, fwd: FWD_KERNEL.gemm, dx: FWD_KERNEL.gemm, dw: subgroupLanes() ? 'conv2d_weight_grad_sg' : 'conv2d_weight_grad' },
-  { name: 'depthwise', xs: [1, 4, 6, 5], ws: [4, 1, 3, 3], opts: { padding: 1, groups: 4 }, fwd: 'conv2d_depthwise', dx: 'conv2d_depthwise', dw: 'conv2d_depthwise_dw' },
+  { name: 'depthwise', xs: [1, 4, 6, 5], ws: [4, 1, 3, 3], opts: { padding: 1, groups: 4 }, fwd: 'conv2d_depthwise_rows', dx: 'conv2d_depthwise', dw: 'conv2d_depthwise_dw_rows' },
 ];
 for (const c of NEEDS) {
   test(`${c.name}: frozen weights run no dw kernel; an input without grad runs no dx kernel`, async () => {

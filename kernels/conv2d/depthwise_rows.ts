@@ -1,0 +1,105 @@
+/**
+ * Row-streaming depthwise kernels: the ring of x row windows they share (ringBlocks, also used by
+ * the weight gradient in depthwise_grad.ts) and the forward pass over it (depthwise_rows.wgsl).
+ * Streaming loads each x value about once and keeps only one output row's accumulators live.
+ */
+import rowsSrc from './depthwise_rows.wgsl';
+import { Tensor } from '../../engine/tensor.ts';
+import { runtime, grid, template } from '../../engine/runtime.ts';
+import type { ConvGeom } from './geometry.ts';
+import { pad } from './launch.ts';
+import { DW_TUNING, windowUse } from './depthwise.ts';
+
+/** Window geometry of a segment of TW output columns: phase A, vec4 count NV, ring rows L. */
+export function ringShape(TW: number, g: ConvGeom): { A: number; NV: number; L: number } {
+  const A = ((-g.pl % 4) + 4) % 4;
+  return { A, NV: Math.ceil((A + (TW - 1) * g.sw + (g.kw - 1) * g.dw + 1) / 4), L: (g.kh - 1) * g.dh + 1 };
+}
+
+/** Whether the ring of a TW-column segment fits the register budget (DW_TUNING.ringBudget floats). */
+export function ringFits(TW: number, g: ConvGeom): boolean {
+  const { NV, L } = ringShape(TW, g);
+  return L * NV * 4 <= DW_TUNING.ringBudget;
+}
+
+/**
+ * The ring's WGSL blocks: COLS (window columns, slot variables), PRELOAD (before the first row),
+ * STEP (shift by SH rows, load the entering ones), and `ref(i, e)`, window element e of slot i
+ * (slot i holds x row r0 + i; tap ky reads slot ky*DH).
+ */
+export function ringBlocks(TW: number, g: ConvGeom): { COLS: string[]; PRELOAD: string[]; STEP: string[]; ref: (i: number, e: number) => string } {
+  const { A, NV, L } = ringShape(TW, g);
+  const used = windowUse(TW, g.sw, g.dw, g.kw, A, NV);
+  const whole = used.map((u) => u.every(Boolean));
+  const COLS: string[] = [], PRELOAD: string[] = [], STEP: string[] = [];
+  for (let t = 0; t < NV; t++) COLS.push(`  let cv${t} = u32(cb + ${t}) < Wxv;\n  let cx${t} = u32(select(0, cb + ${t}, cv${t}));`);
+  const slot = (i: number, t: number, e?: number) => (e === undefined ? `x${i}_${t}` : `x${i}_${t}_${e}`);
+  const each = (f: (t: number, e?: number) => void) => {
+    for (let t = 0; t < NV; t++) if (whole[t]) f(t); else for (let e = 0; e < 4; e++) if (used[t][e]) f(t, e);
+  };
+  for (let i = 0; i < L; i++) each((t, e) => COLS.push(`  var ${slot(i, t, e)} = ${e === undefined ? 'vec4<f32>(0.0)' : '0.0'};`));
+  // Loads x row r0 + o into slot i.
+  const load = (i: number, o: number, out: string[]) => {
+    out.push(`    {\n      let r = r0 + ${o};\n      let rv = u32(r) < params.Hx;\n      let rb = xplane + u32(select(0, r, rv)) * Wxv;`);
+    each((t, e) => out.push(e === undefined
+      ? `      ${slot(i, t)} = select(vec4<f32>(0.0), xp[rb + cx${t}], rv && cv${t});`
+      : `      ${slot(i, t, e)} = select(0.0, xf[(rb + cx${t}) * 4u + ${e}u], rv && cv${t});`));
+    out.push('    }');
+  };
+  const keep = Math.max(0, L - g.sh);
+  // Before the first row, slots sh.. hold what the first step shifts down: rows r0 + 0 .. keep - 1.
+  for (let i = 0; i < keep; i++) load(i + g.sh, i, PRELOAD);
+  for (let i = 0; i < keep; i++) each((t, e) => STEP.push(`    ${slot(i, t, e)} = ${slot(i + g.sh, t, e)};`));
+  for (let i = keep; i < L; i++) load(i, i, STEP);
+  const ref = (i: number, e: number) => (whole[e >> 2] ? `${slot(i, e >> 2)}[${e & 3}]` : slot(i, e >> 2, e & 3));
+  return { COLS, PRELOAD, STEP, ref };
+}
+
+/** Lanes and row chunks of a row-streaming dispatch over segments of TW columns. */
+export function rowSplit(TW: number, g: ConvGeom): { OWv: number; segs: number; chunks: number; rowsPerChunk: number; lanes: number } {
+  const OWv = Math.ceil(g.OW / 4);
+  const segs = Math.ceil(OWv / (TW / 4));
+  const perChunk = g.N * g.Cout * segs;
+  let chunks = Math.min(g.OH, Math.max(1, Math.ceil(DW_TUNING.rowsMinLanes / perChunk)));
+  const rowsPerChunk = Math.ceil(g.OH / chunks);
+  chunks = Math.ceil(g.OH / rowsPerChunk);
+  return { OWv, segs, chunks, rowsPerChunk, lanes: perChunk * chunks };
+}
+
+/** x with rows a multiple of 4 long (a new handle, or a padded copy). */
+export const rowAligned = (x: Tensor, g: ConvGeom) => (g.W % 4 === 0 ? x.alias() : pad(x, g.H, Math.ceil(g.W / 4) * 4, 0, 0));
+
+function forwardCode(TW: number, g: ConvGeom, vecStore: boolean): string {
+  const { A } = ringShape(TW, g);
+  const { COLS, PRELOAD, STEP, ref } = ringBlocks(TW, g);
+  const WEIGHTS: string[] = [], BODY: string[] = [], STORE: string[] = [];
+  for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) WEIGHTS.push(`  let w${ky}_${kx} = w[co * ${g.kh * g.kw}u + ${ky * g.kw + kx}u];`);
+  for (let c = 0; c < TW; c++) {
+    BODY.push(`    var a${c} = b;`);
+    for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) BODY.push(`    a${c} = fma(w${ky}_${kx}, ${ref(ky * g.dh, A + c * g.sw + kx * g.dw)}, a${c});`);
+  }
+  if (vecStore) for (let v = 0; v < TW / 4; v++) STORE.push(`      if (j0 + ${4 * v}u < params.OW) { y[yrow / 4u + ${v}u] = vec4<f32>(${[0, 1, 2, 3].map((e) => `a${4 * v + e}`).join(', ')}); }`);
+  else for (let c = 0; c < TW; c++) STORE.push(`      if (j0 + ${c}u < params.OW) { y[yrow + ${c}u] = a${c}; }`);
+  return template(rowsSrc, {
+    TWV: TW / 4, SW: g.sw, SH: g.sh, DST: vecStore ? 'vec4<f32>' : 'f32', COLS: COLS.join('\n'), WEIGHTS: WEIGHTS.join('\n'),
+    PRELOAD: PRELOAD.join('\n'), STEP: STEP.join('\n'), BODY: BODY.join('\n'), STORE: STORE.join('\n'),
+  });
+}
+
+/** Row-streaming depthwise forward: y (N, Cin*M, OH, OW). Callers check ringFits first. */
+export function depthwiseForwardRows(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom): Tensor {
+  const TW = DW_TUNING.rowsTW;
+  const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
+  const xp = rowAligned(x, g);
+  const { A } = ringShape(TW, g);
+  const { segs, chunks, rowsPerChunk, lanes } = rowSplit(TW, g);
+  const vecStore = DW_TUNING.vecStore && g.OW % 4 === 0;
+  const [gx, gy] = grid(Math.ceil(lanes / 64));
+  const key = `conv2d_depthwise_rows:${TW}:${g.sh},${g.dh},${g.kh}:${g.sw},${g.dw},${g.kw}:${A}:${vecStore ? 'v' : 's'}`;
+  runtime().run({ key, code: () => forwardCode(TW, g, vecStore) }, { xp, xf: xp, w, bias: bias ?? w, y }, {
+    C: g.Cout, M: g.coutG, Cin: g.Cin, Hx: g.H, Wx: xp.shape[3], OH: g.OH, OW: g.OW, segs, chunks, rowsPerChunk, lanes,
+    strideX: gx * 64, pt: g.pt, winStart: (-g.pl - A) / 4, hasBias: bias ? 1 : 0,
+  }, [gx, gy]);
+  xp.dispose();
+  return y;
+}

@@ -1,0 +1,60 @@
+// Depthwise forward streaming down output rows (depthwise_rows.ts), the counterpart of
+// depthwise_dw_rows.wgsl: lanes run over (segment of TW output columns, channel co, image n, chunk
+// of output rows); a lane keeps a ring of the L = (kh-1)*DH + 1 x row windows one output row reads
+// (plain variables) and per output row shifts it by SH rows, loading only the rows that enter, so
+// each x value is loaded about once; then TW sums of kh*kw taps, stored as vec4s when output rows
+// are whole vec4s (OW % 4 == 0). Only TW accumulators are live, against TH*TW in depthwise.wgsl.
+//   y[n, co, oh, j0 + c] = bias[co] + sum over ky, kx of w[co, ky, kx] * x[n, co / M, oh*SH - pt + ky*DH, (j0 + c)*SW - pl + kx*DW]
+// Window vec4s read whole load as vec4s, partly read ones as their read floats (xf, the same
+// buffer); x rows are a multiple of 4 long, rows and vec4s outside x read as zeros by select.
+// xp: (N, Cin, Hx, Wx), w: (Cin*M, 1, kh, kw), bias: (C) read when hasBias = 1, y: (N, C, OH, OW)
+struct Params {
+  C: u32, M: u32, Cin: u32, Hx: u32,
+  Wx: u32, OH: u32, OW: u32, segs: u32,
+  chunks: u32, rowsPerChunk: u32, lanes: u32, strideX: u32,
+  pt: i32, winStart: i32, hasBias: u32, _pad0: u32,
+}
+@group(0) @binding(0) var<storage, read> xp: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> xf: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<{{DST}}>;
+@group(0) @binding(5) var<uniform> params: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let I = gid.x + gid.y * params.strideX;
+  // Past-the-end lanes redo the last lane's work and store nothing.
+  let Ic = min(I, params.lanes - 1u);
+  let live = I < params.lanes;
+  let seg = Ic % params.segs;
+  let co = (Ic / params.segs) % params.C;
+  let rest = Ic / (params.segs * params.C);
+  let chunk = rest % params.chunks;
+  let n = rest / params.chunks;
+  let Wxv = params.Wx / 4u;
+  let xplane = (n * params.Cin + co / params.M) * params.Hx * Wxv;
+  let yplane = (n * params.C + co) * params.OH * params.OW;
+  let q = seg * {{TWV}}u;
+  let j0 = q * 4u;
+  let cb = i32(q * {{SW}}u) + params.winStart;
+{{COLS}}
+{{WEIGHTS}}
+  var b = 0.0;
+  if (params.hasBias == 1u) { b = bias[co]; }
+  let oh0 = chunk * params.rowsPerChunk;
+  let oh1 = min(oh0 + params.rowsPerChunk, params.OH);
+  {
+    let r0 = i32(oh0 * {{SH}}u) - params.pt;
+{{PRELOAD}}
+  }
+  for (var oh = oh0; oh < oh1; oh++) {
+    let r0 = i32(oh * {{SH}}u) - params.pt;
+{{STEP}}
+{{BODY}}
+    let yrow = yplane + oh * params.OW + j0;
+    if (live) {
+{{STORE}}
+    }
+  }
+}

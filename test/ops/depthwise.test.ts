@@ -1,0 +1,87 @@
+// Depthwise conv2d kernels (kernels/conv2d/depthwise*.ts) against the float64 references, at several
+// DW_TUNING settings: the row-streaming forward and weight gradient (ring of x row windows, split
+// over rows, own partial-sum kernel), the tile kernels (forward and dx; vec4 or scalar stores,
+// scalar halo loads, padded or unpadded sources) and the fallback weight gradient. Shapes cover channel multipliers > 1, strides, dilations, asymmetric and
+// TF-same padding, rows a multiple of 4 long or not, and sizes that are not multiples of the tiles.
+import { test } from 'uvu';
+import { setup, randArray, assertClose } from '../helpers.ts';
+import { tensor } from '../../engine/factory.ts';
+import { runtime } from '../../engine/runtime.ts';
+import {
+  conv2d, conv2dInputGrad, conv2dWeightGrad, conv2dOutputShape, conv2dRef, conv2dDxRef, conv2dDwRef, type Conv2dOptions,
+} from '../../kernels/conv2d/conv2d.ts';
+import { DW_TUNING } from '../../kernels/conv2d/depthwise.ts';
+
+await setup();
+
+const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+interface Case { x: number[]; w: number[]; opts: Conv2dOptions; bias?: boolean }
+const CASES: Case[] = [
+  { x: [2, 5, 13, 20], w: [5, 1, 3, 3], opts: { groups: 5, padding: 1 }, bias: true },
+  { x: [1, 3, 11, 16], w: [6, 1, 3, 3], opts: { groups: 3, padding: 1 } },
+  { x: [2, 4, 12, 9], w: [8, 1, 3, 3], opts: { groups: 4, stride: 2, padding: 'same' }, bias: true },
+  { x: [1, 3, 10, 12], w: [3, 1, 3, 3], opts: { groups: 3, dilation: 2, padding: [2, 1, 0, 3] } },
+  { x: [2, 2, 9, 24], w: [4, 1, 5, 3], opts: { groups: 2, stride: [1, 2], dilation: [2, 1], padding: [3, 2, 1, 1] } },
+  { x: [1, 3, 7, 8], w: [3, 1, 3, 5], opts: { groups: 3, stride: [2, 1], padding: 'same' } },
+  { x: [1, 2, 6, 7], w: [2, 1, 1, 1], opts: { groups: 2 } },
+];
+
+async function check(c: Case, what: string): Promise<void> {
+  const X = randArray(numel(c.x)), Wt = randArray(numel(c.w)), B = c.bias ? randArray(c.w[0]) : null;
+  const opts = { ...c.opts, variant: 'depthwise' as const };
+  const ys = conv2dOutputShape(c.x, c.w, opts);
+  const GY = randArray(numel(ys));
+  const x = tensor(X, c.x), w = tensor(Wt, c.w), b = B ? tensor(B, [B.length]) : null, gy = tensor(GY, ys);
+  const y = conv2d(x, w, b, opts), dx = conv2dInputGrad(gy, w, c.x, opts), dw = conv2dWeightGrad(x, gy, c.w, opts);
+  assertClose(await y.data(), conv2dRef(X, c.x, Wt, c.w, B, opts), 1e-4, 1e-5, `${what} y`);
+  assertClose(await dx.data(), conv2dDxRef(GY, c.x, Wt, c.w, opts), 1e-4, 1e-5, `${what} dx`);
+  assertClose(await dw.data(), conv2dDwRef(X, c.x, GY, c.w, opts), 1e-4, 5e-5, `${what} dw`);
+  for (const t of [x, w, b, gy, y, dx, dw]) t?.dispose();
+}
+
+// Each setting with the cases it runs (pipelines compile per shape and setting, so not every pair).
+const TUNINGS: [Partial<typeof DW_TUNING>, number[]][] = [
+  [{}, [0, 1, 2, 3, 4, 5, 6]],
+  [{ rowsTW: 4, rowsMinLanes: 1, TH: 3, TW: 4, vecStore: false }, [1, 4, 5]],
+  [{ rowsTW: 12, rowsMinLanes: 100000, TH: 2, TW: 8 }, [0, 2, 3]],
+  [{ rowsTW: 16, rowsMinLanes: 37 }, [0, 1]],
+  // The tile kernels (forward / dx) and the fallback weight gradient.
+  [{ rowsFwd: false, rowsDw: false, gradMinLanes: 7 }, [0, 2, 4, 5]],
+  [{ rowsFwd: false, rowsDw: false, TH: 1, TW: 12, unpadded: false, gradTW: 4 }, [1, 3]],
+];
+
+for (const [tuning, cases] of TUNINGS) {
+  test(`depthwise y, dx, dw vs float64 at ${JSON.stringify(tuning)}`, async () => {
+    const saved = { ...DW_TUNING };
+    try {
+      Object.assign(DW_TUNING, tuning);
+      for (const c of cases.map((i) => CASES[i])) await check(c, `x [${c.x}] w [${c.w}] ${JSON.stringify(c.opts)} ${JSON.stringify(tuning)}`);
+    } finally {
+      Object.assign(DW_TUNING, saved);
+    }
+  });
+}
+
+test('forward and dw stream rows unless the ring exceeds its budget', async () => {
+  const c = CASES[0];
+  const x = tensor(randArray(numel(c.x)), c.x), gy = tensor(randArray(numel(c.x)), c.x);
+  const runs = (name: string) => runtime().dispatchByName.get(name) ?? 0;
+  const saved = { ...DW_TUNING };
+  try {
+    const w = tensor(randArray(numel(c.w)), c.w);
+    const names = ['conv2d_depthwise_dw_rows', 'conv2d_depthwise_dw', 'conv2d_depthwise_rows', 'conv2d_depthwise'];
+    const before = names.map(runs);
+    const both = () => { conv2dWeightGrad(x, gy, c.w, c.opts).dispose(); conv2d(x, w, null, c.opts).dispose(); };
+    both();
+    DW_TUNING.ringBudget = 8;
+    both();
+    w.dispose();
+    const got = names.map((n, i) => runs(n) - before[i]);
+    if (got.join() !== '1,1,1,1') throw new Error(`expected one rows and one fallback dispatch of each, got ${got}`);
+  } finally {
+    Object.assign(DW_TUNING, saved);
+    x.dispose(); gy.dispose();
+  }
+});
+
+test.run();
