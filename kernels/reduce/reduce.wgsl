@@ -1,25 +1,36 @@
-// Reduction over a set of axes. The input's dims are split into kept dims (the output) and reduced
-// dims; one workgroup of 64 threads reduces one output element (strided loop, then a tree in
-// workgroup memory). x: (input, any rank <= 8), out: (kept dims)
-var<workgroup> partial: array<f32, 64>;
+// Barrier-free reduction: one invocation per (output unit, chunk of the reduced index range).
+// Prefixed with reduce_common.wgsl. The reduced dims are split into an innermost one (innerLen,
+// innerStride) and the rest ("outer", up to rank 7): each invocation walks its chunk row by row,
+// with one index decomposition per row and a strided loop along the row. Invocation t handles output
+// unit o = t % nOut and chunk c = t / nOut (neighbouring invocations, neighbouring outputs), and
+// writes out[t]: the result (scaled) when nChunks == 1, else a partial that reduce_merge folds.
+// Load units ({{VT}}): f32; vec4 along the reduced axis ("rows": folded to one f32 at the end); or
+// vec4 of 4 neighbouring outputs ("cols": written as a vec4).
+// x: (input in {{VT}} units), out: (nChunks, nOut) in {{OT}} units
+@group(0) @binding(0) var<storage, read> x: array<{{VT}}>;
+@group(0) @binding(1) var<storage, read_write> out: array<{{OT}}>;
 
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let o = wid.x + wid.y * nwg.x;
-  // Every invocation reaches the barriers; out-of-range workgroups just do no loads.
-  let valid = o < params.nOut;
-  var acc = {{INIT}};
-  if (valid) {
-    let base = offsetOf(o, params.keptRank, params.keptShape0, params.keptShape1, params.keptStride0, params.keptStride1);
-    for (var r = lid; r < params.nRed; r += 64u) {
-      acc = combine(acc, x[base + offsetOf(r, params.redRank, params.redShape0, params.redShape1, params.redStride0, params.redStride1)]);
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let t = gid.x + gid.y * params.stride;
+  if (t >= params.nOut * params.nChunks) { return; }
+  let o = t % params.nOut;
+  let c = t / params.nOut;
+  let base = offsetOf(o, params.keptRank, params.keptShape0, params.keptShape1, params.keptStride0, params.keptStride1);
+  let r1 = min((c + 1u) * params.chunkLen, params.nRed);
+  var r = c * params.chunkLen;
+  var acc = {{VT}}({{INIT}});
+  let L = params.innerLen;
+  let s = params.innerStride;
+  while (r < r1) {
+    let ri = r % L;
+    var off = base + ri * s + offsetOf(r / L, params.outerRank, params.outerShape0, params.outerShape1, params.outerStride0, params.outerStride1);
+    let n = min(L - ri, r1 - r);
+    for (var k = 0u; k < n; k++) {
+      acc = combine(acc, x[off]);
+      off += s;
     }
+    r += n;
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s = s >> 1u) {
-    if (lid < s) { partial[lid] = combine(partial[lid], partial[lid + s]); }
-    workgroupBarrier();
-  }
-  if (lid == 0u && valid) { out[o] = partial[0] * params.scale; }
+  out[t] = {{FINISH}} * params.scale;
 }

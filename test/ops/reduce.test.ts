@@ -1,12 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, randArray, randInt, assertClose, numericGrad } from '../helpers.ts';
+import { setup, rand, randArray, randInt, assertClose, numericGrad } from '../helpers.ts';
 import { tensor } from '../../engine/factory.ts';
 import { tidy } from '../../engine/tensor.ts';
 import { backward, variable } from '../../engine/autograd.ts';
 import { ShapeError } from '../../engine/errors.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
-import { sum, mean, max, sumTo, reduceRef } from '../../kernels/reduce/reduce.ts';
+import { sum, mean, max, sumTo, reduceRef, reducePlan, REDUCE_TUNING, type ReducePlan } from '../../kernels/reduce/reduce.ts';
 
 test.before(async () => { await setup(); });
 
@@ -120,6 +120,94 @@ test('reductions reject out-of-range axes', () => {
     assert.throws(() => f(x, -3), (e: unknown) => e instanceof ShapeError);
   }
   x.dispose();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Kernel paths: vec4 along the reduced axis (rows4), vec4 of neighbouring outputs (cols4), scalar,
+// each single-pass or chunked (with the merge pass), and the size-1 copy. Shapes sit on both sides of
+// each threshold; forward only, against float64, for every op, on fresh random data.
+const { TARGET_INVOCATIONS: TI, MIN_CHUNK: MC, MAX_CHUNKS: MX } = REDUCE_TUNING;
+
+/** Forward check of every op on `shape`/`axes`; returns the plan (so callers can assert the path). */
+async function checkForward(shape: number[], axes: number[] | undefined, what: string): Promise<ReducePlan> {
+  const ax = normAxes(shape.length, axes);
+  const n = numel(shape);
+  const nRed = ax.reduce((a, i) => a * shape[i], 1);
+  for (const op of ['sum', 'mean', 'max'] as Op[]) {
+    // max: all-negative data half the time, so a wrong identity (0) would show.
+    const X = op === 'max' && rand() < 0.5 ? randArray(n, -5, -1) : randArray(n, -1, 1);
+    const x = tensor(X, shape);
+    const y = FNS[op](x, axes);
+    const want = reduceRef(op === 'max' ? 'max' : 'sum', X, shape, ax, op === 'mean' ? 1 / Math.max(nRed, 1) : 1);
+    const atol = op === 'max' ? 0 : (op === 'mean' ? 1 / Math.max(nRed, 1) : 1) * 2e-6 * Math.sqrt(nRed + 1);
+    assertClose(await y.data(), want, 2e-6, atol, `${op} [${shape}] axes ${JSON.stringify(axes)} (${what})`);
+    y.dispose(); x.dispose();
+  }
+  return reducePlan(shape, ax);
+}
+
+// [shape, axes, expected mode, expected chunked?]
+const PATHS: [number[], number[] | undefined, ReducePlan['mode'], boolean][] = [
+  // rows4 vs scalar: reduced innermost length % 4.
+  [[3, 508], [1], 'rows4', false], [[3, 509], [1], 'scalar', true], [[3, 510], [1], 'scalar', true], [[3, 511], [1], 'scalar', true],
+  [[3, 4], [1], 'rows4', false], [[5, 1], [1], 'scalar', false],
+  // MIN_CHUNK: chunking starts at 2 * MIN_CHUNK units of reduced length (few outputs).
+  [[5, 4 * (2 * MC - 1)], [1], 'rows4', false], [[5, 4 * 2 * MC], [1], 'rows4', true],
+  [[5, 2 * MC - 1], [1], 'scalar', false], [[5, 2 * MC + 2], [1], 'scalar', true], [[5, 2 * MC + 1], [1], 'scalar', true],
+  // cols4 vs scalar: kept innermost length % 4, reduced outer.
+  [[2 * MC - 1, 8], [0], 'cols4', false], [[2 * MC, 8], [0], 'cols4', true], [[2 * MC + 1, 12], [0], 'cols4', true],
+  [[2 * MC - 1, 7], [0], 'scalar', false], [[2 * MC + 1, 7], [0], 'scalar', true], [[2 * MC, 9], [0], 'scalar', true],
+  // TARGET_INVOCATIONS: enough outputs means one pass however long the reduction.
+  [[2 * MC + 1, TI - 1], [0], 'scalar', true], [[2 * MC + 1, TI], [0], 'cols4', true], [[2 * MC + 1, TI + 1], [0], 'scalar', false],
+  [[2 * MC + 1, 4 * TI], [0], 'cols4', false], [[TI - 1, 4 * 2 * MC], [1], 'rows4', true], [[TI, 4 * 2 * MC], [1], 'rows4', false],
+  // MAX_CHUNKS: one output of a very long reduction.
+  [[MX * MC * 2 + 3], undefined, 'scalar', true], [[MX * MC + 4], undefined, 'rows4', true],
+  // Inner rows with outer reduced dims and kept dims between (bias gradients, per-channel statistics).
+  [[8, 6, 5, 12], [0, 2, 3], 'rows4', false], [[8, 6, 5, 16], [0, 2, 3], 'rows4', true], [[3, 6, 7, 9], [0, 2, 3], 'scalar', true], [[4, 3, 56, 56], [0, 2, 3], 'rows4', true],
+  [[3, 5, 7, 2], [0, 2], 'scalar', false], [[9, 4, 3, 8], [1, 2], 'cols4', false], [[130, 3, 5], [0, 1], 'scalar', true],
+  [[56, 1296], [0], 'cols4', false], [[32, 1296], [1], 'rows4', true], [[1296, 56], [1], 'rows4', false], [[1000, 10], [0], 'scalar', true],
+];
+
+for (const [shape, axes, mode, chunked] of PATHS) {
+  test(`path ${mode}${chunked ? ' chunked' : ''}: [${shape}] axes ${JSON.stringify(axes)} vs float64`, async () => {
+    const p = await checkForward(shape, axes, mode);
+    assert.is(p.mode, mode, 'mode');
+    assert.is(p.nChunks > 1, chunked, `chunked (nChunks ${p.nChunks})`);
+    assert.ok(p.nChunks <= MX && p.nChunks * p.chunkLen >= p.nRed && (p.nChunks - 1) * p.chunkLen < p.nRed, 'chunks cover the range');
+  });
+}
+
+test('size-1 axes only: a copy', async () => {
+  for (const [shape, axes] of [[[1, 1001], [0]], [[5, 1, 3], [1]], [[1, 1, 8], [0, 1]], [[1], [0]]] as [number[], number[]][]) {
+    await checkForward(shape, axes, 'copy');
+  }
+});
+
+test('random shapes and axes vs float64', async () => {
+  for (let it = 0; it < 40; it++) {
+    const rank = 1 + Math.floor(rand() * 5);
+    const shape = Array.from({ length: rank }, () => (rand() < 0.15 ? 1 : 1 + Math.floor(rand() * (rank <= 2 ? 300 : 13))));
+    const axes = [...Array(rank).keys()].filter(() => rand() < 0.5);
+    await checkForward(shape, rand() < 0.1 ? undefined : axes, `random #${it}`);
+  }
+});
+
+test('empty inputs: sum and mean are 0, empty outputs stay empty', async () => {
+  const x = tensor(new Float32Array(0), [0, 3]);
+  const s = sum(x, 0), m = mean(x, 0), e = sum(x, 1);
+  assert.equal(Array.from(await s.data()), [0, 0, 0]);
+  assert.equal(Array.from(await m.data()), [0, 0, 0]);
+  assert.equal(e.shape, [0]);
+  s.dispose(); m.dispose(); e.dispose(); x.dispose();
+});
+
+test('chunked reductions are deterministic (bit-identical on repeat)', async () => {
+  for (const [shape, axes] of [[[MX * MC * 2 + 3], undefined], [[4, 3, 56, 56], [0, 2, 3]], [[2 * MC + 1, 7], [0]]] as [number[], number[] | undefined][]) {
+    const x = tensor(randArray(numel(shape), -1, 1), shape);
+    const a = sum(x, axes), b = sum(x, axes);
+    assert.equal(Array.from(await a.data()), Array.from(await b.data()), `[${shape}]`);
+    a.dispose(); b.dispose(); x.dispose();
+  }
 });
 
 test.run();
