@@ -16,15 +16,22 @@ import { runtime, grid } from '../../engine/runtime.ts';
 import { record } from '../../engine/autograd.ts';
 import { ShapeError } from '../../engine/errors.ts';
 
+export interface GatherOptions {
+  /** A row that gets no gradient, as torch.nn.Embedding's padding_idx (negative counts from the end). */
+  paddingIdx?: number;
+}
+
 /**
  * Looks up rows of `table` (V, D) at `indices` (i32, any shape): the result has shape
  * [...indices.shape, D]. Indices outside [0, V) are clamped.
  */
-export function gather(table: Tensor, indices: Tensor): Tensor {
+export function gather(table: Tensor, indices: Tensor, opts: GatherOptions = {}): Tensor {
   if (table.rank !== 2) throw new ShapeError(`gather: argument 'table' has shape ${shapeStr(table.shape)}, expected (V, D)`);
   if (indices.dtype !== 'i32') throw new ShapeError(`gather: argument 'indices' has dtype ${indices.dtype}, expected i32`);
   const [V, D] = table.shape;
   if (V === 0) throw new ShapeError('gather: the table has no rows');
+  const pad = opts.paddingIdx === undefined ? -1 : opts.paddingIdx < 0 ? opts.paddingIdx + V : opts.paddingIdx;
+  if (!Number.isInteger(pad) || pad < -1 || pad >= V) throw new ShapeError(`gather: paddingIdx ${opts.paddingIdx} is not a row of a table with ${V} rows`);
   void table.buffer; void indices.buffer; // a disposed input throws before anything is allocated
   const M = indices.size;
   // table: (V, D), indices: (M), out: (M, D)
@@ -37,7 +44,7 @@ export function gather(table: Tensor, indices: Tensor): Tensor {
     // indices: (M), g: (M, D), dtable: (V, D)
     const dtable = Tensor.alloc([V, D]);
     runtime().run({ key: 'gather_backward', code: () => gatherBackSrc }, { indices: idx, g, dtable },
-      { rows: V, dim: D, count: M }, grid(V));
+      { rows: V, dim: D, count: M, padding: pad }, grid(V));
     return [dtable, null];
   }, [indices]);
 }
@@ -52,11 +59,12 @@ export function gatherRef(table: ArrayLike<number>, V: number, D: number, indice
   return out;
 }
 
-/** float64 reference of gather's gradient: rows of g summed into their (clamped) table rows. */
-export function gatherGradRef(g: ArrayLike<number>, V: number, D: number, indices: ArrayLike<number>): Float64Array {
+/** float64 reference of gather's gradient: rows of g summed into their (clamped) table rows, none into paddingIdx. */
+export function gatherGradRef(g: ArrayLike<number>, V: number, D: number, indices: ArrayLike<number>, paddingIdx = -1): Float64Array {
   const out = new Float64Array(V * D);
   for (let m = 0; m < indices.length; m++) {
     const v = Math.min(Math.max(indices[m], 0), V - 1);
+    if (v === paddingIdx) continue;
     for (let d = 0; d < D; d++) out[v * D + d] += g[m * D + d];
   }
   return out;

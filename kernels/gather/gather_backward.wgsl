@@ -6,7 +6,7 @@
 // bit-for-bit reproducible. Cost: V * M index comparisons, M * D additions, and 9 barriers per
 // chunk of 512 indices (the barriers bound the time when V is small and M large).
 // indices: (M) i32, g: (M, D), dtable: (V, D)
-struct Params { rows: u32, dim: u32, count: u32, _pad0: u32 }
+struct Params { rows: u32, dim: u32, count: u32, padding: i32 }
 @group(0) @binding(0) var<storage, read> indices: array<i32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dtable: array<f32>;
@@ -22,9 +22,11 @@ var<workgroup> pos: array<u32, 512>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let v = wid.x + wid.y * nwg.x;
   // Every invocation reaches the barriers; workgroups past the last row match nothing.
-  let valid = v < params.rows;
+  // The padding row (torch's padding_idx; -1: none) gets no gradient: zeroed, never accumulated.
+  let inRange = v < params.rows;
+  let valid = inRange && i32(v) != params.padding;
   let row = v * params.dim;
-  if (valid) {
+  if (inRange) {
     for (var d = lid; d < params.dim; d += 64u) { dtable[row + d] = 0.0; }
   }
   for (var base = 0u; base < params.count; base += CHUNK) {

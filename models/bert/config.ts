@@ -26,6 +26,8 @@ export interface BertConfig {
   attention: AttentionImpl | 'auto';
   /** Std of the normal init of Linear and Embedding weights (BERT: 0.02). */
   initializerRange: number;
+  /** The padding token's id: its word-embedding row starts at zero and gets no gradient (Hugging Face's pad_token_id, 0; null: none). */
+  padTokenId: number | null;
   /** Uniform [0, 1) source for the init (default Math.random; pass a seeded one to reproduce). */
   rng?: () => number;
   /** First dropout seed (u32); each dropout site advances its own seed per call. */
@@ -36,7 +38,7 @@ export interface BertConfig {
 export const BERT_BASE: Omit<BertConfig, 'rng' | 'seed'> = {
   vocabSize: 30522, hiddenSize: 768, numLayers: 12, numHeads: 12, intermediateSize: 3072, maxPositions: 512,
   typeVocabSize: 2, layerNormEps: 1e-12, hiddenDropout: 0.1, attentionDropout: 0.1, activation: 'gelu',
-  attention: 'auto', initializerRange: 0.02,
+  attention: 'auto', initializerRange: 0.02, padTokenId: 0,
 };
 
 /** google/bert_uncased_L-2_H-128_A-2 ("BERT-tiny"). */
@@ -47,6 +49,9 @@ export function bertConfig(c: Partial<BertConfig> = {}): BertConfig {
   const cfg = { ...BERT_BASE, ...c };
   for (const k of ['vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'intermediateSize', 'maxPositions', 'typeVocabSize'] as const) {
     if (!Number.isInteger(cfg[k]) || cfg[k] < (k === 'numLayers' ? 0 : 1)) throw new ThawError('config', `BERT config: ${k} must be a positive integer, got ${cfg[k]}`);
+  }
+  if (cfg.padTokenId !== null && !(Number.isInteger(cfg.padTokenId) && cfg.padTokenId >= 0 && cfg.padTokenId < cfg.vocabSize)) {
+    throw new ThawError('config', `BERT config: padTokenId must be a token id below vocabSize ${cfg.vocabSize} (or null), got ${cfg.padTokenId}`);
   }
   if (cfg.hiddenSize % cfg.numHeads) throw new ThawError('config', `BERT config: hiddenSize ${cfg.hiddenSize} is not divisible by numHeads ${cfg.numHeads}`);
   for (const k of ['hiddenDropout', 'attentionDropout'] as const) {
@@ -69,6 +74,7 @@ export function bertConfigFromHf(hf: Record<string, unknown>, overrides: Partial
     typeVocabSize: num('type_vocab_size', BERT_BASE.typeVocabSize), layerNormEps: num('layer_norm_eps', BERT_BASE.layerNormEps),
     hiddenDropout: num('hidden_dropout_prob', 0.1), attentionDropout: num('attention_probs_dropout_prob', 0.1),
     initializerRange: num('initializer_range', 0.02), activation: ACT[act],
+    padTokenId: hf.pad_token_id === null ? null : num('pad_token_id', 0),
     ...overrides,
   });
 }

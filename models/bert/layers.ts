@@ -42,15 +42,19 @@ export class LayerNorm extends Module {
   forward(x: Tensor): Tensor { return layerNorm(x, this.weight, this.bias, this.eps); }
 }
 
-/** torch.nn.Embedding: weight (num, dim). */
+/** torch.nn.Embedding: weight (num, dim); the `paddingIdx` row starts at zero and gets no gradient. */
 export class Embedding extends Module {
-  constructor(readonly num: number, readonly dim: number, init: Init) {
+  constructor(readonly num: number, readonly dim: number, init: Init, readonly paddingIdx: number | null = null) {
     super();
-    this.param('weight', [num, dim], init);
+    this.param('weight', [num, dim], paddingIdx === null ? init : (n, shape) => {
+      const w = init(n, shape);
+      w.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim);
+      return w;
+    });
   }
   get weight(): Tensor { return this._params.get('weight')!; }
   /** ids: i32 (...) → (..., dim). */
-  forward(ids: Tensor): Tensor { return gather(this.weight, ids); }
+  forward(ids: Tensor): Tensor { return gather(this.weight, ids, { paddingIdx: this.paddingIdx ?? undefined }); }
 }
 
 /** A Linear with BERT's init: N(0, initializerRange) weight, zero bias. */
@@ -72,7 +76,7 @@ export class BertEmbeddings extends Module {
   constructor(readonly config: BertConfig) {
     super();
     const c = config, init = normalInit(c.initializerRange, c.rng);
-    this.word_embeddings = this.child('word_embeddings', new Embedding(c.vocabSize, c.hiddenSize, init));
+    this.word_embeddings = this.child('word_embeddings', new Embedding(c.vocabSize, c.hiddenSize, init, c.padTokenId));
     this.position_embeddings = this.child('position_embeddings', new Embedding(c.maxPositions, c.hiddenSize, init));
     this.token_type_embeddings = this.child('token_type_embeddings', new Embedding(c.typeVocabSize, c.hiddenSize, init));
     this.LayerNorm = this.child('LayerNorm', new LayerNorm(c.hiddenSize, c.layerNormEps));

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, randArray, randInt, assertClose, numericGrad } from '../helpers.ts';
+import { setup, rand, randArray, randInt, assertClose, numericGrad } from '../helpers.ts';
 import { tensor } from '../../engine/factory.ts';
 import { tidy } from '../../engine/tensor.ts';
 import { backward, variable } from '../../engine/autograd.ts';
@@ -60,6 +60,27 @@ test('gather clamps out-of-range indices in forward and backward', async () => {
   assertClose(yd.subarray(D, 2 * D), T.subarray(3 * D, 4 * D), 0, 0, 'index V reads row V-1');
   assertClose(await table.grad!.data(), gatherGradRef(W, V, D, I), 1e-6, 1e-6, 'clamped grad');
   y.dispose(); table.grad!.dispose(); table.dispose(); indices.dispose();
+});
+
+test('gather with paddingIdx: that row gets no gradient (torch padding_idx), the others their sums', async () => {
+  const V = 37, D = 19, M = 150;
+  for (const padIdx of [0, 5, -1]) {
+    const pad = padIdx < 0 ? V + padIdx : padIdx;
+    // Every row appears, the padding row several times.
+    const I = Int32Array.from({ length: M }, (_, m) => (m % 4 === 0 ? pad : Math.floor(rand() * V)));
+    const T = randArray(V * D), W = randArray(M * D);
+    const table = variable(tensor(T, [V, D]));
+    const indices = tensor(I, [M], 'i32');
+    const y = tidy(() => { const y = gather(table, indices, { paddingIdx: padIdx }); backward(sum(mul(y, tensor(W, [M, D])))); return y; });
+    assertClose(await y.data(), gatherRef(T, V, D, I), 0, 0, 'forward reads the padding row as any other');
+    const grad = await table.grad!.data();
+    assert.ok(grad.subarray(pad * D, pad * D + D).every((v) => v === 0), `row ${pad} has no gradient`);
+    assertClose(grad, gatherGradRef(W, V, D, I, pad), 1e-5, 1e-6, `backward, paddingIdx ${padIdx}`);
+    y.dispose(); table.grad!.dispose(); table.dispose(); indices.dispose();
+  }
+  const t = tensor(new Float32Array(6), [3, 2]), i = tensor([0], [1], 'i32');
+  assert.throws(() => gather(t, i, { paddingIdx: 3 }), /paddingIdx 3 is not a row of a table with 3 rows/);
+  t.dispose(); i.dispose();
 });
 
 test('gather backward is deterministic (bitwise equal across runs) and i32 tables gather', async () => {
