@@ -9,6 +9,8 @@ import { ShapeError } from '../../engine/errors.ts';
 import { parseTopology, type Topology } from './topology.ts';
 import { buildLayer, type KerasLayer } from './layers.ts';
 import { applyAct, type Activation, type Dims } from './layout.ts';
+import { Conv2d } from '../../engine/nn/index.ts';
+import { conv2d } from '../../kernels/conv2d/conv2d.ts';
 
 /** One step of an execution plan: a layer, the names of the values it takes, the activation it ends with. */
 export interface Step { name: string; layer: KerasLayer; inputs: string[]; act: Activation }
@@ -80,6 +82,7 @@ export class KerasModel extends Module {
         if (spec.config.trainable === false && layer.module.namedParameters().length) this.kerasFrozen.push(spec.name);
       }
     }
+    foldZeroPadding(this.layers);
   }
 
   /** The built layer named `name`. */
@@ -105,6 +108,31 @@ export class KerasModel extends Module {
     const want = this.layer(this.topology.input).out;
     const ok = x.rank === want.length + 1 && want.every((d, i) => d === null || d === x.shape[i + 1]);
     if (!ok) throw new ShapeError(`keras: input has shape [${x.shape}], the model takes (N, ${want.map((d) => d ?? '?').join(', ')}) in NCHW`);
+  }
+}
+
+/**
+ * Keras writes a strided conv with asymmetric padding as ZeroPadding2D → Conv2D('valid') (MobileNet,
+ * ResNet stems). When the padded tensor feeds only that conv, the conv pads as it reads instead:
+ * no padded copy is written in forward, and none cropped in backward. The pad layer passes its input
+ * through; the conv's output is unchanged.
+ */
+function foldZeroPadding(layers: KerasLayer[]): void {
+  const consumers = new Map<string, KerasLayer[]>();
+  for (const l of layers) for (const i of l.spec.inputs) consumers.set(i, [...(consumers.get(i) ?? []), l]);
+  for (const padL of layers) {
+    if (padL.spec.className !== 'ZeroPadding2D') continue;
+    const users = consumers.get(padL.spec.name) ?? [];
+    const conv = users[0];
+    if (users.length !== 1 || !(conv.module instanceof Conv2d) || (conv.spec.config.padding ?? 'valid') !== 'valid') continue;
+    if (conv.spec.className !== 'Conv2D' && conv.spec.className !== 'DepthwiseConv2D') continue;
+    const p = padL.spec.config.padding ?? 1;
+    const [[t, b], [le, r]]: number[][] = typeof p === 'number' ? [[p, p], [p, p]] : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1], p[1]]] : [p[0], p[1]];
+    padL.op = ([v]) => v;
+    conv.op = ([v], m) => {
+      const c = m as Conv2d;
+      return conv2d(v, c.weight, c.bias, { stride: c.config.stride, dilation: c.config.dilation, groups: c.config.groups, padding: [t, b, le, r] });
+    };
   }
 }
 

@@ -278,4 +278,51 @@ test('unsupported topologies fail with the layer named', () => {
   assert.throws(() => new KerasModel(shared), /'c' is called 2 times/);
 });
 
+test('ZeroPadding2D feeding only a valid conv is folded into the conv: same output as TF.js, no pad kernel, same gradients', async () => {
+  const inp = tf.input({ shape: [15, 13, 4] });
+  const p1 = tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]], name: 'p1' }).apply(inp) as tf.SymbolicTensor;
+  const c1 = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'valid', name: 'c1' }).apply(p1) as tf.SymbolicTensor;
+  const p2 = tf.layers.zeroPadding2d({ padding: 1, name: 'p2' }).apply(c1) as tf.SymbolicTensor;
+  const d2 = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'valid', depthMultiplier: 2, name: 'd2' }).apply(p2) as tf.SymbolicTensor;
+  // p3 feeds two layers: it stays a pad.
+  const p3 = tf.layers.zeroPadding2d({ padding: 1, name: 'p3' }).apply(d2) as tf.SymbolicTensor;
+  const a = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'valid', name: 'a' }).apply(p3) as tf.SymbolicTensor;
+  const b = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'valid', name: 'b' }).apply(p3) as tf.SymbolicTensor;
+  const out = tf.layers.add({ name: 'out' }).apply([a, b]) as tf.SymbolicTensor;
+  const km = tf.model({ inputs: inp, outputs: out });
+  randomize(km);
+  const { model } = kerasModelFromCheckpoint(await checkpointOf(km));
+  const rt = (await setup());
+  const before = rt.dispatchByName.get('pad2d') ?? 0;
+  const r = await compare((x) => model.forward(x), km, [2, 4, 15, 13]);
+  assert.equal(r.shape, r.wantShape);
+  assert.ok(maxRelError(r.got, r.want) < 1e-5, `max rel error ${maxRelError(r.got, r.want)}`);
+  assert.is((rt.dispatchByName.get('pad2d') ?? 0) - before, 1, 'only the shared pad p3 runs a pad kernel');
+  // Weight gradients of the folded convs against the explicit pad + valid conv.
+  const xs = randArray(2 * 4 * 15 * 13);
+  const { pad2d } = await import('../../kernels/pad/pad.ts');
+  const { conv2d } = await import('../../kernels/conv2d/conv2d.ts');
+  const grads = async (folded: boolean) => {
+    const c1m = model.namedModules().find(([k]) => k === 'c1')![1] as any, d2m = model.namedModules().find(([k]) => k === 'd2')![1] as any;
+    for (const m of [c1m, d2m]) { m.weight.requiresGrad = true; m.weight.grad = null; }
+    tidy(() => {
+      const x = tensor(xs, [2, 4, 15, 13]);
+      let y: ReturnType<typeof tensor>;
+      if (folded) y = (model as any).layer('d2').op([(model as any).layer('c1').op([x], c1m)], d2m);
+      else {
+        const h = conv2d(pad2d(x, [1, 2, 0, 1]), c1m.weight, c1m.bias, { stride: 2 });
+        y = conv2d(pad2d(h, [1, 1, 1, 1]), d2m.weight, d2m.bias, { stride: 2, groups: 6 });
+      }
+      backward(sum(mul(y, y)));
+    });
+    const out = [await c1m.weight.grad.data(), await d2m.weight.grad.data()];
+    for (const m of [c1m, d2m]) { m.weight.grad.dispose(); m.weight.grad = null; }
+    return out;
+  };
+  const [f, u] = [await grads(true), await grads(false)];
+  for (let i = 0; i < 2; i++) assert.ok(maxRelError(f[i], u[i]) < 1e-5, `grad ${i}: ${maxRelError(f[i], u[i])}`);
+  model.dispose();
+  km.dispose();
+});
+
 test.run();
