@@ -34,11 +34,11 @@ export interface KerasLayer {
 
 const LINEAR: Activation = { name: 'linear', fn: null };
 const err = (l: LayerSpec, msg: string) => new KerasTopologyError(`keras: ${l.className} '${l.name}': ${msg}`);
-const pair = (v: unknown, dflt: number): [number, number] =>
+export const pair = (v: unknown, dflt: number): [number, number] =>
   v == null ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [Number((v as number[])[0]), Number((v as number[])[1])];
 
 /** Output size of a window op on one axis (null stays null). */
-function windowOut(n: number | null, k: number, s: number, d: number, padding: string): number | null {
+export function windowOut(n: number | null, k: number, s: number, d: number, padding: string): number | null {
   if (n === null) return null;
   return padding === 'same' ? Math.ceil(n / s) : Math.floor((n - d * (k - 1) - 1) / s) + 1;
 }

@@ -7,7 +7,7 @@ import { Module } from '../../engine/module.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { ShapeError } from '../../engine/errors.ts';
 import { parseTopology, type Topology } from './topology.ts';
-import { buildLayer, type KerasLayer } from './layers.ts';
+import { buildLayer, pair, windowOut, type KerasLayer } from './layers.ts';
 import { applyAct, type Activation, type Dims } from './layout.ts';
 import { Conv2d } from '../../engine/nn/index.ts';
 import { conv2d } from '../../kernels/conv2d/conv2d.ts';
@@ -18,7 +18,12 @@ export interface Step { name: string; layer: KerasLayer; inputs: string[]; act: 
 export interface KerasModelOptions {
   /** Uniform [0, 1) source for the initial weights (before a checkpoint is loaded). */
   rng?: () => number;
-  /** Input (C, H, W) for a topology that leaves H and W free (needed when a Flatten feeds a Dense). */
+  /**
+   * Input (C, H, W): for a topology that leaves H and W free (needed when a Flatten feeds a Dense),
+   * or another size than the stored one. Then an AveragePooling2D that covered its whole input at the
+   * stored size and feeds a Flatten (Keras applications' `AveragePooling2D(7) → Flatten` head) pools
+   * globally, so the head sees the same feature vector at any size.
+   */
   inputShape?: [number, number, number];
 }
 
@@ -71,7 +76,9 @@ export class KerasModel extends Module {
     super();
     this.topology = isTopology(modelTopology) ? modelTopology : parseTopology(modelTopology);
     const shapes = new Map<string, Dims>();
-    for (const spec of this.topology.layers) {
+    const globalPools = opts.inputShape ? wholeMapPools(this.topology) : new Set<string>();
+    for (const stored of this.topology.layers) {
+      const spec = globalPools.has(stored.name) ? { ...stored, className: 'GlobalAveragePooling2D', config: { ...stored.config, keepdims: false } } : stored;
       const layer = buildLayer(spec, spec.inputs.map((i) => shapes.get(i)!), opts.rng);
       if (spec.className === 'InputLayer' && opts.inputShape) layer.out = [...opts.inputShape];
       shapes.set(spec.name, layer.out);
@@ -117,6 +124,42 @@ export class KerasModel extends Module {
  * no padded copy is written in forward, and none cropped in backward. The pad layer passes its input
  * through; the conv's output is unchanged.
  */
+/** Spatial size of each layer's output at the topology's stored input size (null: not an image or unknown). */
+function storedSpatial(t: Topology): Map<string, [number, number] | null> {
+  const hw = new Map<string, [number, number] | null>();
+  const s = t.inputShape;
+  for (const l of t.layers) {
+    const x = l.inputs.length ? hw.get(l.inputs[0]) ?? null : null, c = l.config;
+    let out: [number, number] | null = x;
+    if (l.className === 'InputLayer') out = s && s.length === 3 && s[0] !== null && s[1] !== null ? [s[0], s[1]] : null;
+    else if (!x) out = null;
+    else if (/^(Conv2D|DepthwiseConv2D|MaxPooling2D|AveragePooling2D)$/.test(l.className)) {
+      const pool = l.className.endsWith('Pooling2D');
+      const k = pair(pool ? c.pool_size : c.kernel_size, pool ? 2 : 1), st = pair(pool ? c.strides ?? k : c.strides, 1);
+      const d = pool ? [1, 1] : pair(c.dilation_rate, 1), p = c.padding ?? 'valid';
+      out = [windowOut(x[0], k[0], st[0], d[0], p)!, windowOut(x[1], k[1], st[1], d[1], p)!];
+    } else if (l.className === 'ZeroPadding2D') {
+      const q = c.padding ?? 1;
+      const [[a, b], [e, f]]: number[][] = typeof q === 'number' ? [[q, q], [q, q]] : typeof q[0] === 'number' ? [[q[0], q[0]], [q[1], q[1]]] : [q[0], q[1]];
+      out = [x[0] + a + b, x[1] + e + f];
+    } else if (/^(Global|Flatten|Dense|Reshape)/.test(l.className)) out = null;
+    hw.set(l.name, out);
+  }
+  return hw;
+}
+
+/** AveragePooling2D layers that pool their whole input at the stored size and feed only a Flatten. */
+function wholeMapPools(t: Topology): Set<string> {
+  const hw = storedSpatial(t), out = new Set<string>();
+  for (const l of t.layers) {
+    if (l.className !== 'AveragePooling2D' || (l.config.padding ?? 'valid') !== 'valid') continue;
+    const x = hw.get(l.inputs[0]), k = pair(l.config.pool_size, 2);
+    const users = t.layers.filter((u) => u.inputs.includes(l.name));
+    if (x && x[0] === k[0] && x[1] === k[1] && users.length === 1 && users[0].className === 'Flatten') out.add(l.name);
+  }
+  return out;
+}
+
 function foldZeroPadding(layers: KerasLayer[]): void {
   const consumers = new Map<string, KerasLayer[]>();
   for (const l of layers) for (const i of l.spec.inputs) consumers.set(i, [...(consumers.get(i) ?? []), l]);

@@ -278,6 +278,32 @@ test('unsupported topologies fail with the layer named', () => {
   assert.throws(() => new KerasModel(shared), /'c' is called 2 times/);
 });
 
+test('another input size: AveragePooling2D(whole map) → Flatten pools globally, matching TF.js with a global pool', async () => {
+  const build = (size: number, global: boolean) => {
+    const inp = tf.input({ shape: [size, size, 3] });
+    const c = tf.layers.conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'c' }).apply(inp) as tf.SymbolicTensor;
+    const p = (global ? tf.layers.globalAveragePooling2d({ name: 'p' }) : tf.layers.averagePooling2d({ poolSize: 6, name: 'p' })).apply(c) as tf.SymbolicTensor;
+    const f = global ? p : tf.layers.flatten({ name: 'f' }).apply(p) as tf.SymbolicTensor;
+    const d = tf.layers.dense({ units: 3, name: 'd' }).apply(f) as tf.SymbolicTensor;
+    return tf.model({ inputs: inp, outputs: d });
+  };
+  const stored = build(12, false);
+  randomize(stored);
+  const ck = await checkpointOf(stored);
+  const ref = build(19, true);
+  ref.setWeights(stored.getWeights());
+  const { model } = kerasClassifierFromCheckpoint(ck, { inputShape: [3, 19, 19] });
+  assert.is(model.featureDim, 5);
+  const r = await compare((x) => model.forward(x), ref, [2, 3, 19, 19]);
+  assert.ok(maxRelError(r.got, r.want) < 1e-5, `max rel error ${maxRelError(r.got, r.want)}`);
+  // At the stored size nothing changes.
+  const same = kerasClassifierFromCheckpoint(ck, { inputShape: [3, 12, 12] }).model;
+  const r12 = await compare((x) => same.forward(x), stored, [2, 3, 12, 12]);
+  assert.ok(maxRelError(r12.got, r12.want) < 1e-5, `stored size: ${maxRelError(r12.got, r12.want)}`);
+  for (const m of [model, same]) m.dispose();
+  for (const m of [stored, ref]) m.dispose();
+});
+
 test('ZeroPadding2D feeding only a valid conv is folded into the conv: same output as TF.js, no pad kernel, same gradients', async () => {
   const inp = tf.input({ shape: [15, 13, 4] });
   const p1 = tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]], name: 'p1' }).apply(inp) as tf.SymbolicTensor;
