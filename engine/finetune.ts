@@ -43,9 +43,10 @@ export interface FinetuneOptions {
   /**
    * Momentum of the BatchNorm layers that train (not frozen), PyTorch's convention; default: each
    * layer keeps its own. Keras checkpoints bring 0.001 (Keras' 0.999), whose running statistics
-   * barely leave the pre-trained values in a short fine-tune.
+   * barely leave the pre-trained values in a short fine-tune. 'auto': 0.1 for the layers whose own
+   * momentum would keep more than 10% of their old statistics after the run, the others unchanged.
    */
-  bnMomentum?: number;
+  bnMomentum?: number | 'auto';
   /** Evaluate on the test set every this many epochs (and after the last); default 1. */
   evalEvery?: number;
   /** Called after every step and epoch. */
@@ -340,8 +341,13 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
  */
 function checkNormMomentum(model: Classifier, o: FinetuneOptions, steps: number, log: (s: string) => void): void {
   const norms = model.namedModules().filter(([, m]) => m instanceof BatchNorm2d && m.usesBatchStats && m.runningMean) as [string, BatchNorm2d][];
-  if (o.bnMomentum !== undefined) for (const [, m] of norms) m.momentum = o.bnMomentum;
-  const slow = norms.filter(([, m]) => (1 - m.momentum) ** steps > 0.1);
+  const isSlow = (m: BatchNorm2d) => (1 - m.momentum) ** steps > 0.1;
+  if (o.bnMomentum === 'auto') {
+    const slow = norms.filter(([, m]) => isSlow(m));
+    if (slow.length) log(`batch norm: momentum ${Math.min(...slow.map(([, m]) => m.momentum))} → 0.1 in ${slow.length} trainable layer(s), so their running statistics follow the new data within the ${steps} steps`);
+    for (const [, m] of slow) m.momentum = 0.1;
+  } else if (o.bnMomentum !== undefined) for (const [, m] of norms) m.momentum = o.bnMomentum;
+  const slow = norms.filter(([, m]) => isSlow(m));
   if (slow.length) {
     const m = Math.min(...slow.map(([, n]) => n.momentum));
     log(`warning: ${slow.length} trainable BatchNorm layer(s) (${slow[0][0]}${slow.length > 1 ? ', …' : ''}) have momentum ${m}: after ${steps} steps their running statistics still hold ` +
