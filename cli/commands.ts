@@ -45,12 +45,13 @@ export const COMMANDS: Record<string, Command> = {
     await runInspect({ target: p.positionals[0], json: !!p.options.json, filter: p.options.filter as string | undefined, cache: p.options.cache as string | undefined, offline: !!p.options.offline });
   }),
   finetune: command('finetune', 'Fine-tune a pre-trained backbone on a dataset (default: ResNet-20 CIFAR-10 → Fashion-MNIST, 100 labels per class)', '[options]', {
-    model: { type: 'string', help: 'backbone from the zoo', default: 'resnet20-cifar10' },
+    model: { type: 'string', help: 'backbone from the zoo: resnet20-cifar10, mobilenetv2-nsfwjs, darknet-tiny', default: 'resnet20-cifar10' },
+    size: { type: 'number', help: "input size in pixels (default: the checkpoint's own, e.g. 32 for ResNet-20, 224 for the Keras models)" },
     weights: { type: 'string', help: 'checkpoint file instead of the zoo download' },
     data: { type: 'string', help: "'fashion-mnist' or a folder with one subfolder per class", default: 'fashion-mnist' },
     'labels-per-class': { type: 'number', help: 'labelled training images per class', default: 100 },
     'test-size': { type: 'number', help: 'test images to evaluate on', default: 2000 },
-    freeze: { type: 'string', help: "what to freeze: a depth in layer groups (ResNet-20: 7 = stem, layer1, layer2; -1 = all but the head), /regex/, or name prefixes", default: '7' },
+    freeze: { type: 'string', help: "what to freeze: a depth in layer groups (ResNet-20: 7 = stem, layer1, layer2; -1 = all but the head), /regex/, or name prefixes (default: ResNet-20 7, MobileNetV2 12, darknet-tiny 13)" },
     epochs: { type: 'number', help: 'training epochs', default: 10 },
     lr: { type: 'number', help: 'peak learning rate', default: 0.05 },
     batch: { type: 'number', help: 'batch size', default: 64 },
@@ -65,8 +66,8 @@ export const COMMANDS: Record<string, Command> = {
     'eval-every': { type: 'number', help: 'evaluate on the test images every N epochs (and after the last)', default: 1 },
     'head-epochs': { type: 'number', help: 'gradual unfreezing: train the head alone this many epochs first, then the groups after --freeze (a depth)', default: 0 },
     'lr-min': { type: 'number', help: 'with --head-epochs: learning rate of the lowest unfrozen group (rates rise geometrically to --lr at the head)' },
-    'bn-momentum': { type: 'number', help: 'momentum of the trainable BatchNorm layers (PyTorch convention; default: the checkpoint\'s own)' },
-  }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
+    'bn-momentum': { type: 'string', help: "momentum of the trainable BatchNorm layers (PyTorch convention), or 'auto': 0.1 where the checkpoint's own (Keras: 0.001) would leave stale running statistics", default: 'auto' },
+  }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', 'thaw finetune --model mobilenetv2-nsfwjs --size 64', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
   async (p) => {
     const o = p.options;
     if (p.positionals.length) throw new UsageError(`thaw finetune: unexpected argument '${p.positionals[0]}'`);
@@ -74,12 +75,15 @@ export const COMMANDS: Record<string, Command> = {
       if (!Number.isInteger(o[k]) || (o[k] as number) < 1) throw new UsageError(`thaw finetune: --${k} must be a positive integer, got ${o[k]}`);
     }
     if (!((o.lr as number) > 0)) throw new UsageError(`thaw finetune: --lr must be > 0, got ${o.lr}`);
-    const bnm = o['bn-momentum'] as number | undefined;
-    if (bnm !== undefined && !(bnm >= 0 && bnm <= 1)) throw new UsageError(`thaw finetune: --bn-momentum must be in [0, 1], got ${bnm}`);
+    const bnArg = o['bn-momentum'] as string;
+    const bnm = bnArg === 'auto' ? 'auto' as const : Number(bnArg);
+    if (bnm !== 'auto' && !(bnm >= 0 && bnm <= 1)) throw new UsageError(`thaw finetune: --bn-momentum must be 'auto' or a number in [0, 1], got ${bnArg}`);
+    const size = o.size as number | undefined;
+    if (size !== undefined && !(Number.isInteger(size) && size >= 8)) throw new UsageError(`thaw finetune: --size must be an integer of at least 8 pixels, got ${size}`);
     const { runFinetune } = await import('./finetune.ts');
     await runFinetune({
       model: o.model as string, weights: o.weights as string | undefined, data: o.data as string, labelsPerClass: o['labels-per-class'] as number,
-      testSize: o['test-size'] as number, freeze: o.freeze as string, epochs: o.epochs as number, lr: o.lr as number, batch: o.batch as number,
+      testSize: o['test-size'] as number, freeze: o.freeze as string | undefined, size, epochs: o.epochs as number, lr: o.lr as number, batch: o.batch as number,
       optimizer: o.optimizer as string, schedule: o.schedule as string, seed: o.seed as number, out: o.out as string, json: !!o.json,
       fromScratch: !!o['from-scratch'], augment: !!o.augment, cache: !o['no-cache'], evalEvery: o['eval-every'] as number,
       headEpochs: o['head-epochs'] as number, lrMin: o['lr-min'] as number | undefined, bnMomentum: bnm,

@@ -18,19 +18,65 @@ import { idxDataset, subset, subsetPerClass, type Dataset } from '../engine/data
 import { imageFolderDataset } from '../engine/data/folder.ts';
 import { Rng } from '../engine/data/rng.ts';
 import { resnet20 } from '../models/resnet_cifar.ts';
+import { KerasClassifier, kerasClassifierFromCheckpoint } from '../models/keras/index.ts';
+import { mobilenetV2KerasGroup } from '../models/keras/zoo.ts';
+import { getZooEntry } from '../engine/zoo.ts';
+import type { Checkpoint } from '../engine/io/types.ts';
+import type { PreprocessSpec } from '../engine/data/preprocess.ts';
 import type { Classifier } from '../models/types.ts';
 import { UsageError } from './args.ts';
 import { ProgressBar } from './progress.ts';
 import { lineChartSvg } from './plot.ts';
 
 export interface FinetuneArgs {
-  model: string; weights?: string; data: string; labelsPerClass: number; testSize: number; freeze: string;
+  model: string; weights?: string; data: string; labelsPerClass: number; testSize: number; freeze?: string; size?: number;
   epochs: number; lr: number; batch: number; optimizer: string; schedule: string; seed: number; out: string;
-  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number; headEpochs?: number; lrMin?: number; bnMomentum?: number;
+  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number; headEpochs?: number; lrMin?: number; bnMomentum?: number | 'auto';
 }
 
-const MODELS: Record<string, { zoo: string; build: (n: number, rng: () => number) => Classifier; remap: 'strip-module'[] }> = {
-  'resnet20-cifar10': { zoo: 'resnet20-cifar10', build: (n, rng) => resnet20(n, rng), remap: ['strip-module'] },
+/** How the CLI builds a backbone: from scratch, or with a zoo checkpoint's weights (Keras models also take their architecture from it). */
+interface ModelInfo {
+  zoo: string;
+  /** Freeze depth used when --freeze is not given. */
+  defaultFreeze: string;
+  /** Whether the architecture itself comes from the checkpoint (so --from-scratch reads it too). */
+  topologyInCheckpoint: boolean;
+  /** `ck` is null only for a from-scratch model whose architecture is not in the checkpoint; `pretrained` loads its weights. */
+  create(ck: Checkpoint | null, o: { size?: number; rng: () => number; path: string; pretrained: boolean }): { model: Classifier; loaded: string | null };
+}
+
+function kerasInfo(zoo: string, defaultFreeze: string, groupOf?: (layer: string) => string): ModelInfo {
+  return {
+    zoo, defaultFreeze, topologyInCheckpoint: true,
+    create(ck, o) {
+      const spec = getZooEntry(zoo).preprocessing;
+      const opts = {
+        rng: o.rng, groupOf, preprocessing: o.size ? { ...spec, inputSize: [o.size, o.size] as [number, number] } : spec,
+        inputShape: o.size ? [3, o.size, o.size] as [number, number, number] : undefined,
+      };
+      const topo = ck!.metadata.modelTopology;
+      if (!topo) throw new UsageError(`thaw finetune: ${o.path} has no Keras topology (expected a TF.js layers model.json)`);
+      if (!o.pretrained) return { model: new KerasClassifier(topo, opts), loaded: null };
+      const { model, report } = kerasClassifierFromCheckpoint(ck!, opts);
+      return { model, loaded: describeLoad(report) };
+    },
+  };
+}
+
+const MODELS: Record<string, ModelInfo> = {
+  'resnet20-cifar10': {
+    zoo: 'resnet20-cifar10', defaultFreeze: '7', topologyInCheckpoint: false,
+    create: (ck, o) => {
+      const model = resnet20(10, o.rng);
+      if (o.size) (model as { preprocessing: PreprocessSpec }).preprocessing = { ...model.preprocessing, inputSize: [o.size, o.size] };
+      if (!o.pretrained) return { model, loaded: null };
+      const rep = loadStateDict(model, ck!.tensors, { remap: ['strip-module'] });
+      if (rep.mismatched.length) throw new UsageError(`thaw finetune: ${o.path} does not fit resnet20-cifar10: ${describeLoad(rep, true)}`);
+      return { model, loaded: describeLoad(rep) };
+    },
+  },
+  'mobilenetv2-nsfwjs': kerasInfo('mobilenetv2-nsfwjs', '12', mobilenetV2KerasGroup),
+  'darknet-tiny': kerasInfo('darknet-tiny', '13'),
 };
 
 function loadData(a: FinetuneArgs, model: Classifier, rng: Rng): { train: Dataset; test: Dataset; classes: string[] } {
@@ -68,22 +114,21 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   const rng = new Rng(a.seed);
   // A separate stream for weight init, so the data subset and head init do not depend on it.
   const initRng = new Rng(a.seed ^ 0x5eed);
-  const model = info.build(10, () => initRng.next());
-  let source = 'random initialisation (--from-scratch)';
-  if (!a.fromScratch) {
+  let ck: Checkpoint | null = null, path = '';
+  if (!a.fromScratch || info.topologyInCheckpoint) {
     const fetched = a.weights ? null : await fetchModel(info.zoo);
-    const path = a.weights ?? fetched!.files[fetched!.entry.files[0].path];
-    const ck = await loadCheckpointFile(path);
-    const rep = loadStateDict(model, ck.tensors, { remap: info.remap });
-    if (rep.mismatched.length) throw new UsageError(`thaw finetune: ${path} does not fit ${a.model}: ${describeLoad(rep, true)}`);
-    source = path;
-    say(`weights: ${path}\n  ${describeLoad(rep).split('\n').join('\n  ')}`);
+    path = a.weights ?? fetched!.files[fetched!.entry.files[0].path];
+    ck = await loadCheckpointFile(path);
   }
+  const { model, loaded } = info.create(ck, { size: a.size, rng: () => initRng.next(), path, pretrained: !a.fromScratch });
+  const source = a.fromScratch ? 'random initialisation (--from-scratch)' : path;
+  if (loaded !== null) say(`weights: ${path}\n  ${loaded.split('\n').join('\n  ')}`);
+  const freezeSpec = a.freeze ?? info.defaultFreeze;
   const { train, test, classes } = loadData(a, model, rng);
   model.replaceHead(classes.length, () => rng.next());
   if (!a.fromScratch) {
-    const n = freeze(model, parseFreezeSpec(a.freeze));
-    say(`freeze '${a.freeze}': ${n} parameter tensors frozen`);
+    const n = freeze(model, parseFreezeSpec(freezeSpec));
+    say(`freeze '${freezeSpec}': ${n} parameter tensors frozen`);
   }
   const ts = trainableSummary(model);
   say(`trainable: ${ts.trainable} tensors (${ts.trainableElements} values), frozen: ${ts.frozen}, norms in inference mode: ${ts.frozenNorms}`);
@@ -92,7 +137,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   say(`accuracy before fine-tuning: ${(before.accuracy * 100).toFixed(1)}%`);
   let bar: ProgressBar | null = null, barKey = '';
   const gradual = (a.headEpochs ?? 0) > 0;
-  if (gradual && !/^-?\d+$/.test(a.freeze)) throw new UsageError('thaw finetune: --head-epochs needs --freeze to be a depth (a number of layer groups)');
+  if (gradual && !/^-?\d+$/.test(freezeSpec)) throw new UsageError('thaw finetune: --head-epochs needs --freeze to be a depth (a number of layer groups)');
   const opts: FinetuneOptions = {
     epochs: a.epochs, batchSize: a.batch, lr: a.lr, optimizer: a.optimizer as any, schedule: a.schedule as any, seed: a.seed,
     numClasses: classes.length, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4, evalEvery: a.evalEvery, bnMomentum: a.bnMomentum,
@@ -105,7 +150,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   };
   let result: FinetuneResult;
   if (gradual) {
-    const r = await fineTuneGradual(model, train, test, { ...opts, headEpochs: a.headEpochs!, unfreezeTo: Number(a.freeze), lrRange: [a.lrMin ?? a.lr / 100, a.lr] });
+    const r = await fineTuneGradual(model, train, test, { ...opts, headEpochs: a.headEpochs!, unfreezeTo: Number(freezeSpec), lrRange: [a.lrMin ?? a.lr / 100, a.lr] });
     result = { ...r.full, epochs: [...r.head.epochs, ...r.full.epochs.map((e) => ({ ...e, epoch: e.epoch + r.head.epochs.length }))], seconds: r.head.seconds + r.full.seconds, cacheSeconds: r.head.cacheSeconds + r.full.cacheSeconds };
   } else {
     result = await finetune(model, train, test, opts);
@@ -124,7 +169,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   await saveAtomic(join(a.out, 'curves.svg'), new TextEncoder().encode(svg));
   const report = {
     model: a.model, weightsSource: source, adapter: rt.gpu.info.description, adapterKind: rt.gpu.info.kind,
-    data: a.data, trainImages: train.length, testImages: test.length, freeze: a.fromScratch ? 'none (from scratch)' : a.freeze,
+    data: a.data, trainImages: train.length, testImages: test.length, freeze: a.fromScratch ? 'none (from scratch)' : freezeSpec, inputSize: model.preprocessing?.inputSize,
     trainable: ts, accuracyBefore: before.accuracy, accuracyAfter: after.accuracy, perClass, confusion: after.confusion,
     epochs: result.epochs, featureCache: { used: result.usedCache, cachedStages: result.cachedStages, reason: result.cacheReason, seconds: result.cacheSeconds },
     seconds: result.seconds, dispatchesPerStep: result.dispatchesPerStep, optimizerStateBytes: result.optimizerStateBytes,

@@ -344,14 +344,14 @@ function checkNormMomentum(model: Classifier, o: FinetuneOptions, steps: number,
   const isSlow = (m: BatchNorm2d) => (1 - m.momentum) ** steps > 0.1;
   if (o.bnMomentum === 'auto') {
     const slow = norms.filter(([, m]) => isSlow(m));
-    if (slow.length) log(`batch norm: momentum ${Math.min(...slow.map(([, m]) => m.momentum))} → 0.1 in ${slow.length} trainable layer(s), so their running statistics follow the new data within the ${steps} steps`);
+    if (slow.length) log(`batch norm: momentum ${+Math.min(...slow.map(([, m]) => m.momentum)).toPrecision(3)} → 0.1 in ${slow.length} trainable layer(s), so their running statistics follow the new data within the run's ${steps} step(s)`);
     for (const [, m] of slow) m.momentum = 0.1;
   } else if (o.bnMomentum !== undefined) for (const [, m] of norms) m.momentum = o.bnMomentum;
   const slow = norms.filter(([, m]) => isSlow(m));
   if (slow.length) {
     const m = Math.min(...slow.map(([, n]) => n.momentum));
-    log(`warning: ${slow.length} trainable BatchNorm layer(s) (${slow[0][0]}${slow.length > 1 ? ', …' : ''}) have momentum ${m}: after ${steps} steps their running statistics still hold ` +
-      `${((1 - m) ** steps * 100).toFixed(0)}% of the pre-trained values, so evaluation will not match training; set bnMomentum (e.g. 0.1)`);
+    log(`warning: ${slow.length} trainable BatchNorm layer(s) (${slow[0][0]}${slow.length > 1 ? ', …' : ''}) have momentum ${+m.toPrecision(3)}: after ${steps} step(s) their running statistics still hold ` +
+      `${((1 - m) ** steps * 100).toFixed(0)}% of the pre-trained values, so evaluation will not match training; ${m < 0.1 ? 'set bnMomentum (e.g. 0.1)' : 'raise bnMomentum or train longer'}`);
   }
 }
 

@@ -232,6 +232,28 @@ test('predict: a fine-tuned weights.safetensors gives its own classes; a checkpo
   assert.match(e.err, /extra\.weight/);
 });
 
+test('finetune: the Keras MobileNetV2 at another input size, pre-trained and from scratch (report, cache, BN momentum)', () => {
+  if (!existsSync(join(NSFW, 'model.min.js'))) { skip('nsfwjs is not installed'); return; }
+  if (!existsSync('/usr/share/datasets/fashion-mnist')) { skip('dataset-fashion-mnist is not installed'); return; }
+  const common = ['finetune', '--model', 'mobilenetv2-nsfwjs', '--weights', join(NSFW, 'model.min.js'), '--size', '32', '--labels-per-class', '2', '--test-size', '10', '--epochs', '2', '--batch', '4'];
+  const pre = thaw([...common, '--out', join(tmp, 'ft-pre')]);
+  assert.is(pre.code, 0, pre.err);
+  assert.match(pre.out, /freeze '12': \d+ parameter tensors frozen/);
+  assert.match(pre.out, /feature cache: on after 12 fixed trunk stage\(s\)/);
+  assert.match(pre.out, /batch norm: momentum 0\.001 → 0\.1 in 19 trainable layer\(s\)/);
+  const rep = JSON.parse(readFileSync(join(tmp, 'ft-pre', 'report.json'), 'utf8'));
+  assert.equal(rep.inputSize, [32, 32]);
+  assert.is(rep.featureCache.used, true);
+  assert.is(rep.trainImages, 20);
+  const scratch = thaw([...common, '--from-scratch', '--out', join(tmp, 'ft-scratch')]);
+  assert.is(scratch.code, 0, scratch.err);
+  const rs = JSON.parse(readFileSync(join(tmp, 'ft-scratch', 'report.json'), 'utf8'));
+  assert.is(rs.weightsSource, 'random initialisation (--from-scratch)');
+  assert.is(rs.featureCache.used, false);
+  assert.is(rs.trainable.frozen, 0);
+  assert.match(scratch.out, /batch norm: momentum 0\.001 → 0\.1 in 52 trainable layer\(s\)/);
+});
+
 test('fetch: --list, a temp cache filled from local copies, sha256 re-checked', async () => {
   const l = thaw(['fetch', '--list']);
   assert.is(l.code, 0, l.err);

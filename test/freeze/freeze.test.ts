@@ -87,7 +87,7 @@ test('slow BatchNorm momentum in trainable layers is warned about, and bnMomentu
   await finetune(m, arrayDataset(x, y), null, { epochs: 1, batchSize: 3, lr: 0.01, numClasses: 10, featureCache: 'off', log: (l) => lines.push(l) });
   const warn = lines.find((l) => l.startsWith('warning:'));
   assert.ok(warn, `a warning in ${JSON.stringify(lines)}`);
-  assert.match(warn!, /^warning: 6 trainable BatchNorm layer\(s\) \(layer3\.0\.bn1, …\) have momentum 0\.001: after 2 steps .* 100% of the pre-trained/);
+  assert.match(warn!, /^warning: 6 trainable BatchNorm layer\(s\) \(layer3\.0\.bn1, …\) have momentum 0\.001: after 2 step\(s\) .* 100% of the pre-trained/);
   lines.length = 0;
   await finetune(m, arrayDataset(x, y), null, { epochs: 1, batchSize: 3, lr: 0.01, numClasses: 10, featureCache: 'off', bnMomentum: 0.9, log: (l) => lines.push(l) });
   assert.not.ok(lines.some((l) => l.startsWith('warning:')), 'no warning with bnMomentum');
@@ -97,7 +97,7 @@ test('slow BatchNorm momentum in trainable layers is warned about, and bnMomentu
   lines.length = 0;
   // 30 steps: 0.999^30 keeps 97% (slow), 0.5^30 nothing; after auto, 0.9^30 keeps 4% (no warning).
   await finetune(m, arrayDataset(x, y), null, { epochs: 5, batchSize: 1, lr: 0.001, numClasses: 10, featureCache: 'off', bnMomentum: 'auto', log: (l) => lines.push(l) });
-  assert.ok(lines.includes('batch norm: momentum 0.001 → 0.1 in 5 trainable layer(s), so their running statistics follow the new data within the 30 steps'), JSON.stringify(lines));
+  assert.ok(lines.includes('batch norm: momentum 0.001 → 0.1 in 5 trainable layer(s), so their running statistics follow the new data within the run\'s 30 step(s)'), JSON.stringify(lines));
   assert.not.ok(lines.some((l) => l.startsWith('warning:')), 'no warning after auto');
   for (const [k, n] of norms) assert.is(n.momentum, k === 'layer3.2.bn2' ? 0.5 : k.startsWith('layer3') ? 0.1 : 0.001, `auto: ${k}`);
   assert.throws(() => { norms[0][1].momentum = 1.5; }, /momentum must be a number in \[0, 1\]/);
