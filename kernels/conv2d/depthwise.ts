@@ -11,7 +11,7 @@ import { runtime, grid, template } from '../../engine/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 import { type AxisPlan, forwardAxis, inputGradAxes, haloPad } from './gemm.ts';
 
-import { depthwiseForwardRows, ringFits } from './depthwise_rows.ts';
+import { depthwiseForwardRows, depthwiseInputGradRows, dxGeom, ringFits } from './depthwise_rows.ts';
 
 export { depthwiseWeightGrad } from './depthwise_grad.ts';
 
@@ -27,11 +27,12 @@ export const DW_TUNING = {
   /** Store vec4s when the tile's columns are whole vec4s of destination rows. */
   vecStore: true,
   /**
-   * Row-streaming kernels (depthwise_rows.ts) for forward and dw: on, output columns per lane (a
-   * multiple of 4), the lane count their row split aims for, and the most floats the ring of x row
-   * windows may hold (else the tile kernels run). About 3x faster than the tiles on SwiftShader.
+   * Row-streaming kernels (depthwise_rows.ts) for forward, dx of stride-1 convs and dw: on, output
+   * columns per lane (a multiple of 4), the lane count their row split aims for, and the most floats
+   * the ring of x row windows may hold (else the tile kernels run). About 3x faster than the tiles
+   * on SwiftShader.
    */
-  rowsFwd: true, rowsDw: true, rowsTW: 16, rowsMinLanes: 4096, ringBudget: 96,
+  rowsFwd: true, rowsDx: true, rowsDw: true, rowsTW: 16, rowsMinLanes: 4096, ringBudget: 96,
   /** Fallback weight gradient (depthwise_dw.wgsl): segment width (a multiple of 4), lane count of its split. */
   gradTW: 8, gradMinLanes: 4096,
 };
@@ -155,8 +156,13 @@ export function depthwiseForward(x: Tensor, w: Tensor, bias: Tensor | null, g: C
 /** Whether a source with rows of `W` can be read unpadded (each window vec4 wholly in or out of a row). */
 const boundedOk = (W: number) => DW_TUNING.unpadded && W % 4 === 0;
 
-/** Depthwise input gradient: dx (N, Cin, H, W), one dispatch per stride phase. */
+/**
+ * Depthwise input gradient: dx (N, Cin, H, W). Stride 1: the row-streaming forward kernel over dy
+ * with the flipped kernel (depthwise_rows.ts); else, or when its ring does not fit, the tile kernel,
+ * one dispatch per stride phase.
+ */
 export function depthwiseInputGrad(dy: Tensor, w: Tensor, g: ConvGeom): Tensor {
+  if (DW_TUNING.rowsDx && g.sh === 1 && g.sw === 1 && ringFits(DW_TUNING.rowsTW, dxGeom(g))) return depthwiseInputGradRows(dy, w, g);
   const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W]);
   const phs = inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), pws = inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw);
   const bounded = boundedOk(g.OW);

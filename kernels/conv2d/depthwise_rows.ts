@@ -69,37 +69,76 @@ export function rowSplit(TW: number, g: ConvGeom): { OWv: number; segs: number; 
 /** x with rows a multiple of 4 long (a new handle, or a padded copy). */
 export const rowAligned = (x: Tensor, g: ConvGeom) => (g.W % 4 === 0 ? x.alias() : pad(x, g.H, Math.ceil(g.W / 4) * 4, 0, 0));
 
-function forwardCode(TW: number, g: ConvGeom, vecStore: boolean): string {
+/**
+ * depthwise_rows.wgsl unrolled. Forward: weights w[co, ky, kx] over x plane co / M. dx (of a stride-1
+ * conv, g from dxGeom): weights w[co*M + m, kh-1-ky, kw-1-kx] over dy plane co*M + m for each m < M,
+ * stores after the first m adding what is there.
+ */
+function rowsCode(TW: number, g: ConvGeom, vecStore: boolean, dx: boolean): string {
   const { A } = ringShape(TW, g);
   const { COLS, PRELOAD, STEP, ref } = ringBlocks(TW, g);
   const WEIGHTS: string[] = [], BODY: string[] = [], STORE: string[] = [];
-  for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) WEIGHTS.push(`  let w${ky}_${kx} = w[co * ${g.kh * g.kw}u + ${ky * g.kw + kx}u];`);
+  const acc = dx && g.coutG > 1;
+  const wrow = dx ? '(co * params.M + m)' : 'co';
+  for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
+    const t = dx ? (g.kh - 1 - ky) * g.kw + (g.kw - 1 - kx) : ky * g.kw + kx;
+    WEIGHTS.push(`  let w${ky}_${kx} = w[${wrow} * ${g.kh * g.kw}u + ${t}u];`);
+  }
   for (let c = 0; c < TW; c++) {
     BODY.push(`    var a${c} = b;`);
     for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) BODY.push(`    a${c} = fma(w${ky}_${kx}, ${ref(ky * g.dh, A + c * g.sw + kx * g.dw)}, a${c});`);
   }
-  if (vecStore) for (let v = 0; v < TW / 4; v++) STORE.push(`      if (j0 + ${4 * v}u < params.OW) { y[yrow / 4u + ${v}u] = vec4<f32>(${[0, 1, 2, 3].map((e) => `a${4 * v + e}`).join(', ')}); }`);
-  else for (let c = 0; c < TW; c++) STORE.push(`      if (j0 + ${c}u < params.OW) { y[yrow + ${c}u] = a${c}; }`);
+  const put = (i: string, v: string) => (acc ? `{ let i = ${i}; var s = ${v}; if (m > 0u) { s += y[i]; } y[i] = s; }` : `{ y[${i}] = ${v}; }`);
+  if (vecStore) for (let v = 0; v < TW / 4; v++) STORE.push(`      if (j0 + ${4 * v}u < params.OW) ${put(`yrow / 4u + ${v}u`, `vec4<f32>(${[0, 1, 2, 3].map((e) => `a${4 * v + e}`).join(', ')})`)}`);
+  else for (let c = 0; c < TW; c++) STORE.push(`      if (j0 + ${c}u < params.OW) ${put(`yrow + ${c}u`, `a${c}`)}`);
   return template(rowsSrc, {
     TWV: TW / 4, SW: g.sw, SH: g.sh, DST: vecStore ? 'vec4<f32>' : 'f32', COLS: COLS.join('\n'), WEIGHTS: WEIGHTS.join('\n'),
+    MLOOP: dx ? 'for (var m = 0u; m < params.M; m++) ' : '', SRC: dx ? 'co * params.M + m' : 'co / params.M',
     PRELOAD: PRELOAD.join('\n'), STEP: STEP.join('\n'), BODY: BODY.join('\n'), STORE: STORE.join('\n'),
   });
 }
 
-/** Row-streaming depthwise forward: y (N, Cin*M, OH, OW). Callers check ringFits first. */
-export function depthwiseForwardRows(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom): Tensor {
+/**
+ * The input gradient of a stride-1 depthwise conv as a forward geometry: dy (N, Cin*M, OH, OW) is
+ * the source, dx (N, Cin, H, W) the destination, the kernel flipped and the padding mirrored
+ * (pt' = (kh-1)*dh - pt, negative when the conv pads more than its reach).
+ */
+export function dxGeom(g: ConvGeom): ConvGeom {
+  return {
+    ...g, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, OH: g.H, OW: g.W,
+    pt: (g.kh - 1) * g.dh - g.pt, pb: (g.kh - 1) * g.dh - g.pb, pl: (g.kw - 1) * g.dw - g.pl, pr: (g.kw - 1) * g.dw - g.pr,
+  };
+}
+
+/** One row-streaming dispatch: forward (y from x) or, with `dx`, a dx from dy over dxGeom's geometry. */
+function runRows(src: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, dx: boolean): Tensor {
   const TW = DW_TUNING.rowsTW;
   const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
-  const xp = rowAligned(x, g);
+  const xp = rowAligned(src, g);
   const { A } = ringShape(TW, g);
   const { segs, chunks, rowsPerChunk, lanes } = rowSplit(TW, g);
   const vecStore = DW_TUNING.vecStore && g.OW % 4 === 0;
   const [gx, gy] = grid(Math.ceil(lanes / 64));
-  const key = `conv2d_depthwise_rows:${TW}:${g.sh},${g.dh},${g.kh}:${g.sw},${g.dw},${g.kw}:${A}:${vecStore ? 'v' : 's'}`;
-  runtime().run({ key, code: () => forwardCode(TW, g, vecStore) }, { xp, xf: xp, w, bias: bias ?? w, y }, {
+  const name = dx ? 'conv2d_depthwise_dx_rows' : 'conv2d_depthwise_rows';
+  const key = `${name}:${TW}:${g.sh},${g.dh},${g.kh}:${g.sw},${g.dw},${g.kw}:${A}:${vecStore ? 'v' : 's'}${dx && g.coutG > 1 ? ':acc' : ''}`;
+  runtime().run({ key, code: () => rowsCode(TW, g, vecStore, dx) }, { xp, xf: xp, w, bias: bias ?? w, y }, {
     C: g.Cout, M: g.coutG, Cin: g.Cin, Hx: g.H, Wx: xp.shape[3], OH: g.OH, OW: g.OW, segs, chunks, rowsPerChunk, lanes,
     strideX: gx * 64, pt: g.pt, winStart: (-g.pl - A) / 4, hasBias: bias ? 1 : 0,
   }, [gx, gy]);
   xp.dispose();
   return y;
+}
+
+/** Row-streaming depthwise forward: y (N, Cin*M, OH, OW). Callers check ringFits first. */
+export function depthwiseForwardRows(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom): Tensor {
+  return runRows(x, w, bias, g, false);
+}
+
+/**
+ * Row-streaming depthwise input gradient of a stride-1 conv: dx (N, Cin, H, W), the forward kernel
+ * over dy with the flipped kernel, summing the M output channels of each input channel.
+ * Callers check the stride and ringFits(rowsTW, dxGeom(g)) first.
+ */
+export function depthwiseInputGradRows(dy: Tensor, w: Tensor, g: ConvGeom): Tensor {
+  return runRows(dy, w, null, dxGeom(g), true);
 }

@@ -5,6 +5,10 @@
 // each x value is loaded about once; then TW sums of kh*kw taps, stored as vec4s when output rows
 // are whole vec4s (OW % 4 == 0). Only TW accumulators are live, against TH*TW in depthwise.wgsl.
 //   y[n, co, oh, j0 + c] = bias[co] + sum over ky, kx of w[co, ky, kx] * x[n, co / M, oh*SH - pt + ky*DH, (j0 + c)*SW - pl + kx*DW]
+// The input gradient of a stride-1 conv is the same correlation with dy as x, dx as y, the kernel
+// flipped 180 degrees and the padding mirrored (pt' = (kh-1)*DH - pt, may be negative), summed
+// over the M output channels of each input channel: MLOOP runs the whole row walk once per m,
+// reading plane SRC = co*M + m and weight row co*M + m, and STORE adds what earlier m stored.
 // Window vec4s read whole load as vec4s, partly read ones as their read floats (xf, the same
 // buffer); x rows are a multiple of 4 long, rows and vec4s outside x read as zeros by select.
 // xp: (N, Cin, Hx, Wx), w: (Cin*M, 1, kh, kw), bias: (C) read when hasBias = 1, y: (N, C, OH, OW)
@@ -33,17 +37,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let chunk = rest % params.chunks;
   let n = rest / params.chunks;
   let Wxv = params.Wx / 4u;
-  let xplane = (n * params.Cin + co / params.M) * params.Hx * Wxv;
   let yplane = (n * params.C + co) * params.OH * params.OW;
   let q = seg * {{TWV}}u;
   let j0 = q * 4u;
   let cb = i32(q * {{SW}}u) + params.winStart;
 {{COLS}}
-{{WEIGHTS}}
   var b = 0.0;
   if (params.hasBias == 1u) { b = bias[co]; }
   let oh0 = chunk * params.rowsPerChunk;
   let oh1 = min(oh0 + params.rowsPerChunk, params.OH);
+  {{MLOOP}}{
+  let xplane = (n * params.Cin + {{SRC}}) * params.Hx * Wxv;
+{{WEIGHTS}}
   {
     let r0 = i32(oh0 * {{SH}}u) - params.pt;
 {{PRELOAD}}
@@ -56,5 +61,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (live) {
 {{STORE}}
     }
+  }
   }
 }
