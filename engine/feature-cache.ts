@@ -1,0 +1,122 @@
+/**
+ * The frozen-trunk feature cache: which leading stages of a trunk are a fixed function (frozen,
+ * norms in inference mode, no active dropout, no random augmentation before them), the split of the
+ * forward pass at that point, and the host-side cache of per-sample representations.
+ */
+import { type Classifier, runStages } from '../models/types.ts';
+import type { Module } from './module.ts';
+import { type Dataset, batches } from './data/dataset.ts';
+import { tensor } from './factory.ts';
+import { type Tensor, tidy } from './tensor.ts';
+import { noGrad } from './autograd.ts';
+import { ThawError } from './errors.ts';
+
+/** Where the fine-tuning loop caches: the number of leading trunk stages that are fixed, and why not more. */
+export interface CachePlan {
+  /** Cached stages: 0 = no cache; stages.length (or 'all' for models without stages) = the whole trunk. */
+  stages: number;
+  all: boolean;
+  reason: string;
+}
+
+function isNormModule(m: Module): boolean { return m.namedBuffers().some(([k]) => k === 'running_mean'); }
+
+/** Why the modules under `prefixes` are not a fixed function (trainable, batch-stat norms, dropout), or null. */
+function notFixed(model: Classifier, prefixes: string[]): string | null {
+  const under = (k: string) => prefixes.some((p) => k === p || k.startsWith(p + '.'));
+  const trainable = model.namedParameters().find(([k, p]) => p.requiresGrad && under(k));
+  if (trainable) return `'${trainable[0]}' is trainable`;
+  for (const [path, m] of model.namedModules()) {
+    if (!under(path)) continue;
+    if (isNormModule(m) && !m.frozenNorm) return `norm layer '${path}' would use batch statistics (freeze it to put it in inference mode)`;
+    if ((m as any).p > 0 && m.constructor.name === 'Dropout') return `dropout '${path}' is active`;
+  }
+  return null;
+}
+
+/** Plans the feature cache: the longest prefix of trunk stages that is frozen and deterministic. */
+export function planCache(model: Classifier, augmented: boolean): CachePlan {
+  if (augmented) return { stages: 0, all: false, reason: 'random augmentation changes the trunk input every epoch' };
+  const stages = model.stages?.();
+  if (!stages) {
+    const trunk = model.namedParameters().map(([k]) => k.split('.')[0]).filter((k) => k !== model.headPrefix);
+    const why = notFixed(model, [...new Set(trunk)]);
+    return why ? { stages: 0, all: false, reason: `trunk: ${why}` } : { stages: 0, all: true, reason: 'the whole trunk is frozen and deterministic' };
+  }
+  let k = 0, why: string | null = null;
+  for (; k < stages.length; k++) {
+    why = notFixed(model, stages[k].prefixes);
+    if (why) break;
+  }
+  if (k === stages.length) return { stages: k, all: true, reason: 'the whole trunk is frozen and deterministic' };
+  return { stages: k, all: false, reason: k ? `stages ${stages.slice(0, k).map((s) => s.name).join(', ')} are fixed; stage '${stages[k].name}': ${why}` : `stage '${stages[0].name}': ${why}` };
+}
+
+/** Why the whole trunk cannot be cached, or null when it can (a yes/no view of planCache). */
+export function cacheBlocker(model: Classifier, augmented: boolean): string | null {
+  const p = planCache(model, augmented);
+  return p.all ? null : p.reason;
+}
+
+/**
+ * A forward split at a cache point: `prefix` maps an input batch to the cached representation,
+ * `rest` maps that representation to logits.
+ */
+export interface Split { prefix: (x: Tensor) => Tensor; rest: (h: Tensor) => Tensor; }
+
+export function splitAt(model: Classifier, plan: CachePlan): Split {
+  const stages = model.stages?.();
+  if (!stages) return plan.all ? { prefix: (x) => model.features(x), rest: (h) => model.head.forward(h) } : { prefix: (x) => x, rest: (x) => model.forward(x) };
+  const k = plan.stages;
+  return {
+    prefix: (x) => runStages(stages.slice(0, k), x),
+    rest: (h) => model.head.forward(runStages(stages.slice(k), h)),
+  };
+}
+
+/** A host-side cache of per-sample representations (N rows of `shape`). */
+export interface FeatureCache { data: Float32Array; shape: number[]; per: number }
+
+/** Runs `prefix` over a whole dataset in inference mode without gradients; returns the host cache. */
+export async function computeCache(model: Classifier, ds: Dataset, batchSize: number, prefix: (x: Tensor) => Tensor, onBatch?: (done: number) => void): Promise<FeatureCache> {
+  let cache: FeatureCache | null = null;
+  let done = 0;
+  const was = model.training;
+  model.eval();
+  try {
+    for (const b of batches(ds, batchSize)) {
+      const f = noGrad(() => tidy(() => prefix(tensor(b.x, [b.n, ...shapeOf(b)]))));
+      if (!cache) {
+        const shape = f.shape.slice(1);
+        const per = shape.reduce((a, c) => a * c, 1);
+        cache = { data: new Float32Array(ds.length * per), shape, per };
+      }
+      cache.data.set(await f.data(), done * cache.per);
+      f.dispose();
+      done += b.n;
+      onBatch?.(done);
+    }
+  } finally {
+    model.train(was);
+  }
+  return cache ?? { data: new Float32Array(0), shape: [], per: 0 };
+}
+
+/** Trunk features (N, featureDim) of a whole dataset (inference mode, no grad). */
+export async function computeFeatures(model: Classifier, ds: Dataset, batchSize: number, onBatch?: (done: number) => void): Promise<Float32Array> {
+  return (await computeCache(model, ds, batchSize, (x) => model.features(x), onBatch)).data;
+}
+
+export function shapeOf(b: { x: Float32Array; n: number }): number[] {
+  const per = b.x.length / b.n;
+  const c = 3, hw = Math.round(Math.sqrt(per / c));
+  if (c * hw * hw !== per) throw new ThawError('finetune', `cannot infer a square 3xHxW input from ${per} values per sample`);
+  return [c, hw, hw];
+}
+
+export function cachedBatch(cache: FeatureCache, idx: ArrayLike<number>): Tensor {
+  const out = new Float32Array(idx.length * cache.per);
+  for (let i = 0; i < idx.length; i++) out.set(cache.data.subarray(idx[i] * cache.per, (idx[i] + 1) * cache.per), i * cache.per);
+  return tensor(out, [idx.length, ...cache.shape]);
+}
+
