@@ -103,13 +103,14 @@ for (const shape of [[7, 3, 12, 12], [9, 2, 9, 11], [33, 5, 4, 4], [5, 70, 7, 8]
   const { K, nPer } = bnChunks(N, C, HW);
   test(`batchNorm2d [${shape}] (${K} chunks of ${nPer}, ${HW % 4 ? 'scalar' : 'vec4'}) training on offset data vs float64`, async () => {
     const n = N * C * HW;
-    const xs = randArray(n, 999, 1001), ws = randArray(C, 0.5, 1.5), bs = randArray(C), gs = randArray(n);
+    // The values the GPU sees (f32), so the reference does not also measure the input rounding (~3e-5 at 1000).
+    const xs = Float32Array.from(randArray(n, 999, 1001)), ws = randArray(C, 0.5, 1.5), bs = randArray(C), gs = randArray(n);
     const rm0 = randArray(C, -0.3, 0.3), rv0 = randArray(C, 0.5, 1.5);
     const opts = { training: true, eps: 1e-5, momentum: 0.1 };
     const w = variable(tensor(ws)), b = variable(tensor(bs)), rm = tensor(rm0), rv = tensor(rv0);
     const r = await step(xs, shape, w, b, rm, rv, gs, opts);
     const ref = batchNormRef(xs, shape, ws, bs, rm0, rv0, opts);
-    assertClose(r.out, ref.out, 2e-3, 1e-4, 'forward');
+    assertClose(r.out, ref.out, 2e-3, 2e-4, 'forward');
     assertClose(await rm.data(), ref.runningMean!, 1e-5, 1e-6, 'running_mean');
     assertClose(await rv.data(), ref.runningVar!, 2e-3, 1e-4, 'running_var');
     const back = bnBackwardRef(xs, shape, ws, gs, opts.eps);
