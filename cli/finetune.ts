@@ -22,7 +22,6 @@ import { KerasClassifier, kerasClassifierFromCheckpoint } from '../models/keras/
 import { mobilenetV2KerasGroup } from '../models/keras/zoo.ts';
 import { getZooEntry } from '../engine/zoo.ts';
 import type { Checkpoint } from '../engine/io/types.ts';
-import type { PreprocessSpec } from '../engine/data/preprocess.ts';
 import type { Classifier } from '../models/types.ts';
 import { UsageError } from './args.ts';
 import { ProgressBar } from './progress.ts';
@@ -68,7 +67,7 @@ const MODELS: Record<string, ModelInfo> = {
     zoo: 'resnet20-cifar10', defaultFreeze: '7', topologyInCheckpoint: false,
     create: (ck, o) => {
       const model = resnet20(10, o.rng);
-      if (o.size) (model as { preprocessing: PreprocessSpec }).preprocessing = { ...model.preprocessing, inputSize: [o.size, o.size] };
+      if (o.size) model.preprocessing = { ...model.preprocessing, inputSize: [o.size, o.size] };
       if (!o.pretrained) return { model, loaded: null };
       const rep = loadStateDict(model, ck!.tensors, { remap: ['strip-module'] });
       if (rep.mismatched.length) throw new UsageError(`thaw finetune: ${o.path} does not fit resnet20-cifar10: ${describeLoad(rep, true)}`);

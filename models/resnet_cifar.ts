@@ -82,7 +82,8 @@ export class ResNetCifar extends Module implements Classifier {
   head: Linear;
   readonly headPrefix = 'linear';
   readonly featureDim = 64;
-  readonly preprocessing = CIFAR_PREPROCESS;
+  /** Input preprocessing (settable: the network is fully convolutional, so another input size works). */
+  preprocessing: PreprocessSpec = CIFAR_PREPROCESS;
 
   /** `rng` (uniform [0, 1)) seeds the default initialisation; Math.random without it. */
   constructor(depth = 20, numClasses = 10, rng?: () => number) {

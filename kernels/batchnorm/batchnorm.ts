@@ -56,11 +56,6 @@ export function bnChunks(N: number, C: number, HW: number): { K: number; nPer: n
   return { K: Math.ceil(N / nPer), nPer };
 }
 
-/** Launches a stage-1 reduction with one invocation per (channel, chunk). */
-function chunkLaunch(C: number, K: number): { groups: [number, number]; stride: number } {
-  return launch1d(C * K);
-}
-
 function checkVec(name: string, t: Tensor | null, C: number): void {
   if (t && (t.size !== C || t.dtype !== 'f32')) {
     throw new ShapeError(`batchNorm2d: argument '${name}' has shape ${shapeStr(t.shape)} ${t.dtype}, expected [${C}] f32 (one per channel)`);
@@ -104,7 +99,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     const variance = Tensor.alloc([C]);
     const { K, nPer } = bnChunks(N, C, HW), vw = vecWidth(HW);
     const part = Tensor.alloc([C, K, 2]);
-    const l = chunkLaunch(C, K);
+    const l = launch1d(C * K);
     rt.run(vecKernel('bn_partial', partialSrc, vw), { x, part }, { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
     rt.run({ key: 'bn_merge', code: () => mergeSrc }, { part, mean, invstd, variance }, { N, C, HW, K, nPer, eps }, cg);
     part.dispose();
@@ -127,7 +122,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
       sumG = Tensor.alloc([C]); sumGXhat = Tensor.alloc([C]);
       const { K, nPer } = bnChunks(N, C, HW), vw = vecWidth(HW);
       const part = Tensor.alloc([C, K, 2]);
-      const l = chunkLaunch(C, K);
+      const l = launch1d(C * K);
       rt.run(vecKernel('bn_backward_partial', backPartialSrc, vw), { g, x: sx, mean: sMean, part }, { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
       rt.run({ key: 'bn_backward_merge', code: () => backMergeSrc }, { part, invstd: sInv, sumG, sumGXhat }, { C, K }, cg);
       part.dispose();

@@ -55,6 +55,13 @@ function padding(l: LayerSpec): 'same' | 'valid' {
   return p;
 }
 
+/** A ZeroPadding2D config's padding as [top, bottom, left, right] (Keras: n, [h, w] or [[t, b], [l, r]]). */
+export function zeroPadding(config: Record<string, any>): [number, number, number, number] {
+  const p = config.padding ?? 1;
+  const [[t, b], [le, r]]: number[][] = typeof p === 'number' ? [[p, p], [p, p]] : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1], p[1]]] : [p[0], p[1]];
+  return [t, b, le, r];
+}
+
 type Builder = (l: LayerSpec, ins: Dims[], rng?: () => number) => Omit<KerasLayer, 'spec'>;
 
 function conv(depthwise: boolean): Builder {
@@ -144,9 +151,7 @@ const BUILDERS: Record<string, Builder> = {
   GlobalAveragePooling2D: globalPool('avg'),
   GlobalMaxPooling2D: globalPool('max'),
   ZeroPadding2D: (l, [x]) => {
-    const [C, H, W] = image(l, x), p = l.config.padding ?? 1;
-    const [[t, b], [le, r]] = typeof p === 'number' ? [[p, p], [p, p]]
-      : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1], p[1]]] : [p[0], p[1]];
+    const [C, H, W] = image(l, x), [t, b, le, r] = zeroPadding(l.config);
     const add = (n: number | null, a: number, z: number) => (n === null ? null : n + a + z);
     return { module: null, out: [C, add(H, t, b), add(W, le, r)], op: ([v]) => pad2d(v, [t, b, le, r]), act: LINEAR };
   },

@@ -7,7 +7,7 @@ import { Module } from '../../engine/module.ts';
 import { Tensor } from '../../engine/tensor.ts';
 import { ShapeError } from '../../engine/errors.ts';
 import { parseTopology, type Topology } from './topology.ts';
-import { buildLayer, pair, windowOut, type KerasLayer } from './layers.ts';
+import { buildLayer, pair, windowOut, zeroPadding, type KerasLayer } from './layers.ts';
 import { applyAct, type Activation, type Dims } from './layout.ts';
 import { Conv2d } from '../../engine/nn/index.ts';
 import { conv2d } from '../../kernels/conv2d/conv2d.ts';
@@ -139,9 +139,8 @@ function storedSpatial(t: Topology): Map<string, [number, number] | null> {
       const d = pool ? [1, 1] : pair(c.dilation_rate, 1), p = c.padding ?? 'valid';
       out = [windowOut(x[0], k[0], st[0], d[0], p)!, windowOut(x[1], k[1], st[1], d[1], p)!];
     } else if (l.className === 'ZeroPadding2D') {
-      const q = c.padding ?? 1;
-      const [[a, b], [e, f]]: number[][] = typeof q === 'number' ? [[q, q], [q, q]] : typeof q[0] === 'number' ? [[q[0], q[0]], [q[1], q[1]]] : [q[0], q[1]];
-      out = [x[0] + a + b, x[1] + e + f];
+      const [t, b, le, r] = zeroPadding(c);
+      out = [x[0] + t + b, x[1] + le + r];
     } else if (/^(Global|Flatten|Dense|Reshape)/.test(l.className)) out = null;
     hw.set(l.name, out);
   }
@@ -169,12 +168,11 @@ function foldZeroPadding(layers: KerasLayer[]): void {
     const conv = users[0];
     if (users.length !== 1 || !(conv.module instanceof Conv2d) || (conv.spec.config.padding ?? 'valid') !== 'valid') continue;
     if (conv.spec.className !== 'Conv2D' && conv.spec.className !== 'DepthwiseConv2D') continue;
-    const p = padL.spec.config.padding ?? 1;
-    const [[t, b], [le, r]]: number[][] = typeof p === 'number' ? [[p, p], [p, p]] : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1], p[1]]] : [p[0], p[1]];
+    const padding = zeroPadding(padL.spec.config);
     padL.op = ([v]) => v;
     conv.op = ([v], m) => {
       const c = m as Conv2d;
-      return conv2d(v, c.weight, c.bias, { stride: c.config.stride, dilation: c.config.dilation, groups: c.config.groups, padding: [t, b, le, r] });
+      return conv2d(v, c.weight, c.bias, { stride: c.config.stride, dilation: c.config.dilation, groups: c.config.groups, padding });
     };
   }
 }
