@@ -1,6 +1,6 @@
 /**
  * Depthwise weight gradient (dw of a conv with groups = Cin): split-K kernels whose partial sums the
- * loop of depthwise_dw_sum.wgsl adds up. depthwise_dw_rows.wgsl streams down output rows with a
+ * reduce kernel adds up. depthwise_dw_rows.wgsl streams down output rows with a
  * ring of x row windows (depthwise_rows.ts; each x value loaded about once); depthwise_dw.wgsl,
  * which reloads x per tap row, is the fallback when the ring would not fit the register budget
  * (tall dilated kernels). Both unroll
@@ -8,11 +8,11 @@
  */
 import dwGradSrc from './depthwise_dw.wgsl';
 import dwRowsSrc from './depthwise_dw_rows.wgsl';
-import dwSumSrc from './depthwise_dw_sum.wgsl';
 import { Tensor } from '../../engine/tensor.ts';
 import { runtime, grid, template } from '../../engine/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 import { pad, reshaped } from './launch.ts';
+import { sum } from '../reduce/reduce.ts';
 import { DW_TUNING } from './depthwise.ts';
 import { ringShape, ringBlocks, ringFits, rowSplit, rowAligned } from './depthwise_rows.ts';
 
@@ -56,18 +56,12 @@ function weightGradRowsCode(TW: number, g: ConvGeom): string {
   });
 }
 
-/**
- * Sums split-K partial sums (S, Cout*kh*kw) into dw (Cout, 1, kh, kw) with a plain loop per weight
- * (depthwise_dw_sum.wgsl); the general reduce took ~100 ms for (56, 1296) on SwiftShader.
- */
+/** Sums split-K partial sums (S, Cout*kh*kw) into dw (Cout, 1, kh, kw). */
 function reduceParts(part: Tensor, S: number, wShape: number[]): Tensor {
   if (S === 1) return reshaped(part, wShape);
-  const J = part.shape[1];
-  const dw = Tensor.alloc(wShape);
-  const [gx, gy] = grid(Math.ceil(J / 64));
-  runtime().run({ key: 'conv2d_depthwise_dw_sum', code: () => dwSumSrc }, { part, dw }, { S, J, strideX: gx * 64 }, [gx, gy]);
+  const total = sum(part, 0);
   part.dispose();
-  return dw;
+  return reshaped(total, wShape);
 }
 
 /** Depthwise weight gradient: dw (Cin*M, 1, kh, kw). */
