@@ -283,6 +283,15 @@ export function template(src: string, values: Record<string, string | number | b
   return out;
 }
 
+/**
+ * Workgroups of 64 for n invocations of a 1-D kernel, split over x and y as `grid` does; a kernel
+ * recovers its index as gid.x + gid.y * stride.
+ */
+export function launch1d(n: number): { groups: [number, number]; stride: number } {
+  const [x, y] = grid(Math.ceil(n / 64));
+  return { groups: [x, y], stride: x * 64 };
+}
+
 /** Splits a 1-D workgroup count over x and y when it exceeds the per-dimension limit. */
 export function grid(workgroups: number): [number, number] {
   const max = 65535;

@@ -15,7 +15,7 @@ import backMergeSrc from './bn_backward_merge.wgsl';
 import backDxSrc from './bn_backward_dx.wgsl';
 import countSrc from './bn_count.wgsl';
 import { Tensor, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid, template, type Kernel } from '../../engine/runtime.ts';
+import { runtime, template, type Kernel, launch1d } from '../../engine/runtime.ts';
 import { record } from '../../engine/autograd.ts';
 import { ShapeError, ThawError } from '../../engine/errors.ts';
 import { full } from '../elementwise/elementwise.ts';
@@ -29,10 +29,6 @@ export interface BatchNormOptions {
   eps?: number;
 }
 
-function launch1d(n: number): { groups: [number, number]; stride: number } {
-  const [x, y] = grid(Math.ceil(n / 64));
-  return { groups: [x, y], stride: x * 64 };
-}
 
 /** f32 or, when each channel's run of HW values splits into vec4s, vec4<f32> (4x fewer loads). */
 function vecWidth(HW: number): 1 | 4 { return HW % 4 === 0 ? 4 : 1; }

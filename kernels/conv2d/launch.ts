@@ -10,7 +10,7 @@ import pointwiseSrc from './pointwise.wgsl';
 import wtransSrc from './wtrans.wgsl';
 import padSrc from './pad.wgsl';
 import { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid, template } from '../../engine/runtime.ts';
+import { runtime, grid, template, launch1d } from '../../engine/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 
 /** Tunables of the fast kernels (benchmarks sweep them; the defaults suit software adapters). */
@@ -66,10 +66,6 @@ export function unrollLines(src: string, ranges: Record<string, number>): string
   }).join('\n');
 }
 
-function launch1d(n: number): { groups: [number, number]; stride: number } {
-  const [x, y] = grid(Math.ceil(n / 64));
-  return { groups: [x, y], stride: x * 64 };
-}
 
 function naiveParams(g: ConvGeom, total: number, stride: number, hasBias: boolean) {
   return {

@@ -9,7 +9,7 @@ import binarySrc from './binary.wgsl';
 import fillSrc from './fill.wgsl';
 import mathSrc from '../common/math.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid, template } from '../../engine/runtime.ts';
+import { runtime, template, launch1d } from '../../engine/runtime.ts';
 import { record, registerAutogradOps } from '../../engine/autograd.ts';
 import { ShapeError } from '../../engine/errors.ts';
 import { sumTo } from '../reduce/reduce.ts';
@@ -107,10 +107,6 @@ export const BINARY: { [K in BinaryOp]: BinaryRule } = {
   },
 };
 
-function launch1d(n: number): { groups: [number, number]; stride: number } {
-  const [x, y] = grid(Math.ceil(n / 64));
-  return { groups: [x, y], stride: x * 64 };
-}
 
 function checkF32(op: string, arg: string, t: Tensor): void {
   if (t.dtype !== 'f32') throw new ShapeError(`${op}: argument '${arg}' has dtype ${t.dtype}, expected f32`);

@@ -4,7 +4,7 @@
  */
 import padSrc from './pad.wgsl';
 import { Tensor, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid } from '../../engine/runtime.ts';
+import { runtime, launch1d } from '../../engine/runtime.ts';
 import { record } from '../../engine/autograd.ts';
 import { ShapeError } from '../../engine/errors.ts';
 
@@ -36,10 +36,6 @@ export function resolvePadding(op: string, p: Padding2d, inH: number, inW: numbe
   return { top: th >> 1, bottom: th - (th >> 1), left: tw >> 1, right: tw - (tw >> 1) };
 }
 
-function launch1d(n: number): { groups: [number, number]; stride: number } {
-  const [x, y] = grid(Math.ceil(n / 64));
-  return { groups: [x, y], stride: x * 64 };
-}
 
 function padRaw(x: Tensor, p: Pad4, value: number): Tensor {
   const [N, C, H, W] = x.shape;

@@ -10,7 +10,7 @@ import avgSrc from './avgpool.wgsl';
 import avgWindowSrc from './avgpool_window.wgsl';
 import avgBackSrc from './avgpool_backward.wgsl';
 import { Tensor, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid } from '../../engine/runtime.ts';
+import { runtime, launch1d } from '../../engine/runtime.ts';
 import { record } from '../../engine/autograd.ts';
 import { ShapeError } from '../../engine/errors.ts';
 import { mean } from '../reduce/reduce.ts';
@@ -78,10 +78,6 @@ function uniforms(g: PoolGeometry, n: number, stride: number, countIncludePad: b
   };
 }
 
-function launch1d(n: number): { groups: [number, number]; stride: number } {
-  const [x, y] = grid(Math.ceil(n / 64));
-  return { groups: [x, y], stride: x * 64 };
-}
 
 function checkX(op: string, x: Tensor): void {
   if (x.dtype !== 'f32') throw new ShapeError(`${op}: argument 'x' has dtype ${x.dtype}, expected f32`);
