@@ -65,7 +65,8 @@ export const COMMANDS: Record<string, Command> = {
     'no-cache': { type: 'boolean', help: 'never use the frozen-trunk feature cache' },
     'eval-every': { type: 'number', help: 'evaluate on the test images every N epochs (and after the last)', default: 1 },
     'head-epochs': { type: 'number', help: 'gradual unfreezing: train the head alone this many epochs first, then the groups after --freeze (a depth)', default: 0 },
-    'lr-min': { type: 'number', help: 'with --head-epochs: learning rate of the lowest unfrozen group (rates rise geometrically to --lr at the head)' },
+    'lr-min': { type: 'number', help: 'discriminative rates: learning rate of the lowest trainable layer group, rising geometrically to --lr at the head (with --head-epochs: default --lr / 100)' },
+    'label-smoothing': { type: 'number', help: 'cross-entropy label smoothing, PyTorch\'s label_smoothing (0 = none)', default: 0 },
     'bn-momentum': { type: 'string', help: "momentum of the trainable BatchNorm layers (PyTorch convention), or 'auto': 0.1 where the checkpoint's own (Keras: 0.001) would leave stale running statistics", default: 'auto' },
   }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', 'thaw finetune --model mobilenetv2-nsfwjs --size 64', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
   async (p) => {
@@ -75,6 +76,10 @@ export const COMMANDS: Record<string, Command> = {
       if (!Number.isInteger(o[k]) || (o[k] as number) < 1) throw new UsageError(`thaw finetune: --${k} must be a positive integer, got ${o[k]}`);
     }
     if (!((o.lr as number) > 0)) throw new UsageError(`thaw finetune: --lr must be > 0, got ${o.lr}`);
+    const lrMin = o['lr-min'] as number | undefined;
+    if (lrMin !== undefined && !(lrMin > 0 && lrMin <= (o.lr as number))) throw new UsageError(`thaw finetune: --lr-min must be > 0 and at most --lr (${o.lr}), got ${lrMin}`);
+    const ls = o['label-smoothing'] as number;
+    if (!(ls >= 0 && ls < 1)) throw new UsageError(`thaw finetune: --label-smoothing must be in [0, 1), got ${ls}`);
     const bnArg = o['bn-momentum'] as string;
     const bnm = bnArg === 'auto' ? 'auto' as const : Number(bnArg);
     if (bnm !== 'auto' && !(bnm >= 0 && bnm <= 1)) throw new UsageError(`thaw finetune: --bn-momentum must be 'auto' or a number in [0, 1], got ${bnArg}`);
@@ -86,7 +91,7 @@ export const COMMANDS: Record<string, Command> = {
       testSize: o['test-size'] as number, freeze: o.freeze as string | undefined, size, epochs: o.epochs as number, lr: o.lr as number, batch: o.batch as number,
       optimizer: o.optimizer as string, schedule: o.schedule as string, seed: o.seed as number, out: o.out as string, json: !!o.json,
       fromScratch: !!o['from-scratch'], augment: !!o.augment, cache: !o['no-cache'], evalEvery: o['eval-every'] as number,
-      headEpochs: o['head-epochs'] as number, lrMin: o['lr-min'] as number | undefined, bnMomentum: bnm,
+      headEpochs: o['head-epochs'] as number, lrMin, bnMomentum: bnm, labelSmoothing: ls,
     });
   }),
   predict: command('predict', 'Classify PNG/JPEG images with a zoo or fine-tuned checkpoint (top-k labels with probabilities)', '[--weights FILE|NAME] [options] IMAGE...', {

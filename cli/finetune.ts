@@ -30,7 +30,7 @@ import { lineChartSvg } from './plot.ts';
 export interface FinetuneArgs {
   model: string; weights?: string; data: string; labelsPerClass: number; testSize: number; freeze?: string; size?: number;
   epochs: number; lr: number; batch: number; optimizer: string; schedule: string; seed: number; out: string;
-  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number; headEpochs?: number; lrMin?: number; bnMomentum?: number | 'auto';
+  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number; headEpochs?: number; lrMin?: number; bnMomentum?: number | 'auto'; labelSmoothing?: number;
 }
 
 /** How the CLI builds a backbone: from scratch, or with a zoo checkpoint's weights (Keras models also take their architecture from it). */
@@ -139,7 +139,8 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   if (gradual && !/^-?\d+$/.test(freezeSpec)) throw new UsageError('thaw finetune: --head-epochs needs --freeze to be a depth (a number of layer groups)');
   const opts: FinetuneOptions = {
     epochs: a.epochs, batchSize: a.batch, lr: a.lr, optimizer: a.optimizer as any, schedule: a.schedule as any, seed: a.seed,
-    numClasses: classes.length, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4, evalEvery: a.evalEvery, bnMomentum: a.bnMomentum,
+    numClasses: classes.length, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4, evalEvery: a.evalEvery, bnMomentum: a.bnMomentum, labelSmoothing: a.labelSmoothing,
+    lrRange: a.lrMin !== undefined && !gradual ? [a.lrMin, a.lr] : undefined,
     log: say,
     onProgress: a.json ? undefined : (p) => {
       const key = `${p.phase}${p.epoch}`;

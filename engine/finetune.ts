@@ -34,6 +34,8 @@ export interface FinetuneOptions {
   schedule?: 'constant' | 'cosine' | 'onecycle' | 'warmup-cosine';
   /** Discriminative rates [input side, head] over the model's layer groups (overrides lr per group). */
   lrRange?: [number, number];
+  /** Cross-entropy label smoothing in [0, 1] (PyTorch's `label_smoothing`); default 0. */
+  labelSmoothing?: number;
   /** Clip gradients to this global L2 norm. */
   clipNorm?: number;
   seed?: number;
@@ -199,7 +201,7 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
       const { loss, logits } = tidy(() => {
         const labels = tensor(b.y, [b.n], 'i32');
         const logits = trainCache ? split.rest(cachedBatch(trainCache, b.indices)) : model.forward(tensor(b.x, [b.n, ...shapeOf(b)]));
-        const loss = crossEntropy(logits, labels);
+        const loss = crossEntropy(logits, labels, { labelSmoothing: o.labelSmoothing ?? 0 });
         backward(loss);
         return { loss: keep(loss), logits: keep(logits) };
       });

@@ -83,6 +83,12 @@ test('unknown command or option: exit 2 with the nearest name', () => {
   const n = thaw(['predict', '--top', '0', 'x.png']);
   assert.is(n.code, 2);
   assert.match(n.err, /--top must be a positive integer/);
+  const ls = thaw(['finetune', '--label-smoothing', '1.5']);
+  assert.is(ls.code, 2);
+  assert.match(ls.err, /--label-smoothing must be in \[0, 1\), got 1\.5/);
+  const lm = thaw(['finetune', '--lr', '0.01', '--lr-min', '0.1']);
+  assert.is(lm.code, 2);
+  assert.match(lm.err, /--lr-min must be > 0 and at most --lr \(0\.01\), got 0\.1/);
   assert.is(thaw(['predict']).code, 2, 'predict without images');
   assert.is(thaw(['inspect']).code, 2, 'inspect without a file');
 });
@@ -236,7 +242,8 @@ test('finetune: the Keras MobileNetV2 at another input size, pre-trained and fro
   if (!existsSync(join(NSFW, 'model.min.js'))) { skip('nsfwjs is not installed'); return; }
   if (!existsSync('/usr/share/datasets/fashion-mnist')) { skip('dataset-fashion-mnist is not installed'); return; }
   const common = ['finetune', '--model', 'mobilenetv2-nsfwjs', '--weights', join(NSFW, 'model.min.js'), '--size', '32', '--labels-per-class', '2', '--test-size', '10', '--epochs', '2', '--batch', '4'];
-  const pre = thaw([...common, '--out', join(tmp, 'ft-pre')]);
+  // Discriminative rates without gradual unfreezing: the lowest trainable group runs at --lr-min.
+  const pre = thaw([...common, '--lr-min', '0.002', '--schedule', 'constant', '--label-smoothing', '0.1', '--out', join(tmp, 'ft-pre')]);
   assert.is(pre.code, 0, pre.err);
   assert.match(pre.out, /freeze '12': \d+ parameter tensors frozen/);
   assert.match(pre.out, /feature cache: on after 12 fixed trunk stage\(s\)/);
@@ -245,6 +252,7 @@ test('finetune: the Keras MobileNetV2 at another input size, pre-trained and fro
   assert.equal(rep.inputSize, [32, 32]);
   assert.is(rep.featureCache.used, true);
   assert.is(rep.trainImages, 20);
+  assert.equal(rep.epochs.map((e: { lr: number }) => e.lr), [0.002, 0.002]);
   const scratch = thaw([...common, '--from-scratch', '--out', join(tmp, 'ft-scratch')]);
   assert.is(scratch.code, 0, scratch.err);
   const rs = JSON.parse(readFileSync(join(tmp, 'ft-scratch', 'report.json'), 'utf8'));

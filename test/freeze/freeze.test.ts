@@ -10,7 +10,8 @@ import { runtime } from '../../engine/runtime.ts';
 import { freeze, freezeTo, unfreeze, trainableSummary, parseFreezeSpec } from '../../engine/freeze.ts';
 import { finetune, planCache, paramGroups, fineTuneGradual } from '../../engine/finetune.ts';
 import { arrayDataset } from '../../engine/data/dataset.ts';
-import { crossEntropy } from '../../kernels/softmax/softmax.ts';
+import { crossEntropy, crossEntropyRef } from '../../kernels/softmax/softmax.ts';
+import { noGrad } from '../../engine/autograd.ts';
 import { resnet20, type ResNetCifar } from '../../models/resnet_cifar.ts';
 import { BatchNorm2d } from '../../engine/nn/norm.ts';
 
@@ -164,6 +165,28 @@ test('discriminative rates: one group per layer group, geometric from the input 
   assert.ok(g[0].params.every(([k]) => k.startsWith('layer3.0.')));
   assertClose(g.map((x) => x.lr), [1e-4, 1e-4 * 100 ** (1 / 3), 1e-4 * 100 ** (2 / 3), 1e-2], 1e-12, 0, 'rates');
   assert.equal(paramGroups(m, { lr: 0.3 }).map((x) => x.lr), [0.3]);
+  m.dispose();
+});
+
+test('label smoothing: the loss and the head update of one step match the float64 smoothed cross-entropy', async () => {
+  const m = await model(17);
+  freezeTo(m, -1);
+  const N = 7, C = 10, eps = 0.3, lr = 0.1;
+  const x = randArray(N * 3 * 32 * 32), y = Int32Array.from({ length: N }, () => Math.floor(Math.random() * C));
+  // A small head keeps the logits in the range where the softmax is not saturated.
+  m.setTensor('linear.weight', tensor(randArray(C * 64).map((v) => v * 1e-3), [C, 64]));
+  m.eval();
+  const logits0 = await noGrad(() => tidy(() => m.forward(tensor(x, [N, 3, 32, 32])))).data();
+  const b0 = await m.head.bias!.data();
+  const ref = crossEntropyRef(logits0, y, N, C, { labelSmoothing: eps });
+  const plain = crossEntropyRef(logits0, y, N, C);
+  const r = await finetune(m, arrayDataset(x, y), null, { epochs: 1, batchSize: N, lr, numClasses: C, labelSmoothing: eps, seed: 3 });
+  assert.ok(Math.max(...logits0) - Math.min(...logits0) < 20, 'logits in a moderate range');
+  assertClose([r.epochs[0].loss], [ref.loss], 1e-5, 1e-5, 'smoothed loss');
+  assert.ok(Math.abs(ref.loss - plain.loss) > 1e-2, 'smoothing changes the loss');
+  // SGD, momentum 0.9 with Nesterov, first step: p -= lr * (g + 0.9 g).
+  const gb = Array.from({ length: C }, (_, c) => { let s = 0; for (let i = 0; i < N; i++) s += ref.grad[i * C + c]; return s; });
+  assertClose(await m.head.bias!.data(), Array.from(b0, (b, c) => b - lr * 1.9 * gb[c]), 1e-5, 1e-4, 'head bias after one step');
   m.dispose();
 });
 
