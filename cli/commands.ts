@@ -57,7 +57,7 @@ export const COMMANDS: Record<string, Command> = {
     batch: { type: 'number', help: 'batch size', default: 64 },
     optimizer: { type: 'string', help: 'sgd | adam | adamw', default: 'sgd' },
     schedule: { type: 'string', help: 'constant | cosine | onecycle | warmup-cosine', default: 'cosine' },
-    seed: { type: 'number', help: 'random seed (data subset, shuffling, head init)', default: 0 },
+    seed: { type: 'number', help: 'random seed (data subset, shuffling, augmentation, head init, dropout): the same seed gives the same run', default: 0 },
     out: { type: 'string', help: 'output folder for weights, report and plot', default: 'out/finetune' },
     json: { type: 'boolean', help: 'print the JSON report instead of text' },
     'from-scratch': { type: 'boolean', help: 'baseline: random weights, everything trainable' },

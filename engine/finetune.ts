@@ -38,6 +38,7 @@ export interface FinetuneOptions {
   labelSmoothing?: number;
   /** Clip gradients to this global L2 norm. */
   clipNorm?: number;
+  /** Seeds the data order and every dropout mask (default 0): the same seed gives the same run. */
   seed?: number;
   /** 'auto' (default) uses the cache when valid; 'off' never does. */
   featureCache?: 'auto' | 'off';
@@ -175,6 +176,7 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
     cacheSeconds = (performance.now() - c0) / 1000;
   }
   model.train();
+  seedDropout(model, o.seed ?? 0);
   const rng = new Rng(o.seed ?? 0);
   const stepsPerEpoch = Math.ceil(train.length / o.batchSize);
   checkNormMomentum(model, o, stepsPerEpoch * o.epochs, log);
@@ -227,6 +229,21 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   const optimizerStateBytes = opt.stateBytes();
   opt.dispose?.();
   return { epochs, usedCache, cacheReason: plan.reason, cachedStages: plan.all ? 'all' : plan.stages, cacheSeconds, seconds: (performance.now() - t0) / 1000, dispatchesPerStep, optimizerStateBytes };
+}
+
+/**
+ * Gives every module that draws random masks (Dropout, attention dropout: a numeric `seed` that
+ * advances per call) a starting seed derived from `seed` and its place in the model, so that a
+ * fine-tuning run is reproducible; their default seeds come from Math.random.
+ */
+export function seedDropout(model: Classifier, seed: number): void {
+  model.namedModules().forEach(([, m], i) => {
+    if (typeof (m as { seed?: unknown }).seed !== 'number') return;
+    let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) >>> 0;
+    h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+    h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+    (m as unknown as { seed: number }).seed = (h ^ (h >>> 16)) >>> 0;
+  });
 }
 
 /**

@@ -9,6 +9,7 @@ import { backward } from '../../engine/autograd.ts';
 import { runtime } from '../../engine/runtime.ts';
 import { freeze, freezeTo, unfreeze, trainableSummary, parseFreezeSpec } from '../../engine/freeze.ts';
 import { finetune, planCache, paramGroups, fineTuneGradual } from '../../engine/finetune.ts';
+import { KerasClassifier } from '../../models/keras/index.ts';
 import { arrayDataset } from '../../engine/data/dataset.ts';
 import { crossEntropy, crossEntropyRef } from '../../kernels/softmax/softmax.ts';
 import { noGrad } from '../../engine/autograd.ts';
@@ -188,6 +189,28 @@ test('label smoothing: the loss and the head update of one step match the float6
   const gb = Array.from({ length: C }, (_, c) => { let s = 0; for (let i = 0; i < N; i++) s += ref.grad[i * C + c]; return s; });
   assertClose(await m.head.bias!.data(), Array.from(b0, (b, c) => b - lr * 1.9 * gb[c]), 1e-5, 1e-4, 'head bias after one step');
   m.dispose();
+});
+
+test('the same seed gives the same run: dropout masks are seeded by finetune, not by Math.random', async () => {
+  const topo = { class_name: 'Sequential', config: { name: 's', layers: [
+    { class_name: 'Conv2D', config: { name: 'c', batch_input_shape: [null, 9, 9, 3], filters: 5, kernel_size: 3, activation: 'relu' } },
+    { class_name: 'GlobalAveragePooling2D', config: { name: 'p' } },
+    { class_name: 'Dense', config: { name: 'd1', units: 12, activation: 'relu' } },
+    { class_name: 'Dropout', config: { name: 'drop', rate: 0.5 } },
+    { class_name: 'Dense', config: { name: 'd2', units: 4 } },
+  ] } };
+  const N = 12, x = randArray(N * 3 * 9 * 9), y = Int32Array.from({ length: N }, (_, i) => i % 4);
+  const run = async (seed: number) => {
+    let s = 7;
+    const m = new KerasClassifier(topo, { rng: () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) });
+    await finetune(m, arrayDataset(x, y), null, { epochs: 3, batchSize: 4, lr: 0.1, numClasses: 4, seed, featureCache: 'off' });
+    const w = await m.get('d1.weight').data();
+    m.dispose();
+    return Buffer.from(w.buffer.slice(0));
+  };
+  const a = await run(5), b = await run(5), c = await run(6);
+  assert.equal(Buffer.compare(a, b), 0, 'same seed, same weights');
+  assert.not.equal(Buffer.compare(a, c), 0, 'another seed, other weights');
 });
 
 test('gradual unfreezing trains the head from the cache, then the unfrozen groups', async () => {
