@@ -12,7 +12,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { printTable, writeResults, initThaw } from './common.ts';
 
 interface Run { recipe: string; seed: number; pretrained: boolean; accuracy: number; seconds: number; wallSeconds: number; cache: boolean }
@@ -21,6 +22,8 @@ function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
 }
+
+const THAW = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'thaw.mjs');
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const sd = (v: number[]) => (v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)) : 0);
@@ -35,7 +38,7 @@ export async function run(): Promise<Run[]> {
   const runs: Run[] = [];
   try {
     for (const recipe of recipes) for (const seed of seeds) for (const pretrained of [true, false]) {
-      const args = ['bin/thaw.mjs', 'finetune', '--model', model, '--size', size, '--epochs', epochs, '--labels-per-class', lpc, '--seed', String(seed), '--json',
+      const args = [THAW, 'finetune', '--model', model, '--size', size, '--epochs', epochs, '--labels-per-class', lpc, '--seed', String(seed), '--json',
         '--out', join(out, `${recipe}-${seed}-${pretrained ? 'ft' : 'scratch'}`),
         ...(pretrained ? ['--freeze', freeze] : ['--from-scratch']), ...(recipe === 'augment' ? ['--augment'] : [])];
       const t0 = performance.now();
