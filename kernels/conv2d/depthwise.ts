@@ -7,7 +7,7 @@
  */
 import dwSrc from './depthwise.wgsl';
 import { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid, template } from '../../engine/runtime.ts';
+import { runtime, template, launch1d } from '../../engine/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 import { type AxisPlan, forwardAxis, inputGradAxes, haloPad } from './gemm.ts';
 
@@ -128,14 +128,14 @@ function correlate(src: Tensor, w: Tensor, bias: Tensor | null, dst: Tensor, M: 
   const NV = empty ? 0 : Math.ceil((A + (TW - 1) * cols.ss + (cols.nk - 1) * Math.abs(cols.cs) + 1) / 4);
   const tilesH = Math.ceil(ph.sub / TH), tilesW = Math.ceil(pw.sub / TW);
   const total = N * C * tilesH * tilesW;
-  const [gx, gy] = grid(Math.ceil(total / 64));
+  const { groups: [gx, gy], stride } = launch1d(total);
   // vec4 stores when the tile's columns are whole vec4s of dst rows.
   const vecStore = DW_TUNING.vecStore && pw.ds === 1 && pw.r === 0 && TW % 4 === 0 && Wd % 4 === 0;
   const key = `conv2d_depthwise:${TH}x${TW}:${rows.ss},${rows.cs},${rows.nk}:${cols.ss},${cols.cs},${cols.nk},${A}:${bounded ? 'b' : 'p'}${vecStore ? 'v' : ''}`;
   runtime().run({ key, code: () => correlateCode(TH, TW, rows, cols, A, NV, bounded, vecStore) }, { src, srcf: src, w, bias: bias ?? w, dst }, {
     N, C, Csrc, M, isDx: isDx ? 1 : 0, Hs, Ws, Hd, Wd, Hsub: ph.sub, Wsub: pw.sub, rh: ph.r, rw: pw.r, dsh: ph.ds, dsw: pw.ds,
     kh, kw, k0h: ph.k0, k0w: pw.k0, ksh: ph.ks, ksw: pw.ks, c0h: empty ? 0 : ph.c0, winStart: empty ? 0 : (m - A) / 4,
-    tilesH, tilesW, hasBias: bias ? 1 : 0, strideX: gx * 64, total,
+    tilesH, tilesW, hasBias: bias ? 1 : 0, strideX: stride, total,
   }, [gx, gy]);
 }
 

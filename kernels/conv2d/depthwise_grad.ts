@@ -9,7 +9,7 @@
 import dwGradSrc from './depthwise_dw.wgsl';
 import dwRowsSrc from './depthwise_dw_rows.wgsl';
 import { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid, template } from '../../engine/runtime.ts';
+import { runtime, grid, template, launch1d } from '../../engine/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 import { pad, reshaped } from './launch.ts';
 import { sum } from '../reduce/reduce.ts';
@@ -75,12 +75,12 @@ export function depthwiseWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor 
     const dyp = OWv * 4 === g.OW ? dy.alias() : pad(dy, g.OH, OWv * 4, 0, 0);
     const S = g.N * chunks * segs;
     const part = Tensor.alloc([S, g.Cout * g.kh * g.kw]);
-    const [gx, gy] = grid(Math.ceil(lanes / 64));
+    const { groups: [gx, gy], stride } = launch1d(lanes);
     const { A } = ringShape(TW, g);
     const key = `conv2d_depthwise_dw_rows:${TW}:${g.sh},${g.dh},${g.kh}:${g.sw},${g.dw},${g.kw}:${A}`;
     runtime().run({ key, code: () => weightGradRowsCode(TW, g) }, { xp, xf: xp, dy: dyp, part }, {
       C: g.Cout, M: g.coutG, Cin: g.Cin, Hx: g.H, Wx: xp.shape[3], OH: g.OH, OWv, segs, chunks, rowsPerChunk, lanes,
-      strideX: gx * 64, pt: g.pt, winStart: (-g.pl - A) / 4,
+      strideX: stride, pt: g.pt, winStart: (-g.pl - A) / 4,
     }, [gx, gy]);
     xp.dispose();
     dyp.dispose();

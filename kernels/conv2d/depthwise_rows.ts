@@ -5,7 +5,7 @@
  */
 import rowsSrc from './depthwise_rows.wgsl';
 import { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid, template } from '../../engine/runtime.ts';
+import { runtime, template, launch1d } from '../../engine/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 import { pad } from './launch.ts';
 import { DW_TUNING, windowUse } from './depthwise.ts';
@@ -118,12 +118,12 @@ function runRows(src: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, dx: b
   const { A } = ringShape(TW, g);
   const { segs, chunks, rowsPerChunk, lanes } = rowSplit(TW, g);
   const vecStore = DW_TUNING.vecStore && g.OW % 4 === 0;
-  const [gx, gy] = grid(Math.ceil(lanes / 64));
+  const { groups: [gx, gy], stride } = launch1d(lanes);
   const name = dx ? 'conv2d_depthwise_dx_rows' : 'conv2d_depthwise_rows';
   const key = `${name}:${TW}:${g.sh},${g.dh},${g.kh}:${g.sw},${g.dw},${g.kw}:${A}:${vecStore ? 'v' : 's'}${dx && g.coutG > 1 ? ':acc' : ''}`;
   runtime().run({ key, code: () => rowsCode(TW, g, vecStore, dx) }, { xp, xf: xp, w, bias: bias ?? w, y }, {
     C: g.Cout, M: g.coutG, Cin: g.Cin, Hx: g.H, Wx: xp.shape[3], OH: g.OH, OW: g.OW, segs, chunks, rowsPerChunk, lanes,
-    strideX: gx * 64, pt: g.pt, winStart: (-g.pl - A) / 4, hasBias: bias ? 1 : 0,
+    strideX: stride, pt: g.pt, winStart: (-g.pl - A) / 4, hasBias: bias ? 1 : 0,
   }, [gx, gy]);
   xp.dispose();
   return y;

@@ -19,7 +19,7 @@ import inSrc from './winograd_in.wgsl';
 import wSrc from './winograd_w.wgsl';
 import outSrc from './winograd_out.wgsl';
 import { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid, template } from '../../engine/runtime.ts';
+import { runtime, template, launch1d } from '../../engine/runtime.ts';
 import { TUNING, channelVecs } from './launch.ts';
 import { gemmCorrelate, forwardAxis, subgroupChannels } from './gemm.ts';
 import type { ConvGeom } from './geometry.ts';
@@ -103,8 +103,8 @@ export function winogradForwardTile(g: ConvGeom): number {
 }
 
 function run1d(key: string, code: () => string, bindings: Record<string, Tensor>, params: Record<string, number>, total: number): void {
-  const [gx, gy] = grid(Math.ceil(total / 64));
-  runtime().run({ key, code }, bindings, { ...params, total, strideX: gx * 64 }, [gx, gy]);
+  const { groups, stride } = launch1d(total);
+  runtime().run({ key, code }, bindings, { ...params, total, strideX: stride }, groups);
 }
 
 /**

@@ -9,7 +9,7 @@ import reduceSrc from './reduce.wgsl';
 import reduceMergeSrc from './reduce_merge.wgsl';
 import reduceCommonSrc from './reduce_common.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid, template } from '../../engine/runtime.ts';
+import { runtime, template, launch1d } from '../../engine/runtime.ts';
 import { record } from '../../engine/autograd.ts';
 import { ShapeError } from '../../engine/errors.ts';
 import { broadcastTo, mul, div, mulScalar, compare } from '../elementwise/elementwise.ts';
@@ -132,23 +132,23 @@ function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], scale: number): Tens
   const chunked = p.nChunks > 1;
   const part = chunked ? Tensor.alloc([p.nChunks * out.size]) : out;
   const nInv = p.nOut * p.nChunks;
-  const [gx, gy] = grid(Math.ceil(nInv / 64));
+  const { groups, stride } = launch1d(nInv);
   runtime().run({ key: `reduce:${op}:${p.mode}`, code: () => common(vt) + template(reduceSrc, { VT: vt, OT: ot, INIT: c.init, FINISH: finish }) },
     { x, out: part }, {
-      nOut: p.nOut, nRed: p.nRed, nChunks: p.nChunks, chunkLen: p.chunkLen, stride: gx * 64,
+      nOut: p.nOut, nRed: p.nRed, nChunks: p.nChunks, chunkLen: p.chunkLen, stride,
       keptRank: p.kept.shape.length, outerRank: p.outer.shape.length, innerLen: p.innerLen, innerStride: p.innerStride,
       scale: chunked ? 1 : scale,
       keptShape0: v4(p.kept.shape, 0), keptShape1: v4(p.kept.shape, 1), keptStride0: v4(p.kept.stride, 0), keptStride1: v4(p.kept.stride, 1),
       outerShape0: v4(p.outer.shape, 0), outerShape1: v4(p.outer.shape, 1), outerStride0: v4(p.outer.stride, 0), outerStride1: v4(p.outer.stride, 1),
-    }, [gx, gy]);
+    }, groups);
   if (chunked) {
-    const [mx, my] = grid(Math.ceil(out.size / 64));
+    const merge = launch1d(out.size);
     const zero = [0, 0, 0, 0];
     runtime().run({ key: `reduce_merge:${op}`, code: () => common('f32') + reduceMergeSrc },
       { part, out }, {
-        nOut: out.size, nRed: 0, nChunks: p.nChunks, chunkLen: 0, stride: mx * 64, keptRank: 0, outerRank: 0, innerLen: 1, innerStride: 0, scale,
+        nOut: out.size, nRed: 0, nChunks: p.nChunks, chunkLen: 0, stride: merge.stride, keptRank: 0, outerRank: 0, innerLen: 1, innerStride: 0, scale,
         keptShape0: zero, keptShape1: zero, keptStride0: zero, keptStride1: zero, outerShape0: zero, outerShape1: zero, outerStride0: zero, outerStride1: zero,
-      }, [mx, my]);
+      }, merge.groups);
     part.dispose();
   }
   return out;
