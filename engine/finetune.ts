@@ -18,11 +18,11 @@ import { crossEntropy } from '../kernels/softmax/softmax.ts';
 import { SGD, Adam, AdamW, Scheduler, cosine, constant, oneCycle, warmup, clipGradNorm } from './optim/index.ts';
 import type { Optimizer } from './optim/optimizer.ts';
 import { type CachePlan, type FeatureCache, planCache, splitAt, computeCache, shapeOf, cachedBatch } from './feature-cache.ts';
-
-export { planCache, cacheBlocker, computeCache, computeFeatures, type CachePlan, type FeatureCache } from './feature-cache.ts';
 import { ThawError } from './errors.ts';
 import { freezeTo } from './freeze.ts';
 import { BatchNorm2d } from './nn/norm.ts';
+
+export { planCache, cacheBlocker, computeCache, computeFeatures, type CachePlan, type FeatureCache } from './feature-cache.ts';
 
 export interface FinetuneOptions {
   epochs: number;

@@ -118,12 +118,6 @@ export class KerasModel extends Module {
   }
 }
 
-/**
- * Keras writes a strided conv with asymmetric padding as ZeroPadding2D → Conv2D('valid') (MobileNet,
- * ResNet stems). When the padded tensor feeds only that conv, the conv pads as it reads instead:
- * no padded copy is written in forward, and none cropped in backward. The pad layer passes its input
- * through; the conv's output is unchanged.
- */
 /** Spatial size of each layer's output at the topology's stored input size (null: not an image or unknown). */
 function storedSpatial(t: Topology): Map<string, [number, number] | null> {
   const hw = new Map<string, [number, number] | null>();
@@ -159,6 +153,12 @@ function wholeMapPools(t: Topology): Set<string> {
   return out;
 }
 
+/**
+ * Keras writes a strided conv with asymmetric padding as ZeroPadding2D → Conv2D('valid') (MobileNet,
+ * ResNet stems). When the padded tensor feeds only that conv, the conv pads as it reads instead:
+ * no padded copy is written in forward, and none cropped in backward. The pad layer passes its input
+ * through; the conv's output is unchanged.
+ */
 function foldZeroPadding(layers: KerasLayer[]): void {
   const consumers = new Map<string, KerasLayer[]>();
   for (const l of layers) for (const i of l.spec.inputs) consumers.set(i, [...(consumers.get(i) ?? []), l]);
