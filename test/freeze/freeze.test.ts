@@ -173,13 +173,20 @@ test('label smoothing: the loss and the head update of one step match the float6
   const m = await model(17);
   freezeTo(m, -1);
   const N = 7, C = 10, eps = 0.3, lr = 0.1;
-  const x = randArray(N * 3 * 32 * 32), y = Int32Array.from({ length: N }, () => Math.floor(Math.random() * C));
+  const x = randArray(N * 3 * 32 * 32);
   m.eval();
-  // A head scaled to the features keeps the logits in the range where the softmax is not saturated.
-  const f = await noGrad(() => tidy(() => m.features(tensor(x, [N, 3, 32, 32])))).data();
-  const fmax = Math.max(...Array.from(f, Math.abs));
-  m.setTensor('linear.weight', tensor(randArray(C * 64).map((v) => v * 0.1 / fmax), [C, 64]));
-  const logits0 = await noGrad(() => tidy(() => m.forward(tensor(x, [N, 3, 32, 32])))).data();
+  // A zero bias and a weight scaled so the logits span exactly 4: the softmax is neither saturated
+  // nor uniform, whatever the random trunk's feature scale.
+  const logitsOf = async () => noGrad(() => tidy(() => m.forward(tensor(x, [N, 3, 32, 32])))).data();
+  const w0 = randArray(C * 64);
+  m.setTensor('linear.bias', tensor(new Float32Array(C), [C]));
+  m.setTensor('linear.weight', tensor(w0, [C, 64]));
+  const l0 = await logitsOf();
+  const span = Math.max(...l0) - Math.min(...l0);
+  m.setTensor('linear.weight', tensor(w0.map((v) => v * 4 / span), [C, 64]));
+  const logits0 = await logitsOf();
+  // Each row's label is its top logit, so smoothing moves the loss by a definite amount.
+  const y = Int32Array.from({ length: N }, (_, i) => { const row = logits0.subarray(i * C, (i + 1) * C); return row.indexOf(Math.max(...row)); });
   const b0 = await m.head.bias!.data();
   const ref = crossEntropyRef(logits0, y, N, C, { labelSmoothing: eps });
   const plain = crossEntropyRef(logits0, y, N, C);
