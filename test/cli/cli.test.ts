@@ -33,7 +33,7 @@ function thaw(args: string[], env: Record<string, string> = {}): { code: number;
   // bin/thaw.mjs registers tsx itself; the test runner's NODE_OPTIONS would load it twice (~0.5 s a run).
   const { NODE_OPTIONS: _, ...base } = process.env;
   const r = spawnSync(process.execPath, [join(root, 'bin', 'thaw.mjs'), ...args], {
-    cwd: root, encoding: 'utf8', timeout: 60_000,
+    cwd: root, encoding: 'utf8',
     env: { ...base, THAW_FROM_SOURCE: '1', THAW_CACHE: join(tmp, 'cache'), THAW_OFFLINE: '1', ...env },
   });
   if (r.error) throw r.error;

@@ -141,21 +141,21 @@ export interface ChildResult { code: number | null; signal: NodeJS.Signals | nul
 
 /**
  * Runs child.ts with a scenario in a fresh Node process (its own GPU device). `onLine` sees stdout
- * lines as they come and may kill the child. Rejects after `timeoutMs`.
+ * lines as they come and may kill the child. No time limit: a cold shader cache makes a child slow, not wrong.
  */
-export async function runChild(args: string[], env: Record<string, string> = {}, onLine?: (line: string, kill: () => void) => void, timeoutMs = 30000): Promise<ChildResult> {
+export async function runChild(args: string[], env: Record<string, string> = {}, onLine?: (line: string, kill: () => void) => void): Promise<ChildResult> {
   const script = await childBundle();
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [script, ...args], { env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '', buf = '';
-    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`child ${args.join(' ')} timed out; stderr: ${stderr}`)); }, timeoutMs);
     p.stdout.on('data', (d) => {
       stdout += d; buf += d;
       let i;
       while ((i = buf.indexOf('\n')) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1); onLine?.(line, () => p.kill('SIGKILL')); }
     });
     p.stderr.on('data', (d) => { stderr += d; });
-    p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+    p.on('error', reject);
+    p.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
 

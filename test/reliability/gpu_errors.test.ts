@@ -70,7 +70,7 @@ test('a broken kernel is reported with its name, with THAW_DEBUG=1 and without',
 });
 
 test('a lost device raises DeviceError on the next op; training resumes on a new device with the same losses', async () => {
-  const r = resultOf(await runChild(['device-loss', dir], {}, undefined, 60000));
+  const r = resultOf(await runChild(['device-loss', dir]));
   assert.ok(!r.fatal, JSON.stringify(r.fatal));
   for (const [when, e] of [['next op, before the loss is reported', r.immediate], ['later op', r.later]] as const) {
     assert.is(e?.name, 'DeviceError', `${when}: ${JSON.stringify(e)}`);
