@@ -2,6 +2,12 @@
  * Kernel dispatch: a pipeline cache keyed by shader key, bind-group layouts reflected from the WGSL
  * (wgsl_reflect), uniforms packed by the reflected struct layout, and command batching (many
  * dispatches per compute pass and submit).
+ *
+ * Host cost per dispatch: every dispatch's uniforms are packed into one host staging area and reach the
+ * GPU in one `writeBuffer` per submit, bound at a dynamic offset of one uniform buffer; bind groups are
+ * cached by (kernel, storage buffers), so a dispatch whose buffers come back from the pool reuses its
+ * bind group. The uniform buffer is rewritten for every submit: `writeBuffer` and `submit` are ordered
+ * on the queue timeline, so the previous submit's commands have read it by then.
  */
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { type Gpu, checkGpu, getGpu } from './device.ts';
@@ -14,11 +20,15 @@ export type Bindable = GPUBuffer | { readonly buffer: GPUBuffer };
 
 interface UniformField { offset: number; type: string; count: number }
 interface Compiled {
+  /** Distinct per compiled kernel (bind-group cache keys use it). */
+  id: number;
+  /** The kernel name (the key before its first ':'), for dispatch counts and profiles. */
+  name: string;
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
   /** Binding index by WGSL variable name, for storage bindings. */
   storage: { name: string; binding: number }[];
-  uniform: { name: string; binding: number; size: number; fields: Map<string, UniformField> } | null;
+  uniform: { name: string; binding: number; size: number; slot: number; fields: Map<string, UniformField> } | null;
   workgroupSize: [number, number, number];
 }
 
@@ -30,6 +40,8 @@ export interface Kernel {
 }
 
 const FLUSH_EVERY = 128;
+/** Bind groups kept at most; the cache starts over past this (buffers the pool trimmed leave stale entries). */
+const MAX_BIND_GROUPS = 4096;
 
 export class Runtime {
   readonly pool: BufferPool;
@@ -37,10 +49,20 @@ export class Runtime {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private queued = 0;
-  private uniformFree: GPUBuffer[] = [];
-  private uniformPending: GPUBuffer[] = [];
+  /** This submit's uniforms, host side; `uniformBytes` of them are used. */
+  private readonly uniformHost: ArrayBuffer;
+  private readonly uniformView: DataView;
+  private uniformBytes = 0;
+  /** The GPU copy of `uniformHost`, written once per submit; dispatches bind it at dynamic offsets. */
+  private readonly uniformGpu: GPUBuffer;
+  private readonly uniformAlign: number;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
   /** Number of compute dispatches issued so far (benchmarks and freeze-depth reports read it). */
   dispatches = 0;
+  /** Milliseconds spent creating pipelines (shader compilation: large on a cold driver cache). */
+  compileMs = 0;
   /** Dispatch counts per kernel name. */
   readonly dispatchByName = new Map<string, number>();
   readonly debug: boolean;
@@ -50,6 +72,10 @@ export class Runtime {
     const L = gpu.device.limits;
     this.pool = new BufferPool(gpu.device, L.maxBufferSize, L.maxStorageBufferBindingSize);
     this.debug = typeof process !== 'undefined' && process.env?.THAW_DEBUG === '1';
+    this.uniformAlign = L.minUniformBufferOffsetAlignment;
+    this.uniformHost = new ArrayBuffer(Math.max(64 * 1024, FLUSH_EVERY * 2 * this.uniformAlign));
+    this.uniformView = new DataView(this.uniformHost);
+    this.uniformGpu = gpu.device.createBuffer({ size: this.uniformHost.byteLength, usage: 0x40 | 0x8, label: 'uniforms' }); // UNIFORM | COPY_DST
   }
 
   get device(): GPUDevice { return this.gpu.device; }
@@ -57,6 +83,7 @@ export class Runtime {
   private compile(k: Kernel): Compiled {
     let c = this.cache.get(k.key);
     if (c) return c;
+    const t0 = performance.now();
     const code = k.code();
     let reflect: WgslReflect;
     try {
@@ -81,8 +108,9 @@ export class Runtime {
           const base = tname.startsWith('vec') ? ((m.type as any).format?.name ?? 'f32') : tname;
           fields.set(m.name, { offset: m.offset, type: base, count });
         }
-        uniform = { name: b.name, binding: b.binding, size: b.type.size, fields };
-        entries.push({ binding: b.binding, visibility: 4, buffer: { type: 'uniform' } });
+        const size = Math.max(16, b.type.size);
+        uniform = { name: b.name, binding: b.binding, size, slot: Math.ceil(size / this.uniformAlign) * this.uniformAlign, fields };
+        entries.push({ binding: b.binding, visibility: 4, buffer: { type: 'uniform', hasDynamicOffset: true } });
       } else {
         storage.push({ name: b.name, binding: b.binding });
         entries.push({ binding: b.binding, visibility: 4, buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' } });
@@ -98,8 +126,9 @@ export class Runtime {
     });
     const ws = fn.workgroupSize as any;
     const workgroupSize: [number, number, number] = [Number(ws?.[0] ?? 1), Number(ws?.[1] ?? 1), Number(ws?.[2] ?? 1)];
-    c = { pipeline, layout, storage, uniform, workgroupSize };
+    c = { id: this.cache.size + 1, name: k.key.split(':')[0], pipeline, layout, storage, uniform, workgroupSize };
     this.cache.set(k.key, c);
+    this.compileMs += performance.now() - t0;
     return c;
   }
 
@@ -120,35 +149,45 @@ export class Runtime {
   /** Number of compiled pipelines (pipeline-cache tests read it). */
   get pipelines(): number { return this.cache.size; }
 
-  private uniformBuffer(size: number): GPUBuffer {
-    const need = Math.max(256, Math.ceil(size / 16) * 16);
-    const i = this.uniformFree.findIndex((b) => b.size === need);
-    if (i >= 0) return this.uniformFree.splice(i, 1)[0];
-    return this.device.createBuffer({ size: need, usage: 0x40 | 0x8 }); // UNIFORM | COPY_DST
-  }
-
-  private packUniform(c: NonNullable<Compiled['uniform']>, params: Record<string, number | number[]>, key: string): GPUBuffer {
-    const data = new ArrayBuffer(Math.max(16, c.size));
-    const view = new DataView(data);
+  /** Packs `params` into this submit's uniform area by the reflected layout; returns its dynamic offset. */
+  private packUniform(c: NonNullable<Compiled['uniform']>, params: Record<string, number | number[]>, key: string): number {
+    const base = this.uniformBytes, view = this.uniformView;
     for (const [name, f] of c.fields) {
       const v = params[name];
       if (v === undefined) {
         if (name.startsWith('_pad')) continue;
         throw new ThawError('kernel', `kernel ${key}: uniform field '${name}' was not given`);
       }
-      const vals = Array.isArray(v) ? v : [v];
       for (let j = 0; j < f.count; j++) {
-        const x = vals[j] ?? 0;
-        const o = f.offset + 4 * j;
+        const x = (typeof v === 'number' ? (j === 0 ? v : 0) : v[j]) ?? 0;
+        const o = base + f.offset + 4 * j;
         if (f.type === 'f32') view.setFloat32(o, x, true);
         else if (f.type === 'i32') view.setInt32(o, x, true);
         else view.setUint32(o, x >>> 0, true);
       }
     }
-    const buf = this.uniformBuffer(c.size);
-    this.device.queue.writeBuffer(buf, 0, data, 0, Math.max(16, c.size));
-    this.uniformPending.push(buf);
-    return buf;
+    this.uniformBytes += c.slot;
+    return base;
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
+  }
+
+  /** The bind group of kernel `c` over `buffers` (in `c.storage` order), cached. */
+  private bindGroup(c: Compiled, buffers: GPUBuffer[]): GPUBindGroup {
+    let key = String(c.id);
+    for (const b of buffers) key += ',' + this.bufferId(b);
+    let bg = this.bindGroups.get(key);
+    if (bg) return bg;
+    const entries: GPUBindGroupEntry[] = c.storage.map((s, i) => ({ binding: s.binding, resource: { buffer: buffers[i] } }));
+    if (c.uniform) entries.push({ binding: c.uniform.binding, resource: { buffer: this.uniformGpu, offset: 0, size: c.uniform.size } });
+    if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+    bg = this.device.createBindGroup({ layout: c.layout, entries, label: c.name });
+    this.bindGroups.set(key, bg);
+    return bg;
   }
 
   /**
@@ -162,16 +201,16 @@ export class Runtime {
     const g: [number, number, number] = [groups[0], groups[1] ?? 1, groups[2] ?? 1];
     if (g.some((x) => x > maxG)) throw new LimitError(`kernel ${k.key}: ${g.join('x')} workgroups exceeds maxComputeWorkgroupsPerDimension ${maxG}`);
     if (g.some((x) => x === 0)) return;
-    const entries: GPUBindGroupEntry[] = [];
+    const buffers: GPUBuffer[] = [];
     for (const s of c.storage) {
       const b = bindings[s.name];
       if (!b) throw new ThawError('kernel', `kernel ${k.key}: binding '${s.name}' was not given`);
-      entries.push({ binding: s.binding, resource: { buffer: 'buffer' in b ? b.buffer : b } });
+      buffers.push('buffer' in b ? b.buffer : b);
     }
-    if (c.uniform) entries.push({ binding: c.uniform.binding, resource: { buffer: this.packUniform(c.uniform, params, k.key) } });
     if (this.debug) this.device.pushErrorScope('validation');
-    const bg = this.device.createBindGroup({ layout: c.layout, entries });
-    const name = k.key.split(':')[0];
+    const bg = this.bindGroup(c, buffers);
+    const name = c.name;
+    if (c.uniform && this.uniformBytes + c.uniform.slot > this.uniformHost.byteLength) this.flush();
     if (this.profiler) {
       // Its own pass, so its begin/end timestamps bracket only this dispatch.
       if (this.pass) { this.pass.end(); this.pass = null; }
@@ -183,7 +222,9 @@ export class Runtime {
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) this.pass = this.encoder.beginComputePass();
     this.pass.setPipeline(c.pipeline);
-    this.pass.setBindGroup(0, bg);
+    // Packed after every flush this dispatch can cause, so its uniforms go out with its own submit.
+    if (c.uniform) this.pass.setBindGroup(0, bg, [this.packUniform(c.uniform, params, k.key)]);
+    else this.pass.setBindGroup(0, bg);
     this.pass.dispatchWorkgroups(g[0], g[1], g[2]);
     if (this.profiler) { this.pass.end(); this.pass = null; }
     this.dispatches++;
@@ -205,6 +246,10 @@ export class Runtime {
   /** Submits everything encoded so far. */
   flush(): void {
     if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.uniformBytes) {
+      this.device.queue.writeBuffer(this.uniformGpu, 0, this.uniformHost, 0, this.uniformBytes);
+      this.uniformBytes = 0;
+    }
     if (this.encoder) {
       const afterSubmit = this.profiler?.resolve(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
@@ -213,10 +258,6 @@ export class Runtime {
     }
     this.queued = 0;
     this.pool.afterSubmit();
-    // Uniform buffers written for this submit may be rewritten by later writeBuffer calls: those run after
-    // this submit on the queue timeline, so they are safe to hand out again now.
-    this.uniformFree.push(...this.uniformPending);
-    this.uniformPending = [];
   }
 
   /** Writes host data into a buffer (flushes first, so pending commands see the old contents). */

@@ -1,0 +1,88 @@
+/**
+ * Host cost per dispatch: what the CPU spends to issue one kernel, which sets the pace on a real GPU
+ * once kernels take microseconds.
+ *
+ * - tiny ops: `ops` adds of two 64-element tensors in a row. "encode" is the loop itself (the JS and
+ *   Dawn calls that record and submit the dispatches), "total" adds waiting for the GPU; both per op.
+ *   TF.js's WebGPU backend runs the same loop on the same Dawn device in the same process.
+ * - ResNet-20 step: one training step (forward, backward, SGD) at freeze depth 0, batch 8: the host
+ *   time to issue it, divided by its dispatches.
+ * Each figure is the best of `BENCH_RUNS` repetitions (the driver's own threads share the CPU).
+ * Run: bash -c 'source scripts/env.sh; node bench/dispatch.ts'
+ */
+import { initThaw, initTf, printTable, writeResults, adapterLabel, randomData, benchRuns } from './common.ts';
+import { tensor } from '../engine/factory.ts';
+import { tidy } from '../engine/tensor.ts';
+import { backward } from '../engine/autograd.ts';
+import { add } from '../engine/ops.ts';
+import { crossEntropy } from '../kernels/softmax/softmax.ts';
+import { SGD } from '../engine/optim/index.ts';
+import { resnet20 } from '../models/resnet_cifar.ts';
+
+export interface DispatchRow { case: string; engine: string; dispatches: number; encodeUs: number; totalUs: number }
+
+/** Best-of-`runs` host and total time of `issue` (which returns how many dispatches it issued). */
+async function measure(issue: () => number, finish: () => Promise<void>, runs: number): Promise<{ n: number; encodeUs: number; totalUs: number }> {
+  issue(); await finish();  // compile and allocate
+  let best = { n: 0, encodeUs: Infinity, totalUs: Infinity };
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    const n = issue();
+    const t1 = performance.now();
+    await finish();
+    const t2 = performance.now();
+    const e = ((t1 - t0) * 1000) / n, t = ((t2 - t0) * 1000) / n;
+    if (t < best.totalUs) best = { n, encodeUs: Math.min(e, best.encodeUs), totalUs: t };
+    else best.encodeUs = Math.min(e, best.encodeUs);
+  }
+  return best;
+}
+
+export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<DispatchRow[]> {
+  const rt = await initThaw();
+  const runs = o.quick ? 3 : benchRuns(), ops = o.quick ? 200 : 2000;
+  const rows: DispatchRow[] = [];
+
+  const a = tensor(randomData(64), [64]), b = tensor(randomData(64), [64]);
+  const tiny = await measure(() => {
+    const d0 = rt.dispatches;
+    for (let i = 0; i < ops; i++) add(a, b).dispose();
+    return rt.dispatches - d0;
+  }, () => rt.sync(), runs);
+  rows.push({ case: `tiny op x${ops}`, engine: 'thaw', dispatches: tiny.n, encodeUs: tiny.encodeUs, totalUs: tiny.totalUs });
+
+  const B = 8;
+  const x = tensor(randomData(B * 3 * 32 * 32), [B, 3, 32, 32]);
+  const y = tensor(Int32Array.from({ length: B }, (_, i) => i % 10), [B], 'i32');
+  const model = resnet20(10).train();
+  const opt = new SGD(model.trainableParameters(), { lr: 0.01, momentum: 0.9 });
+  const step = await measure(() => {
+    const d0 = rt.dispatches;
+    tidy(() => { backward(crossEntropy(model.forward(x), y)); return undefined; });
+    opt.step();
+    opt.zeroGrad();
+    return rt.dispatches - d0;
+  }, () => rt.sync(), runs);
+  rows.push({ case: `ResNet-20 step (batch ${B})`, engine: 'thaw', dispatches: step.n, encodeUs: step.encodeUs, totalUs: step.totalUs });
+
+  if (o.vs !== false) {
+    const t = await initTf();
+    const ta = t.tf.tensor1d(randomData(64)), tb = t.tf.tensor1d(randomData(64));
+    const tfTiny = await measure(() => {
+      for (let i = 0; i < ops; i++) t.tf.add(ta, tb).dispose();
+      return ops;
+    }, async () => { const s = t.tf.add(ta, tb); await s.data(); s.dispose(); }, runs);
+    rows.push({ case: `tiny op x${ops}`, engine: 'tfjs-webgpu', dispatches: tfTiny.n, encodeUs: tfTiny.encodeUs, totalUs: tfTiny.totalUs });
+  }
+
+  printTable(`Host cost per dispatch on ${adapterLabel(rt)} (best of ${runs})`,
+    ['case', 'engine', 'dispatches', 'encode µs/dispatch', 'total µs/dispatch'],
+    rows.map((r) => [r.case, r.engine, r.dispatches, r.encodeUs, r.totalUs]));
+  console.log(`wrote ${writeResults(rt, 'dispatch', { rows })}`);
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await run({ quick: process.argv.includes('--quick'), vs: !process.argv.includes('--no-vs') });
+  process.exit(0);
+}
