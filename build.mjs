@@ -1,6 +1,9 @@
-// Builds the library for Node and for browsers, the CLI, and the web demo. WGSL files are inlined as text.
+// Builds the library for Node and for browsers, its type declarations, the CLI, and the web demo.
+// WGSL files are inlined as text, so dist/ needs no loader for them.
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const common = { bundle: true, format: 'esm', loader: { '.wgsl': 'text' }, sourcemap: true, target: 'es2022', logLevel: 'warning' };
 
@@ -15,7 +18,10 @@ await build({
 await build({
   ...common, entryPoints: ['cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', packages: 'external',
 });
+// Declarations of the public API (index.ts, node.ts and what they reach), for package.json's "types".
+rmSync('dist/types', { recursive: true, force: true });
+execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 if (existsSync('web/main.ts')) {
   await build({ ...common, entryPoints: ['web/main.ts'], outfile: 'dist/web/main.js', platform: 'browser', external: ['webgpu', 'node:*'] });
 }
-console.log('build: dist/node, dist/browser, dist/cli.js' + (existsSync('web/main.ts') ? ', dist/web' : ''));
+console.log('build: dist/node, dist/browser, dist/types, dist/cli.js' + (existsSync('web/main.ts') ? ', dist/web' : ''));

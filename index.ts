@@ -2,6 +2,9 @@
  * thaw — a tensor engine with hand-written WebGPU kernels, built for transfer learning.
  * This entry is browser-safe; `node.ts` adds the Node-only file-system helpers.
  */
+// Kept in the emitted dist/types/index.d.ts, so a project using thaw's types sees WebGPU's global
+// types (GPUDevice, GPUBuffer) without listing @webgpu/types itself.
+/// <reference types="@webgpu/types" preserve="true" />
 export { init, runtime, type Runtime } from './engine/runtime.ts';
 export { profile, formatProfile, type ProfileReport, type ProfileRow } from './engine/profile.ts';
 export { getGpu, resetGpu, type Gpu, type AdapterSummary } from './engine/device.ts';

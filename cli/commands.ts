@@ -24,9 +24,9 @@ export const COMMANDS: Record<string, Command> = {
   fetch: command('fetch', 'Download zoo models into the cache (sha256-verified) and print their paths; --list shows the zoo', 'NAME... [--cache DIR] [--offline] | --list', {
     list: { type: 'boolean', help: 'list the zoo: formats, sizes, licences and where each would come from' },
     cache: { type: 'string', help: 'cache folder (default: $THAW_CACHE or ~/.cache/thaw)' },
-    offline: { type: 'boolean', help: 'never download: the cache and local copies only (also $THAW_OFFLINE=1)' },
+    offline: { type: 'boolean', help: 'never download: the cache and local copies only (also $THAW_OFFLINE=1; $THAW_OFFLINE_DIRS lists folders of local copies)' },
     json: { type: 'boolean', help: 'print JSON' },
-  }, ['thaw fetch --list', 'thaw fetch resnet20-cifar10', 'thaw fetch darknet-tiny --cache ./models', 'THAW_CACHE=/data/thaw thaw fetch mobilenetv2-nsfwjs --offline'],
+  }, ['thaw fetch --list', 'thaw fetch resnet20-cifar10', 'thaw fetch darknet-tiny --cache ./models', 'THAW_CACHE=/data/thaw thaw fetch mobilenetv2-nsfwjs --offline', 'THAW_OFFLINE_DIRS=/mnt/models thaw fetch resnet20-cifar10 --offline'],
   async (p) => {
     if (p.options.list && p.positionals.length) throw new UsageError('thaw fetch: --list takes no model names');
     const { runFetch } = await import('./fetch.ts');

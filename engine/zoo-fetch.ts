@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,10 @@ export interface FetchProgress {
 export interface FetchOptions {
   /** Cache root; files go to `<cacheDir>/<model>/<path>`. Default `$THAW_CACHE`, else `~/.cache/thaw`. */
   cacheDir?: string;
-  /** Directories holding local copies, searched in order. Default: the entry's `localDirs` under the repository root and the working directory. */
+  /**
+   * Directories holding local copies, searched in order. Default: `$THAW_OFFLINE_DIRS` (see
+   * `envOfflineDirs`), then the entry's `localDirs` under the package root and the working directory.
+   */
   offlineDirs?: readonly string[];
   onProgress?: (p: FetchProgress) => void;
   /** Never download (default: true when `$THAW_OFFLINE` is 1). */
@@ -65,10 +68,25 @@ export function packageRoot(): string {
   }
 }
 
-/** The default local-copy directories of an entry: its localDirs under the package root, then under the cwd. */
+/**
+ * The local-copy directories `$THAW_OFFLINE_DIRS` names for an entry. The variable lists directories
+ * separated by the platform's path delimiter (':' on Linux and macOS, ';' on Windows); each
+ * directory D is searched as D/<model name>/ and as D itself, so it can be a folder of models laid
+ * out like the cache (`<model>/<file>`) or the folder of one model's files. Relative entries resolve
+ * against the working directory. Files found there are still checked against the zoo's sha256.
+ */
+export function envOfflineDirs(entry: ZooEntry, value: string | undefined = process.env.THAW_OFFLINE_DIRS): string[] {
+  const dirs = (value ?? '').split(delimiter).filter((d) => d.trim() !== '').map((d) => resolve(d));
+  return dirs.flatMap((d) => [join(d, entry.name), d]);
+}
+
+/**
+ * The default local-copy directories of an entry: those `$THAW_OFFLINE_DIRS` names first, then its
+ * localDirs under the package root, then under the cwd.
+ */
 export function defaultOfflineDirs(entry: ZooEntry): string[] {
   const roots = [...new Set([packageRoot(), process.cwd()])];
-  return [...new Set(roots.flatMap((r) => entry.localDirs.map((d) => resolve(r, d))))];
+  return [...new Set([...envOfflineDirs(entry), ...roots.flatMap((r) => entry.localDirs.map((d) => resolve(r, d)))])];
 }
 
 /** Lower-case hex sha256 of a file, streamed. */
@@ -105,7 +123,7 @@ async function writeVerified(chunks: AsyncIterable<Uint8Array>, dest: string, fi
 
 function manualHint(entry: ZooEntry, file: ZooFile, dest: string): string {
   return `To install it by hand, put the file (sha256 ${file.sha256}, ${file.bytes} bytes) at ${dest}, ` +
-    `or in a directory passed as offlineDirs (default: ${entry.localDirs.join(', ')} under the thaw checkout).`;
+    `or in a directory named by $THAW_OFFLINE_DIRS or passed as offlineDirs (default: ${entry.localDirs.join(', ')} under the thaw checkout).`;
 }
 
 async function fetchFile(entry: ZooEntry, file: ZooFile, dest: string, opts: FetchOptions, offlineDirs: readonly string[]): Promise<FetchSource> {

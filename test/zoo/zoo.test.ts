@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ChecksumError, ModelUnavailableError, UnknownModelError } from '../../engine/data/errors.ts';
@@ -148,6 +148,43 @@ test('the cache directory defaults to $THAW_CACHE', async () => {
     assert.match(defaultCacheDir(), /\.cache\/thaw$/);
   } finally {
     if (old === undefined) delete process.env.THAW_CACHE; else process.env.THAW_CACHE = old;
+  }
+});
+
+test('$THAW_OFFLINE_DIRS: each folder is searched as <dir>/<model>/ and <dir>/, before the default local copies', async () => {
+  const { defaultOfflineDirs, envOfflineDirs } = await import('../../engine/zoo-fetch.ts');
+  const e = ZOO['resnet20-cifar10'];
+  assert.equal(envOfflineDirs(e, ''), []);
+  assert.equal(envOfflineDirs(e, `/a${delimiter}${delimiter}/b/`), ['/a/resnet20-cifar10', '/a', '/b/resnet20-cifar10', '/b']);
+  const old = process.env.THAW_OFFLINE_DIRS;
+  try {
+    // A wrong file under the variable's folder is found first (and rejected by its sha256), even
+    // where the checkout's own ../shared copy exists: the variable comes before the defaults.
+    const models = join(tmp, 'models');
+    mkdirSync(join(models, e.name), { recursive: true });
+    const bad = join(models, e.name, e.files[0].path);
+    writeFileSync(bad, 'not a checkpoint');
+    process.env.THAW_OFFLINE_DIRS = models;
+    assert.equal(defaultOfflineDirs(e).slice(0, 2), [join(models, e.name), models]);
+    try {
+      await fetchModel(e.name, { cacheDir: join(tmp, 'cache'), offline: true });
+      assert.unreachable('should throw');
+    } catch (err) {
+      assert.instance(err, ChecksumError);
+      assert.match((err as Error).message, bad);
+    }
+    if (haveResnet) {
+      // A folder holding the model's files directly works too.
+      const flat = join(tmp, 'flat');
+      mkdirSync(flat);
+      copyFileSync(join(RESNET_DIR, e.files[0].path), join(flat, e.files[0].path));
+      process.env.THAW_OFFLINE_DIRS = [join(tmp, 'nothing-here'), flat].join(delimiter);
+      const m = await fetchModel(e.name, { cacheDir: join(tmp, 'cache'), offline: true });
+      assert.is(m.sources[e.files[0].path], 'local');
+      assert.is(await sha256File(m.files[e.files[0].path]), e.files[0].sha256);
+    }
+  } finally {
+    if (old === undefined) delete process.env.THAW_OFFLINE_DIRS; else process.env.THAW_OFFLINE_DIRS = old;
   }
 });
 
