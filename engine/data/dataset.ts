@@ -91,6 +91,58 @@ export function subsetPerClass(labels: ArrayLike<number>, k: number, rng: Rng, n
   return Int32Array.from(out.sort((a, b) => a - b));
 }
 
+/**
+ * n indices drawn from `pool` (dataset indices; every index when omitted) stratified by class, at
+ * random by rng, returned in ascending order. Each class present in the pool gets one index first
+ * (n smaller than the number of classes: n classes drawn at random get one each), and the rest is shared in proportion to what each class has left (largest
+ * remainders, ties broken at random), so the sample has the pool's class mix and no class is
+ * favoured by its position in the data. n at least the pool size takes the whole pool.
+ */
+export function stratifiedSample(labels: ArrayLike<number>, n: number, rng: Rng, pool?: ArrayLike<number>): Int32Array {
+  if (!Number.isInteger(n) || n < 0) throw new DataArgError(`stratifiedSample: n must be a non-negative integer, got ${n}`);
+  const idx = pool ? Array.from(pool) : Array.from({ length: labels.length }, (_, i) => i);
+  const byClass = new Map<number, number[]>();
+  for (const i of idx) {
+    const l = labels[i];
+    if (!Number.isInteger(l) || l < 0) throw new DataArgError(`stratifiedSample: label ${l} at index ${i} is not a class index`);
+    let m = byClass.get(l);
+    if (!m) byClass.set(l, (m = []));
+    m.push(i);
+  }
+  if (n >= idx.length) return Int32Array.from(idx.sort((a, b) => a - b));
+  // Classes in a random order, so that ties (equal remainders) favour no class by its index.
+  const classes = shuffle([...byClass.keys()].sort((a, b) => a - b), rng);
+  const quota = new Map<number, number>(classes.map((c) => [c, 0]));
+  let left = n;
+  if (n < classes.length) {
+    for (const c of classes.slice(0, n)) quota.set(c, 1); // n classes at random, one index each
+    left = 0;
+  } else {
+    for (const c of classes) quota.set(c, 1);
+    left -= classes.length;
+  }
+  const spare = (c: number) => byClass.get(c)!.length - quota.get(c)!;
+  const total = classes.reduce((a, c) => a + spare(c), 0);
+  const share = classes.map((c) => ({ c, exact: total ? (left * spare(c)) / total : 0 }));
+  for (const s of share) { const f = Math.floor(s.exact); quota.set(s.c, quota.get(s.c)! + f); left -= f; }
+  // Stable sort: equal remainders keep the random class order.
+  for (const s of [...share].sort((a, b) => (b.exact - Math.floor(b.exact)) - (a.exact - Math.floor(a.exact)))) {
+    if (left <= 0) break;
+    if (spare(s.c) > 0) { quota.set(s.c, quota.get(s.c)! + 1); left--; }
+  }
+  for (const c of classes) while (left > 0 && spare(c) > 0) { quota.set(c, quota.get(c)! + 1); left--; } // rounding slack, if any
+  const out: number[] = [];
+  for (const c of classes) out.push(...shuffle([...byClass.get(c)!], rng).slice(0, quota.get(c)!));
+  return Int32Array.from(out.sort((a, b) => a - b));
+}
+
+/** How many of `indices` fall in each class 0..numClasses-1. */
+export function countPerClass(labels: ArrayLike<number>, indices: ArrayLike<number>, numClasses: number): number[] {
+  const out = new Array(numClasses).fill(0);
+  for (let i = 0; i < indices.length; i++) out[labels[indices[i]]]++;
+  return out;
+}
+
 /** The labels of a dataset (calls get(i) for each; cheap for IDX and folder datasets' `labels`). */
 export function labelsOf(ds: Dataset & { labels?: ArrayLike<number> }): Int32Array {
   if (ds.labels) return Int32Array.from(ds.labels);

@@ -1,7 +1,7 @@
 // Datasets: per-class subsets, batching, mapping, preprocessing for a backbone.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { arrayDataset, batches, idxDataset, labelsOf, mapDataset, subset, subsetPerClass } from '../../engine/data/dataset.ts';
+import { arrayDataset, batches, countPerClass, idxDataset, labelsOf, mapDataset, stratifiedSample, subset, subsetPerClass } from '../../engine/data/dataset.ts';
 import { DataArgError } from '../../engine/data/errors.ts';
 import { IMAGENET_MEAN, IMAGENET_STD, preprocess, type PreprocessSpec } from '../../engine/data/preprocess.ts';
 import { Rng } from '../../engine/data/rng.ts';
@@ -43,6 +43,37 @@ function toyDataset(n: number, size: number) {
   const y = Int32Array.from({ length: n }, (_, i) => i % 3);
   return arrayDataset(x, y);
 }
+
+test('stratifiedSample: from a pool sorted by class, every class gets its share, not the first classes in order', () => {
+  const C = 3 + rng.int(8), per = Array.from({ length: C }, () => 20 + rng.int(30));
+  const labels = Int32Array.from(per.flatMap((m, c) => new Array(m).fill(c))); // folder order: class 0 first
+  const skip = new Set(Array.from({ length: 5 * C }, () => rng.int(labels.length)));
+  const pool = Int32Array.from([...labels.keys()].filter((i) => !skip.has(i)));
+  const avail = countPerClass(labels, pool, C);
+  const n = C + rng.int(pool.length - C);
+  const a = stratifiedSample(labels, n, new Rng(seed), pool);
+  assert.is(a.length, n);
+  assert.is(new Set(a).size, n, 'distinct');
+  for (let i = 1; i < a.length; i++) assert.ok(a[i] > a[i - 1], 'ascending');
+  for (const i of a) assert.ok(!skip.has(i), 'drawn from the pool only');
+  const got = countPerClass(labels, a, C);
+  const total = pool.length;
+  got.forEach((g, c) => {
+    assert.ok(g >= 1, `class ${c} has a test image (${got})`);
+    const want = 1 + ((n - C) * (avail[c] - 1)) / (total - C);
+    assert.ok(Math.abs(g - want) < 1.0001, `class ${c}: ${g} drawn, ${want.toFixed(2)} expected (${got} of ${avail})`);
+  });
+  assert.equal(Array.from(stratifiedSample(labels, n, new Rng(seed), pool)), Array.from(a), 'same seed, same sample');
+  assert.equal(Array.from(stratifiedSample(labels, pool.length + rng.int(5), new Rng(seed), pool)), Array.from(pool), 'n >= pool: all of it');
+  // Fewer than the number of classes: distinct classes, and over seeds every class is drawn (ties are broken at random).
+  const seen = new Set<number>();
+  for (let s = 0; s < 40; s++) {
+    const few = stratifiedSample(labels, 2, new Rng(seed + s), pool);
+    assert.is(new Set(Array.from(few, (i) => labels[i])).size, 2);
+    for (const i of few) seen.add(labels[i]);
+  }
+  assert.ok(seen.size > C / 2, `2-image samples over 40 seeds cover ${seen.size} of ${C} classes`);
+});
 
 test('batches: sizes, last batch, dropLast, content matches get(i)', () => {
   const n = 10 + rng.int(30), size = 1 + rng.int(5), bs = 1 + rng.int(9);
