@@ -2,11 +2,11 @@
  * Node-only image-folder datasets: `root/<class>/**.{png,jpg,jpeg}`, one subfolder per class,
  * class names sorted (so label indices match torchvision's ImageFolder).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Dataset } from './dataset.ts';
-import { DataArgError, DataMissingError } from './errors.ts';
-import { readImage } from './image.ts';
+import { DataArgError, DataFormatError, DataMissingError } from './errors.ts';
+import { readImage, sniffImageFormat } from './image.ts';
 import { preprocess, type Augment, type PreprocessSpec } from './preprocess.ts';
 
 /** File extensions listed as images (compared case-insensitively). */
@@ -73,21 +73,54 @@ export function indexImageFolder(root: string): ImageFolderIndex {
   return { root, classes, files, labels: Int32Array.from(labels) };
 }
 
+/**
+ * Reads the first bytes of every file and throws one DataFormatError listing those that are not PNG or
+ * JPEG (by magic number, as decoding would tell), so a stray file fails before any work, not when a
+ * run happens to sample it. Only headers are read: a truncated image still fails when decoded.
+ */
+export function checkImageHeaders(files: readonly string[], root = ''): void {
+  const bad: string[] = [];
+  const head = new Uint8Array(8);
+  for (const f of files) {
+    let n = 0;
+    try {
+      const fd = openSync(f, 'r');
+      try { n = readSync(fd, head, 0, 8, 0); } finally { closeSync(fd); }
+    } catch (e) {
+      bad.push(`${root ? relative(root, f) : f} (cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      continue;
+    }
+    if (sniffImageFormat(head.subarray(0, n)) === null) {
+      const hex = Array.from(head.subarray(0, n), (b) => b.toString(16).padStart(2, '0')).join(' ');
+      bad.push(`${root ? relative(root, f) : f} (${n ? `starts with ${hex}` : 'empty'})`);
+    }
+  }
+  if (bad.length) {
+    throw new DataFormatError(`${bad.length} of ${files.length} files${root ? ` in ${root}` : ''} are not PNG or JPEG: ` +
+      `${bad.slice(0, 5).join(', ')}${bad.length > 5 ? `, … (${bad.length} in all)` : ''}; convert them to PNG or JPEG, or remove them`);
+  }
+}
+
 /** A folder dataset: the listing plus get(i), which decodes and preprocesses file i. */
 export interface ImageFolderDataset extends Dataset, ImageFolderIndex {}
 
 /**
- * An image folder as a dataset for a backbone: get(i) reads, decodes and preprocesses one file
- * (nothing is cached). An undecodable image throws a DataFormatError naming the file.
+ * An image folder (a root folder, or its listing from `indexImageFolder`) as a dataset for a
+ * backbone: get(i) reads, decodes and preprocesses one file (nothing is cached). Every file's header
+ * is checked first (`checkImageHeaders`, unless `checkHeaders` is false), so a file that is not PNG or
+ * JPEG fails here, by name; an image that still cannot be decoded throws a DataFormatError naming it
+ * when read.
  */
-export function imageFolderDataset(root: string, spec: PreprocessSpec, augment?: Augment): ImageFolderDataset {
-  const index = indexImageFolder(root);
+export function imageFolderDataset(root: string | ImageFolderIndex, spec: PreprocessSpec, augment?: Augment,
+  opts: { checkHeaders?: boolean } = {}): ImageFolderDataset {
+  const index = typeof root === 'string' ? indexImageFolder(root) : root;
+  if (opts.checkHeaders ?? true) checkImageHeaders(index.files, index.root);
   return {
     ...index,
     length: index.files.length,
     get(i) {
       const path = index.files[i];
-      if (path === undefined) throw new DataArgError(`imageFolderDataset: index ${i} is out of range for ${index.files.length} images in ${relative(process.cwd(), root) || root}`);
+      if (path === undefined) throw new DataArgError(`imageFolderDataset: index ${i} is out of range for ${index.files.length} images in ${relative(process.cwd(), index.root) || index.root}`);
       return { x: preprocess(readImage(path), spec, augment), y: index.labels[i] };
     },
   };

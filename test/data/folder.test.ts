@@ -7,7 +7,7 @@ import { PNG } from 'pngjs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DataFormatError, DataMissingError } from '../../engine/data/errors.ts';
-import { imageFolderDataset, indexImageFolder } from '../../engine/data/folder.ts';
+import { checkImageHeaders, imageFolderDataset, indexImageFolder } from '../../engine/data/folder.ts';
 import { Rng } from '../../engine/data/rng.ts';
 import { ZOO } from '../../engine/zoo.ts';
 
@@ -67,9 +67,27 @@ test('missing root, no class folders, empty class: DataMissingError saying what 
   assert.throws(() => indexImageFolder(root), isMissing(/class 'dog' has no/));
 });
 
-test('an undecodable image names the file when read', () => {
+test('files that are not PNG or JPEG are all named, in one line, when the dataset is made (not when one is sampled)', () => {
+  const n = 3 + rng.int(6);
+  for (let i = 0; i < n; i++) put(`${['cat', 'dog'][i % 2]}/${i}.${['png', 'jpg'][rng.int(2)]}`, rng.int(2) ? png(3, 3) : jpg(4, 4));
+  const bad = ['cat/broken.jpg', `dog/x${rng.int(100)}.png`];
+  put(bad[0], Buffer.from('this is not a jpeg'));
+  put(bad[1], '');
+  let err: unknown = null;
+  try { imageFolderDataset(root, spec); } catch (e) { err = e; }
+  assert.ok(err instanceof DataFormatError, String(err));
+  const msg = (err as Error).message;
+  assert.not.match(msg, /\n/, 'one line');
+  assert.ok(msg.startsWith(`2 of ${n + 2} files in ${root} are not PNG or JPEG: `), msg);
+  assert.ok(msg.includes(`${bad[0]} (starts with 74 68 69 73 20 69 73 20)`), msg);
+  assert.ok(msg.includes(`${bad[1]} (empty)`), msg);
+  assert.match(msg, /convert them to PNG or JPEG, or remove them$/);
+  assert.throws(() => checkImageHeaders(indexImageFolder(root).files), /2 of \d+ files are not PNG or JPEG/);
+});
+
+test('an image with a good header but a corrupt body names the file when read', () => {
   put('cat/good.png', png(4, 4));
-  put('cat/broken.jpg', Buffer.from('this is not a jpeg'));
+  put('cat/broken.jpg', Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from('then garbage')]));
   const ds = imageFolderDataset(root, spec);
   const i = ds.files.findIndex((f) => f.endsWith('broken.jpg'));
   assert.throws(() => ds.get(i), (e: unknown) => e instanceof DataFormatError && (e as Error).message.includes(join(root, 'cat', 'broken.jpg')));
