@@ -21,6 +21,7 @@ import { type CachePlan, type FeatureCache, planCache, splitAt, computeCache, sh
 import { ThawError } from './errors.ts';
 import { freezeTo } from './freeze.ts';
 import { BatchNorm2d } from './nn/norm.ts';
+import { encodeFiniteCheck, findNonFinite, NonFiniteError, type NonFiniteReport, type PendingFiniteCheck } from './safety.ts';
 
 export { planCache, cacheBlocker, computeCache, computeFeatures, type CachePlan, type FeatureCache } from './feature-cache.ts';
 
@@ -116,6 +117,15 @@ function makeSchedule(o: FinetuneOptions, totalSteps: number) {
   }
 }
 
+/** Refuses labels outside 0..C-1 (cross-entropy would turn them into a NaN loss, the confusion matrix into a crash). */
+function checkLabels(y: Int32Array, C: number, what: string, indices: Int32Array): void {
+  for (let i = 0; i < y.length; i++) {
+    if (!(y[i] >= 0 && y[i] < C)) {
+      throw new ThawError('finetune', `${what} example ${indices[i]} has label ${y[i]}, outside 0..${C - 1} (numClasses ${C}); give numClasses as the number of classes of the data`);
+    }
+  }
+}
+
 function argmaxRows(L: Float32Array, n: number, C: number, out: (i: number, arg: number) => void): void {
   for (let i = 0; i < n; i++) {
     let arg = 0;
@@ -134,6 +144,7 @@ export async function evaluate(model: Classifier, ds: Dataset, batchSize: number
   let correct = 0, seen = 0;
   try {
     for (const b of batches(ds, batchSize)) {
+      checkLabels(b.y, numClasses, 'evaluation', b.indices);
       const logits = noGrad(() => tidy(() => cached
         ? cached.rest(cachedBatch(cached.cache, b.indices.map((_, i) => seen + i)))
         : model.forward(tensor(b.x, [b.n, ...shapeOf(b)]))));
@@ -183,51 +194,78 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   const opt = makeOptimizer(model, o);
   const sched = new Scheduler(opt, makeSchedule(o, stepsPerEpoch * o.epochs));
   const epochs: EpochStats[] = [];
-  let dispatchesPerStep = 0;
+  let dispatchesPerStep = 0, globalStep = 0;
   const C = o.numClasses;
-  for (let epoch = 1; epoch <= o.epochs; epoch++) {
-    const e0 = performance.now();
-    let lossSum = 0, correct = 0, seen = 0, counted = 0, step = 0;
-    const pending: { loss: Tensor; logits: Tensor; y: Int32Array }[] = [];
-    // Results are read back every few steps: each readback waits for the GPU.
-    const drain = async () => {
-      for (const p of pending.splice(0)) {
-        lossSum += (await p.loss.item()) * p.y.length;
-        argmaxRows(await p.logits.data(), p.y.length, C, (i, arg) => { if (arg === p.y[i]) correct++; });
-        counted += p.y.length;
-        p.loss.dispose(); p.logits.dispose();
+  const trainable = model.trainableParameters();
+  const lrText = o.lrRange ? `${o.lrRange[0]} to ${o.lrRange[1]}` : String(o.lr);
+  const hint = `Lower the learning rate (it is ${lrText}), clip gradients (clipNorm) or check the input data; the model's parameters are no longer finite, so reload them before using it.`;
+  let optimizerStateBytes = 0;
+  const pending: { check: PendingFiniteCheck; logits: Tensor; y: Int32Array; step: number }[] = [];
+  // The optimizer's state and the unread steps are freed however the loop ends (a diverged step throws).
+  try {
+    for (let epoch = 1; epoch <= o.epochs; epoch++) {
+      const e0 = performance.now();
+      let lossSum = 0, correct = 0, seen = 0, counted = 0, step = 0;
+      // Results are read back every few steps: each readback waits for the GPU. One readback per step
+      // brings the loss and whether every trainable parameter stayed finite after the update.
+      const drain = async () => {
+        const todo = pending.splice(0);
+        try {
+          for (const p of todo) {
+            const { report, carried } = await p.check.read(p.step);
+            const loss = carried[0];
+            if (report || !Number.isFinite(loss)) {
+              const r: NonFiniteReport = Number.isFinite(loss) ? report!
+                : { step: p.step, name: 'loss', what: 'value', kind: Number.isNaN(loss) ? 'NaN' : 'Inf', index: 0, bad: ['loss', ...(report?.bad ?? [])] };
+              throw new NonFiniteError({ ...r, epoch }, hint);
+            }
+            lossSum += loss * p.y.length;
+            argmaxRows(await p.logits.data(), p.y.length, C, (i, arg) => { if (arg === p.y[i]) correct++; });
+            counted += p.y.length;
+          }
+        } finally {
+          for (const p of todo) { p.check.dispose(); p.logits.dispose(); }
+        }
+      };
+      for (const b of batches(train, o.batchSize, { shuffle: true, rng })) {
+        checkLabels(b.y, C, 'training', b.indices);
+        const d0 = runtime().dispatches;
+        const { loss, logits } = tidy(() => {
+          const labels = tensor(b.y, [b.n], 'i32');
+          const logits = trainCache ? split.rest(cachedBatch(trainCache, b.indices)) : model.forward(tensor(b.x, [b.n, ...shapeOf(b)]));
+          const loss = crossEntropy(logits, labels, { labelSmoothing: o.labelSmoothing ?? 0 });
+          backward(loss);
+          return { loss: keep(loss), logits: keep(logits) };
+        });
+        if (o.clipNorm) clipGradNorm(model.trainableParameters(), o.clipNorm).dispose();
+        opt.step();
+        opt.zeroGrad();
+        sched.step();
+        dispatchesPerStep = runtime().dispatches - d0;
+        globalStep++;
+        pending.push({ check: encodeFiniteCheck(trainable, 'value', loss), logits, y: Int32Array.from(b.y), step: globalStep });
+        loss.dispose();
+        seen += b.n;
+        step++;
+        if (pending.length >= 8) await drain();
+        o.onProgress?.({ epoch, epochs: o.epochs, step, stepsPerEpoch, loss: counted ? lossSum / counted : NaN, imagesPerSec: seen / ((performance.now() - e0) / 1000), phase: 'train' });
       }
-    };
-    for (const b of batches(train, o.batchSize, { shuffle: true, rng })) {
-      const d0 = runtime().dispatches;
-      const { loss, logits } = tidy(() => {
-        const labels = tensor(b.y, [b.n], 'i32');
-        const logits = trainCache ? split.rest(cachedBatch(trainCache, b.indices)) : model.forward(tensor(b.x, [b.n, ...shapeOf(b)]));
-        const loss = crossEntropy(logits, labels, { labelSmoothing: o.labelSmoothing ?? 0 });
-        backward(loss);
-        return { loss: keep(loss), logits: keep(logits) };
-      });
-      if (o.clipNorm) clipGradNorm(model.trainableParameters(), o.clipNorm).dispose();
-      opt.step();
-      opt.zeroGrad();
-      sched.step();
-      dispatchesPerStep = runtime().dispatches - d0;
-      pending.push({ loss, logits, y: Int32Array.from(b.y) });
-      seen += b.n;
-      step++;
-      if (pending.length >= 8) await drain();
-      o.onProgress?.({ epoch, epochs: o.epochs, step, stepsPerEpoch, loss: counted ? lossSum / counted : NaN, imagesPerSec: seen / ((performance.now() - e0) / 1000), phase: 'train' });
+      await drain();
+      const seconds = (performance.now() - e0) / 1000;
+      const stats: EpochStats = { epoch, loss: lossSum / seen, trainAcc: correct / seen, seconds, imagesPerSec: seen / seconds, lr: opt.groups[0].lr };
+      if (test && (epoch % (o.evalEvery ?? 1) === 0 || epoch === o.epochs)) stats.testAcc = (await evaluate(model, test, o.batchSize, C, testCache && { cache: testCache, rest: split.rest })).accuracy;
+      epochs.push(stats);
+      log(`epoch ${epoch}/${o.epochs}: loss ${stats.loss.toFixed(4)}, train acc ${(stats.trainAcc * 100).toFixed(1)}%` +
+        (stats.testAcc !== undefined ? `, test acc ${(stats.testAcc * 100).toFixed(1)}%` : '') + `, ${stats.imagesPerSec.toFixed(0)} img/s`);
     }
-    await drain();
-    const seconds = (performance.now() - e0) / 1000;
-    const stats: EpochStats = { epoch, loss: lossSum / seen, trainAcc: correct / seen, seconds, imagesPerSec: seen / seconds, lr: opt.groups[0].lr };
-    if (test && (epoch % (o.evalEvery ?? 1) === 0 || epoch === o.epochs)) stats.testAcc = (await evaluate(model, test, o.batchSize, C, testCache && { cache: testCache, rest: split.rest })).accuracy;
-    epochs.push(stats);
-    log(`epoch ${epoch}/${o.epochs}: loss ${stats.loss.toFixed(4)}, train acc ${(stats.trainAcc * 100).toFixed(1)}%` +
-      (stats.testAcc !== undefined ? `, test acc ${(stats.testAcc * 100).toFixed(1)}%` : '') + `, ${stats.imagesPerSec.toFixed(0)} img/s`);
+    optimizerStateBytes = opt.stateBytes();
+  } finally {
+    for (const p of pending.splice(0)) { p.check.dispose(); p.logits.dispose(); }
+    opt.dispose?.();
   }
-  const optimizerStateBytes = opt.stateBytes();
-  opt.dispose?.();
+  // The steps checked the trainable parameters (frozen ones do not change); running statistics are checked once, at the end.
+  const last = await findNonFinite(model.namedBuffers(), globalStep, 'value');
+  if (last) throw new NonFiniteError({ ...last, epoch: o.epochs }, hint);
   return { epochs, usedCache, cacheReason: plan.reason, cachedStages: plan.all ? 'all' : plan.stages, cacheSeconds, seconds: (performance.now() - t0) / 1000, dispatchesPerStep, optimizerStateBytes };
 }
 

@@ -1,0 +1,119 @@
+// The fine-tuning loop stops on a non-finite step instead of training on to NaN weights: every step's
+// loss comes back with a GPU check of the trainable parameters in one readback, the error names the
+// step, the first bad tensor and the learning rate, and nothing is leaked. Labels outside the head's
+// classes are refused before any step.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, rand, randArray } from '../helpers.ts';
+import { runtime } from '../../engine/runtime.ts';
+import { assign } from '../../engine/factory.ts';
+import { ThawError } from '../../engine/errors.ts';
+import { finetune } from '../../engine/finetune.ts';
+import { NonFiniteError } from '../../engine/safety.ts';
+import { arrayDataset } from '../../engine/data/dataset.ts';
+import { KerasClassifier } from '../../models/keras/index.ts';
+
+test.before(async () => { await setup(); });
+
+const S = 4, CH = 3, K = 3;
+
+/** A tiny Keras classifier: [Conv2D 1x1 → BatchNorm →] Flatten → Dense(K). */
+function tiny(withConv: boolean): KerasClassifier {
+  const layers = [
+    ...(withConv ? [
+      { class_name: 'Conv2D', config: { name: 'c', batch_input_shape: [null, S, S, CH], filters: 2, kernel_size: 1 } },
+      { class_name: 'BatchNormalization', config: { name: 'bn' } },
+    ] : []),
+    { class_name: 'Flatten', config: { name: 'f', ...(withConv ? {} : { batch_input_shape: [null, S, S, CH] }) } },
+    { class_name: 'Dense', config: { name: 'd', units: K } },
+  ];
+  let s = (rand() * 2 ** 32) >>> 0;
+  return new KerasClassifier({ class_name: 'Sequential', config: { name: 't', layers } }, { rng: () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) });
+}
+
+function data(n: number): { x: Float32Array; y: Int32Array } {
+  return { x: randArray(n * CH * S * S), y: Int32Array.from({ length: n }, () => Math.floor(rand() * K)) };
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try { await p; } catch (e) { return e as Error; }
+  throw new Error('expected a rejection');
+}
+
+test('a huge learning rate: the run stops at the step whose loss is NaN, naming it and the rate; nothing leaks', async () => {
+  const m = tiny(true);
+  const { x, y } = data(16);
+  const live = runtime().pool.getStats().liveBuffers;
+  const e = await rejection(finetune(m, arrayDataset(x, y), null, { epochs: 5, batchSize: 4, lr: 1e30, numClasses: K, featureCache: 'off', seed: 1 }));
+  assert.ok(e instanceof NonFiniteError, String(e));
+  const r = (e as NonFiniteError).report;
+  console.log(`  ${e.message}`);
+  assert.ok(r.step >= 2 && r.step <= 20, `step ${r.step}: step 1 starts from finite weights`);
+  assert.is(r.epoch, Math.ceil(r.step / 4));
+  assert.match(e.message, new RegExp(`^step ${r.step} \\(epoch ${r.epoch}\\): (the loss is (NaN|Inf)|value of '[\\w.]+' has (NaN|Inf))`));
+  assert.match(e.message, /Lower the learning rate \(it is 1e\+30\)/);
+  assert.match(e.message, /reload them before using it\.$/);
+  assert.is(runtime().pool.getStats().liveBuffers, live, 'optimizer state, pending checks and logits freed');
+  m.dispose();
+});
+
+test('a parameter that overflows while the loss is still finite is named, with its step and element', async () => {
+  const m = tiny(false);
+  const n = 8, F = CH * S * S;
+  const { x, y } = data(n);
+  const j = Math.floor(rand() * F);
+  for (let i = 0; i < n; i++) x[i * F + j] = 1e30; // logits ~1e29 (finite loss), gradient of d.weight ~1e30
+  const e = await rejection(finetune(m, arrayDataset(x, y), null, { epochs: 2, batchSize: n, lr: 1e10, momentum: 0, numClasses: K, featureCache: 'off' }));
+  assert.ok(e instanceof NonFiniteError, String(e));
+  const r = (e as NonFiniteError).report;
+  const names = m.trainableParameters().map(([k]) => k);
+  assert.equal([r.step, r.epoch, r.name, r.what, r.kind], [1, 1, names[0], 'value', 'Inf']);
+  assert.ok(r.index < F, `first bad element ${r.index} is in the first row`);
+  assert.match(e.message, new RegExp(`^step 1 \\(epoch 1\\): value of '${names[0]}' has Inf \\(first at element ${r.index}\\)`));
+  m.dispose();
+});
+
+test('running statistics that end up non-finite are caught after the last step', async () => {
+  const m = tiny(true);
+  const { x, y } = data(8);
+  const stats = m.namedBuffers().filter(([k]) => k.endsWith('running_mean'));
+  assert.is(stats.length, 1);
+  const v = Array.from(randArray(2));
+  v[Math.floor(rand() * 2)] = NaN;
+  assign(stats[0][1], v);
+  const e = await rejection(finetune(m, arrayDataset(x, y), null, { epochs: 1, batchSize: 4, lr: 0.01, numClasses: K, featureCache: 'off' }));
+  assert.ok(e instanceof NonFiniteError, String(e));
+  assert.equal([(e as NonFiniteError).report.name, (e as NonFiniteError).report.step], [stats[0][0], 2]);
+  m.dispose();
+});
+
+test('a clean run reads back once per step for the loss and the check together (plus the logits), and once at the end', async () => {
+  const m = tiny(true);
+  const n = 4 * (2 + Math.floor(rand() * 4));
+  const { x, y } = data(n);
+  const rt = runtime();
+  const read = rt.read;
+  let reads = 0;
+  rt.read = function (this: typeof rt, ...a: Parameters<typeof read>) { reads++; return read.apply(this, a); };
+  let r;
+  try { r = await finetune(m, arrayDataset(x, y), null, { epochs: 2, batchSize: 4, lr: 0.01, numClasses: K, featureCache: 'off' }); } finally { rt.read = read; }
+  const steps = 2 * (n / 4);
+  assert.is(reads, 2 * steps + 1);
+  assert.ok(r.epochs.every((e) => Number.isFinite(e.loss)));
+  m.dispose();
+});
+
+test('labels outside 0..numClasses-1 are refused before any step, naming the example', async () => {
+  const m = tiny(true);
+  const { x, y } = data(8);
+  const at = Math.floor(rand() * 8);
+  y[at] = K + Math.floor(rand() * 5);
+  const d0 = runtime().dispatches;
+  const e = await rejection(finetune(m, arrayDataset(x, y), null, { epochs: 1, batchSize: 8, lr: 0.01, numClasses: K, featureCache: 'off' }));
+  assert.ok(e instanceof ThawError && !(e instanceof NonFiniteError), String(e));
+  assert.match(e.message, new RegExp(`training example ${at} has label ${y[at]}, outside 0\\.\\.${K - 1} \\(numClasses ${K}\\)`));
+  assert.is(runtime().dispatches, d0, 'no step ran');
+  m.dispose();
+});
+
+test.run();
