@@ -49,6 +49,18 @@ function prefixesForDepth(model: Module, n: number): string[] {
   return g.slice(0, depth).flat();
 }
 
+/** Refuses a name spec that matches no parameter (a typo would otherwise freeze nothing, silently). */
+function checkMatches(model: Module, spec: string | RegExp, match: (k: string) => boolean, verb: string): void {
+  if (spec === '' || spec === '*') return;
+  const names = model.namedParameters().map(([k]) => k);
+  if (!names.length || names.some(match)) return;
+  const shown = spec instanceof RegExp ? String(spec) : `'${spec}'`;
+  const step = Math.max(1, Math.floor(names.length / 4));
+  const examples = [...new Set([names[0], names[step], names[2 * step], names[names.length - 1]].filter(Boolean))];
+  throw new ThawError('freeze', `${verb} ${shown} matches no parameter of the model, so it would ${verb} nothing; ` +
+    `parameter names look like ${examples.join(', ')} (${names.length} in all); give a name prefix, a /regex/ or a depth`);
+}
+
 function setTrainable(model: Module, match: (k: string) => boolean, trainable: boolean, opts: FreezeOptions): number {
   let count = 0;
   const normParams = new Set<string>();
@@ -73,27 +85,34 @@ function setTrainable(model: Module, match: (k: string) => boolean, trainable: b
   return count;
 }
 
-/** Freezes the parameters matched by each spec (prefix, regex, or depth). Returns how many were frozen. */
-export function freeze(model: Module, specs: FreezeSpec | FreezeSpec[], opts: FreezeOptions = {}): number {
-  let n = 0;
-  for (const s of Array.isArray(specs) ? specs : [specs]) {
+/** The matcher of each spec; a name spec (prefix or regex) that matches no parameter is an error naming it. */
+function matchers(model: Module, specs: FreezeSpec | FreezeSpec[], verb: string): ((k: string) => boolean)[] {
+  return (Array.isArray(specs) ? specs : [specs]).map((s) => {
     if (typeof s === 'number') {
       const prefixes = prefixesForDepth(model, s);
-      n += setTrainable(model, (k) => prefixes.some((p) => matcher(p)(k)), false, opts);
-    } else n += setTrainable(model, matcher(s), false, opts);
-  }
+      return (k: string) => prefixes.some((p) => matcher(p)(k));
+    }
+    const m = matcher(s);
+    checkMatches(model, s, m, verb);
+    return m;
+  });
+}
+
+/**
+ * Freezes the parameters matched by each spec (prefix, regex, or depth). Returns how many were
+ * frozen. A prefix or regex that matches no parameter is an error (naming it and example names), and
+ * then nothing is frozen.
+ */
+export function freeze(model: Module, specs: FreezeSpec | FreezeSpec[], opts: FreezeOptions = {}): number {
+  let n = 0;
+  for (const m of matchers(model, specs, 'freeze')) n += setTrainable(model, m, false, opts);
   return n;
 }
 
-/** Unfreezes the parameters matched by each spec. */
+/** Unfreezes the parameters matched by each spec (a prefix or regex matching none is an error, as for freeze). */
 export function unfreeze(model: Module, specs: FreezeSpec | FreezeSpec[] = '*'): number {
   let n = 0;
-  for (const s of Array.isArray(specs) ? specs : [specs]) {
-    if (typeof s === 'number') {
-      const prefixes = prefixesForDepth(model, s);
-      n += setTrainable(model, (k) => prefixes.some((p) => matcher(p)(k)), true, {});
-    } else n += setTrainable(model, matcher(s), true, {});
-  }
+  for (const m of matchers(model, specs, 'unfreeze')) n += setTrainable(model, m, true, {});
   return n;
 }
 

@@ -64,6 +64,23 @@ test('freeze specs: prefix, regex, depth; frozen params have no grad and BN is p
   m.dispose();
 });
 
+test('a prefix or regex that matches no parameter is an error naming it and example names; nothing is frozen', () => {
+  const m = resnet20();
+  const word = `nomatch${Math.floor(Math.random() * 1000)}`;
+  for (const spec of [new RegExp(word), word, ['layer1', word]] as const) {
+    let err: unknown = null;
+    try { freeze(m, spec as any); } catch (e) { err = e; }
+    assert.ok(err instanceof Error, String(spec));
+    const shown = String(spec).includes('/') ? `/${word}/` : `'${word}'`;
+    assert.ok((err as Error).message.startsWith(`freeze ${shown} matches no parameter of the model, so it would freeze nothing; parameter names look like conv1.weight, `), (err as Error).message);
+    assert.match((err as Error).message, /\(\d+ in all\); give a name prefix, a \/regex\/ or a depth$/);
+    assert.is(trainableSummary(m).frozen, 0, 'nothing frozen, not even the specs before the bad one');
+  }
+  assert.throws(() => unfreeze(m, /^nope\./), /unfreeze \/\^nope\\.\/ matches no parameter/);
+  assert.is(freeze(m, '*'), m.namedParameters().length);
+  m.dispose();
+});
+
 test('training leaves frozen parameters and frozen BN running stats bytewise unchanged', async () => {
   const m = await model(1);
   freeze(m, /^(conv1|bn1|layer1|layer2)\./);
