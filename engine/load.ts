@@ -20,6 +20,29 @@ export interface LoadOptions {
   remap?: (RemapRule | 'strip-module')[];
   /** Model keys to leave alone even if the checkpoint has them (e.g. a new head: /^fc\./). */
   skip?: RegExp;
+  /**
+   * Load tensors holding NaN or ±Infinity (default false: such a checkpoint, e.g. one saved after
+   * training diverged, is refused before anything is loaded, naming the tensors).
+   */
+  allowNonFinite?: boolean;
+  /** Names the checkpoint (a file path) in error messages. */
+  source?: string;
+}
+
+/** A description of the non-finite values of a float host tensor ("12 of 432 NaN, first at element 3"), or null when all are finite. */
+export function nonFiniteSummary(h: HostTensor): string | null {
+  if (!(h.data instanceof Float32Array)) return null;
+  const d = h.data;
+  let nan = 0, inf = 0, first = -1;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (v - v === 0) continue; // finite
+    if (first < 0) first = i;
+    if (v !== v) nan++; else inf++;
+  }
+  if (first < 0) return null;
+  const kinds = [nan ? `${nan} NaN` : '', inf ? `${inf} Inf` : ''].filter(Boolean).join(' and ');
+  return `${kinds} of ${d.length} values, first at element ${first}`;
 }
 
 export interface LoadReport {
@@ -49,6 +72,7 @@ export function loadStateDict(model: Module, tensors: Map<string, HostTensor>, o
   const state = model.stateDict();
   const report: LoadReport = { loaded: [], missing: [], unexpected: [], mismatched: [], skipped: [] };
   const seen = new Set<string>();
+  const toLoad: [string, HostTensor, Tensor][] = [];
   for (const [rawKey, h] of tensors) {
     const key = applyRemap(rawKey, opts.remap);
     const target = state.get(key);
@@ -62,6 +86,17 @@ export function loadStateDict(model: Module, tensors: Map<string, HostTensor>, o
       report.mismatched.push({ key, model: [...target.shape], checkpoint: [...h.shape] });
       continue;
     }
+    toLoad.push([key, h, target]);
+  }
+  if (!opts.allowNonFinite) {
+    const bad = toLoad.flatMap(([key, h]) => { const why = nonFiniteSummary(h); return why ? [`${key} (${why})`] : []; });
+    if (bad.length) {
+      throw new ThawError('non-finite', `${opts.source ?? 'the checkpoint'}: ${bad.length} tensor${bad.length > 1 ? 's hold' : ' holds'} NaN or Inf: ` +
+        `${bad.slice(0, 4).join('; ')}${bad.length > 4 ? `; … (${bad.length} in all)` : ''}. A model loaded from it would output NaN; ` +
+        'use a checkpoint saved before training diverged (nothing was loaded)');
+    }
+  }
+  for (const [key, h, target] of toLoad) {
     // Written in place, so tensors held elsewhere (an optimizer built before the load) stay valid.
     assign(target, h.data as ArrayLike<number>);
     report.loaded.push(key);
