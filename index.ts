@@ -17,7 +17,7 @@ export { Module } from './engine/module.ts';
 export * as nn from './engine/nn/index.ts';
 export { SGD, Adam, AdamW, Scheduler, clipGradNorm, constant, stepDecay, cosine, linear as linearSchedule, warmup, oneCycle } from './engine/optim/index.ts';
 export { freeze, unfreeze, freezeTo, parseFreezeSpec, trainableSummary } from './engine/freeze.ts';
-export { loadStateDict, describeLoad, stateToHost, type LoadReport, type LoadOptions } from './engine/load.ts';
+export { loadStateDict, describeLoad, loadGap, nonFiniteSummary, stateToHost, type LoadReport, type LoadOptions } from './engine/load.ts';
 export { finetune, evaluate, computeFeatures, computeCache, planCache, cacheBlocker, type FinetuneOptions, type FinetuneResult, type FeatureCache, type CachePlan } from './engine/finetune.ts';
 export { parseCheckpoint, writeSafetensors, parseSafetensors, writePytorchZip, type Checkpoint, type HostTensor } from './engine/io/index.ts';
 export * from './engine/data/index.ts';

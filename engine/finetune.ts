@@ -55,6 +55,8 @@ export interface FinetuneOptions {
   bnMomentum?: number | 'auto';
   /** Evaluate on the test set every this many epochs (and after the last); default 1. */
   evalEvery?: number;
+  /** What the log calls the per-epoch evaluation set ('test', or 'val' when a validation split is passed as `test`); default 'test'. */
+  evalName?: string;
   /** Called after every step and epoch. */
   onProgress?: (p: Progress) => void;
   log?: (line: string) => void;
@@ -139,6 +141,7 @@ export async function evaluate(model: Classifier, ds: Dataset, batchSize: number
   cached?: { cache: FeatureCache; rest: (h: Tensor) => Tensor }): Promise<{ accuracy: number; confusion: number[][]; predictions: Int32Array }> {
   const wasTraining = model.training;
   model.eval();
+  if (ds.length === 0) throw new ThawError('finetune', 'evaluate: the dataset is empty, so it has no accuracy');
   const confusion = Array.from({ length: numClasses }, () => new Array(numClasses).fill(0));
   const predictions = new Int32Array(ds.length);
   let correct = 0, seen = 0;
@@ -168,6 +171,11 @@ export async function evaluate(model: Classifier, ds: Dataset, batchSize: number
  * epoch. With the cache, the fixed prefix of the trunk runs once per sample, not once per epoch.
  */
 export async function finetune(model: Classifier, train: Dataset, test: Dataset | null, o: FinetuneOptions): Promise<FinetuneResult> {
+  // Refused before any work (the feature cache can take minutes): a run that could only train to nothing.
+  if (!(Number.isInteger(o.numClasses) && o.numClasses >= 2)) throw new ThawError('finetune', `numClasses must be an integer of at least 2, got ${o.numClasses}: a 1-class head predicts its one class whatever the input`);
+  if (train.length === 0) throw new ThawError('finetune', 'the training set is empty');
+  if (test && test.length === 0) throw new ThawError('finetune', 'the test set is empty (pass null to train without evaluating)');
+  if (!model.trainableParameters().length) throw new ThawError('finetune', 'nothing to train: every parameter is frozen (unfreeze the head at least)');
   const log = o.log ?? (() => {});
   const t0 = performance.now();
   const plan: CachePlan = o.featureCache === 'off' ? { stages: 0, all: false, reason: 'disabled by option' } : planCache(model, !!o.augmented);
@@ -256,7 +264,7 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
       if (test && (epoch % (o.evalEvery ?? 1) === 0 || epoch === o.epochs)) stats.testAcc = (await evaluate(model, test, o.batchSize, C, testCache && { cache: testCache, rest: split.rest })).accuracy;
       epochs.push(stats);
       log(`epoch ${epoch}/${o.epochs}: loss ${stats.loss.toFixed(4)}, train acc ${(stats.trainAcc * 100).toFixed(1)}%` +
-        (stats.testAcc !== undefined ? `, test acc ${(stats.testAcc * 100).toFixed(1)}%` : '') + `, ${stats.imagesPerSec.toFixed(0)} img/s`);
+        (stats.testAcc !== undefined ? `, ${o.evalName ?? 'test'} acc ${(stats.testAcc * 100).toFixed(1)}%` : '') + `, ${stats.imagesPerSec.toFixed(0)} img/s`);
     }
     optimizerStateBytes = opt.stateBytes();
   } finally {

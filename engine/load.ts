@@ -114,6 +114,21 @@ export function loadStateDict(model: Module, tensors: Map<string, HostTensor>, o
   return report;
 }
 
+/**
+ * Why a load did not cover the model, or null when it did: nothing matched at all (the checkpoint is
+ * for another architecture), or model keys that `optional` does not excuse (e.g. the trunk of a model
+ * whose head is replaced anyway) were missing or mis-shaped and keep their random initial values.
+ */
+export function loadGap(r: LoadReport, optional: (key: string) => boolean = () => false): string | null {
+  const list = (xs: string[]) => (xs.length > 6 ? `${xs.slice(0, 6).join(', ')}, … (${xs.length} in all)` : xs.join(', '));
+  if (r.loaded.length === 0) {
+    return `none of its ${r.unexpected.length} tensors matches the model (its keys: ${list(r.unexpected)}; ` +
+      `the model's: ${list([...r.missing, ...r.mismatched.map((m) => m.key)])})`;
+  }
+  const gaps = [...r.missing.filter((k) => !optional(k)), ...r.mismatched.filter((m) => !optional(m.key)).map((m) => `${m.key} (shape [${m.checkpoint}], model [${m.model}])`)];
+  return gaps.length ? `${gaps.length} model tensor${gaps.length > 1 ? 's are' : ' is'} missing or mis-shaped in it and would stay random: ${list(gaps)}` : null;
+}
+
 /** A human-readable summary of a load report. */
 export function describeLoad(r: LoadReport, onlyProblems = false): string {
   const lines: string[] = [];

@@ -8,7 +8,7 @@
  * loop of single steps here so the page can draw every loss as it comes and stop between any two.
  */
 import {
-  resnet20, parseCheckpoint, loadStateDict, freezeTo, trainableSummary,
+  resnet20, parseCheckpoint, loadStateDict, loadGap, freezeTo, trainableSummary,
   tensor, tidy, keep, backward, noGrad, crossEntropy, softmax, SGD, batches, Rng,
   type ResNetCifar, type Dataset, type Batch, type LoadReport, type Tensor,
 } from '../index.ts';
@@ -66,8 +66,16 @@ export class Session {
   async loadBackbone(bytes: Uint8Array, name: string): Promise<LoadReport> {
     const ckpt = await parseCheckpoint(bytes, { name });
     const model = resnet20(10);
-    const report = loadStateDict(model, ckpt.tensors, { remap: ['strip-module'] });
-    if (report.loaded.length === 0) throw new Error(`${name}: no tensor matched a ResNet-20 key (unexpected: ${report.unexpected.slice(0, 4).join(', ')}…)`);
+    let report: LoadReport;
+    try {
+      report = loadStateDict(model, ckpt.tensors, { remap: ['strip-module'], source: name });
+      // A trunk tensor the file lacks would stay random under a frozen trunk; only the head may be missing (a new one replaces it).
+      const gap = loadGap(report, (k) => k.startsWith(`${model.headPrefix}.`));
+      if (gap) throw new Error(`${name} does not fit ResNet-20: ${gap}`);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
     this.model?.dispose();
     this.model = model;
     this.backbone = name;

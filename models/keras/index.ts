@@ -28,9 +28,9 @@ function topologyOf(ckpt: Checkpoint) {
  * Loads a checkpoint's weights into a model built from its topology. `strict` (default true) throws
  * on any missing, unexpected or mis-shaped key, except the BatchNorm counters Keras does not keep.
  */
-function load<M extends KerasModel>(model: M, ckpt: Checkpoint, strict: boolean): { model: M; report: LoadReport } {
+function load<M extends KerasModel>(model: M, ckpt: Checkpoint, strict: boolean, source?: string): { model: M; report: LoadReport } {
   try {
-    const report = loadStateDict(model, kerasStateDict(ckpt.tensors, model.topology));
+    const report = loadStateDict(model, kerasStateDict(ckpt.tensors, model.topology), { source });
     const missing = report.missing.filter((k) => !k.endsWith('.num_batches_tracked'));
     if (strict && (missing.length || report.unexpected.length || report.mismatched.length)) {
       throw new ThawError('state-dict', `keras: the checkpoint does not fit the model built from its topology:\n${describeLoad({ ...report, missing }, true)}`);
@@ -43,11 +43,11 @@ function load<M extends KerasModel>(model: M, ckpt: Checkpoint, strict: boolean)
 }
 
 /** The whole Keras model (its `forward` is Keras' `predict`, output activation included), weights loaded. */
-export function kerasModelFromCheckpoint(ckpt: Checkpoint, opts: KerasModelOptions & { strict?: boolean } = {}): { model: KerasModel; report: LoadReport } {
-  return load(new KerasModel(topologyOf(ckpt), opts), ckpt, opts.strict ?? true);
+export function kerasModelFromCheckpoint(ckpt: Checkpoint, opts: KerasModelOptions & { strict?: boolean; source?: string } = {}): { model: KerasModel; report: LoadReport } {
+  return load(new KerasModel(topologyOf(ckpt), opts), ckpt, opts.strict ?? true, opts.source);
 }
 
 /** The Keras model as a Classifier (trunk → features, head → logits), weights loaded. */
-export function kerasClassifierFromCheckpoint(ckpt: Checkpoint, opts: KerasClassifierOptions & { strict?: boolean } = {}): { model: KerasClassifier; report: LoadReport } {
-  return load(new KerasClassifier(topologyOf(ckpt), opts), ckpt, opts.strict ?? true);
+export function kerasClassifierFromCheckpoint(ckpt: Checkpoint, opts: KerasClassifierOptions & { strict?: boolean; source?: string } = {}): { model: KerasClassifier; report: LoadReport } {
+  return load(new KerasClassifier(topologyOf(ckpt), opts), ckpt, opts.strict ?? true, opts.source);
 }

@@ -116,4 +116,19 @@ test('labels outside 0..numClasses-1 are refused before any step, naming the exa
   m.dispose();
 });
 
+test('runs that could only train to nothing are refused before any work: 1 class, everything frozen, empty sets', async () => {
+  const m = tiny(true);
+  const { x, y } = data(8);
+  const ds = arrayDataset(x, y);
+  const d0 = runtime().dispatches;
+  const o = { epochs: 1, batchSize: 4, lr: 0.01, numClasses: K };
+  assert.match((await rejection(finetune(m, ds, null, { ...o, numClasses: 1 }))).message, /numClasses must be an integer of at least 2, got 1: a 1-class head/);
+  for (const [, p] of m.namedParameters()) p.requiresGrad = false;
+  assert.match((await rejection(finetune(m, ds, ds, o))).message, /^nothing to train: every parameter is frozen/);
+  for (const [, p] of m.namedParameters()) p.requiresGrad = true;
+  assert.match((await rejection(finetune(m, ds, { length: 0, get: () => { throw new Error('unreachable'); } }, o))).message, /the test set is empty/);
+  assert.is(runtime().dispatches, d0, 'no feature cache, no step');
+  m.dispose();
+});
+
 test.run();

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, rand, randArray } from '../helpers.ts';
-import { loadStateDict, nonFiniteSummary } from '../../engine/load.ts';
+import { loadStateDict, nonFiniteSummary, loadGap } from '../../engine/load.ts';
 import { Sequential, Conv2d, BatchNorm2d, Linear, Flatten } from '../../engine/nn/index.ts';
 import { ThawError } from '../../engine/errors.ts';
 import type { HostTensor } from '../../engine/io/types.ts';
@@ -60,6 +60,24 @@ test('a finite checkpoint loads as before; tensors the model does not take are n
   assert.is(r.loaded.length, host.size - 1);
   assert.equal(r.unexpected, ['extra.weight']);
   assert.is(nonFiniteSummary({ dtype: 'f32', shape: [3], data: new Float32Array([1, Infinity, NaN]) }), '1 NaN and 1 Inf of 3 values, first at element 1');
+  m.dispose();
+});
+
+test('loadGap: nothing matched, or a required key missing or mis-shaped, is named; optional keys are excused', () => {
+  const m = net();
+  const host = hostState(m);
+  assert.is(loadGap(loadStateDict(m, host)), null);
+  const other = new Map([...host].map(([k, v]) => [`backbone/${k}`, v] as [string, HostTensor]));
+  assert.match(loadGap(loadStateDict(m, other))!, /^none of its \d+ tensors matches the model \(its keys: backbone\/0\.weight, .*; the model's: 0\.weight, /);
+  const keys = [...host.keys()].filter((k) => !k.endsWith('num_batches_tracked'));
+  const gone = keys[Math.floor(rand() * keys.length)];
+  const part = new Map(host);
+  part.delete(gone);
+  const r = loadStateDict(m, part);
+  assert.is(loadGap(r), `1 model tensor is missing or mis-shaped in it and would stay random: ${gone}`);
+  assert.is(loadGap(r, (k) => k === gone), null);
+  part.set(gone, { dtype: 'f32', shape: [1, 2, 3], data: new Float32Array(6) });
+  assert.match(loadGap(loadStateDict(m, part))!, new RegExp(`${gone.replace('.', '\\.')} \\(shape \\[1,2,3\\], model \\[`));
   m.dispose();
 });
 
