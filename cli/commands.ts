@@ -50,7 +50,8 @@ export const COMMANDS: Record<string, Command> = {
     weights: { type: 'string', help: 'checkpoint file instead of the zoo download' },
     data: { type: 'string', help: "'fashion-mnist' or a folder with one subfolder per class", default: 'fashion-mnist' },
     'labels-per-class': { type: 'number', help: 'labelled training images per class', default: 100 },
-    'test-size': { type: 'number', help: 'test images to evaluate on', default: 2000 },
+    'test-size': { type: 'number', help: 'test images to evaluate on, drawn per class with the seed (default: 2000, or every image left when fewer)' },
+    'val-split': { type: 'number', help: "fraction of each class's labelled images held out to evaluate on after each epoch (0: each epoch is evaluated on the test images)", default: 0 },
     freeze: { type: 'string', help: "what to freeze: a depth in layer groups (ResNet-20: 7 = stem, layer1, layer2; -1 = all but the head), /regex/, or name prefixes (default: ResNet-20 7, MobileNetV2 12, darknet-tiny 13)" },
     epochs: { type: 'number', help: 'training epochs', default: 10 },
     lr: { type: 'number', help: 'peak learning rate', default: 0.05 },
@@ -73,8 +74,11 @@ export const COMMANDS: Record<string, Command> = {
     const o = p.options;
     if (p.positionals.length) throw new UsageError(`thaw finetune: unexpected argument '${p.positionals[0]}'`);
     for (const k of ['labels-per-class', 'epochs', 'batch', 'test-size'] as const) {
+      if (k === 'test-size' && o[k] === undefined) continue;
       if (!Number.isInteger(o[k]) || (o[k] as number) < 1) throw new UsageError(`thaw finetune: --${k} must be a positive integer, got ${o[k]}`);
     }
+    const vs = o['val-split'] as number;
+    if (!(vs >= 0 && vs < 1)) throw new UsageError(`thaw finetune: --val-split must be in [0, 1), got ${vs}`);
     if (!((o.lr as number) > 0)) throw new UsageError(`thaw finetune: --lr must be > 0, got ${o.lr}`);
     const lrMin = o['lr-min'] as number | undefined;
     if (lrMin !== undefined && !(lrMin > 0 && lrMin <= (o.lr as number))) throw new UsageError(`thaw finetune: --lr-min must be > 0 and at most --lr (${o.lr}), got ${lrMin}`);
@@ -88,7 +92,7 @@ export const COMMANDS: Record<string, Command> = {
     const { runFinetune } = await import('./finetune.ts');
     await runFinetune({
       model: o.model as string, weights: o.weights as string | undefined, data: o.data as string, labelsPerClass: o['labels-per-class'] as number,
-      testSize: o['test-size'] as number, freeze: o.freeze as string | undefined, size, epochs: o.epochs as number, lr: o.lr as number, batch: o.batch as number,
+      testSize: o['test-size'] as number | undefined, valSplit: vs, freeze: o.freeze as string | undefined, size, epochs: o.epochs as number, lr: o.lr as number, batch: o.batch as number,
       optimizer: o.optimizer as string, schedule: o.schedule as string, seed: o.seed as number, out: o.out as string, json: !!o.json,
       fromScratch: !!o['from-scratch'], augment: !!o.augment, cache: !o['no-cache'], evalEvery: o['eval-every'] as number,
       headEpochs: o['head-epochs'] as number, lrMin, bnMomentum: bnm, labelSmoothing: ls,

@@ -9,13 +9,18 @@ import { init, runtime } from '../engine/runtime.ts';
 import { fetchModel } from '../engine/zoo-fetch.ts';
 import { loadCheckpointFile, saveAtomic } from '../engine/io/fs.ts';
 import { writeSafetensors } from '../engine/io/safetensors.ts';
-import { loadStateDict, describeLoad, stateToHost } from '../engine/load.ts';
+import { loadStateDict, describeLoad, stateToHost, loadGap, nonFiniteSummary } from '../engine/load.ts';
 import { freeze, parseFreezeSpec, trainableSummary } from '../engine/freeze.ts';
 import { finetune, fineTuneGradual, evaluate, type FinetuneResult, type FinetuneOptions } from '../engine/finetune.ts';
 import { loadFashionMnist, FASHION_MNIST_DIR } from '../engine/data/fashion-mnist.ts';
 import { FASHION_MNIST_CLASSES } from '../engine/data/idx.ts';
-import { idxDataset, subset, subsetPerClass, type Dataset } from '../engine/data/dataset.ts';
-import { imageFolderDataset } from '../engine/data/folder.ts';
+import { idxDataset, subset, subsetPerClass, stratifiedSample, countPerClass, type Dataset } from '../engine/data/dataset.ts';
+import { imageFolderDataset, indexImageFolder, checkImageHeaders, type ImageFolderIndex } from '../engine/data/folder.ts';
+import type { IdxImageSet } from '../engine/data/idx.ts';
+import type { PreprocessSpec } from '../engine/data/preprocess.ts';
+import { shuffle } from '../engine/data/rng.ts';
+import { ThawError } from '../engine/errors.ts';
+import { NonFiniteError, describeNonFinite } from '../engine/safety.ts';
 import { Rng } from '../engine/data/rng.ts';
 import { resnet20 } from '../models/resnet_cifar.ts';
 import { KerasClassifier, kerasClassifierFromCheckpoint } from '../models/keras/index.ts';
@@ -28,7 +33,8 @@ import { ProgressBar } from './progress.ts';
 import { lineChartSvg } from './plot.ts';
 
 export interface FinetuneArgs {
-  model: string; weights?: string; data: string; labelsPerClass: number; testSize: number; freeze?: string; size?: number;
+  /** testSize: undefined = the default, 2000 or every image left when fewer; valSplit: fraction of each class's labelled images held out to validate on (0 = none). */
+  model: string; weights?: string; data: string; labelsPerClass: number; testSize?: number; valSplit?: number; freeze?: string; size?: number;
   epochs: number; lr: number; batch: number; optimizer: string; schedule: string; seed: number; out: string;
   json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number; headEpochs?: number; lrMin?: number; bnMomentum?: number | 'auto'; labelSmoothing?: number;
 }
@@ -56,7 +62,7 @@ function kerasInfo(zoo: string, defaultFreeze: string, groupOf?: (layer: string)
       const topo = ck!.metadata.modelTopology;
       if (!topo) throw new UsageError(`thaw finetune: ${o.path} has no Keras topology (expected a TF.js layers model.json)`);
       if (!o.pretrained) return { model: new KerasClassifier(topo, opts), loaded: null };
-      const { model, report } = kerasClassifierFromCheckpoint(ck!, opts);
+      const { model, report } = kerasClassifierFromCheckpoint(ck!, { ...opts, source: o.path });
       return { model, loaded: describeLoad(report) };
     },
   };
@@ -69,8 +75,13 @@ const MODELS: Record<string, ModelInfo> = {
       const model = resnet20(10, o.rng);
       if (o.size) model.preprocessing = { ...model.preprocessing, inputSize: [o.size, o.size] };
       if (!o.pretrained) return { model, loaded: null };
-      const rep = loadStateDict(model, ck!.tensors, { remap: ['strip-module'] });
-      if (rep.mismatched.length) throw new UsageError(`thaw finetune: ${o.path} does not fit resnet20-cifar10: ${describeLoad(rep, true)}`);
+      const rep = loadStateDict(model, ck!.tensors, { remap: ['strip-module'], source: o.path });
+      // The head is replaced for the new classes; every other tensor must come from the checkpoint, or a frozen trunk stays random.
+      const gap = loadGap(rep, (k) => k.startsWith(`${model.headPrefix}.`));
+      if (gap) {
+        model.dispose();
+        throw new ThawError('state-dict', `${o.path} does not fit resnet20-cifar10: ${gap}. Give a resnet20-cifar10 checkpoint, --model for its architecture, or --from-scratch to train from random weights`);
+      }
       return { model, loaded: describeLoad(rep) };
     },
   },
@@ -78,69 +89,171 @@ const MODELS: Record<string, ModelInfo> = {
   'darknet-tiny': kerasInfo('darknet-tiny', '13'),
 };
 
-function loadData(a: FinetuneArgs, model: Classifier, rng: Rng): { train: Dataset; test: Dataset; classes: string[] } {
-  const spec = model.preprocessing!;
-  const augment = a.augment ? { rng: rng.fork(), flip: true, cropPadding: 4 } : undefined;
+const DEFAULT_TEST_SIZE = 2000;
+
+/** The split of a run's data, drawn before any model or GPU work: which images train, validate and test. */
+interface DataPlan {
+  classes: string[];
+  trainIdx: Int32Array;
+  valIdx: Int32Array;
+  testIdx: Int32Array;
+  /** Images per class in each split. */
+  perClass: { train: number[]; val: number[]; test: number[] };
+  /** Where the test images come from, for the data line. */
+  testFrom: string;
+  /** The datasets, once the model's preprocessing is known. */
+  build(spec: PreprocessSpec, augment: Parameters<typeof imageFolderDataset>[2]): { train: Dataset; val: Dataset | null; test: Dataset };
+}
+
+const quote = (xs: string[], max = 6) => `${xs.slice(0, max).map((c) => `'${c}'`).join(', ')}${xs.length > max ? `, … (${xs.length} in all)` : ''}`;
+
+/**
+ * Draws the labelled images (labels-per-class per class, at random by the seed), splits --val-split of
+ * each class's off to validate on, and draws the test images from `testPool` stratified by class with
+ * the seed, so no split follows the order of the files. Everything a run cannot honour is an error here.
+ */
+function drawSplits(a: FinetuneArgs, rng: Rng, classes: string[], labels: ArrayLike<number>, testLabels: ArrayLike<number>,
+  testPool: (train: Int32Array, val: Int32Array) => Int32Array, what: { images: string; testFrom: string; shared: boolean }): Omit<DataPlan, 'build'> {
+  const C = classes.length;
+  const k = a.labelsPerClass;
+  const sizes = countPerClass(labels, Int32Array.from({ length: labels.length }, (_, i) => i), C);
+  const smallest = sizes.indexOf(Math.min(...sizes));
+  if (sizes[smallest] < k) {
+    throw new UsageError(`thaw finetune: --labels-per-class ${k}: class '${classes[smallest]}' has only ${sizes[smallest]} ${what.images}; ` +
+      `lower --labels-per-class to at most ${sizes[smallest]}${what.shared ? ' (fewer, to leave it test images)' : ''}`);
+  }
+  const hold = a.valSplit ? Math.round(a.valSplit * k) : 0;
+  if (a.valSplit && (hold < 1 || hold >= k)) {
+    throw new UsageError(`thaw finetune: --val-split ${a.valSplit} of ${k} labelled images per class holds out ${hold}; ` +
+      `it must hold out at least 1 and leave at least 1 to train on (raise --labels-per-class, or give a --val-split between ${(0.5 / k).toFixed(3)} and ${((k - 0.5) / k).toFixed(3)})`);
+  }
+  const labelled = subsetPerClass(labels, k, rng, C);
+  const train: number[] = [], val: number[] = [];
+  const byClass: number[][] = Array.from({ length: C }, () => []);
+  for (const i of labelled) byClass[labels[i]].push(i);
+  for (const m of byClass) { const s = shuffle(m, rng); val.push(...s.slice(0, hold)); train.push(...s.slice(hold)); }
+  const trainIdx = Int32Array.from(train.sort((x, y) => x - y)), valIdx = Int32Array.from(val.sort((x, y) => x - y));
+  const pool = testPool(trainIdx, valIdx);
+  if (pool.length === 0) {
+    throw new UsageError(`thaw finetune: no images are left for testing: all ${labels.length} ${what.images} are labelled for training (${k} per class); lower --labels-per-class`);
+  }
+  if (a.testSize !== undefined && a.testSize > pool.length) {
+    throw new UsageError(`thaw finetune: --test-size ${a.testSize}: only ${pool.length} image${pool.length > 1 ? 's are' : ' is'} available for testing (${what.testFrom}); ` +
+      `give --test-size ${pool.length} or less${what.shared ? ', or lower --labels-per-class' : ''}`);
+  }
+  const n = a.testSize ?? Math.min(DEFAULT_TEST_SIZE, pool.length);
+  const testIdx = stratifiedSample(testLabels, n, rng, pool);
+  return {
+    classes, trainIdx, valIdx, testIdx, testFrom: what.testFrom,
+    perClass: { train: countPerClass(labels, trainIdx, C), val: countPerClass(labels, valIdx, C), test: countPerClass(testLabels, testIdx, C) },
+  };
+}
+
+/** Reads, checks and splits the data (Fashion-MNIST, or a folder of class subfolders); no GPU work. */
+function planData(a: FinetuneArgs, rng: Rng): DataPlan {
   if (a.data === 'fashion-mnist') {
     const dir = process.env.THAW_FASHION_MNIST ?? FASHION_MNIST_DIR;
-    const tr = loadFashionMnist(dir, 'train'), te = loadFashionMnist(dir, 'test');
-    const trainIdx = subsetPerClass(tr.labels, a.labelsPerClass, rng);
-    const testIdx = Int32Array.from({ length: Math.min(a.testSize, te.n) }, (_, i) => i);
+    const tr: IdxImageSet = loadFashionMnist(dir, 'train'), te: IdxImageSet = loadFashionMnist(dir, 'test');
+    const all = Int32Array.from({ length: te.n }, (_, i) => i);
+    const plan = drawSplits(a, rng, [...FASHION_MNIST_CLASSES], tr.labels, te.labels, () => all,
+      { images: 'training images', testFrom: `the Fashion-MNIST test split has ${te.n}`, shared: false });
     return {
-      train: subset(idxDataset(tr, spec, augment), trainIdx),
-      test: subset(idxDataset(te, spec), testIdx),
-      classes: [...FASHION_MNIST_CLASSES],
+      ...plan,
+      build: (spec, augment) => ({
+        train: subset(idxDataset(tr, spec, augment), plan.trainIdx),
+        val: plan.valIdx.length ? subset(idxDataset(tr, spec), plan.valIdx) : null,
+        test: subset(idxDataset(te, spec), plan.testIdx),
+      }),
     };
   }
   const root = resolve(a.data);
   if (!existsSync(root)) throw new UsageError(`thaw finetune: --data ${a.data}: no such folder (give 'fashion-mnist' or a folder with one subfolder per class)`);
-  const all = imageFolderDataset(root, spec, augment);
-  const labels = Int32Array.from({ length: all.length }, (_, i) => (all as any).labels[i]);
-  const order = rng.fork();
-  const trainIdx = subsetPerClass(labels, a.labelsPerClass, order);
-  const inTrain = new Set(trainIdx);
-  const testIdx = Int32Array.from([...labels.keys()].filter((i) => !inTrain.has(i)).slice(0, a.testSize));
-  return { train: subset(all, trainIdx), test: subset(imageFolderDataset(root, spec), testIdx), classes: (all as any).classes };
+  const index: ImageFolderIndex = indexImageFolder(root);
+  if (index.classes.length < 2) {
+    throw new UsageError(`thaw finetune: --data ${a.data} has ${index.classes.length} class folder (${quote(index.classes)}); ` +
+      'a classifier needs at least 2 classes: put the images of each class in its own subfolder');
+  }
+  // Every file, sampled or not: a stray file fails now, by name, not mid-run.
+  checkImageHeaders(index.files, root);
+  const plan = drawSplits(a, rng, index.classes, index.labels, index.labels, (train, val) => {
+    const used = new Set([...train, ...val]);
+    return Int32Array.from({ length: index.files.length }, (_, i) => i).filter((i) => !used.has(i));
+  }, { images: 'images', testFrom: `${index.files.length} images in the folder, ${a.labelsPerClass * index.classes.length} of them labelled for training`, shared: true });
+  return {
+    ...plan,
+    build: (spec, augment) => ({
+      train: subset(imageFolderDataset(index, spec, augment, { checkHeaders: false }), plan.trainIdx),
+      val: plan.valIdx.length ? subset(imageFolderDataset(index, spec, undefined, { checkHeaders: false }), plan.valIdx) : null,
+      test: subset(imageFolderDataset(index, spec, undefined, { checkHeaders: false }), plan.testIdx),
+    }),
+  };
 }
+
+const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
 
 /** Runs the job; returns the JSON report. */
 export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unknown>> {
   const info = MODELS[a.model];
   if (!info) throw new UsageError(`thaw finetune: unknown --model '${a.model}' (available: ${Object.keys(MODELS).join(', ')})`);
+  if (a.fromScratch && a.weights !== undefined && !info.topologyInCheckpoint) {
+    throw new UsageError(`thaw finetune: --weights is not read with --from-scratch (${a.model} starts from random weights then); give one of them`);
+  }
+  if (a.fromScratch && a.freeze !== undefined) throw new UsageError('thaw finetune: --freeze has no effect with --from-scratch (every parameter trains from random weights); give one of them');
+  const freezeSpec = a.freeze ?? info.defaultFreeze;
+  const freezeSpecs = parseFreezeSpec(freezeSpec);
+  if (!freezeSpecs.length) throw new UsageError(`thaw finetune: --freeze '${freezeSpec}' names nothing to freeze; give a depth, /regex/ or name prefixes`);
   const say = (s: string) => { if (!a.json) console.log(s); };
-  const rt = await init();
-  say(`adapter: ${rt.gpu.info.description} (${rt.gpu.info.kind})`);
   const rng = new Rng(a.seed);
   // A separate stream for weight init, so the data subset and head init do not depend on it.
   const initRng = new Rng(a.seed ^ 0x5eed);
+  // The data is indexed, checked and split before any model or GPU work.
+  const plan = planData(a, rng);
+  const { classes } = plan;
   let ck: Checkpoint | null = null, path = '';
   if (!a.fromScratch || info.topologyInCheckpoint) {
     const fetched = a.weights ? null : await fetchModel(info.zoo);
     path = a.weights ?? fetched!.files[fetched!.entry.files[0].path];
     ck = await loadCheckpointFile(path);
   }
+  const rt = await init();
+  say(`adapter: ${rt.gpu.info.description} (${rt.gpu.info.kind})`);
   const { model, loaded } = info.create(ck, { size: a.size, rng: () => initRng.next(), path, pretrained: !a.fromScratch });
   const source = a.fromScratch ? 'random initialisation (--from-scratch)' : path;
   if (loaded !== null) say(`weights: ${path}\n  ${loaded.split('\n').join('\n  ')}`);
-  const freezeSpec = a.freeze ?? info.defaultFreeze;
-  const { train, test, classes } = loadData(a, model, rng);
+  const augment = a.augment ? { rng: rng.fork(), flip: true, cropPadding: 4 } : undefined;
   model.replaceHead(classes.length, () => rng.next());
   if (!a.fromScratch) {
-    const n = freeze(model, parseFreezeSpec(freezeSpec));
+    let n: number;
+    try {
+      n = freeze(model, freezeSpecs);
+    } catch (e) {
+      if (e instanceof ThawError && e.kind === 'freeze') throw new UsageError(`thaw finetune: --${e.message}`);
+      throw e;
+    }
     say(`freeze '${freezeSpec}': ${n} parameter tensors frozen`);
   }
   const ts = trainableSummary(model);
+  if (ts.trainable === 0) throw new UsageError(`thaw finetune: --freeze '${freezeSpec}' freezes every parameter, the new head included, so nothing would train; freeze less (e.g. --freeze -1: all but the head)`);
   say(`trainable: ${ts.trainable} tensors (${ts.trainableElements} values), frozen: ${ts.frozen}, norms in inference mode: ${ts.frozenNorms}`);
-  say(`data: ${a.data}, ${train.length} training images (${a.labelsPerClass} per class), ${test.length} test images`);
-  const before = await evaluate(model, test, a.batch, classes.length);
-  say(`accuracy before fine-tuning: ${(before.accuracy * 100).toFixed(1)}%`);
+  const { train, val, test } = plan.build(model.preprocessing!, augment);
+  const C = classes.length;
+  const untested = classes.filter((_, c) => plan.perClass.test[c] === 0);
+  say(`data: ${a.data}, ${train.length} training images (${plan.perClass.train[0]} per class)` +
+    (val ? `, ${val.length} validation images (${plan.perClass.val[0]} per class)` : '') +
+    `, ${test.length} test images drawn per class with seed ${a.seed} (${plan.testFrom})`);
+  say(`test images per class: ${classes.map((c, i) => `${c} ${plan.perClass.test[i]}`).join(', ')}`);
+  if (untested.length) {
+    say(`warning: ${untested.length} of ${C} classes have no test images (${quote(untested)}): their accuracy is n/a and the overall accuracy covers the other ${C - untested.length}`);
+  }
+  const before = await evaluate(model, test, a.batch, C);
+  say(`accuracy before fine-tuning: ${pct(before.accuracy)}`);
   let bar: ProgressBar | null = null, barKey = '';
   const gradual = (a.headEpochs ?? 0) > 0;
   if (gradual && !/^-?\d+$/.test(freezeSpec)) throw new UsageError('thaw finetune: --head-epochs needs --freeze to be a depth (a number of layer groups)');
   const opts: FinetuneOptions = {
     epochs: a.epochs, batchSize: a.batch, lr: a.lr, optimizer: a.optimizer as any, schedule: a.schedule as any, seed: a.seed,
-    numClasses: classes.length, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4, evalEvery: a.evalEvery, bnMomentum: a.bnMomentum, labelSmoothing: a.labelSmoothing,
-    lrRange: a.lrMin !== undefined && !gradual ? [a.lrMin, a.lr] : undefined,
+    numClasses: C, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4, evalEvery: a.evalEvery, bnMomentum: a.bnMomentum, labelSmoothing: a.labelSmoothing,
+    lrRange: a.lrMin !== undefined && !gradual ? [a.lrMin, a.lr] : undefined, evalName: val ? 'val' : 'test',
     log: say,
     onProgress: a.json ? undefined : (p) => {
       const key = `${p.phase}${p.epoch}`;
@@ -148,30 +261,51 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
       bar!.update(p.step, p.phase === 'train' ? `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(3) : '…'} ${p.imagesPerSec.toFixed(0)} img/s` : `${p.imagesPerSec.toFixed(0)} img/s`);
     },
   };
+  // Each epoch is evaluated on the validation images when there are some, else on the test images.
+  const evalSet = val ?? test;
   let result: FinetuneResult;
-  if (gradual) {
-    const r = await fineTuneGradual(model, train, test, { ...opts, headEpochs: a.headEpochs!, unfreezeTo: Number(freezeSpec), lrRange: [a.lrMin ?? a.lr / 100, a.lr] });
-    result = { ...r.full, epochs: [...r.head.epochs, ...r.full.epochs.map((e) => ({ ...e, epoch: e.epoch + r.head.epochs.length }))], seconds: r.head.seconds + r.full.seconds, cacheSeconds: r.head.cacheSeconds + r.full.cacheSeconds };
-  } else {
-    result = await finetune(model, train, test, opts);
+  try {
+    if (gradual) {
+      const r = await fineTuneGradual(model, train, evalSet, { ...opts, headEpochs: a.headEpochs!, unfreezeTo: Number(freezeSpec), lrRange: [a.lrMin ?? a.lr / 100, a.lr] });
+      result = { ...r.full, epochs: [...r.head.epochs, ...r.full.epochs.map((e) => ({ ...e, epoch: e.epoch + r.head.epochs.length }))], seconds: r.head.seconds + r.full.seconds, cacheSeconds: r.head.cacheSeconds + r.full.cacheSeconds };
+    } else {
+      result = await finetune(model, train, evalSet, opts);
+    }
+  } catch (e) {
+    if (!(e instanceof NonFiniteError)) throw e;
+    (bar as ProgressBar | null)?.done();
+    throw new ThawError('non-finite', `training diverged at ${describeNonFinite(e.report)}. Lower --lr (it is ${a.lr}${a.lrMin !== undefined ? `, --lr-min ${a.lrMin}` : ''}; the default is 0.05) or check the data; nothing was written to ${a.out}`);
   }
   (bar as ProgressBar | null)?.done();
-  const after = await evaluate(model, test, a.batch, classes.length);
-  const perClass = classes.map((c, i) => ({ class: c, accuracy: after.confusion[i][i] / Math.max(1, after.confusion[i].reduce((x, y) => x + y, 0)) }));
+  const after = await evaluate(model, test, a.batch, C);
+  const perClass = classes.map((c, i) => {
+    const n = after.confusion[i].reduce((x, y) => x + y, 0);
+    return { class: c, testImages: n, accuracy: n ? after.confusion[i][i] / n : null };
+  });
+  // The weights are read back once for saving; a non-finite one (which the loop's checks should have stopped) is never written.
+  const state = await stateToHost(model);
+  const bad = [...state].flatMap(([k, h]) => { const why = nonFiniteSummary(h); return why ? [`${k} (${why})`] : []; });
+  if (bad.length) throw new ThawError('non-finite', `the trained weights hold NaN or Inf (${bad.slice(0, 3).join('; ')}${bad.length > 3 ? '; …' : ''}); lower --lr. Nothing was written to ${a.out}`);
   mkdirSync(a.out, { recursive: true });
   const weightsPath = join(a.out, 'weights.safetensors');
-  await saveAtomic(weightsPath, writeSafetensors(await stateToHost(model), { model: a.model, classes: classes.join(',') }));
+  await saveAtomic(weightsPath, writeSafetensors(state, { model: a.model, classes: classes.join(',') }));
+  const evalWord = val ? 'validation' : 'test';
   const svg = lineChartSvg(`thaw finetune ${a.model} on ${a.data} (${a.fromScratch ? 'from scratch' : 'pre-trained'})`, [
     { name: 'train loss', values: result.epochs.map((e) => e.loss), color: '#d62728', axis: 'left' },
     { name: 'train accuracy', values: result.epochs.map((e) => e.trainAcc), color: '#1f77b4', axis: 'right' },
-    ...(result.epochs.every((e) => e.testAcc !== undefined) ? [{ name: 'test accuracy', values: result.epochs.map((e) => e.testAcc!), color: '#2ca02c', axis: 'right' as const }] : []),
+    ...(result.epochs.every((e) => e.testAcc !== undefined) ? [{ name: `${evalWord} accuracy`, values: result.epochs.map((e) => e.testAcc!), color: '#2ca02c', axis: 'right' as const }] : []),
   ]);
   await saveAtomic(join(a.out, 'curves.svg'), new TextEncoder().encode(svg));
+  const epochs = val ? result.epochs.map(({ testAcc, ...e }) => ({ ...e, valAcc: testAcc })) : result.epochs;
   const report = {
     model: a.model, weightsSource: source, adapter: rt.gpu.info.description, adapterKind: rt.gpu.info.kind,
-    data: a.data, trainImages: train.length, testImages: test.length, freeze: a.fromScratch ? 'none (from scratch)' : freezeSpec, inputSize: model.preprocessing?.inputSize,
-    trainable: ts, accuracyBefore: before.accuracy, accuracyAfter: after.accuracy, perClass, confusion: after.confusion,
-    epochs: result.epochs, featureCache: { used: result.usedCache, cachedStages: result.cachedStages, reason: result.cacheReason, seconds: result.cacheSeconds },
+    data: a.data, trainImages: train.length, valImages: val?.length ?? 0, testImages: test.length,
+    split: { seed: a.seed, stratified: true, trainPerClass: plan.perClass.train, valPerClass: plan.perClass.val, testPerClass: plan.perClass.test, testFrom: plan.testFrom },
+    freeze: a.fromScratch ? 'none (from scratch)' : freezeSpec, inputSize: model.preprocessing?.inputSize,
+    trainable: ts, accuracyBefore: before.accuracy, accuracyAfter: after.accuracy,
+    // A class without test images has accuracy null (n/a), not 0; its confusion row is all zeros.
+    perClass, confusion: after.confusion,
+    epochs, epochEvaluatedOn: evalWord, featureCache: { used: result.usedCache, cachedStages: result.cachedStages, reason: result.cacheReason, seconds: result.cacheSeconds },
     seconds: result.seconds, dispatchesPerStep: result.dispatchesPerStep, optimizerStateBytes: result.optimizerStateBytes,
     peakGpuBytes: runtime().pool.getStats().peakBytes,
     files: [weightsPath, join(a.out, 'report.json'), join(a.out, 'curves.svg')],
@@ -179,9 +313,11 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   await saveAtomic(join(a.out, 'report.json'), new TextEncoder().encode(JSON.stringify(report, null, 2)));
   if (a.json) console.log(JSON.stringify(report, null, 2));
   else {
-    say(`\naccuracy: ${(before.accuracy * 100).toFixed(1)}% before → ${(after.accuracy * 100).toFixed(1)}% after (${result.seconds.toFixed(1)} s training${result.usedCache ? `, of which ${result.cacheSeconds.toFixed(1)} s computing cached features` : ''})`);
-    say('per-class accuracy:\n' + perClass.map((p) => `  ${p.class.padEnd(12)} ${(p.accuracy * 100).toFixed(1)}%`).join('\n'));
-    say('confusion matrix (rows: true class, columns: predicted):\n' + after.confusion.map((r, i) => `  ${String(i).padStart(2)} ${r.map((v) => String(v).padStart(4)).join('')}`).join('\n'));
+    const w = Math.max(12, ...classes.map((c) => c.length));
+    say(`\naccuracy: ${pct(before.accuracy)} before → ${pct(after.accuracy)} after on ${test.length} test images${untested.length ? ` of ${C - untested.length} of the ${C} classes` : ''} (${result.seconds.toFixed(1)} s training${result.usedCache ? `, of which ${result.cacheSeconds.toFixed(1)} s computing cached features` : ''})`);
+    say('per-class accuracy (test images):\n' + perClass.map((p) => `  ${p.class.padEnd(w)} ${pct(p.accuracy).padStart(6)}  (${p.testImages})`).join('\n'));
+    say('confusion matrix (rows: true class, columns: predicted):\n' + after.confusion.map((r, i) =>
+      `  ${String(i).padStart(2)} ${perClass[i].testImages ? r.map((v) => String(v).padStart(4)).join('') : '   n/a (no test images)'}`).join('\n'));
     say(`wrote ${report.files.join(', ')}`);
   }
   model.dispose();

@@ -118,7 +118,13 @@ async function build(arch: Arch, ck: Checkpoint, path: string, zoo: ZooEntry | u
         `Its keys: ${keys.slice(0, 6).join(', ')}${keys.length > 6 ? `, … (${keys.length} in all)` : ''}. Pass --model if it is another architecture.`);
     }
     const model = resnet20(head.shape[0]).eval();
-    const rep = loadStateDict(model, ck.tensors, { remap: ['strip-module'] });
+    let rep;
+    try {
+      rep = loadStateDict(model, ck.tensors, { remap: ['strip-module'], source: path });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
     if (rep.missing.length || rep.mismatched.length || rep.unexpected.length) {
       model.dispose();
       throw new ThawError('state-dict', `${path} does not fit resnet20-cifar10:\n${describeLoad(rep, true)}`);
@@ -128,7 +134,7 @@ async function build(arch: Arch, ck: Checkpoint, path: string, zoo: ZooEntry | u
   if (ck.format !== 'tfjs-layers') throw new ThawError('state-dict', `${path} is ${ck.format}, but ${arch} is built from a TF.js layers model (model.json or model.min.js)`);
   const { kerasClassifierFromCheckpoint } = await import('../models/keras/index.ts');
   const spec = zoo?.preprocessing ?? tfjsDefaultSpec(ck);
-  const { model } = kerasClassifierFromCheckpoint(ck, { preprocessing: spec });
+  const { model } = kerasClassifierFromCheckpoint(ck, { preprocessing: spec, source: path });
   model.eval();
   const last = [...model.head.namedParameters()].pop();
   const numClasses = last ? last[1].shape[0] : 0;
@@ -186,6 +192,8 @@ export async function runPredict(a: PredictArgs): Promise<Prediction[]> {
       const logits = await y.data(); // (N, numClasses)
       y.dispose();
       chunk.forEach((im, i) => {
+        const row = logits.subarray(i * numClasses, (i + 1) * numClasses);
+        if (!row.every(Number.isFinite)) throw new ThawError('non-finite', `the model's output for ${im.path} is not finite (${Array.from(row.slice(0, 4)).join(', ')}…): ${basename(w.path)} holds weights that overflow on this input; use a checkpoint from before training diverged`);
         const probs = toProbabilities(logits.subarray(i * numClasses, (i + 1) * numClasses), sigmoid);
         const order = [...probs.keys()].sort((p, q) => probs[q] - probs[p]).slice(0, k);
         results.push({ image: im.path, top: order.map((j) => ({ label: labels![j], index: j, probability: probs[j] })) });

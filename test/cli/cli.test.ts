@@ -322,4 +322,152 @@ test('bench: one table from the scripts\' run(), a missing script is a clear err
   assert.not.match(old.out + old.err, /I run when imported/);
 });
 
+/** A random w x h grey PNG. */
+function randomPng(w = 8, h = 8): Buffer {
+  const im = new PNG({ width: w, height: h });
+  for (let i = 0; i < w * h; i++) { const v = Math.floor(Math.random() * 256); im.data.set([v, v, v, 255], 4 * i); }
+  return PNG.sync.write(im);
+}
+
+/** An image folder under tmp with `counts[c]` PNGs in class folder c (folder order: class 0's images first). */
+function imageFolder(name: string, counts: number[]): string {
+  const dir = join(tmp, name);
+  counts.forEach((n, c) => {
+    mkdirSync(join(dir, `class${c}`), { recursive: true });
+    for (let i = 0; i < n; i++) writeFileSync(join(dir, `class${c}`, `${String(i).padStart(3, '0')}.png`), randomPng());
+  });
+  return dir;
+}
+
+const tinyRun = ['finetune', '--from-scratch', '--labels-per-class', '2', '--epochs', '1', '--batch', '4', '--eval-every', '1'];
+
+test('finetune on a folder sorted by class: the test images are drawn per class, and a class without any is n/a, not 0%', () => {
+  // Classes 0 and 1 have images left for testing; class 2 has only its 2 labelled ones.
+  const per = 4 + Math.floor(Math.random() * 4);
+  const dir = imageFolder('sorted', [per, per, 2]);
+  const out = join(tmp, 'ft-sorted');
+  const r = thaw([...tinyRun, '--data', dir, '--test-size', '4', '--seed', String(Math.floor(Math.random() * 1000)), '--out', out]);
+  assert.is(r.code, 0, r.err);
+  const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  // Before the fix the test set was the first 4 images after the training ones in folder order: all of class 0.
+  assert.equal(rep.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0)), [2, 2, 0], 'test images per class (confusion rows)');
+  assert.equal(rep.split.testPerClass, [2, 2, 0]);
+  assert.equal(rep.perClass.map((p: any) => p.testImages), [2, 2, 0]);
+  assert.is(rep.perClass[2].accuracy, null, 'no test images: null, not 0');
+  assert.ok(rep.perClass.slice(0, 2).every((p: any) => typeof p.accuracy === 'number'));
+  assert.match(r.out, /test images per class: class0 2, class1 2, class2 0\n/);
+  assert.match(r.out, /warning: 1 of 3 classes have no test images \('class2'\)/);
+  assert.match(r.out, /\n {2}class2 +n\/a {2}\(0\)\n/);
+  assert.match(r.out, /\n {3}2 +n\/a \(no test images\)\n/);
+  assert.not.match(r.out, /class2 +0\.0%/);
+  // The same seed draws the same split.
+  const again = thaw([...tinyRun, '--data', dir, '--test-size', '4', '--seed', String(rep.split.seed), '--out', join(tmp, 'ft-sorted2'), '--json']);
+  assert.is(again.code, 0, again.err);
+  assert.equal(JSON.parse(again.out).split, rep.split);
+});
+
+test('finetune: data that cannot give an honest run is refused before any work, in one line naming the fix', () => {
+  const one = thaw(['finetune', '--data', imageFolder('one-class', [5])]);
+  assert.is(one.code, 2);
+  assert.match(one.err, /^thaw finetune: --data .*one-class has 1 class folder \('class0'\); a classifier needs at least 2 classes/);
+  const few = imageFolder('few', [3, 3]);
+  const t = thaw(['finetune', '--data', few, '--labels-per-class', '2', '--test-size', '40']);
+  assert.is(t.code, 2);
+  assert.match(t.err, /^thaw finetune: --test-size 40: only 2 images are available for testing \(6 images in the folder, 4 of them labelled for training\); give --test-size 2 or less, or lower --labels-per-class\n$/);
+  const all = thaw(['finetune', '--data', few, '--labels-per-class', '3']);
+  assert.is(all.code, 2);
+  assert.match(all.err, /no images are left for testing: all 6 images are labelled for training \(3 per class\); lower --labels-per-class/);
+  const k = thaw(['finetune', '--data', few, '--labels-per-class', '4']);
+  assert.is(k.code, 2);
+  assert.match(k.err, /--labels-per-class 4: class 'class0' has only 3 images; lower --labels-per-class to at most 3/);
+  // A file that is not an image fails by name even when no split would sample it.
+  const mixed = imageFolder('mixed', [4, 4]);
+  writeFileSync(join(mixed, 'class1', 'zz-notes.png'), 'just text');
+  writeFileSync(join(mixed, 'class0', 'aa-empty.jpg'), '');
+  const m = thaw(['finetune', '--data', mixed, '--labels-per-class', '1', '--test-size', '1']);
+  assert.is(m.code, 1);
+  assert.match(m.err, /^thaw finetune: 2 of 10 files in .*mixed are not PNG or JPEG: class0\/aa-empty\.jpg \(empty\), class1\/zz-notes\.png \(starts with 6a 75 73 74 20 74 65 78\); convert them to PNG or JPEG, or remove them\n$/);
+  for (const x of [one, t, all, k, m]) assert.not.match(x.out, /adapter:|training images/, 'nothing ran');
+  const vs = thaw(['finetune', '--data', few, '--labels-per-class', '2', '--val-split', '0.1']);
+  assert.is(vs.code, 2);
+  assert.match(vs.err, /--val-split 0\.1 of 2 labelled images per class holds out 0; it must hold out at least 1/);
+});
+
+test('finetune: --freeze that matches nothing, and flags --from-scratch ignores, are usage errors', () => {
+  const dir = imageFolder('freeze', [3, 3]);
+  const f = thaw(['finetune', '--data', dir, '--labels-per-class', '1', '--freeze', '/nomatch/', '--weights', join(RESNET, 'resnet20-cifar10.safetensors')]);
+  if (haveShared) {
+    assert.is(f.code, 2, f.err);
+    assert.match(f.err, /^thaw finetune: --freeze \/nomatch\/ matches no parameter of the model, so it would freeze nothing; parameter names look like conv1\.weight, .*\(\d+ in all\)/);
+    assert.not.match(f.out, /training images/);
+    const all = thaw(['finetune', '--data', dir, '--labels-per-class', '1', '--freeze', '/./', '--weights', join(RESNET, 'resnet20-cifar10.safetensors')]);
+    assert.is(all.code, 2);
+    assert.match(all.err, /--freeze '\/\.\/' freezes every parameter, the new head included, so nothing would train/);
+  }
+  const w = thaw(['finetune', '--data', dir, '--from-scratch', '--weights', 'some.th']);
+  assert.is(w.code, 2);
+  assert.match(w.err, /--weights is not read with --from-scratch/);
+  const fr = thaw(['finetune', '--data', dir, '--from-scratch', '--freeze', '7']);
+  assert.is(fr.code, 2);
+  assert.match(fr.err, /--freeze has no effect with --from-scratch/);
+});
+
+test('finetune: a diverging run (--lr 1e30) exits 1 naming the step and --lr, and leaves the previous weights file alone', () => {
+  const dir = imageFolder('diverge', [4, 4]);
+  const out = join(tmp, 'ft-diverge');
+  mkdirSync(out, { recursive: true });
+  const good = writeSafetensors(new Map([['linear.weight', { dtype: 'f32', shape: [2], data: Float32Array.from([Math.random(), Math.random()]) }]]));
+  writeFileSync(join(out, 'weights.safetensors'), good);
+  const r = thaw([...tinyRun, '--data', dir, '--labels-per-class', '3', '--epochs', '4', '--batch', '2', '--lr', '1e30', '--out', out, '--json']); // --json: no progress bars on stderr
+  assert.is(r.code, 1, r.out + r.err);
+  assert.match(r.err, /^thaw finetune: training diverged at step \d+ \(epoch \d\): (the loss is (NaN|Inf)|value of '[\w.]+' has (NaN|Inf)).*\. Lower --lr \(it is 1e\+30; the default is 0\.05\) or check the data; nothing was written to .*ft-diverge\n$/);
+  assert.is(r.out, '', 'no report printed');
+  assert.is(Buffer.compare(readFileSync(join(out, 'weights.safetensors')), Buffer.from(good)), 0, 'the earlier weights are untouched');
+  assert.not.ok(existsSync(join(out, 'report.json')));
+});
+
+test('checkpoints that hold NaN, or do not fit the model, are refused by finetune and predict, by tensor name', async () => {
+  if (!haveShared) { skip('../shared is absent'); return; }
+  const dir = imageFolder('ck', [3, 3]);
+  const ck = await loadCheckpointFile(join(RESNET, 'resnet20-cifar10.safetensors'));
+  const t = new Map(ck.tensors);
+  const conv = t.get('conv1.weight')!;
+  t.set('conv1.weight', { ...conv, data: new Float32Array(conv.data.length).fill(NaN) });
+  const nan = join(tmp, 'nan.safetensors');
+  writeFileSync(nan, writeSafetensors(t));
+  const f = thaw(['finetune', '--data', dir, '--labels-per-class', '1', '--weights', nan]);
+  assert.is(f.code, 1);
+  assert.match(f.err, /^thaw finetune: .*nan\.safetensors: 1 tensor holds NaN or Inf: conv1\.weight \(432 NaN of 432 values, first at element 0\)\. A model loaded from it would output NaN/);
+  assert.not.match(f.out, /accuracy/);
+  const p = thaw(['predict', '--weights', nan, CHELSEA]);
+  assert.is(p.code, 1);
+  assert.match(p.err, /nan\.safetensors: 1 tensor holds NaN or Inf: conv1\.weight/);
+  assert.not.match(p.out, /NaN%/);
+  // Finite weights whose activations overflow: the output is not finite, and predict says so instead of printing NaN%.
+  t.set('conv1.weight', { ...conv, data: new Float32Array(conv.data.length).fill(3e38 * (0.5 + Math.random() / 2)) });
+  const huge = join(tmp, 'huge.safetensors');
+  writeFileSync(huge, writeSafetensors(t));
+  const h = thaw(['predict', '--weights', huge, CHELSEA]);
+  assert.is(h.code, 1, h.out);
+  assert.match(h.err, /(^|\n)thaw predict: the model's output for .*chelsea\.png is not finite \(.*\): huge\.safetensors holds weights that overflow on this input/);
+  assert.not.match(h.out, /NaN%/);
+  // Another architecture's checkpoint: nothing matches.
+  const dk = thaw(['finetune', '--data', dir, '--labels-per-class', '1', '--model', 'resnet20-cifar10', '--weights', join(SHARED, 'checkpoints', 'darknet-tiny', 'model.json')]);
+  assert.is(dk.code, 1);
+  assert.match(dk.err, /^thaw finetune: .*model\.json does not fit resnet20-cifar10: none of its \d+ tensors matches the model \(its keys: \S+/);
+  assert.match(dk.err, /or --from-scratch to train from random weights\n$/);
+  assert.not.match(dk.out, /loaded 0 tensors/);
+  // One trunk tensor missing: it would stay random under the frozen trunk.
+  const part = new Map(ck.tensors);
+  const trunkKeys = [...part.keys()].filter((k) => !k.startsWith('linear.') && !k.endsWith('num_batches_tracked'));
+  const gone = trunkKeys[Math.floor(Math.random() * trunkKeys.length)];
+  part.delete(gone);
+  part.delete('linear.weight'); // the head may be missing: a new one replaces it
+  const partial = join(tmp, 'partial.safetensors');
+  writeFileSync(partial, writeSafetensors(part));
+  const pr = thaw(['finetune', '--data', dir, '--labels-per-class', '1', '--weights', partial]);
+  assert.is(pr.code, 1);
+  assert.match(pr.err, new RegExp(`partial\\.safetensors does not fit resnet20-cifar10: 1 model tensor is missing or mis-shaped in it and would stay random: ${gone.replace(/\./g, '\\.')}\\.`));
+});
+
 test.run();
