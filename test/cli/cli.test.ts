@@ -346,12 +346,18 @@ test('finetune on a folder sorted by class: the test images are drawn per class,
   const per = 4 + Math.floor(Math.random() * 4);
   const dir = imageFolder('sorted', [per, per, 2]);
   const out = join(tmp, 'ft-sorted');
-  const r = thaw([...tinyRun, '--data', dir, '--test-size', '4', '--seed', String(Math.floor(Math.random() * 1000)), '--out', out]);
+  const seed = String(Math.floor(Math.random() * 1000));
+  const r = thaw([...tinyRun, '--data', dir, '--test-size', '4', '--val-split', '0.5', '--seed', seed, '--out', out]);
   assert.is(r.code, 0, r.err);
   const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   // Before the fix the test set was the first 4 images after the training ones in folder order: all of class 0.
   assert.equal(rep.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0)), [2, 2, 0], 'test images per class (confusion rows)');
   assert.equal(rep.split.testPerClass, [2, 2, 0]);
+  // --val-split 0.5 of 2 labelled images per class: 1 trains, 1 validates each epoch.
+  assert.equal([rep.split.trainPerClass, rep.split.valPerClass, rep.trainImages, rep.valImages], [[1, 1, 1], [1, 1, 1], 3, 3]);
+  assert.is(rep.epochEvaluatedOn, 'validation');
+  assert.ok(typeof rep.epochs[0].valAcc === 'number' && !('testAcc' in rep.epochs[0]));
+  assert.match(r.out, /epoch 1\/1: .*, val acc \d+\.\d%/);
   assert.equal(rep.perClass.map((p: any) => p.testImages), [2, 2, 0]);
   assert.is(rep.perClass[2].accuracy, null, 'no test images: null, not 0');
   assert.ok(rep.perClass.slice(0, 2).every((p: any) => typeof p.accuracy === 'number'));
@@ -361,7 +367,7 @@ test('finetune on a folder sorted by class: the test images are drawn per class,
   assert.match(r.out, /\n {3}2 +n\/a \(no test images\)\n/);
   assert.not.match(r.out, /class2 +0\.0%/);
   // The same seed draws the same split.
-  const again = thaw([...tinyRun, '--data', dir, '--test-size', '4', '--seed', String(rep.split.seed), '--out', join(tmp, 'ft-sorted2'), '--json']);
+  const again = thaw([...tinyRun, '--data', dir, '--test-size', '4', '--val-split', '0.5', '--seed', seed, '--out', join(tmp, 'ft-sorted2'), '--json']);
   assert.is(again.code, 0, again.err);
   assert.equal(JSON.parse(again.out).split, rep.split);
 });
