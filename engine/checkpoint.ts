@@ -27,6 +27,7 @@ import { parseSafetensors, writeSafetensors } from './io/safetensors.ts';
 import { CheckpointError } from './io/errors.ts';
 import { saveAtomic } from './io/fs.ts';
 import type { HostTensor } from './io/types.ts';
+import { nonFiniteSummary } from './load.ts';
 
 /** What a training checkpoint saves. */
 export interface TrainingState {
@@ -117,6 +118,12 @@ export async function encodeTrainingCheckpoint(s: TrainingState): Promise<Uint8A
       buffers[b] = key;
     }
     state[name] = { step: e.step, buffers };
+  }
+  // A diverged state is not saved: written over the last good checkpoint it would leave nothing to resume from.
+  const bad = nonFinite(tensors);
+  if (bad.length) {
+    throw new ThawError('non-finite', `saveTrainingCheckpoint: ${bad.length} tensor${bad.length > 1 ? 's hold' : ' holds'} NaN or Inf: ${list(bad)}. ` +
+      'Training has diverged, so this state was not saved (a previous checkpoint is left as it was); resume from it with a lower learning rate');
   }
   const seeds: Record<string, number> = {};
   for (const [path, m] of seedsOf(s.model)) seeds[path] = m.seed;
@@ -248,6 +255,11 @@ export function restoreTrainingCheckpoint(bytes: Uint8Array, targets: RestoreTar
   for (const path of Object.keys(meta.seeds ?? {})) if (!seeds.has(path)) problems.push(`module '${path}' has a saved seed but no such seeded module (Dropout) in the model`);
 
   if (problems.length) fail(`${source} does not match what it is restored into:\n  ${problems.join('\n  ')}`);
+  const diverged = nonFinite(parsed.tensors);
+  if (diverged.length) {
+    throw new ThawError('non-finite', `${source}: ${diverged.length} tensor${diverged.length > 1 ? 's hold' : ' holds'} NaN or Inf: ${list(diverged)}; ` +
+      'it was saved after training diverged, so nothing was restored: resume from an earlier checkpoint');
+  }
 
   // Everything matches: apply. In-place writes keep tensor identity (the optimizer holds these tensors).
   const rt = runtime();
@@ -280,6 +292,11 @@ function malformed(m: Meta): string | null {
   if (m.rng !== null && !isObj(m.rng)) return 'rng must be null or an RNG state';
   if (!isObj(m.seeds) || !Object.values(m.seeds).every((v) => Number.isInteger(v))) return 'seeds must map module paths to integers';
   return null;
+}
+
+/** `key (summary)` for each tensor holding NaN or Inf. */
+function nonFinite(tensors: Map<string, HostTensor>): string[] {
+  return [...tensors].flatMap(([k, h]) => { const why = nonFiniteSummary(h); return why ? [`${k} (${why})`] : []; });
 }
 
 function list(xs: string[]): string {

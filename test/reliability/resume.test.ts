@@ -14,7 +14,7 @@ import { SGD, Scheduler, cosine } from '../../engine/optim/index.ts';
 import { Sequential, Linear, Dropout } from '../../engine/nn/index.ts';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../../engine/checkpoint.ts';
 import { parseSafetensors, writeSafetensors } from '../../engine/io/safetensors.ts';
-import { tensor } from '../../engine/factory.ts';
+import { tensor, assign } from '../../engine/factory.ts';
 import { tidy } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
@@ -151,6 +151,38 @@ test('(finding check) loadStateDict after making the optimizer: does the optimiz
   if (!changed) {
     finding('engine/load.ts:72 (model.setTensor) / engine/module.ts:97 (setTensor)', `loadStateDict replaces each parameter tensor, so an optimizer made before the load keeps the old, disposed tensors and silently skips every update ('${name}' did not change after a step). loadTrainingCheckpoint writes in place instead; loadStateDict could do the same when shape and dtype match`);
   }
+  freeRun(a); freeRun(b);
+});
+
+test('a diverged state (NaN or Inf in a weight or an optimizer buffer) is not saved over the last checkpoint, nor restored', async () => {
+  const path = join(dir, 'diverge.safetensors');
+  const a = makeRun(3);
+  await train(a, 0, 2);
+  await saveTrainingCheckpoint(path, { model: a.model, optimizer: a.opt, scheduler: a.sched, rng: a.rng, step: 2, epoch: 0 });
+  const good = readFileSync(path);
+  const named = a.model.namedParameters();
+  const [name, p] = named[Math.floor(Math.random() * named.length)];
+  const v = Array.from(await p.data());
+  const at = Math.floor(Math.random() * v.length);
+  v[at] = Math.random() < 0.5 ? NaN : Infinity;
+  assign(p, v);
+  const e = await rejects(() => saveTrainingCheckpoint(path, { model: a.model, optimizer: a.opt, scheduler: a.sched, rng: a.rng, step: 3, epoch: 0 }),
+    new RegExp(`^saveTrainingCheckpoint: 1 tensor holds NaN or Inf: model\\.${name.replace('.', '\\.')} \\(1 (NaN|Inf) of ${v.length} values, first at element ${at}\\)\\. Training has diverged`));
+  assert.ok(e instanceof ThawError && e.kind === 'non-finite');
+  assert.is(Buffer.compare(readFileSync(path), good), 0, 'the last good checkpoint is untouched');
+  // A file that holds NaN anyway (written by something else): refused, nothing restored.
+  const parsed = parseSafetensors(good);
+  const keys = [...parsed.tensors.keys()].filter((k) => k.startsWith('optim.'));
+  const key = keys[Math.floor(Math.random() * keys.length)];
+  const h = parsed.tensors.get(key)!;
+  (h.data as Float32Array)[0] = NaN;
+  const bad = join(dir, 'nan.safetensors');
+  writeFileSync(bad, writeSafetensors(parsed.tensors, parsed.metadata as Record<string, string>));
+  const b = makeRun(4);
+  const before = await weights(b);
+  await rejects(() => loadTrainingCheckpoint(bad, { model: b.model, optimizer: b.opt, scheduler: b.sched, rng: b.rng }),
+    new RegExp(`nan\\.safetensors': 1 tensor holds NaN or Inf: ${key.replace(/\./g, '\\.')} \\(1 NaN of \\d+ values, first at element 0\\); it was saved after training diverged, so nothing was restored`));
+  assert.equal(await weights(b), before);
   freeRun(a); freeRun(b);
 });
 
