@@ -31,6 +31,7 @@ export interface FinetuneOptions {
   lr: number;
   optimizer?: 'sgd' | 'adam' | 'adamw';
   momentum?: number;
+  /** L2 penalty (SGD, Adam) or decoupled decay (AdamW); default 0, AdamW 0.01. An explicit 0 is 0 for all three. */
   weightDecay?: number;
   schedule?: 'constant' | 'cosine' | 'onecycle' | 'warmup-cosine';
   /** Discriminative rates [input side, head] over the model's layer groups (overrides lr per group). */
@@ -98,13 +99,17 @@ export function paramGroups(model: Classifier, o: Pick<FinetuneOptions, 'lr' | '
   return groups.map((g, i) => ({ params: g, lr: groups.length === 1 ? hi : lo * (hi / lo) ** (i / (groups.length - 1)) }));
 }
 
-function makeOptimizer(model: Classifier, o: FinetuneOptions): Optimizer<any> {
+const OPTIMIZERS = ['sgd', 'adam', 'adamw'] as const;
+const SCHEDULES = ['constant', 'cosine', 'onecycle', 'warmup-cosine'] as const;
+
+/** @internal The optimizer a run uses (exported for tests). */
+export function makeOptimizer(model: Classifier, o: FinetuneOptions): Optimizer<any> {
   const params = paramGroups(model, o);
   const wd = o.weightDecay ?? 0;
   switch (o.optimizer ?? 'sgd') {
     case 'sgd': return new SGD(params, { lr: o.lr, momentum: o.momentum ?? 0.9, weightDecay: wd, nesterov: (o.momentum ?? 0.9) > 0 });
     case 'adam': return new Adam(params, { lr: o.lr, weightDecay: wd });
-    case 'adamw': return new AdamW(params, { lr: o.lr, weightDecay: wd || 0.01 });
+    case 'adamw': return new AdamW(params, { lr: o.lr, weightDecay: o.weightDecay ?? 0.01 });
     default: throw new ThawError('finetune', `unknown optimizer '${o.optimizer}' (sgd, adam, adamw)`);
   }
 }
@@ -176,6 +181,9 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   if (train.length === 0) throw new ThawError('finetune', 'the training set is empty');
   if (test && test.length === 0) throw new ThawError('finetune', 'the test set is empty (pass null to train without evaluating)');
   if (!model.trainableParameters().length) throw new ThawError('finetune', 'nothing to train: every parameter is frozen (unfreeze the head at least)');
+  if (!(OPTIMIZERS as readonly string[]).includes(o.optimizer ?? 'sgd')) throw new ThawError('finetune', `unknown optimizer '${o.optimizer}' (${OPTIMIZERS.join(', ')})`);
+  if (!(SCHEDULES as readonly string[]).includes(o.schedule ?? 'cosine')) throw new ThawError('finetune', `unknown schedule '${o.schedule}' (${SCHEDULES.join(', ')})`);
+  if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new ThawError('finetune', `lr must be a positive finite number, got ${o.lr}`);
   const log = o.log ?? (() => {});
   const t0 = performance.now();
   const plan: CachePlan = o.featureCache === 'off' ? { stages: 0, all: false, reason: 'disabled by option' } : planCache(model, !!o.augmented);

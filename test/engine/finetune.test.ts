@@ -8,7 +8,7 @@ import { setup, rand, randArray } from '../helpers.ts';
 import { runtime } from '../../engine/runtime.ts';
 import { assign } from '../../engine/factory.ts';
 import { ThawError } from '../../engine/errors.ts';
-import { finetune } from '../../engine/finetune.ts';
+import { finetune, makeOptimizer } from '../../engine/finetune.ts';
 import { NonFiniteError } from '../../engine/safety.ts';
 import { arrayDataset } from '../../engine/data/dataset.ts';
 import { KerasClassifier } from '../../models/keras/index.ts';
@@ -128,6 +128,21 @@ test('runs that could only train to nothing are refused before any work: 1 class
   for (const [, p] of m.namedParameters()) p.requiresGrad = true;
   assert.match((await rejection(finetune(m, ds, { length: 0, get: () => { throw new Error('unreachable'); } }, o))).message, /the test set is empty/);
   assert.is(runtime().dispatches, d0, 'no feature cache, no step');
+  m.dispose();
+});
+
+test('AdamW takes an explicit weightDecay 0 as 0 (it became 0.01); unknown optimizer or schedule names are refused before any work', async () => {
+  const m = tiny(true);
+  const o = { epochs: 1, batchSize: 4, lr: 0.01, numClasses: K };
+  const wd = (x: Record<string, unknown>) => { const opt = makeOptimizer(m, { ...o, ...x }); const v = (opt.groups[0] as any).weightDecay; opt.dispose?.(); return v; };
+  const r = Math.round(rand() * 100) / 1000;
+  assert.equal([wd({ optimizer: 'adamw', weightDecay: 0 }), wd({ optimizer: 'adamw' }), wd({ optimizer: 'adamw', weightDecay: r }), wd({ optimizer: 'adam' })], [0, 0.01, r, 0]);
+  const { x, y } = data(8);
+  const d0 = runtime().dispatches;
+  assert.match((await rejection(finetune(m, arrayDataset(x, y), null, { ...o, optimizer: 'adamm' as any }))).message, /^unknown optimizer 'adamm' \(sgd, adam, adamw\)/);
+  assert.match((await rejection(finetune(m, arrayDataset(x, y), null, { ...o, schedule: 'cosin' as any }))).message, /^unknown schedule 'cosin' \(constant, cosine, onecycle, warmup-cosine\)/);
+  assert.match((await rejection(finetune(m, arrayDataset(x, y), null, { ...o, lr: NaN }))).message, /^lr must be a positive finite number, got NaN/);
+  assert.is(runtime().dispatches, d0);
   m.dispose();
 });
 
