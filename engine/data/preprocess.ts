@@ -49,7 +49,9 @@ export function checkPreprocessSpec(spec: PreprocessSpec): void {
   if (spec.mean.length !== spec.channels || spec.std.length !== spec.channels) {
     throw new DataArgError(`preprocess spec: mean and std need ${spec.channels} values each, got ${spec.mean.length} and ${spec.std.length}`);
   }
-  if (!(spec.scale > 0)) throw new DataArgError(`preprocess spec: scale must be positive (1/255 for 0..255 inputs), got ${spec.scale}`);
+  const bad = [...spec.mean.map((v, i) => [`mean[${i}]`, v, Number.isFinite(v)] as const), ...spec.std.map((v, i) => [`std[${i}]`, v, v > 0 && Number.isFinite(v)] as const)].find((f) => !f[2]);
+  if (bad) throw new DataArgError(`preprocess spec: ${bad[0]} is ${bad[1]}; means must be finite and stds positive and finite (a zero std divides every input by 0)`);
+  if (!(spec.scale > 0 && Number.isFinite(spec.scale))) throw new DataArgError(`preprocess spec: scale must be positive (1/255 for 0..255 inputs), got ${spec.scale}`);
 }
 
 /**

@@ -133,6 +133,17 @@ test('preprocess: 28x28 grey → 3x32x32 normalised for the CIFAR ResNet-20', ()
   assert.equal(ZOO['resnet20-cifar10'].preprocessing, CIFAR, 'the zoo spec of resnet20 is the one tested here');
 });
 
+test('preprocess refuses a spec whose std is 0 or not finite, or whose mean is not finite (every input would become Inf or NaN)', () => {
+  const img: Image = { width: 4, height: 4, channels: 1, data: Float32Array.from({ length: 16 }, () => rng.int(256)) };
+  const c = rng.int(3);
+  for (const [field, v] of [['std', 0], ['std', -0.5], ['std', Infinity], ['mean', NaN]] as const) {
+    const vals = [...CIFAR[field]];
+    vals[c] = v;
+    assert.throws(() => preprocess(img, { ...CIFAR, [field]: vals }), (e: unknown) => e instanceof DataArgError && new RegExp(`^preprocess spec: ${field}\\[${c}\\] is ${v}; `).test((e as Error).message));
+  }
+  assert.ok(preprocess(img, CIFAR).every(Number.isFinite));
+});
+
 test('idxDataset: raw labels, preprocessed x, seeded augmentation', () => {
   const n = 12;
   const set = { images: Uint8Array.from({ length: n * 784 }, () => rng.int(256)), labels: Uint8Array.from({ length: n }, () => rng.int(10)), n, height: 28, width: 28 };
