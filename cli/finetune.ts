@@ -28,7 +28,7 @@ import { mobilenetV2KerasGroup } from '../models/keras/zoo.ts';
 import { getZooEntry } from '../engine/zoo.ts';
 import type { Checkpoint } from '../engine/io/types.ts';
 import type { Classifier } from '../models/types.ts';
-import { UsageError } from './args.ts';
+import { UsageError, suggest } from './args.ts';
 import { ProgressBar } from './progress.ts';
 import { lineChartSvg } from './plot.ts';
 
@@ -199,7 +199,12 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
     throw new UsageError(`thaw finetune: --weights is not read with --from-scratch (${a.model} starts from random weights then); give one of them`);
   }
   if (a.fromScratch && a.freeze !== undefined) throw new UsageError('thaw finetune: --freeze has no effect with --from-scratch (every parameter trains from random weights); give one of them');
+  for (const [flag, v, names] of [['optimizer', a.optimizer, ['sgd', 'adam', 'adamw']], ['schedule', a.schedule, ['constant', 'cosine', 'onecycle', 'warmup-cosine']]] as const) {
+    if (!(names as readonly string[]).includes(v)) throw new UsageError(`thaw finetune: unknown --${flag} '${v}'.${suggest(v, [...names])} Choose from ${names.join(', ')}.`);
+  }
   const freezeSpec = a.freeze ?? info.defaultFreeze;
+  const gradual = (a.headEpochs ?? 0) > 0;
+  if (gradual && !/^-?\d+$/.test(freezeSpec)) throw new UsageError('thaw finetune: --head-epochs needs --freeze to be a depth (a number of layer groups)');
   const freezeSpecs = parseFreezeSpec(freezeSpec);
   if (!freezeSpecs.length) throw new UsageError(`thaw finetune: --freeze '${freezeSpec}' names nothing to freeze; give a depth, /regex/ or name prefixes`);
   const say = (s: string) => { if (!a.json) console.log(s); };
@@ -248,8 +253,6 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   const before = await evaluate(model, test, a.batch, C);
   say(`accuracy before fine-tuning: ${pct(before.accuracy)}`);
   let bar: ProgressBar | null = null, barKey = '';
-  const gradual = (a.headEpochs ?? 0) > 0;
-  if (gradual && !/^-?\d+$/.test(freezeSpec)) throw new UsageError('thaw finetune: --head-epochs needs --freeze to be a depth (a number of layer groups)');
   const opts: FinetuneOptions = {
     epochs: a.epochs, batchSize: a.batch, lr: a.lr, optimizer: a.optimizer as any, schedule: a.schedule as any, seed: a.seed,
     numClasses: C, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4, evalEvery: a.evalEvery, bnMomentum: a.bnMomentum, labelSmoothing: a.labelSmoothing,

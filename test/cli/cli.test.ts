@@ -416,6 +416,10 @@ test('finetune: --freeze that matches nothing, and flags --from-scratch ignores,
   const fr = thaw(['finetune', '--data', dir, '--from-scratch', '--freeze', '7']);
   assert.is(fr.code, 2);
   assert.match(fr.err, /--freeze has no effect with --from-scratch/);
+  const o = thaw(['finetune', '--data', dir, '--optimizer', 'adamm']);
+  assert.is(o.code, 2);
+  assert.match(o.err, /^thaw finetune: unknown --optimizer 'adamm'\. Did you mean 'adam'.*\? Choose from sgd, adam, adamw\.\n$/);
+  assert.not.match(o.out, /adapter:/, 'refused before the GPU and the feature cache');
 });
 
 test('finetune: a diverging run (--lr 1e30) exits 1 naming the step and --lr, and leaves the previous weights file alone', () => {
