@@ -77,6 +77,9 @@ export const COMMANDS: Record<string, Command> = {
       if (k === 'test-size' && o[k] === undefined) continue;
       if (!Number.isInteger(o[k]) || (o[k] as number) < 1) throw new UsageError(`thaw finetune: --${k} must be a positive integer, got ${o[k]}`);
     }
+    // Fractions or negatives here were taken silently: --eval-every 0 evaluated only after the last epoch, --head-epochs -1 skipped the head phase.
+    if (!Number.isInteger(o['eval-every']) || (o['eval-every'] as number) < 1) throw new UsageError(`thaw finetune: --eval-every must be a positive integer, got ${o['eval-every']}`);
+    if (!Number.isInteger(o['head-epochs']) || (o['head-epochs'] as number) < 0) throw new UsageError(`thaw finetune: --head-epochs must be a non-negative integer, got ${o['head-epochs']}`);
     const vs = o['val-split'] as number;
     if (!(vs >= 0 && vs < 1)) throw new UsageError(`thaw finetune: --val-split must be in [0, 1), got ${vs}`);
     if (!((o.lr as number) > 0)) throw new UsageError(`thaw finetune: --lr must be > 0, got ${o.lr}`);

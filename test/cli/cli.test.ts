@@ -394,6 +394,11 @@ test('finetune: data that cannot give an honest run is refused before any work, 
   assert.is(m.code, 1);
   assert.match(m.err, /^thaw finetune: 2 of 10 files in .*mixed are not PNG or JPEG: class0\/aa-empty\.jpg \(empty\), class1\/zz-notes\.png \(starts with 6a 75 73 74 20 74 65 78\); convert them to PNG or JPEG, or remove them\n$/);
   for (const x of [one, t, all, k, m]) assert.not.match(x.out, /adapter:|training images/, 'nothing ran');
+  for (const [flag, v, want] of [['--eval-every', '0', 'a positive integer'], ['--eval-every', '1.5', 'a positive integer'], ['--head-epochs', '-1', 'a non-negative integer'], ['--val-split', '1', 'in \\[0, 1\\)']]) {
+    const x = thaw(['finetune', '--data', few, flag, v]);
+    assert.is(x.code, 2, `${flag} ${v}`);
+    assert.match(x.err, new RegExp(`^thaw finetune: ${flag} must be ${want}, got ${v.replace('.', '\\.')}\n$`));
+  }
   const vs = thaw(['finetune', '--data', few, '--labels-per-class', '2', '--val-split', '0.1']);
   assert.is(vs.code, 2);
   assert.match(vs.err, /--val-split 0\.1 of 2 labelled images per class holds out 0; it must hold out at least 1/);
