@@ -96,8 +96,8 @@ export function checkImageHeaders(files: readonly string[], root = ''): void {
     }
   }
   if (bad.length) {
-    throw new DataFormatError(`${bad.length} of ${files.length} files${root ? ` in ${root}` : ''} are not PNG or JPEG: ` +
-      `${bad.slice(0, 5).join(', ')}${bad.length > 5 ? `, … (${bad.length} in all)` : ''}; convert them to PNG or JPEG, or remove them`);
+    throw new DataFormatError(`${bad.length} of ${files.length} files${root ? ` in ${root}` : ''} ${bad.length === 1 ? 'is' : 'are'} not PNG or JPEG: ` +
+      `${bad.slice(0, 5).join(', ')}${bad.length > 5 ? `, … (${bad.length} in all)` : ''}; convert ${bad.length === 1 ? 'it' : 'them'} to PNG or JPEG, or remove ${bad.length === 1 ? 'it' : 'them'}`);
   }
 }
 
