@@ -63,6 +63,7 @@ test('a parameter that overflows while the loss is still finite is named, with i
   const { x, y } = data(n);
   const j = Math.floor(rand() * F);
   for (let i = 0; i < n; i++) x[i * F + j] = 1e30; // logits ~1e29 (finite loss), gradient of d.weight ~1e30
+  y[0] = 0; y[1] = 1; // two labels differ, so some row of d.weight gets that gradient whatever class the logits favour
   const e = await rejection(finetune(m, arrayDataset(x, y), null, { epochs: 2, batchSize: n, lr: 1e10, momentum: 0, numClasses: K, featureCache: 'off' }));
   assert.ok(e instanceof NonFiniteError, String(e));
   const r = (e as NonFiniteError).report;
