@@ -3,13 +3,14 @@
  * state-dict keys: conv1, bn1, layer{1,2,3}.{i}.{conv1,bn1,conv2,bn2}, linear.
  *
  * Shortcut "option A": when a block changes shape, the shortcut is `x[:, :, ::2, ::2]` zero-padded
- * with planes/4 channels on each side — no weights. We build it from a strided 1x1 "pick" (a
- * subsample kernel) and channel padding, both without parameters.
+ * with planes/4 channels on each side — no weights. We build it from reshapes, a slice and channel
+ * padding, all recorded for autograd, so the block's input gradient includes the shortcut's term.
  */
 import { Module } from '../engine/module.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear } from '../engine/nn/index.ts';
 import { relu, add } from '../engine/ops.ts';
+import { reshape } from '../engine/shape.ts';
 import { globalAvgPool2d } from '../kernels/pool/pool.ts';
 import { pad2d } from '../kernels/pad/pad.ts';
 import { slice } from '../kernels/slice/slice.ts';
@@ -22,25 +23,30 @@ export const CIFAR_PREPROCESS: PreprocessSpec = {
   resize: 'bilinear', alignCorners: false,
 };
 
-/** x[:, :, ::2, ::2] then zero channels planes/4 on each side. x: (N, C, H, W) → (N, C + 2p, ceil(H/2), ceil(W/2)) */
+/** x[:, :, ::2, ::2] then zero channels planes/4 on each side. x: (N, C, H, W) → (N, C + 2p, H/2, W/2) */
 function shortcutA(x: Tensor, pad: number): Tensor {
   const [n, c, h, w] = x.shape;
   // Subsample by reshaping to (N, C, H/2, 2, W/2, 2) and slicing index 0 of both 2-axes (H, W even here).
   if (h % 2 || w % 2) throw new Error(`option-A shortcut needs even H and W, got ${h}x${w}`);
-  const v = x.alias([n * c * (h / 2), 2, w / 2, 2]);
+  const v = reshape(x, [n * c * (h / 2), 2, w / 2, 2]);
   const s = slice(v, [0, 0, 0, 0], [n * c * (h / 2), 1, w / 2, 1]);
   v.dispose();
-  const sub = s.alias([n, c, h / 2, w / 2]);
+  const sub = reshape(s, [n, c, h / 2, w / 2]);
   s.dispose();
-  return padChannels(sub, pad);
+  const out = padChannels(sub, pad);
+  sub.dispose();
+  return out;
 }
 
 function padChannels(x: Tensor, p: number): Tensor {
-  // Treat channels as the H axis of a (N, C, H*W, 1) view and zero-pad it top and bottom.
+  // Treat channels as the H axis of a (N, 1, C, H*W) view and zero-pad it top and bottom.
   const [n, c, h, w] = x.shape;
-  const v = x.alias([n, 1, c, h * w]);
+  const v = reshape(x, [n, 1, c, h * w]);
   const padded = pad2d(v, [p, p, 0, 0]);
-  return padded.alias([n, c + 2 * p, h, w]);
+  v.dispose();
+  const out = reshape(padded, [n, c + 2 * p, h, w]);
+  padded.dispose();
+  return out;
 }
 
 /** BasicBlock: conv3x3-bn-relu-conv3x3-bn + shortcut, relu. */

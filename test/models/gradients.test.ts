@@ -1,0 +1,29 @@
+/**
+ * Whole-network gradients against float64 torch (test/fixtures/make_grad_fixtures.py; see
+ * gradcheck.ts): for every model of the zoo and the Keras builder, the logits and every trainable
+ * parameter's gradient after one backward in training mode, and again under the freeze split the CLI
+ * uses (frozen parameters get no gradient, frozen BatchNorm runs on its running statistics).
+ */
+import { test } from 'uvu';
+import { setup } from '../helpers.ts';
+import { checkGradCase, checkGradRun, gradFixture, loadDetWeights, reportGrad, trainMode } from './gradcheck.ts';
+import { BasicBlockA, resnet20 } from '../../models/resnet_cifar.ts';
+
+test.before(async () => { await setup(); });
+
+const cifar = gradFixture('resnet20');
+
+test('ResNet-20 down-sampling block (16 → 32, stride 2): input and parameter gradients flow through the option-A shortcut', async () => {
+  const b = new BasicBlockA(16, 32, 2);
+  loadDetWeights(b);
+  trainMode(b);
+  const r = await checkGradRun(b, (x) => b.forward(x), cifar.block, cifar.block.full, true);
+  reportGrad('BasicBlockA 16→32/2', r);
+  b.dispose();
+});
+
+test('ResNet-20: logits and every gradient equal torch, all trainable and under the CLI freeze (7)', async () => {
+  await checkGradCase('resnet20', () => resnet20(10), cifar.resnet20);
+});
+
+test.run();
