@@ -8,6 +8,8 @@ import { test } from 'uvu';
 import { setup } from '../helpers.ts';
 import { checkGradCase, checkGradRun, gradFixture, loadDetWeights, reportGrad, trainMode } from './gradcheck.ts';
 import { BasicBlockA, resnet20 } from '../../models/resnet_cifar.ts';
+import { ResNet, BasicBlock, Bottleneck } from '../../models/resnet.ts';
+import { mobilenetV2 } from '../../models/mobilenetv2.ts';
 
 test.before(async () => { await setup(); });
 
@@ -25,5 +27,19 @@ test('ResNet-20 down-sampling block (16 → 32, stride 2): input and parameter g
 test('ResNet-20: logits and every gradient equal torch, all trainable and under the CLI freeze (7)', async () => {
   await checkGradCase('resnet20', () => resnet20(10), cifar.resnet20);
 });
+
+const tv = gradFixture('torchvision');
+/** ResNet-50 runs with one layer4 block (make_grad_fixtures.py says why), so the stage depths come from the fixture. */
+const TORCHVISION = {
+  resnet18_w16: () => new ResNet(BasicBlock, tv.resnet18_w16.layers!, { width: 16, numClasses: 10 }),
+  resnet34_w16: () => new ResNet(BasicBlock, tv.resnet34_w16.layers!, { width: 16, numClasses: 10 }),
+  resnet50_w16: () => new ResNet(Bottleneck, tv.resnet50_w16.layers!, { width: 16, numClasses: 10 }),
+  mobilenet_v2_w025: () => mobilenetV2({ widthMult: 0.25, numClasses: 10 }),
+};
+for (const [name, make] of Object.entries(TORCHVISION)) {
+  test(`${name}: logits and every gradient equal torchvision's, all trainable and with the first ${tv[name].freeze} layer groups frozen`, async () => {
+    await checkGradCase(name, make, tv[name]);
+  });
+}
 
 test.run();
