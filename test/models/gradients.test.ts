@@ -5,11 +5,16 @@
  * uses (frozen parameters get no gradient, frozen BatchNorm runs on its running statistics).
  */
 import { test } from 'uvu';
+import { join } from 'node:path';
 import { setup } from '../helpers.ts';
+import { ROOT, SHARED, haveShared } from './helpers.ts';
 import { checkGradCase, checkGradRun, gradFixture, loadDetWeights, reportGrad, trainMode } from './gradcheck.ts';
 import { BasicBlockA, resnet20 } from '../../models/resnet_cifar.ts';
 import { ResNet, BasicBlock, Bottleneck } from '../../models/resnet.ts';
 import { mobilenetV2 } from '../../models/mobilenetv2.ts';
+import { KerasClassifier } from '../../models/keras/index.ts';
+import { mobilenetV2KerasGroup } from '../../models/keras/zoo.ts';
+import { loadCheckpointFile } from '../../engine/io/fs.ts';
 
 test.before(async () => { await setup(); });
 
@@ -41,5 +46,28 @@ for (const [name, make] of Object.entries(TORCHVISION)) {
     await checkGradCase(name, make, tv[name]);
   });
 }
+
+const keras = gradFixture('keras');
+const KERAS_GROUPS: Record<string, typeof mobilenetV2KerasGroup | undefined> = { mobilenet_v2_mini: mobilenetV2KerasGroup, darknet_mini: undefined };
+for (const [name, groupOf] of Object.entries(KERAS_GROUPS)) {
+  test(`Keras ${name} (built from its topology): logits and every gradient equal torch, all trainable and with ${keras[name].freeze} layer groups frozen`, async () => {
+    await checkGradCase(name, () => new KerasClassifier(keras[name].topology, { groupOf }), keras[name]);
+  });
+}
+
+/** A real topology rebuilt at 64x64 as the CLI's --size 64 does (the checkpoint's weights are not used). */
+async function realKeras(file: string, groupOf?: typeof mobilenetV2KerasGroup): Promise<() => KerasClassifier> {
+  const topology = (await loadCheckpointFile(file)).metadata.modelTopology;
+  return () => new KerasClassifier(topology, { inputShape: [3, 64, 64], groupOf });
+}
+
+test(`nsfwjs MobileNetV2 topology (node_modules/nsfwjs) at 64x64: logits and every gradient equal torch, all trainable and under the CLI freeze (12)`, async () => {
+  await checkGradCase('nsfwjs', await realKeras(join(ROOT, 'node_modules/nsfwjs/dist/models/mobilenet_v2/model.min.js'), mobilenetV2KerasGroup), keras.nsfwjs);
+});
+
+test(`darknet-tiny topology (../shared) at 64x64: logits and every gradient equal torch, all trainable and under the CLI freeze (13)`, async () => {
+  if (!haveShared('checkpoints/darknet-tiny')) return;
+  await checkGradCase('darknet-tiny', await realKeras(join(SHARED, 'checkpoints/darknet-tiny/model.json')), gradFixture('darknet').darknet_tiny);
+});
 
 test.run();
