@@ -48,7 +48,7 @@ export function noGrad<T>(fn: () => T): T {
 export function record(op: string, inputs: Tensor[], out: Tensor, backward: BackwardFn, save: Tensor[] = []): Tensor {
   if (gradDepth > 0 || !inputs.some((t) => t.requiresGrad)) return out;
   out.requiresGrad = true;
-  const saved = save.map((t) => keep(t.alias()));
+  const saved = save.map((t) => keep(t.unrecordedView()));
   const node = new Node(op, inputs, saved, backward);
   out.node = node;
   trackNode(node);
@@ -100,7 +100,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
   visit(root);
   tidy(() => {
     const grads = new Map<Tensor, Tensor>();
-    grads.set(root, grad ? grad.alias(root.shape) : O.onesLike(root));
+    grads.set(root, grad ? grad.unrecordedView(root.shape) : O.onesLike(root));
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k];
       const g = grads.get(t);
@@ -114,7 +114,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
           t.grad.dispose();
           t.grad = keep(sum);
         } else {
-          t.grad = keep(g.shape.length === t.shape.length ? g : g.alias(t.shape));
+          t.grad = keep(g.shape.length === t.shape.length ? g : g.unrecordedView(t.shape));
         }
         continue;
       }

@@ -12,6 +12,6 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     if (rest === 0 || x.size % rest) throw new ShapeError(`reshape: cannot infer -1 in ${shapeStr(shape)} for ${x.size} elements`);
     s[neg] = x.size / rest;
   }
-  const out = x.alias(s);
+  const out = x.unrecordedView(s);
   return record('reshape', [x], out, (g) => [g.alias(x.shape)]);
 }

@@ -5,7 +5,7 @@
  */
 import { runtime } from './runtime.ts';
 import { ShapeError, ThawError } from './errors.ts';
-import type { Node } from './autograd.ts';
+import { gradEnabled, type Node } from './autograd.ts';
 
 export type DType = 'f32' | 'i32';
 export type Shape = readonly number[];
@@ -60,8 +60,23 @@ export class Tensor {
     return this.storage.buffer;
   }
 
-  /** A new handle on the same storage (used for reshape and for autograd's saved tensors). */
+  /**
+   * A new handle of `shape` on the same storage, which autograd does not see: no gradient flows from
+   * it back to this tensor. So while ops record (outside `noGrad`) it refuses a tensor that takes part
+   * in autograd; `reshape()` (engine/shape.ts) is the view that records.
+   */
   alias(shape: Shape = this.shape): Tensor {
+    if (gradEnabled() && (this.requiresGrad || this.node)) {
+      throw new ThawError('alias-grad', `alias(): tensor ${shapeStr(this.shape)}${this.name ? ` '${this.name}'` : ''} requires grad, and gradients do not flow through an alias; use reshape(), which records, or alias under noGrad`);
+    }
+    return this.unrecordedView(shape);
+  }
+
+  /**
+   * @internal `alias()` without its autograd check: a view autograd must not see. Only for a kernel's
+   * own operands (the op that returns the result records it) and for the tensors autograd saves.
+   */
+  unrecordedView(shape: Shape = this.shape): Tensor {
     if (!this.storage) this.buffer; // throws the disposed error
     if (numel(shape) !== this.size) throw new ShapeError(`reshape: cannot view ${shapeStr(this.shape)} (${this.size} elements) as ${shapeStr(shape)}`);
     this.storage!.refs++;

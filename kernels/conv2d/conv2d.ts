@@ -51,7 +51,7 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
  */
 function pointwiseSg(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number, cgPad: number, tm: number): void {
   const [N, Cs, H, W] = src.shape, Cd = dst.shape[1];
-  const s = src.alias([N, Cs, 1, H * W]), d = dst.alias([N, Cd, 1, H * W]);
+  const s = src.unrecordedView([N, Cs, 1, H * W]), d = dst.unrecordedView([N, Cd, 1, H * W]);
   gemmCorrelate(s, wt, bias, d, groupsN, Cred, Cg, cgPad, 1, forwardAxis(1, 1, 1, 0, 1), forwardAxis(H * W, 1, 1, 0, 1), 1, 1, tm);
   s.dispose();
   d.dispose();

@@ -166,7 +166,7 @@ export function depthwiseInputGrad(dy: Tensor, w: Tensor, g: ConvGeom): Tensor {
   const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W]);
   const phs = inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), pws = inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw);
   const bounded = boundedOk(g.OW);
-  const p = bounded ? { src: dy.alias(), phs, pws } : haloPad(dy, phs, pws, DW_TUNING.TW, DW_TUNING.TH);
+  const p = bounded ? { src: dy.unrecordedView(), phs, pws } : haloPad(dy, phs, pws, DW_TUNING.TW, DW_TUNING.TH);
   for (const ph of p.phs) for (const pw of p.pws) correlate(p.src, w, null, dx, g.coutG, true, ph, pw, g.kh, g.kw, bounded);
   p.src.dispose();
   return dx;

@@ -72,7 +72,7 @@ export function depthwiseWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor 
   if (DW_TUNING.rowsDw && ringFits(DW_TUNING.rowsTW, g)) {
     const TW = DW_TUNING.rowsTW;
     const { OWv, segs, chunks, rowsPerChunk, lanes } = rowSplit(TW, g);
-    const dyp = OWv * 4 === g.OW ? dy.alias() : pad(dy, g.OH, OWv * 4, 0, 0);
+    const dyp = OWv * 4 === g.OW ? dy.unrecordedView() : pad(dy, g.OH, OWv * 4, 0, 0);
     const S = g.N * chunks * segs;
     const part = Tensor.alloc([S, g.Cout * g.kh * g.kw]);
     const { groups: [gx, gy], stride } = launch1d(lanes);
@@ -90,7 +90,7 @@ export function depthwiseWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor 
   const A = ((-g.pl % 4) + 4) % 4;
   const NV = Math.ceil((A + (TW - 1) * g.sw + (g.kw - 1) * g.dw + 1) / 4);
   const OWp = Math.ceil(g.OW / TW) * TW;
-  const dyp = OWp === g.OW ? dy.alias() : pad(dy, g.OH, OWp, 0, 0);
+  const dyp = OWp === g.OW ? dy.unrecordedView() : pad(dy, g.OH, OWp, 0, 0);
   const rows = g.N * g.OH;
   let S = Math.min(rows, Math.max(1, Math.ceil(DW_TUNING.gradMinLanes / g.Cout)));
   const rowsPerChunk = Math.ceil(rows / S);

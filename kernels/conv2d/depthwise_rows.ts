@@ -67,7 +67,7 @@ export function rowSplit(TW: number, g: ConvGeom): { OWv: number; segs: number; 
 }
 
 /** x with rows a multiple of 4 long (a new handle, or a padded copy). */
-export const rowAligned = (x: Tensor, g: ConvGeom) => (g.W % 4 === 0 ? x.alias() : pad(x, g.H, Math.ceil(g.W / 4) * 4, 0, 0));
+export const rowAligned = (x: Tensor, g: ConvGeom) => (g.W % 4 === 0 ? x.unrecordedView() : pad(x, g.H, Math.ceil(g.W / 4) * 4, 0, 0));
 
 /**
  * depthwise_rows.wgsl unrolled. Forward: weights w[co, ky, kx] over x plane co / M. dx (of a stride-1

@@ -64,7 +64,7 @@ export function haloPad(src: Tensor, phs: AxisPlan[], pws: AxisPlan[], block: nu
   const [, , H, W] = src.shape;
   const [hlo, hhi] = reach(phs, H, blockH), [wlo, whi] = reach(pws, W, block);
   const Wp = Math.ceil((whi - wlo + 1) / 4) * 4;
-  if (hlo === 0 && hhi === H - 1 && wlo === 0 && Wp === W) return { src: src.alias(), phs, pws };
+  if (hlo === 0 && hhi === H - 1 && wlo === 0 && Wp === W) return { src: src.unrecordedView(), phs, pws };
   return {
     src: pad(src, hhi - hlo + 1, Wp, -hlo, -wlo),
     phs: phs.map((p) => ({ ...p, c0: p.c0 - hlo })),

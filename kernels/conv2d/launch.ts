@@ -165,7 +165,7 @@ export function pad(src: Tensor, Hp: number, Wp: number, pt: number, pl: number)
 
 /** A handle of `shape` on `t`'s storage, disposing `t`. */
 export function reshaped(t: Tensor, shape: number[]): Tensor {
-  const out = t.alias(shape);
+  const out = t.unrecordedView(shape);
   t.dispose();
   return out;
 }

@@ -47,8 +47,8 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   // rounded up to whole vec4s.
   const Hp = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
   const Wp = Math.ceil(((OWp - 1) * g.sw + (g.kw - 1) * g.dw + 1) / 4) * 4;
-  const xp = g.pt === 0 && g.pl === 0 && Hp <= g.H && Wp === g.W ? x.alias() : pad(x, Hp, Wp, g.pt, g.pl);
-  const dyp = OWp === g.OW ? dy.alias() : pad(dy, g.OH, OWp, 0, 0);
+  const xp = g.pt === 0 && g.pl === 0 && Hp <= g.H && Wp === g.W ? x.unrecordedView() : pad(x, Hp, Wp, g.pt, g.pl);
+  const dyp = OWp === g.OW ? dy.unrecordedView() : pad(dy, g.OH, OWp, 0, 0);
   const SG = subgroupLanes();
   const NV = Math.ceil((3 * g.sw + (g.kw - 1) * g.dw + 1) / 4);
   let kernel: Kernel, coBlocks: number, rowBlocks: number, wgs: number;

@@ -64,11 +64,11 @@ function gradB(g: Tensor, a: Tensor, bShape: Shape, tA: boolean, tB: boolean, v:
   const aBatch = numel(a.shape.slice(0, -2));
   if (!tA && aBatch > 1 && numel(bShape.slice(0, -2)) === 1) {
     const [M, K, N] = [a.shape[a.rank - 2], a.shape[a.rank - 1], g.shape[g.rank - 1]];
-    const a2 = a.alias([aBatch * M, K]), g2 = g.alias([aBatch * M, N]);  // (B*M, K), (B*M, N)
+    const a2 = a.unrecordedView([aBatch * M, K]), g2 = g.unrecordedView([aBatch * M, N]);  // (B*M, K), (B*M, N)
     const d = tB ? matmulRaw(g2, a2, true, false, v) : matmulRaw(a2, g2, true, false, v);
     a2.dispose(); g2.dispose();
     if (d.rank === bShape.length) return d;
-    const r = d.alias(bShape);
+    const r = d.unrecordedView(bShape);
     d.dispose();
     return r;
   }

@@ -56,7 +56,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const plan = planPermute(x.shape, p);
   let out: Tensor;
   if (plan.perm.every((d, i) => d === i)) {
-    out = x.alias(outShape); // only size-1 axes move: the memory order is unchanged
+    out = x.unrecordedView(outShape); // only size-1 axes move: the memory order is unchanged
   } else {
     // x: (plan.shape), out: (plan.shape permuted by plan.perm) == (outShape)
     const r = plan.shape.length;

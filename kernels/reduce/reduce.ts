@@ -11,6 +11,7 @@ import reduceCommonSrc from './reduce_common.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
 import { runtime, template, launch1d } from '../../engine/runtime.ts';
 import { record } from '../../engine/autograd.ts';
+import { reshape } from '../../engine/shape.ts';
 import { ShapeError } from '../../engine/errors.ts';
 import { broadcastTo, mul, div, mulScalar, compare } from '../elementwise/elementwise.ts';
 
@@ -203,12 +204,15 @@ export function sumTo(x: Tensor, shape: Shape): Tensor {
     else if (shape[i - lead] !== x.shape[i]) throw new ShapeError(`sumTo: cannot reduce ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
   }
   const r = sum(x, axes);
-  return r.size === 0 || r.rank === shape.length ? r : reshapeOwned(r, shape);
+  if (r.size === 0 || r.rank === shape.length) return r;
+  const out = reshape(r, shape);
+  r.dispose();
+  return out;
 }
 
+/** A raw reduction's result (not yet recorded) as `shape`, disposing the original handle. */
 function reshapeOwned(t: Tensor, shape: Shape): Tensor {
-  const a = t.alias(shape);
-  a.node = t.node;
+  const a = t.unrecordedView(shape);
   t.dispose();
   return a;
 }

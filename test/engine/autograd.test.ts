@@ -24,6 +24,22 @@ function check(name: string, fn: () => unknown): void {
   });
 }
 
+check('alias() refuses a tensor autograd tracks while recording (naming reshape), and allows it under noGrad or untracked', async () => {
+  const x = variable(tensor([1, 2, 3, 4, 5, 6], [2, 3]));
+  const plain = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+  const isAliasError = (e: unknown) => e instanceof ThawError && e.kind === 'alias-grad' && /reshape\(\)/.test(e.message);
+  assert.throws(() => x.alias([3, 2]), isAliasError, 'a leaf that requires grad');
+  tidy(() => {
+    const y = mul(x, plain);
+    assert.ok(y.node);
+    assert.throws(() => y.alias([6]), isAliasError, 'a recorded result');
+  });
+  const views = [noGrad(() => x.alias([3, 2])), plain.alias([6])];
+  assert.equal(views.map((v) => v.shape), [[3, 2], [6]]);
+  assert.equal(await views[1].array(), [1, 2, 3, 4, 5, 6]);
+  dispose([...views, x, plain]);
+});
+
 check('backward through reshape (and reshape -1) lands in the leaf shape', async () => {
   const X = randArray(24), W = randArray(24);
   const x = variable(tensor(X, [2, 3, 4]));

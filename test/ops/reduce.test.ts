@@ -113,6 +113,19 @@ test('sumTo reduces broadcast dims and leading dims', async () => {
   x.dispose();
 });
 
+test('sumTo records its reshape: a leading-dim reduction still passes the gradient back (it used to drop requiresGrad)', async () => {
+  const X = randArray(2 * 3), W = randArray(3);
+  const x = variable(tensor(X, [2, 3]));
+  tidy(() => {
+    const y = sumTo(x, [1, 3]); // sum over axis 0, then a reshape to keep the leading 1
+    assert.ok(y.requiresGrad);
+    backward(sum(mul(y, tensor(W, [1, 3]))));
+  });
+  // loss = sum_j W_j (x_0j + x_1j): dloss/dx_ij = W_j
+  assertClose(await x.grad!.data(), [...W, ...W], 1e-6, 1e-7, 'grad');
+  x.grad!.dispose(); x.dispose();
+});
+
 test('reductions reject out-of-range axes', () => {
   const x = tensor(randArray(6), [2, 3]);
   for (const f of [sum, mean, max]) {
