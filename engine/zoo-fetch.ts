@@ -4,7 +4,7 @@
  * a partial or wrong file.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { ChecksumError, ModelUnavailableError } from './data/errors.ts';
 import { getZooEntry, type ZooEntry, type ZooFile } from './zoo.ts';
+import { ensureDir } from './io/fs.ts';
 
 /** Where a file came from. */
 export type FetchSource = 'cache' | 'local' | 'download';
@@ -99,7 +100,7 @@ export async function sha256File(path: string): Promise<string> {
 /** Streams chunks to `dest` via a temp file; keeps it only if the sha256 matches (else ChecksumError). */
 async function writeVerified(chunks: AsyncIterable<Uint8Array>, dest: string, file: ZooFile, source: string,
   progress: (received: number) => void): Promise<void> {
-  mkdirSync(dirname(dest), { recursive: true });
+  ensureDir(dirname(dest), 'choose another cache folder with --cache DIR or $THAW_CACHE');
   const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const h = createHash('sha256');
   let received = 0;
