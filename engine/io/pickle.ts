@@ -37,6 +37,28 @@ export interface UnpickleOptions {
 }
 
 const MARK = Symbol('mark');
+
+/** Modules whose globals in a checkpoint can only mean code meant to run on load. */
+const CODE_MODULES = /^(os|posix|nt|subprocess|builtins|__builtin__|sys|shutil|socket|pty|runpy|importlib|ctypes|code|codeop|pickle|_pickle|marshal|webbrowser|commands|popen2|platform|multiprocessing|threading|asyncio|io|functools|operator|types|inspect|pdb|timeit|telnetlib|ftplib|http|urllib|requests|torch\.(_utils|_C|_ops|jit|hub|serialization|ops|utils))(\.|$)/;
+
+/**
+ * Why a refused global is there and what to do: a class (a model or an object such as
+ * argparse.Namespace pickled whole, e.g. by `torch.save(model)`) needs re-saving as a state_dict;
+ * a function from a code-running module is what a malicious pickle uses.
+ */
+function refusalHint(module: string, name: string): string {
+  if (CODE_MODULES.test(module) || (module === 'torch' && /^(load|save|hub|jit|ops|compile|_C)$/.test(name))) return ' (a pickle that imports it would run code on load; the file is not a plain checkpoint and may be malicious)';
+  if (module === 'numpy' || module.startsWith('numpy.')) {
+    return ': the checkpoint holds NumPy values (an array, or a number such as a best accuracy saved as numpy.float64), and thaw reads torch tensors only. ' +
+      'Convert them before saving (torch.from_numpy(a), float(x)), or save the state_dict alone';
+  }
+  const pickledObject = module.startsWith('torch.nn.') || module === '__main__' || /^[A-Z]/.test(name);
+  return pickledObject
+    ? `: the file holds a pickled Python object (a whole model saved with torch.save(model)?), and thaw reads tensors, never Python classes. ` +
+      'Re-save the weights alone with torch.save(model.state_dict(), path)'
+    : '';
+}
+
 const utf8 = new TextDecoder('utf-8');
 
 /**
@@ -83,7 +105,7 @@ export function unpickle(bytes: Uint8Array, start: number, opts: UnpickleOptions
   const get = (i: number) => { if (!memo.has(i)) err('pickle-memo', `memo index ${i} was never set`); push(memo.get(i)); };
   const global = (module: string, name: string) => {
     const g = opts.resolveGlobal(module, name);
-    if (!g) throw new UnsafePickleError('pickle-global', `${where}: refused global '${module}.${name}': only torch tensor/storage rebuilders and collections.OrderedDict are allowed`);
+    if (!g) throw new UnsafePickleError('pickle-global', `${where}: refused global '${module}.${name}': only torch tensor/storage rebuilders and collections.OrderedDict are allowed${refusalHint(module, name)}`);
     push(g);
   };
   const setItems = (d: unknown, kv: unknown[]) => {
