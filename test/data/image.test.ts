@@ -5,8 +5,10 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DataFormatError } from '../../engine/data/errors.ts';
-import { decodeImage, readImage, sniffImageFormat } from '../../engine/data/image.ts';
+import { deflateSync } from 'node:zlib';
+import { DataArgError, DataFormatError } from '../../engine/data/errors.ts';
+import { DEFAULT_MAX_PIXELS, decodeImage, imageSize, maxPixels, readImage, setMaxPixels, sniffImageFormat } from '../../engine/data/image.ts';
+import { crc32 } from '../../engine/io/zip.ts';
 import { Rng } from '../../engine/data/rng.ts';
 
 const test = suite('image');
@@ -87,6 +89,73 @@ test('16-bit PNG is rescaled to 8 bits', () => {
   assert.is(bytes[24], 16, 'IHDR bit depth');
   const img = decodeImage(bytes);
   for (let i = 0; i < vals.length; i++) assert.ok(Math.abs(img.data[i] - vals[i] / 257) <= 1, `value ${i}: ${img.data[i]} vs ${vals[i] / 257}`);
+});
+
+/** A PNG built chunk by chunk (pngjs cannot write 1-bit or interlaced images, nor lie in its header). */
+function rawPng(w: number, h: number, bitDepth: number, colorType: number, interlace: number, raw: Uint8Array): Uint8Array {
+  const chunk = (type: string, data: Uint8Array) => {
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    out.write(type, 4, 'latin1');
+    out.set(data, 8);
+    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)) >>> 0, 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = bitDepth; ihdr[9] = colorType; ihdr[12] = interlace;
+  return new Uint8Array(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]));
+}
+
+const oneLine = (re: RegExp) => (e: unknown) => e instanceof DataFormatError && re.test((e as Error).message) && !(e as Error).message.includes('\n');
+
+test('image bombs: a valid 16000x16000 PNG of ~31 KB is refused from its header, naming its size, the cap and how to raise it', () => {
+  const W = 16000;
+  const bomb = rawPng(W, W, 1, 0, 0, new Uint8Array(W * (1 + W / 8))); // 1-bit grey, all black: decodes to 4 GB of RGBA + float32
+  assert.ok(bomb.length < 64_000, `${bomb.length} bytes`);
+  assert.equal(imageSize(bomb), { width: W, height: W });
+  assert.is(DEFAULT_MAX_PIXELS, 100_000_000);
+  assert.throws(() => decodeImage(bomb, 'bomb.png'), oneLine(
+    /^bomb\.png: the image is 16000×16000 pixels \(256 megapixels\), above thaw's cap of 100 megapixels per image .*raise the cap with --max-pixels 256000000 or THAW_MAX_PIXELS=256000000, or downscale/));
+  // A header that claims 100000x100000 (no pixel data at all) says so, not "corrupt" with Node's range error inside.
+  const claim = rawPng(100000, 100000, 8, 0, 0, new Uint8Array(10));
+  assert.throws(() => decodeImage(claim, 'claim.png'), oneLine(/^claim\.png: the image is 100000×100000 pixels \(10000 megapixels\), above thaw's cap/));
+});
+
+test('image bombs: an interlaced PNG whose data inflates beyond its header is refused before pngjs inflates it all', () => {
+  const bomb = rawPng(1, 1, 8, 0, 1, new Uint8Array(64e6)); // 1x1 pixel, 64 MB of zlib data (~64 KB in the file)
+  assert.ok(bomb.length < 100_000, `${bomb.length} bytes`);
+  assert.throws(() => decodeImage(bomb, 'interlaced.png'), oneLine(/^interlaced\.png: the PNG's data inflates to more than its 1×1 header allows/));
+  // A genuine interlaced image still decodes: 2x2 grey, whose Adam7 passes 1, 6 and 7 hold one row each (a filter byte, then pixels).
+  const ok = rawPng(2, 2, 8, 0, 1, Uint8Array.from([0, 10, /* pass 6 */ 0, 20, /* pass 7 */ 0, 30, 40]));
+  const img = decodeImage(ok, 'ok.png');
+  assert.equal([img.width, img.height, ...Array.from(img.data.filter((_, i) => i % 3 === 0))], [2, 2, 10, 20, 30, 40]);
+});
+
+test('one pixel cap for PNG and JPEG: decodeImage option, setMaxPixels, THAW_MAX_PIXELS', () => {
+  const rgba = Uint8Array.from({ length: 40 * 30 * 4 }, () => rng.int(256));
+  const png = encodePng(40, 30, rgba);
+  const jpg = new Uint8Array(jpeg.encode({ width: 40, height: 30, data: rgba }, 90).data);
+  assert.equal(imageSize(png), { width: 40, height: 30 });
+  assert.equal(imageSize(jpg), { width: 40, height: 30 });
+  for (const [bytes, name] of [[png, 'a.png'], [jpg, 'a.jpg']] as const) {
+    assert.throws(() => decodeImage(bytes, name, { maxPixels: 1199 }), oneLine(/the image is 40×30 pixels \(1200 pixels\), above thaw's cap of 1199 pixels/), name);
+    assert.is(decodeImage(bytes, name, { maxPixels: 1200 }).width, 40);
+    try {
+      setMaxPixels(1000);
+      assert.throws(() => decodeImage(bytes, name), oneLine(/cap of 1000 pixels/), name);
+      setMaxPixels(undefined);
+      process.env.THAW_MAX_PIXELS = '1100';
+      assert.is(maxPixels(), 1100);
+      assert.throws(() => decodeImage(bytes, name), oneLine(/cap of 1100 pixels/), name);
+      process.env.THAW_MAX_PIXELS = 'lots';
+      assert.throws(() => decodeImage(bytes, name), (e: unknown) => e instanceof DataArgError && /THAW_MAX_PIXELS must be a positive integer .* got 'lots'/.test((e as Error).message));
+    } finally {
+      setMaxPixels(undefined);
+      delete process.env.THAW_MAX_PIXELS;
+    }
+    assert.is(decodeImage(bytes, name).height, 30);
+  }
 });
 
 const haveChelsea = existsSync(CHELSEA);
