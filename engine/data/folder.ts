@@ -2,8 +2,9 @@
  * Node-only image-folder datasets: `root/<class>/**.{png,jpg,jpeg}`, one subfolder per class,
  * class names sorted (so label indices match torchvision's ImageFolder).
  */
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { join, relative } from 'node:path';
+import { describeSystemError, isSystemError } from '../errors.ts';
 import type { Dataset } from './dataset.ts';
 import { DataArgError, DataFormatError, DataMissingError } from './errors.ts';
 import { readImage, sniffImageFormat } from './image.ts';
@@ -28,43 +29,100 @@ function hasImageExt(name: string): boolean {
   return IMAGE_EXTENSIONS.some((e) => lower.endsWith(e));
 }
 
-/** Image files under dir, recursively, skipping hidden entries; sorted by path. */
-function listImages(dir: string): string[] {
+/** stat() following links, with every failure (a broken link, a link loop, no permission) a DataFormatError naming the path. */
+function statFollow(root: string, p: string): Stats {
+  try {
+    return statSync(p);
+  } catch (e) {
+    if (!isSystemError(e)) throw e;
+    const broken = e.code === 'ENOENT' && lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink();
+    throw new DataFormatError(`image folder ${root}: ` + (broken
+      ? `'${p}' is a broken symbolic link (its target ${readlinkOrNull(p) ?? ''} is missing); fix or remove the link`
+      : describeSystemError(e)), { cause: e });
+  }
+}
+
+function readlinkOrNull(p: string): string | null {
+  try { return `'${readlinkSync(p)}'`; } catch { return null; }
+}
+
+/** readdir() with failures (no permission, a link loop) as DataFormatErrors naming the folder. */
+function list(root: string, d: string): Dirent[] {
+  try {
+    return readdirSync(d, { withFileTypes: true });
+  } catch (e) {
+    if (!isSystemError(e)) throw e;
+    throw new DataFormatError(`image folder ${root}: ${describeSystemError(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Image files under dir, recursively, skipping hidden entries; sorted by path. Links are followed;
+ * a link back to a folder being walked (a cycle) is an error naming it, as are broken links and
+ * link loops, rather than an endless walk or a failure at training time.
+ */
+function listImages(root: string, dir: string): string[] {
   const out: string[] = [];
+  const walking: string[] = [];
   const walk = (d: string): void => {
-    for (const ent of readdirSync(d, { withFileTypes: true })) {
+    const real = realpathOrThrow(root, d);
+    const cycle = walking.indexOf(real);
+    if (cycle >= 0) {
+      throw new DataFormatError(`image folder ${root}: '${d}' leads back to '${walking[cycle]}' through a symbolic link, so listing it would never end; remove the link`);
+    }
+    walking.push(real);
+    for (const ent of list(root, d)) {
       if (ent.name.startsWith('.')) continue;
       const p = join(d, ent.name);
-      const isDir = ent.isDirectory() || (ent.isSymbolicLink() && statSync(p, { throwIfNoEntry: false })?.isDirectory());
+      const isDir = ent.isDirectory() || (ent.isSymbolicLink() && statFollow(root, p).isDirectory());
       if (isDir) walk(p);
       else if (hasImageExt(ent.name)) out.push(p);
     }
+    walking.pop();
   };
   walk(dir);
   return out.sort();
 }
 
+function realpathOrThrow(root: string, p: string): string {
+  try {
+    return realpathSync(p);
+  } catch (e) {
+    if (!isSystemError(e)) throw e;
+    throw new DataFormatError(`image folder ${root}: ${describeSystemError(e)}`, { cause: e });
+  }
+}
+
 /**
  * Lists an image folder without decoding anything. Errors (DataMissingError) for a missing root,
- * a root with no class subfolders, and a class subfolder with no images (naming the class).
+ * a root with no class subfolders, and a class subfolder with no images (naming the class);
+ * (DataFormatError) for broken links, link loops and unreadable folders, naming the path.
  */
 export function indexImageFolder(root: string): ImageFolderIndex {
-  if (!existsSync(root) || !statSync(root).isDirectory()) {
+  let st: Stats | undefined;
+  try {
+    st = statSync(root, { throwIfNoEntry: false });
+  } catch (e) {
+    if (!isSystemError(e)) throw e;
+    throw new DataFormatError(`image folder ${root}: ${describeSystemError(e)}`, { cause: e });
+  }
+  if (!st || !st.isDirectory()) {
     throw new DataMissingError(`image folder not found: ${root}. Expected a directory with one subfolder per class, e.g. ${join(root, 'cat', '001.jpg')}`);
   }
-  const classes = readdirSync(root, { withFileTypes: true })
-    .filter((e) => !e.name.startsWith('.') && (e.isDirectory() || statSync(join(root, e.name)).isDirectory()))
+  const entries = list(root, root).filter((e) => !e.name.startsWith('.'));
+  const classes = entries
+    .filter((e) => e.isDirectory() || (e.isSymbolicLink() && statFollow(root, join(root, e.name)).isDirectory()))
     .map((e) => e.name)
     .sort();
   if (classes.length === 0) {
-    const loose = readdirSync(root).filter(hasImageExt).length;
+    const loose = entries.map((e) => e.name).filter(hasImageExt).length;
     throw new DataMissingError(`image folder ${root} has no class subfolders` +
       (loose ? ` (it has ${loose} images directly inside; move them into one subfolder per class, e.g. ${join(root, 'cat')}/)` : '; put images in one subfolder per class'));
   }
   const files: string[] = [];
   const labels: number[] = [];
   classes.forEach((cls, c) => {
-    const imgs = listImages(join(root, cls));
+    const imgs = listImages(root, join(root, cls));
     if (imgs.length === 0) {
       throw new DataMissingError(`image folder ${root}: class '${cls}' has no ${IMAGE_EXTENSIONS.join('/')} files; add images or remove the folder ${join(root, cls)}`);
     }

@@ -1,5 +1,5 @@
 // Image-folder datasets built in a temp directory.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
@@ -92,6 +92,32 @@ test('an image with a good header but a corrupt body names the file when read', 
   const i = ds.files.findIndex((f) => f.endsWith('broken.jpg'));
   assert.throws(() => ds.get(i), (e: unknown) => e instanceof DataFormatError && (e as Error).message.includes(join(root, 'cat', 'broken.jpg')));
   assert.is(ds.get(1 - i).x.length, 3072);
+});
+
+test('links: followed when sound; a link loop, a cycle back up the tree and a broken link are one-line errors naming the link', () => {
+  put('cat/a.png', png(2, 2));
+  put('elsewhere/b.png', png(2, 2));
+  symlinkSync(join(root, 'elsewhere'), join(root, 'cat', 'more')); // a sound link to a folder: followed
+  symlinkSync(join(root, 'cat', 'a.png'), join(root, 'cat', 'alias.png'));
+  put('dog/c.png', png(2, 2));
+  const idx = indexImageFolder(root);
+  assert.equal(idx.files.map((f) => f.slice(root.length + 1)), ['cat/a.png', 'cat/alias.png', 'cat/more/b.png', 'dog/c.png', 'elsewhere/b.png']);
+  const isFormat = (re: RegExp) => (e: unknown) => e instanceof DataFormatError && re.test((e as Error).message) && !(e as Error).message.includes('\n');
+
+  symlinkSync('self.png', join(root, 'dog', 'self.png')); // ELOOP
+  assert.throws(() => indexImageFolder(root), isFormat(/cannot read '.*dog\/self\.png': a symbolic link loop .*\(ELOOP\); fix or remove the link/));
+  rmSync(join(root, 'dog', 'self.png'));
+
+  symlinkSync('..', join(root, 'dog', 'up')); // dog/up/dog/up/... never ends
+  assert.throws(() => indexImageFolder(root), isFormat(/'.*dog\/up\/dog' leads back to '.*dog' through a symbolic link, so listing it would never end; remove the link/));
+  rmSync(join(root, 'dog', 'up'));
+
+  symlinkSync(join(root, 'gone.png'), join(root, 'dog', 'gone.png'));
+  assert.throws(() => indexImageFolder(root), isFormat(/'.*dog\/gone\.png' is a broken symbolic link \(its target '.*gone\.png' is missing\); fix or remove the link/));
+  rmSync(join(root, 'dog', 'gone.png'));
+
+  symlinkSync('bird', join(root, 'bird')); // a looping class folder at the top
+  assert.throws(() => indexImageFolder(root), isFormat(/cannot read '.*\/bird': a symbolic link loop/));
 });
 
 test.run();
