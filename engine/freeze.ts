@@ -34,10 +34,21 @@ function matcher(spec: string | RegExp): (key: string) => boolean {
   return (k) => k === spec || k.startsWith(spec.endsWith('.') ? spec : `${spec}.`);
 }
 
-/** Parses a CLI-style freeze spec: a number (depth), `/regex/`, or comma-separated prefixes. */
+/**
+ * Parses a CLI-style freeze spec: a number (depth), `/regex/flags`, or comma-separated prefixes.
+ * An invalid regular expression or flag is a ThawError (kind 'freeze') naming it.
+ */
 export function parseFreezeSpec(s: string): FreezeSpec[] {
   if (/^-?\d+$/.test(s)) return [Number(s)];
-  if (s.startsWith('/') && s.lastIndexOf('/') > 0) return [new RegExp(s.slice(1, s.lastIndexOf('/')), s.slice(s.lastIndexOf('/') + 1))];
+  if (s.startsWith('/') && s.lastIndexOf('/') > 0) {
+    const body = s.slice(1, s.lastIndexOf('/')), flags = s.slice(s.lastIndexOf('/') + 1);
+    try {
+      return [new RegExp(body, flags)];
+    } catch (e) {
+      throw new ThawError('freeze', `freeze spec '${s}' is not a valid regular expression (${(e as Error).message.replace(/^Invalid regular expression: /, '')}); ` +
+        "write /pattern/ with JavaScript regex syntax, e.g. '/^(conv1|layer1)\\./'", { cause: e });
+    }
+  }
   return s.split(',').map((x) => x.trim()).filter(Boolean);
 }
 

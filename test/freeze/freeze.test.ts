@@ -7,6 +7,7 @@ import { tensor } from '../../engine/factory.ts';
 import { tidy } from '../../engine/tensor.ts';
 import { backward } from '../../engine/autograd.ts';
 import { runtime } from '../../engine/runtime.ts';
+import { ThawError } from '../../engine/errors.ts';
 import { freeze, freezeTo, unfreeze, trainableSummary, parseFreezeSpec } from '../../engine/freeze.ts';
 import { finetune, planCache, paramGroups, fineTuneGradual } from '../../engine/finetune.ts';
 import { KerasClassifier } from '../../models/keras/index.ts';
@@ -79,6 +80,20 @@ test('a prefix or regex that matches no parameter is an error naming it and exam
   assert.throws(() => unfreeze(m, /^nope\./), /unfreeze \/\^nope\\.\/ matches no parameter/);
   assert.is(freeze(m, '*'), m.namedParameters().length);
   m.dispose();
+});
+
+test('an invalid /regex/ freeze spec is a ThawError naming it, not a SyntaxError', () => {
+  for (const spec of ['/[/', '/(a/', '/a/q']) {
+    try {
+      parseFreezeSpec(spec);
+      assert.unreachable(`${spec} parsed`);
+    } catch (e) {
+      assert.instance(e, ThawError, `${spec}: ${(e as Error)?.stack}`);
+      assert.is((e as ThawError).kind, 'freeze');
+      assert.ok((e as Error).message.startsWith(`freeze spec '${spec}' is not a valid regular expression (`), (e as Error).message);
+    }
+  }
+  assert.ok(parseFreezeSpec('/^layer[12]\\./i')[0] instanceof RegExp);
 });
 
 test('training leaves frozen parameters and frozen BN running stats bytewise unchanged', async () => {
