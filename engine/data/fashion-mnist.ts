@@ -38,7 +38,26 @@ function findIdx(dir: string, base: string): string {
     if (existsSync(p)) return p;
   }
   throw new DataMissingError(`${dir} has no ${base} (nor ${base}.gz). The directory should hold the four Fashion-MNIST files ` +
-    `(train-/t10k- images-idx3-ubyte and labels-idx1-ubyte, gzipped or not); reinstall with 'apt-get install dataset-fashion-mnist' or pass --data DIR`);
+    `(train-/t10k- images-idx3-ubyte and labels-idx1-ubyte, gzipped or not); reinstall with 'apt-get install dataset-fashion-mnist' ` +
+    `or point ${FASHION_MNIST_ENV} (the CLI) at a folder that holds them`);
+}
+
+/** The environment variable through which the CLI reads Fashion-MNIST from another folder. */
+export const FASHION_MNIST_ENV = 'THAW_FASHION_MNIST';
+
+/**
+ * The image and label files of one Fashion-MNIST split in `dir` (gzipped or not), found without
+ * reading them, so a missing dataset is reported before any work. Throws DataMissingError.
+ */
+export function fashionMnistFiles(dir: string = FASHION_MNIST_DIR, split: 'train' | 'test' = 'train'): { images: string; labels: string } {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new DataMissingError(`Fashion-MNIST not found: ${dir} does not exist. ` +
+      `Install it with 'apt-get install dataset-fashion-mnist' (files go to ${FASHION_MNIST_DIR}), ` +
+      `or download the four IDX files from the Fashion-MNIST project and point ${FASHION_MNIST_ENV} (the CLI) at their folder`);
+  }
+  if (split !== 'train' && split !== 'test') throw new DataArgError(`Fashion-MNIST split must be 'train' or 'test', got '${String(split)}'`);
+  const prefix = split === 'train' ? 'train' : 't10k';
+  return { images: findIdx(dir, `${prefix}-images-idx3-ubyte`), labels: findIdx(dir, `${prefix}-labels-idx1-ubyte`) };
 }
 
 /** Reads an images/labels pair of IDX files (gzipped or not) from explicit paths. */
@@ -51,12 +70,6 @@ export function readIdxImageSet(imagesPath: string, labelsPath: string): IdxImag
  * `dir`, which holds the original IDX files gzipped or not.
  */
 export function loadFashionMnist(dir: string = FASHION_MNIST_DIR, split: 'train' | 'test' = 'train'): IdxImageSet {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new DataMissingError(`Fashion-MNIST not found: ${dir} does not exist. ` +
-      `Install it with 'apt-get install dataset-fashion-mnist' (files go to ${FASHION_MNIST_DIR}), ` +
-      'or download the four IDX files from the Fashion-MNIST project and pass --data DIR');
-  }
-  if (split !== 'train' && split !== 'test') throw new DataArgError(`Fashion-MNIST split must be 'train' or 'test', got '${String(split)}'`);
-  const prefix = split === 'train' ? 'train' : 't10k';
-  return readIdxImageSet(findIdx(dir, `${prefix}-images-idx3-ubyte`), findIdx(dir, `${prefix}-labels-idx1-ubyte`));
+  const f = fashionMnistFiles(dir, split);
+  return readIdxImageSet(f.images, f.labels);
 }
