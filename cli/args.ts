@@ -26,7 +26,9 @@ export function distance(a: string, b: string): number {
 
 /** The closest names to `word`, for error messages. */
 export function suggest(word: string, names: string[]): string {
-  const best = names.map((n) => [n, distance(word, n)] as const).sort((x, y) => x[1] - y[1]).filter(([, d]) => d <= Math.max(2, word.length / 2));
+  // A prefix of a name ('resnet20' for 'resnet20-cifar10') is as good as a one-letter typo.
+  const near = (n: string) => (word.length >= 3 && n.startsWith(word) ? 1 : distance(word, n));
+  const best = names.map((n) => [n, near(n)] as const).sort((x, y) => x[1] - y[1]).filter(([, d]) => d <= Math.max(2, word.length / 2));
   return best.length ? ` Did you mean ${best.slice(0, 2).map(([n]) => `'${n}'`).join(' or ')}?` : '';
 }
 
@@ -48,8 +50,13 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>, comm
     }
     const v = eq < 0 ? argv[++i] : a.slice(eq + 1);
     if (v === undefined) throw new UsageError(`thaw ${command}: --${key} needs a value (${s.help})`);
+    // `--weights --data x` would read '--data' as the checkpoint and 'x' as a stray argument.
+    if (eq < 0 && /^--[^-]/.test(v)) {
+      throw new UsageError(`thaw ${command}: --${key} needs a value, but the next argument is the option ${v} (${s.help}); ` +
+        `to pass a value that starts with '--', write --${key}=${v}`);
+    }
     if (s.type === 'number') {
-      const n = Number(v);
+      const n = v.trim() === '' ? NaN : Number(v);
       if (!Number.isFinite(n)) throw new UsageError(`thaw ${command}: --${key} expects a number, got '${v}'`);
       options[key] = n;
     } else options[key] = v;

@@ -43,6 +43,11 @@ test('unknown options, missing values and bad numbers are usage errors that say 
   assert.match(usage(() => parseArgs(['--top', 'three'], spec, 'predict')), /--top expects a number, got 'three'/);
   assert.match(usage(() => parseArgs(['--top=NaN'], spec, 'predict')), /expects a number/);
   assert.is(new UsageError('x').kind, 'usage');
+  // `--weights --top 3` would have read '--top' as the checkpoint; an empty string is not the number 0.
+  assert.match(usage(() => parseArgs(['--weights', '--top', '3'], spec, 'predict')), /--weights needs a value, but the next argument is the option --top .*write --weights=--top/);
+  assert.is(parseArgs(['--weights=--odd.th'], spec, 't').options.weights, '--odd.th');
+  assert.match(usage(() => parseArgs(['--top', ''], spec, 'predict')), /--top expects a number, got ''/);
+  assert.match(usage(() => parseArgs(['--top=  '], spec, 'predict')), /--top expects a number/);
 });
 
 test('suggest and distance', () => {
@@ -52,6 +57,7 @@ test('suggest and distance', () => {
   assert.is(suggest('predcit', Object.keys(COMMANDS)), " Did you mean 'predict'?");
   assert.is(suggest('inpsect', Object.keys(COMMANDS)), " Did you mean 'inspect'?");
   assert.is(suggest('zzzzzzzzzz', Object.keys(COMMANDS)), '');
+  assert.is(suggest('resnet20', ['resnet20-cifar10', 'darknet-tiny']), " Did you mean 'resnet20-cifar10'?", 'a prefix of a name');
 });
 
 test('every command has a summary, options and examples in its help', () => {
