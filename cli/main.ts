@@ -1,9 +1,10 @@
 /**
- * The thaw CLI. Exit codes: 0 success, 1 runtime failure, 2 usage error.
+ * The thaw CLI. Exit codes: 0 success, 1 runtime failure, 2 usage error. Every failure ends in
+ * report.ts's one line (THAW_DEBUG=1 adds the stack trace).
  */
-import { ThawError } from '../engine/errors.ts';
 import { UsageError, suggest } from './args.ts';
 import { COMMANDS } from './commands.ts';
+import { report } from './report.ts';
 
 const VERSION = '0.1.0';
 
@@ -27,16 +28,23 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cmd === '--version' || cmd === '-v') { console.log(VERSION); return 0; }
   const c = COMMANDS[cmd];
+  // Errors thrown outside the command's own promise chain (event handlers, timers) end the same way.
+  const fatal = (e: unknown) => {
+    const r = report(cmd, e);
+    console.error(r.text);
+    process.exit(r.code);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
   try {
     if (!c) throw new UsageError(`thaw: unknown command '${cmd}'.${suggest(cmd, Object.keys(COMMANDS))} Run 'thaw --help' for the list.`);
     if (rest.includes('--help') || rest.includes('-h')) { console.log(c.help()); return 0; }
     await c.run(rest);
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) { console.error(e.message); return 2; }
-    if (e instanceof ThawError) { console.error(`thaw ${cmd}: ${e.message}`); return 1; }
-    console.error(`thaw ${cmd}: unexpected error: ${(e as Error)?.stack ?? e}`);
-    return 1;
+    const r = report(cmd, e);
+    console.error(r.text);
+    return r.code;
   }
 }
 

@@ -5,6 +5,8 @@ import { parseArgs, suggest, distance, optionHelp, UsageError, type OptionSpec }
 import { COMMANDS } from '../../cli/commands.ts';
 import { normalizeRows } from '../../cli/bench.ts';
 import { formatBytes, table } from '../../cli/fetch.ts';
+import { report } from '../../cli/report.ts';
+import { ThawError } from '../../engine/errors.ts';
 
 const test = suite('cli args');
 
@@ -48,6 +50,39 @@ test('unknown options, missing values and bad numbers are usage errors that say 
   assert.is(parseArgs(['--weights=--odd.th'], spec, 't').options.weights, '--odd.th');
   assert.match(usage(() => parseArgs(['--top', ''], spec, 'predict')), /--top expects a number, got ''/);
   assert.match(usage(() => parseArgs(['--top=  '], spec, 'predict')), /--top expects a number/);
+});
+
+test('report: one line per failure, system errors described from code and path, a stack only with THAW_DEBUG', () => {
+  const sys = (code: string, syscall: string, path: string) => Object.assign(new Error(`${code}: x, ${syscall} '${path}'`), { code, syscall, path, errno: -1 });
+  const cases: [unknown, RegExp, number][] = [
+    [new UsageError('thaw x: --top must be a positive integer'), /^thaw x: --top must be a positive integer$/, 2],
+    [new ThawError('no-file', "image 'a.png': no such file"), /^thaw predict: image 'a\.png': no such file$/, 1],
+    [sys('ENOSPC', 'write', '/data/out/w.safetensors'), /^thaw predict: cannot write '\/data\/out\/w\.safetensors': no space left on the device \(ENOSPC\); free some space or write to another disk$/, 1],
+    [sys('EACCES', 'open', '/root/x.png'), /^thaw predict: cannot open '\/root\/x\.png': permission denied \(EACCES\); check its permissions/, 1],
+    [sys('EPERM', 'mkdir', '/sys/x'), /^thaw predict: cannot create the folder '\/sys\/x': the operation is not permitted there .*\(EPERM\)/, 1],
+    [sys('EEXIST', 'mkdir', '/tmp/f'), /^thaw predict: cannot create the folder '\/tmp\/f': a file is already there \(EEXIST\)/, 1],
+    [sys('EISDIR', 'read', '/tmp/d'), /^thaw predict: cannot read '\/tmp\/d': it is a folder, not a file \(EISDIR\)/, 1],
+    [sys('ENOTDIR', 'scandir', '/tmp/f/x'), /^thaw predict: cannot list the folder '\/tmp\/f\/x': a part of the path is a file, not a folder \(ENOTDIR\)/, 1],
+    [sys('ELOOP', 'stat', '/tmp/l'), /^thaw predict: cannot read '\/tmp\/l': a symbolic link loop .*\(ELOOP\); fix or remove the link$/, 1],
+    [sys('ENOENT', 'mkdir', '/proc/x'), /^thaw predict: cannot create the folder '\/proc\/x': its parent does not accept new folders/, 1],
+    [Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8080'), { code: 'EADDRINUSE', syscall: 'listen', address: '127.0.0.1', port: 8080 }),
+      /^thaw predict: cannot listen on 127\.0\.0\.1:8080: the address is already in use \(EADDRINUSE\); pick another port/, 1],
+    [Object.assign(new Error('EWEIRD: something odd happened, open \'/x\''), { code: 'EWEIRD', syscall: 'open', path: '/x' }), /^thaw predict: cannot open '\/x': something odd happened \(EWEIRD\)/, 1],
+    [new RangeError('Array buffer allocation failed'), /^thaw predict: out of memory \(Array buffer allocation failed\); use smaller inputs/, 1],
+    [new TypeError("Cannot read properties of undefined (reading 'x')\nsecond line"),
+      /^thaw predict: unexpected error: TypeError: Cannot read properties of undefined \(reading 'x'\)\. This is a bug in thaw; rerun with THAW_DEBUG=1 for the stack trace and report it\.$/, 1],
+    ['a thrown string', /^thaw predict: unexpected error: a thrown string\. This is a bug/, 1],
+  ];
+  for (const [e, re, code] of cases) {
+    const r = report('predict', e, false);
+    assert.match(r.text, re);
+    assert.not.match(r.text, /\n/, r.text);
+    assert.is(r.code, code, r.text);
+  }
+  const inner = sys('EACCES', 'open', '/x');
+  const d = report('predict', new ThawError('file', 'cannot open it', { cause: inner }), true);
+  assert.match(d.text, /^thaw predict: cannot open it\nThawError: cannot open it\n +at /);
+  assert.match(d.text, /\ncaused by: Error: EACCES/);
 });
 
 test('suggest and distance', () => {
