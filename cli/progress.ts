@@ -1,3 +1,15 @@
+/**
+ * Whether stderr ends at a terminal: directly, or through bin/thaw.mjs, which filters the CLI's
+ * stderr through a pipe and passes the terminal's width in THAW_STDERR_COLUMNS.
+ */
+function stderrIsTty(): boolean {
+  return !!process.stderr.isTTY || !!process.env.THAW_STDERR_COLUMNS;
+}
+
+function stderrColumns(): number {
+  return process.stderr.columns || Number(process.env.THAW_STDERR_COLUMNS) || 101;
+}
+
 /** A one-line progress bar with ETA on stderr (plain lines when stderr is not a terminal). */
 export class ProgressBar {
   private start = performance.now();
@@ -6,7 +18,7 @@ export class ProgressBar {
 
   update(done: number, info = ''): void {
     const now = performance.now();
-    const tty = process.stderr.isTTY;
+    const tty = stderrIsTty();
     if (!tty && now - this.lastPrint < 5000 && done < this.total) return;
     if (tty && now - this.lastPrint < 100 && done < this.total) return;
     this.lastPrint = now;
@@ -16,11 +28,11 @@ export class ProgressBar {
     const bar = '█'.repeat(Math.round(frac * this.width)).padEnd(this.width, '░');
     const line = `${this.label} ${bar} ${(frac * 100).toFixed(0).padStart(3)}% ${done}/${this.total} ` +
       `${fmt(elapsed)} elapsed, ETA ${Number.isFinite(eta) ? fmt(eta) : '?'} ${info}`;
-    if (tty) process.stderr.write(`\r${line.padEnd(process.stderr.columns ? process.stderr.columns - 1 : 100)}`);
+    if (tty) process.stderr.write(`\r${line.padEnd(stderrColumns() - 1)}`);
     else process.stderr.write(line + '\n');
   }
 
-  done(): void { if (process.stderr.isTTY) process.stderr.write('\n'); }
+  done(): void { if (stderrIsTty()) process.stderr.write('\n'); }
 }
 
 function fmt(s: number): string {
