@@ -16,6 +16,19 @@ function command(name: string, summary: string, usage: string, spec: Record<stri
   };
 }
 
+/** An optional --max-pixels: a positive integer, set as the cap on decoded image pixels. */
+async function maxPixelsOption(command: string, v: unknown): Promise<void> {
+  const image = await import('../engine/data/image.ts');
+  if (v === undefined) {
+    try { image.maxPixels(); } catch (e) { throw new UsageError(`thaw ${command}: ${(e as Error).message}`); } // a bad $THAW_MAX_PIXELS
+    return;
+  }
+  if (!(Number.isSafeInteger(v) && (v as number) > 0)) throw new UsageError(`thaw ${command}: --max-pixels must be a positive integer (a pixel count, e.g. 250000000), got ${v}`);
+  image.setMaxPixels(v as number);
+}
+
+const MAX_PIXELS: OptionSpec = { type: 'number', help: 'refuse images larger than this many pixels, read from their headers before decoding (default: $THAW_MAX_PIXELS or 100000000)' };
+
 export const COMMANDS: Record<string, Command> = {
   info: command('info', 'Show the WebGPU adapter, driver, backend, features and limits', '[--json]',
     { json: { type: 'boolean', help: 'print JSON' } },
@@ -69,6 +82,7 @@ export const COMMANDS: Record<string, Command> = {
     'lr-min': { type: 'number', help: 'discriminative rates: learning rate of the lowest trainable layer group, rising geometrically to --lr at the head (with --head-epochs: default --lr / 100)' },
     'label-smoothing': { type: 'number', help: 'cross-entropy label smoothing, PyTorch\'s label_smoothing (0 = none)', default: 0 },
     'bn-momentum': { type: 'string', help: "momentum of the trainable BatchNorm layers (PyTorch convention), or 'auto': 0.1 where the checkpoint's own (Keras: 0.001) would leave stale running statistics", default: 'auto' },
+    'max-pixels': MAX_PIXELS,
   }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', 'thaw finetune --model mobilenetv2-nsfwjs --size 64', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
   async (p) => {
     const o = p.options;
@@ -82,6 +96,11 @@ export const COMMANDS: Record<string, Command> = {
     if (!Number.isInteger(o['head-epochs']) || (o['head-epochs'] as number) < 0) throw new UsageError(`thaw finetune: --head-epochs must be a non-negative integer, got ${o['head-epochs']}`);
     const vs = o['val-split'] as number;
     if (!(vs >= 0 && vs < 1)) throw new UsageError(`thaw finetune: --val-split must be in [0, 1), got ${vs}`);
+    if (!Number.isSafeInteger(o.seed)) throw new UsageError(`thaw finetune: --seed must be an integer, got ${o.seed}`);
+    if (o.freeze !== undefined) {
+      const { parseFreezeSpec } = await import('../engine/freeze.ts');
+      try { parseFreezeSpec(o.freeze as string); } catch (e) { throw new UsageError(`thaw finetune: --freeze: ${(e as Error).message}`); }
+    }
     if (!((o.lr as number) > 0)) throw new UsageError(`thaw finetune: --lr must be > 0, got ${o.lr}`);
     const lrMin = o['lr-min'] as number | undefined;
     if (lrMin !== undefined && !(lrMin > 0 && lrMin <= (o.lr as number))) throw new UsageError(`thaw finetune: --lr-min must be > 0 and at most --lr (${o.lr}), got ${lrMin}`);
@@ -92,6 +111,7 @@ export const COMMANDS: Record<string, Command> = {
     if (bnm !== 'auto' && !(bnm >= 0 && bnm <= 1)) throw new UsageError(`thaw finetune: --bn-momentum must be 'auto' or a number in [0, 1], got ${bnArg}`);
     const size = o.size as number | undefined;
     if (size !== undefined && !(Number.isInteger(size) && size >= 8)) throw new UsageError(`thaw finetune: --size must be an integer of at least 8 pixels, got ${size}`);
+    await maxPixelsOption('finetune', o['max-pixels']);
     const { runFinetune } = await import('./finetune.ts');
     await runFinetune({
       model: o.model as string, weights: o.weights as string | undefined, data: o.data as string, labelsPerClass: o['labels-per-class'] as number,
@@ -110,6 +130,7 @@ export const COMMANDS: Record<string, Command> = {
     json: { type: 'boolean', help: 'print JSON' },
     cache: { type: 'string', help: 'zoo cache folder (default: $THAW_CACHE or ~/.cache/thaw)' },
     offline: { type: 'boolean', help: 'never download zoo files (cache and local copies only)' },
+    'max-pixels': MAX_PIXELS,
   }, ['thaw predict --weights resnet20-cifar10 cat.png', 'thaw predict --weights out/finetune/weights.safetensors --top 3 shoe1.png shoe2.jpg',
     'thaw predict --weights my.pt --labels no,yes --json img.png', 'thaw predict --model darknet-tiny --top 3 photo.jpg'],
   async (p) => {
@@ -117,6 +138,7 @@ export const COMMANDS: Record<string, Command> = {
     if (!p.positionals.length) throw new UsageError("thaw predict: give one or more PNG/JPEG images, e.g. 'thaw predict --weights resnet20-cifar10 cat.png'");
     if (!Number.isInteger(o.top) || (o.top as number) < 1) throw new UsageError(`thaw predict: --top must be a positive integer, got ${o.top}`);
     if (o.labels !== undefined && o['labels-file'] !== undefined) throw new UsageError('thaw predict: give --labels or --labels-file, not both');
+    await maxPixelsOption('predict', o['max-pixels']);
     const { runPredict } = await import('./predict.ts');
     await runPredict({
       images: p.positionals, weights: o.weights as string | undefined, model: o.model as string | undefined, labels: o.labels as string | undefined,

@@ -9,6 +9,7 @@ import { fetchModel, defaultCacheDir, defaultOfflineDirs, type FetchedModel } fr
 import { ZOO, getZooEntry, modelNames, type ZooEntry } from '../engine/zoo.ts';
 import { UnknownModelError } from '../engine/data/errors.ts';
 import { UsageError } from './args.ts';
+import { outputFolder } from './paths.ts';
 import { ProgressBar } from './progress.ts';
 
 export interface FetchArgs { names: string[]; cache?: string; offline: boolean; list: boolean; json: boolean }
@@ -41,6 +42,7 @@ export function isZooName(name: string): boolean { return Object.prototype.hasOw
  */
 export async function fetchWithProgress(name: string, opts: { cacheDir?: string; offline?: boolean; quiet?: boolean } = {}): Promise<FetchedModel> {
   const entry = getZooEntry(name);
+  checkCache(opts.cacheDir);
   const total = entry.files.reduce((s, f) => s + f.bytes, 0);
   const done = new Map<string, number>();
   let bar: ProgressBar | null = null;
@@ -61,6 +63,19 @@ export async function fetchWithProgress(name: string, opts: { cacheDir?: string;
   (bar as ProgressBar | null)?.done();
   return res;
 }
+
+/**
+ * The cache folder must be creatable and writable before anything is copied or downloaded into it
+ * (checked once per folder). An unusable one names its source: --cache, $THAW_CACHE or the default.
+ */
+export function checkCache(cacheDir: string | undefined): void {
+  const dir = cacheDir ?? defaultCacheDir();
+  if (checkedCaches.has(dir)) return;
+  const label = cacheDir !== undefined ? '--cache' : process.env.THAW_CACHE ? '$THAW_CACHE' : 'the zoo cache';
+  outputFolder(label, dir, 'choose a writable cache folder with --cache DIR or $THAW_CACHE');
+  checkedCaches.add(dir);
+}
+const checkedCaches = new Set<string>();
 
 /** Where each model would come from now: the cache, a local copy, a download, or nowhere. */
 function availability(e: ZooEntry, cacheDir: string): string {
@@ -104,6 +119,7 @@ export async function runFetch(a: FetchArgs): Promise<void> {
   if (a.list) { list(a); return; }
   if (!a.names.length) throw new UsageError(`thaw fetch: name a model to fetch (${modelNames().join(', ')}), or run 'thaw fetch --list'`);
   for (const n of a.names) zooEntryOrUsage(n, 'fetch');
+  checkCache(a.cache);
   const out: Record<string, unknown>[] = [];
   for (const name of a.names) {
     const m = await fetchWithProgress(name, { cacheDir: a.cache, offline: a.offline, quiet: a.json });

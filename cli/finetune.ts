@@ -3,11 +3,11 @@
  * ResNet-20 from the zoo, fine-tuned on Fashion-MNIST (Debian's dataset-fashion-mnist) with 100
  * labels per class, evaluated on 2,000 test images.
  */
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { init, runtime } from '../engine/runtime.ts';
 import { fetchModel } from '../engine/zoo-fetch.ts';
-import { loadCheckpointFile, saveAtomic } from '../engine/io/fs.ts';
+import { ensureDir, loadCheckpointFile, saveAtomic } from '../engine/io/fs.ts';
 import { writeSafetensors } from '../engine/io/safetensors.ts';
 import { loadStateDict, describeLoad, stateToHost, loadGap, nonFiniteSummary } from '../engine/load.ts';
 import { freeze, parseFreezeSpec, trainableSummary } from '../engine/freeze.ts';
@@ -31,6 +31,8 @@ import type { Classifier } from '../models/types.ts';
 import { UsageError, suggest } from './args.ts';
 import { ProgressBar } from './progress.ts';
 import { lineChartSvg } from './plot.ts';
+import { outputFolder } from './paths.ts';
+import { preflightFinetune } from './preflight.ts';
 
 export interface FinetuneArgs {
   /** testSize: undefined = the default, 2000 or every image left when fewer; valSplit: fraction of each class's labelled images held out to validate on (0 = none). */
@@ -194,7 +196,7 @@ const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}
 /** Runs the job; returns the JSON report. */
 export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unknown>> {
   const info = MODELS[a.model];
-  if (!info) throw new UsageError(`thaw finetune: unknown --model '${a.model}' (available: ${Object.keys(MODELS).join(', ')})`);
+  if (!info) throw new UsageError(`thaw finetune: unknown --model '${a.model}'.${suggest(a.model, Object.keys(MODELS))} Choose from ${Object.keys(MODELS).join(', ')}.`);
   if (a.fromScratch && a.weights !== undefined && !info.topologyInCheckpoint) {
     throw new UsageError(`thaw finetune: --weights is not read with --from-scratch (${a.model} starts from random weights then); give one of them`);
   }
@@ -211,13 +213,16 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   const rng = new Rng(a.seed);
   // A separate stream for weight init, so the data subset and head init do not depend on it.
   const initRng = new Rng(a.seed ^ 0x5eed);
-  // The data is indexed, checked and split before any model or GPU work.
+  // The input paths are checked, the data indexed, checked and split before any model or GPU work;
+  // then the output folder is created and probed (not after training; a run refused above leaves none behind).
+  const { weights } = preflightFinetune(a);
   const plan = planData(a, rng);
+  outputFolder('--out', a.out, 'give --out a folder you can write to, e.g. --out out/finetune');
   const { classes } = plan;
   let ck: Checkpoint | null = null, path = '';
   if (!a.fromScratch || info.topologyInCheckpoint) {
-    const fetched = a.weights ? null : await fetchModel(info.zoo);
-    path = a.weights ?? fetched!.files[fetched!.entry.files[0].path];
+    const fetched = weights ? null : await fetchModel(info.zoo);
+    path = weights ?? fetched!.files[fetched!.entry.files[0].path];
     ck = await loadCheckpointFile(path);
   }
   const rt = await init();
@@ -289,7 +294,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   const state = await stateToHost(model);
   const bad = [...state].flatMap(([k, h]) => { const why = nonFiniteSummary(h); return why ? [`${k} (${why})`] : []; });
   if (bad.length) throw new ThawError('non-finite', `the trained weights hold NaN or Inf (${bad.slice(0, 3).join('; ')}${bad.length > 3 ? '; …' : ''}); lower --lr. Nothing was written to ${a.out}`);
-  mkdirSync(a.out, { recursive: true });
+  ensureDir(a.out);
   const weightsPath = join(a.out, 'weights.safetensors');
   await saveAtomic(weightsPath, writeSafetensors(state, { model: a.model, classes: classes.join(',') }));
   const evalWord = val ? 'validation' : 'test';

@@ -13,6 +13,7 @@ import type { Checkpoint } from '../engine/io/types.ts';
 import { modelNames } from '../engine/zoo.ts';
 import { suggest, UsageError } from './args.ts';
 import { fetchWithProgress, formatBytes, isZooName, table } from './fetch.ts';
+import { inputFile, pathExists } from './paths.ts';
 
 export interface InspectArgs { target: string; json: boolean; filter?: string; cache?: string; offline: boolean }
 
@@ -35,7 +36,10 @@ export function resolveCheckpointPath(target: string): string {
 
 /** Resolves the argument to a checkpoint file: a file, a folder with one model in it, or a zoo name. */
 async function resolveTarget(a: InspectArgs): Promise<string> {
-  if (existsSync(a.target)) return resolveCheckpointPath(a.target);
+  if (pathExists('checkpoint', a.target)) {
+    inputFile('checkpoint', a.target, { folders: true });
+    return resolveCheckpointPath(a.target);
+  }
   if (isZooName(a.target)) {
     const m = await fetchWithProgress(a.target, { cacheDir: a.cache, offline: a.offline, quiet: a.json });
     return m.files[m.entry.files[0].path];

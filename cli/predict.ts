@@ -20,9 +20,10 @@ import { ZOO, modelNames, nearestNames, type ZooEntry } from '../engine/zoo.ts';
 import { resnet20 } from '../models/resnet_cifar.ts';
 import type { Classifier } from '../models/types.ts';
 import { suggest, UsageError } from './args.ts';
-import { fetchWithProgress, isZooName } from './fetch.ts';
+import { checkCache, fetchWithProgress, isZooName } from './fetch.ts';
 import { sha256File } from '../engine/zoo-fetch.ts';
 import { resolveCheckpointPath } from './inspect.ts';
+import { inputFile, pathExists } from './paths.ts';
 
 export interface PredictArgs {
   images: string[]; weights?: string; model?: string; labels?: string; labelsFile?: string;
@@ -52,7 +53,8 @@ async function resolveWeights(a: PredictArgs): Promise<{ path: string; zoo?: Zoo
     return { path: m.files[m.entry.files[0].path], zoo: m.entry };
   };
   if (a.weights !== undefined) {
-    if (existsSync(a.weights)) {
+    if (pathExists('--weights', a.weights)) {
+      inputFile('--weights', a.weights, { folders: true });
       const path = resolveCheckpointPath(a.weights);
       return { path, zoo: await zooEntryOf(path) };
     }
@@ -64,6 +66,19 @@ async function resolveWeights(a: PredictArgs): Promise<{ path: string; zoo?: Zoo
   const { zoo } = archOf(name, '--model');
   if (!zoo) throw new UsageError(`thaw predict: the zoo has no checkpoint for '${name}'; pass --weights FILE`);
   return fetch(zoo.name);
+}
+
+/**
+ * Checks --weights before any work: a readable file or folder, or a zoo name (or none: the --model's
+ * zoo checkpoint) whose cache folder can be written.
+ */
+function checkWeights(a: PredictArgs, forced: { zoo?: ZooEntry } | undefined): void {
+  if (a.weights !== undefined && pathExists('--weights', a.weights)) { inputFile('--weights', a.weights, { folders: true }); return; }
+  if (a.weights !== undefined && !isZooName(a.weights)) {
+    throw new ThawError('no-file', `--weights '${a.weights}': no such file.${suggest(a.weights, modelNames())} ` +
+      `Give a checkpoint file or a zoo model name (thaw fetch --list).`);
+  }
+  if (a.weights !== undefined || forced?.zoo || a.model === undefined) checkCache(a.cache);
 }
 
 /** The zoo entry whose main file is byte-identical to `path` (size, then sha256), so a local copy gets its labels and preprocessing. */
@@ -79,10 +94,8 @@ async function zooEntryOf(path: string): Promise<ZooEntry | undefined> {
 function userLabels(a: PredictArgs): string[] | undefined {
   if (a.labels !== undefined) return a.labels.split(',').map((s) => s.trim());
   if (a.labelsFile === undefined) return undefined;
-  let text: string;
-  try { text = readFileSync(a.labelsFile, 'utf8'); } catch (e) {
-    throw new ThawError('no-file', `--labels-file '${a.labelsFile}': cannot read (${(e as Error).message})`);
-  }
+  inputFile('--labels-file', a.labelsFile);
+  const text = readFileSync(a.labelsFile, 'utf8');
   const t = text.trim();
   if (t.startsWith('[')) {
     try {
@@ -101,7 +114,12 @@ function checkpointLabels(ck: Checkpoint, path: string, zoo: ZooEntry | undefine
   if (Array.isArray(lab)) return [...lab];
   const file = lab ? join(dirname(path), (lab as { file: string }).file) : ck.format === 'tfjs-layers' ? join(dirname(path), 'labels.json') : '';
   if (file && existsSync(file)) {
-    const v = JSON.parse(readFileSync(file, 'utf8'));
+    let v: unknown;
+    try {
+      v = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new ThawError('bad-labels', `${file}: the class names beside the model are not valid JSON (${(e as Error).message}); fix the file, or name the classes with --labels or --labels-file`);
+    }
     if (Array.isArray(v)) return v.map(String);
   }
   return undefined;
@@ -152,13 +170,13 @@ function tfjsDefaultSpec(ck: Checkpoint): PreprocessSpec {
 /** Runs `thaw predict`; returns the predictions. */
 export async function runPredict(a: PredictArgs): Promise<Prediction[]> {
   const forced = a.model !== undefined ? archOf(a.model, '--model') : undefined;
-  // Decode every image first: a missing or broken one fails before any model or GPU work.
-  const images = a.images.map((p) => {
-    if (!existsSync(p)) throw new ThawError('no-file', `image '${p}': no such file`);
-    if (statSync(p).isDirectory()) throw new ThawError('no-file', `image '${p}' is a folder; give image files (e.g. ${p}/*.png)`);
-    return { path: p, img: readImage(p) };
-  });
+  // Check every path, then decode every image: a missing or broken file fails before any model or GPU work.
+  for (const p of a.images) {
+    if (inputFile('image', p, { folders: true }) === 'folder') throw new ThawError('file', `image '${p}' is a folder; give image files (e.g. ${p}/*.png)`);
+  }
   const labelsGiven = userLabels(a);
+  checkWeights(a, forced);
+  const images = a.images.map((p) => ({ path: p, img: readImage(p) }));
   const w = await resolveWeights(a);
   const ck = await loadCheckpointFile(w.path);
   const fromMeta = typeof ck.metadata.model === 'string' ? ck.metadata.model : undefined;

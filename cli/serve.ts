@@ -16,6 +16,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve, extname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
+import { ThawError } from '../engine/errors.ts';
 import { readIdxImageSet, FASHION_MNIST_DIR } from '../engine/data/fashion-mnist.ts';
 import { encodeIdxU8, FASHION_MNIST_CLASSES, type IdxImageSet } from '../engine/data/idx.ts';
 import { subsetPerClass } from '../engine/data/dataset.ts';
@@ -161,11 +162,17 @@ export async function serve(opts: ServeOptions = {}): Promise<http.Server> {
 /** The CLI's `thaw serve`: builds the page when its bundle is missing, serves until interrupted. */
 export async function runServe(o: { port: number; root?: string }): Promise<void> {
   const root = resolve(o.root ?? defaultRoot());
+  // Listen first, so a busy port fails at once (one line from the CLI), not after a build.
+  const server = await serve({ port: o.port, root });
   if (!existsSync(join(root, 'dist', 'web', 'main.js'))) {
     console.log('thaw serve: dist/web/main.js is missing; running node build.mjs');
-    execFileSync(process.execPath, ['build.mjs'], { cwd: root, stdio: 'inherit' });
+    try {
+      execFileSync(process.execPath, ['build.mjs'], { cwd: root, stdio: 'inherit' });
+    } catch (e) {
+      server.close();
+      throw new ThawError('build', `building the demo page failed (node build.mjs exited with ${(e as { status?: number }).status ?? 'an error'}; its output is above); fix that, or run 'npm ci' and retry`, { cause: e });
+    }
   }
-  const server = await serve({ port: o.port, root });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.port;
   console.log(`thaw serve: the demo is at http://127.0.0.1:${port}/ (Ctrl-C to stop)`);

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,29 @@ function thaw(args: string[], env: Record<string, string> = {}): { code: number;
   });
   if (r.error) throw r.error;
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+/** Asserts a failure the user sees as one line on stderr (no stack trace) matching `re`, with `code`, before any work (nothing on stdout). */
+function failsEarly(r: { code: number; out: string; err: string }, code: number, re: RegExp, what = ''): void {
+  assert.is(r.code, code, `${what}: ${r.err}`);
+  assert.ok(re.test(r.err.trimEnd()), `${what}: ${r.err} does not match ${re}`);
+  assert.is(r.err.trimEnd().split('\n').length, 1, `${what}: one line, got:\n${r.err}`);
+  assert.not.match(r.err, /unexpected error|\n\s+at /, what);
+  assert.is(r.out, '', `${what}: no work was done (nothing printed), got:\n${r.out}`);
+}
+
+/** A small image folder: `counts[class]` 8x8 PNGs per class. */
+function classFolder(name: string, counts: Record<string, number>): string {
+  const dir = join(tmp, name);
+  for (const [cls, n] of Object.entries(counts)) {
+    mkdirSync(join(dir, cls), { recursive: true });
+    for (let i = 0; i < n; i++) {
+      const im = new PNG({ width: 8, height: 8 });
+      im.data.fill(20 * i + 3);
+      writeFileSync(join(dir, cls, `${i}.png`), PNG.sync.write(im));
+    }
+  }
+  return dir;
 }
 
 const skip = (why: string) => console.log(`  skipped: ${why}`);
@@ -113,7 +136,105 @@ test('missing or unreadable files: exit 1, the file named', () => {
   assert.match(w.err, /--weights 'resnet20-cifar1': no such file\. Did you mean 'resnet20-cifar10'/);
   const lf = thaw(['predict', '--labels-file', join(tmp, 'labels.txt'), '--weights', 'resnet20-cifar10', png]);
   assert.is(lf.code, 1);
-  assert.match(lf.err, /--labels-file '.*labels\.txt': cannot read/);
+  assert.match(lf.err, /--labels-file '.*labels\.txt': no such file/);
+});
+
+test('finetune checks --out before any work: /proc, /sys, a file in the way, a file as a parent', () => {
+  const data = classFolder('out-data', { cat: 2, dog: 2 });
+  const weights = join(tmp, 'any-weights.safetensors');
+  writeFileSync(weights, 'not parsed before the paths are checked');
+  const file = join(tmp, 'a-file');
+  writeFileSync(file, 'x');
+  const cases: [string, RegExp][] = [
+    [file, /^thaw finetune: --out: cannot create the folder '.*a-file': a file is already there \(EEXIST\); give --out a folder you can write to/],
+    [join(file, 'sub'), /^thaw finetune: --out: cannot read '.*a-file\/sub': a part of the path is a file, not a folder \(ENOTDIR\)/],
+  ];
+  if (process.platform === 'linux') {
+    // /proc used to hang forever (Node's recursive mkdir spins there), /sys ended in a stack trace, both after the whole run.
+    cases.push(['/proc/thaw-out', /^thaw finetune: --out: cannot create the folder '\/proc\/thaw-out': its parent does not accept new folders .*\(ENOENT\)/]);
+    cases.push(['/sys/thaw-out', /^thaw finetune: --out: cannot create the folder '\/sys\/thaw-out': .*\((EPERM|EACCES|EROFS)\)/]);
+  }
+  for (const [out, re] of cases) {
+    failsEarly(thaw(['finetune', '--weights', weights, '--data', data, '--labels-per-class', '1', '--epochs', '1', '--out', out]), 1, re, out);
+  }
+  // With THAW_DEBUG=1 the same failure brings its stack trace.
+  const d = thaw(['finetune', '--weights', weights, '--data', data, '--labels-per-class', '1', '--out', file], { THAW_DEBUG: '1' });
+  assert.is(d.code, 1);
+  assert.match(d.err, /^thaw finetune: --out: cannot create the folder .*\nThawError: .*\n +at /);
+});
+
+test('finetune checks every option and input path before any work', () => {
+  const data = classFolder('opt-data', { cat: 7, dog: 12 });
+  const weights = join(tmp, 'opt-weights.safetensors');
+  writeFileSync(weights, 'x');
+  const out = join(tmp, 'opt-out');
+  const base = ['finetune', '--weights', weights, '--data', data, '--labels-per-class', '5', '--out', out];
+  failsEarly(thaw([...base, '--freeze', '/[/']), 2,
+    /^thaw finetune: --freeze: freeze spec '\/\[\/' is not a valid regular expression \(.*Unterminated character class\); write \/pattern\//, 'freeze');
+  failsEarly(thaw([...base, '--labels-per-class', '20']), 2,
+    /^thaw finetune: --labels-per-class 20: class 'cat' has only 7 images; lower --labels-per-class to at most 7/, 'labels per class');
+  failsEarly(thaw([...base, '--optimizer', 'rmsprop']), 2, /^thaw finetune: unknown --optimizer 'rmsprop'\. Choose from sgd, adam, adamw\.$/, 'optimizer');
+  failsEarly(thaw([...base, '--schedule', 'cosin']), 2, /unknown --schedule 'cosin'\. Did you mean 'cosine'\?/, 'schedule');
+  failsEarly(thaw([...base, '--model', 'resnet20']), 2, /^thaw finetune: unknown --model 'resnet20'\. Did you mean 'resnet20-cifar10'\? Choose from resnet20-cifar10, mobilenetv2-nsfwjs, darknet-tiny\.$/, 'model');
+  failsEarly(thaw([...base, '--eval-every', '0']), 2, /--eval-every must be a positive integer, got 0/, 'eval-every');
+  failsEarly(thaw([...base, '--seed', '1.5']), 2, /--seed must be an integer, got 1\.5/, 'seed');
+  failsEarly(thaw([...base, '--head-epochs', '2', '--freeze', 'conv1']), 2, /--head-epochs needs --freeze to be a depth/, 'head-epochs');
+  failsEarly(thaw(['finetune', '--weights', '--data', data]), 2, /--weights needs a value, but the next argument is the option --data/, 'missing value');
+  failsEarly(thaw([...base, '--max-pixels', '0']), 2, /--max-pixels must be a positive integer/, 'max-pixels');
+  failsEarly(thaw(base, { THAW_MAX_PIXELS: 'lots' }), 2, /THAW_MAX_PIXELS must be a positive integer .*got 'lots'/, 'THAW_MAX_PIXELS');
+  failsEarly(thaw([...base, '--weights', join(tmp, 'nope.pt')]), 1, /^thaw finetune: --weights '.*nope\.pt': no such file; give a checkpoint file/, 'weights');
+  failsEarly(thaw([...base, '--weights', 'darknet-tiny']), 1, /--weights 'darknet-tiny': no such file \(to fine-tune the zoo's darknet-tiny, pass --model darknet-tiny without --weights\)/, 'zoo name');
+  failsEarly(thaw([...base, '--data', join(tmp, 'no-data')]), 1, /^thaw finetune: --data '.*no-data': no such folder \(give 'fashion-mnist' or a folder with one subfolder per class\)$/, 'data');
+  failsEarly(thaw([...base, '--data', weights]), 1, /--data '.*' is a file, not a folder/, 'data file');
+  // A symbolic link loop in the data folder used to end in a stack trace (ELOOP) during training.
+  symlinkSync('loop.png', join(data, 'cat', 'loop.png'));
+  failsEarly(thaw(base), 1, /^thaw finetune: image folder .*opt-data: cannot read '.*cat\/loop\.png': a symbolic link loop .*\(ELOOP\); fix or remove the link$/, 'ELOOP');
+  rmSync(join(data, 'cat', 'loop.png'));
+  symlinkSync('self', join(tmp, 'self'));
+  failsEarly(thaw([...base, '--data', join(tmp, 'self')]), 1, /^thaw finetune: --data: cannot read '.*self': a symbolic link loop/, 'ELOOP root');
+  assert.not.ok(existsSync(out), 'nothing was created for a run that cannot start');
+});
+
+test('predict, inspect and fetch check their paths first; refused files say what they are', () => {
+  const png = join(tmp, 'cap.png');
+  const im = new PNG({ width: 40, height: 30 });
+  im.data.fill(9);
+  writeFileSync(png, PNG.sync.write(im));
+  failsEarly(thaw(['predict', '--weights', 'resnet20-cifar10', '--max-pixels', '1000', png]), 1,
+    /^thaw predict: .*cap\.png: the image is 40×30 pixels \(1200 pixels\), above thaw's cap of 1000 pixels per image .*--max-pixels 1200 or THAW_MAX_PIXELS=1200/, 'cap');
+  failsEarly(thaw(['predict', '--weights', 'resnet20-cifar10', png], { THAW_MAX_PIXELS: '1000' }), 1, /cap of 1000 pixels/, 'cap env');
+  symlinkSync('loop.png', join(tmp, 'loop.png'));
+  failsEarly(thaw(['predict', '--weights', 'resnet20-cifar10', join(tmp, 'loop.png')]), 1, /^thaw predict: image: cannot read '.*loop\.png': a symbolic link loop/, 'image ELOOP');
+  failsEarly(thaw(['predict', '--weights', join(tmp, 'loop.png'), png]), 1, /^thaw predict: --weights: cannot read '.*loop\.png': a symbolic link loop/, 'weights ELOOP');
+  failsEarly(thaw(['inspect', join(tmp, 'loop.png')]), 1, /^thaw inspect: checkpoint: cannot read '.*loop\.png': a symbolic link loop/, 'inspect ELOOP');
+  if (process.platform === 'linux') {
+    failsEarly(thaw(['fetch', 'resnet20-cifar10', '--cache', '/proc/thaw-cache']), 1, /^thaw fetch: --cache: cannot create the folder '\/proc\/thaw-cache': .*; choose a writable cache folder with --cache DIR or \$THAW_CACHE$/, 'cache');
+    failsEarly(thaw(['predict', '--weights', 'resnet20-cifar10', png], { THAW_CACHE: '/sys/thaw-cache' }), 1, /^thaw predict: \$THAW_CACHE: cannot create the folder '\/sys\/thaw-cache'/, 'THAW_CACHE');
+  }
+  const empty = join(tmp, 'empty.safetensors');
+  writeFileSync(empty, '');
+  failsEarly(thaw(['inspect', empty]), 1, /^thaw inspect: 'empty\.safetensors' is empty \(0 bytes\)/, 'empty');
+  failsEarly(thaw(['inspect', join(root, 'test', 'fixtures', 'io', 'whole_module_zip.pt')]), 1, /torch\.save\(model\.state_dict\(\), path\)/, 'whole module');
+});
+
+test('serve: a busy port is one line, before building anything', async () => {
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise<void>((ok) => busy.listen(0, '127.0.0.1', ok));
+  const port = (busy.address() as { port: number }).port;
+  try {
+    // spawnSync would block this process, which holds the port; the child must run while we listen.
+    const { spawn } = await import('node:child_process');
+    const { NODE_OPTIONS: _, ...base } = process.env;
+    const child = spawn(process.execPath, [join(root, 'bin', 'thaw.mjs'), 'serve', '--port', String(port)], { cwd: root, env: { ...base, THAW_CACHE: join(tmp, 'cache') } });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const code = await new Promise<number>((ok) => child.on('close', (c) => ok(c ?? -1)));
+    failsEarly({ code, out, err }, 1, new RegExp(`^thaw serve: cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use \\(EADDRINUSE\\); pick another port`));
+  } finally {
+    busy.close();
+  }
 });
 
 test("Dawn's known-harmless adapter warnings are not shown; THAW_DEBUG=1 shows every message", () => {
