@@ -2,7 +2,8 @@
 import type { Tensor } from '../tensor.ts';
 import { ThawError } from '../errors.ts';
 import { adamUpdate } from '../../kernels/optim/optim.ts';
-import { Optimizer, type ParamList, type GroupSpec, type ParamGroup, type ParamState } from './optimizer.ts';
+import { adamMulti, type AdamItem } from '../../kernels/optim/multi.ts';
+import { Optimizer, type ParamList, type GroupSpec, type ParamGroup, type ParamState, type UpdateItem } from './optimizer.ts';
 
 /** Adam/AdamW hyper-parameters (per group). */
 export interface AdamHyper {
@@ -24,6 +25,24 @@ class AdamBase extends Optimizer<AdamHyper> {
     if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new ThawError('optim', `${this.kind}: group ${gi} has betas [${g.betas}]; each must be in [0, 1)`);
     if (!(g.eps >= 0)) throw new ThawError('optim', `${this.kind}: group ${gi} has eps ${g.eps}; it must be >= 0`);
     if (!(g.weightDecay >= 0)) throw new ThawError('optim', `${this.kind}: group ${gi} has weightDecay ${g.weightDecay}; it must be >= 0`);
+  }
+
+  /** All parameters of the group in multi-tensor dispatches, one set per (step count, fresh moments). */
+  protected override updateMany(items: UpdateItem[], g: ParamGroup<AdamHyper>): void {
+    const sets = new Map<string, { step: number; first: boolean; items: AdamItem[] }>();
+    for (const it of items) {
+      const m = this.buffer(it.s, 'expAvg', it.param), v = this.buffer(it.s, 'expAvgSq', it.param);
+      const first = m.fresh || v.fresh, key = `${it.s.step}:${first}`;
+      let set = sets.get(key);
+      if (!set) sets.set(key, (set = { step: it.s.step, first, items: [] }));
+      set.items.push({ param: it.param, grad: it.grad, expAvg: m.t, expAvgSq: v.t });
+    }
+    for (const set of sets.values()) {
+      adamMulti(set.items, {
+        lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay,
+        decoupled: this.decoupled, step: set.step, first: set.first,
+      });
+    }
   }
 
   protected update(param: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamHyper>): void {

@@ -2,7 +2,8 @@
 import type { Tensor } from '../tensor.ts';
 import { ThawError } from '../errors.ts';
 import { full } from '../../kernels/elementwise/elementwise.ts';
-import { globalNorm, scaleInPlace } from '../../kernels/optim/clip.ts';
+import { globalNorm } from '../../kernels/optim/clip.ts';
+import { scaleMulti } from '../../kernels/optim/multi.ts';
 import type { ParamList } from './optimizer.ts';
 
 /**
@@ -21,7 +22,7 @@ export function clipGradNorm(params: ParamList, maxNorm: number): Tensor {
   }
   if (grads.length === 0) return full([], 0);
   const { norm, scale } = globalNorm(grads, maxNorm);
-  for (const g of grads) scaleInPlace(g, scale);
+  scaleMulti(grads, scale);
   scale.dispose();
   return norm;
 }

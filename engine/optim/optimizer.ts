@@ -24,6 +24,9 @@ export type ParamGroup<H> = H & {
 /** Per-parameter state: its step count and GPU buffers (each of the parameter's size). */
 export interface ParamState { step: number; buffers: Record<string, Tensor> }
 
+/** One parameter to update in a step: the parameter, its gradient and its state (step already counted). */
+export interface UpdateItem { param: Tensor; grad: Tensor; s: ParamState }
+
 /** Host copy of an optimizer's state, for checkpoints. Buffers are keyed by parameter name. */
 export interface OptimizerStateDict {
   kind: string;
@@ -71,10 +74,14 @@ export abstract class Optimizer<H extends BaseHyper> {
     if (!(g.lr >= 0)) throw new ThawError('optim', `${this.kind}: group ${gi} has learning rate ${g.lr}; it must be >= 0`);
   }
 
-  /** Encodes one update per trainable parameter that has a gradient (one dispatch each). */
+  /**
+   * Encodes the updates of every trainable parameter that has a gradient: per group, `updateMany`
+   * over all of them (SGD and Adam run multi-tensor kernels, a few parameters per dispatch).
+   */
   step(): void {
     this.groups.forEach((g, gi) => {
       this.validate(g, gi);
+      const items: UpdateItem[] = [];
       for (const [name, p] of g.params) {
         const grad = p.grad;
         if (!p.requiresGrad || !grad) continue;
@@ -82,9 +89,15 @@ export abstract class Optimizer<H extends BaseHyper> {
         let s = this.state.get(p);
         if (!s) this.state.set(p, (s = { step: 0, buffers: {} }));
         s.step++;
-        this.update(p, grad, s, g);
+        items.push({ param: p, grad, s });
       }
+      if (items.length) this.updateMany(items, g);
     });
+  }
+
+  /** Applies one update to each item of one group; the default runs `update` on each. */
+  protected updateMany(items: UpdateItem[], group: ParamGroup<H>): void {
+    for (const it of items) this.update(it.param, it.grad, it.s, group);
   }
 
   /** Applies one update to `param` from `grad`; `s.step` already counts this step. */

@@ -2,7 +2,8 @@
 import type { Tensor } from '../tensor.ts';
 import { ThawError } from '../errors.ts';
 import { sgdUpdate } from '../../kernels/optim/optim.ts';
-import { Optimizer, type ParamList, type GroupSpec, type ParamGroup, type ParamState } from './optimizer.ts';
+import { sgdMulti, type SgdItem } from '../../kernels/optim/multi.ts';
+import { Optimizer, type ParamList, type GroupSpec, type ParamGroup, type ParamState, type UpdateItem } from './optimizer.ts';
 
 /** SGD hyper-parameters (per group). */
 export interface SgdHyper {
@@ -30,6 +31,18 @@ export class SGD extends Optimizer<SgdHyper> {
     if (!(g.momentum >= 0)) throw new ThawError('optim', `SGD: group ${gi} has momentum ${g.momentum}; it must be >= 0`);
     if (!(g.weightDecay >= 0)) throw new ThawError('optim', `SGD: group ${gi} has weightDecay ${g.weightDecay}; it must be >= 0`);
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new ThawError('optim', `SGD: group ${gi}: Nesterov momentum needs momentum > 0 and dampening 0`);
+  }
+
+  /** All parameters of the group in multi-tensor dispatches: one set for those whose momentum starts now, one for the rest. */
+  protected override updateMany(items: UpdateItem[], g: ParamGroup<SgdHyper>): void {
+    if (g.momentum === 0) return sgdMulti(items.map((it) => ({ param: it.param, grad: it.grad, momentumBuffer: null })), g, false);
+    const fresh: SgdItem[] = [], old: SgdItem[] = [];
+    for (const it of items) {
+      const b = this.buffer(it.s, 'momentumBuffer', it.param);
+      (b.fresh ? fresh : old).push({ param: it.param, grad: it.grad, momentumBuffer: b.t });
+    }
+    if (fresh.length) sgdMulti(fresh, g, true);
+    if (old.length) sgdMulti(old, g, false);
   }
 
   protected update(param: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<SgdHyper>): void {

@@ -4,12 +4,12 @@
  * root and writes the clip factor; stage 3 scales each gradient by that factor, read from the buffer.
  * Nothing comes back to the host, so clipping does not stall the command stream.
  */
-import sumsqSrc from './sumsq.wgsl';
 import normScaleSrc from './norm_scale.wgsl';
 import scaleSrc from './scale.wgsl';
 import { Tensor } from '../../engine/tensor.ts';
 import { runtime, grid } from '../../engine/runtime.ts';
 import { ShapeError } from '../../engine/errors.ts';
+import { sumsqMulti } from './multi.ts';
 
 const CHUNK = 256 * 16; // elements per stage-1 workgroup (sumsq.wgsl: WG * PER)
 
@@ -25,12 +25,7 @@ export function globalNorm(xs: Tensor[], maxNorm: number): { norm: Tensor; scale
   const partials = Tensor.alloc([Math.max(count, 1)]); // (count)
   const norm = Tensor.alloc([]);
   const scale = Tensor.alloc([1]);
-  let offset = 0;
-  xs.forEach((x, k) => {
-    const [gx, gy] = grid(chunks[k]);
-    rt.run({ key: 'optim_sumsq', code: () => sumsqSrc }, { x, partials }, { n: x.size, offset, groupsX: gx }, [gx, gy]);
-    offset += chunks[k];
-  });
+  sumsqMulti(xs, partials);
   rt.run({ key: 'optim_norm_scale', code: () => normScaleSrc }, { partials, norm, scale }, { count, maxNorm }, [1]);
   partials.dispose(); // released to the pool only after the pending commands are submitted
   return { norm, scale };
