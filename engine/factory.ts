@@ -47,8 +47,13 @@ export function tensor(data: ArrayLike<number>, shape?: Shape, dtype?: DType): T
   return t;
 }
 
+let assignEpoch = 0;
+/** Counts `assign` calls (checkpoint loads write parameters with it), so caches derived from parameters can tell they may be stale. */
+export function writeEpoch(): number { return assignEpoch; }
+
 /** Writes host data into an existing tensor (same element count); values its dtype cannot hold are refused as in `tensor`. */
 export function assign(t: Tensor, data: ArrayLike<number>): void {
+  assignEpoch++;
   if (data.length !== t.size) throw new ShapeError(`assign: ${data.length} values for a tensor of shape ${shapeStr(t.shape)}`);
   runtime().write(t.buffer, hostArray(data, t.dtype, 'assign'));
 }

@@ -5,10 +5,12 @@
  * and optimizers give it no state. Norm layers whose parameters are all frozen are put in inference
  * mode (`frozenNorm`): their running statistics stay untouched even under `train()`, unlike tfjs
  * and Burn. `trainBn` keeps norm affine parameters trainable (fastai's `train_bn`), still with
- * frozen statistics.
+ * frozen statistics. A frozen conv followed by such a frozen norm runs as one conv with folded
+ * weights where the model uses `convBnAct` (nn/fused.ts); freezing or unfreezing drops those folds.
  */
 import type { Module } from './module.ts';
 import { ThawError } from './errors.ts';
+import { invalidateFolds } from './nn/fused.ts';
 
 /** A module with ordered layer groups for depth-based freezing (stem → blocks → head). */
 export interface Grouped {
@@ -73,6 +75,8 @@ function checkMatches(model: Module, spec: string | RegExp, match: (k: string) =
 }
 
 function setTrainable(model: Module, match: (k: string) => boolean, trainable: boolean, opts: FreezeOptions): number {
+  // Folded conv + batch norm weights (nn/fused.ts) are recomputed at their next use.
+  invalidateFolds();
   let count = 0;
   const normParams = new Set<string>();
   for (const [path, m] of model.namedModules()) {

@@ -9,6 +9,7 @@
 import { Module } from '../engine/module.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear } from '../engine/nn/index.ts';
+import { convBnAct } from '../engine/nn/fused.ts';
 import { relu, add } from '../engine/ops.ts';
 import { reshape } from '../engine/shape.ts';
 import { globalAvgPool2d } from '../kernels/pool/pool.ts';
@@ -49,7 +50,10 @@ function padChannels(x: Tensor, p: number): Tensor {
   return out;
 }
 
-/** BasicBlock: conv3x3-bn-relu-conv3x3-bn + shortcut, relu. */
+/**
+ * BasicBlock: conv3x3-bn-relu-conv3x3-bn + shortcut, relu. A frozen conv-bn pair runs as one conv
+ * with folded weights (and the first pair's ReLU as its epilogue): engine/nn/fused.ts.
+ */
 export class BasicBlockA extends Module {
   readonly conv1: Conv2d; readonly bn1: BatchNorm2d; readonly conv2: Conv2d; readonly bn2: BatchNorm2d;
   private readonly shortcutPad: number;
@@ -62,7 +66,7 @@ export class BasicBlockA extends Module {
     this.shortcutPad = stride !== 1 || inPlanes !== planes ? planes / 4 : -1;
   }
   forward(x: Tensor): Tensor {
-    const out = this.bn2.forward(this.conv2.forward(relu(this.bn1.forward(this.conv1.forward(x)))));
+    const out = convBnAct(this.conv2, this.bn2, convBnAct(this.conv1, this.bn1, x, 'relu'));
     const sc = this.shortcutPad >= 0 ? shortcutA(x, this.shortcutPad) : x;
     return relu(add(out, sc));
   }
@@ -112,7 +116,7 @@ export class ResNetCifar extends Module implements Classifier {
   /** stem (N,16,32,32) → layer1 (N,16,32,32) → layer2 (N,32,16,16) → layer3 (N,64,8,8) → pool (N,64) */
   stages(): Stage[] {
     return [
-      { name: 'stem', prefixes: ['conv1', 'bn1'], forward: (x) => relu(this.bn1.forward(this.conv1.forward(x))) },
+      { name: 'stem', prefixes: ['conv1', 'bn1'], forward: (x) => convBnAct(this.conv1, this.bn1, x, 'relu') },
       { name: 'layer1', prefixes: ['layer1'], forward: (x) => this.layer1.forward(x) },
       { name: 'layer2', prefixes: ['layer2'], forward: (x) => this.layer2.forward(x) },
       { name: 'layer3', prefixes: ['layer3'], forward: (x) => this.layer3.forward(x) },

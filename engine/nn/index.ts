@@ -8,3 +8,4 @@ export { Sequential } from './container.ts';
 export { torchDefaultInit } from './init.ts';
 export * as F from './functional.ts';
 export { addN, concatChannels } from './functional.ts';
+export { convBnAct, canFold, foldedConvBn, invalidateFolds } from './fused.ts';

@@ -17,14 +17,15 @@ import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { ShapeError } from '../../engine/errors.ts';
 import { sum } from '../reduce/reduce.ts';
-import { type Conv2dOptions, type ConvGeom, type ConvVariant, convGeometry } from './geometry.ts';
+import { type Conv2dOptions, type ConvGeom, type ConvVariant, type ConvActivation, convGeometry } from './geometry.ts';
+import { unary, activationBackward } from '../elementwise/elementwise.ts';
 import { naiveForward, naiveInputGrad, naiveWeightGrad, transposeWeights, pointwise, channelVecs, reshaped, TUNING } from './launch.ts';
 import { gemmCorrelate, forwardAxis, inputGradAxes, haloPad, subgroupChannels } from './gemm.ts';
 import { weightGrad as gemmWeightGrad } from './weight_grad.ts';
 import { depthwiseForward, depthwiseInputGrad, depthwiseWeightGrad } from './depthwise.ts';
 import { winogradTile, winogradForwardTile, winogradForward, winogradInputGrad } from './winograd.ts';
 
-export { type Conv2dOptions, type ConvGeom, type ConvVariant, type Padding, conv2dOutputShape, convGeometry, convMacs, samePad } from './geometry.ts';
+export { type Conv2dOptions, type ConvGeom, type ConvVariant, type ConvActivation, type Padding, conv2dOutputShape, convGeometry, convMacs, samePad } from './geometry.ts';
 export { conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef } from './reference.ts';
 
 const isDepthwise = (g: ConvGeom) => g.groups === g.Cin && g.cinG === 1;
@@ -49,34 +50,47 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
  * A 1x1 stride-1 unpadded convolution on the subgroup GEMM: each image is one row of H*W pixels
  * (H*W % 4 == 0), so row windows are plain vec4 runs and nothing needs padding.
  */
-function pointwiseSg(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number, cgPad: number, tm: number): void {
+function pointwiseSg(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number, cgPad: number, tm: number, act = 0): void {
   const [N, Cs, H, W] = src.shape, Cd = dst.shape[1];
   const s = src.unrecordedView([N, Cs, 1, H * W]), d = dst.unrecordedView([N, Cd, 1, H * W]);
-  gemmCorrelate(s, wt, bias, d, groupsN, Cred, Cg, cgPad, 1, forwardAxis(1, 1, 1, 0, 1), forwardAxis(H * W, 1, 1, 0, 1), 1, 1, tm);
+  gemmCorrelate(s, wt, bias, d, groupsN, Cred, Cg, cgPad, 1, forwardAxis(1, 1, 1, 0, 1), forwardAxis(H * W, 1, 1, 0, 1), 1, 1, tm, act);
   s.dispose();
   d.dispose();
 }
 
-function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: ConvVariant): Tensor {
+/** The uniform code of an epilogue activation (gemm.wgsl, gemm_sg.wgsl, winograd_out.wgsl). */
+const ACT_CODE = { relu: 1, relu6: 2 } as const;
+
+/** Applies `act` to a kernel's fresh output in place of it (the variants without an epilogue). */
+function separateAct(y: Tensor, act: ConvActivation | undefined): Tensor {
+  if (!act) return y;
+  const out = unary(act, y);
+  y.dispose();
+  return out;
+}
+
+function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: ConvVariant, actName?: ConvActivation): Tensor {
   const kind = pickVariant(g, v);
-  if (kind === 'naive') return naiveForward(x, w, bias, g);
-  if (kind === 'depthwise') return depthwiseForward(x, w, bias, g);
+  if (kind === 'naive') return separateAct(naiveForward(x, w, bias, g), actName);
+  if (kind === 'depthwise') return separateAct(depthwiseForward(x, w, bias, g), actName);
+  const act = actName ? ACT_CODE[actName] : 0;
   const m = kind === 'gemm' ? winogradForwardTile(g) : 0;
-  if (m) return winogradForward(x, w, bias, g, m);
+  if (m) return winogradForward(x, w, bias, g, m, act);
   const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
   const tm = subgroupChannels(g.coutG);
   const cv = channelVecs(g.coutG);
   const cgPad = roundUp(g.coutG, tm || 4 * cv);
   const wt = transposeWeights(w, g, false, cgPad);
-  if (kind === 'pointwise' && tm) pointwiseSg(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, tm);
-  else if (kind === 'pointwise') pointwise(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv);
+  let out = y;
+  if (kind === 'pointwise' && tm) pointwiseSg(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, tm, act);
+  else if (kind === 'pointwise') out = separateAct((pointwise(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv), y), actName);
   else {
     const p = haloPad(x, [forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh)], [forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw)], tm ? TUNING.sgPX : TUNING.gemmPX);
-    gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm);
+    gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm, act);
     p.src.dispose();
   }
   wt.dispose();
-  return y;
+  return out;
 }
 
 function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant): Tensor {
@@ -109,7 +123,9 @@ function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom, v: ConvVariant): Tensor 
 }
 
 /**
- * 2-D convolution (cross-correlation, like torch.nn.functional.conv2d).
+ * 2-D convolution (cross-correlation, like torch.nn.functional.conv2d), with `opts.activation`
+ * (ReLU, ReLU6) applied to conv + bias as the kernels' epilogue: one op, whose backward masks dy by
+ * the activation's derivative (read from y, which for ReLU/ReLU6 gives the same mask as the input).
  * x: (N, Cin, H, W), w: (Cout, Cin/groups, kh, kw), bias: (Cout) or null → y: (N, Cout, OH, OW).
  */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
@@ -120,18 +136,22 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     checkF32('conv2d', 'bias', bias);
     if (bias.size !== g.Cout || bias.rank !== 1) throw new ShapeError(`conv2d: argument 'bias' has shape ${shapeStr(bias.shape)}, expected [${g.Cout}]`);
   }
-  const v = opts.variant ?? 'auto';
-  const y = forward(x, w, bias, g, v);
-  // Save only what the needed gradients read: dw reads x, dx reads w.
-  const save = [...(w.requiresGrad ? [x] : []), ...(x.requiresGrad ? [w] : [])];
-  return record('conv2d', bias ? [x, w, bias] : [x, w], y, (dy, needs, saved) => {
+  const v = opts.variant ?? 'auto', act = opts.activation;
+  if (act && !(act in ACT_CODE)) throw new ShapeError(`conv2d: activation '${act}' is not one of ${Object.keys(ACT_CODE).join(', ')}`);
+  const y = forward(x, w, bias, g, v, act);
+  // Save only what the needed gradients read: dw reads x, dx reads w; the activation's mask reads y.
+  const save = [...(w.requiresGrad ? [x] : []), ...(x.requiresGrad ? [w] : []), ...(act ? [y] : [])];
+  return record(act ? `conv2d+${act}` : 'conv2d', bias ? [x, w, bias] : [x, w], y, (dyOut, needs, saved) => {
     const sx = w.requiresGrad ? saved[0] : null;
-    const sw = x.requiresGrad ? saved[saved.length - 1] : null;
-    return [
+    const sw = x.requiresGrad ? saved[w.requiresGrad ? 1 : 0] : null;
+    const dy = act ? activationBackward(act, saved[saved.length - 1], dyOut) : dyOut;
+    const grads = [
       needs[0] ? inputGrad(dy, sw!, g, v) : null,
       needs[1] ? weightGrad(sx!, dy, g, v) : null,
       bias && needs[2] ? conv2dBiasGrad(dy) : null,
     ];
+    if (act) dy.dispose();
+    return grads;
   }, save);
 }
 

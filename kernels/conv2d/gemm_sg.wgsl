@@ -26,13 +26,20 @@ struct Params {
   nkh: u32, ky0: u32, kx0: u32, kys: u32,
   kxs: u32, kh: u32, kw: u32, winStart: u32,
   c0h: i32, csh: i32, cgPad: u32, coBlocks: u32,
-  hasBias: u32, strideX: u32, _pad0: u32, _pad1: u32,
+  hasBias: u32, strideX: u32, act: u32, _pad1: u32,
 }
 @group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
+
+// Epilogue activation (params.act): 0 none, 1 ReLU, 2 ReLU6 — as the unary kernels compute them.
+fn actf(y: f32) -> f32 {
+  if (params.act == 1u) { return select(y, 0.0, y < 0.0); }
+  if (params.act == 2u) { return clamp(y, 0.0, 6.0); }
+  return y;
+}
 
 @compute @workgroup_size({{SG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -71,5 +78,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let b$q_$e = select(0.0, bias[g * params.Cg + min(o$q + $eu, params.Cg - 1u)], params.hasBias == 1u);
   let ok$p = B < total && j0 + $pu < params.Wsub;
   let d$p = out + params.dsw * (j0 + $pu);
-  if (ok$p && o$q + $eu < params.Cg) { dst[d$p + (o$q + $eu) * plane] = a$q_$p[$eu] + b$q_$e; }
+  if (ok$p && o$q + $eu < params.Cg) { dst[d$p + (o$q + $eu) * plane] = actf(a$q_$p[$eu] + b$q_$e); }
 }

@@ -26,7 +26,15 @@ export interface Conv2dOptions {
   groups?: number;
   /** Kernel choice (default 'auto'); 'naive' forces the one-output-per-invocation oracle. */
   variant?: ConvVariant;
+  /**
+   * Activation applied to conv + bias (conv2d only): in the GEMM and Winograd kernels' epilogue (no
+   * extra dispatch), as a separate unary kernel for the naive, pointwise and depthwise variants.
+   */
+  activation?: ConvActivation;
 }
+
+/** An activation a convolution can apply as its epilogue. */
+export type ConvActivation = 'relu' | 'relu6';
 
 /** Every size a convolution kernel needs, resolved from the shapes and options. */
 export interface ConvGeom {

@@ -76,7 +76,7 @@ function outputBody(m: number): string {
   for (const i of R(a)) for (const j of R(a)) L.push(`  let m${i}_${j} = mm[src + ${i * a + j}u * xiStride];`);
   for (const p of R(m)) for (const j of R(a)) L.push(`  let p${p}_${j} = ${lin(AT[p], R(a).map((i) => `m${i}_${j}`))};`);
   for (const p of R(m)) for (const q of R(m)) {
-    L.push(`  if (y0 + ${p}u < params.H && x0 + ${q}u < params.W) { dst[out + ${p}u * params.W + ${q}u] = ${lin(AT[q], R(a).map((j) => `p${p}_${j}`))} + b; }`);
+    L.push(`  if (y0 + ${p}u < params.H && x0 + ${q}u < params.W) { dst[out + ${p}u * params.W + ${q}u] = actf(${lin(AT[q], R(a).map((j) => `p${p}_${j}`))} + b); }`);
   }
   return L.join('\n');
 }
@@ -113,7 +113,7 @@ function run1d(key: string, code: () => string, bindings: Record<string, Tensor>
  * starting at (y - oy, x - ox); w: the conv's (Cout, Cin, 3, 3) weights, read as g = w[c, r] when
  * `flip` is false (forward), else as g = w[r, c] turned by 180 degrees (input gradient).
  */
-function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape: number[], oy: number, ox: number, flip: boolean, m: number): Tensor {
+function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape: number[], oy: number, ox: number, flip: boolean, m: number, act = 0): Tensor {
   const [N, Cred, Hs, Ws] = src.shape, [, Cg, Hd, Wd] = dstShape;
   const a = m + 2, A2 = a * a;
   const tH = Math.ceil(Hd / m), tW = Math.ceil(Wd / m), T = N * tH * tW;
@@ -135,14 +135,17 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
   u.dispose();
   const dst = Tensor.alloc([N, Cg, Hd, Wd]);
   run1d(`conv2d_wino_out:${m}`, () => template(outSrc, { M: m, BODY: outputBody(m) }), { mm, bias: bias ?? mm, dst },
-    { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, hasBias: bias ? 1 : 0 }, Cg * T);
+    { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, hasBias: bias ? 1 : 0, act }, Cg * T);
   mm.dispose();
   return dst;
 }
 
-/** y (N, Cout, OH, OW) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3) (m = 2 or 4). */
-export function winogradForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, m: number): Tensor {
-  return winogradCorrelate(x, w, bias, [g.N, g.Cout, g.OH, g.OW], g.pt, g.pl, false, m);
+/**
+ * y (N, Cout, OH, OW) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3) (m = 2 or 4);
+ * `act` (1 ReLU, 2 ReLU6) is applied in the output transform.
+ */
+export function winogradForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, m: number, act = 0): Tensor {
+  return winogradCorrelate(x, w, bias, [g.N, g.Cout, g.OH, g.OW], g.pt, g.pl, false, m, act);
 }
 
 /** dx (N, Cin, H, W) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3): dy correlated with the flipped filter. */

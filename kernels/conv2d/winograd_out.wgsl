@@ -1,12 +1,19 @@
 // Winograd output transform (winograd.ts): the destination's M x M tile t of channel c is
-// A^T m A (+ bias[c] when hasBias) of the a x a GEMM results m[xi] = mm[xi, c, t]; pixels past H
+// act(A^T m A (+ bias[c] when hasBias)), act per params.act (none, ReLU, ReLU6), of the a x a GEMM results m[xi] = mm[xi, c, t]; pixels past H
 // or W are not stored. The transform lines are generated from A^T.
 // mm: (a*a, C, T4), bias: (C) (any buffer when hasBias = 0), dst: (N, C, H, W)
-struct Params { C: u32, H: u32, W: u32, tH: u32, tW: u32, T: u32, T4: u32, total: u32, strideX: u32, hasBias: u32, _pad1: u32, _pad2: u32 }
+struct Params { C: u32, H: u32, W: u32, tH: u32, tW: u32, T: u32, T4: u32, total: u32, strideX: u32, hasBias: u32, act: u32, _pad2: u32 }
 @group(0) @binding(0) var<storage, read> mm: array<f32>;
 @group(0) @binding(1) var<storage, read> bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
+
+// Epilogue activation (params.act): 0 none, 1 ReLU, 2 ReLU6 — as the unary kernels compute them.
+fn actf(y: f32) -> f32 {
+  if (params.act == 1u) { return select(y, 0.0, y < 0.0); }
+  if (params.act == 2u) { return clamp(y, 0.0, 6.0); }
+  return y;
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -129,6 +129,19 @@ export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
   }, [x, out]);
 }
 
+/**
+ * dx of ReLU or ReLU6 from its OUTPUT y and the gradient g: for these two the derivative's mask
+ * (x > 0, 0 < x < 6) is the same computed on y, so an op that fused the activation need not keep x.
+ */
+export function activationBackward(op: 'relu' | 'relu6', y: Tensor, g: Tensor): Tensor {
+  const rule = UNARY[op];
+  const dx = Tensor.alloc(y.shape);
+  const { groups, stride } = launch1d(y.size);
+  runtime().run({ key: `unary_backward:${op}`, code: () => mathSrc + template(unaryBackSrc, { EXPR: rule.bwd }) },
+    { x: y, y, g, dx }, { n: y.size, stride, a: 0, b: 0 }, groups);
+  return dx;
+}
+
 /** Broadcast shape of two shapes, or a ShapeError naming the op. */
 export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
   const r = Math.max(a.length, b.length);

@@ -1,0 +1,184 @@
+// Fused convolutions: conv2d's ReLU/ReLU6 epilogue (forward and backward equal conv then activation,
+// no extra dispatch in the GEMM and Winograd kernels), and frozen conv + frozen BatchNorm folded into
+// one conv (computed once, recomputed after unfreeze/freeze and checkpoint loads, state dicts untouched).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, randArray, assertClose } from '../helpers.ts';
+import { tensor } from '../../engine/factory.ts';
+import { tidy, type Tensor } from '../../engine/tensor.ts';
+import { backward, variable, noGrad } from '../../engine/autograd.ts';
+import { runtime } from '../../engine/runtime.ts';
+import { conv2d, type Conv2dOptions } from '../../kernels/conv2d/conv2d.ts';
+import { unary } from '../../kernels/elementwise/elementwise.ts';
+import { subgroupLanes } from '../../kernels/conv2d/launch.ts';
+import { Module } from '../../engine/module.ts';
+import { Conv2d, BatchNorm2d } from '../../engine/nn/index.ts';
+import { convBnAct, canFold, setConvBnFolding, releaseFold } from '../../engine/nn/fused.ts';
+import * as fused from '../../engine/nn/fused.ts';
+import { freeze, unfreeze, freezeTo } from '../../engine/freeze.ts';
+import { loadStateDict } from '../../engine/load.ts';
+import { resnet20 } from '../../models/resnet_cifar.ts';
+import { crossEntropy } from '../../kernels/softmax/softmax.ts';
+
+await setup();
+
+const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+
+/** Forward and all gradients of act(conv2d(...)) either fused (activation option) or as two ops. */
+async function run(xs: number[], ws: number[], opts: Conv2dOptions, act: 'relu' | 'relu6', fusedAct: boolean, seed: Float32Array[]) {
+  const x = variable(tensor(seed[0], xs)), w = variable(tensor(seed[1], ws)), b = variable(tensor(seed[2], [ws[0]]));
+  const u0 = runtime().dispatchByName.get('unary') ?? 0;
+  let fwd = 0;
+  const y = tidy(() => {
+    const y = fusedAct ? conv2d(x, w, b, { ...opts, activation: act }) : unary(act, conv2d(x, w, b, opts));
+    fwd = (runtime().dispatchByName.get('unary') ?? 0) - u0; // activation kernels run by the forward
+    backward(y, tensor(seed[3].subarray(0, y.size), y.shape));
+    return y;
+  });
+  const out = { y: await y.data(), dx: await x.grad!.data(), dw: await w.grad!.data(), db: await b.grad!.data(), fwd };
+  for (const t of [y, x.grad, w.grad, b.grad, x, w, b]) t?.dispose();
+  return out;
+}
+
+const CASES: [string, number[], number[], Conv2dOptions, boolean][] = [
+  // name, x shape, w shape, options, whether the epilogue saves the activation's dispatch
+  ['3x3 stride 1, 32 channels (Winograd where enabled)', [2, 32, 9, 7], [32, 32, 3, 3], { padding: 1 }, true],
+  ['3x3 stride 2, odd sizes (GEMM)', [3, 5, 11, 9], [7, 5, 3, 3], { padding: 1, stride: 2, variant: 'gemm' }, true],
+  ['1x1 pointwise', [2, 8, 4, 6], [12, 8, 1, 1], {}, subgroupLanes() > 0], // the subgroup GEMM has the epilogue, pointwise.wgsl not
+  ['naive', [1, 3, 6, 5], [4, 3, 3, 3], { padding: 1, variant: 'naive' }, false],
+  ['depthwise', [2, 6, 7, 7], [6, 1, 3, 3], { padding: 1, groups: 6 }, false],
+];
+
+for (const act of ['relu', 'relu6'] as const) {
+  for (const [name, xs, ws, opts, epilogue] of CASES) {
+    test(`conv2d activation '${act}', ${name}: forward and gradients equal conv2d then ${act}`, async () => {
+      // Scaled so ReLU6 clips at both ends.
+      const seed = [randArray(numel(xs), -3, 3), randArray(numel(ws), -1, 1), randArray(ws[0], -2, 2), randArray(numel(xs) * 8, -1, 1)];
+      const a = await run(xs, ws, opts, act, true, seed), b = await run(xs, ws, opts, act, false, seed);
+      assert.equal(bits(a.y), bits(b.y), 'y bit for bit');
+      assert.ok(a.y.some((v) => v === 0) && a.y.some((v) => v > 0), 'the activation clipped some outputs and kept others');
+      if (act === 'relu6') assert.ok(a.y.some((v) => v === 6), 'ReLU6 clipped at 6');
+      assertClose(a.dx, b.dx, 1e-6, 1e-7, 'dx');
+      assertClose(a.dw, b.dw, 1e-6, 1e-7, 'dw');
+      assertClose(a.db, b.db, 1e-6, 1e-7, 'db');
+      assert.is(b.fwd, 1);
+      assert.is(a.fwd, epilogue ? 0 : 1, `${act} ${epilogue ? 'in the epilogue: no' : 'as its own'} activation kernel`);
+    });
+  }
+}
+
+class ConvBn extends Module {
+  readonly conv = this.child('conv', new Conv2d(4, 6, 3, { padding: 1, bias: true }));
+  readonly bn = this.child('bn', new BatchNorm2d(6));
+  forward(x: Tensor): Tensor { return convBnAct(this.conv, this.bn, x, 'relu'); }
+}
+
+async function convBn(): Promise<ConvBn> {
+  const m = new ConvBn();
+  for (const [k, t] of m.stateDict()) {
+    if (t.dtype !== 'f32') continue;
+    const v = k.endsWith('running_var') ? randArray(t.size, 0.3, 2) : k.endsWith('running_mean') ? randArray(t.size, -1, 1) : randArray(t.size, -1, 1);
+    m.setTensor(k, tensor(v, t.shape));
+  }
+  return m;
+}
+
+test('frozen conv + frozen BatchNorm: one folded conv with ReLU, computed once, same output; state dict keeps the originals', async () => {
+  const m = await convBn();
+  m.train();
+  const x = tensor(randArray(2 * 4 * 8 * 8, -2, 2), [2, 4, 8, 8]);
+  const before = new Map<string, number[]>();
+  for (const [k, t] of m.stateDict()) before.set(k, Array.from(await t.data()));
+  const forward = () => {
+    const d0 = runtime().dispatches;
+    const y = noGrad(() => m.forward(x));
+    return { y, dispatches: runtime().dispatches - d0 };
+  };
+  assert.not.ok(canFold(m.conv, m.bn), 'trainable layers do not fold');
+  freeze(m, '*');
+  assert.ok(canFold(m.conv, m.bn));
+  const old = setConvBnFolding(false);
+  const plain = forward();
+  setConvBnFolding(old);
+  const n0 = fused.foldsComputed;
+  const first = forward(), second = forward();
+  assert.is(fused.foldsComputed - n0, 1, 'folded once, reused by the second forward');
+  console.log(`  conv+bn+relu: ${plain.dispatches} dispatches op by op, ${second.dispatches} folded`);
+  assert.ok(second.dispatches < plain.dispatches, `folded forward runs fewer kernels (${second.dispatches} vs ${plain.dispatches})`);
+  const want = await plain.y.data();
+  const scale = want.reduce((s, v) => Math.max(s, Math.abs(v)), 0);
+  assertClose(await first.y.data(), want, 1e-5, 1e-6 * scale, 'folded vs op by op');
+  assert.equal(Array.from(await second.y.data()), Array.from(await first.y.data()));
+  for (const [k, t] of m.stateDict()) assert.equal(Array.from(await t.data()), before.get(k), `${k} unchanged`);
+  assert.equal([...m.stateDict().keys()].sort(), [...before.keys()].sort(), 'no folded tensor in the state dict');
+  for (const t of [plain.y, first.y, second.y]) t.dispose();
+
+  // Unfrozen: op by op again (batch statistics in training mode).
+  unfreeze(m);
+  assert.not.ok(canFold(m.conv, m.bn));
+  const n1 = fused.foldsComputed;
+  forward().y.dispose();
+  assert.is(fused.foldsComputed, n1, 'no fold while trainable');
+
+  // Refrozen: recomputed, since the weights may have been trained meanwhile.
+  freeze(m, '*');
+  forward().y.dispose();
+  assert.is(fused.foldsComputed - n1, 1, 'recomputed after freezing again');
+
+  // A checkpoint load writes the parameters in place: the fold is recomputed and follows the new weights.
+  const host = new Map<string, { shape: number[]; dtype: 'f32' | 'i32'; data: Float32Array | Int32Array }>();
+  for (const [k, t] of m.stateDict()) host.set(k, { shape: [...t.shape], dtype: t.dtype as 'f32' | 'i32', data: t.dtype === 'f32' ? randArray(t.size, 0.5, 1.5) : new Int32Array(t.size) });
+  loadStateDict(m, host as any);
+  const n2 = fused.foldsComputed;
+  const loaded = forward();
+  assert.is(fused.foldsComputed - n2, 1, 'recomputed after a load');
+  setConvBnFolding(false);
+  const loadedPlain = forward();
+  setConvBnFolding(true);
+  const w2 = await loadedPlain.y.data();
+  assertClose(await loaded.y.data(), w2, 1e-5, 1e-6 * w2.reduce((s, v) => Math.max(s, Math.abs(v)), 0), 'folded after load vs op by op');
+  for (const t of [loaded.y, loadedPlain.y, x]) t.dispose();
+  releaseFold(m.conv);
+  m.dispose();
+});
+
+test('trainBn keeps BatchNorm affine parameters trainable: no folding', async () => {
+  const m = await convBn();
+  freeze(m, '*', { trainBn: true });
+  assert.ok(m.bn.frozenNorm);
+  assert.not.ok(canFold(m.conv, m.bn));
+  m.dispose();
+});
+
+test('ResNet-20 training step with a frozen trunk: fewer dispatches with folding, same loss and head gradients', async () => {
+  const B = 4;
+  const x = tensor(randArray(B * 3 * 32 * 32), [B, 3, 32, 32]);
+  const y = tensor(Int32Array.from({ length: B }, (_, i) => (i * 3) % 10), [B], 'i32');
+  const model = resnet20(10).train();
+  freezeTo(model, model.layerGroups().length - 1);
+  const step = async () => {
+    const d0 = runtime().dispatches;
+    const loss = tidy(() => { const l = crossEntropy(model.forward(x), y); backward(l); return l; });
+    const dispatches = runtime().dispatches - d0;
+    const grads = [];
+    for (const [, p] of model.trainableParameters()) { grads.push(await p.grad!.data()); p.grad!.dispose(); p.grad = null; }
+    const l = await loss.item();
+    loss.dispose();
+    return { dispatches, l, grads };
+  };
+  const old = setConvBnFolding(false);
+  const plain = await step();
+  setConvBnFolding(old);
+  await step(); // folds computed
+  const folded = await step();
+  console.log(`  ResNet-20 forward+backward, head trainable: ${plain.dispatches} dispatches op by op, ${folded.dispatches} folded`);
+  assert.ok(folded.dispatches <= plain.dispatches - 19 * 3, `at least the 19 frozen batch norms' 3 kernels each are gone (${folded.dispatches} vs ${plain.dispatches})`);
+  assertClose([folded.l], [plain.l], 1e-5, 0, 'loss');
+  for (let i = 0; i < plain.grads.length; i++) assertClose(folded.grads[i], plain.grads[i], 1e-4, 1e-6, `head gradient ${i}`);
+  model.dispose();
+  x.dispose();
+  y.dispose();
+});
+
+test.run();
