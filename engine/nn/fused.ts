@@ -6,7 +6,8 @@
  *
  *   s = gamma / sqrt(running_var + eps);  w' = w * s[co];  b' = (b - running_mean) * s + beta
  *
- * and the activation as the conv kernels' epilogue (conv2d's `activation`). The folded tensors are
+ * and the activation as the conv kernels' epilogue (conv2d's `activation`). The folded weight is
+ * registered as constant, so the conv's weight layout transforms (wtrans, Winograd) run once too. The folded tensors are
  * computed on the GPU at the first forward after freezing and reused while the sources stay the same:
  * the fold is dropped when the pair stops being frozen, when freeze()/unfreeze() run, and when any
  * tensor is written by `assign` (checkpoint loads). The module's own parameters and buffers are
@@ -21,7 +22,7 @@ import type { Tensor } from '../tensor.ts';
 import { keep } from '../tensor.ts';
 import { noGrad } from '../autograd.ts';
 import { writeEpoch } from '../factory.ts';
-import { conv2d, type ConvActivation } from '../../kernels/conv2d/conv2d.ts';
+import { conv2d, constantWeights, releaseConstantWeights, type ConvActivation } from '../../kernels/conv2d/conv2d.ts';
 import { unary, binary } from '../../kernels/elementwise/elementwise.ts';
 import type { Conv2d } from './conv.ts';
 import type { BatchNorm2d } from './norm.ts';
@@ -63,6 +64,7 @@ function sourcesOf(conv: Conv2d, bn: BatchNorm2d): (Tensor | null)[] {
 function drop(conv: Conv2d): void {
   const f = folds.get(conv);
   if (!f) return;
+  releaseConstantWeights(f.w);
   f.w.dispose();
   f.b.dispose();
   folds.delete(conv);
@@ -86,6 +88,7 @@ function computeFold(conv: Conv2d, bn: BatchNorm2d): Fold {
     s.dispose();
     const b = keep(beta ? binary('add', scaled, beta) : scaled);
     if (beta) scaled.dispose();
+    constantWeights(w); // the conv kernels' weight layouts are computed once too
     foldsComputed++;
     return { w, b, sources: sourcesOf(conv, bn), epoch: writeEpoch(), localEpoch };
   });

@@ -13,7 +13,7 @@
  * Backward computes only the gradients autograd asks for, so a frozen conv whose input needs no
  * gradient runs no dx kernel. See README.md for the kernels and their blocking.
  */
-import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
+import { Tensor, type Shape, shapeStr, keep } from '../../engine/tensor.ts';
 import { record } from '../../engine/autograd.ts';
 import { ShapeError } from '../../engine/errors.ts';
 import { sum } from '../reduce/reduce.ts';
@@ -58,6 +58,24 @@ function pointwiseSg(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, 
   d.dispose();
 }
 
+/**
+ * Layouts of constant weights (conv2d's GEMM and Winograd forms), kept between calls: weights
+ * registered with `constantWeights` never change while registered (engine/nn/fused.ts registers its
+ * folded frozen weights and releases them when the fold is dropped), so their transforms run once.
+ */
+const constant = new WeakMap<Tensor, Map<string, Tensor>>();
+
+/** Registers `w` as constant until `releaseConstantWeights(w)`: its transformed layouts are cached. */
+export function constantWeights(w: Tensor): void { if (!constant.has(w)) constant.set(w, new Map()); }
+
+/** Frees the cached layouts of `w` and stops caching them. */
+export function releaseConstantWeights(w: Tensor): void {
+  const c = constant.get(w);
+  if (!c) return;
+  for (const t of c.values()) t.dispose();
+  constant.delete(w);
+}
+
 /** The uniform code of an epilogue activation (gemm.wgsl, gemm_sg.wgsl, winograd_out.wgsl). */
 const ACT_CODE = { relu: 1, relu6: 2 } as const;
 
@@ -74,13 +92,19 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
   if (kind === 'naive') return separateAct(naiveForward(x, w, bias, g), actName);
   if (kind === 'depthwise') return separateAct(depthwiseForward(x, w, bias, g), actName);
   const act = actName ? ACT_CODE[actName] : 0;
+  const cache = constant.get(w);
   const m = kind === 'gemm' ? winogradForwardTile(g) : 0;
-  if (m) return winogradForward(x, w, bias, g, m, act);
+  if (m) return winogradForward(x, w, bias, g, m, act, cache);
   const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
   const tm = subgroupChannels(g.coutG);
   const cv = channelVecs(g.coutG);
   const cgPad = roundUp(g.coutG, tm || 4 * cv);
-  const wt = transposeWeights(w, g, false, cgPad);
+  const wkey = `wt:${cgPad}:${g.groups}`;
+  let wt = cache?.get(wkey);
+  if (!wt) {
+    wt = transposeWeights(w, g, false, cgPad);
+    cache?.set(wkey, keep(wt));
+  }
   let out = y;
   if (kind === 'pointwise' && tm) pointwiseSg(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, tm, act);
   else if (kind === 'pointwise') out = separateAct((pointwise(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv), y), actName);
@@ -89,7 +113,7 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
     gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm, act);
     p.src.dispose();
   }
-  wt.dispose();
+  if (!cache) wt.dispose();
   return out;
 }
 

@@ -18,7 +18,7 @@
 import inSrc from './winograd_in.wgsl';
 import wSrc from './winograd_w.wgsl';
 import outSrc from './winograd_out.wgsl';
-import { Tensor } from '../../engine/tensor.ts';
+import { Tensor, keep } from '../../engine/tensor.ts';
 import { runtime, template, launch1d } from '../../engine/runtime.ts';
 import { TUNING, channelVecs } from './launch.ts';
 import { gemmCorrelate, forwardAxis, subgroupChannels } from './gemm.ts';
@@ -113,7 +113,8 @@ function run1d(key: string, code: () => string, bindings: Record<string, Tensor>
  * starting at (y - oy, x - ox); w: the conv's (Cout, Cin, 3, 3) weights, read as g = w[c, r] when
  * `flip` is false (forward), else as g = w[r, c] turned by 180 degrees (input gradient).
  */
-function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape: number[], oy: number, ox: number, flip: boolean, m: number, act = 0): Tensor {
+function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape: number[], oy: number, ox: number, flip: boolean, m: number, act = 0,
+  cache?: Map<string, Tensor>): Tensor {
   const [N, Cred, Hs, Ws] = src.shape, [, Cg, Hd, Wd] = dstShape;
   const a = m + 2, A2 = a * a;
   const tH = Math.ceil(Hd / m), tW = Math.ceil(Wd / m), T = N * tH * tW;
@@ -122,17 +123,23 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
   // Rows of whole pixel blocks, so the GEMM's last block reads its own row (PX is a multiple of 4).
   const PX = tm ? TUNING.sgPX : TUNING.gemmPX;
   const T4 = Math.ceil(T / PX) * PX;
-  const u = Tensor.alloc([A2, Cred, cgPad]);
-  // w is (Cout, Cin, 3, 3): forward reads w[c, r], dx w[r, c].
-  const BASE = flip ? 'r * params.Cg + c' : 'c * params.Cred + r';
-  run1d(`conv2d_wino_w:${m}:${flip ? 'dx' : 'fwd'}`, () => template(wSrc, { BASE, BODY: weightBody(m, flip) }), { w, u }, { Cred, Cg, cgPad }, Cred * cgPad);
+  // Transformed weights: from `cache` (weights that never change, e.g. folded frozen ones) when given.
+  const ukey = `wino:${m}:${flip}:${cgPad}`;
+  let u = cache?.get(ukey);
+  if (!u) {
+    u = Tensor.alloc([A2, Cred, cgPad]);
+    // w is (Cout, Cin, 3, 3): forward reads w[c, r], dx w[r, c].
+    const BASE = flip ? 'r * params.Cg + c' : 'c * params.Cred + r';
+    run1d(`conv2d_wino_w:${m}:${flip ? 'dx' : 'fwd'}`, () => template(wSrc, { BASE, BODY: weightBody(m, flip) }), { w, u }, { Cred, Cg, cgPad }, Cred * cgPad);
+    cache?.set(ukey, keep(u));
+  }
   const v = Tensor.alloc([1, A2 * Cred, 1, T4]);
   run1d(`conv2d_wino_in:${m}`, () => template(inSrc, { M: m, BODY: inputBody(m) }), { src, v },
     { C: Cred, Hs, Ws, tH, tW, T, T4, oy, ox }, Cred * T4);
   const mm = Tensor.alloc([1, A2 * Cg, 1, T4]);
   gemmCorrelate(v, u, null, mm, A2, Cred, Cg, cgPad, cv, forwardAxis(1, 1, 1, 0, 1), forwardAxis(T4, 1, 1, 0, 1), 1, 1, tm);
   v.dispose();
-  u.dispose();
+  if (!cache) u.dispose();
   const dst = Tensor.alloc([N, Cg, Hd, Wd]);
   run1d(`conv2d_wino_out:${m}`, () => template(outSrc, { M: m, BODY: outputBody(m) }), { mm, bias: bias ?? mm, dst },
     { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, hasBias: bias ? 1 : 0, act }, Cg * T);
@@ -142,10 +149,10 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
 
 /**
  * y (N, Cout, OH, OW) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3) (m = 2 or 4);
- * `act` (1 ReLU, 2 ReLU6) is applied in the output transform.
+ * `act` (1 ReLU, 2 ReLU6) is applied in the output transform; `cache` keeps the transformed weights.
  */
-export function winogradForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, m: number, act = 0): Tensor {
-  return winogradCorrelate(x, w, bias, [g.N, g.Cout, g.OH, g.OW], g.pt, g.pl, false, m, act);
+export function winogradForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, m: number, act = 0, cache?: Map<string, Tensor>): Tensor {
+  return winogradCorrelate(x, w, bias, [g.N, g.Cout, g.OH, g.OW], g.pt, g.pl, false, m, act, cache);
 }
 
 /** dx (N, Cin, H, W) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3): dy correlated with the flipped filter. */

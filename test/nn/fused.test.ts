@@ -90,10 +90,12 @@ test('frozen conv + frozen BatchNorm: one folded conv with ReLU, computed once, 
   const x = tensor(randArray(2 * 4 * 8 * 8, -2, 2), [2, 4, 8, 8]);
   const before = new Map<string, number[]>();
   for (const [k, t] of m.stateDict()) before.set(k, Array.from(await t.data()));
+  // Weight layout transforms (GEMM or Winograd form) of the conv.
+  const layouts = () => ['conv2d_wtrans', 'conv2d_wino_w'].reduce((s, k) => s + (runtime().dispatchByName.get(k) ?? 0), 0);
   const forward = () => {
-    const d0 = runtime().dispatches;
+    const d0 = runtime().dispatches, l0 = layouts();
     const y = noGrad(() => m.forward(x));
-    return { y, dispatches: runtime().dispatches - d0 };
+    return { y, dispatches: runtime().dispatches - d0, layouts: layouts() - l0 };
   };
   assert.not.ok(canFold(m.conv, m.bn), 'trainable layers do not fold');
   freeze(m, '*');
@@ -106,6 +108,9 @@ test('frozen conv + frozen BatchNorm: one folded conv with ReLU, computed once, 
   assert.is(fused.foldsComputed - n0, 1, 'folded once, reused by the second forward');
   console.log(`  conv+bn+relu: ${plain.dispatches} dispatches op by op, ${second.dispatches} folded`);
   assert.ok(second.dispatches < plain.dispatches, `folded forward runs fewer kernels (${second.dispatches} vs ${plain.dispatches})`);
+  assert.is(plain.layouts, 1, 'op by op, the weight layout is transformed on every call');
+  assert.is(first.layouts, 1, 'folded: transformed once');
+  assert.is(second.layouts, 0, 'and reused (the folded weight is constant)');
   const want = await plain.y.data();
   const scale = want.reduce((s, v) => Math.max(s, Math.abs(v)), 0);
   assertClose(await first.y.data(), want, 1e-5, 1e-6 * scale, 'folded vs op by op');
