@@ -6,7 +6,7 @@ import { Module, onesInit, zerosInit } from '../module.ts';
 import { type Tensor, keep, shapeStr } from '../tensor.ts';
 import { tensor } from '../factory.ts';
 import { ShapeError, ThawError } from '../errors.ts';
-import { batchNorm2d, incrementCounter } from '../../kernels/batchnorm/batchnorm.ts';
+import { batchNorm2d } from '../../kernels/batchnorm/batchnorm.ts';
 
 export interface BatchNorm2dConfig {
   /** PyTorch 1e-5 (default); Keras uses 1e-3. */
@@ -63,8 +63,8 @@ export class BatchNorm2d extends Module {
       throw new ShapeError(`BatchNorm2d: input has shape ${shapeStr(x.shape)}, expected (N, ${this.numFeatures}, H, W)`);
     }
     const training = this.usesBatchStats;
-    const count = this.numBatchesTracked;
-    if (training && count) incrementCounter(count);
-    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, { training, momentum: this.momentum, eps: this.eps });
+    // num_batches_tracked is counted by the running-statistics update kernel (one dispatch fewer).
+    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar,
+      { training, momentum: this.momentum, eps: this.eps, counter: training ? this.numBatchesTracked : null });
   }
 }

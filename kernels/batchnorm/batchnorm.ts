@@ -8,7 +8,6 @@ import partialSrc from './bn_partial.wgsl';
 import mergeSrc from './bn_merge.wgsl';
 import runningSrc from './bn_running.wgsl';
 import updateSrc from './bn_update.wgsl';
-import scaleSrc from './bn_scale.wgsl';
 import applySrc from './bn_apply.wgsl';
 import backPartialSrc from './bn_backward_partial.wgsl';
 import backMergeSrc from './bn_backward_merge.wgsl';
@@ -27,6 +26,11 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance (PyTorch 1e-5, Keras 1e-3). */
   eps?: number;
+  /**
+   * A one-element i32 counter (num_batches_tracked) to add one to in training mode: with running
+   * statistics, in the same dispatch as their update.
+   */
+  counter?: Tensor | null;
 }
 
 
@@ -91,24 +95,34 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
   const rt = runtime();
   const cg: [number] = [Math.ceil(C / 64)];
   const mean = Tensor.alloc([C]), invstd = Tensor.alloc([C]);
+  // The affine scale weight * invstd is written by the statistics kernels themselves.
+  const w = weight ?? full([C], 1), b = bias ?? full([C], 0);
+  const scale = Tensor.alloc([C]);
+  const counter = training ? opts.counter ?? null : null;
+  if (counter && (counter.dtype !== 'i32' || counter.size !== 1)) throw new ShapeError(`batchNorm2d: counter must be a one-element i32 tensor, got ${shapeStr(counter.shape)} ${counter.dtype}`);
   if (useBatch) {
     const variance = Tensor.alloc([C]);
     const { K, nPer } = bnChunks(N, C, HW), vw = vecWidth(HW);
     const part = Tensor.alloc([C, K, 2]);
     const l = launch1d(C * K);
     rt.run(vecKernel('bn_partial', partialSrc, vw), { x, part }, { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
-    rt.run({ key: 'bn_merge', code: () => mergeSrc }, { part, mean, invstd, variance }, { N, C, HW, K, nPer, eps }, cg);
+    rt.run({ key: 'bn_merge', code: () => mergeSrc }, { part, mean, invstd, variance, weight: w, scale }, { N, C, HW, K, nPer, eps }, cg);
     part.dispose();
     if (training && runningMean && runningVar) {
-      rt.run({ key: 'bn_update', code: () => updateSrc }, { runningMean, runningVar, mean, variance }, { C, momentum, unbias: M / (M - 1) }, cg);
-    }
+      const withCount = counter ? 1 : 0;
+      rt.run({
+        key: `bn_update:${withCount}`,
+        code: () => template(updateSrc, withCount
+          ? { COUNT_DECL: '@group(0) @binding(5) var<storage, read_write> count: array<i32>;', COUNT: '  if (c == 0u) { count[0] = count[0] + 1; }' }
+          : { COUNT_DECL: '', COUNT: '' }),
+      }, counter ? { runningMean, runningVar, mean, variance, count: counter } : { runningMean, runningVar, mean, variance },
+      { C, momentum, unbias: M / (M - 1) }, cg);
+    } else if (counter) incrementCounter(counter);
     variance.dispose();
   } else {
-    rt.run({ key: 'bn_running', code: () => runningSrc }, { runningMean: runningMean!, runningVar: runningVar!, mean, invstd }, { C, eps }, cg);
+    rt.run({ key: 'bn_running', code: () => runningSrc }, { runningMean: runningMean!, runningVar: runningVar!, mean, invstd, weight: w, scale }, { C, eps }, cg);
+    if (counter) incrementCounter(counter);
   }
-  const w = weight ?? full([C], 1), b = bias ?? full([C], 0);
-  const scale = Tensor.alloc([C]);
-  rt.run({ key: 'bn_scale', code: () => scaleSrc }, { weight: w, invstd, scale }, { C }, cg);
   const out = channelAffine(x, mean, scale, b, C, HW);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   record('batchNorm2d', inputs, out, (g, needs, [sx, sMean, sInv, sW, sScale]) => {

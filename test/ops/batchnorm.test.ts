@@ -7,6 +7,7 @@ import { tidy, type Tensor } from '../../engine/tensor.ts';
 import { backward, variable } from '../../engine/autograd.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
+import { runtime } from '../../engine/runtime.ts';
 import { batchNorm2d, batchNormRef, bnChunks, incrementCounter, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
 
 test.before(async () => { await setup(); });
@@ -152,6 +153,27 @@ test('incrementCounter counts on the GPU', async () => {
   incrementCounter(c); incrementCounter(c); incrementCounter(c);
   assert.equal(Array.from(await c.data()), [8]);
   c.dispose();
+});
+
+test('batchNorm2d counter: counted in the running-stats update (training), separately without running stats, not in inference; kernels per call', async () => {
+  const x = tensor(randArray(2 * 3 * 4 * 4), [2, 3, 4, 4]);
+  const rm = tensor(new Float32Array(3)), rv = tensor(new Float32Array(3).fill(1)), w = tensor(randArray(3, 0.5, 1.5)), b = tensor(randArray(3));
+  const c = tensor(new Int32Array([5]), [], 'i32');
+  const rt = runtime();
+  const kernels = (f: () => Tensor) => {
+    const before = new Map(rt.dispatchByName);
+    f().dispose();
+    return [...rt.dispatchByName].filter(([k, v]) => v !== (before.get(k) ?? 0) && k.startsWith('bn_')).map(([k, v]) => `${k}=${v - (before.get(k) ?? 0)}`).sort();
+  };
+  // Training with running stats: partial sums, merge (with the scale), update (with the counter), apply.
+  assert.equal(kernels(() => batchNorm2d(x, w, b, rm, rv, { training: true, counter: c })), ['bn_apply=1', 'bn_merge=1', 'bn_partial=1', 'bn_update=1']);
+  // Inference: running stats (with the scale) and apply; the counter is left alone, as in PyTorch.
+  assert.equal(kernels(() => batchNorm2d(x, w, b, rm, rv, { training: false, counter: c })), ['bn_apply=1', 'bn_running=1']);
+  batchNorm2d(x, w, b, null, null, { training: true, counter: c }).dispose();
+  batchNorm2d(x, null, null, rm, rv, { training: true }).dispose();
+  assert.equal(Array.from(await c.data()), [7]);
+  assert.throws(() => batchNorm2d(x, w, b, rm, rv, { training: true, counter: rm }), /counter/);
+  for (const t of [x, rm, rv, w, b, c]) t.dispose();
 });
 
 test('batchNorm2d refuses bad arguments', () => {
