@@ -10,7 +10,7 @@ import { Module } from '../engine/module.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear } from '../engine/nn/index.ts';
 import { convBnAct } from '../engine/nn/fused.ts';
-import { relu, add } from '../engine/ops.ts';
+import { addRelu } from '../engine/ops.ts';
 import { reshape } from '../engine/shape.ts';
 import { globalAvgPool2d } from '../kernels/pool/pool.ts';
 import { pad2d } from '../kernels/pad/pad.ts';
@@ -68,7 +68,7 @@ export class BasicBlockA extends Module {
   forward(x: Tensor): Tensor {
     const out = convBnAct(this.conv2, this.bn2, convBnAct(this.conv1, this.bn1, x, 'relu'));
     const sc = this.shortcutPad >= 0 ? shortcutA(x, this.shortcutPad) : x;
-    return relu(add(out, sc));
+    return addRelu(out, sc);
   }
 }
 

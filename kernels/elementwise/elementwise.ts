@@ -142,6 +142,21 @@ export function activationBackward(op: 'relu' | 'relu6', y: Tensor, g: Tensor): 
   return dx;
 }
 
+/**
+ * relu(a + b) in one dispatch (a residual block's tail), bit-identical to add then relu; broadcasting
+ * as `add`. Backward: one masked gradient (read from the output) for both inputs, as add passes its
+ * gradient to both.
+ */
+export function addRelu(a: Tensor, b: Tensor): Tensor {
+  checkF32('addRelu', 'a', a);
+  checkF32('addRelu', 'b', b);
+  const out = binaryRaw(`${UNARY.relu.fwd.replaceAll('x', '(a + b)')}`, a, b, 'addRelu');
+  return record('addRelu', [a, b], out, (g, needs, [sy]) => {
+    const d = activationBackward('relu', sy, g);
+    return [needs[0] ? sumTo(d, a.shape) : null, needs[1] ? sumTo(d, b.shape) : null];
+  }, [out]);
+}
+
 /** Broadcast shape of two shapes, or a ShapeError naming the op. */
 export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
   const r = Math.max(a.length, b.length);

@@ -9,7 +9,7 @@ import { tidy, type Tensor } from '../../engine/tensor.ts';
 import { backward, variable, noGrad } from '../../engine/autograd.ts';
 import { runtime } from '../../engine/runtime.ts';
 import { conv2d, type Conv2dOptions } from '../../kernels/conv2d/conv2d.ts';
-import { unary } from '../../kernels/elementwise/elementwise.ts';
+import { unary, binary, addRelu } from '../../kernels/elementwise/elementwise.ts';
 import { subgroupLanes } from '../../kernels/conv2d/launch.ts';
 import { Module } from '../../engine/module.ts';
 import { Conv2d, BatchNorm2d } from '../../engine/nn/index.ts';
@@ -67,6 +67,31 @@ for (const act of ['relu', 'relu6'] as const) {
     });
   }
 }
+
+test('addRelu: relu(a + b) in one dispatch, bit for bit, with the gradients of add then relu (also broadcast)', async () => {
+  for (const [as, bs] of [[[2, 3, 5, 7], [2, 3, 5, 7]], [[2, 3, 5, 7], [3, 1, 1]]]) {
+    const A = randArray(numel(as), -2, 2), Bv = randArray(numel(bs), -2, 2), G = randArray(numel(as), -1, 1);
+    const go = async (fusedOp: boolean) => {
+      const a = variable(tensor(A, as)), b = variable(tensor(Bv, bs));
+      let n = 0;
+      const y = tidy(() => {
+        const d0 = runtime().dispatches;
+        const y = fusedOp ? addRelu(a, b) : unary('relu', binary('add', a, b));
+        n = runtime().dispatches - d0;
+        backward(y, tensor(G, as));
+        return y;
+      });
+      const out = { y: await y.data(), ga: await a.grad!.data(), gb: await b.grad!.data(), n };
+      for (const t of [y, a.grad, b.grad, a, b]) t?.dispose();
+      return out;
+    };
+    const f = await go(true), p = await go(false);
+    assert.equal(bits(f.y), bits(p.y), `y ${as} + ${bs}`);
+    assert.equal(bits(f.ga), bits(p.ga), 'grad a');
+    assertClose(f.gb, p.gb, 1e-6, 1e-7, 'grad b');
+    assert.ok(f.n < p.n, `fewer dispatches (${f.n} vs ${p.n})`);
+  }
+});
 
 class ConvBn extends Module {
   readonly conv = this.child('conv', new Conv2d(4, 6, 3, { padding: 1, bias: true }));
