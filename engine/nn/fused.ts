@@ -11,8 +11,8 @@
  * computed on the GPU at the first forward after freezing and reused while the sources stay the same:
  * the fold is dropped when the pair stops being frozen, when freeze()/unfreeze() run, and when any
  * tensor is written by `assign` (checkpoint loads). The module's own parameters and buffers are
- * untouched, so state dicts and saving see the original, unfolded tensors. Anything else falls back to
- * conv → batch norm → activation, op by op.
+ * untouched, so state dicts and saving see the original, unfolded tensors. Anything else runs conv,
+ * then batch norm with the activation fused into its kernels (forward and backward).
  *
  * Numerics: the folded affine is the same map up to float32 rounding of the products (a few ulps of
  * the output); the unfused path centres by the mean before scaling, which matters only when a
@@ -112,9 +112,7 @@ export function convBnAct(conv: Conv2d, bn: BatchNorm2d, x: Tensor, act?: ConvAc
   const f = foldedConvBn(conv, bn);
   const { stride, padding, dilation, groups } = conv.config;
   if (f) return conv2d(x, f.w, f.b, { stride, padding, dilation, groups, activation: act });
-  const y = bn.forward(conv.forward(x));
-  if (!act) return y;
-  return unary(act, y);
+  return bn.forward(conv.forward(x), act); // the activation fused into the batch-norm kernels
 }
 
 /** Frees a conv's fold now (tests; a dropped model's folds are otherwise collected with it). */

@@ -6,7 +6,7 @@ import { Module, onesInit, zerosInit } from '../module.ts';
 import { type Tensor, keep, shapeStr } from '../tensor.ts';
 import { tensor } from '../factory.ts';
 import { ShapeError, ThawError } from '../errors.ts';
-import { batchNorm2d } from '../../kernels/batchnorm/batchnorm.ts';
+import { batchNorm2d, type BnActivation } from '../../kernels/batchnorm/batchnorm.ts';
 
 export interface BatchNorm2dConfig {
   /** PyTorch 1e-5 (default); Keras uses 1e-3. */
@@ -57,14 +57,14 @@ export class BatchNorm2d extends Module {
   /** Whether this call uses (and updates) batch statistics: training mode and not frozen. */
   get usesBatchStats(): boolean { return this.training && !this.frozenNorm; }
 
-  /** x: (N, C, H, W) → same shape. */
-  forward(x: Tensor): Tensor {
+  /** x: (N, C, H, W) → same shape; `activation` (ReLU, ReLU6) is fused into the batch-norm kernels. */
+  forward(x: Tensor, activation?: BnActivation): Tensor {
     if (x.rank !== 4 || x.shape[1] !== this.numFeatures) {
       throw new ShapeError(`BatchNorm2d: input has shape ${shapeStr(x.shape)}, expected (N, ${this.numFeatures}, H, W)`);
     }
     const training = this.usesBatchStats;
     // num_batches_tracked is counted by the running-statistics update kernel (one dispatch fewer).
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar,
-      { training, momentum: this.momentum, eps: this.eps, counter: training ? this.numBatchesTracked : null });
+      { training, momentum: this.momentum, eps: this.eps, counter: training ? this.numBatchesTracked : null, activation });
   }
 }

@@ -17,7 +17,7 @@ import { Tensor, shapeStr } from '../../engine/tensor.ts';
 import { runtime, template, type Kernel, launch1d } from '../../engine/runtime.ts';
 import { record } from '../../engine/autograd.ts';
 import { ShapeError, ThawError } from '../../engine/errors.ts';
-import { full } from '../elementwise/elementwise.ts';
+import { full, activationBackward } from '../elementwise/elementwise.ts';
 
 export interface BatchNormOptions {
   /** Batch statistics and running-stat update (true), or running statistics (false, the default). */
@@ -31,20 +31,38 @@ export interface BatchNormOptions {
    * statistics, in the same dispatch as their update.
    */
   counter?: Tensor | null;
+  /**
+   * ReLU or ReLU6 applied to the output in the same kernel; backward masks the gradient inside the
+   * batch-norm backward sums (no separate activation kernels either way). Bit-identical to the ops in turn.
+   */
+  activation?: BnActivation | null;
 }
 
 
 /** f32 or, when each channel's run of HW values splits into vec4s, vec4<f32> (4x fewer loads). */
 function vecWidth(HW: number): 1 | 4 { return HW % 4 === 0 ? 4 : 1; }
 
-function vecKernel(name: string, src: string, w: 1 | 4): Kernel {
+function vecKernel(name: string, src: string, w: 1 | 4, act: BnActivation | null = null): Kernel {
+  const T = w === 4 ? 'vec4<f32>' : 'f32';
+  const extra = {
+    // bn_apply: the activation of the output.
+    ACT: act === 'relu' ? `select(v, ${T}(0.0), v < ${T}(0.0))` : act === 'relu6' ? `clamp(v, ${T}(0.0), ${T}(6.0))` : 'v',
+    // bn_backward_partial: g masked by the activation's derivative, read from the output y.
+    MASK_DECL: act ? `@group(0) @binding(5) var<storage, read> y: array<${T}>;\n@group(0) @binding(6) var<storage, read_write> gm: array<${T}>;` : '',
+    LOAD_G: act
+      ? `      let yv = y[base + j];\n      let gv = select(${T}(0.0), g[base + j], ${act === 'relu' ? `yv > ${T}(0.0)` : `(yv > ${T}(0.0)) & (yv < ${T}(6.0))`});\n      gm[base + j] = gv;`
+      : '      let gv = g[base + j];',
+  };
   return {
-    key: `${name}:w${w}`,
+    key: `${name}:w${w}${act ? ':' + act : ''}`,
     code: () => template(src, w === 4
-      ? { T: 'vec4<f32>', W: 4, HSUM: 'dot(v, vec4<f32>(1.0))', SQ: 'dot(d, d)' }
-      : { T: 'f32', W: 1, HSUM: 'v', SQ: 'd * d' }),
+      ? { T, W: 4, HSUM: 'dot(v, vec4<f32>(1.0))', SQ: 'dot(d, d)', ...extra }
+      : { T, W: 1, HSUM: 'v', SQ: 'd * d', ...extra }),
   };
 }
+
+/** An activation batchNorm2d can fuse (forward in bn_apply, its mask in the backward sums). */
+export type BnActivation = 'relu' | 'relu6';
 
 /**
  * How the per-channel reductions split the batch: K chunks of nPer batch items per channel, enough
@@ -66,11 +84,11 @@ function checkVec(name: string, t: Tensor | null, C: number): void {
  * out = (x - center[c]) * scale[c] + shift[c] over (N, C, HW). Centring first keeps precision when
  * the mean is large against the spread (folding it into the shift would cancel in f32).
  */
-function channelAffine(x: Tensor, center: Tensor, scale: Tensor, shift: Tensor, C: number, HW: number): Tensor {
+function channelAffine(x: Tensor, center: Tensor, scale: Tensor, shift: Tensor, C: number, HW: number, act: BnActivation | null = null): Tensor {
   const out = Tensor.alloc(x.shape);
   const w = vecWidth(HW);
   const { groups, stride } = launch1d(x.size / w);
-  runtime().run(vecKernel('bn_apply', applySrc, w), { x, center, scale, shift, out }, { n: x.size / w, stride, C, HWv: HW / w }, groups);
+  runtime().run(vecKernel('bn_apply', applySrc, w, act), { x, center, scale, shift, out }, { n: x.size / w, stride, C, HWv: HW / w }, groups);
   return out;
 }
 
@@ -123,19 +141,27 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     rt.run({ key: 'bn_running', code: () => runningSrc }, { runningMean: runningMean!, runningVar: runningVar!, mean, invstd, weight: w, scale }, { C, eps }, cg);
     if (counter) incrementCounter(counter);
   }
-  const out = channelAffine(x, mean, scale, b, C, HW);
+  const act = opts.activation ?? null;
+  if (act && act !== 'relu' && act !== 'relu6') throw new ThawError('argument', `batchNorm2d: activation must be 'relu' or 'relu6', got ${act}`);
+  const out = channelAffine(x, mean, scale, b, C, HW, act);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  record('batchNorm2d', inputs, out, (g, needs, [sx, sMean, sInv, sW, sScale]) => {
+  record(act ? `batchNorm2d+${act}` : 'batchNorm2d', inputs, out, (gOut, needs, [sx, sMean, sInv, sW, sScale, sY]) => {
     const needW = !!weight && needs[1], needB = !!bias && needs[weight ? 2 : 1];
     let sumG: Tensor | null = null, sumGXhat: Tensor | null = null;
+    // With an activation, g is the masked gradient: written by the backward sums when they run.
+    let g = gOut, masked: Tensor | null = null;
     if (needW || needB || (needs[0] && useBatch)) {
       sumG = Tensor.alloc([C]); sumGXhat = Tensor.alloc([C]);
       const { K, nPer } = bnChunks(N, C, HW), vw = vecWidth(HW);
       const part = Tensor.alloc([C, K, 2]);
       const l = launch1d(C * K);
-      rt.run(vecKernel('bn_backward_partial', backPartialSrc, vw), { g, x: sx, mean: sMean, part }, { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
+      if (act) masked = g = Tensor.alloc(x.shape);
+      rt.run(vecKernel('bn_backward_partial', backPartialSrc, vw, act), act ? { g: gOut, x: sx, mean: sMean, part, y: sY, gm: masked! } : { g, x: sx, mean: sMean, part },
+        { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
       rt.run({ key: 'bn_backward_merge', code: () => backMergeSrc }, { part, invstd: sInv, sumG, sumGXhat }, { C, K }, cg);
       part.dispose();
+    } else if (act && needs[0]) {
+      masked = g = activationBackward(act, sY, gOut);
     }
     let dx: Tensor | null = null;
     if (needs[0] && useBatch) {
@@ -154,8 +180,9 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     if (bias) grads.push(needB ? sumG : null);
     if (!needW) sumGXhat?.dispose();
     if (!needB) sumG?.dispose();
+    masked?.dispose();
     return grads;
-  }, [x, mean, invstd, w, scale]);
+  }, [x, mean, invstd, w, scale, ...(act ? [out] : [])]);
   for (const t of [mean, invstd, scale]) t.dispose();
   if (!weight) w.dispose();
   if (!bias) b.dispose();

@@ -1,6 +1,7 @@
 // Per-channel affine over NCHW: out = (x - center[c]) * scale[c] + shift[c] (forward with the
 // batch or running mean as center, and inference-mode dx with zeros).
-// {{T}} is f32, or vec4<f32> when HW % 4 == 0 (4 pixels of one channel per invocation).
+// {{T}} is f32, or vec4<f32> when HW % 4 == 0 (4 pixels of one channel per invocation); act() is the
+// identity, ReLU or ReLU6 (a fused activation, batchnorm.ts).
 // x: (N, C, HW / W) of {{T}}, center: (C), scale: (C), shift: (C), out: like x
 struct Params { n: u32, stride: u32, C: u32, HWv: u32 }
 @group(0) @binding(0) var<storage, read> x: array<{{T}}>;
@@ -10,10 +11,12 @@ struct Params { n: u32, stride: u32, C: u32, HWv: u32 }
 @group(0) @binding(4) var<storage, read_write> out: array<{{T}}>;
 @group(0) @binding(5) var<uniform> params: Params;
 
+fn act(v: {{T}}) -> {{T}} { return {{ACT}}; }
+
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x + gid.y * params.stride;
   if (i >= params.n) { return; }
   let c = (i / params.HWv) % params.C;
-  out[i] = (x[i] - center[c]) * scale[c] + shift[c];
+  out[i] = act((x[i] - center[c]) * scale[c] + shift[c]);
 }

@@ -1,12 +1,15 @@
 // Batch-norm backward sums, stage 1: invocation (c, k) sums g and g * (x - mean) over channel c's
 // batch items [k * nPer, min(N, (k + 1) * nPer)). Barrier-free like bn_partial.wgsl.
-// g, x: (N, C, HW / W) of {{T}}, mean: (C), part: (C, K) of (sum g, sum g * (x - mean))
+// With a fused activation, g is first masked by its derivative read from the output y, and the masked
+// gradient is written to gm for the dx kernel (each element is visited once).
+// g, x: (N, C, HW / W) of {{T}}, mean: (C), part: (C, K) of (sum g, sum g * (x - mean)); y, gm: like g
 struct Params { N: u32, C: u32, HWv: u32, K: u32, nPer: u32, stride: u32 }
 @group(0) @binding(0) var<storage, read> g: array<{{T}}>;
 @group(0) @binding(1) var<storage, read> x: array<{{T}}>;
 @group(0) @binding(2) var<storage, read> mean: array<f32>;
 @group(0) @binding(3) var<storage, read_write> part: array<vec2<f32>>;
 @group(0) @binding(4) var<uniform> params: Params;
+{{MASK_DECL}}
 
 fn hsum(v: {{T}}) -> f32 { return {{HSUM}}; }
 
@@ -24,7 +27,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var n = n0; n < n1; n++) {
     let base = (n * params.C + c) * params.HWv;
     for (var j = 0u; j < params.HWv; j++) {
-      let gv = g[base + j];
+{{LOAD_G}}
       sg += hsum(gv);
       sgx += hsum(gv * (x[base + j] - m));
     }

@@ -5,7 +5,7 @@ import { setup, randArray, assertClose, numericGrad } from '../helpers.ts';
 import { tensor } from '../../engine/factory.ts';
 import { tidy, type Tensor } from '../../engine/tensor.ts';
 import { backward, variable } from '../../engine/autograd.ts';
-import { mul } from '../../kernels/elementwise/elementwise.ts';
+import { mul, unary } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
 import { runtime } from '../../engine/runtime.ts';
 import { batchNorm2d, batchNormRef, bnChunks, incrementCounter, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
@@ -175,6 +175,40 @@ test('batchNorm2d counter: counted in the running-stats update (training), separ
   assert.throws(() => batchNorm2d(x, w, b, rm, rv, { training: true, counter: rm }), /counter/);
   for (const t of [x, rm, rv, w, b, c]) t.dispose();
 });
+
+for (const act of ['relu', 'relu6'] as const) {
+  for (const [shape, training, trainAffine] of [[[3, 5, 4, 4], true, true], [[2, 6, 3, 5], true, true], [[2, 6, 4, 2], false, false], [[2, 3, 3, 3], false, true]] as const) {
+    test(`batchNorm2d activation '${act}' (${shape}, ${training ? 'training' : 'inference'}, affine ${trainAffine ? 'trainable' : 'frozen'}): bit for bit bn then ${act}, no activation kernels`, async () => {
+      const n = shape.reduce((a, b) => a * b, 1), C = shape[1];
+      const X = randArray(n, -4, 4), G = randArray(n), W = randArray(C, 0.5, 3), B = randArray(C, -1, 1), RM = randArray(C, -1, 1), RV = randArray(C, 0.3, 2);
+      const go = async (fused: boolean) => {
+        const x = variable(tensor(X, [...shape])), w = tensor(W), b = tensor(B), rm = tensor(RM), rv = tensor(RV);
+        if (trainAffine) { w.requiresGrad = true; b.requiresGrad = true; }
+        const rt = runtime(), u0 = (rt.dispatchByName.get('unary') ?? 0) + (rt.dispatchByName.get('unary_backward') ?? 0);
+        const y = tidy(() => {
+          const y = fused ? batchNorm2d(x, w, b, rm, rv, { training, activation: act }) : unary(act, batchNorm2d(x, w, b, rm, rv, { training }));
+          backward(y, tensor(G, [...shape]));
+          return y;
+        });
+        const acts = (rt.dispatchByName.get('unary') ?? 0) + (rt.dispatchByName.get('unary_backward') ?? 0) - u0;
+        const out = { y: await y.data(), dx: await x.grad!.data(), dw: trainAffine ? await w.grad!.data() : null, db: trainAffine ? await b.grad!.data() : null, acts, rm: await rm.data() };
+        for (const t of [y, x.grad, w.grad, b.grad, x, w, b, rm, rv]) t?.dispose();
+        return out;
+      };
+      const f = await go(true), p = await go(false);
+      const bits = (a: ArrayLike<number> | null) => a && Array.from(new Uint32Array(Float32Array.from(a).buffer));
+      assert.ok(f.y.some((v) => v === 0) && f.y.some((v) => v > 0), 'some outputs clipped');
+      assert.equal(bits(f.y), bits(p.y), 'y');
+      assert.equal(bits(f.dx), bits(p.dx), 'dx');
+      assert.equal(bits(f.dw), bits(p.dw), 'dweight');
+      assert.equal(bits(f.db), bits(p.db), 'dbias');
+      assert.equal(bits(f.rm), bits(p.rm), 'running mean');
+      assert.is(p.acts, 2);
+      // Inference mode with frozen affine parameters has no backward sums to mask in: one mask kernel.
+      assert.is(f.acts, !training && !trainAffine ? 1 : 0, 'activation kernels run');
+    });
+  }
+}
 
 test('batchNorm2d refuses bad arguments', () => {
   const x = tensor(new Float32Array(12), [1, 3, 2, 2]);
