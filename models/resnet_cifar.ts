@@ -10,7 +10,6 @@ import { Module } from '../engine/module.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear } from '../engine/nn/index.ts';
 import { convBnAct } from '../engine/nn/fused.ts';
-import { addRelu } from '../engine/ops.ts';
 import { reshape } from '../engine/shape.ts';
 import { globalAvgPool2d } from '../kernels/pool/pool.ts';
 import { pad2d } from '../kernels/pad/pad.ts';
@@ -52,7 +51,7 @@ function padChannels(x: Tensor, p: number): Tensor {
 
 /**
  * BasicBlock: conv3x3-bn-relu-conv3x3-bn + shortcut, relu. A frozen conv-bn pair runs as one conv
- * with folded weights (and the first pair's ReLU as its epilogue): engine/nn/fused.ts.
+ * with folded weights, the ReLU (and the shortcut sum) in its epilogue: engine/nn/fused.ts.
  */
 export class BasicBlockA extends Module {
   readonly conv1: Conv2d; readonly bn1: BatchNorm2d; readonly conv2: Conv2d; readonly bn2: BatchNorm2d;
@@ -66,9 +65,10 @@ export class BasicBlockA extends Module {
     this.shortcutPad = stride !== 1 || inPlanes !== planes ? planes / 4 : -1;
   }
   forward(x: Tensor): Tensor {
-    const out = convBnAct(this.conv2, this.bn2, convBnAct(this.conv1, this.bn1, x, 'relu'));
+    const h = convBnAct(this.conv1, this.bn1, x, 'relu');
     const sc = this.shortcutPad >= 0 ? shortcutA(x, this.shortcutPad) : x;
-    return addRelu(out, sc);
+    // relu(bn2(conv2(h)) + sc): in the folded conv's epilogue when frozen, else addRelu.
+    return convBnAct(this.conv2, this.bn2, h, 'relu', sc);
   }
 }
 

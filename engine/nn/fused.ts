@@ -23,7 +23,7 @@ import { keep } from '../tensor.ts';
 import { noGrad } from '../autograd.ts';
 import { writeEpoch } from '../factory.ts';
 import { conv2d, constantWeights, releaseConstantWeights, type ConvActivation } from '../../kernels/conv2d/conv2d.ts';
-import { unary, binary } from '../../kernels/elementwise/elementwise.ts';
+import { unary, binary, addRelu } from '../../kernels/elementwise/elementwise.ts';
 import type { Conv2d } from './conv.ts';
 import type { BatchNorm2d } from './norm.ts';
 
@@ -105,14 +105,19 @@ export function foldedConvBn(conv: Conv2d, bn: BatchNorm2d): { w: Tensor; b: Ten
 }
 
 /**
- * act(bn(conv(x))): one conv dispatch chain with folded weights and the activation as its epilogue
- * when the pair is frozen (see above), else the three ops in turn. x: (N, Cin, H, W) → (N, Cout, OH, OW)
+ * act(bn(conv(x)) + residual): one conv dispatch chain with folded weights, the residual and the
+ * activation in its epilogue when the pair is frozen (see above), else conv, then batch norm (with the
+ * activation fused, or addRelu with a residual). x: (N, Cin, H, W) → (N, Cout, OH, OW); residual: like the output
  */
-export function convBnAct(conv: Conv2d, bn: BatchNorm2d, x: Tensor, act?: ConvActivation): Tensor {
+export function convBnAct(conv: Conv2d, bn: BatchNorm2d, x: Tensor, act?: ConvActivation, residual: Tensor | null = null): Tensor {
   const f = foldedConvBn(conv, bn);
   const { stride, padding, dilation, groups } = conv.config;
-  if (f) return conv2d(x, f.w, f.b, { stride, padding, dilation, groups, activation: act });
-  return bn.forward(conv.forward(x), act); // the activation fused into the batch-norm kernels
+  if (f) return conv2d(x, f.w, f.b, { stride, padding, dilation, groups, activation: act }, residual);
+  if (!residual) return bn.forward(conv.forward(x), act); // the activation fused into the batch-norm kernels
+  const y = bn.forward(conv.forward(x));
+  if (act === 'relu') return addRelu(y, residual);
+  const sum = binary('add', y, residual);
+  return act ? unary(act, sum) : sum;
 }
 
 /** Frees a conv's fold now (tests; a dropped model's folds are otherwise collected with it). */

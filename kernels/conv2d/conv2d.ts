@@ -14,11 +14,11 @@
  * gradient runs no dx kernel. See README.md for the kernels and their blocking.
  */
 import { Tensor, type Shape, shapeStr, keep } from '../../engine/tensor.ts';
-import { record } from '../../engine/autograd.ts';
+import { record, noGrad } from '../../engine/autograd.ts';
 import { ShapeError } from '../../engine/errors.ts';
 import { sum } from '../reduce/reduce.ts';
 import { type Conv2dOptions, type ConvGeom, type ConvVariant, type ConvActivation, convGeometry } from './geometry.ts';
-import { unary, activationBackward } from '../elementwise/elementwise.ts';
+import { unary, binary, activationBackward } from '../elementwise/elementwise.ts';
 import { naiveForward, naiveInputGrad, naiveWeightGrad, transposeWeights, pointwise, channelVecs, reshaped, TUNING } from './launch.ts';
 import { gemmCorrelate, forwardAxis, inputGradAxes, haloPad, subgroupChannels } from './gemm.ts';
 import { weightGrad as gemmWeightGrad } from './weight_grad.ts';
@@ -50,12 +50,14 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
  * A 1x1 stride-1 unpadded convolution on the subgroup GEMM: each image is one row of H*W pixels
  * (H*W % 4 == 0), so row windows are plain vec4 runs and nothing needs padding.
  */
-function pointwiseSg(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number, cgPad: number, tm: number, act = 0): void {
+function pointwiseSg(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number, cgPad: number, tm: number, act = 0, res: Tensor | null = null): void {
   const [N, Cs, H, W] = src.shape, Cd = dst.shape[1];
   const s = src.unrecordedView([N, Cs, 1, H * W]), d = dst.unrecordedView([N, Cd, 1, H * W]);
-  gemmCorrelate(s, wt, bias, d, groupsN, Cred, Cg, cgPad, 1, forwardAxis(1, 1, 1, 0, 1), forwardAxis(H * W, 1, 1, 0, 1), 1, 1, tm, act);
+  const r = res ? res.unrecordedView([N, Cd, 1, H * W]) : null;
+  gemmCorrelate(s, wt, bias, d, groupsN, Cred, Cg, cgPad, 1, forwardAxis(1, 1, 1, 0, 1), forwardAxis(H * W, 1, 1, 0, 1), 1, 1, tm, act, r);
   s.dispose();
   d.dispose();
+  r?.dispose();
 }
 
 /**
@@ -80,21 +82,24 @@ export function releaseConstantWeights(w: Tensor): void {
 const ACT_CODE = { relu: 1, relu6: 2 } as const;
 
 /** Applies `act` to a kernel's fresh output in place of it (the variants without an epilogue). */
-function separateAct(y: Tensor, act: ConvActivation | undefined): Tensor {
-  if (!act) return y;
-  const out = unary(act, y);
-  y.dispose();
-  return out;
+function separateAct(y: Tensor, act: ConvActivation | undefined, res: Tensor | null = null): Tensor {
+  if (!act && !res) return y;
+  return noGrad(() => {
+    let out = y;
+    if (res) { out = binary('add', y, res); y.dispose(); }
+    if (act) { const a = unary(act, out); out.dispose(); out = a; }
+    return out;
+  });
 }
 
-function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: ConvVariant, actName?: ConvActivation): Tensor {
+function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: ConvVariant, actName?: ConvActivation, res: Tensor | null = null): Tensor {
   const kind = pickVariant(g, v);
-  if (kind === 'naive') return separateAct(naiveForward(x, w, bias, g), actName);
-  if (kind === 'depthwise') return separateAct(depthwiseForward(x, w, bias, g), actName);
+  if (kind === 'naive') return separateAct(naiveForward(x, w, bias, g), actName, res);
+  if (kind === 'depthwise') return separateAct(depthwiseForward(x, w, bias, g), actName, res);
   const act = actName ? ACT_CODE[actName] : 0;
   const cache = constant.get(w);
   const m = kind === 'gemm' ? winogradForwardTile(g) : 0;
-  if (m) return winogradForward(x, w, bias, g, m, act, cache);
+  if (m) return winogradForward(x, w, bias, g, m, act, cache, res);
   const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
   const tm = subgroupChannels(g.coutG);
   const cv = channelVecs(g.coutG);
@@ -106,11 +111,11 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
     cache?.set(wkey, keep(wt));
   }
   let out = y;
-  if (kind === 'pointwise' && tm) pointwiseSg(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, tm, act);
-  else if (kind === 'pointwise') out = separateAct((pointwise(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv), y), actName);
+  if (kind === 'pointwise' && tm) pointwiseSg(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, tm, act, res);
+  else if (kind === 'pointwise') out = separateAct((pointwise(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv), y), actName, res);
   else {
     const p = haloPad(x, [forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh)], [forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw)], tm ? TUNING.sgPX : TUNING.gemmPX);
-    gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm, act);
+    gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm, act, res);
     p.src.dispose();
   }
   if (!cache) wt.dispose();
@@ -150,9 +155,11 @@ function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom, v: ConvVariant): Tensor 
  * 2-D convolution (cross-correlation, like torch.nn.functional.conv2d), with `opts.activation`
  * (ReLU, ReLU6) applied to conv + bias as the kernels' epilogue: one op, whose backward masks dy by
  * the activation's derivative (read from y, which for ReLU/ReLU6 gives the same mask as the input).
+ * `residual` (like y) is added before the activation, in the same epilogue: act(conv + bias + residual),
+ * a residual block's tail; its gradient is the (masked) dy.
  * x: (N, Cin, H, W), w: (Cout, Cin/groups, kh, kw), bias: (Cout) or null → y: (N, Cout, OH, OW).
  */
-export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}, residual: Tensor | null = null): Tensor {
   checkF32('conv2d', 'x', x);
   checkF32('conv2d', 'w', w);
   const g = convGeometry(x.shape, w.shape, opts);
@@ -162,19 +169,29 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   }
   const v = opts.variant ?? 'auto', act = opts.activation;
   if (act && !(act in ACT_CODE)) throw new ShapeError(`conv2d: activation '${act}' is not one of ${Object.keys(ACT_CODE).join(', ')}`);
-  const y = forward(x, w, bias, g, v, act);
+  if (residual) {
+    checkF32('conv2d', 'residual', residual);
+    const want = [g.N, g.Cout, g.OH, g.OW];
+    if (shapeStr(residual.shape) !== shapeStr(want)) throw new ShapeError(`conv2d: argument 'residual' has shape ${shapeStr(residual.shape)}, expected ${shapeStr(want)}`);
+  }
+  const y = forward(x, w, bias, g, v, act, residual);
   // Save only what the needed gradients read: dw reads x, dx reads w; the activation's mask reads y.
   const save = [...(w.requiresGrad ? [x] : []), ...(x.requiresGrad ? [w] : []), ...(act ? [y] : [])];
-  return record(act ? `conv2d+${act}` : 'conv2d', bias ? [x, w, bias] : [x, w], y, (dyOut, needs, saved) => {
+  const inputs = [x, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  const op = `conv2d${residual ? '+residual' : ''}${act ? '+' + act : ''}`;
+  return record(op, inputs, y, (dyOut, needs, saved) => {
     const sx = w.requiresGrad ? saved[0] : null;
     const sw = x.requiresGrad ? saved[w.requiresGrad ? 1 : 0] : null;
     const dy = act ? activationBackward(act, saved[saved.length - 1], dyOut) : dyOut;
     const grads = [
       needs[0] ? inputGrad(dy, sw!, g, v) : null,
       needs[1] ? weightGrad(sx!, dy, g, v) : null,
-      bias && needs[2] ? conv2dBiasGrad(dy) : null,
+      ...(bias ? [needs[2] ? conv2dBiasGrad(dy) : null] : []),
     ];
-    if (act) dy.dispose();
+    // The residual's gradient is dy itself (kept, not disposed, when it is passed on).
+    if (residual) grads.push(needs[grads.length] ? dy : null);
+    else if (act) dy.dispose();
+    if (residual && act && !needs[grads.length - 1]) dy.dispose();
     return grads;
   }, save);
 }

@@ -115,11 +115,11 @@ export function subgroupChannels(Cg: number): number {
 
 /**
  * One correlation dispatch (gemm.wgsl, or gemm_sg.wgsl when `tm` > 0) writing the subgrid ph x pw of dst,
- * with `act` (1 ReLU, 2 ReLU6) applied to each output as it is stored. src: (N, Cred*groups,
+ * with `res` (like dst) added and `act` (1 ReLU, 2 ReLU6) applied to each output as it is stored. src: (N, Cred*groups,
  * Hs, Ws) from haloPad, wt from transposeWeights, dst: (N, Cg*groups, Hd, Wd).
  */
 export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number,
-  cgPad: number, cv: number, ph: AxisPlan, pw: AxisPlan, kh: number, kw: number, tm = 0, act = 0): void {
+  cgPad: number, cv: number, ph: AxisPlan, pw: AxisPlan, kh: number, kw: number, tm = 0, act = 0, res: Tensor | null = null): void {
   const [N, , Hs, Ws] = src.shape;
   const [, , Hd, Wd] = dst.shape;
   const SG = tm ? subgroupLanes() : 0;
@@ -149,9 +149,9 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
         { p: PX, v: cv, e: 4, k: col.nk, t: NV }),
     };
   }
-  runtime().run(kernel, { src, wt, bias: bias ?? wt, dst }, {
+  runtime().run(kernel, { src, wt, bias: bias ?? wt, dst, res: res ?? wt }, {
     N, groups: groupsN, Cred, Cg, Hs, Ws, Hd, Wd, Hsub: ph.sub, Wsub: pw.sub, rh: ph.r, rw: pw.r, dsh: ph.ds, dsw: pw.ds,
     ssh: ph.ss, jBlocks, nkh: empty ? 0 : ph.nk, ky0: ph.k0, kx0: col.k0, kys: ph.ks, kxs: col.ks, kh, kw,
-    winStart: (m - A) / 4, c0h: ph.c0, csh: ph.cs, cgPad, coBlocks, hasBias: bias ? 1 : 0, strideX: gx, act,
+    winStart: (m - A) / 4, c0h: ph.c0, csh: ph.cs, cgPad, coBlocks, hasBias: bias ? 1 : 0, strideX: gx, act, hasRes: res ? 1 : 0,
   }, [gx, gy, groupsN * coBlocks]);
 }

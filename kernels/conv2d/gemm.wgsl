@@ -32,7 +32,7 @@ struct Params {
   nkh: u32, ky0: u32, kx0: u32, kys: u32,
   kxs: u32, kh: u32, kw: u32, winStart: u32,
   c0h: i32, csh: i32, cgPad: u32, coBlocks: u32,
-  hasBias: u32, strideX: u32, act: u32, _pad1: u32,
+  hasBias: u32, strideX: u32, act: u32, hasRes: u32,
 }
 @group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
@@ -40,6 +40,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
+@group(0) @binding(5) var<storage, read> res: array<f32>;
+// The residual added before the activation (params.hasRes; `res` is any buffer without one).
+fn resid(i: u32) -> f32 {
+  if (params.hasRes == 1u) { return res[i]; }
+  return 0.0;
+}
 // Epilogue activation (params.act): 0 none, 1 ReLU, 2 ReLU6 — as the unary kernels compute them.
 fn actf(y: f32) -> f32 {
   if (params.act == 1u) { return select(y, 0.0, y < 0.0); }
@@ -81,5 +87,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let out = (n * params.Cg * params.groups + g * params.Cg) * plane + (params.rh + params.dsh * i) * params.Wd + params.rw;
   let o$v_$e = cob * 4u * {{CV}}u + 4u * $vu + $eu;
   let b$v_$e = select(0.0, bias[g * params.Cg + min(o$v_$e, params.Cg - 1u)], params.hasBias == 1u);
-  if (B < total && j0 + $pu < params.Wsub && o$v_$e < params.Cg) { dst[out + params.dsw * (j0 + $pu) + o$v_$e * plane] = actf(a$p_$v[$eu] + b$v_$e); }
+  if (B < total && j0 + $pu < params.Wsub && o$v_$e < params.Cg) { dst[out + params.dsw * (j0 + $pu) + o$v_$e * plane] = actf(a$p_$v[$eu] + b$v_$e + resid(out + params.dsw * (j0 + $pu) + o$v_$e * plane)); }
 }

@@ -76,7 +76,7 @@ function outputBody(m: number): string {
   for (const i of R(a)) for (const j of R(a)) L.push(`  let m${i}_${j} = mm[src + ${i * a + j}u * xiStride];`);
   for (const p of R(m)) for (const j of R(a)) L.push(`  let p${p}_${j} = ${lin(AT[p], R(a).map((i) => `m${i}_${j}`))};`);
   for (const p of R(m)) for (const q of R(m)) {
-    L.push(`  if (y0 + ${p}u < params.H && x0 + ${q}u < params.W) { dst[out + ${p}u * params.W + ${q}u] = actf(${lin(AT[q], R(a).map((j) => `p${p}_${j}`))} + b); }`);
+    L.push(`  if (y0 + ${p}u < params.H && x0 + ${q}u < params.W) { dst[out + ${p}u * params.W + ${q}u] = actf(${lin(AT[q], R(a).map((j) => `p${p}_${j}`))} + b + resid(out + ${p}u * params.W + ${q}u)); }`);
   }
   return L.join('\n');
 }
@@ -114,7 +114,7 @@ function run1d(key: string, code: () => string, bindings: Record<string, Tensor>
  * `flip` is false (forward), else as g = w[r, c] turned by 180 degrees (input gradient).
  */
 function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape: number[], oy: number, ox: number, flip: boolean, m: number, act = 0,
-  cache?: Map<string, Tensor>): Tensor {
+  cache?: Map<string, Tensor>, res: Tensor | null = null): Tensor {
   const [N, Cred, Hs, Ws] = src.shape, [, Cg, Hd, Wd] = dstShape;
   const a = m + 2, A2 = a * a;
   const tH = Math.ceil(Hd / m), tW = Math.ceil(Wd / m), T = N * tH * tW;
@@ -141,8 +141,8 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
   v.dispose();
   if (!cache) u.dispose();
   const dst = Tensor.alloc([N, Cg, Hd, Wd]);
-  run1d(`conv2d_wino_out:${m}`, () => template(outSrc, { M: m, BODY: outputBody(m) }), { mm, bias: bias ?? mm, dst },
-    { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, hasBias: bias ? 1 : 0, act }, Cg * T);
+  run1d(`conv2d_wino_out:${m}`, () => template(outSrc, { M: m, BODY: outputBody(m) }), { mm, bias: bias ?? mm, dst, res: res ?? mm },
+    { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, hasBias: bias ? 1 : 0, act, hasRes: res ? 1 : 0 }, Cg * T);
   mm.dispose();
   return dst;
 }
@@ -151,8 +151,8 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
  * y (N, Cout, OH, OW) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3) (m = 2 or 4);
  * `act` (1 ReLU, 2 ReLU6) is applied in the output transform; `cache` keeps the transformed weights.
  */
-export function winogradForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, m: number, act = 0, cache?: Map<string, Tensor>): Tensor {
-  return winogradCorrelate(x, w, bias, [g.N, g.Cout, g.OH, g.OW], g.pt, g.pl, false, m, act, cache);
+export function winogradForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, m: number, act = 0, cache?: Map<string, Tensor>, res: Tensor | null = null): Tensor {
+  return winogradCorrelate(x, w, bias, [g.N, g.Cout, g.OH, g.OW], g.pt, g.pl, false, m, act, cache, res);
 }
 
 /** dx (N, Cin, H, W) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3): dy correlated with the flipped filter. */

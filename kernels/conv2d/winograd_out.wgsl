@@ -2,12 +2,18 @@
 // act(A^T m A (+ bias[c] when hasBias)), act per params.act (none, ReLU, ReLU6), of the a x a GEMM results m[xi] = mm[xi, c, t]; pixels past H
 // or W are not stored. The transform lines are generated from A^T.
 // mm: (a*a, C, T4), bias: (C) (any buffer when hasBias = 0), dst: (N, C, H, W)
-struct Params { C: u32, H: u32, W: u32, tH: u32, tW: u32, T: u32, T4: u32, total: u32, strideX: u32, hasBias: u32, act: u32, _pad2: u32 }
+struct Params { C: u32, H: u32, W: u32, tH: u32, tW: u32, T: u32, T4: u32, total: u32, strideX: u32, hasBias: u32, act: u32, hasRes: u32 }
 @group(0) @binding(0) var<storage, read> mm: array<f32>;
 @group(0) @binding(1) var<storage, read> bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
+@group(0) @binding(4) var<storage, read> res: array<f32>;
+// The residual added before the activation (params.hasRes; `res` is any buffer without one).
+fn resid(i: u32) -> f32 {
+  if (params.hasRes == 1u) { return res[i]; }
+  return 0.0;
+}
 // Epilogue activation (params.act): 0 none, 1 ReLU, 2 ReLU6 — as the unary kernels compute them.
 fn actf(y: f32) -> f32 {
   if (params.act == 1u) { return select(y, 0.0, y < 0.0); }

@@ -23,6 +23,9 @@ import { crossEntropy } from '../../kernels/softmax/softmax.ts';
 await setup();
 
 const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+let rs = 1;
+/** Reproducible values in [-2, 2) for residuals. */
+const randArrayFrom = (n: number) => Float32Array.from({ length: n }, () => { rs = (rs * 16807) % 2147483647; return (rs / 2147483647) * 4 - 2; });
 const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
 /** Forward and all gradients of act(conv2d(...)) either fused (activation option) or as two ops. */
@@ -66,6 +69,36 @@ for (const act of ['relu', 'relu6'] as const) {
       assert.is(a.fwd, epilogue ? 0 : 1, `${act} ${epilogue ? 'in the epilogue: no' : 'as its own'} activation kernel`);
     });
   }
+}
+
+for (const [name, xs, ws, opts, epilogue] of CASES) {
+  test(`conv2d residual + relu, ${name}: act(conv + bias + r) equals conv2d then addRelu, gradients to x, w, b and r`, async () => {
+    const seed = [randArray(numel(xs), -3, 3), randArray(numel(ws), -1, 1), randArray(ws[0], -2, 2), randArray(numel(xs) * 8, -1, 1)];
+    let R: Float32Array | null = null; // the same residual for both runs
+    const go = async (fusedOp: boolean) => {
+      const x = variable(tensor(seed[0], xs)), w = variable(tensor(seed[1], ws)), b = variable(tensor(seed[2], [ws[0]]));
+      const yShape = noGrad(() => { const t = conv2d(x, w, b, opts); const sh = t.shape; t.dispose(); return sh; });
+      R ??= randArrayFrom(numel(yShape));
+      const r = variable(tensor(R, yShape));
+      const k0 = (runtime().dispatchByName.get('binary') ?? 0) + (runtime().dispatchByName.get('unary') ?? 0);
+      let extra = 0;
+      const y = tidy(() => {
+        const y = fusedOp ? conv2d(x, w, b, { ...opts, activation: 'relu' }, r) : addRelu(conv2d(x, w, b, opts), r);
+        extra = (runtime().dispatchByName.get('binary') ?? 0) + (runtime().dispatchByName.get('unary') ?? 0) - k0;
+        backward(y, tensor(seed[3].subarray(0, y.size), y.shape));
+        return y;
+      });
+      const out = { y: await y.data(), dx: await x.grad!.data(), dw: await w.grad!.data(), db: await b.grad!.data(), dr: await r.grad!.data(), extra };
+      for (const t of [y, x.grad, w.grad, b.grad, r.grad, x, w, b, r]) t?.dispose();
+      return out;
+    };
+    const f = await go(true), p = await go(false);
+    assert.equal(bits(f.y), bits(p.y), 'y bit for bit');
+    for (const k of ['dx', 'dw', 'db', 'dr'] as const) assertClose(f[k], p[k], 1e-6, 1e-7, k);
+    assert.is(p.extra, 1, 'addRelu');
+    // The epilogue kernels add the residual themselves; the others run add and relu after the conv.
+    assert.is(f.extra, epilogue ? 0 : 2, 'elementwise kernels after the conv');
+  });
 }
 
 test('addRelu: relu(a + b) in one dispatch, bit for bit, with the gradients of add then relu (also broadcast)', async () => {
