@@ -4,10 +4,11 @@
  * dispatches per compute pass and submit).
  *
  * Host cost per dispatch: every dispatch's uniforms are packed into one host staging area and reach the
- * GPU in one `writeBuffer` per submit, bound at a dynamic offset of one uniform buffer; bind groups are
- * cached by (kernel, storage buffers), so a dispatch whose buffers come back from the pool reuses its
- * bind group. The uniform buffer is rewritten for every submit: `writeBuffer` and `submit` are ordered
- * on the queue timeline, so the previous submit's commands have read it by then.
+ * GPU in one `writeBuffer` per submit, each dispatch binding its slice of one uniform buffer. The
+ * uniform buffer is rewritten for every submit: `writeBuffer` and `submit` are ordered on the queue
+ * timeline, so the previous submit's commands have read it by then. (Dynamic offsets with bind groups
+ * cached by buffers cost less to encode, but lavapipe then ran each dispatch twice as long:
+ * bench/dispatch.ts, 66 vs 21 µs per tiny op.)
  */
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { type Gpu, checkGpu, getGpu } from './device.ts';
@@ -20,8 +21,6 @@ export type Bindable = GPUBuffer | { readonly buffer: GPUBuffer };
 
 interface UniformField { offset: number; type: string; count: number }
 interface Compiled {
-  /** Distinct per compiled kernel (bind-group cache keys use it). */
-  id: number;
   /** The kernel name (the key before its first ':'), for dispatch counts and profiles. */
   name: string;
   pipeline: GPUComputePipeline;
@@ -40,8 +39,6 @@ export interface Kernel {
 }
 
 const FLUSH_EVERY = 128;
-/** Bind groups kept at most; the cache starts over past this (buffers the pool trimmed leave stale entries). */
-const MAX_BIND_GROUPS = 4096;
 
 export class Runtime {
   readonly pool: BufferPool;
@@ -53,12 +50,9 @@ export class Runtime {
   private readonly uniformHost: ArrayBuffer;
   private readonly uniformView: DataView;
   private uniformBytes = 0;
-  /** The GPU copy of `uniformHost`, written once per submit; dispatches bind it at dynamic offsets. */
+  /** The GPU copy of `uniformHost`, written once per submit; each dispatch binds its slot. */
   private readonly uniformGpu: GPUBuffer;
   private readonly uniformAlign: number;
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
-  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
-  private nextBufferId = 1;
   /** Number of compute dispatches issued so far (benchmarks and freeze-depth reports read it). */
   dispatches = 0;
   /** Milliseconds spent creating pipelines (shader compilation: large on a cold driver cache). */
@@ -110,7 +104,7 @@ export class Runtime {
         }
         const size = Math.max(16, b.type.size);
         uniform = { name: b.name, binding: b.binding, size, slot: Math.ceil(size / this.uniformAlign) * this.uniformAlign, fields };
-        entries.push({ binding: b.binding, visibility: 4, buffer: { type: 'uniform', hasDynamicOffset: true } });
+        entries.push({ binding: b.binding, visibility: 4, buffer: { type: 'uniform' } });
       } else {
         storage.push({ name: b.name, binding: b.binding });
         entries.push({ binding: b.binding, visibility: 4, buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' } });
@@ -126,7 +120,7 @@ export class Runtime {
     });
     const ws = fn.workgroupSize as any;
     const workgroupSize: [number, number, number] = [Number(ws?.[0] ?? 1), Number(ws?.[1] ?? 1), Number(ws?.[2] ?? 1)];
-    c = { id: this.cache.size + 1, name: k.key.split(':')[0], pipeline, layout, storage, uniform, workgroupSize };
+    c = { name: k.key.split(':')[0], pipeline, layout, storage, uniform, workgroupSize };
     this.cache.set(k.key, c);
     this.compileMs += performance.now() - t0;
     return c;
@@ -149,7 +143,7 @@ export class Runtime {
   /** Number of compiled pipelines (pipeline-cache tests read it). */
   get pipelines(): number { return this.cache.size; }
 
-  /** Packs `params` into this submit's uniform area by the reflected layout; returns its dynamic offset. */
+  /** Packs `params` into this submit's uniform area by the reflected layout; returns its offset. */
   private packUniform(c: NonNullable<Compiled['uniform']>, params: Record<string, number | number[]>, key: string): number {
     const base = this.uniformBytes, view = this.uniformView;
     for (const [name, f] of c.fields) {
@@ -170,26 +164,6 @@ export class Runtime {
     return base;
   }
 
-  private bufferId(b: GPUBuffer): number {
-    let id = this.bufferIds.get(b);
-    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
-    return id;
-  }
-
-  /** The bind group of kernel `c` over `buffers` (in `c.storage` order), cached. */
-  private bindGroup(c: Compiled, buffers: GPUBuffer[]): GPUBindGroup {
-    let key = String(c.id);
-    for (const b of buffers) key += ',' + this.bufferId(b);
-    let bg = this.bindGroups.get(key);
-    if (bg) return bg;
-    const entries: GPUBindGroupEntry[] = c.storage.map((s, i) => ({ binding: s.binding, resource: { buffer: buffers[i] } }));
-    if (c.uniform) entries.push({ binding: c.uniform.binding, resource: { buffer: this.uniformGpu, offset: 0, size: c.uniform.size } });
-    if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
-    bg = this.device.createBindGroup({ layout: c.layout, entries, label: c.name });
-    this.bindGroups.set(key, bg);
-    return bg;
-  }
-
   /**
    * Encodes one dispatch. `bindings` are keyed by the WGSL variable names; `params` fill the uniform
    * struct by field name; `groups` is the workgroup count per dimension.
@@ -201,14 +175,13 @@ export class Runtime {
     const g: [number, number, number] = [groups[0], groups[1] ?? 1, groups[2] ?? 1];
     if (g.some((x) => x > maxG)) throw new LimitError(`kernel ${k.key}: ${g.join('x')} workgroups exceeds maxComputeWorkgroupsPerDimension ${maxG}`);
     if (g.some((x) => x === 0)) return;
-    const buffers: GPUBuffer[] = [];
+    const entries: GPUBindGroupEntry[] = [];
     for (const s of c.storage) {
       const b = bindings[s.name];
       if (!b) throw new ThawError('kernel', `kernel ${k.key}: binding '${s.name}' was not given`);
-      buffers.push('buffer' in b ? b.buffer : b);
+      entries.push({ binding: s.binding, resource: { buffer: 'buffer' in b ? b.buffer : b } });
     }
     if (this.debug) this.device.pushErrorScope('validation');
-    const bg = this.bindGroup(c, buffers);
     const name = c.name;
     if (c.uniform && this.uniformBytes + c.uniform.slot > this.uniformHost.byteLength) this.flush();
     if (this.profiler) {
@@ -223,8 +196,11 @@ export class Runtime {
     if (!this.pass) this.pass = this.encoder.beginComputePass();
     this.pass.setPipeline(c.pipeline);
     // Packed after every flush this dispatch can cause, so its uniforms go out with its own submit.
-    if (c.uniform) this.pass.setBindGroup(0, bg, [this.packUniform(c.uniform, params, k.key)]);
-    else this.pass.setBindGroup(0, bg);
+    if (c.uniform) {
+      const offset = this.packUniform(c.uniform, params, k.key);
+      entries.push({ binding: c.uniform.binding, resource: { buffer: this.uniformGpu, offset, size: c.uniform.size } });
+    }
+    this.pass.setBindGroup(0, this.device.createBindGroup({ layout: c.layout, entries }));
     this.pass.dispatchWorkgroups(g[0], g[1], g[2]);
     if (this.profiler) { this.pass.end(); this.pass = null; }
     this.dispatches++;
