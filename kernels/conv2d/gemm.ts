@@ -5,6 +5,7 @@
  */
 import gemmSrc from './gemm.wgsl';
 import gemmSgSrc from './gemm_sg.wgsl';
+import epilogueSrc from '../common/epilogue.wgsl';
 import { Tensor } from '../../engine/tensor.ts';
 import { runtime, grid, template, type Kernel } from '../../engine/runtime.ts';
 import { TUNING, pad, unrollLines, subgroupLanes } from './launch.ts';
@@ -140,13 +141,13 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
     kernel = {
       key: `conv2d_gemm_sg:${SG}:${tm}:${PX}:${shape}`,
       code: () => unrollLines(template(gemmSgSrc, { SG, TM: tm, CQ, PX, SSW: col.ss, FMAS: fmaBlockSg(SG, CQ, LQ, PX, col.ss, col.cs, col.nk, A) }),
-        { q: CQ, p: PX, l: LQ, t: NV, e: 4 }),
+        { q: CQ, p: PX, l: LQ, t: NV, e: 4 }) + epilogueSrc,
     };
   } else {
     kernel = {
       key: `conv2d_gemm:${PX}:${cv}:${shape}`,
       code: () => unrollLines(template(gemmSrc, { PX, CV: cv, SSW: col.ss, FMAS: fmaBlock(PX, cv, col.ss, col.cs, col.nk, A) }),
-        { p: PX, v: cv, e: 4, k: col.nk, t: NV }),
+        { p: PX, v: cv, e: 4, k: col.nk, t: NV }) + epilogueSrc,
     };
   }
   runtime().run(kernel, { src, wt, bias: bias ?? wt, dst, res: res ?? wt }, {

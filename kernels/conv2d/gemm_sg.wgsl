@@ -35,17 +35,6 @@ struct Params {
 @group(0) @binding(4) var<uniform> params: Params;
 
 @group(0) @binding(5) var<storage, read> res: array<f32>;
-// The residual added before the activation (params.hasRes; `res` is any buffer without one).
-fn resid(i: u32) -> f32 {
-  if (params.hasRes == 1u) { return res[i]; }
-  return 0.0;
-}
-// Epilogue activation (params.act): 0 none, 1 ReLU, 2 ReLU6 — as the unary kernels compute them.
-fn actf(y: f32) -> f32 {
-  if (params.act == 1u) { return select(y, 0.0, y < 0.0); }
-  if (params.act == 2u) { return clamp(y, 0.0, 6.0); }
-  return y;
-}
 
 @compute @workgroup_size({{SG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {

@@ -18,6 +18,7 @@
 import inSrc from './winograd_in.wgsl';
 import wSrc from './winograd_w.wgsl';
 import outSrc from './winograd_out.wgsl';
+import epilogueSrc from '../common/epilogue.wgsl';
 import { Tensor, keep } from '../../engine/tensor.ts';
 import { runtime, template, launch1d } from '../../engine/runtime.ts';
 import { TUNING, channelVecs } from './launch.ts';
@@ -141,7 +142,7 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
   v.dispose();
   if (!cache) u.dispose();
   const dst = Tensor.alloc([N, Cg, Hd, Wd]);
-  run1d(`conv2d_wino_out:${m}`, () => template(outSrc, { M: m, BODY: outputBody(m) }), { mm, bias: bias ?? mm, dst, res: res ?? mm },
+  run1d(`conv2d_wino_out:${m}`, () => template(outSrc, { M: m, BODY: outputBody(m) }) + epilogueSrc, { mm, bias: bias ?? mm, dst, res: res ?? mm },
     { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, hasBias: bias ? 1 : 0, act, hasRes: res ? 1 : 0 }, Cg * T);
   mm.dispose();
   return dst;

@@ -9,17 +9,6 @@ struct Params { C: u32, H: u32, W: u32, tH: u32, tW: u32, T: u32, T4: u32, total
 @group(0) @binding(3) var<uniform> params: Params;
 
 @group(0) @binding(4) var<storage, read> res: array<f32>;
-// The residual added before the activation (params.hasRes; `res` is any buffer without one).
-fn resid(i: u32) -> f32 {
-  if (params.hasRes == 1u) { return res[i]; }
-  return 0.0;
-}
-// Epilogue activation (params.act): 0 none, 1 ReLU, 2 ReLU6 — as the unary kernels compute them.
-fn actf(y: f32) -> f32 {
-  if (params.act == 1u) { return select(y, 0.0, y < 0.0); }
-  if (params.act == 2u) { return clamp(y, 0.0, 6.0); }
-  return y;
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

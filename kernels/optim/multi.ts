@@ -15,9 +15,9 @@
  * weights), so every element is updated by exactly one thread per dispatch, as before.
  */
 import type { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid } from '../../engine/runtime.ts';
+import { runtime, grid, launch1d } from '../../engine/runtime.ts';
 import { ShapeError } from '../../engine/errors.ts';
-import { adamScalars, type SgdArgs, type AdamArgs } from './optim.ts';
+import { adamScalars, checkSame, type SgdArgs, type AdamArgs } from './optim.ts';
 
 /** Most parameters one dispatch takes (uniform size); the device limit usually binds first. */
 export const MAX_PER_DISPATCH = 16;
@@ -76,20 +76,6 @@ function uniforms(items: Tensor[]): Record<string, number> {
   let end = 0;
   items.forEach((p, i) => { end += p.size; u['e' + i] = end; });
   return u;
-}
-
-function launch(n: number): { groups: [number, number]; stride: number } {
-  const [x, y] = grid(Math.ceil(n / 64));
-  return { groups: [x, y], stride: x * 64 };
-}
-
-function check(op: string, param: Tensor, others: Record<string, Tensor | null>): void {
-  if (param.dtype !== 'f32') throw new ShapeError(`${op}: parameter has dtype ${param.dtype}, expected f32`);
-  for (const [k, t] of Object.entries(others)) {
-    if (t && (t.size !== param.size || t.dtype !== 'f32')) {
-      throw new ShapeError(`${op}: ${k} has ${t.size} ${t.dtype} elements, parameter${param.name ? ` '${param.name}'` : ''} has ${param.size} f32`);
-    }
-  }
 }
 
 const sgdSrc = (k: number, momentum: boolean) => `// Multi-tensor SGD${momentum ? ' with momentum' : ''} over ${k} parameters (see kernels/optim/multi.ts, sgd${momentum ? '_momentum' : ''}.wgsl)
@@ -157,7 +143,7 @@ export interface SgdItem { param: Tensor; grad: Tensor; momentumBuffer: Tensor |
 export function sgdMulti(items: SgdItem[], a: SgdArgs, first: boolean): void {
   const mom = a.momentum !== 0;
   for (const it of items) {
-    check('sgd', it.param, { grad: it.grad, momentumBuffer: it.momentumBuffer });
+    checkSame('sgd', it.param, { grad: it.grad, momentumBuffer: it.momentumBuffer });
     if (mom && !it.momentumBuffer) throw new ShapeError('sgd: momentum needs a momentum buffer');
   }
   const per = mom ? 3 : 2;
@@ -166,7 +152,7 @@ export function sgdMulti(items: SgdItem[], a: SgdArgs, first: boolean): void {
     const bind: Record<string, Tensor> = {};
     c.forEach((it, i) => { bind['p' + i] = it.param; bind['g' + i] = it.grad; if (mom) bind['b' + i] = it.momentumBuffer!; });
     const n = c.reduce((s, it) => s + it.param.size, 0);
-    const { groups, stride } = launch(n);
+    const { groups, stride } = launch1d(n);
     runtime().run({ key: `optim_multi_sgd${mom ? '_momentum' : ''}:${k}`, code: () => sgdSrc(k, mom) }, bind, {
       n, stride, first: first ? 1 : 0, nesterov: a.nesterov ? 1 : 0,
       negLr: -a.lr, momentum: a.momentum, oneMinusDampening: 1 - a.dampening, weightDecay: a.weightDecay,
@@ -183,14 +169,14 @@ export interface AdamItem { param: Tensor; grad: Tensor; expAvg: Tensor; expAvgS
  * ceil(items / K) dispatches; same arithmetic as adamUpdate.
  */
 export function adamMulti(items: AdamItem[], a: AdamArgs): void {
-  for (const it of items) check('adam', it.param, { grad: it.grad, expAvg: it.expAvg, expAvgSq: it.expAvgSq });
+  for (const it of items) checkSame('adam', it.param, { grad: it.grad, expAvg: it.expAvg, expAvgSq: it.expAvgSq });
   const s = adamScalars(a);
   for (const c of chunk(items, perDispatch(4), (it) => [it.param, it.grad, it.expAvg, it.expAvgSq])) {
     const k = c.length;
     const bind: Record<string, Tensor> = {};
     c.forEach((it, i) => { bind['p' + i] = it.param; bind['g' + i] = it.grad; bind['m' + i] = it.expAvg; bind['v' + i] = it.expAvgSq; });
     const n = c.reduce((t, it) => t + it.param.size, 0);
-    const { groups, stride } = launch(n);
+    const { groups, stride } = launch1d(n);
     runtime().run({ key: `optim_multi_adam:${k}`, code: () => adamSrc(k) }, bind, { n, stride, ...s, ...uniforms(c.map((it) => it.param)) }, groups);
   }
 }
@@ -276,7 +262,7 @@ export function scaleMulti(xs: Tensor[], scale: Tensor): void {
     const bind: Record<string, Tensor> = { scale };
     c.forEach((x, i) => { bind['x' + i] = x; });
     const n = c.reduce((s, x) => s + x.size, 0);
-    const { groups, stride } = launch(n);
+    const { groups, stride } = launch1d(n);
     runtime().run({ key: `optim_multi_scale:${k}`, code: () => scaleSrc(k) }, bind, { n, stride, ...uniforms(c) }, groups);
   }
 }

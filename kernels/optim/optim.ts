@@ -11,7 +11,7 @@ import sgdSrc from './sgd.wgsl';
 import sgdMomentumSrc from './sgd_momentum.wgsl';
 import adamSrc from './adam.wgsl';
 import type { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid } from '../../engine/runtime.ts';
+import { runtime, launch1d } from '../../engine/runtime.ts';
 import { ShapeError } from '../../engine/errors.ts';
 
 /** SGD hyper-parameters for one update (PyTorch names in camelCase). */
@@ -22,12 +22,8 @@ export interface SgdArgs { lr: number; momentum: number; dampening: number; weig
  */
 export interface AdamArgs { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; step: number; first?: boolean }
 
-function launch(n: number): { groups: [number, number]; stride: number } {
-  const [x, y] = grid(Math.ceil(n / 64));
-  return { groups: [x, y], stride: x * 64 };
-}
-
-function checkSame(op: string, param: Tensor, others: Record<string, Tensor | null>): void {
+/** @internal Refuses a parameter that is not f32 or a gradient/state tensor of another size (multi.ts uses it too). */
+export function checkSame(op: string, param: Tensor, others: Record<string, Tensor | null>): void {
   if (param.dtype !== 'f32') throw new ShapeError(`${op}: parameter has dtype ${param.dtype}, expected f32`);
   for (const [k, t] of Object.entries(others)) {
     if (t && (t.size !== param.size || t.dtype !== 'f32')) {
@@ -42,7 +38,7 @@ function checkSame(op: string, param: Tensor, others: Record<string, Tensor | nu
  */
 export function sgdUpdate(param: Tensor, grad: Tensor, momentumBuffer: Tensor | null, a: SgdArgs, first: boolean): void {
   checkSame('sgd', param, { grad, momentumBuffer });
-  const { groups, stride } = launch(param.size);
+  const { groups, stride } = launch1d(param.size);
   if (a.momentum === 0) {
     runtime().run({ key: 'optim_sgd', code: () => sgdSrc }, { param, grad },
       { n: param.size, stride, negLr: -a.lr, weightDecay: a.weightDecay }, groups);
@@ -61,7 +57,7 @@ export function sgdUpdate(param: Tensor, grad: Tensor, momentumBuffer: Tensor | 
  */
 export function adamUpdate(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: Tensor, a: AdamArgs): void {
   checkSame('adam', param, { grad, expAvg, expAvgSq });
-  const { groups, stride } = launch(param.size);
+  const { groups, stride } = launch1d(param.size);
   runtime().run({ key: 'optim_adam', code: () => adamSrc }, { param, grad, expAvg, expAvgSq }, {
     n: param.size, stride, ...adamScalars(a),
   }, groups);
