@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the test suites on the WebGPU adapter Dawn finds (THAW_ADAPTER=lavapipe|swiftshader to pick one),
 # then the browser suite when Chromium is installed, and prints one summary line "N passed, N failed".
-# Each test file runs in its own process (its own GPU device), THAW_TEST_JOBS at a time (default: the
-# number of cores, at most 4), largest files first: on a cold shader cache most of the time is the driver
-# compiling pipelines, one at a time per process. A file's output is printed when it ends.
+# The test files are split over THAW_TEST_JOBS processes (default: the number of cores, at most 4), each
+# with its own GPU device: on a cold shader cache most of the time is the driver compiling pipelines,
+# one at a time per process. Each process's output is printed as a block when it ends.
 # Usage: scripts/test.sh [file-pattern]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,32 +11,36 @@ source scripts/env.sh
 pattern="${1:-\.test\.ts$}"
 jobs="${THAW_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 [ "$jobs" -gt 4 ] && jobs=4
+# Largest files first, dealt out in snake order so the processes get similar shares.
 mapfile -t files < <(cd test && find . -name '*.test.ts' -not -path './browser/*' -not -path './fixtures/*' -printf '%s %P\n' \
   | grep -E " .*${pattern}" | sort -rn | cut -d' ' -f2-)
-logs=$(mktemp -d)
-run_file() {  # runs one test file into its log, then prints the log in one piece
-  local log="$2/$(printf '%s' "$1" | tr '/' '_').log"
-  FORCE_COLOR=0 node_modules/.bin/uvu test "^$(printf '%s' "$1" | sed 's/[.]/\\./g')$" -i browser -i fixtures >"$log" 2>&1
-  local rc=$?
-  flock "$2" cat "$log"
-  return $rc
-}
-export -f run_file
-rc=0
-printf '%s\n' "${files[@]}" | xargs -r -d '\n' -P "$jobs" -I{} bash -c 'run_file "$1" "$2"' _ {} "$logs" || rc=1
+[ "${#files[@]}" -lt "$jobs" ] && jobs=${#files[@]}
+[ "$jobs" -lt 1 ] && jobs=1
+declare -a shard
+for i in "${!files[@]}"; do
+  r=$(( i % (2 * jobs) )); j=$(( r < jobs ? r : 2 * jobs - 1 - r ))
+  shard[$j]="${shard[$j]:-}${shard[$j]:+|}$(printf '%s' "${files[$i]}" | sed 's/[.]/\\./g')"
+done
 log=$(mktemp)
-for f in "${files[@]}"; do
-  l="$logs/$(printf '%s' "$f" | tr '/' '_').log"
-  cat "$l" >>"$log"
-  # uvu prints its Total only when the run completes; a crash mid-file must not pass as green.
-  if ! sed 's/\x1b\[[0-9;]*m//g' "$l" | grep -q 'Total:'; then echo "test.sh: $f stopped before its summary (crash?)"; crashed=1; fi
+pids=(); logs=()
+for ((j = 0; j < jobs; j++)); do
+  l=$(mktemp); logs+=("$l")
+  FORCE_COLOR=0 node_modules/.bin/uvu test "^(${shard[$j]:-no-such-file})$" -i browser -i fixtures >"$l" 2>&1 &
+  pids+=($!)
+done
+rc=0
+for ((j = 0; j < jobs; j++)); do
+  wait "${pids[$j]}" || rc=1
+  cat "${logs[$j]}" | tee -a "$log"
+  # uvu prints its Total only when the run completes; a crash mid-suite must not pass as green.
+  if ! sed 's/\x1b\[[0-9;]*m//g' "${logs[$j]}" | grep -q 'Total:'; then crashed=1; fi
 done
 clean() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 total=$(clean "$log" | awk '/Total:/{s+=$2} END{print s+0}')
 passed=$(clean "$log" | awk '/Passed:/{s+=$2} END{print s+0}')
 skipped=$(clean "$log" | awk '/Skipped:/{s+=$2} END{print s+0}')
 failed=$((total - passed))
-if [ "${crashed:-0}" = 1 ]; then failed=$((failed + 1)); rc=1; fi
+if [ "${crashed:-0}" = 1 ]; then echo "test.sh: a test process stopped before its summary (crash?)"; failed=$((failed + 1)); rc=1; fi
 if [ -z "${1:-}" ] && [ -f test/browser/run.ts ] && [ "${THAW_SKIP_BROWSER:-0}" != 1 ]; then
   blog=$(mktemp)
   node test/browser/run.ts 2>&1 | tee "$blog"

@@ -164,8 +164,10 @@ test('freeze-aware backward: trainable grads equal the full backward, and fewer 
   console.log(`  dispatches for forward+backward: full ${a.dispatches}, layer3+head trainable ${b.dispatches}`);
   assert.ok(b.dispatches < a.dispatches * 0.75, `frozen prefix should skip its backward kernels (${b.dispatches} vs ${a.dispatches})`);
   // With the frozen conv-bn pairs folded (nn/fused.ts): fewer kernels still, and the same gradients up
-  // to float32 rounding of the folded weights, which this model's activations (up to ~2e3 in layer3)
-  // amplify: compared against each tensor's largest gradient.
+  // to float32 rounding of the folded weights. This model's activations (up to ~2e3 in layer3) amplify
+  // that rounding, and a pre-activation within rounding of zero can take the other side of a ReLU and
+  // move single elements by ~0.2% of the largest gradient (a CI run drew one): so each tensor is
+  // compared as a whole, |c - a| / |a| <= 1e-3 (a wrong fold is off by far more).
   const clear = () => { for (const [, p] of frozen.namedParameters()) { p.grad?.dispose(); p.grad = null; } };
   clear();
   await grads(frozen); // computes the folds (once)
@@ -174,8 +176,11 @@ test('freeze-aware backward: trainable grads equal the full backward, and fewer 
   console.log(`  with frozen conv-bn pairs folded: ${c.dispatches}`);
   assert.ok(c.dispatches < b.dispatches, `folding should run fewer kernels (${c.dispatches} vs ${b.dispatches})`);
   for (const [k, g] of a.out) {
-    const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    assertClose(c.out.get(k)!, g, 1e-5, 1e-5 * scale, `${k} (folded)`);
+    const f = c.out.get(k)!;
+    let diff = 0, norm = 0;
+    for (let i = 0; i < g.length; i++) { diff += (f[i] - g[i]) ** 2; norm += g[i] ** 2; }
+    const rel = Math.sqrt(diff / norm);
+    assert.ok(rel <= 1e-3, `${k} (folded): |folded - full| / |full| = ${rel.toExponential(2)} > 1e-3`);
   }
   full.dispose(); frozen.dispose(); x.dispose(); y.dispose();
 });
