@@ -5,24 +5,44 @@
 // Kept in the emitted dist/types/index.d.ts, so a project using thaw's types sees WebGPU's global
 // types (GPUDevice, GPUBuffer) without listing @webgpu/types itself.
 /// <reference types="@webgpu/types" preserve="true" />
-export { init, runtime, type Runtime } from './engine/runtime.ts';
-export { profile, formatProfile, type ProfileReport, type ProfileRow } from './engine/profile.ts';
-export { getGpu, resetGpu, type Gpu, type AdapterSummary } from './engine/device.ts';
-export { Tensor, tidy, keep, dispose, type DType, type Shape } from './engine/tensor.ts';
-export { tensor, assign, clone } from './engine/factory.ts';
-export { backward, noGrad, variable, gradEnabled } from './engine/autograd.ts';
-export { ThawError, ShapeError, DeviceError, LimitError } from './engine/errors.ts';
-export * from './engine/ops.ts';
-export { Module } from './engine/module.ts';
+export { init, runtime, type Runtime, profile } from './engine/core/runtime.ts';
+export { formatProfile, type ProfileReport, type ProfileRow } from './engine/core/profiler.ts';
+export { getGpu, resetGpu, type Gpu, type AdapterSummary } from './engine/core/device.ts';
+export { Tensor, tidy, keep, dispose, type DType, type Shape, noGrad, gradEnabled } from './engine/core/tensor.ts';
+export { tensor, assign, clone } from './engine/core/factory.ts';
+export { backward } from './engine/autograd/backward.ts';
+export { variable } from './engine/core/tape.ts';
+export { ThawError, ShapeError, DeviceError, LimitError } from './engine/core/errors.ts';
+export { zeros, ones, full, zerosLike, onesLike } from './engine/core/factory.ts';
+export { reshape } from './engine/core/shape.ts';
+export {
+  add, sub, mul, div, neg, exp, log, sqrt, square, affine, mulScalar, addScalar, powScalar,
+  relu, relu6, leakyRelu, sigmoid, tanh, gelu, broadcastTo,
+  sum, mean, max, sumTo, matmul, linear, conv2d, softmax, logSoftmax, crossEntropy, permute, transpose,
+  slice, concat, gather, maxPool2d, avgPool2d, globalAvgPool2d, batchNorm2d, pad2d, dropout, resize2d,
+  layerNorm, attention, checkFinite, findNonFinite, encodeFiniteCheck, describeNonFinite, NonFiniteError,
+  type NonFiniteReport, type PendingFiniteCheck,
+  type Conv2dOptions, type Padding, type Pool2dOptions, type BatchNormOptions, type ResizeOptions, type AttentionOptions,
+} from './kernels/index.ts';
+export { Module } from './engine/nn/module.ts';
 export * as nn from './engine/nn/index.ts';
 export { SGD, Adam, AdamW, Scheduler, clipGradNorm, constant, stepDecay, cosine, linear as linearSchedule, warmup, oneCycle } from './engine/optim/index.ts';
-export { freeze, unfreeze, freezeTo, parseFreezeSpec, trainableSummary } from './engine/freeze.ts';
-export { loadStateDict, describeLoad, loadGap, nonFiniteSummary, stateToHost, type LoadReport, type LoadOptions } from './engine/load.ts';
-export { finetune, evaluate, computeFeatures, computeCache, planCache, cacheBlocker, type FinetuneOptions, type FinetuneResult, type FeatureCache, type CachePlan } from './engine/finetune.ts';
+export { freeze, unfreeze, freezeTo, parseFreezeSpec, trainableSummary } from './engine/train/freeze.ts';
+export { loadStateDict, describeLoad, loadGap, nonFiniteSummary, stateToHost, type LoadReport, type LoadOptions } from './engine/train/load.ts';
+export { finetune, evaluate, computeFeatures, computeCache, planCache, cacheBlocker, type FinetuneOptions, type FinetuneResult, type FeatureCache, type CachePlan } from './engine/train/finetune.ts';
 export { parseCheckpoint, writeSafetensors, parseSafetensors, writePytorchZip, type Checkpoint, type HostTensor } from './engine/io/index.ts';
-export * from './engine/data/index.ts';
-export { ZOO, getZooEntry, modelNames } from './engine/zoo.ts';
+export {
+  DataFormatError, DataMissingError, DataArgError, UnknownModelError, ChecksumError, ModelUnavailableError,
+  Rng, shuffle, permutation, randn, randu, type RngState,
+  parseIdx, parseIdxImageSet, encodeIdxU8, FASHION_MNIST_CLASSES, type IdxData, type IdxTensor, type IdxImageSet,
+  fromRgba, fromGray, resizeBilinear, toChw, replicateChannels, normalize, flipHorizontal, randomHorizontalFlip,
+  pad, crop, randomCrop, centerCrop, type Image, type ResizeMode,
+  preprocess, checkPreprocessSpec, resizeModeOf, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec, type Augment,
+  arrayDataset, mapDataset, subset, subsetPerClass, stratifiedSample, countPerClass, labelsOf, idxDataset,
+  batches, type ImageSetDataset, type Example, type Dataset, type Batch, type BatchOptions,
+} from './engine/data/index.ts';
+export { ZOO, getZooEntry, modelNames } from './models/zoo.ts';
 export { resnet20, ResNetCifar } from './models/resnet_cifar.ts';
-export type { Classifier } from './models/types.ts';
+export type { Classifier } from './engine/train/types.ts';
 export { BertModel, BertForSequenceClassification, bertInputs, bertConfig, bertConfigFromHf, BERT_BASE, BERT_TINY, loadBertWeights, type BertConfig } from './models/bert.ts';
-export * from './engine/text/index.ts';
+export { basicTokenize, WordPiece, type BasicOptions, type WordPieceOptions, type EncodeOptions, type Encoding, type EncodedBatch } from './engine/text/index.ts';

@@ -8,14 +8,12 @@
  */
 import { pathToFileURL } from 'node:url';
 import { initThaw, adapterLabel, type Timing, thawStep, printTable, writeResults, randomData } from './common.ts';
-import { tensor } from '../engine/factory.ts';
-import { tidy, type Tensor } from '../engine/tensor.ts';
-import { backward, variable } from '../engine/autograd.ts';
-import { crossEntropy } from '../kernels/softmax/softmax.ts';
-import { sum } from '../kernels/reduce/reduce.ts';
-import { mul } from '../kernels/elementwise/elementwise.ts';
-import { attention, type AttentionImpl } from '../kernels/attention/attention.ts';
+import { tensor } from '../engine/core/factory.ts';
+import { tidy, type Tensor } from '../engine/core/tensor.ts';
+import { backward } from '../engine/autograd/backward.ts';
 import { BertForSequenceClassification, BERT_TINY } from '../models/bert.ts';
+import { variable } from '../engine/core/tape.ts';
+import { crossEntropy, sum, mul, attention, type AttentionImpl } from '../kernels/index.ts';
 
 /** Options of `run` (defaults from the BENCH_* variables). */
 export interface BertBenchOptions { batch?: number; seq?: number; vocab?: number; runs?: number }

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { init, type Runtime } from '../engine/runtime.ts';
+import { init, type Runtime } from '../engine/core/runtime.ts';
 
 /** Timings of one measured case in milliseconds. */
 export interface Timing { median: number; min: number; runs: number[] }

@@ -16,11 +16,10 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initThaw, initTf, adapterLabel, time, thawStep, tfStep, printTable, writeResults, randomData, benchRuns, type Tf, type Timing } from './common.ts';
-import { tensor } from '../engine/factory.ts';
-import type { Tensor } from '../engine/tensor.ts';
-import {
-  conv2d, conv2dInputGrad, conv2dWeightGrad, conv2dOutputShape, convGeometry, convMacs, pickVariant, type Conv2dOptions,
-} from '../kernels/conv2d/conv2d.ts';
+import { tensor } from '../engine/core/factory.ts';
+import type { Tensor } from '../engine/core/tensor.ts';
+import { conv2dInputGrad, conv2dWeightGrad, conv2dOutputShape, convGeometry, convMacs, pickVariant } from '../kernels/conv2d/conv2d.ts';
+import { conv2d, type Conv2dOptions } from '../kernels/index.ts';
 
 /** A benchmarked layer: input (N is set by --batch), weight shape, and options (symmetric padding). */
 interface Layer { name: string; x: [number, number, number]; w: [number, number, number, number]; opts: Conv2dOptions & { padding: number; stride: number } }

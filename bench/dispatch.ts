@@ -11,11 +11,10 @@
  * Run: bash -c 'source scripts/env.sh; node bench/dispatch.ts'
  */
 import { initThaw, initTf, printTable, writeResults, adapterLabel, randomData, benchRuns } from './common.ts';
-import { tensor } from '../engine/factory.ts';
-import { tidy } from '../engine/tensor.ts';
-import { backward } from '../engine/autograd.ts';
-import { add } from '../engine/ops.ts';
-import { crossEntropy } from '../kernels/softmax/softmax.ts';
+import { tensor } from '../engine/core/factory.ts';
+import { tidy } from '../engine/core/tensor.ts';
+import { backward } from '../engine/autograd/backward.ts';
+import { add, crossEntropy } from '../kernels/index.ts';
 import { SGD } from '../engine/optim/index.ts';
 import { resnet20 } from '../models/resnet_cifar.ts';
 

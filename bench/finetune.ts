@@ -15,13 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { initThaw, initTf, time, thawStep, tfStep, printTable, writeResults, adapterLabel, randomData } from './common.ts';
 import { parseTfjsLayers } from '../engine/io/tfjs.ts';
 import { kerasClassifierFromCheckpoint } from '../models/keras/index.ts';
-import { freeze } from '../engine/freeze.ts';
-import { tensor } from '../engine/factory.ts';
-import { tidy } from '../engine/tensor.ts';
-import { backward, noGrad } from '../engine/autograd.ts';
-import { crossEntropy } from '../kernels/softmax/softmax.ts';
+import { freeze } from '../engine/train/freeze.ts';
+import { tensor } from '../engine/core/factory.ts';
+import { tidy, noGrad } from '../engine/core/tensor.ts';
+import { backward } from '../engine/autograd/backward.ts';
 import { SGD } from '../engine/optim/index.ts';
-import { fetchModel } from '../engine/zoo-fetch.ts';
+import { fetchModel } from '../models/zoo_fetch.ts';
+import { crossEntropy } from '../kernels/index.ts';
 
 export interface FinetuneBenchResult { engine: string; ms: number; minMs: number; imagesPerSec: number }
 

@@ -4,13 +4,13 @@
  * Run: bash -c 'source scripts/env.sh; node bench/freeze.ts'
  */
 import { initThaw, time, thawStep, printTable, writeResults, adapterLabel, randomData } from './common.ts';
-import { tensor } from '../engine/factory.ts';
-import { tidy } from '../engine/tensor.ts';
-import { backward } from '../engine/autograd.ts';
-import { freezeTo } from '../engine/freeze.ts';
-import { crossEntropy } from '../kernels/softmax/softmax.ts';
+import { tensor } from '../engine/core/factory.ts';
+import { tidy } from '../engine/core/tensor.ts';
+import { backward } from '../engine/autograd/backward.ts';
+import { freezeTo } from '../engine/train/freeze.ts';
 import { SGD } from '../engine/optim/index.ts';
 import { resnet20 } from '../models/resnet_cifar.ts';
+import { crossEntropy } from '../kernels/index.ts';
 
 export interface FreezeRow { depth: number; frozenGroups: string; trainable: number; dispatches: number; peakMiB: number; ms: number }
 

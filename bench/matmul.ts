@@ -7,8 +7,8 @@
  * the two calibration runs plus one more are the warm-up (pipeline compilation).
  */
 import { initThaw, initTf, adapterLabel, time, repsFor, thawStep, tfStep, printTable, writeResults, randomData } from './common.ts';
-import { tensor } from '../engine/factory.ts';
-import { matmul, type MatmulVariant } from '../kernels/matmul/matmul.ts';
+import { tensor } from '../engine/core/factory.ts';
+import { matmul, type MatmulVariant } from '../kernels/index.ts';
 
 export interface MatmulRow { size: number; variant: string; thawGflops: number; tfjsGflops: number; ratio: number; thawMs: number; tfjsMs: number }
 

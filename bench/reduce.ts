@@ -11,9 +11,10 @@
  * from the profiler's timestamps, and the kernels it ran. Writes bench/results/reduce-<adapter>.json.
  */
 import { initThaw, adapterLabel, time, repsFor, thawStep, printTable, writeResults, randomData } from './common.ts';
-import { tensor } from '../engine/factory.ts';
-import { profile } from '../engine/profile.ts';
-import { sum, reduceRef } from '../kernels/reduce/reduce.ts';
+import { tensor } from '../engine/core/factory.ts';
+import { reduceRef } from '../kernels/reduce/reduce.ts';
+import { profile } from '../engine/core/runtime.ts';
+import { sum } from '../kernels/index.ts';
 
 export interface ReduceRow { shape: number[]; axes: string; wallMs: number; bestMs: number; cpuMs: number; gpuMs: number; kernels: string }
 

@@ -1,5 +1,5 @@
 /** A small argument parser: `--flag`, `--key value`, `--key=value`, positionals; unknown flags are usage errors. */
-import { ThawError } from '../engine/errors.ts';
+import { ThawError } from '../engine/core/errors.ts';
 
 export class UsageError extends ThawError {
   constructor(message: string) { super('usage', message); }

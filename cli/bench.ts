@@ -12,8 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { register } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ThawError } from '../engine/errors.ts';
-import { packageRoot } from '../engine/zoo-fetch.ts';
+import { ThawError } from '../engine/core/errors.ts';
+import { packageRoot } from '../models/zoo_fetch.ts';
 import { table } from './fetch.ts';
 
 /** Benchmarks `thaw bench` knows, in the order `all` runs them. */

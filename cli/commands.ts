@@ -98,7 +98,7 @@ export const COMMANDS: Record<string, Command> = {
     if (!(vs >= 0 && vs < 1)) throw new UsageError(`thaw finetune: --val-split must be in [0, 1), got ${vs}`);
     if (!Number.isSafeInteger(o.seed)) throw new UsageError(`thaw finetune: --seed must be an integer, got ${o.seed}`);
     if (o.freeze !== undefined) {
-      const { parseFreezeSpec } = await import('../engine/freeze.ts');
+      const { parseFreezeSpec } = await import('../engine/train/freeze.ts');
       try { parseFreezeSpec(o.freeze as string); } catch (e) { throw new UsageError(`thaw finetune: --freeze: ${(e as Error).message}`); }
     }
     if (!((o.lr as number) > 0)) throw new UsageError(`thaw finetune: --lr must be > 0, got ${o.lr}`);

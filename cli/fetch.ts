@@ -5,8 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fetchModel, defaultCacheDir, defaultOfflineDirs, type FetchedModel } from '../engine/zoo-fetch.ts';
-import { ZOO, getZooEntry, modelNames, type ZooEntry } from '../engine/zoo.ts';
+import { fetchModel, defaultCacheDir, defaultOfflineDirs, type FetchedModel } from '../models/zoo_fetch.ts';
+import { ZOO, getZooEntry, modelNames, type ZooEntry } from '../models/zoo.ts';
 import { UnknownModelError } from '../engine/data/errors.ts';
 import { UsageError } from './args.ts';
 import { outputFolder } from './paths.ts';

@@ -5,34 +5,34 @@
  */
 import { writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { init, runtime } from '../engine/runtime.ts';
-import { fetchModel } from '../engine/zoo-fetch.ts';
+import { init, runtime } from '../engine/core/runtime.ts';
+import { fetchModel } from '../models/zoo_fetch.ts';
 import { ensureDir, loadCheckpointFile, saveAtomic } from '../engine/io/fs.ts';
 import { writeSafetensors } from '../engine/io/safetensors.ts';
-import { loadStateDict, describeLoad, stateToHost, loadGap, nonFiniteSummary } from '../engine/load.ts';
-import { freeze, parseFreezeSpec, trainableSummary } from '../engine/freeze.ts';
-import { finetune, fineTuneGradual, evaluate, type FinetuneResult, type FinetuneOptions } from '../engine/finetune.ts';
-import { loadFashionMnist, FASHION_MNIST_DIR } from '../engine/data/fashion-mnist.ts';
+import { loadStateDict, describeLoad, stateToHost, loadGap, nonFiniteSummary } from '../engine/train/load.ts';
+import { freeze, parseFreezeSpec, trainableSummary } from '../engine/train/freeze.ts';
+import { finetune, fineTuneGradual, evaluate, type FinetuneResult, type FinetuneOptions } from '../engine/train/finetune.ts';
+import { loadFashionMnist, FASHION_MNIST_DIR } from '../engine/data/fashion_mnist.ts';
 import { FASHION_MNIST_CLASSES } from '../engine/data/idx.ts';
 import { idxDataset, subset, subsetPerClass, stratifiedSample, countPerClass, type Dataset } from '../engine/data/dataset.ts';
 import { imageFolderDataset, indexImageFolder, checkImageHeaders, type ImageFolderIndex } from '../engine/data/folder.ts';
 import type { IdxImageSet } from '../engine/data/idx.ts';
 import type { PreprocessSpec } from '../engine/data/preprocess.ts';
 import { shuffle } from '../engine/data/rng.ts';
-import { ThawError } from '../engine/errors.ts';
-import { NonFiniteError, describeNonFinite } from '../engine/safety.ts';
+import { ThawError } from '../engine/core/errors.ts';
 import { Rng } from '../engine/data/rng.ts';
 import { resnet20 } from '../models/resnet_cifar.ts';
 import { KerasClassifier, kerasClassifierFromCheckpoint } from '../models/keras/index.ts';
 import { mobilenetV2KerasGroup } from '../models/keras/zoo.ts';
-import { getZooEntry } from '../engine/zoo.ts';
+import { getZooEntry } from '../models/zoo.ts';
 import type { Checkpoint } from '../engine/io/types.ts';
-import type { Classifier } from '../models/types.ts';
+import type { Classifier } from '../engine/train/types.ts';
 import { UsageError, suggest } from './args.ts';
 import { ProgressBar } from './progress.ts';
 import { lineChartSvg } from './plot.ts';
 import { outputFolder } from './paths.ts';
 import { preflightFinetune } from './preflight.ts';
+import { NonFiniteError, describeNonFinite } from '../kernels/index.ts';
 
 export interface FinetuneArgs {
   /** testSize: undefined = the default, 2000 or every image left when fewer; valSplit: fraction of each class's labelled images held out to validate on (0 = none). */

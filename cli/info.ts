@@ -1,5 +1,5 @@
 /** `thaw info`: the adapter, driver, backend, features and limits. */
-import { init } from '../engine/runtime.ts';
+import { init } from '../engine/core/runtime.ts';
 
 export async function info(json: boolean): Promise<void> {
   const rt = await init();

@@ -5,12 +5,12 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ThawError } from '../engine/errors.ts';
+import { ThawError } from '../engine/core/errors.ts';
 import { loadCheckpointFile } from '../engine/io/fs.ts';
 import { sniffFormat } from '../engine/io/index.ts';
 import { extractUmdTfjsModel } from '../engine/io/umd.ts';
 import type { Checkpoint } from '../engine/io/types.ts';
-import { modelNames } from '../engine/zoo.ts';
+import { modelNames } from '../models/zoo.ts';
 import { suggest, UsageError } from './args.ts';
 import { fetchWithProgress, formatBytes, isZooName, table } from './fetch.ts';
 import { inputFile, pathExists } from './paths.ts';

@@ -4,7 +4,7 @@
  * is one line naming the option, the path, what is wrong and what to do.
  */
 import { closeSync, openSync, readdirSync, statSync, type Stats } from 'node:fs';
-import { ThawError, describeSystemError, isSystemError } from '../engine/errors.ts';
+import { ThawError, describeSystemError, isSystemError } from '../engine/core/errors.ts';
 import { checkWritableDir } from '../engine/io/fs.ts';
 
 /** A path argument that cannot be used (kind 'file'): `label` (the option), then what is wrong. */

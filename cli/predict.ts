@@ -6,22 +6,21 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ThawError } from '../engine/errors.ts';
-import { init } from '../engine/runtime.ts';
-import { tensor } from '../engine/factory.ts';
-import { tidy } from '../engine/tensor.ts';
-import { noGrad } from '../engine/autograd.ts';
+import { ThawError } from '../engine/core/errors.ts';
+import { init } from '../engine/core/runtime.ts';
+import { tensor } from '../engine/core/factory.ts';
+import { tidy, noGrad } from '../engine/core/tensor.ts';
 import { loadCheckpointFile } from '../engine/io/fs.ts';
 import type { Checkpoint } from '../engine/io/types.ts';
-import { loadStateDict, describeLoad } from '../engine/load.ts';
+import { loadStateDict, describeLoad } from '../engine/train/load.ts';
 import { readImage } from '../engine/data/image.ts';
 import { preprocess, type PreprocessSpec } from '../engine/data/preprocess.ts';
-import { ZOO, modelNames, nearestNames, type ZooEntry } from '../engine/zoo.ts';
+import { ZOO, modelNames, nearestNames, type ZooEntry } from '../models/zoo.ts';
 import { resnet20 } from '../models/resnet_cifar.ts';
-import type { Classifier } from '../models/types.ts';
+import type { Classifier } from '../engine/train/types.ts';
 import { suggest, UsageError } from './args.ts';
 import { checkCache, fetchWithProgress, isZooName } from './fetch.ts';
-import { sha256File } from '../engine/zoo-fetch.ts';
+import { sha256File } from '../models/zoo_fetch.ts';
 import { resolveCheckpointPath } from './inspect.ts';
 import { inputFile, pathExists } from './paths.ts';
 

@@ -6,7 +6,7 @@
  * probes the output folder, before the GPU starts.
  */
 import { resolve } from 'node:path';
-import { FASHION_MNIST_DIR, FASHION_MNIST_ENV, fashionMnistFiles } from '../engine/data/fashion-mnist.ts';
+import { FASHION_MNIST_DIR, FASHION_MNIST_ENV, fashionMnistFiles } from '../engine/data/fashion_mnist.ts';
 import { indexImageFolder } from '../engine/data/folder.ts';
 import { isZooName } from './fetch.ts';
 import { resolveCheckpointPath } from './inspect.ts';

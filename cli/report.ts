@@ -5,7 +5,7 @@
  * path here, as a last line of defence behind the commands' own early checks; anything else is a
  * bug and says so. THAW_DEBUG=1 adds the full stack trace (and its causes') to each.
  */
-import { ThawError, describeSystemError, firstLine, isSystemError } from '../engine/errors.ts';
+import { ThawError, describeSystemError, firstLine, isSystemError } from '../engine/core/errors.ts';
 import { UsageError } from './args.ts';
 
 /** Whether THAW_DEBUG=1 asks for stack traces. */

@@ -5,12 +5,12 @@
  * `BertForSequenceClassification` (`bert.*` + `classifier.*`) for fine-tuning. Tokenisation:
  * engine/text/wordpiece.ts. Attention runs fused or composed (config `attention`).
  */
-import { Module } from '../engine/module.ts';
-import type { Tensor } from '../engine/tensor.ts';
-import { shapeStr } from '../engine/tensor.ts';
-import { tensor } from '../engine/factory.ts';
-import { ShapeError } from '../engine/errors.ts';
-import type { Grouped } from '../engine/freeze.ts';
+import { Module } from '../engine/nn/module.ts';
+import type { Tensor } from '../engine/core/tensor.ts';
+import { shapeStr } from '../engine/core/tensor.ts';
+import { tensor } from '../engine/core/factory.ts';
+import { ShapeError } from '../engine/core/errors.ts';
+import type { Grouped } from '../engine/train/freeze.ts';
 import { Dropout, type Linear } from '../engine/nn/index.ts';
 import { bertConfig, type BertConfig } from './bert/config.ts';
 import { BertEmbeddings, BertEncoder, BertPooler, bertLinear } from './bert/layers.ts';

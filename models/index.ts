@@ -4,14 +4,14 @@
  * `zooClassifier` builds the architecture a zoo entry names and loads its parsed checkpoint.
  */
 import type { Checkpoint } from '../engine/io/types.ts';
-import type { Architecture } from '../engine/zoo.ts';
-import { loadStateDict, type LoadReport } from '../engine/load.ts';
-import { ThawError } from '../engine/errors.ts';
-import type { Classifier } from './types.ts';
+import type { Architecture } from './zoo.ts';
+import { loadStateDict, type LoadReport } from '../engine/train/load.ts';
+import { ThawError } from '../engine/core/errors.ts';
+import type { Classifier } from '../engine/train/types.ts';
 import { resnet20 } from './resnet_cifar.ts';
 import { darknetTiny, nsfwjsMobileNetV2 } from './keras/zoo.ts';
 
-export type { Classifier } from './types.ts';
+export type { Classifier } from '../engine/train/types.ts';
 export { ResNet, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, IMAGENET_PREPROCESS, type ResNetOptions } from './resnet.ts';
 export { MobileNetV2, InvertedResidual, mobilenetV2, makeDivisible, type MobileNetV2Options } from './mobilenetv2.ts';
 export { ResNetCifar, resnet20 } from './resnet_cifar.ts';

@@ -6,12 +6,11 @@
  * Unlike the Keras MobileNetV2 (see keras/), the stride-2 depthwise convs pad symmetrically (1 on
  * every side), so the two are not interchangeable weight-for-weight at stride 2.
  */
-import { Module } from '../engine/module.ts';
-import type { Tensor } from '../engine/tensor.ts';
+import { Module } from '../engine/nn/module.ts';
+import type { Tensor } from '../engine/core/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear, ReLU6, Dropout, Sequential } from '../engine/nn/index.ts';
-import { add } from '../engine/ops.ts';
-import { globalAvgPool2d } from '../kernels/pool/pool.ts';
-import { type Classifier, type Stage, runStages } from './types.ts';
+import { add, globalAvgPool2d } from '../kernels/index.ts';
+import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
 
 /** torchvision's `_make_divisible`: round to the nearest multiple of `divisor`, never down by more than 10%. */

@@ -6,12 +6,11 @@
  *
  * `width` (64 in torchvision) scales every stage, for small test and edge variants; the keys stay.
  */
-import { Module } from '../engine/module.ts';
-import type { Tensor } from '../engine/tensor.ts';
+import { Module } from '../engine/nn/module.ts';
+import type { Tensor } from '../engine/core/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear, MaxPool2d, Sequential } from '../engine/nn/index.ts';
-import { relu, add } from '../engine/ops.ts';
-import { globalAvgPool2d } from '../kernels/pool/pool.ts';
-import { type Classifier, type Stage, runStages } from './types.ts';
+import { relu, add, globalAvgPool2d } from '../kernels/index.ts';
+import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
 import { IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec } from '../engine/data/preprocess.ts';
 
 /** torchvision's ImageNet preprocessing at 224x224 (Resize + CenterCrop are the caller's choice). */

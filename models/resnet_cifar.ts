@@ -6,16 +6,14 @@
  * with planes/4 channels on each side — no weights. We build it from reshapes, a slice and channel
  * padding, all recorded for autograd, so the block's input gradient includes the shortcut's term.
  */
-import { Module } from '../engine/module.ts';
-import type { Tensor } from '../engine/tensor.ts';
+import { Module } from '../engine/nn/module.ts';
+import type { Tensor } from '../engine/core/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear } from '../engine/nn/index.ts';
 import { convBnAct } from '../engine/nn/fused.ts';
-import { reshape } from '../engine/shape.ts';
-import { globalAvgPool2d } from '../kernels/pool/pool.ts';
-import { pad2d } from '../kernels/pad/pad.ts';
-import { slice } from '../kernels/slice/slice.ts';
-import { type Classifier, type Stage, runStages } from './types.ts';
+import { reshape } from '../engine/core/shape.ts';
+import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
 import type { PreprocessSpec } from '../engine/data/preprocess.ts';
+import { globalAvgPool2d, pad2d, slice } from '../kernels/index.ts';
 
 /** The preprocessing the akamaster checkpoints were trained with (32x32, ImageNet mean/std). */
 export const CIFAR_PREPROCESS: PreprocessSpec = {

@@ -1,5 +1,5 @@
 /** Shared test helpers: device setup with poisoned buffers, seeded random data, and tolerant comparisons. */
-import { init, type Runtime } from '../engine/runtime.ts';
+import { init, type Runtime } from '../engine/core/runtime.ts';
 import poisonSrc from './poison.wgsl';
 
 let rt: Runtime | null = null;

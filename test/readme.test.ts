@@ -8,7 +8,7 @@ import { readFileSync, existsSync, mkdtempSync, writeFileSync, rmSync } from 'no
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { readmeExample, zooEnv } from './readme-env.ts';
+import { readmeExample, zooEnv } from './readme_env.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -2,7 +2,7 @@
  * The demo's training state, without any DOM: a backbone loaded from a real checkpoint, a labelled
  * dataset, a freeze depth, and a step-at-a-time fine-tuning loop on the page's WebGPU device.
  *
- * Each step is the same as `finetune()`'s (engine/finetune.ts): forward, cross-entropy, backward,
+ * Each step is the same as `finetune()`'s (engine/train/finetune.ts): forward, cross-entropy, backward,
  * optimizer step, with the same feature cache (`planCache`/`computeCache`): the longest frozen,
  * deterministic prefix of trunk stages runs once per image, and steps start from its output. It is a
  * loop of single steps here so the page can draw every loss as it comes and stop between any two.
@@ -12,8 +12,8 @@ import {
   tensor, tidy, keep, backward, noGrad, crossEntropy, softmax, SGD, batches, Rng,
   type ResNetCifar, type Dataset, type Batch, type LoadReport, type Tensor,
 } from '../index.ts';
-import { planCache, computeCache, evaluate, type FeatureCache } from '../engine/finetune.ts';
-import type { Stage } from '../models/types.ts';
+import { planCache, computeCache, evaluate, type FeatureCache } from '../engine/train/finetune.ts';
+import type { Stage } from '../engine/train/types.ts';
 
 /** What one training step reports. */
 export interface StepResult { step: number; epoch: number; loss: number; acc: number; n: number; ms: number; lr: number }

@@ -2,7 +2,7 @@
  * Errors raised by data loading, preprocessing and the model zoo. Each is a ThawError with a stable
  * `kind`, and each message names the problem and how to fix it.
  */
-import { ThawError } from '../errors.ts';
+import { ThawError } from '../core/errors.ts';
 
 /** A data file (IDX, image, label file) is malformed or of a format thaw does not read. kind 'data-format'. */
 export class DataFormatError extends ThawError {

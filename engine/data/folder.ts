@@ -4,7 +4,7 @@
  */
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { join, relative } from 'node:path';
-import { describeSystemError, isSystemError } from '../errors.ts';
+import { describeSystemError, isSystemError } from '../core/errors.ts';
 import type { Dataset } from './dataset.ts';
 import { DataArgError, DataFormatError, DataMissingError } from './errors.ts';
 import { readImage, sniffImageFormat } from './image.ts';

@@ -1,6 +1,6 @@
 /**
  * IDX files (the MNIST / Fashion-MNIST container): parsing from bytes, browser-safe. Reading files
- * and gunzip live in the node-only `fashion-mnist.ts`.
+ * and gunzip live in the node-only `fashion_mnist.ts`.
  *
  * Layout: 2 zero bytes, a type byte, a rank byte, then `rank` big-endian uint32 dims, then the data
  * (big-endian for multi-byte types), row-major.
@@ -51,7 +51,7 @@ export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
  */
 export function parseIdx(bytes: Uint8Array, name = 'IDX data'): IdxTensor {
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    throw new DataFormatError(`${name} is gzip-compressed; gunzip it first (readIdxFile in engine/data/fashion-mnist.ts does this)`);
+    throw new DataFormatError(`${name} is gzip-compressed; gunzip it first (readIdxFile in engine/data/fashion_mnist.ts does this)`);
   }
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) {
     throw new DataFormatError(`${name} is not an IDX file: it must start with two zero bytes, a type byte and a rank byte ` +

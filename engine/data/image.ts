@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { describeSystemError, isSystemError } from '../errors.ts';
+import { describeSystemError, isSystemError } from '../core/errors.ts';
 import { DataArgError, DataFormatError } from './errors.ts';
 import { fromRgba, type Image } from './transforms.ts';
 

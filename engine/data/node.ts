@@ -5,6 +5,6 @@
 export * from './index.ts';
 export {
   FASHION_MNIST_DIR, loadFashionMnist, readIdxFile, readIdxImageSet, readMaybeGzip,
-} from './fashion-mnist.ts';
+} from './fashion_mnist.ts';
 export * from './image.ts';
 export * from './folder.ts';

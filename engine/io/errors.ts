@@ -3,7 +3,7 @@
  * merely unsupported) is a CheckpointError with a stable `kind`, so callers and the fuzz harness can
  * tell a refused file from a bug: anything else escaping a parser is a bug.
  */
-import { ThawError } from '../errors.ts';
+import { ThawError } from '../core/errors.ts';
 
 /** The failure kinds of the checkpoint parsers, one per distinct problem. */
 export type IoErrorKind =

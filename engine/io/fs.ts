@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, openSync, statSync, unlinkSync, writeSync } from 
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
-import { FileError, describeSystemError, isSystemError, type SystemError } from '../errors.ts';
+import { FileError, describeSystemError, isSystemError, type SystemError } from '../core/errors.ts';
 import { CheckpointError } from './errors.ts';
 import { parseCheckpoint } from './index.ts';
 import { checkShardPath } from './tfjs.ts';

@@ -1,10 +1,9 @@
 /** Parameter-free layers: activations, Identity, Flatten, Dropout (torch.nn names and defaults). */
-import { Module } from '../module.ts';
-import type { Tensor } from '../tensor.ts';
-import { ShapeError } from '../errors.ts';
-import { reshape } from '../shape.ts';
-import { relu, relu6, leakyRelu } from '../../kernels/elementwise/elementwise.ts';
-import { dropout } from '../../kernels/dropout/dropout.ts';
+import { Module } from './module.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { ShapeError } from '../core/errors.ts';
+import { reshape } from '../core/shape.ts';
+import { relu, relu6, leakyRelu, dropout } from '../../kernels/index.ts';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor { return relu(x); }

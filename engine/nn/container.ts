@@ -1,6 +1,6 @@
 /** torch.nn.Sequential: children named '0', '1', ... so parameter keys match PyTorch's. */
-import { Module } from '../module.ts';
-import { ThawError } from '../errors.ts';
+import { Module } from './module.ts';
+import { ThawError } from '../core/errors.ts';
 
 export class Sequential extends Module {
   private readonly layers: Module[] = [];

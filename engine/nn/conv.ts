@@ -1,9 +1,9 @@
 /** torch.nn.Conv2d: weight (Cout, Cin/groups, kh, kw) OIHW, optional bias (Cout). */
-import { Module } from '../module.ts';
-import type { Tensor } from '../tensor.ts';
-import { ThawError } from '../errors.ts';
-import { conv2d, type Padding } from '../../kernels/conv2d/conv2d.ts';
+import { Module } from './module.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { ThawError } from '../core/errors.ts';
 import { torchDefaultInit } from './init.ts';
+import { conv2d, type Padding } from '../../kernels/index.ts';
 
 export interface Conv2dConfig {
   stride?: number | [number, number];

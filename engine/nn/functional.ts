@@ -2,18 +2,11 @@
  * The functional CNN ops in one place (what the nn modules call), plus two composites: `addN`
  * (residual sums) and `concatChannels` (Inception/DenseNet-style channel concatenation).
  */
-import type { Tensor } from '../tensor.ts';
-import { ShapeError } from '../errors.ts';
-import { add } from '../../kernels/elementwise/elementwise.ts';
-import { concat } from '../../kernels/slice/slice.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { ShapeError } from '../core/errors.ts';
+import { add, concat } from '../../kernels/index.ts';
+export { conv2d, linear, maxPool2d, maxPool2dWithIndices, avgPool2d, globalAvgPool2d, type Pool2dOptions, batchNorm2d, type BatchNormOptions, pad2d, type Padding2d, dropout, resize2d, type ResizeOptions, type ResizeMode } from '../../kernels/index.ts';
 
-export { conv2d } from '../../kernels/conv2d/conv2d.ts';
-export { linear } from '../../kernels/matmul/matmul.ts';
-export { maxPool2d, maxPool2dWithIndices, avgPool2d, globalAvgPool2d, type Pool2dOptions } from '../../kernels/pool/pool.ts';
-export { batchNorm2d, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
-export { pad2d, type Padding2d } from '../../kernels/pad/pad.ts';
-export { dropout } from '../../kernels/dropout/dropout.ts';
-export { resize2d, type ResizeOptions, type ResizeMode } from '../../kernels/resize/resize.ts';
 
 /** Elementwise sum of tensors (broadcasting as `add`); gradients flow to each through `add`. */
 export function addN(tensors: readonly Tensor[]): Tensor {

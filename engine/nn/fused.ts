@@ -18,14 +18,12 @@
  * the output); the unfused path centres by the mean before scaling, which matters only when a
  * channel's mean is very large against its spread.
  */
-import type { Tensor } from '../tensor.ts';
-import { keep } from '../tensor.ts';
-import { noGrad } from '../autograd.ts';
-import { writeEpoch } from '../factory.ts';
-import { conv2d, constantWeights, releaseConstantWeights, type ConvActivation } from '../../kernels/conv2d/conv2d.ts';
-import { unary, binary, addRelu } from '../../kernels/elementwise/elementwise.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { keep, noGrad } from '../core/tensor.ts';
+import { writeEpoch } from '../core/factory.ts';
 import type { Conv2d } from './conv.ts';
 import type { BatchNorm2d } from './norm.ts';
+import { conv2d, constantWeights, releaseConstantWeights, type ConvActivation, unary, binary, addRelu } from '../../kernels/index.ts';
 
 interface Fold { w: Tensor; b: Tensor; sources: (Tensor | null)[]; epoch: number; localEpoch: number }
 

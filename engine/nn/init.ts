@@ -1,5 +1,5 @@
 /** PyTorch's default initialisation of convolution and linear layers. */
-import { uniformInit, type Init } from '../module.ts';
+import { uniformInit, type Init } from './module.ts';
 
 /**
  * kaiming_uniform_(a=sqrt(5)) as torch.nn.Conv2d / Linear reset_parameters(): U(-b, b) with

@@ -1,8 +1,8 @@
 /** torch.nn.Linear: weight (out, in), bias (out). */
-import { Module } from '../module.ts';
-import type { Tensor } from '../tensor.ts';
-import { linear } from '../../kernels/matmul/matmul.ts';
+import { Module } from './module.ts';
+import type { Tensor } from '../core/tensor.ts';
 import { torchDefaultInit } from './init.ts';
+import { linear } from '../../kernels/index.ts';
 
 export interface LinearConfig {
   /** Default true. */

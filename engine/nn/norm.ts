@@ -2,11 +2,11 @@
  * torch.nn.BatchNorm2d: weight (C), bias (C), buffers running_mean (C), running_var (C) and
  * num_batches_tracked, an i32 tensor of shape [] (PyTorch stores int64; the loader converts).
  */
-import { Module, onesInit, zerosInit } from '../module.ts';
-import { type Tensor, keep, shapeStr } from '../tensor.ts';
-import { tensor } from '../factory.ts';
-import { ShapeError, ThawError } from '../errors.ts';
-import { batchNorm2d, type BnActivation } from '../../kernels/batchnorm/batchnorm.ts';
+import { Module, onesInit, zerosInit } from './module.ts';
+import { type Tensor, keep, shapeStr } from '../core/tensor.ts';
+import { tensor } from '../core/factory.ts';
+import { ShapeError, ThawError } from '../core/errors.ts';
+import { batchNorm2d, type BnActivation } from '../../kernels/index.ts';
 
 export interface BatchNorm2dConfig {
   /** PyTorch 1e-5 (default); Keras uses 1e-3. */

@@ -1,8 +1,8 @@
 /** Pooling layers: torch.nn.MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (divisible sizes). */
-import { Module } from '../module.ts';
-import { type Tensor, shapeStr } from '../tensor.ts';
-import { ShapeError } from '../errors.ts';
-import { maxPool2d, avgPool2d, globalAvgPool2d, type Pool2dOptions } from '../../kernels/pool/pool.ts';
+import { Module } from './module.ts';
+import { type Tensor, shapeStr } from '../core/tensor.ts';
+import { ShapeError } from '../core/errors.ts';
+import { maxPool2d, avgPool2d, globalAvgPool2d, type Pool2dOptions } from '../../kernels/index.ts';
 
 type Pair = number | [number, number];
 

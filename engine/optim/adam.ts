@@ -1,9 +1,8 @@
 /** Adam (L2 weight decay added to the gradient) and AdamW (decoupled decay), as torch.optim. */
-import type { Tensor } from '../tensor.ts';
-import { ThawError } from '../errors.ts';
-import { adamUpdate } from '../../kernels/optim/optim.ts';
-import { adamMulti, type AdamItem } from '../../kernels/optim/multi.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { ThawError } from '../core/errors.ts';
 import { Optimizer, type ParamList, type GroupSpec, type ParamGroup, type ParamState, type UpdateItem } from './optimizer.ts';
+import { adamUpdate, adamMulti, type AdamItem } from '../../kernels/index.ts';
 
 /** Adam/AdamW hyper-parameters (per group). */
 export interface AdamHyper {

@@ -1,10 +1,9 @@
 /** Gradient clipping by global L2 norm (torch.nn.utils.clip_grad_norm_ semantics, norm type 2). */
-import type { Tensor } from '../tensor.ts';
-import { ThawError } from '../errors.ts';
-import { full } from '../../kernels/elementwise/elementwise.ts';
-import { globalNorm } from '../../kernels/optim/clip.ts';
-import { scaleMulti } from '../../kernels/optim/multi.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { ThawError } from '../core/errors.ts';
 import type { ParamList } from './optimizer.ts';
+import { full } from '../core/factory.ts';
+import { globalNorm, scaleMulti } from '../../kernels/index.ts';
 
 /**
  * Scales the gradients of `params` in place so their global L2 norm is at most `maxNorm`, by

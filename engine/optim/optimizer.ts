@@ -6,9 +6,9 @@
  * state and are never bound to a kernel, so a frozen backbone costs the optimizer nothing. Passing all
  * of a model's parameters is therefore fine, and unfreezing a layer later starts its state then.
  */
-import { Tensor, keep } from '../tensor.ts';
-import { tensor } from '../factory.ts';
-import { ShapeError, ThawError } from '../errors.ts';
+import { Tensor, keep } from '../core/tensor.ts';
+import { tensor } from '../core/factory.ts';
+import { ShapeError, ThawError } from '../core/errors.ts';
 
 /** Parameters as bare tensors (keyed by their index over all groups, as PyTorch's optimizer state_dict) or `[name, tensor]` pairs (`module.namedParameters()`). */
 export type ParamList = Tensor[] | [string, Tensor][];

@@ -4,7 +4,7 @@
  * when it is made and the next one on every `step()`, as torch.optim.lr_scheduler does when
  * `scheduler.step()` follows `optimizer.step()`. The closed forms equal PyTorch's values.
  */
-import { ThawError } from '../errors.ts';
+import { ThawError } from '../core/errors.ts';
 import type { Optimizer } from './optimizer.ts';
 
 /**

@@ -1,9 +1,8 @@
 /** SGD with momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD semantics). */
-import type { Tensor } from '../tensor.ts';
-import { ThawError } from '../errors.ts';
-import { sgdUpdate } from '../../kernels/optim/optim.ts';
-import { sgdMulti, type SgdItem } from '../../kernels/optim/multi.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { ThawError } from '../core/errors.ts';
 import { Optimizer, type ParamList, type GroupSpec, type ParamGroup, type ParamState, type UpdateItem } from './optimizer.ts';
+import { sgdUpdate, sgdMulti, type SgdItem } from '../../kernels/index.ts';
 
 /** SGD hyper-parameters (per group). */
 export interface SgdHyper {

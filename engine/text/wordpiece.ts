@@ -6,7 +6,7 @@
  * token type ids for sentence pairs, truncates longest-first to `maxLength` and pads with `[PAD]`,
  * as transformers' BertTokenizer does with `truncation=True, padding='max_length'`.
  */
-import { ThawError } from '../errors.ts';
+import { ThawError } from '../core/errors.ts';
 import { basicTokenize, type BasicOptions } from './basic.ts';
 
 /** Options of the tokenizer. */

@@ -6,8 +6,8 @@
  *   recompute-based backward (dq, then dk/dv), FlashAttention-style.
  * Benchmarks: bench/bert.ts. The float64 reference is in reference.ts.
  */
-import type { Tensor } from '../../engine/tensor.ts';
-import { ThawError } from '../../engine/errors.ts';
+import type { Tensor } from '../../engine/core/tensor.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 import { attentionGeometry } from './geometry.ts';
 import { composedAttention } from './composed.ts';
 import { fusedAttention } from './fused.ts';

@@ -3,8 +3,8 @@
  * dropout, matmul (·v), with permutes for the 'bthd' layout. Its gradient comes from the parts.
  * It stores the (B, H, Tq, Tk) probabilities for backward; the fused path does not.
  */
-import { Tensor, tidy } from '../../engine/tensor.ts';
-import { reshape } from '../../engine/shape.ts';
+import { Tensor, tidy } from '../../engine/core/tensor.ts';
+import { reshape } from '../../engine/core/shape.ts';
 import { matmul } from '../matmul/matmul.ts';
 import { add, affine, mulScalar } from '../elementwise/elementwise.ts';
 import { softmax } from '../softmax/softmax.ts';

@@ -10,11 +10,11 @@ import dkdvSrc from './attention_backward_dkdv.wgsl';
 import commonSrc from './attention_common.wgsl';
 import loadSrc from './attention_load.wgsl';
 import paramsSrc from './attention_params.wgsl';
-import { Tensor } from '../../engine/tensor.ts';
-import { runtime, template, type Kernel } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { LimitError } from '../../engine/errors.ts';
+import { Tensor } from '../../engine/core/tensor.ts';
+import { runtime, template, type Kernel } from '../../engine/core/runtime.ts';
+import { LimitError } from '../../engine/core/errors.ts';
 import { type AttentionGeometry, MAX_HEAD_DIM } from './geometry.ts';
+import { record } from '../../engine/core/tape.ts';
 
 /** Rows (queries in forward/dq, keys in dk/dv) per workgroup, one invocation each. */
 const BQ = 64;

@@ -4,9 +4,9 @@
  * - 'bthd': q (B, Tq, H*D), k and v (B, Tk, H*D) with `heads` = H, what a Linear projection emits,
  *   so the fused kernel reads heads in place and no permute copies are made.
  */
-import type { Tensor } from '../../engine/tensor.ts';
-import { shapeStr } from '../../engine/tensor.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import type { Tensor } from '../../engine/core/tensor.ts';
+import { shapeStr } from '../../engine/core/tensor.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
 
 export type AttentionLayout = 'bhtd' | 'bthd';
 

@@ -13,11 +13,12 @@ import backPartialSrc from './bn_backward_partial.wgsl';
 import backMergeSrc from './bn_backward_merge.wgsl';
 import backDxSrc from './bn_backward_dx.wgsl';
 import countSrc from './bn_count.wgsl';
-import { Tensor, shapeStr } from '../../engine/tensor.ts';
-import { runtime, template, type Kernel, launch1d } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { ShapeError, ThawError } from '../../engine/errors.ts';
-import { full, activationBackward } from '../elementwise/elementwise.ts';
+import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime, template, type Kernel, launch1d } from '../../engine/core/runtime.ts';
+import { ShapeError, ThawError } from '../../engine/core/errors.ts';
+import { activationBackward } from '../elementwise/elementwise.ts';
+import { record } from '../../engine/core/tape.ts';
+import { full } from '../../engine/core/factory.ts';
 
 export interface BatchNormOptions {
   /** Batch statistics and running-stat update (true), or running statistics (false, the default). */

@@ -13,9 +13,8 @@
  * Backward computes only the gradients autograd asks for, so a frozen conv whose input needs no
  * gradient runs no dx kernel. See README.md for the kernels and their blocking.
  */
-import { Tensor, type Shape, shapeStr, keep } from '../../engine/tensor.ts';
-import { record, noGrad } from '../../engine/autograd.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Tensor, type Shape, shapeStr, keep, noGrad } from '../../engine/core/tensor.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
 import { sum } from '../reduce/reduce.ts';
 import { type Conv2dOptions, type ConvGeom, type ConvVariant, type ConvActivation, convGeometry } from './geometry.ts';
 import { unary, binary, activationBackward } from '../elementwise/elementwise.ts';
@@ -24,6 +23,7 @@ import { gemmCorrelate, forwardAxis, inputGradAxes, haloPad, subgroupChannels } 
 import { weightGrad as gemmWeightGrad } from './weight_grad.ts';
 import { depthwiseForward, depthwiseInputGrad, depthwiseWeightGrad } from './depthwise.ts';
 import { winogradTile, winogradForwardTile, winogradForward, winogradInputGrad } from './winograd.ts';
+import { record } from '../../engine/core/tape.ts';
 
 export { type Conv2dOptions, type ConvGeom, type ConvVariant, type ConvActivation, type Padding, conv2dOutputShape, convGeometry, convMacs, samePad } from './geometry.ts';
 export { conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef } from './reference.ts';

@@ -6,36 +6,14 @@
  * The pipeline key carries that structure, so each distinct layer shape compiles once.
  */
 import dwSrc from './depthwise.wgsl';
-import { Tensor } from '../../engine/tensor.ts';
-import { runtime, template, launch1d } from '../../engine/runtime.ts';
+import { Tensor } from '../../engine/core/tensor.ts';
+import { runtime, template, launch1d } from '../../engine/core/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 import { type AxisPlan, forwardAxis, inputGradAxes, haloPad } from './gemm.ts';
 
-import { depthwiseForwardRows, depthwiseInputGradRows, dxGeom, ringFits } from './depthwise_rows.ts';
+import { depthwiseForwardRows, depthwiseInputGradRows, dxGeom, ringFits, DW_TUNING, windowUse } from './depthwise_rows.ts';
 
 export { depthwiseWeightGrad } from './depthwise_grad.ts';
-
-/**
- * Tunables of the depthwise kernels (the tests run several settings; the defaults suit both software
- * adapters, which time alike within noise).
- */
-export const DW_TUNING = {
-  /** Forward / dx tile: destination rows x columns per invocation (columns a multiple of 4). */
-  TH: 8, TW: 8,
-  /** Read sources whose rows are a multiple of 4 long unpadded (bounds by select, no padding pass). */
-  unpadded: true,
-  /** Store vec4s when the tile's columns are whole vec4s of destination rows. */
-  vecStore: true,
-  /**
-   * Row-streaming kernels (depthwise_rows.ts) for forward, dx of stride-1 convs and dw: on, output
-   * columns per lane (a multiple of 4), the lane count their row split aims for, and the most floats
-   * the ring of x row windows may hold (else the tile kernels run). About 3x faster than the tiles
-   * on SwiftShader.
-   */
-  rowsFwd: true, rowsDx: true, rowsDw: true, rowsTW: 16, rowsMinLanes: 4096, ringBudget: 96,
-  /** Fallback weight gradient (depthwise_dw.wgsl): segment width (a multiple of 4), lane count of its split. */
-  gradTW: 8, gradMinLanes: 4096,
-};
 
 /** Groups the pairs (i, k) by offset i*s + k*c: the source offset each (pixel, tap) pair reads. */
 function byOffset(n: number, s: number, nk: number, c: number): Map<number, [number, number][]> {
@@ -50,20 +28,6 @@ function byOffset(n: number, s: number, nk: number, c: number): Map<number, [num
 
 const lit = (v: number) => (v < 0 ? `(${v})` : `${v}`);
 const vec = (name: string, e: number) => `${name}${e >> 2}[${e & 3}]`;
-
-/**
- * Which components of each window vec4 some (pixel, tap) pair of a row reads: a vec4 read whole is
- * loaded as one, a partly read one as its read scalars (each float loaded costs a lane loop).
- */
-export function windowUse(TW: number, ss: number, cs: number, nk: number, A: number, NV: number): boolean[][] {
-  const used = Array.from({ length: NV }, () => [false, false, false, false]);
-  const lo = Math.min(0, (nk - 1) * cs);
-  for (let c = 0; c < TW; c++) for (let k = 0; k < nk; k++) {
-    const e = A + c * ss + k * cs - lo;
-    used[e >> 2][e & 3] = true;
-  }
-  return used;
-}
 
 /** depthwise.wgsl with its blocks unrolled for a TH x TW tile, one plan per axis, window phase A. */
 function correlateCode(TH: number, TW: number, ph: AxisPlan, pw: AxisPlan, A: number, NV: number, bounded: boolean, vecStore: boolean): string {

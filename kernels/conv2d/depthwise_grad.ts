@@ -8,13 +8,12 @@
  */
 import dwGradSrc from './depthwise_dw.wgsl';
 import dwRowsSrc from './depthwise_dw_rows.wgsl';
-import { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid, template, launch1d } from '../../engine/runtime.ts';
+import { Tensor } from '../../engine/core/tensor.ts';
+import { runtime, grid, template, launch1d } from '../../engine/core/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 import { pad, reshaped } from './launch.ts';
 import { sum } from '../reduce/reduce.ts';
-import { DW_TUNING } from './depthwise.ts';
-import { ringShape, ringBlocks, ringFits, rowSplit, rowAligned } from './depthwise_rows.ts';
+import { ringShape, ringBlocks, ringFits, rowSplit, rowAligned, DW_TUNING } from './depthwise_rows.ts';
 
 const vec = (name: string, e: number) => `${name}${e >> 2}[${e & 3}]`;
 

@@ -6,8 +6,8 @@
 import gemmSrc from './gemm.wgsl';
 import gemmSgSrc from './gemm_sg.wgsl';
 import epilogueSrc from '../common/epilogue.wgsl';
-import { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid, template, type Kernel } from '../../engine/runtime.ts';
+import { Tensor } from '../../engine/core/tensor.ts';
+import { runtime, grid, template, type Kernel } from '../../engine/core/runtime.ts';
 import { TUNING, pad, unrollLines, subgroupLanes } from './launch.ts';
 
 /** One axis of a correlation dispatch: which destination pixels, which taps. */

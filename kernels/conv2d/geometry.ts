@@ -2,8 +2,8 @@
  * Convolution geometry: option parsing (stride, dilation, padding in every accepted form, groups)
  * and output sizes. Layout is PyTorch's: activations NCHW, weights OIHW `(Cout, Cin/groups, kh, kw)`.
  */
-import { type Shape, shapeStr } from '../../engine/tensor.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { type Shape, shapeStr } from '../../engine/core/tensor.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
 
 /**
  * Padding: a number (all sides), `[ph, pw]` (top = bottom = ph, left = right = pw), explicit

@@ -9,8 +9,8 @@ import naiveDwSrc from './naive_dw.wgsl';
 import pointwiseSrc from './pointwise.wgsl';
 import wtransSrc from './wtrans.wgsl';
 import padSrc from './pad.wgsl';
-import { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid, template, launch1d } from '../../engine/runtime.ts';
+import { Tensor } from '../../engine/core/tensor.ts';
+import { runtime, grid, template, launch1d } from '../../engine/core/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 
 /** Tunables of the fast kernels (benchmarks sweep them; the defaults suit software adapters). */

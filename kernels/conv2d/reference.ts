@@ -3,7 +3,7 @@
  * Written as the plain definition (one loop nest, bounds checked per tap) so they share no code
  * path with the GPU kernels. NCHW activations, OIHW weights.
  */
-import type { Shape } from '../../engine/tensor.ts';
+import type { Shape } from '../../engine/core/tensor.ts';
 import { type Conv2dOptions, type ConvGeom, convGeometry } from './geometry.ts';
 
 /**

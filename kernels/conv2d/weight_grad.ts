@@ -5,12 +5,12 @@
  */
 import weightGradSrc from './weight_grad.wgsl';
 import weightGradSgSrc from './weight_grad_sg.wgsl';
-import { Tensor } from '../../engine/tensor.ts';
-import { runtime, template } from '../../engine/runtime.ts';
+import { Tensor } from '../../engine/core/tensor.ts';
+import { runtime, template } from '../../engine/core/runtime.ts';
 import { sum } from '../reduce/reduce.ts';
 import type { ConvGeom } from './geometry.ts';
 import { TUNING, pad, reshaped, unrollLines, subgroupLanes } from './launch.ts';
-import type { Kernel } from '../../engine/runtime.ts';
+import type { Kernel } from '../../engine/core/runtime.ts';
 
 /** The TAPS block: per column tap, the window values of 4 output columns times each channel's dy. */
 function tapBlock(RB: number, C4: number, SW: number, DW: number, KW: number): string {

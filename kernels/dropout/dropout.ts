@@ -4,10 +4,10 @@
  * stored mask tensor), and a run is reproducible from its seed.
  */
 import dropoutSrc from './dropout.wgsl';
-import { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { ShapeError, ThawError } from '../../engine/errors.ts';
+import { Tensor } from '../../engine/core/tensor.ts';
+import { runtime, grid } from '../../engine/core/runtime.ts';
+import { ShapeError, ThawError } from '../../engine/core/errors.ts';
+import { record } from '../../engine/core/tape.ts';
 
 function dropoutRaw(x: Tensor, p: number, seed: number): Tensor {
   const out = Tensor.alloc(x.shape);

@@ -6,13 +6,12 @@
 import unarySrc from './unary.wgsl';
 import unaryBackSrc from './unary_backward.wgsl';
 import binarySrc from './binary.wgsl';
-import fillSrc from './fill.wgsl';
 import mathSrc from '../common/math.wgsl';
-import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
-import { runtime, template, launch1d } from '../../engine/runtime.ts';
-import { record, registerAutogradOps } from '../../engine/autograd.ts';
-import { ShapeError } from '../../engine/errors.ts';
-import { sumTo } from '../reduce/reduce.ts';
+import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime, template, launch1d } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
+import { reduceTo } from '../reduce/launch.ts';
+import { record } from '../../engine/core/tape.ts';
 
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'square' | 'relu' | 'relu6' | 'leakyRelu'
   | 'sigmoid' | 'tanh' | 'gelu' | 'geluTanh' | 'powScalar' | 'affine' | 'clamp';
@@ -153,7 +152,7 @@ export function addRelu(a: Tensor, b: Tensor): Tensor {
   const out = binaryRaw(`${UNARY.relu.fwd.replaceAll('x', '(a + b)')}`, a, b, 'addRelu');
   return record('addRelu', [a, b], out, (g, needs, [sy]) => {
     const d = activationBackward('relu', sy, g);
-    return [needs[0] ? sumTo(d, a.shape) : null, needs[1] ? sumTo(d, b.shape) : null];
+    return [needs[0] ? reduceTo(d, a.shape) : null, needs[1] ? reduceTo(d, b.shape) : null];
   }, [out]);
 }
 
@@ -207,7 +206,7 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const out = binaryRaw(BINARY[op].fwd, a, b, op);
   return record(op, [a, b], out, (g, needs, [sa, sb]) => {
     const [ga, gb] = BINARY[op].grad(g, sa, sb, needs);
-    return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
+    return [ga && reduceTo(ga, a.shape), gb && reduceTo(gb, b.shape)];
   }, op === 'add' || op === 'sub' ? [] : [a, b]);
 }
 
@@ -222,16 +221,7 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   const target = broadcastShapes('broadcastTo', x.shape, shape);
   if (shapeStr(target) !== shapeStr(shape)) throw new ShapeError(`broadcastTo: cannot broadcast ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
   const out = binaryRaw('a', x, x, 'expand', shape);
-  return record('broadcastTo', [x], out, (g) => [sumTo(g, x.shape)]);
-}
-
-/** A tensor of `shape` filled with `value`. */
-export function full(shape: Shape, value: number, dtype: 'f32' | 'i32' = 'f32'): Tensor {
-  const out = Tensor.alloc(shape, dtype);
-  const { groups, stride } = launch1d(out.size);
-  runtime().run({ key: `fill:${dtype}`, code: () => template(fillSrc, { IS_INT: dtype === 'i32' }) },
-    { out }, { n: out.size, stride, value, ivalue: dtype === 'i32' ? value : 0 }, groups);
-  return out;
+  return record('broadcastTo', [x], out, (g) => [reduceTo(g, x.shape)]);
 }
 
 export const add = (a: Tensor, b: Tensor) => binary('add', a, b);
@@ -254,9 +244,3 @@ export const mulScalar = (x: Tensor, s: number) => unary('affine', x, s, 0);
 export const addScalar = (x: Tensor, s: number) => unary('affine', x, 1, s);
 export const powScalar = (x: Tensor, p: number) => unary('powScalar', x, p);
 export const square = (x: Tensor) => unary('square', x);
-export const zeros = (shape: Shape) => full(shape, 0);
-export const ones = (shape: Shape) => full(shape, 1);
-export const onesLike = (t: Tensor) => full(t.shape, 1);
-export const zerosLike = (t: Tensor) => full(t.shape, 0);
-
-registerAutogradOps({ add: (a, b) => binary('add', a, b), onesLike });

@@ -11,10 +11,10 @@
  */
 import gatherSrc from './gather.wgsl';
 import gatherBackSrc from './gather_backward.wgsl';
-import { Tensor, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime, grid } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
+import { record } from '../../engine/core/tape.ts';
 
 export interface GatherOptions {
   /** A row that gets no gradient, as torch.nn.Embedding's padding_idx (negative counts from the end). */

@@ -9,10 +9,10 @@
 import lnSrc from './layernorm.wgsl';
 import lnDxSrc from './layernorm_backward_dx.wgsl';
 import lnParamsSrc from './layernorm_backward_params.wgsl';
-import { Tensor, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid, template } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime, grid, template } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
+import { record } from '../../engine/core/tape.ts';
 
 const WG = 256;
 

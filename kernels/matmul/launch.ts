@@ -8,9 +8,10 @@ import naiveSrc from './matmul_naive.wgsl';
 import blockedSrc from './matmul_blocked.wgsl';
 import tiledSrc from './matmul_tiled.wgsl';
 import { subgroupLaunch } from './subgroup.ts';
-import { Tensor, type Shape, numel, shapeStr } from '../../engine/tensor.ts';
-import { runtime, template, type Kernel } from '../../engine/runtime.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { type MatmulPlan, planMatmul } from './plan.ts';
+import { Tensor, type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime, template, type Kernel } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
 import { broadcastShapes } from '../elementwise/elementwise.ts';
 
 /**
@@ -20,68 +21,6 @@ import { broadcastShapes } from '../elementwise/elementwise.ts';
  */
 export type MatmulVariant = 'auto' | 'naive' | 'blocked' | 'tiled' | 'subgroup';
 
-/** A planned matmul: sizes, element strides, merged batch dims and the output shape. */
-export interface MatmulPlan {
-  M: number; N: number; K: number;
-  /** Number of output matrices (after folding a shared b into a's rows). */
-  batch: number;
-  /** Merged batch dims, right-aligned and padded with 1 to 4, and each operand's stride over them. */
-  batchShape: number[]; aBatch: number[]; bBatch: number[];
-  sam: number; sak: number; sbk: number; sbn: number;
-  outShape: number[];
-}
-
-/** Plans op(a) · op(b) for a: (..., M, K) (or (..., K, M) with transA), b: (..., K, N) (or (..., N, K) with transB). */
-export function planMatmul(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, op = 'matmul'): MatmulPlan {
-  if (aShape.length < 2 || bShape.length < 2) throw new ShapeError(`${op}: operands need rank >= 2, got ${shapeStr(aShape)} and ${shapeStr(bShape)}`);
-  const ra = aShape.length, rb = bShape.length;
-  const [M, Ka] = transA ? [aShape[ra - 1], aShape[ra - 2]] : [aShape[ra - 2], aShape[ra - 1]];
-  const [Kb, N] = transB ? [bShape[rb - 1], bShape[rb - 2]] : [bShape[rb - 2], bShape[rb - 1]];
-  if (Ka !== Kb) {
-    throw new ShapeError(`${op}: argument 'b' has shape ${shapeStr(bShape)}${transB ? ' (transposed)' : ''} with inner dimension K=${Kb}, ` +
-      `expected K=${Ka} to match argument 'a' ${shapeStr(aShape)}${transA ? ' (transposed)' : ''}`);
-  }
-  const K = Ka;
-  const aB = aShape.slice(0, -2), bB = bShape.slice(0, -2);
-  const outB = broadcastShapes(op, aB, bB);
-  const outShape = [...outB, M, N];
-  const sam = transA ? 1 : K, sak = transA ? M : 1;
-  const sbk = transB ? 1 : N, sbn = transB ? K : 1;
-  // A b shared by every batch of a (untransposed) is one big 2-D product: fold a's batch into M.
-  if (!transA && numel(bB) === 1 && numel(aB) > 1) {
-    const Mf = M * numel(aB);
-    return { M: Mf, N, K, batch: 1, batchShape: [1, 1, 1, 1], aBatch: [0, 0, 0, 0], bBatch: [0, 0, 0, 0], sam, sak, sbk, sbn, outShape };
-  }
-  // Per output batch dim: size and each operand's stride in elements (0 where it broadcasts).
-  const dims: [number, number, number][] = [];
-  const strides = (shape: number[], mat: number): number[] => {
-    const s = new Array(outB.length).fill(0);
-    let acc = mat;
-    for (let i = shape.length - 1; i >= 0; i--) {
-      const oi = outB.length - shape.length + i;
-      s[oi] = shape[i] === 1 ? 0 : acc;
-      acc *= shape[i];
-    }
-    return s;
-  };
-  const sa = strides(aB, M * K), sb = strides(bB, K * N);
-  for (let i = 0; i < outB.length; i++) {
-    if (outB[i] === 1) continue;
-    const prev = dims[dims.length - 1];
-    // Merge with the previous (outer) dim when both operands step through the two contiguously.
-    if (prev && prev[1] === sa[i] * outB[i] && prev[2] === sb[i] * outB[i]) {
-      prev[0] *= outB[i];
-      prev[1] = sa[i];
-      prev[2] = sb[i];
-    } else dims.push([outB[i], sa[i], sb[i]]);
-  }
-  if (dims.length > 4) throw new ShapeError(`${op}: batch dims ${shapeStr(outB)} merge into ${dims.length} dims; at most 4 are supported`);
-  while (dims.length < 4) dims.unshift([1, 0, 0]);
-  return {
-    M, N, K, batch: numel(outB), batchShape: dims.map((d) => d[0]), aBatch: dims.map((d) => d[1]), bBatch: dims.map((d) => d[2]),
-    sam, sak, sbk, sbn, outShape,
-  };
-}
 
 interface Launch { kernel: Kernel; rows: number; cols: number }
 

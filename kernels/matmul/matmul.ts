@@ -3,15 +3,16 @@
  * (no transpose copies), its backward beside it, `linear` in PyTorch's layout, and a float64 CPU
  * reference. Kernels: see launch.ts (naive oracle, register-blocked for CPU adapters, tiled for GPUs).
  */
-import { Tensor, type Shape, numel, shapeStr } from '../../engine/tensor.ts';
-import { record } from '../../engine/autograd.ts';
-import { ShapeError } from '../../engine/errors.ts';
-import { reshape } from '../../engine/shape.ts';
+import { Tensor, type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
+import { reshape } from '../../engine/core/shape.ts';
 import { add, broadcastShapes } from '../elementwise/elementwise.ts';
 import { sumTo } from '../reduce/reduce.ts';
 import { matmulRaw, type MatmulVariant } from './launch.ts';
+import { record } from '../../engine/core/tape.ts';
 
-export { planMatmul, matmulRaw, type MatmulVariant, type MatmulPlan } from './launch.ts';
+export { matmulRaw, type MatmulVariant } from './launch.ts';
+export { planMatmul, type MatmulPlan } from './plan.ts';
 
 /** Options of `matmul`. */
 export interface MatmulOptions {

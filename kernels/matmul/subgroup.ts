@@ -5,8 +5,8 @@
  * since subgroupBroadcast needs a constant lane index and the accumulators must stay in registers.
  */
 import src from './matmul_subgroup.wgsl';
-import { runtime, template, type Kernel } from '../../engine/runtime.ts';
-import type { MatmulPlan } from './launch.ts';
+import { runtime, template, type Kernel } from '../../engine/core/runtime.ts';
+import type { MatmulPlan } from './plan.ts';
 
 /** Whether the subgroup kernel can read these operands as vec4s (16-byte rows along its vec4 axis). */
 export function subgroupAligned(M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {

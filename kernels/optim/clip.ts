@@ -6,9 +6,9 @@
  */
 import normScaleSrc from './norm_scale.wgsl';
 import scaleSrc from './scale.wgsl';
-import { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid } from '../../engine/runtime.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Tensor } from '../../engine/core/tensor.ts';
+import { runtime, grid } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
 import { sumsqMulti } from './multi.ts';
 
 const CHUNK = 256 * 16; // elements per stage-1 workgroup (sumsq.wgsl: WG * PER)

@@ -14,9 +14,9 @@
  * Parameters are chunked in order; a chunk is cut early where a buffer would be bound twice (tied
  * weights), so every element is updated by exactly one thread per dispatch, as before.
  */
-import type { Tensor } from '../../engine/tensor.ts';
-import { runtime, grid, launch1d } from '../../engine/runtime.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import type { Tensor } from '../../engine/core/tensor.ts';
+import { runtime, grid, launch1d } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
 import { adamScalars, checkSame, type SgdArgs, type AdamArgs } from './optim.ts';
 
 /** Most parameters one dispatch takes (uniform size); the device limit usually binds first. */

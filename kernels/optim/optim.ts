@@ -10,9 +10,9 @@
 import sgdSrc from './sgd.wgsl';
 import sgdMomentumSrc from './sgd_momentum.wgsl';
 import adamSrc from './adam.wgsl';
-import type { Tensor } from '../../engine/tensor.ts';
-import { runtime, launch1d } from '../../engine/runtime.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import type { Tensor } from '../../engine/core/tensor.ts';
+import { runtime, launch1d } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
 
 /** SGD hyper-parameters for one update (PyTorch names in camelCase). */
 export interface SgdArgs { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }

@@ -3,10 +3,10 @@
  * resolution of padding specs (number, [ph, pw], [t, b, l, r], TF 'same', 'valid') used by pooling.
  */
 import padSrc from './pad.wgsl';
-import { Tensor, shapeStr } from '../../engine/tensor.ts';
-import { runtime, launch1d } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime, launch1d } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
+import { record } from '../../engine/core/tape.ts';
 
 /** A padding spec: symmetric, per axis [ph, pw], explicit [top, bottom, left, right], or TF's 'same' / 'valid'. */
 export type Padding2d = number | readonly [number, number] | readonly [number, number, number, number] | 'same' | 'valid';

@@ -5,10 +5,10 @@
  * The gradient of a permutation is the inverse permutation.
  */
 import permuteSrc from './permute.wgsl';
-import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime, grid } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
+import { record } from '../../engine/core/tape.ts';
 
 /** Highest rank accepted (after merging, the kernel handles up to 8 axes). */
 export const MAX_RANK = 8;

@@ -9,12 +9,12 @@ import maxBackSrc from './maxpool_backward.wgsl';
 import avgSrc from './avgpool.wgsl';
 import avgWindowSrc from './avgpool_window.wgsl';
 import avgBackSrc from './avgpool_backward.wgsl';
-import { Tensor, shapeStr } from '../../engine/tensor.ts';
-import { runtime, launch1d } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime, launch1d } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
 import { mean } from '../reduce/reduce.ts';
 import { resolvePadding, type Padding2d, type Pad4 } from '../pad/pad.ts';
+import { record } from '../../engine/core/tape.ts';
 
 type Pair = number | readonly [number, number];
 

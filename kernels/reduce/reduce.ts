@@ -5,159 +5,12 @@
  * vec4) and chunk of the reduced range, loading vec4 along the reduced axis when it is innermost;
  * chunked reductions fold their partials in a second pass (reduce_merge.wgsl), in a fixed order.
  */
-import reduceSrc from './reduce.wgsl';
-import reduceMergeSrc from './reduce_merge.wgsl';
-import reduceCommonSrc from './reduce_common.wgsl';
-import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
-import { runtime, template, launch1d } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { reshape } from '../../engine/shape.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Tensor, type Shape } from '../../engine/core/tensor.ts';
 import { broadcastTo, mul, div, mulScalar, compare } from '../elementwise/elementwise.ts';
+import { record } from '../../engine/core/tape.ts';
+import { type ReduceOp, COMBINE, normAxes, reduceRaw, keepShape, reshapeOwned, reduceTo } from './launch.ts';
 
-export type ReduceOp = 'sum' | 'max';
-
-const COMBINE: { [K in ReduceOp]: { combine: string; init: string; ref: (a: number, b: number) => number; init0: number } } = {
-  sum: { combine: 'a + b', init: '0.0', ref: (a, b) => a + b, init0: 0 },
-  max: { combine: 'max(a, b)', init: '-3.402823e38', ref: Math.max, init0: -Infinity },
-};
-
-/** Normalises `axes` (negative allowed; undefined = all) to a sorted unique list. */
-export function normAxes(op: string, rank: number, axes?: number | number[]): number[] {
-  if (axes === undefined) return [...Array(rank).keys()];
-  const list = (Array.isArray(axes) ? axes : [axes]).map((a) => {
-    if (!Number.isInteger(a) || a < -rank || a >= rank) throw new ShapeError(`${op}: axis ${a} is out of range for rank ${rank}`);
-    return a < 0 ? a + rank : a;
-  });
-  return [...new Set(list)].sort((x, y) => x - y);
-}
-
-interface Dims { shape: number[]; stride: number[] }
-
-/** Splits dims into kept/reduced (with memory strides) and merges mergeable neighbours. */
-function plan(shape: Shape, axes: number[]): { kept: Dims; red: Dims } {
-  const strides: number[] = new Array(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { strides[i] = acc; acc *= shape[i]; }
-  const kept: Dims = { shape: [], stride: [] }, red: Dims = { shape: [], stride: [] };
-  const isRed = new Set(axes);
-  let prevGroup: Dims | null = null;
-  for (let i = 0; i < shape.length; i++) {
-    if (shape[i] === 1) continue;
-    const g = isRed.has(i) ? red : kept;
-    const n = g.shape.length;
-    // Merge with the previous dim of the same group when it is directly outside this one in memory.
-    if (prevGroup === g && n > 0 && g.stride[n - 1] === strides[i] * shape[i]) {
-      g.shape[n - 1] *= shape[i];
-      g.stride[n - 1] = strides[i];
-    } else {
-      g.shape.push(shape[i]);
-      g.stride.push(strides[i]);
-    }
-    prevGroup = g;
-  }
-  return { kept, red };
-}
-
-/**
- * Kernel choice thresholds (exported for tests). A reduction runs as nOut x nChunks invocations
- * (no workgroup barriers: each barrier is a coroutine switch on software adapters): the reduced range
- * is split into chunks when there are fewer than TARGET_INVOCATIONS outputs, so small outputs still
- * keep every core busy, but a chunk is never shorter than MIN_CHUNK load units and there are at most
- * MAX_CHUNKS; a second tiny pass folds the partials in order (deterministic).
- */
-export const REDUCE_TUNING = { TARGET_INVOCATIONS: 4096, MIN_CHUNK: 64, MAX_CHUNKS: 1024 };
-
-/** How a reduction is launched (exported for tests and benchmarks). */
-export interface ReducePlan {
-  /** 'rows4': vec4 loads along a contiguous reduced axis; 'cols4': vec4 of 4 neighbouring outputs; 'scalar'. */
-  mode: 'scalar' | 'rows4' | 'cols4';
-  nOut: number; nRed: number; nChunks: number; chunkLen: number;
-}
-
-interface Launch extends ReducePlan {
-  kept: Dims; innerLen: number; innerStride: number; outer: Dims;
-}
-
-function launchPlan(shape: Shape, axes: number[]): Launch {
-  const { kept, red } = plan(shape, axes);
-  const last = (d: Dims) => d.shape.length - 1;
-  let nOut = kept.shape.reduce((a, b) => a * b, 1);
-  let nRed = red.shape.reduce((a, b) => a * b, 1);
-  // The innermost reduced dim is walked by a loop; the others are decomposed once per row.
-  const inner = red.shape.length ? { len: red.shape[last(red)], stride: red.stride[last(red)] } : { len: 1, stride: 0 };
-  const outer: Dims = { shape: red.shape.slice(0, -1), stride: red.stride.slice(0, -1) };
-  let mode: ReducePlan['mode'] = 'scalar';
-  let innerLen = inner.len, innerStride = inner.stride;
-  const keptInnerLen = kept.shape.length ? kept.shape[last(kept)] : 0;
-  if (inner.stride === 1 && inner.len % 4 === 0) mode = 'rows4';
-  else if (kept.shape.length && kept.stride[last(kept)] === 1 && keptInnerLen % 4 === 0) mode = 'cols4';
-  // Every stride but the unit one is a multiple of the innermost dim's length (a multiple of 4 here).
-  const q = (v: number[]) => v.map((s) => (s === 1 ? 1 : s / 4));
-  const keptU: Dims = { shape: [...kept.shape], stride: mode === 'scalar' ? kept.stride : q(kept.stride) };
-  const outerU: Dims = mode === 'scalar' ? outer : { shape: outer.shape, stride: q(outer.stride) };
-  if (mode === 'rows4') { innerLen /= 4; nRed /= 4; }
-  if (mode === 'cols4') { keptU.shape[last(kept)] /= 4; nOut /= 4; innerStride /= 4; }
-  const { TARGET_INVOCATIONS, MIN_CHUNK, MAX_CHUNKS } = REDUCE_TUNING;
-  let nChunks = Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(TARGET_INVOCATIONS / Math.max(nOut, 1)), Math.floor(nRed / MIN_CHUNK)));
-  const chunkLen = Math.max(1, Math.ceil(nRed / nChunks));
-  nChunks = Math.max(1, Math.ceil(nRed / chunkLen));
-  return { mode, nOut, nRed, nChunks, chunkLen, kept: keptU, innerLen, innerStride, outer: outerU };
-}
-
-/** The launch plan of reducing `axes` of `shape` (for tests and benchmarks). */
-export function reducePlan(shape: Shape, axes: number[]): ReducePlan {
-  const { mode, nOut, nRed, nChunks, chunkLen } = launchPlan(shape, axes);
-  return { mode, nOut, nRed, nChunks, chunkLen };
-}
-
-function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], scale: number): Tensor {
-  const outShape = x.shape.filter((_, i) => !axes.includes(i));
-  const p = launchPlan(x.shape, axes);
-  if (p.kept.shape.length > 8 || p.outer.shape.length > 8) throw new ShapeError(`${op}: rank > 8 is not supported`);
-  void x.buffer;
-  const out = Tensor.alloc(outShape);
-  if (out.size === 0) return out;
-  if (p.outer.shape.length === 0 && p.innerStride === 0 && p.kept.shape.length <= 1) {
-    // Only size-1 axes are reduced (so the scale is 1): a plain copy.
-    runtime().copy(x.buffer, 0, out.buffer, 0, out.size * 4);
-    return out;
-  }
-  const pad = (v: number[]) => [...v, ...new Array(8 - v.length).fill(1)];
-  const v4 = (v: number[], k: number) => pad(v).slice(4 * k, 4 * k + 4);
-  const c = COMBINE[op];
-  const vt = p.mode === 'scalar' ? 'f32' : 'vec4<f32>';
-  const ot = p.mode === 'cols4' ? 'vec4<f32>' : 'f32';
-  const finish = p.mode === 'rows4' ? 'combine1(combine1(acc.x, acc.y), combine1(acc.z, acc.w))' : 'acc';
-  const common = (t: string) => template(reduceCommonSrc, { VT: t, COMBINE: c.combine });
-  const chunked = p.nChunks > 1;
-  const part = chunked ? Tensor.alloc([p.nChunks * out.size]) : out;
-  const nInv = p.nOut * p.nChunks;
-  const { groups, stride } = launch1d(nInv);
-  runtime().run({ key: `reduce:${op}:${p.mode}`, code: () => common(vt) + template(reduceSrc, { VT: vt, OT: ot, INIT: c.init, FINISH: finish }) },
-    { x, out: part }, {
-      nOut: p.nOut, nRed: p.nRed, nChunks: p.nChunks, chunkLen: p.chunkLen, stride,
-      keptRank: p.kept.shape.length, outerRank: p.outer.shape.length, innerLen: p.innerLen, innerStride: p.innerStride,
-      scale: chunked ? 1 : scale,
-      keptShape0: v4(p.kept.shape, 0), keptShape1: v4(p.kept.shape, 1), keptStride0: v4(p.kept.stride, 0), keptStride1: v4(p.kept.stride, 1),
-      outerShape0: v4(p.outer.shape, 0), outerShape1: v4(p.outer.shape, 1), outerStride0: v4(p.outer.stride, 0), outerStride1: v4(p.outer.stride, 1),
-    }, groups);
-  if (chunked) {
-    const merge = launch1d(out.size);
-    const zero = [0, 0, 0, 0];
-    runtime().run({ key: `reduce_merge:${op}`, code: () => common('f32') + reduceMergeSrc },
-      { part, out }, {
-        nOut: out.size, nRed: 0, nChunks: p.nChunks, chunkLen: 0, stride: merge.stride, keptRank: 0, outerRank: 0, innerLen: 1, innerStride: 0, scale,
-        keptShape0: zero, keptShape1: zero, keptStride0: zero, keptStride1: zero, outerShape0: zero, outerShape1: zero, outerStride0: zero, outerStride1: zero,
-      }, merge.groups);
-    part.dispose();
-  }
-  return out;
-}
-
-function keepShape(shape: Shape, axes: number[]): number[] {
-  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
-}
+export { type ReduceOp, type ReducePlan, normAxes, reducePlan, REDUCE_TUNING } from './launch.ts';
 
 /** Sum over `axes` (all when omitted). */
 export function sum(x: Tensor, axes?: number | number[], keepdims = false): Tensor {
@@ -192,29 +45,10 @@ export function max(x: Tensor, axes?: number | number[], keepdims = false): Tens
   }, [x, out]);
 }
 
-/** Sums `x` down to `shape` (the reverse of broadcasting); used by broadcasting ops' backward. */
+/** Sums `x` down to `shape` (the reverse of broadcasting); its gradient broadcasts back. */
 export function sumTo(x: Tensor, shape: Shape): Tensor {
-  if (shapeStr(x.shape) === shapeStr(shape)) return x;
-  const lead = x.rank - shape.length;
-  if (lead < 0) throw new ShapeError(`sumTo: cannot reduce ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
-  const axes: number[] = [];
-  for (let i = 0; i < x.rank; i++) {
-    if (i < lead) axes.push(i);
-    else if (shape[i - lead] === 1 && x.shape[i] !== 1) axes.push(i);
-    else if (shape[i - lead] !== x.shape[i]) throw new ShapeError(`sumTo: cannot reduce ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
-  }
-  const r = sum(x, axes);
-  if (r.size === 0 || r.rank === shape.length) return r;
-  const out = reshape(r, shape);
-  r.dispose();
-  return out;
-}
-
-/** A raw reduction's result (not yet recorded) as `shape`, disposing the original handle. */
-function reshapeOwned(t: Tensor, shape: Shape): Tensor {
-  const a = t.unrecordedView(shape);
-  t.dispose();
-  return a;
+  const out = reduceTo(x, shape);
+  return out === x ? x : record('sumTo', [x], out, (g) => [broadcastTo(g, x.shape)]);
 }
 
 function binaryScalarMul(t: Tensor, s: number): Tensor { return mulScalar(t, s); }

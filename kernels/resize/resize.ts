@@ -5,10 +5,10 @@
 import tapsSrc from './taps.wgsl';
 import resizeSrc from './resize.wgsl';
 import resizeBackSrc from './resize_backward.wgsl';
-import { Tensor, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime, grid } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
+import { record } from '../../engine/core/tape.ts';
 
 /**
  * How output pixels map to input coordinates: 'align-corners' (corner pixels coincide), 'half-pixel'

@@ -7,10 +7,10 @@
  */
 import sliceSrc from './slice.wgsl';
 import concatSrc from './concat.wgsl';
-import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime, grid } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
+import { record } from '../../engine/core/tape.ts';
 
 const MAX_RANK = 8;
 

@@ -10,10 +10,10 @@ import softmaxBackSrc from './softmax_backward.wgsl';
 import ceSrc from './cross_entropy.wgsl';
 import ceSumSrc from './cross_entropy_sum.wgsl';
 import ceBackSrc from './cross_entropy_backward.wgsl';
-import { Tensor, type Shape, shapeStr } from '../../engine/tensor.ts';
-import { runtime, grid, template } from '../../engine/runtime.ts';
-import { record } from '../../engine/autograd.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime, grid, template } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
+import { record } from '../../engine/core/tape.ts';
 
 const WG = 256;
 const NAN_BITS = 0x7fc00000;

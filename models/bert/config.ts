@@ -1,6 +1,6 @@
 /** BERT configuration: sizes and dropout, with Hugging Face `config.json` names mapped in. */
-import { ThawError } from '../../engine/errors.ts';
-import type { AttentionImpl } from '../../kernels/attention/attention.ts';
+import { ThawError } from '../../engine/core/errors.ts';
+import { type AttentionImpl } from '../../kernels/index.ts';
 
 /** Activation of the intermediate (feed-forward) layer. */
 export type BertActivation = 'gelu' | 'gelu_tanh' | 'relu';

@@ -3,18 +3,14 @@
  * checkpoint key (`encoder.layer.3.attention.self.query.weight`). Shapes: B batch, T tokens,
  * H hidden size, I intermediate size.
  */
-import { Module, onesInit, zerosInit, type Init } from '../../engine/module.ts';
-import { type Tensor, shapeStr } from '../../engine/tensor.ts';
-import { runtime } from '../../engine/runtime.ts';
-import { ShapeError, ThawError } from '../../engine/errors.ts';
-import { reshape } from '../../engine/shape.ts';
+import { Module, onesInit, zerosInit, type Init } from '../../engine/nn/module.ts';
+import { type Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { ShapeError, ThawError } from '../../engine/core/errors.ts';
+import { reshape } from '../../engine/core/shape.ts';
 import { Linear, Dropout } from '../../engine/nn/index.ts';
-import { add, gelu, relu, tanh } from '../../kernels/elementwise/elementwise.ts';
-import { gather } from '../../kernels/gather/gather.ts';
-import { slice } from '../../kernels/slice/slice.ts';
-import { layerNorm } from '../../kernels/layernorm/layernorm.ts';
-import { attention, type AttentionImpl } from '../../kernels/attention/attention.ts';
 import type { BertConfig } from './config.ts';
+import { add, gelu, relu, tanh, gather, slice, layerNorm, attention, type AttentionImpl } from '../../kernels/index.ts';
 
 /** N(0, std) init (Box-Muller over `rng`), BERT's init of Linear and Embedding weights. */
 export function normalInit(std: number, rng: () => number = Math.random): Init {

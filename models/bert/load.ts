@@ -5,9 +5,9 @@
  * - `LayerNorm.gamma` / `LayerNorm.beta` of checkpoints converted from the original TensorFlow code.
  * `embeddings.position_ids` (a buffer of 0..P-1 in older checkpoints) is dropped: positions are implicit.
  */
-import type { Module } from '../../engine/module.ts';
+import type { Module } from '../../engine/nn/module.ts';
 import type { HostTensor } from '../../engine/io/types.ts';
-import { loadStateDict, type LoadOptions, type LoadReport, type RemapRule } from '../../engine/load.ts';
+import { loadStateDict, type LoadOptions, type LoadReport, type RemapRule } from '../../engine/train/load.ts';
 
 /** Renames of TF-converted LayerNorm parameters. */
 export const LEGACY_NORM_RULES: RemapRule[] = [{ from: /\.gamma$/, to: '.weight' }, { from: /\.beta$/, to: '.bias' }];

@@ -9,17 +9,16 @@
  * mean(Wx + b) = W·mean(x) + b, so pooling first and applying the conv to the (N, F) vector gives the
  * same logits for less work, and the conv keeps its key (`conv2d_16.weight`, OIHW [K, F, 1, 1]).
  */
-import { Module } from '../../engine/module.ts';
-import type { Tensor } from '../../engine/tensor.ts';
-import { reshape } from '../../engine/shape.ts';
+import { Module } from '../../engine/nn/module.ts';
+import type { Tensor } from '../../engine/core/tensor.ts';
+import { reshape } from '../../engine/core/shape.ts';
 import { Conv2d, Linear } from '../../engine/nn/index.ts';
-import { sigmoid } from '../../kernels/elementwise/elementwise.ts';
-import { softmax } from '../../kernels/softmax/softmax.ts';
-import type { Classifier, Stage } from '../types.ts';
+import type { Classifier, Stage } from '../../engine/train/types.ts';
 import type { PreprocessSpec } from '../../engine/data/preprocess.ts';
 import { KerasTopologyError } from './topology.ts';
 import type { KerasLayer } from './layers.ts';
 import { KerasModel, runGraph, type KerasModelOptions, type Step } from './model.ts';
+import { sigmoid, softmax } from '../../kernels/index.ts';
 
 export interface KerasClassifierOptions extends KerasModelOptions {
   /** The layer whose (N, F) output is the feature vector (default: see the file comment). */

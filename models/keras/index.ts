@@ -5,8 +5,8 @@
  *   const { model, report } = kerasClassifierFromCheckpoint(ckpt);  // NCHW in, logits out
  */
 import type { Checkpoint } from '../../engine/io/types.ts';
-import { loadStateDict, describeLoad, type LoadReport } from '../../engine/load.ts';
-import { ThawError } from '../../engine/errors.ts';
+import { loadStateDict, describeLoad, type LoadReport } from '../../engine/train/load.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 import { KerasTopologyError, parseTopology } from './topology.ts';
 import { kerasStateDict } from './weights.ts';
 import { KerasModel, type KerasModelOptions } from './model.ts';

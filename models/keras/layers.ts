@@ -4,21 +4,17 @@
  * it, and the output shape (shape inference is what gives Conv2D its input channels and Dense its
  * input width, which Keras configs leave out).
  */
-import type { Module } from '../../engine/module.ts';
-import type { Tensor } from '../../engine/tensor.ts';
-import { reshape } from '../../engine/shape.ts';
+import type { Module } from '../../engine/nn/module.ts';
+import type { Tensor } from '../../engine/core/tensor.ts';
+import { reshape } from '../../engine/core/shape.ts';
 import { Conv2d, BatchNorm2d, Linear, Dropout } from '../../engine/nn/index.ts';
 import { addN, concatChannels } from '../../engine/nn/functional.ts';
-import { maxPool2d, avgPool2d, globalAvgPool2d } from '../../kernels/pool/pool.ts';
-import { pad2d } from '../../kernels/pad/pad.ts';
-import { concat } from '../../kernels/slice/slice.ts';
-import { max } from '../../kernels/reduce/reduce.ts';
 import { KerasTopologyError, type LayerSpec } from './topology.ts';
+import { maxPool2d, avgPool2d, globalAvgPool2d, pad2d, concat, max, leakyRelu } from '../../kernels/index.ts';
 import {
   type Activation, type Dims, namedActivation, reluLayerAct, softmaxAct, toOurDims, toKerasDims, ourAxis,
   toKerasOrder, kerasReshape,
 } from './layout.ts';
-import { leakyRelu } from '../../kernels/elementwise/elementwise.ts';
 
 /** A built layer. `op` then `act` is the Keras layer's call. */
 export interface KerasLayer {

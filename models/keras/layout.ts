@@ -4,12 +4,10 @@
  * This file holds the conversions that convention needs (shapes, axes, flatten order) and the
  * activations Keras layers name.
  */
-import type { Tensor } from '../../engine/tensor.ts';
-import { reshape } from '../../engine/shape.ts';
-import { relu, relu6, sigmoid, tanh, leakyRelu, unary } from '../../kernels/elementwise/elementwise.ts';
-import { softmax } from '../../kernels/softmax/softmax.ts';
-import { permute } from '../../kernels/permute/permute.ts';
+import type { Tensor } from '../../engine/core/tensor.ts';
+import { reshape } from '../../engine/core/shape.ts';
 import { KerasTopologyError } from './topology.ts';
+import { relu, relu6, sigmoid, tanh, leakyRelu, unary, softmax, permute } from '../../kernels/index.ts';
 
 /** A per-example shape (no batch dim) in thaw's layout; null for a size the topology leaves free. */
 export type Dims = (number | null)[];

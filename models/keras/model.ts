@@ -3,14 +3,14 @@
  * parametric layer registered under its Keras name, and a small graph executor that frees each
  * intermediate as soon as its last consumer has run.
  */
-import { Module } from '../../engine/module.ts';
-import { Tensor } from '../../engine/tensor.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { Module } from '../../engine/nn/module.ts';
+import { Tensor } from '../../engine/core/tensor.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
 import { parseTopology, type Topology } from './topology.ts';
 import { buildLayer, pair, windowOut, zeroPadding, type KerasLayer } from './layers.ts';
 import { applyAct, type Activation, type Dims } from './layout.ts';
 import { Conv2d } from '../../engine/nn/index.ts';
-import { conv2d } from '../../kernels/conv2d/conv2d.ts';
+import { conv2d } from '../../kernels/index.ts';
 
 /** One step of an execution plan: a layer, the names of the values it takes, the activation it ends with. */
 export interface Step { name: string; layer: KerasLayer; inputs: string[]; act: Activation }

@@ -5,7 +5,7 @@
  * and Keras 3 `{args: [...keras_history...]}` are both read). Shared layers (called twice),
  * multi-output layers, nested models and multiple model inputs/outputs are refused by name.
  */
-import { ThawError } from '../../engine/errors.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 
 /** One Keras layer: its class, its config as stored, and the layers whose outputs it takes. */
 export interface LayerSpec {

@@ -4,8 +4,8 @@
  * align-corners (the zoo entries' preprocessing).
  */
 import type { Checkpoint } from '../../engine/io/types.ts';
-import type { LoadReport } from '../../engine/load.ts';
-import { getZooEntry } from '../../engine/zoo.ts';
+import type { LoadReport } from '../../engine/train/load.ts';
+import { getZooEntry } from '../zoo.ts';
 import type { KerasClassifier } from './classifier.ts';
 import { kerasClassifierFromCheckpoint } from './index.ts';
 

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import type { Browser, Page } from 'playwright-core';
-import { loadFashionMnist, FASHION_MNIST_DIR } from '../../engine/data/fashion-mnist.ts';
+import { loadFashionMnist, FASHION_MNIST_DIR } from '../../engine/data/fashion_mnist.ts';
 
 export interface Check { name: string; ok: boolean; ms?: number; detail?: string; skip?: string }
 

@@ -38,7 +38,7 @@ export async function serverChecks(base: string): Promise<Check[]> {
 
   await check('serve: nothing outside the served folders (traversal, dot-files, sources, other methods)', async () => {
     const denied = ['/web/..%2Fpackage.json', '/web/../package.json', '/dist/web/..%2F..%2Fpackage.json', '/web/main.ts', '/web/.hidden',
-      '/checkpoints/resnet20-cifar10/..%2F..%2FDESIGN.md', '/checkpoints/darknet-tiny/model.json', '/package.json', '/engine/tensor.ts'];
+      '/checkpoints/resnet20-cifar10/..%2F..%2FDESIGN.md', '/checkpoints/darknet-tiny/model.json', '/package.json', '/engine/core/tensor.ts'];
     for (const p of denied) {
       const r = await get(base, p);
       expect(r.status === 404 || r.status === 400, `${p} → ${r.status}`);

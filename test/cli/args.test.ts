@@ -6,7 +6,7 @@ import { COMMANDS } from '../../cli/commands.ts';
 import { normalizeRows } from '../../cli/bench.ts';
 import { formatBytes, table } from '../../cli/fetch.ts';
 import { report } from '../../cli/report.ts';
-import { ThawError } from '../../engine/errors.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 
 const test = suite('cli args');
 

@@ -12,8 +12,8 @@ import { PNG } from 'pngjs';
 import { writeSafetensors } from '../../engine/io/safetensors.ts';
 import { loadCheckpointFile } from '../../engine/io/fs.ts';
 import type { HostTensor } from '../../engine/io/types.ts';
-import { ZOO } from '../../engine/zoo.ts';
-import { sha256File } from '../../engine/zoo-fetch.ts';
+import { ZOO } from '../../models/zoo.ts';
+import { sha256File } from '../../models/zoo_fetch.ts';
 
 const test = suite('cli');
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -6,7 +6,7 @@ import { DataArgError } from '../../engine/data/errors.ts';
 import { IMAGENET_MEAN, IMAGENET_STD, preprocess, type PreprocessSpec } from '../../engine/data/preprocess.ts';
 import { Rng } from '../../engine/data/rng.ts';
 import { resizeBilinear, type Image } from '../../engine/data/transforms.ts';
-import { ZOO } from '../../engine/zoo.ts';
+import { ZOO } from '../../models/zoo.ts';
 
 const test = suite('dataset');
 const seed = (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0;

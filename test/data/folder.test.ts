@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { DataFormatError, DataMissingError } from '../../engine/data/errors.ts';
 import { checkImageHeaders, imageFolderDataset, indexImageFolder } from '../../engine/data/folder.ts';
 import { Rng } from '../../engine/data/rng.ts';
-import { ZOO } from '../../engine/zoo.ts';
+import { ZOO } from '../../models/zoo.ts';
 
 const test = suite('folder');
 const seed = (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0;

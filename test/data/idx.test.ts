@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DataArgError, DataFormatError, DataMissingError } from '../../engine/data/errors.ts';
-import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, readIdxFile } from '../../engine/data/fashion-mnist.ts';
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, readIdxFile } from '../../engine/data/fashion_mnist.ts';
 import { encodeIdxU8, parseIdx, parseIdxImageSet } from '../../engine/data/idx.ts';
 import { Rng } from '../../engine/data/rng.ts';
 

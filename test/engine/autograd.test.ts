@@ -3,15 +3,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, randArray, assertClose, numericGrad } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy, dispose } from '../../engine/tensor.ts';
-import { backward, noGrad, variable } from '../../engine/autograd.ts';
-import { runtime } from '../../engine/runtime.ts';
-import { ThawError } from '../../engine/errors.ts';
-import { reshape } from '../../engine/shape.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy, dispose, noGrad } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { ThawError } from '../../engine/core/errors.ts';
+import { reshape } from '../../engine/core/shape.ts';
 import { mul, square, exp } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
 import { permute } from '../../kernels/permute/permute.ts';
+import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });
 

@@ -5,9 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, rand, randInt } from '../helpers.ts';
-import { tensor, assign } from '../../engine/factory.ts';
-import { ThawError } from '../../engine/errors.ts';
-import { runtime } from '../../engine/runtime.ts';
+import { tensor, assign } from '../../engine/core/factory.ts';
+import { ThawError } from '../../engine/core/errors.ts';
+import { runtime } from '../../engine/core/runtime.ts';
 
 test.before(async () => { await setup(); });
 

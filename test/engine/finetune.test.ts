@@ -5,11 +5,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, rand, randArray } from '../helpers.ts';
-import { runtime } from '../../engine/runtime.ts';
-import { assign } from '../../engine/factory.ts';
-import { ThawError } from '../../engine/errors.ts';
-import { finetune, makeOptimizer } from '../../engine/finetune.ts';
-import { NonFiniteError } from '../../engine/safety.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { assign } from '../../engine/core/factory.ts';
+import { ThawError } from '../../engine/core/errors.ts';
+import { finetune, makeOptimizer } from '../../engine/train/finetune.ts';
+import { NonFiniteError } from '../../kernels/finite/finite.ts';
 import { arrayDataset } from '../../engine/data/dataset.ts';
 import { KerasClassifier } from '../../models/keras/index.ts';
 

@@ -3,9 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, rand, randArray } from '../helpers.ts';
-import { loadStateDict, nonFiniteSummary, loadGap } from '../../engine/load.ts';
+import { loadStateDict, nonFiniteSummary, loadGap } from '../../engine/train/load.ts';
 import { Sequential, Conv2d, BatchNorm2d, Linear, Flatten } from '../../engine/nn/index.ts';
-import { ThawError } from '../../engine/errors.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 import type { HostTensor } from '../../engine/io/types.ts';
 
 test.before(async () => { await setup(); });

@@ -6,13 +6,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, rand, randArray } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { Tensor, tidy, dispose } from '../../engine/tensor.ts';
-import { backward, noGrad, variable } from '../../engine/autograd.ts';
-import { runtime } from '../../engine/runtime.ts';
-import { relu, sub, mulScalar, zeros } from '../../kernels/elementwise/elementwise.ts';
+import { tensor, zeros } from '../../engine/core/factory.ts';
+import { Tensor, tidy, dispose, noGrad } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { relu, sub, mulScalar } from '../../kernels/elementwise/elementwise.ts';
 import { linear } from '../../kernels/matmul/matmul.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
+import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });
 

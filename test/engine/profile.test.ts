@@ -1,11 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, randArray, assertClose } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
+import { tensor } from '../../engine/core/factory.ts';
 import { matmul } from '../../kernels/matmul/matmul.ts';
 import { add } from '../../kernels/elementwise/elementwise.ts';
-import { profile, formatProfile } from '../../engine/profile.ts';
-import type { Runtime } from '../../engine/runtime.ts';
+import { formatProfile } from '../../engine/core/profiler.ts';
+import type { Runtime } from '../../engine/core/runtime.ts';
+import { profile } from '../../engine/core/runtime.ts';
 
 let rt: Runtime;
 test.before(async () => { rt = await setup(); });

@@ -3,19 +3,20 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, randArray, randInt } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { Tensor, tidy, keep, dispose } from '../../engine/tensor.ts';
-import { backward, noGrad, variable } from '../../engine/autograd.ts';
-import { runtime } from '../../engine/runtime.ts';
-import { ThawError } from '../../engine/errors.ts';
-import { reshape } from '../../engine/shape.ts';
-import { add, exp, mul, relu, sub, mulScalar, zeros } from '../../kernels/elementwise/elementwise.ts';
+import { tensor, zeros } from '../../engine/core/factory.ts';
+import { Tensor, tidy, keep, dispose, noGrad } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { ThawError } from '../../engine/core/errors.ts';
+import { reshape } from '../../engine/core/shape.ts';
+import { add, exp, mul, relu, sub, mulScalar } from '../../kernels/elementwise/elementwise.ts';
 import { sum, mean, max } from '../../kernels/reduce/reduce.ts';
 import { linear } from '../../kernels/matmul/matmul.ts';
 import { crossEntropy, logSoftmax, softmax } from '../../kernels/softmax/softmax.ts';
 import { permute, transpose } from '../../kernels/permute/permute.ts';
 import { slice, concat } from '../../kernels/slice/slice.ts';
 import { gather } from '../../kernels/gather/gather.ts';
+import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });
 

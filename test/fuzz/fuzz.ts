@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ThawError } from '../../engine/errors.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 import { parseCheckpoint, parsePytorchLegacy, parsePytorchZip, parseSafetensors, writeSafetensors } from '../../engine/io/index.ts';
 import { parseTfjsLayers } from '../../engine/io/tfjs.ts';
 import { unpickle } from '../../engine/io/pickle.ts';

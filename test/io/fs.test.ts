@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileError } from '../../engine/errors.ts';
+import { FileError } from '../../engine/core/errors.ts';
 import { checkWritableDir, ensureDir, loadCheckpointFile, saveAtomic } from '../../engine/io/fs.ts';
 import { sniffFormat } from '../../engine/io/index.ts';
 import { FIXTURES, assertTensor, expected, fixture, throwsKind } from './helpers.ts';

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
-import { ThawError } from '../../engine/errors.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 import type { HostTensor } from '../../engine/io/types.ts';
 import { PickleWriter } from '../../engine/io/pickle_writer.ts';
 import { writeZip } from '../../engine/io/zip.ts';

@@ -5,7 +5,7 @@
  * full-size model exactly as the fixture script filled torchvision's, with no weights on disk.
  */
 import type { HostTensor } from '../../engine/io/types.ts';
-import type { Module } from '../../engine/module.ts';
+import type { Module } from '../../engine/nn/module.ts';
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;

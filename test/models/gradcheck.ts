@@ -9,17 +9,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
-import type { Module } from '../../engine/module.ts';
-import { tidy, keep, type Tensor } from '../../engine/tensor.ts';
-import { tensor } from '../../engine/factory.ts';
-import { backward, variable } from '../../engine/autograd.ts';
-import { loadStateDict } from '../../engine/load.ts';
-import { freeze, parseFreezeSpec } from '../../engine/freeze.ts';
+import type { Module } from '../../engine/nn/module.ts';
+import { tidy, keep, type Tensor } from '../../engine/core/tensor.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { backward } from '../../engine/autograd/backward.ts';
+import { loadStateDict } from '../../engine/train/load.ts';
+import { freeze, parseFreezeSpec } from '../../engine/train/freeze.ts';
 import { Dropout } from '../../engine/nn/index.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { FIXTURES, maxRelError } from './helpers.ts';
 import { detStateDict, detUniform } from './detinit.ts';
+import { variable } from '../../engine/core/tape.ts';
 
 /** The fixture's summary of one float64 gradient g of n values. */
 export interface GradSummary { n: number; norm: number; maxabs: number; dot: number; values: number[] }

@@ -3,10 +3,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
-import type { Module } from '../../engine/module.ts';
-import { tidy, type Tensor } from '../../engine/tensor.ts';
-import { noGrad } from '../../engine/autograd.ts';
-import type { Classifier } from '../../models/types.ts';
+import type { Module } from '../../engine/nn/module.ts';
+import { tidy, type Tensor, noGrad } from '../../engine/core/tensor.ts';
+import type { Classifier } from '../../engine/train/types.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** `<repo>/../shared`: the real checkpoints and images, absent on some machines. */

@@ -17,11 +17,10 @@ import { loadCheckpointFile } from '../../engine/io/fs.ts';
 import { extractUmdTfjsModel } from '../../engine/io/umd.ts';
 import { readImage } from '../../engine/data/image.ts';
 import { preprocess, type PreprocessSpec } from '../../engine/data/preprocess.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy } from '../../engine/tensor.ts';
-import { noGrad } from '../../engine/autograd.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy, noGrad } from '../../engine/core/tensor.ts';
 import { darknetTiny, nsfwjsMobileNetV2 } from '../../models/keras/zoo.ts';
-import { getZooEntry } from '../../engine/zoo.ts';
+import { getZooEntry } from '../../models/zoo.ts';
 
 test.before(async () => { await setup(); });
 

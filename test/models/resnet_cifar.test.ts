@@ -4,11 +4,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setup, assertClose } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy } from '../../engine/tensor.ts';
-import { noGrad } from '../../engine/autograd.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy, noGrad } from '../../engine/core/tensor.ts';
 import { loadCheckpointFile } from '../../engine/io/fs.ts';
-import { loadStateDict } from '../../engine/load.ts';
+import { loadStateDict } from '../../engine/train/load.ts';
 import { resnet20 } from '../../models/resnet_cifar.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -14,13 +14,12 @@ import { join } from 'node:path';
 import { setup } from '../helpers.ts';
 import { FIXTURES, checkGroups, checkStages, maxRelError } from './helpers.ts';
 import { detStateDict, detUniform } from './detinit.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy } from '../../engine/tensor.ts';
-import { noGrad } from '../../engine/autograd.ts';
-import { loadStateDict } from '../../engine/load.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy, noGrad } from '../../engine/core/tensor.ts';
+import { loadStateDict } from '../../engine/train/load.ts';
 import { resnet18, resnet34, resnet50 } from '../../models/resnet.ts';
 import { mobilenetV2 } from '../../models/mobilenetv2.ts';
-import type { Classifier } from '../../models/types.ts';
+import type { Classifier } from '../../engine/train/types.ts';
 
 test.before(async () => { await setup(); });
 

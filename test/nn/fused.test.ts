@@ -4,21 +4,22 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, randArray, assertClose } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy, type Tensor } from '../../engine/tensor.ts';
-import { backward, variable, noGrad } from '../../engine/autograd.ts';
-import { runtime } from '../../engine/runtime.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy, type Tensor, noGrad } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
+import { runtime } from '../../engine/core/runtime.ts';
 import { conv2d, type Conv2dOptions } from '../../kernels/conv2d/conv2d.ts';
 import { unary, binary, addRelu } from '../../kernels/elementwise/elementwise.ts';
 import { subgroupLanes } from '../../kernels/conv2d/launch.ts';
-import { Module } from '../../engine/module.ts';
+import { Module } from '../../engine/nn/module.ts';
 import { Conv2d, BatchNorm2d } from '../../engine/nn/index.ts';
 import { convBnAct, canFold, setConvBnFolding, releaseFold } from '../../engine/nn/fused.ts';
 import * as fused from '../../engine/nn/fused.ts';
-import { freeze, unfreeze, freezeTo } from '../../engine/freeze.ts';
-import { loadStateDict } from '../../engine/load.ts';
+import { freeze, unfreeze, freezeTo } from '../../engine/train/freeze.ts';
+import { loadStateDict } from '../../engine/train/load.ts';
 import { resnet20 } from '../../models/resnet_cifar.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
+import { variable } from '../../engine/core/tape.ts';
 
 await setup();
 

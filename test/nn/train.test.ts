@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, rand, runSeed } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy, type Tensor } from '../../engine/tensor.ts';
-import { backward, noGrad } from '../../engine/autograd.ts';
-import { runtime } from '../../engine/runtime.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy, type Tensor, noGrad } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
+import { runtime } from '../../engine/core/runtime.ts';
 import { sub, mulScalar } from '../../kernels/elementwise/elementwise.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
 import { Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Flatten, Linear, Dropout } from '../../engine/nn/index.ts';

@@ -2,13 +2,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { setup, randArray, assertClose, numericGrad } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy, type Tensor } from '../../engine/tensor.ts';
-import { backward, variable } from '../../engine/autograd.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy, type Tensor } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
 import { mul, unary } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { runtime } from '../../engine/runtime.ts';
+import { runtime } from '../../engine/core/runtime.ts';
 import { batchNorm2d, batchNormRef, bnChunks, incrementCounter, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
+import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });
 

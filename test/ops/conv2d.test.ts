@@ -2,17 +2,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { setup, randArray, assertClose, numericGrad } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy } from '../../engine/tensor.ts';
-import { backward, variable } from '../../engine/autograd.ts';
-import { runtime } from '../../engine/runtime.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
 import {
   conv2d, conv2dInputGrad, conv2dWeightGrad, conv2dBiasGrad, conv2dOutputShape, convGeometry, pickVariant,
   conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef, type Conv2dOptions, type ConvVariant,
 } from '../../kernels/conv2d/conv2d.ts';
 import { TUNING, subgroupLanes } from '../../kernels/conv2d/launch.ts';
-import { DW_TUNING } from '../../kernels/conv2d/depthwise.ts';
+import { variable } from '../../engine/core/tape.ts';
+import { DW_TUNING } from '../../kernels/conv2d/depthwise_rows.ts';
 
 await setup();
 

@@ -8,12 +8,12 @@
 // not, and sizes that are not multiples of the tiles.
 import { test } from 'uvu';
 import { setup, randArray, assertClose } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { runtime } from '../../engine/runtime.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { DW_TUNING } from '../../kernels/conv2d/depthwise_rows.ts';
 import {
   conv2d, conv2dInputGrad, conv2dWeightGrad, conv2dOutputShape, conv2dRef, conv2dDxRef, conv2dDwRef, type Conv2dOptions,
 } from '../../kernels/conv2d/conv2d.ts';
-import { DW_TUNING } from '../../kernels/conv2d/depthwise.ts';
 
 await setup();
 

@@ -6,12 +6,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, randArray, assertClose } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy } from '../../engine/tensor.ts';
-import { backward, variable } from '../../engine/autograd.ts';
-import { runtime } from '../../engine/runtime.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
+import { runtime } from '../../engine/core/runtime.ts';
 import { conv2d, conv2dOutputShape, conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef, type Conv2dOptions } from '../../kernels/conv2d/conv2d.ts';
 import { TUNING, subgroupLanes } from '../../kernels/conv2d/launch.ts';
+import { variable } from '../../engine/core/tape.ts';
 
 await setup();
 

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, randArray, assertClose } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { Tensor, keep } from '../../engine/tensor.ts';
-import { runtime } from '../../engine/runtime.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { Tensor, keep } from '../../engine/core/tensor.ts';
+import { runtime } from '../../engine/core/runtime.ts';
 import { clipGradNorm } from '../../engine/optim/index.ts';
 import { clipRef } from '../../kernels/optim/clip.ts';
 

@@ -4,9 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, randArray, assertClose } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { Tensor, keep } from '../../engine/tensor.ts';
-import { runtime } from '../../engine/runtime.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { Tensor, keep } from '../../engine/core/tensor.ts';
+import { runtime } from '../../engine/core/runtime.ts';
 import { SGD, Adam, AdamW, clipGradNorm } from '../../engine/optim/index.ts';
 import { sgdUpdate, adamUpdate, sgdRef } from '../../kernels/optim/optim.ts';
 import { setMultiTensorCap, perDispatch, chunk } from '../../kernels/optim/multi.ts';

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { Tensor, keep } from '../../engine/tensor.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { Tensor, keep } from '../../engine/core/tensor.ts';
 import { SGD, Adam, AdamW, type Optimizer } from '../../engine/optim/index.ts';
 
 const fx = JSON.parse(readFileSync(new URL('../fixtures/optim/optimizers.json', import.meta.url), 'utf8'));

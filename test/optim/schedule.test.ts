@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, assertClose } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { keep } from '../../engine/tensor.ts';
-import { ThawError } from '../../engine/errors.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { keep } from '../../engine/core/tensor.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 import { SGD, Adam, Scheduler, stepDecay, cosine, linear, oneCycle, warmup, constant, type Schedule, type Optimizer } from '../../engine/optim/index.ts';
 
 const fx = JSON.parse(readFileSync(new URL('../fixtures/optim/schedules.json', import.meta.url), 'utf8'));

@@ -4,11 +4,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, randArray, assertClose } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { Tensor, keep } from '../../engine/tensor.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { Tensor, keep } from '../../engine/core/tensor.ts';
 import { perDispatch } from '../../kernels/optim/multi.ts';
-import { runtime } from '../../engine/runtime.ts';
-import { ThawError } from '../../engine/errors.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 import { SGD, Adam, AdamW, type Optimizer } from '../../engine/optim/index.ts';
 import { sgdRef, adamRef } from '../../kernels/optim/optim.ts';
 

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readmeExample, zooEnv } from '../readme-env.ts';
+import { readmeExample, zooEnv } from '../readme_env.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TSC = join(root, 'node_modules', '.bin', 'tsc');

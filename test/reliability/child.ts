@@ -24,11 +24,11 @@ function describe(e: unknown): { name: string; kind?: string; message: string } 
 }
 
 async function main(args: string[]): Promise<void> {
-  const { init, runtime, resetRuntime } = await import('../../engine/runtime.ts');
-  const { resetGpu } = await import('../../engine/device.ts');
-  const { tensor } = await import('../../engine/factory.ts');
+  const { init, runtime, resetRuntime } = await import('../../engine/core/runtime.ts');
+  const { resetGpu } = await import('../../engine/core/device.ts');
+  const { tensor } = await import('../../engine/core/factory.ts');
   const { add } = await import('../../kernels/elementwise/elementwise.ts');
-  const { saveTrainingCheckpoint, loadTrainingCheckpoint, encodeTrainingCheckpoint } = await import('../../engine/checkpoint.ts');
+  const { saveTrainingCheckpoint, loadTrainingCheckpoint, encodeTrainingCheckpoint } = await import('../../engine/train/checkpoint.ts');
   const C = await import('./common.ts');
   const { injectFault } = await import('./faults.ts');
   await init();

@@ -12,11 +12,11 @@ import { Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Flatten, Linear, Drop
 import { Adam, Scheduler, cosine } from '../../engine/optim/index.ts';
 import { Rng, randn } from '../../engine/data/rng.ts';
 import { arrayDataset, batches, type Dataset } from '../../engine/data/dataset.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy, keep } from '../../engine/tensor.ts';
-import { backward } from '../../engine/autograd.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy, keep } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
-import { saveTrainingCheckpoint } from '../../engine/checkpoint.ts';
+import { saveTrainingCheckpoint } from '../../engine/train/checkpoint.ts';
 
 export const S = 8, C = 3, CLASSES = 3, N = 24, BATCH = 8;
 /** Steps per epoch. */

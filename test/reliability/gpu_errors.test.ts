@@ -9,11 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup } from '../helpers.ts';
-import { runtime } from '../../engine/runtime.ts';
-import { gpu } from '../../engine/device.ts';
-import { LimitError } from '../../engine/errors.ts';
-import { tensor } from '../../engine/factory.ts';
-import { full } from '../../kernels/elementwise/elementwise.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { gpu } from '../../engine/core/device.ts';
+import { LimitError } from '../../engine/core/errors.ts';
+import { tensor, full } from '../../engine/core/factory.ts';
 import { matmul } from '../../kernels/matmul/matmul.ts';
 import { runChild, resultOf, finding } from './common.ts';
 
@@ -64,7 +63,7 @@ test('a broken kernel is reported with its name, with THAW_DEBUG=1 and without',
     // A WGSL syntax error is caught by the reflection step, before anything reaches the GPU.
     assert.ok(r.syntaxError, 'the syntax error throws from run()');
     if (!/thaw_test_broken_syntax/.test(r.syntaxError.message) || r.syntaxError.kind === undefined) {
-      if (mode === 'default') finding('engine/runtime.ts:60 (compile: new WgslReflect(code))', `a WGSL syntax error escapes as a bare ${r.syntaxError.name} "${r.syntaxError.message}" without the kernel's name; wrap it in ThawError('kernel', \`kernel \${k.key}: WGSL does not parse: ...\`)`);
+      if (mode === 'default') finding('engine/core/runtime.ts (compile: new WgslReflect(code))', `a WGSL syntax error escapes as a bare ${r.syntaxError.name} "${r.syntaxError.message}" without the kernel's name; wrap it in ThawError('kernel', \`kernel \${k.key}: WGSL does not parse: ...\`)`);
     }
   }
 });
@@ -83,7 +82,7 @@ test('a lost device raises DeviceError on the next op; training resumes on a new
   console.log(`  resumed on a new device at step ${r.from}: losses ${r.resumed.map((x: number) => x.toFixed(6)).join(', ')}; max |diff| vs the uninterrupted run ${d}`);
   assert.equal(r.resumed, r.ref, 'same losses on the new device');
   if (r.stale && !/lost|previous device|stale/i.test(r.stale.message)) {
-    finding('engine/tensor.ts:58 (Tensor.buffer) / engine/runtime.ts:199 (read)', `a tensor from the lost device used after resetGpu() gives an opaque ${r.stale.name} (${r.stale.kind}): "${r.stale.message.split('\n')[0]}"; Storage could record its device and throw DeviceError('stale-tensor', 'tensor [..] belongs to a device that was lost; reload it from the checkpoint')`);
+    finding('engine/core/tensor.ts (Tensor.buffer) / engine/core/runtime.ts (read)', `a tensor from the lost device used after resetGpu() gives an opaque ${r.stale.name} (${r.stale.kind}): "${r.stale.message.split('\n')[0]}"; Storage could record its device and throw DeviceError('stale-tensor', 'tensor [..] belongs to a device that was lost; reload it from the checkpoint')`);
   }
 });
 

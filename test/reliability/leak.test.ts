@@ -4,10 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup } from '../helpers.ts';
-import { runtime } from '../../engine/runtime.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy } from '../../engine/tensor.ts';
-import { backward } from '../../engine/autograd.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
 import { Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Flatten, Linear } from '../../engine/nn/index.ts';
 import { SGD } from '../../engine/optim/index.ts';

@@ -8,18 +8,18 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup } from '../helpers.ts';
-import { ThawError } from '../../engine/errors.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 import { Rng } from '../../engine/data/rng.ts';
 import { SGD, Scheduler, cosine } from '../../engine/optim/index.ts';
 import { Sequential, Linear, Dropout } from '../../engine/nn/index.ts';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../../engine/checkpoint.ts';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../../engine/train/checkpoint.ts';
 import { parseSafetensors, writeSafetensors } from '../../engine/io/safetensors.ts';
-import { tensor, assign } from '../../engine/factory.ts';
-import { tidy } from '../../engine/tensor.ts';
-import { backward } from '../../engine/autograd.ts';
+import { tensor, assign } from '../../engine/core/factory.ts';
+import { tidy } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
 import { makeRun, freeRun, train, trainStep, weights, rejects, finding, TOTAL, SPE, BATCH, C, S } from './common.ts';
-import { loadStateDict, stateToHost } from '../../engine/load.ts';
+import { loadStateDict, stateToHost } from '../../engine/train/load.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'thaw-resume-'));
 test.before(async () => { await setup(); });
@@ -149,7 +149,7 @@ test('(finding check) loadStateDict after making the optimizer: does the optimiz
   await trainStep(b, { x: new Float32Array(BATCH * C * S * S).fill(0.1), y: new Int32Array(BATCH), n: BATCH });
   const changed = Array.from(await p.data()).some((v, i) => v !== before[i]);
   if (!changed) {
-    finding('engine/load.ts:72 (model.setTensor) / engine/module.ts:97 (setTensor)', `loadStateDict replaces each parameter tensor, so an optimizer made before the load keeps the old, disposed tensors and silently skips every update ('${name}' did not change after a step). loadTrainingCheckpoint writes in place instead; loadStateDict could do the same when shape and dtype match`);
+    finding('engine/train/load.ts (model.setTensor) / engine/nn/module.ts (setTensor)', `loadStateDict replaces each parameter tensor, so an optimizer made before the load keeps the old, disposed tensors and silently skips every update ('${name}' did not change after a step). loadTrainingCheckpoint writes in place instead; loadStateDict could do the same when shape and dtype match`);
   }
   freeRun(a); freeRun(b);
 });

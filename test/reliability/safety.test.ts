@@ -3,13 +3,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup } from '../helpers.ts';
-import { runtime } from '../../engine/runtime.ts';
-import { tensor, assign } from '../../engine/factory.ts';
-import { keep, tidy, type Tensor } from '../../engine/tensor.ts';
-import { backward } from '../../engine/autograd.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { tensor, assign } from '../../engine/core/factory.ts';
+import { keep, tidy, type Tensor } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
 import { relu } from '../../kernels/elementwise/elementwise.ts';
-import { checkFinite, findNonFinite, NonFiniteError } from '../../engine/safety.ts';
+import { checkFinite, findNonFinite, NonFiniteError } from '../../kernels/finite/finite.ts';
 import { makeRun, freeRun, trainStep, finding, BATCH, C, S } from './common.ts';
 
 test.before(async () => { await setup(); });

@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup } from '../helpers.ts';
-import { saveTrainingCheckpoint, loadTrainingCheckpoint, encodeTrainingCheckpoint } from '../../engine/checkpoint.ts';
+import { saveTrainingCheckpoint, loadTrainingCheckpoint, encodeTrainingCheckpoint } from '../../engine/train/checkpoint.ts';
 import { makeRun, freeRun, train, runChild, resultOf, type Run } from './common.ts';
 import { injectFault, POINTS } from './faults.ts';
 

@@ -4,10 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup } from '../helpers.ts';
-import { runtime } from '../../engine/runtime.ts';
-import { tensor } from '../../engine/factory.ts';
-import type { Tensor } from '../../engine/tensor.ts';
-import { ShapeError } from '../../engine/errors.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import type { Tensor } from '../../engine/core/tensor.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
 import { matmul, linear } from '../../kernels/matmul/matmul.ts';
 import { conv2d } from '../../kernels/conv2d/conv2d.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';

@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy, type Tensor } from '../../engine/tensor.ts';
-import { backward, noGrad } from '../../engine/autograd.ts';
-import { freezeTo } from '../../engine/freeze.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy, type Tensor, noGrad } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
+import { freezeTo } from '../../engine/train/freeze.ts';
 import type { HostTensor } from '../../engine/io/types.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
 import { BertModel, BertForSequenceClassification, loadBertWeights } from '../../models/bert.ts';

@@ -1,13 +1,14 @@
 import { test } from 'uvu';
 import { setup, assertClose } from '../helpers.ts';
-import { tensor } from '../../engine/factory.ts';
-import { tidy } from '../../engine/tensor.ts';
-import { backward, variable } from '../../engine/autograd.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
 import { gelu } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
 import { loadCheckpointFile } from '../../engine/io/fs.ts';
 import { join } from 'node:path';
 import { FIXTURES } from './bert_helpers.ts';
+import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });
 

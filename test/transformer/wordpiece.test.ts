@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WordPiece, basicTokenize } from '../../engine/text/index.ts';
-import { ThawError } from '../../engine/errors.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 import { FIXTURES } from './bert_helpers.ts';
 
 const vocabText = readFileSync(join(FIXTURES, 'vocab.txt'), 'utf8');

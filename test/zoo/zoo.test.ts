@@ -9,8 +9,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ChecksumError, ModelUnavailableError, UnknownModelError } from '../../engine/data/errors.ts';
 import { Rng } from '../../engine/data/rng.ts';
-import { editDistance, getZooEntry, modelNames, nearestNames, ZOO } from '../../engine/zoo.ts';
-import { fetchModel, sha256File, type FetchProgress } from '../../engine/zoo-fetch.ts';
+import { editDistance, getZooEntry, modelNames, nearestNames, ZOO } from '../../models/zoo.ts';
+import { fetchModel, sha256File, type FetchProgress } from '../../models/zoo_fetch.ts';
 
 const test = suite('zoo');
 const seed = (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0;
@@ -139,7 +139,7 @@ test('default local sources: darknet-tiny and mobilenetv2-nsfwjs land in one cac
 });
 
 test('the cache directory defaults to $THAW_CACHE', async () => {
-  const { defaultCacheDir } = await import('../../engine/zoo-fetch.ts');
+  const { defaultCacheDir } = await import('../../models/zoo_fetch.ts');
   const old = process.env.THAW_CACHE;
   try {
     process.env.THAW_CACHE = join(tmp, 'env-cache');
@@ -152,7 +152,7 @@ test('the cache directory defaults to $THAW_CACHE', async () => {
 });
 
 test('$THAW_OFFLINE_DIRS: each folder is searched as <dir>/<model>/ and <dir>/, before the default local copies', async () => {
-  const { defaultOfflineDirs, envOfflineDirs } = await import('../../engine/zoo-fetch.ts');
+  const { defaultOfflineDirs, envOfflineDirs } = await import('../../models/zoo_fetch.ts');
   const e = ZOO['resnet20-cifar10'];
   assert.equal(envOfflineDirs(e, ''), []);
   assert.equal(envOfflineDirs(e, `/a${delimiter}${delimiter}/b/`), ['/a/resnet20-cifar10', '/a', '/b/resnet20-cifar10', '/b']);

@@ -7,9 +7,9 @@
  * The test is on the bits (exponent all ones), not `x != x`, which a compiler may fold away under
  * fast-math assumptions.
  */
-import { Tensor } from './tensor.ts';
-import { runtime, grid } from './runtime.ts';
-import { ThawError } from './errors.ts';
+import { Tensor } from '../../engine/core/tensor.ts';
+import { runtime, grid } from '../../engine/core/runtime.ts';
+import { ThawError } from '../../engine/core/errors.ts';
 
 /** Which side of a parameter a check reads. */
 export type FiniteWhat = 'grad' | 'value';

@@ -3,13 +3,12 @@
  * norms in inference mode, no active dropout, no random augmentation before them), the split of the
  * forward pass at that point, and the host-side cache of per-sample representations.
  */
-import { type Classifier, runStages } from '../models/types.ts';
-import type { Module } from './module.ts';
-import { type Dataset, batches } from './data/dataset.ts';
-import { tensor } from './factory.ts';
-import { type Tensor, tidy } from './tensor.ts';
-import { noGrad } from './autograd.ts';
-import { ThawError } from './errors.ts';
+import { type Classifier, runStages } from './types.ts';
+import type { Module } from '../nn/module.ts';
+import { type Dataset, batches } from '../data/dataset.ts';
+import { tensor } from '../core/factory.ts';
+import { type Tensor, tidy, noGrad } from '../core/tensor.ts';
+import { ThawError } from '../core/errors.ts';
 
 /** Where the fine-tuning loop caches: the number of leading trunk stages that are fixed, and why not more. */
 export interface CachePlan {

@@ -1,7 +1,7 @@
 /** View ops that share storage. */
 import { Tensor, type Shape, numel, shapeStr } from './tensor.ts';
-import { record } from './autograd.ts';
 import { ShapeError } from './errors.ts';
+import { record } from './tape.ts';
 
 /** Reshapes without copying; one dimension may be -1. */
 export function reshape(x: Tensor, shape: Shape): Tensor {

@@ -8,7 +8,6 @@
  *   console.log(formatProfile(report));
  */
 import { ThawError } from './errors.ts';
-import { runtime, type Runtime } from './runtime.ts';
 
 /** One kernel's line of a profile. */
 export interface ProfileRow { kernel: string; calls: number; ms: number }
@@ -72,18 +71,6 @@ export class Profiler {
     const rows = [...this.totals].map(([kernel, v]) => ({ kernel, calls: v.calls, ms: v.ns / 1e6 })).sort((a, b) => b.ms - a.ms);
     return { rows, totalMs: rows.reduce((a, r) => a + r.ms, 0), dispatches: rows.reduce((a, r) => a + r.calls, 0) };
   }
-}
-
-/** Runs `fn` with every dispatch timed on the GPU; returns the per-kernel totals. */
-export async function profile(fn: () => Promise<void> | void, rt: Runtime = runtime()): Promise<ProfileReport> {
-  const p = rt.startProfile();
-  try {
-    await fn();
-    await rt.sync();
-  } finally {
-    rt.stopProfile();
-  }
-  return p.report();
 }
 
 /** A profile as an aligned text table, the `top` heaviest kernels first. */

@@ -10,9 +10,9 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { ChecksumError, ModelUnavailableError } from './data/errors.ts';
+import { ChecksumError, ModelUnavailableError } from '../engine/data/errors.ts';
 import { getZooEntry, type ZooEntry, type ZooFile } from './zoo.ts';
-import { ensureDir } from './io/fs.ts';
+import { ensureDir } from '../engine/io/fs.ts';
 
 /** Where a file came from. */
 export type FetchSource = 'cache' | 'local' | 'download';

@@ -3,12 +3,12 @@
  * checks, and a report of loaded, missing, unexpected and mis-shaped keys by name. A partial
  * checkpoint into a model with a new head is the normal case: the report says what was skipped.
  */
-import type { Module } from './module.ts';
-import type { HostTensor } from './io/types.ts';
-import { Tensor } from './tensor.ts';
-import { assign } from './factory.ts';
-import { ThawError } from './errors.ts';
-import { runtime } from './runtime.ts';
+import type { Module } from '../nn/module.ts';
+import type { HostTensor } from '../io/types.ts';
+import { Tensor } from '../core/tensor.ts';
+import { assign } from '../core/factory.ts';
+import { ThawError } from '../core/errors.ts';
+import { runtime } from '../core/runtime.ts';
 
 /** One rename rule: a regex (or literal prefix) and its replacement. */
 export interface RemapRule { from: RegExp | string; to: string }

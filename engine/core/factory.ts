@@ -1,6 +1,7 @@
 /** Creating tensors from host data. */
 import { Tensor, type Shape, type DType, numel, shapeStr } from './tensor.ts';
-import { runtime } from './runtime.ts';
+import fillSrc from './fill.wgsl';
+import { runtime, template, launch1d } from './runtime.ts';
 import { ShapeError, ThawError } from './errors.ts';
 
 const I32_MIN = -(2 ** 31), I32_MAX = 2 ** 31 - 1;
@@ -64,3 +65,17 @@ export function clone(t: Tensor): Tensor {
   if (t.size) runtime().copy(t.buffer, 0, out.buffer, 0, t.size * 4);
   return out;
 }
+
+/** A tensor of `shape` filled with `value`. */
+export function full(shape: Shape, value: number, dtype: 'f32' | 'i32' = 'f32'): Tensor {
+  const out = Tensor.alloc(shape, dtype);
+  const { groups, stride } = launch1d(out.size);
+  runtime().run({ key: `fill:${dtype}`, code: () => template(fillSrc, { IS_INT: dtype === 'i32' }) },
+    { out }, { n: out.size, stride, value, ivalue: dtype === 'i32' ? value : 0 }, groups);
+  return out;
+}
+
+export const zeros = (shape: Shape) => full(shape, 0);
+export const ones = (shape: Shape) => full(shape, 1);
+export const onesLike = (t: Tensor) => full(t.shape, 1);
+export const zerosLike = (t: Tensor) => full(t.shape, 0);

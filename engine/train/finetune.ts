@@ -6,24 +6,23 @@
  * are computed once per sample and the head trains from the cache. Otherwise the full network runs
  * every step, and autograd still records nothing below the lowest trainable layer.
  */
-import type { Classifier } from '../models/types.ts';
-import type { Dataset } from './data/dataset.ts';
-import { batches } from './data/dataset.ts';
-import { Rng } from './data/rng.ts';
-import { tensor } from './factory.ts';
-import { Tensor, tidy, keep } from './tensor.ts';
-import { backward, noGrad } from './autograd.ts';
-import { runtime } from './runtime.ts';
-import { crossEntropy } from '../kernels/softmax/softmax.ts';
-import { SGD, Adam, AdamW, Scheduler, cosine, constant, oneCycle, warmup, clipGradNorm } from './optim/index.ts';
-import type { Optimizer } from './optim/optimizer.ts';
-import { type CachePlan, type FeatureCache, planCache, splitAt, computeCache, shapeOf, cachedBatch } from './feature-cache.ts';
-import { ThawError } from './errors.ts';
+import type { Classifier } from './types.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { batches } from '../data/dataset.ts';
+import { Rng } from '../data/rng.ts';
+import { tensor } from '../core/factory.ts';
+import { Tensor, tidy, keep, noGrad } from '../core/tensor.ts';
+import { backward } from '../autograd/backward.ts';
+import { runtime } from '../core/runtime.ts';
+import { SGD, Adam, AdamW, Scheduler, cosine, constant, oneCycle, warmup, clipGradNorm } from '../optim/index.ts';
+import type { Optimizer } from '../optim/optimizer.ts';
+import { type CachePlan, type FeatureCache, planCache, splitAt, computeCache, shapeOf, cachedBatch } from './feature_cache.ts';
+import { ThawError } from '../core/errors.ts';
 import { freezeTo } from './freeze.ts';
-import { BatchNorm2d } from './nn/norm.ts';
-import { encodeFiniteCheck, findNonFinite, NonFiniteError, type NonFiniteReport, type PendingFiniteCheck } from './safety.ts';
+import { BatchNorm2d } from '../nn/norm.ts';
+import { crossEntropy, encodeFiniteCheck, findNonFinite, NonFiniteError, type NonFiniteReport, type PendingFiniteCheck } from '../../kernels/index.ts';
 
-export { planCache, cacheBlocker, computeCache, computeFeatures, type CachePlan, type FeatureCache } from './feature-cache.ts';
+export { planCache, cacheBlocker, computeCache, computeFeatures, type CachePlan, type FeatureCache } from './feature_cache.ts';
 
 export interface FinetuneOptions {
   epochs: number;

@@ -15,18 +15,18 @@
  */
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Module } from './module.ts';
-import type { Tensor } from './tensor.ts';
-import { shapeStr } from './tensor.ts';
-import { runtime } from './runtime.ts';
-import { ThawError } from './errors.ts';
-import type { Optimizer, OptimizerStateDict } from './optim/optimizer.ts';
-import type { Scheduler, SchedulerState } from './optim/schedule.ts';
-import { Rng, type RngState } from './data/rng.ts';
-import { parseSafetensors, writeSafetensors } from './io/safetensors.ts';
-import { CheckpointError } from './io/errors.ts';
-import { saveAtomic } from './io/fs.ts';
-import type { HostTensor } from './io/types.ts';
+import type { Module } from '../nn/module.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { shapeStr } from '../core/tensor.ts';
+import { runtime } from '../core/runtime.ts';
+import { ThawError } from '../core/errors.ts';
+import type { Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
+import type { Scheduler, SchedulerState } from '../optim/schedule.ts';
+import { Rng, type RngState } from '../data/rng.ts';
+import { parseSafetensors, writeSafetensors } from '../io/safetensors.ts';
+import { CheckpointError } from '../io/errors.ts';
+import { saveAtomic } from '../io/fs.ts';
+import type { HostTensor } from '../io/types.ts';
 import { nonFiniteSummary } from './load.ts';
 
 /** What a training checkpoint saves. */

@@ -14,7 +14,7 @@ import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { type Gpu, checkGpu, getGpu } from './device.ts';
 import { BufferPool } from './pool.ts';
 import { DeviceError, LimitError, ThawError } from './errors.ts';
-import { Profiler } from './profile.ts';
+import { Profiler, type ProfileReport } from './profiler.ts';
 
 /** Something bindable as a storage buffer: a raw GPUBuffer or anything carrying one (a Tensor). */
 export type Bindable = GPUBuffer | { readonly buffer: GPUBuffer };
@@ -126,7 +126,7 @@ export class Runtime {
     return c;
   }
 
-  /** Starts timing every dispatch (see profile.ts); one profile at a time. */
+  /** Starts timing every dispatch (see profiler.ts); one profile at a time. */
   startProfile(): Profiler {
     if (this.profiler) throw new ThawError('profile', 'a profile is already running');
     this.flush();
@@ -286,6 +286,18 @@ export function runtime(): Runtime {
 }
 
 /** Drops the runtime after device loss (pair with resetGpu()). */
+/** Runs `fn` with every dispatch timed on the GPU; returns the per-kernel totals. */
+export async function profile(fn: () => Promise<void> | void, rt: Runtime = runtime()): Promise<ProfileReport> {
+  const p = rt.startProfile();
+  try {
+    await fn();
+    await rt.sync();
+  } finally {
+    rt.stopProfile();
+  }
+  return p.report();
+}
+
 export function resetRuntime(): void { rt = null; }
 
 /**

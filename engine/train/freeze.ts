@@ -8,9 +8,9 @@
  * frozen statistics. A frozen conv followed by such a frozen norm runs as one conv with folded
  * weights where the model uses `convBnAct` (nn/fused.ts); freezing or unfreezing drops those folds.
  */
-import type { Module } from './module.ts';
-import { ThawError } from './errors.ts';
-import { invalidateFolds } from './nn/fused.ts';
+import type { Module } from '../nn/module.ts';
+import { ThawError } from '../core/errors.ts';
+import { invalidateFolds } from '../nn/fused.ts';
 
 /** A module with ordered layer groups for depth-based freezing (stem → blocks → head). */
 export interface Grouped {

@@ -1,7 +1,7 @@
 /** The interface every backbone in models/ implements, so freezing, fine-tuning and the CLI treat them alike. */
-import type { Module } from '../engine/module.ts';
-import type { Tensor } from '../engine/tensor.ts';
-import type { PreprocessSpec } from '../engine/data/preprocess.ts';
+import type { Module } from '../nn/module.ts';
+import type { Tensor } from '../core/tensor.ts';
+import type { PreprocessSpec } from '../data/preprocess.ts';
 
 export interface Classifier extends Module {
   /** The trunk: input (N, 3, H, W) → features (N, featureDim). */

@@ -3,8 +3,8 @@
  * architecture, input preprocessing and labels. Data only and browser-safe; fetching, caching and
  * verification live in the node-only `zoo-fetch.ts`.
  */
-import { UnknownModelError } from './data/errors.ts';
-import { IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec } from './data/preprocess.ts';
+import { UnknownModelError } from '../engine/data/errors.ts';
+import { IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec } from '../engine/data/preprocess.ts';
 
 /** Backbone architectures the models/ folder builds. */
 export type Architecture = 'resnet20-cifar10' | 'darknet-tiny' | 'mobilenetv2-keras';

@@ -5,7 +5,6 @@
  */
 import { runtime } from './runtime.ts';
 import { ShapeError, ThawError } from './errors.ts';
-import { gradEnabled, type Node } from './autograd.ts';
 
 export type DType = 'f32' | 'i32';
 export type Shape = readonly number[];
@@ -23,6 +22,38 @@ export function numel(shape: Shape): number {
 }
 
 export function shapeStr(shape: Shape): string { return `[${shape.join(', ')}]`; }
+
+/** Computes input gradients from the output gradient; entries for inputs not needed may be null. */
+export type BackwardFn = (grad: Tensor, needs: boolean[], saved: Tensor[]) => (Tensor | null)[];
+
+export class Node {
+  released = false;
+  constructor(
+    readonly op: string,
+    readonly inputs: Tensor[],
+    readonly saved: Tensor[],
+    readonly backwardFn: BackwardFn,
+  ) {}
+
+  /** Frees the tensors saved for backward. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const t of this.saved) t.dispose();
+    this.saved.length = 0;
+  }
+}
+
+let gradDepth = 0; // > 0 inside noGrad
+
+/** Whether ops currently record autograd nodes. */
+export function gradEnabled(): boolean { return gradDepth === 0; }
+
+/** Runs `fn` without recording autograd nodes (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  gradDepth++;
+  try { return fn(); } finally { gradDepth--; }
+}
 
 let nextId = 1;
 
@@ -63,7 +94,7 @@ export class Tensor {
   /**
    * A new handle of `shape` on the same storage, which autograd does not see: no gradient flows from
    * it back to this tensor. So while ops record (outside `noGrad`) it refuses a tensor that takes part
-   * in autograd; `reshape()` (engine/shape.ts) is the view that records.
+   * in autograd; `reshape()` (engine/core/shape.ts) is the view that records.
    */
   alias(shape: Shape = this.shape): Tensor {
     if (gradEnabled() && (this.requiresGrad || this.node)) {

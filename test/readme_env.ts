@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fetchModel } from '../engine/zoo-fetch.ts';
+import { fetchModel } from '../models/zoo_fetch.ts';
 import { ModelUnavailableError } from '../engine/data/errors.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -6,9 +6,9 @@
  * `this.param('weight', shape, init)`) so the constructor declares names and shapes and the loader
  * can check them against a checkpoint.
  */
-import { Tensor, keep } from './tensor.ts';
-import { tensor } from './factory.ts';
-import { ThawError } from './errors.ts';
+import { Tensor, keep } from '../core/tensor.ts';
+import { tensor } from '../core/factory.ts';
+import { ThawError } from '../core/errors.ts';
 
 /** Initial values for a parameter or buffer of `n` elements. */
 export type Init = (n: number, shape: number[]) => Float32Array;

@@ -1,0 +1,30 @@
+/**
+ * Recording ops on the autograd tape. An op records a node only when gradients are enabled and some
+ * input requires them, so a frozen prefix of a network records nothing: no saved activations, no
+ * backward kernels below the lowest trainable layer. Each op's backward function sits beside its
+ * forward in kernels/<op>/ and computes only the input gradients asked for (`needs`);
+ * engine/autograd/backward.ts walks the tape.
+ */
+import { Tensor, Node, type BackwardFn, keep, trackNode, gradEnabled } from './tensor.ts';
+
+/**
+ * Records `out` as produced by `op` from `inputs`. `save` lists tensors backward needs; they are
+ * kept alive (by reference) even if the caller disposes them.
+ */
+export function record(op: string, inputs: Tensor[], out: Tensor, backward: BackwardFn, save: Tensor[] = []): Tensor {
+  if (!gradEnabled() || !inputs.some((t) => t.requiresGrad)) return out;
+  out.requiresGrad = true;
+  const saved = save.map((t) => keep(t.unrecordedView()));
+  const node = new Node(op, inputs, saved, backward);
+  out.node = node;
+  trackNode(node);
+  return out;
+}
+
+/** Marks a tensor as a trainable leaf. */
+export function variable(t: Tensor, name?: string): Tensor {
+  t.requiresGrad = true;
+  if (name) t.name = name;
+  return keep(t);
+}
+
