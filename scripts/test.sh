@@ -8,6 +8,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+# Each cached kernel's code is rebuilt at every use and compared, so a pipeline key that misses a value fails a test.
+export THAW_CHECK_KERNELS=1
 pattern="${1:-\.test\.ts$}"
 jobs="${THAW_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 [ "$jobs" -gt 4 ] && jobs=4

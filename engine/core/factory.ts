@@ -1,7 +1,8 @@
 /** Creating tensors from host data. */
 import { Tensor, type Shape, type DType, numel, shapeStr } from './tensor.ts';
 import fillSrc from './fill.wgsl';
-import { runtime, template, launch1d } from './runtime.ts';
+import { runtime, launch1d } from './runtime.ts';
+import { wgsl } from './wgsl.ts';
 import { ShapeError, ThawError } from './errors.ts';
 
 const I32_MIN = -(2 ** 31), I32_MAX = 2 ** 31 - 1;
@@ -70,7 +71,7 @@ export function clone(t: Tensor): Tensor {
 export function full(shape: Shape, value: number, dtype: 'f32' | 'i32' = 'f32'): Tensor {
   const out = Tensor.alloc(shape, dtype);
   const { groups, stride } = launch1d(out.size);
-  runtime().run({ key: `fill:${dtype}`, code: () => template(fillSrc, { IS_INT: dtype === 'i32' }) },
+  runtime().run(wgsl('fill', fillSrc, { defines: { IS_INT: dtype === 'i32' } }),
     { out }, { n: out.size, stride, value, ivalue: dtype === 'i32' ? value : 0 }, groups);
   return out;
 }

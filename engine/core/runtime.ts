@@ -29,9 +29,11 @@ interface Compiled {
   storage: { name: string; binding: number }[];
   uniform: { name: string; binding: number; size: number; slot: number; fields: Map<string, UniformField> } | null;
   workgroupSize: [number, number, number];
+  /** The code, kept only under THAW_CHECK_KERNELS=1 to compare each later use's code with. */
+  code?: string;
 }
 
-/** A kernel: WGSL source (built lazily) under a unique cache key. */
+/** A kernel: WGSL source (built lazily) under a unique cache key; build one with wgsl() (wgsl.ts). */
 export interface Kernel {
   key: string;
   code: () => string;
@@ -60,12 +62,15 @@ export class Runtime {
   /** Dispatch counts per kernel name. */
   readonly dispatchByName = new Map<string, number>();
   readonly debug: boolean;
+  /** THAW_CHECK_KERNELS=1: rebuild each cached kernel's code at every use and fail if its key hides a difference. */
+  readonly checkKernels: boolean;
   private profiler: Profiler | null = null;
 
   constructor(readonly gpu: Gpu) {
     const L = gpu.device.limits;
     this.pool = new BufferPool(gpu.device, L.maxBufferSize, L.maxStorageBufferBindingSize);
     this.debug = typeof process !== 'undefined' && process.env?.THAW_DEBUG === '1';
+    this.checkKernels = typeof process !== 'undefined' && process.env?.THAW_CHECK_KERNELS === '1';
     this.uniformAlign = L.minUniformBufferOffsetAlignment;
     this.uniformHost = new ArrayBuffer(Math.max(64 * 1024, FLUSH_EVERY * 2 * this.uniformAlign));
     this.uniformView = new DataView(this.uniformHost);
@@ -76,7 +81,12 @@ export class Runtime {
 
   private compile(k: Kernel): Compiled {
     let c = this.cache.get(k.key);
-    if (c) return c;
+    if (c) {
+      if (c.code !== undefined && k.code() !== c.code) {
+        throw new ThawError('kernel', `kernel ${k.key}: two different WGSL codes share this key; a value that shapes the code is missing from its defines`);
+      }
+      return c;
+    }
     const t0 = performance.now();
     const code = k.code();
     let reflect: WgslReflect;
@@ -120,7 +130,7 @@ export class Runtime {
     });
     const ws = fn.workgroupSize as any;
     const workgroupSize: [number, number, number] = [Number(ws?.[0] ?? 1), Number(ws?.[1] ?? 1), Number(ws?.[2] ?? 1)];
-    c = { name: k.key.split(':')[0], pipeline, layout, storage, uniform, workgroupSize };
+    c = { name: k.key.split(':')[0], pipeline, layout, storage, uniform, workgroupSize, code: this.checkKernels ? code : undefined };
     this.cache.set(k.key, c);
     this.compileMs += performance.now() - t0;
     return c;

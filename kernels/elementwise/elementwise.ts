@@ -7,8 +7,10 @@ import unarySrc from './unary.wgsl';
 import unaryBackSrc from './unary_backward.wgsl';
 import binarySrc from './binary.wgsl';
 import mathSrc from '../common/math.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, template, launch1d } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { reduceTo } from '../reduce/launch.ts';
 import { record } from '../../engine/core/tape.ts';
@@ -118,11 +120,11 @@ export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
   void x.buffer; // throws for a disposed input before anything is allocated
   const out = Tensor.alloc(x.shape);
   const { groups, stride } = launch1d(x.size);
-  runtime().run({ key: `unary:${op}`, code: () => mathSrc + template(unarySrc, { EXPR: rule.fwd }) },
+  runtime().run(wgsl('unary', unarySrc, { include: [mathSrc, flatIndex], defines: { EXPR: rule.fwd } }),
     { x, out }, { n: x.size, stride, a, b }, groups);
   return record(op, [x], out, (g, _needs, [sx, sy]) => {
     const dx = Tensor.alloc(x.shape);
-    runtime().run({ key: `unary_backward:${op}`, code: () => mathSrc + template(unaryBackSrc, { EXPR: rule.bwd }) },
+    runtime().run(wgsl('unary_backward', unaryBackSrc, { include: [mathSrc, flatIndex], defines: { EXPR: rule.bwd } }),
       { x: sx, y: sy, g, dx }, { n: x.size, stride, a, b }, groups);
     return [dx];
   }, [x, out]);
@@ -136,7 +138,7 @@ export function activationBackward(op: 'relu' | 'relu6', y: Tensor, g: Tensor): 
   const rule = UNARY[op];
   const dx = Tensor.alloc(y.shape);
   const { groups, stride } = launch1d(y.size);
-  runtime().run({ key: `unary_backward:${op}`, code: () => mathSrc + template(unaryBackSrc, { EXPR: rule.bwd }) },
+  runtime().run(wgsl('unary_backward', unaryBackSrc, { include: [mathSrc, flatIndex], defines: { EXPR: rule.bwd } }),
     { x: y, y, g, dx }, { n: y.size, stride, a: 0, b: 0 }, groups);
   return dx;
 }

@@ -11,7 +11,7 @@ fn df(x: f32, y: f32, g: f32, a: f32, b: f32) -> f32 { return {{EXPR}}; }
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
+  let i = flat_index(gid);
   if (i >= params.n) { return; }
   dx[i] = df(x[i], y[i], g[i], params.a, params.b);
 }

@@ -1,0 +1,84 @@
+/**
+ * The one way kernels assemble WGSL. A kernel is a named source plus the values that shape its code:
+ *
+ *   wgsl('reduce', reduceSrc, { include: [reduceCommon], defines: { VT: 'vec4<f32>', INIT: '0.0' } })
+ *
+ * - `defines` fill `{{NAME}}` placeholders (every placeholder must have one);
+ * - `unroll` repeats each line that mentions `$name` for name = 0 .. n-1 (the cartesian product when
+ *   a line mentions several), which keeps register blocks in plain variables;
+ * - `blocks` generates larger pieces of code for `{{NAME}}` placeholders, from the defines alone;
+ * - `include` puts shared pieces (kernels/common/*.wgsl) before the source, after any `enable`
+ *   directives, which WGSL wants first and which are gathered from every part.
+ *
+ * The pipeline-cache key is derived from the name, the defines and the unroll counts, never written
+ * by hand. A name stands for one source and one set of includes (a second source under the same name
+ * throws), and `blocks` may read only the defines it is given, so the key covers everything the code
+ * depends on; THAW_CHECK_KERNELS=1 (set by the test runner) rebuilds the code of every cached kernel
+ * at each use and fails if it differs. The code itself is built only when the pipeline is compiled.
+ */
+import { ThawError } from './errors.ts';
+import type { Kernel } from './runtime.ts';
+
+export type Define = number | boolean | string;
+
+export interface WgslOptions<D extends Record<string, Define>> {
+  defines?: D;
+  include?: readonly string[];
+  unroll?: Record<string, number>;
+  blocks?: (d: Readonly<D>) => Record<string, string | readonly string[]>;
+  /** The @compute entry point (default 'main'). */
+  entry?: string;
+}
+
+const sources = new Map<string, { source: string; include: readonly string[] }>();
+
+/** A kernel whose code is `source` shaped by `opts`, under a key derived from them. */
+export function wgsl<D extends Record<string, Define>>(name: string, source: string, opts: WgslOptions<D> = {}): Kernel {
+  const include = opts.include ?? [];
+  const seen = sources.get(name);
+  if (!seen) sources.set(name, { source, include });
+  else if (seen.source !== source || seen.include.length !== include.length || seen.include.some((s, i) => s !== include[i])) {
+    throw new ThawError('kernel', `two different WGSL sources are both named '${name}'; give each kernel its own name`);
+  }
+  const defines = (opts.defines ?? {}) as D;
+  let key = name + ':';
+  for (const k in defines) key += `${k}=${defines[k]},`;
+  if (opts.unroll) for (const k in opts.unroll) key += `$${k}=${opts.unroll[k]},`;
+  if (opts.entry) key += `@${opts.entry}`;
+  return { key, entry: opts.entry, code: () => assemble(name, source, include, defines, opts) };
+}
+
+function assemble<D extends Record<string, Define>>(name: string, source: string, include: readonly string[], defines: D, opts: WgslOptions<D>): string {
+  const values: Record<string, string> = {};
+  for (const k in defines) values[k] = String(defines[k]);
+  if (opts.blocks) {
+    for (const [k, v] of Object.entries(opts.blocks(Object.freeze({ ...defines })))) {
+      if (k in values) throw new ThawError('kernel', `kernel ${name}: '${k}' is both a define and a block`);
+      values[k] = typeof v === 'string' ? v : v.join('\n');
+    }
+  }
+  const enables = new Set<string>();
+  const body = [...include, source].map((part) => part.replace(/^\s*enable\s+[\w\s,]+;\s*$/gm, (m) => { enables.add(m.trim()); return ''; }));
+  let code = [...enables, ...body].join('\n');
+  code = code.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+    if (!(k in values)) throw new ThawError('kernel', `kernel ${name}: no value for {{${k}}}`);
+    return values[k];
+  });
+  if (opts.unroll) code = unrollLines(code, opts.unroll);
+  return code;
+}
+
+/**
+ * Repeats every line that mentions `$name` for each index of that name (`ranges[name]`), the
+ * cartesian product when a line has several, outer names first in `ranges` order.
+ */
+export function unrollLines(src: string, ranges: Record<string, number>): string {
+  const names = Object.keys(ranges);
+  return src.split('\n').flatMap((line) => {
+    const used = names.filter((n) => line.includes(`$${n}`));
+    if (!used.length || line.trimStart().startsWith('//')) return [line];
+    let out = [line];
+    for (const n of used) out = out.flatMap((l) => Array.from({ length: ranges[n] }, (_, i) => l.replaceAll(`$${n}`, String(i))));
+    return out;
+  }).join('\n');
+}
