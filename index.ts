@@ -17,7 +17,7 @@ export { zeros, ones, full, zerosLike, onesLike } from './engine/core/factory.ts
 export { reshape } from './engine/core/shape.ts';
 export {
   add, sub, mul, div, neg, exp, log, sqrt, square, affine, mulScalar, addScalar, powScalar,
-  relu, relu6, leakyRelu, sigmoid, tanh, gelu, broadcastTo,
+  relu, relu6, leakyRelu, sigmoid, tanh, gelu, silu, hardswish, hardsigmoid, broadcastTo,
   sum, mean, max, sumTo, matmul, linear, conv2d, softmax, logSoftmax, crossEntropy, permute, transpose,
   slice, concat, gather, maxPool2d, avgPool2d, globalAvgPool2d, batchNorm2d, pad2d, dropout, resize2d,
   layerNorm, attention, checkFinite, findNonFinite, encodeFiniteCheck, describeNonFinite, NonFiniteError,

@@ -4,7 +4,7 @@
  */
 export {
   add, sub, mul, div, neg, exp, log, sqrt, square, affine, mulScalar, addScalar, powScalar,
-  relu, relu6, leakyRelu, sigmoid, tanh, gelu, addRelu, unary, binary, compare, broadcastTo,
+  relu, relu6, leakyRelu, sigmoid, tanh, gelu, silu, hardswish, hardsigmoid, addRelu, unary, binary, compare, broadcastTo,
   type UnaryOp, type BinaryOp,
 } from './elementwise/elementwise.ts';
 export { sum, mean, max, sumTo } from './reduce/reduce.ts';

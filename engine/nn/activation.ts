@@ -3,7 +3,7 @@ import { Module } from './module.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { ShapeError } from '../core/errors.ts';
 import { reshape } from '../core/shape.ts';
-import { relu, relu6, leakyRelu, dropout } from '../../kernels/index.ts';
+import { relu, relu6, leakyRelu, silu, hardswish, hardsigmoid, dropout } from '../../kernels/index.ts';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor { return relu(x); }
@@ -11,6 +11,18 @@ export class ReLU extends Module {
 
 export class ReLU6 extends Module {
   forward(x: Tensor): Tensor { return relu6(x); }
+}
+
+export class SiLU extends Module {
+  forward(x: Tensor): Tensor { return silu(x); }
+}
+
+export class Hardswish extends Module {
+  forward(x: Tensor): Tensor { return hardswish(x); }
+}
+
+export class Hardsigmoid extends Module {
+  forward(x: Tensor): Tensor { return hardsigmoid(x); }
 }
 
 export class LeakyReLU extends Module {

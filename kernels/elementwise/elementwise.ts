@@ -16,7 +16,7 @@ import { reduceTo } from '../reduce/launch.ts';
 import { record } from '../../engine/core/tape.ts';
 
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'square' | 'relu' | 'relu6' | 'leakyRelu'
-  | 'sigmoid' | 'tanh' | 'gelu' | 'geluTanh' | 'powScalar' | 'affine' | 'clamp';
+  | 'sigmoid' | 'tanh' | 'gelu' | 'geluTanh' | 'silu' | 'hardswish' | 'hardsigmoid' | 'powScalar' | 'affine' | 'clamp';
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum';
 
 interface UnaryRule {
@@ -69,6 +69,20 @@ export const UNARY: { [K in UnaryOp]: UnaryRule } = {
       const t = Math.tanh(SQRT_2_PI * (x + 0.044715 * x ** 3));
       return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_PI * (1 + 0.134145 * x * x);
     },
+  },
+  // SiLU (swish), hardswish and hardsigmoid as torch defines them, including the gradient at the kinks:
+  // hardswish's is x/3 + 1/2 on [-3, 3] (ends included), hardsigmoid's 1/6 on (-3, 3) only.
+  silu: {
+    fwd: 'x * thaw_sigmoid(x)', bwd: 'g * thaw_sigmoid(x) * (1.0 + x * (1.0 - thaw_sigmoid(x)))',
+    ref: (x) => x * sig(x), dref: (x) => sig(x) * (1 + x * (1 - sig(x))),
+  },
+  hardswish: {
+    fwd: 'x * clamp(x + 3.0, 0.0, 6.0) / 6.0', bwd: 'select(select(g * (x / 3.0 + 0.5), g, x > 3.0), 0.0, x < -3.0)',
+    ref: (x) => x * Math.min(Math.max(x + 3, 0), 6) / 6, dref: (x) => (x < -3 ? 0 : x > 3 ? 1 : x / 3 + 0.5),
+  },
+  hardsigmoid: {
+    fwd: 'clamp(x + 3.0, 0.0, 6.0) / 6.0', bwd: 'select(0.0, g / 6.0, x > -3.0 && x < 3.0)',
+    ref: (x) => Math.min(Math.max(x + 3, 0), 6) / 6, dref: (x) => (x > -3 && x < 3 ? 1 / 6 : 0),
   },
   powScalar: { fwd: 'pow(x, a)', bwd: 'g * a * pow(x, a - 1.0)', ref: (x, a) => x ** a, dref: (x, a) => a * x ** (a - 1) },
   affine: { fwd: 'x * a + b', bwd: 'g * a', ref: (x, a, b) => x * a + b, dref: (_x, a) => a },
@@ -240,6 +254,12 @@ export const leakyRelu = (x: Tensor, slope = 0.01) => unary('leakyRelu', x, slop
 export const sigmoid = (x: Tensor) => unary('sigmoid', x);
 export const tanh = (x: Tensor) => unary('tanh', x);
 export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none') => unary(approximate === 'tanh' ? 'geluTanh' : 'gelu', x);
+/** x · sigmoid(x) (SiLU, swish). */
+export const silu = (x: Tensor) => unary('silu', x);
+/** x · relu6(x + 3) / 6 (MobileNetV3). */
+export const hardswish = (x: Tensor) => unary('hardswish', x);
+/** relu6(x + 3) / 6. */
+export const hardsigmoid = (x: Tensor) => unary('hardsigmoid', x);
 /** x * scale + shift, elementwise. */
 export const affine = (x: Tensor, scale: number, shift = 0) => unary('affine', x, scale, shift);
 export const mulScalar = (x: Tensor, s: number) => unary('affine', x, s, 0);
