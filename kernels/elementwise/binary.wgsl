@@ -1,5 +1,6 @@
 // out[i] = f(a[ia], b[ib]) with NumPy broadcasting: the output index is split into up to 8 dims
 // (shape0/shape1), and each operand's offset uses its own strides (0 on broadcast dims).
+// Included: flat_index.wgsl, each.wgsl, dims8.wgsl.
 // a: (broadcastable to out), b: (broadcastable to out), out: (n)
 struct Params {
   n: u32, stride: u32, rank: u32, _pad0: u32,
@@ -14,15 +15,7 @@ struct Params {
 
 fn f(a: f32, b: f32) -> f32 { return {{EXPR}}; }
 
-fn dim(v0: vec4<u32>, v1: vec4<u32>, d: u32) -> u32 {
-  if (d < 4u) { return v0[d]; }
-  return v1[d - 4u];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
+fn each(i: u32) {
   if ({{SAME_SHAPE}}) {
     out[i] = f(a[i], b[i]);
     return;

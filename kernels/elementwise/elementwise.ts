@@ -8,8 +8,10 @@ import unaryBackSrc from './unary_backward.wgsl';
 import binarySrc from './binary.wgsl';
 import mathSrc from '../common/math.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
+import dims8 from '../common/dims8.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
-import { runtime, template, launch1d } from '../../engine/core/runtime.ts';
+import { runtime, launch1d } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { reduceTo } from '../reduce/launch.ts';
@@ -134,11 +136,11 @@ export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
   void x.buffer; // throws for a disposed input before anything is allocated
   const out = Tensor.alloc(x.shape);
   const { groups, stride } = launch1d(x.size);
-  runtime().run(wgsl('unary', unarySrc, { include: [mathSrc, flatIndex], defines: { EXPR: rule.fwd } }),
+  runtime().run(wgsl('unary', unarySrc, { include: [mathSrc, flatIndex, each], defines: { EXPR: rule.fwd } }),
     { x, out }, { n: x.size, stride, a, b }, groups);
   return record(op, [x], out, (g, _needs, [sx, sy]) => {
     const dx = Tensor.alloc(x.shape);
-    runtime().run(wgsl('unary_backward', unaryBackSrc, { include: [mathSrc, flatIndex], defines: { EXPR: rule.bwd } }),
+    runtime().run(wgsl('unary_backward', unaryBackSrc, { include: [mathSrc, flatIndex, each], defines: { EXPR: rule.bwd } }),
       { x: sx, y: sy, g, dx }, { n: x.size, stride, a, b }, groups);
     return [dx];
   }, [x, out]);
@@ -152,7 +154,7 @@ export function activationBackward(op: 'relu' | 'relu6', y: Tensor, g: Tensor): 
   const rule = UNARY[op];
   const dx = Tensor.alloc(y.shape);
   const { groups, stride } = launch1d(y.size);
-  runtime().run(wgsl('unary_backward', unaryBackSrc, { include: [mathSrc, flatIndex], defines: { EXPR: rule.bwd } }),
+  runtime().run(wgsl('unary_backward', unaryBackSrc, { include: [mathSrc, flatIndex, each], defines: { EXPR: rule.bwd } }),
     { x: y, y, g, dx }, { n: y.size, stride, a: 0, b: 0 }, groups);
   return dx;
 }
@@ -208,7 +210,7 @@ function binaryRaw(expr: string, a: Tensor, b: Tensor, keyName = expr, outShape?
   const pad = (v: number[]) => [...v, ...new Array(8 - v.length).fill(1)];
   const sh = pad(shape);
   const { groups, stride } = launch1d(n);
-  runtime().run({ key: `binary:${keyName}:${same}`, code: () => template(binarySrc, { EXPR: expr, SAME_SHAPE: same }) },
+  runtime().run(wgsl('binary', binarySrc, { include: [flatIndex, each, dims8], defines: { EXPR: expr, SAME_SHAPE: same } }),
     { a, b, out },
     { n, stride, rank: shape.length, shape0: sh.slice(0, 4), shape1: sh.slice(4), sa0: pad(sa).slice(0, 4), sa1: pad(sa).slice(4), sb0: pad(sb).slice(0, 4), sb1: pad(sb).slice(4) },
     groups);

@@ -1,4 +1,5 @@
 // out[i] = f(x[i]) for a unary op; expr is the op's expression in x and the scalar params a, b.
+// Included: math.wgsl, flat_index.wgsl, each.wgsl.
 // x: (n), out: (n)
 struct Params { n: u32, stride: u32, a: f32, b: f32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -7,9 +8,4 @@ struct Params { n: u32, stride: u32, a: f32, b: f32 }
 
 fn f(x: f32, a: f32, b: f32) -> f32 { return {{EXPR}}; }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = flat_index(gid);
-  if (i >= params.n) { return; }
-  out[i] = f(x[i], params.a, params.b);
-}
+fn each(i: u32) { out[i] = f(x[i], params.a, params.b); }

@@ -1,4 +1,5 @@
 // dx[i] = df(x[i], y[i], g[i]) for a unary op; expr uses x (input), y (output), g (output grad), a, b.
+// Included: math.wgsl, flat_index.wgsl, each.wgsl.
 // x, y, g, dx: (n)
 struct Params { n: u32, stride: u32, a: f32, b: f32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -9,9 +10,4 @@ struct Params { n: u32, stride: u32, a: f32, b: f32 }
 
 fn df(x: f32, y: f32, g: f32, a: f32, b: f32) -> f32 { return {{EXPR}}; }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = flat_index(gid);
-  if (i >= params.n) { return; }
-  dx[i] = df(x[i], y[i], g[i], params.a, params.b);
-}
+fn each(i: u32) { dx[i] = df(x[i], y[i], g[i], params.a, params.b); }

@@ -6,8 +6,11 @@
 import reduceSrc from './reduce.wgsl';
 import reduceMergeSrc from './reduce_merge.wgsl';
 import reduceCommonSrc from './reduce_common.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import dims8 from '../common/dims8.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
-import { runtime, template, launch1d } from '../../engine/core/runtime.ts';
+import { runtime, launch1d } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 
 export type ReduceOp = 'sum' | 'max';
@@ -124,12 +127,12 @@ export function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], scale: number
   const vt = p.mode === 'scalar' ? 'f32' : 'vec4<f32>';
   const ot = p.mode === 'cols4' ? 'vec4<f32>' : 'f32';
   const finish = p.mode === 'rows4' ? 'combine1(combine1(acc.x, acc.y), combine1(acc.z, acc.w))' : 'acc';
-  const common = (t: string) => template(reduceCommonSrc, { VT: t, COMBINE: c.combine });
+  const include = [flatIndex, dims8, reduceCommonSrc];
   const chunked = p.nChunks > 1;
   const part = chunked ? Tensor.alloc([p.nChunks * out.size]) : out;
   const nInv = p.nOut * p.nChunks;
   const { groups, stride } = launch1d(nInv);
-  runtime().run({ key: `reduce:${op}:${p.mode}`, code: () => common(vt) + template(reduceSrc, { VT: vt, OT: ot, INIT: c.init, FINISH: finish }) },
+  runtime().run(wgsl('reduce', reduceSrc, { include, defines: { VT: vt, OT: ot, COMBINE: c.combine, INIT: c.init, FINISH: finish } }),
     { x, out: part }, {
       nOut: p.nOut, nRed: p.nRed, nChunks: p.nChunks, chunkLen: p.chunkLen, stride,
       keptRank: p.kept.shape.length, outerRank: p.outer.shape.length, innerLen: p.innerLen, innerStride: p.innerStride,
@@ -140,7 +143,7 @@ export function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], scale: number
   if (chunked) {
     const merge = launch1d(out.size);
     const zero = [0, 0, 0, 0];
-    runtime().run({ key: `reduce_merge:${op}`, code: () => common('f32') + reduceMergeSrc },
+    runtime().run(wgsl('reduce_merge', reduceMergeSrc, { include, defines: { VT: 'f32', COMBINE: c.combine } }),
       { part, out }, {
         nOut: out.size, nRed: 0, nChunks: p.nChunks, chunkLen: 0, stride: merge.stride, keptRank: 0, outerRank: 0, innerLen: 1, innerStride: 0, scale,
         keptShape0: zero, keptShape1: zero, keptStride0: zero, keptStride1: zero, outerShape0: zero, outerShape1: zero, outerStride0: zero, outerStride1: zero,

@@ -1,5 +1,5 @@
 // Barrier-free reduction: one invocation per (output unit, chunk of the reduced index range).
-// Prefixed with reduce_common.wgsl. The reduced dims are split into an innermost one (innerLen,
+// Included: flat_index.wgsl, dims8.wgsl, reduce_common.wgsl. The reduced dims are split into an innermost one (innerLen,
 // innerStride) and the rest ("outer", up to rank 7): each invocation walks its chunk row by row,
 // with one index decomposition per row and a strided loop along the row. Invocation t handles output
 // unit o = t % nOut and chunk c = t / nOut (neighbouring invocations, neighbouring outputs), and
@@ -12,7 +12,7 @@
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gid.x + gid.y * params.stride;
+  let t = flat_index(gid);
   if (t >= params.nOut * params.nChunks) { return; }
   let o = t % params.nOut;
   let c = t / params.nOut;
