@@ -13,8 +13,13 @@ import backPartialSrc from './bn_backward_partial.wgsl';
 import backMergeSrc from './bn_backward_merge.wgsl';
 import backDxSrc from './bn_backward_dx.wgsl';
 import countSrc from './bn_count.wgsl';
+import chunkSrc from './bn_chunk.wgsl';
+import statsSrc from './bn_stats.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
-import { runtime, template, type Kernel, launch1d } from '../../engine/core/runtime.ts';
+import { runtime, type Kernel, launch1d } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError, ThawError } from '../../engine/core/errors.ts';
 import { activationBackward } from '../elementwise/elementwise.ts';
 import { record } from '../../engine/core/tape.ts';
@@ -43,23 +48,29 @@ export interface BatchNormOptions {
 /** f32 or, when each channel's run of HW values splits into vec4s, vec4<f32> (4x fewer loads). */
 function vecWidth(HW: number): 1 | 4 { return HW % 4 === 0 ? 4 : 1; }
 
-function vecKernel(name: string, src: string, w: 1 | 4, act: BnActivation | null = null): Kernel {
-  const T = w === 4 ? 'vec4<f32>' : 'f32';
-  const extra = {
+/** What a per-channel kernel of load width W (vecWidth) and fused ACTIVATION is built from. */
+function vecBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none' }): Record<string, string> {
+  const T = d.W === 4 ? 'vec4<f32>' : 'f32', act = d.ACTIVATION;
+  return {
+    T,
+    HSUM: d.W === 4 ? 'dot(v, vec4<f32>(1.0))' : 'v',
+    SQ: d.W === 4 ? 'dot(d, d)' : 'd * d',
     // bn_apply: the activation of the output.
     ACT: act === 'relu' ? `select(v, ${T}(0.0), v < ${T}(0.0))` : act === 'relu6' ? `clamp(v, ${T}(0.0), ${T}(6.0))` : 'v',
     // bn_backward_partial: g masked by the activation's derivative, read from the output y.
-    MASK_DECL: act ? `@group(0) @binding(5) var<storage, read> y: array<${T}>;\n@group(0) @binding(6) var<storage, read_write> gm: array<${T}>;` : '',
-    LOAD_G: act
+    MASK_DECL: act !== 'none' ? `@group(0) @binding(5) var<storage, read> y: array<${T}>;\n@group(0) @binding(6) var<storage, read_write> gm: array<${T}>;` : '',
+    LOAD_G: act !== 'none'
       ? `      let yv = y[base + j];\n      let gv = select(${T}(0.0), g[base + j], ${act === 'relu' ? `yv > ${T}(0.0)` : `(yv > ${T}(0.0)) & (yv < ${T}(6.0))`});\n      gm[base + j] = gv;`
       : '      let gv = g[base + j];',
   };
-  return {
-    key: `${name}:w${w}${act ? ':' + act : ''}`,
-    code: () => template(src, w === 4
-      ? { T, W: 4, HSUM: 'dot(v, vec4<f32>(1.0))', SQ: 'dot(d, d)', ...extra }
-      : { T, W: 1, HSUM: 'v', SQ: 'd * d', ...extra }),
-  };
+}
+
+const VEC_INCLUDE: Record<string, string[]> = {
+  bn_partial: [flatIndex, chunkSrc], bn_backward_partial: [flatIndex, chunkSrc], bn_apply: [flatIndex, each], bn_backward_dx: [flatIndex, each],
+};
+
+function vecKernel(name: string, src: string, w: 1 | 4, act: BnActivation | null = null): Kernel {
+  return wgsl(name, src, { include: VEC_INCLUDE[name], defines: { W: w, ACTIVATION: (act ?? 'none') as BnActivation | 'none' }, blocks: vecBlocks });
 }
 
 /** An activation batchNorm2d can fuse (forward in bn_apply, its mask in the backward sums). */
@@ -125,21 +136,21 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     const part = Tensor.alloc([C, K, 2]);
     const l = launch1d(C * K);
     rt.run(vecKernel('bn_partial', partialSrc, vw), { x, part }, { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
-    rt.run({ key: 'bn_merge', code: () => mergeSrc }, { part, mean, invstd, variance, weight: w, scale }, { N, C, HW, K, nPer, eps }, cg);
+    rt.run(wgsl('bn_merge', mergeSrc, { include: [statsSrc] }), { part, mean, invstd, variance, weight: w, scale }, { N, C, HW, K, nPer, eps }, cg);
     part.dispose();
     if (training && runningMean && runningVar) {
       const withCount = counter ? 1 : 0;
-      rt.run({
-        key: `bn_update:${withCount}`,
-        code: () => template(updateSrc, withCount
+      rt.run(wgsl('bn_update', updateSrc, {
+        defines: { COUNTER: withCount },
+        blocks: (d) => d.COUNTER
           ? { COUNT_DECL: '@group(0) @binding(5) var<storage, read_write> count: array<i32>;', COUNT: '  if (c == 0u) { count[0] = count[0] + 1; }' }
-          : { COUNT_DECL: '', COUNT: '' }),
-      }, counter ? { runningMean, runningVar, mean, variance, count: counter } : { runningMean, runningVar, mean, variance },
+          : { COUNT_DECL: '', COUNT: '' },
+      }), counter ? { runningMean, runningVar, mean, variance, count: counter } : { runningMean, runningVar, mean, variance },
       { C, momentum, unbias: M / (M - 1) }, cg);
     } else if (counter) incrementCounter(counter);
     variance.dispose();
   } else {
-    rt.run({ key: 'bn_running', code: () => runningSrc }, { runningMean: runningMean!, runningVar: runningVar!, mean, invstd, weight: w, scale }, { C, eps }, cg);
+    rt.run(wgsl('bn_running', runningSrc, { include: [statsSrc] }), { runningMean: runningMean!, runningVar: runningVar!, mean, invstd, weight: w, scale }, { C, eps }, cg);
     if (counter) incrementCounter(counter);
   }
   const act = opts.activation ?? null;
@@ -159,7 +170,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
       if (act) masked = g = Tensor.alloc(x.shape);
       rt.run(vecKernel('bn_backward_partial', backPartialSrc, vw, act), act ? { g: gOut, x: sx, mean: sMean, part, y: sY, gm: masked! } : { g, x: sx, mean: sMean, part },
         { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
-      rt.run({ key: 'bn_backward_merge', code: () => backMergeSrc }, { part, invstd: sInv, sumG, sumGXhat }, { C, K }, cg);
+      rt.run(wgsl('bn_backward_merge', backMergeSrc), { part, invstd: sInv, sumG, sumGXhat }, { C, K }, cg);
       part.dispose();
     } else if (act && needs[0]) {
       masked = g = activationBackward(act, sY, gOut);
@@ -193,7 +204,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
 /** Adds one to an i32 counter tensor in place on the GPU (num_batches_tracked). */
 export function incrementCounter(count: Tensor): void {
   if (count.dtype !== 'i32' || count.size !== 1) throw new ShapeError(`incrementCounter: expected a one-element i32 tensor, got ${shapeStr(count.shape)} ${count.dtype}`);
-  runtime().run({ key: 'bn_count', code: () => countSrc }, { count }, {}, [1]);
+  runtime().run(wgsl('bn_count', countSrc), { count }, {}, [1]);
 }
 
 /**

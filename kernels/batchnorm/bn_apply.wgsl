@@ -2,6 +2,7 @@
 // batch or running mean as center, and inference-mode dx with zeros).
 // {{T}} is f32, or vec4<f32> when HW % 4 == 0 (4 pixels of one channel per invocation); act() is the
 // identity, ReLU or ReLU6 (a fused activation, batchnorm.ts).
+// Included: flat_index.wgsl, each.wgsl.
 // x: (N, C, HW / W) of {{T}}, center: (C), scale: (C), shift: (C), out: like x
 struct Params { n: u32, stride: u32, C: u32, HWv: u32 }
 @group(0) @binding(0) var<storage, read> x: array<{{T}}>;
@@ -13,10 +14,7 @@ struct Params { n: u32, stride: u32, C: u32, HWv: u32 }
 
 fn act(v: {{T}}) -> {{T}} { return {{ACT}}; }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
+fn each(i: u32) {
   let c = (i / params.HWv) % params.C;
   out[i] = act((x[i] - center[c]) * scale[c] + shift[c]);
 }

@@ -1,6 +1,7 @@
 // Training-mode input gradient: the batch statistics depend on x, so
 // dx = weight * invstd * (g - sumG / M - xhat * sumGXhat / M), M = N * HW.
 // {{T}} is f32, or vec4<f32> when HW % 4 == 0.
+// Included: flat_index.wgsl, each.wgsl.
 // g, x: (N, C, HW / W) of {{T}}, mean, invstd, weight, sumG, sumGXhat: (C), dx: like x
 struct Params { n: u32, stride: u32, C: u32, HWv: u32, M: f32 }
 @group(0) @binding(0) var<storage, read> g: array<{{T}}>;
@@ -13,10 +14,7 @@ struct Params { n: u32, stride: u32, C: u32, HWv: u32, M: f32 }
 @group(0) @binding(7) var<storage, read_write> dx: array<{{T}}>;
 @group(0) @binding(8) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
+fn each(i: u32) {
   let c = (i / params.HWv) % params.C;
   let s = invstd[c];
   let xhat = (x[i] - mean[c]) * s;

@@ -1,14 +1,9 @@
 // Batch statistics, stage 2: merges channel c's K chunk (mean, M2) pairs with Chan et al.'s
-// pairwise update, then writes the mean, the biased variance, 1 / sqrt(var + eps) and the affine
-// scale weight * invstd (what bn_apply multiplies by).
-// part: (C, K) of (mean, M2), mean: (C), invstd: (C), variance: (C) biased, weight: (C), scale: (C)
+// pairwise update, then writes the statistics (bn_stats.wgsl) and the biased variance.
+// Included: bn_stats.wgsl. part: (C, K) of (mean, M2), variance: (C) biased
 struct Params { N: u32, C: u32, HW: u32, K: u32, nPer: u32, eps: f32 }
-@group(0) @binding(0) var<storage, read> part: array<vec2<f32>>;
-@group(0) @binding(1) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(2) var<storage, read_write> invstd: array<f32>;
-@group(0) @binding(3) var<storage, read_write> variance: array<f32>;
-@group(0) @binding(4) var<storage, read> weight: array<f32>;
-@group(0) @binding(5) var<storage, read_write> scale: array<f32>;
+@group(0) @binding(4) var<storage, read> part: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read_write> variance: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
 @compute @workgroup_size(64)
@@ -28,9 +23,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     na = n;
   }
   let v = m2 / na;
-  mean[c] = ma;
   variance[c] = v;
-  let is = inverseSqrt(v + params.eps);
-  invstd[c] = is;
-  scale[c] = weight[c] * is;
+  write_stats(c, ma, v);
 }
