@@ -10,18 +10,13 @@ import lnSrc from './layernorm.wgsl';
 import lnDxSrc from './layernorm_backward_dx.wgsl';
 import lnParamsSrc from './layernorm_backward_params.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
-import { runtime, grid, template } from '../../engine/core/runtime.ts';
+import teamSrc from '../common/team.wgsl';
+import teamSumSrc from '../common/team_sum.wgsl';
+import { runtime } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
+import { teamFor, teamGroups } from '../common/team.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
-
-const WG = 256;
-
-/** Invocations per row: a power of two, about a quarter of the row length, at most one workgroup. */
-function teamFor(len: number): number {
-  let t = 1;
-  while (t < WG && t * 4 < len) t *= 2;
-  return t;
-}
 
 /**
  * Normalises `x` (..., D) over its last dim, then scales by `weight` (D) and shifts by `bias` (D)
@@ -39,12 +34,12 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const affine = !!weight;
   const rows = D === 0 ? 0 : x.size / D;
   const team = teamFor(D);
-  const groups = grid(Math.ceil(rows / (WG / team)));
+  const groups = teamGroups(rows, team);
   // x: (rows, D), out: (rows, D), mean: (rows), rstd: (rows)
   const out = Tensor.alloc(x.shape);
   const mean = Tensor.alloc([rows]);
   const rstd = Tensor.alloc([rows]);
-  runtime().run({ key: `layernorm:${team}:${affine}`, code: () => template(lnSrc, { TEAM: team, AFFINE: affine }) },
+  runtime().run(wgsl('layernorm', lnSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, AFFINE: affine, SUM_T: 'f32' } }),
     { x, weight: weight ?? x, bias: bias ?? x, out, mean, rstd }, { rows, len: D, eps }, groups);
   const inputs = affine ? [x, weight!, bias!] : [x];
   const result = record('layerNorm', inputs, out, (g, needs, [sx, smean, srstd, sw]) => {
@@ -52,14 +47,14 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     if (needs[0]) {
       // dx: (rows, D)
       dx = Tensor.alloc(x.shape);
-      runtime().run({ key: `layernorm_backward_dx:${team}:${affine}`, code: () => template(lnDxSrc, { TEAM: team, AFFINE: affine }) },
+      runtime().run(wgsl('layernorm_backward_dx', lnDxSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, AFFINE: affine, SUM_T: 'vec2<f32>' } }),
         { x: sx, weight: sw ?? sx, g, mean: smean, rstd: srstd, dx }, { rows, len: D }, groups);
     }
     if (affine && (needs[1] || needs[2])) {
       // dweight: (D), dbias: (D)
       dw = Tensor.alloc([D]);
       db = Tensor.alloc([D]);
-      runtime().run({ key: 'layernorm_backward_params', code: () => lnParamsSrc },
+      runtime().run(wgsl('layernorm_backward_params', lnParamsSrc),
         { x: sx, g, mean: smean, rstd: srstd, dweight: dw, dbias: db }, { rows, len: D }, [Math.ceil(D / 16)]);
       if (!needs[1]) { dw.dispose(); dw = null; }
       if (!needs[2]) { db.dispose(); db = null; }

@@ -1,9 +1,9 @@
 // Layer norm over the last dim: out = (x - mean) * rstd * weight + bias, rstd = 1 / sqrt(var + eps)
-// with the biased variance (as torch.nn.LayerNorm). A team of TEAM invocations (a power of two)
-// owns one row: TEAM = 256 is one workgroup per row (long rows); smaller teams pack 256 / TEAM
-// short rows into a workgroup. Two passes over the row (mean, then the centred sum of squares), not
+// with the biased variance (as torch.nn.LayerNorm). A team of TEAM invocations (team.wgsl)
+// owns one row. Two passes over the row (mean, then the centred sum of squares), not
 // sum-of-squares minus squared mean, which cancels badly when |mean| >> std. mean and rstd are saved
 // for backward. AFFINE = false ignores weight and bias (any buffer may be bound there).
+// Included: team.wgsl, team_sum.wgsl (f32).
 // x: (rows, len), weight: (len), bias: (len), out: (rows, len), mean: (rows), rstd: (rows)
 struct Params { rows: u32, len: u32, eps: f32, _pad0: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -14,35 +14,19 @@ struct Params { rows: u32, len: u32, eps: f32, _pad0: u32 }
 @group(0) @binding(5) var<storage, read_write> rstd: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-const WG = 256u;
-const TEAM = {{TEAM}}u;
-var<workgroup> red: array<f32, 256>;
-
-// Sum of v over the invocation's team; every invocation of the workgroup must call it.
-fn teamSum(v: f32, lid: u32, t: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = TEAM / 2u; h > 0u; h = h >> 1u) {
-    if (t < h) { red[lid] = red[lid] + red[lid + h]; }
-    workgroupBarrier();
-  }
-  let s = red[lid - t];
-  workgroupBarrier();
-  return s;
-}
-
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.x + wid.y * nwg.x) * (WG / TEAM) + lid / TEAM;
+  let row = team_row(wid, nwg, lid);
   let t = lid % TEAM;
   let valid = row < params.rows;
   let base = row * params.len;
   var s = 0.0;
   if (valid) { for (var k = t; k < params.len; k += TEAM) { s += x[base + k]; } }
-  let mu = teamSum(s, lid, t) / f32(params.len);
+  let mu = team_sum(s, lid, t) / f32(params.len);
+  workgroupBarrier();
   var q = 0.0;
   if (valid) { for (var k = t; k < params.len; k += TEAM) { let d = x[base + k] - mu; q += d * d; } }
-  let r = inverseSqrt(teamSum(q, lid, t) / f32(params.len) + params.eps);
+  let r = inverseSqrt(team_sum(q, lid, t) / f32(params.len) + params.eps);
   if (!valid) { return; }
   for (var k = t; k < params.len; k += TEAM) {
     let xh = (x[base + k] - mu) * r;

@@ -2,6 +2,7 @@
 // rstd and gw = g * weight (g when AFFINE is false), per row of length n:
 //   dx = rstd * (gw - sum(gw) / n - xh * sum(gw * xh) / n)
 // Both sums are reduced together as a vec2.
+// Included: team.wgsl, team_sum.wgsl (vec2<f32>).
 // x: (rows, len), weight: (len), g: (rows, len), mean: (rows), rstd: (rows), dx: (rows, len)
 struct Params { rows: u32, len: u32, _pad0: u32, _pad1: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -12,10 +13,6 @@ struct Params { rows: u32, len: u32, _pad0: u32, _pad1: u32 }
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-const WG = 256u;
-const TEAM = {{TEAM}}u;
-var<workgroup> red: array<vec2<f32>, 256>;
-
 fn gw(i: u32, k: u32) -> f32 {
   if ({{AFFINE}}) { return g[i] * weight[k]; }
   return g[i];
@@ -23,7 +20,7 @@ fn gw(i: u32, k: u32) -> f32 {
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.x + wid.y * nwg.x) * (WG / TEAM) + lid / TEAM;
+  let row = team_row(wid, nwg, lid);
   let t = lid % TEAM;
   let valid = row < params.rows;
   let base = row * params.len;
@@ -38,13 +35,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       s += vec2<f32>(v, v * (x[base + k] - mu) * r);
     }
   }
-  red[lid] = s;
-  workgroupBarrier();
-  for (var h = TEAM / 2u; h > 0u; h = h >> 1u) {
-    if (t < h) { red[lid] = red[lid] + red[lid + h]; }
-    workgroupBarrier();
-  }
-  let tot = red[lid - t] / f32(params.len);
+  let tot = team_sum(s, lid, t) / f32(params.len);
   if (!valid) { return; }
   for (var k = t; k < params.len; k += TEAM) {
     let xh = (x[base + k] - mu) * r;

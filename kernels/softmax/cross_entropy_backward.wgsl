@@ -2,6 +2,7 @@
 //   dlogits[i, c] = scale_i * (softmax[i, c] - target[i, c]),  softmax = exp(logits - lse[i]),
 //   target = (1 - eps) * onehot(labels[i]) + eps / C
 // scale_i is g[i] ('none'), g[0] ('sum') or g[0] / count ('mean'); 0 on ignored rows. MODE picks it.
+// Included: flat_index.wgsl, each.wgsl.
 // logits: (N, C), labels: (N) i32, lse: (N), g: (N) or (1), count: (1), dlogits: (N, C)
 struct Params { n: u32, stride: u32, len: u32, ignoreIndex: i32, eps: f32, nanBits: u32, _pad0: u32, _pad1: u32 }
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
@@ -12,10 +13,7 @@ struct Params { n: u32, stride: u32, len: u32, ignoreIndex: i32, eps: f32, nanBi
 @group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let e = gid.x + gid.y * params.stride;
-  if (e >= params.n) { return; }
+fn each(e: u32) {
   let i = e / params.len;
   let c = e % params.len;
   let y = labels[i];

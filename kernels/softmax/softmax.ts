@@ -10,24 +10,20 @@ import softmaxBackSrc from './softmax_backward.wgsl';
 import ceSrc from './cross_entropy.wgsl';
 import ceSumSrc from './cross_entropy_sum.wgsl';
 import ceBackSrc from './cross_entropy_backward.wgsl';
+import onlineSrc from './online.wgsl';
+import rowsSrc from './rows.wgsl';
+import teamSrc from '../common/team.wgsl';
+import teamSumSrc from '../common/team_sum.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
-import { runtime, grid, template } from '../../engine/core/runtime.ts';
+import { runtime, grid } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
+import { teamFor, teamGroups as rowGroups } from '../common/team.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
 
-const WG = 256;
 const NAN_BITS = 0x7fc00000;
-
-/** Invocations per row: a power of two, about a quarter of the row length, at most one workgroup. */
-function teamFor(len: number): number {
-  let t = 1;
-  while (t < WG && t * 4 < len) t *= 2;
-  return t;
-}
-
-function rowGroups(rows: number, team: number): [number, number] {
-  return grid(Math.ceil(rows / (WG / team)));
-}
 
 function normAxis(op: string, rank: number, axis: number): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) throw new ShapeError(`${op}: axis ${axis} is out of range for rank ${rank}`);
@@ -54,12 +50,12 @@ function softmaxImpl(x: Tensor, axis: number, log: boolean): Tensor {
   const params = { rows, len, inner };
   // x: (outer, len, inner), out: (outer, len, inner)
   const out = Tensor.alloc(x.shape);
-  runtime().run({ key: `softmax:${log}:${team}`, code: () => template(softmaxSrc, { TEAM: team, LOG: log }) },
+  runtime().run(wgsl('softmax', softmaxSrc, { include: [teamSrc, onlineSrc, rowsSrc], defines: { TEAM: team, LOG: log } }),
     { x, out }, params, rowGroups(rows, team));
   return record(op, [x], out, (g, _needs, [y]) => {
     // y, g, dx: (outer, len, inner)
     const dx = Tensor.alloc(x.shape);
-    runtime().run({ key: `softmax_backward:${log}:${team}`, code: () => template(softmaxBackSrc, { TEAM: team, LOG: log }) },
+    runtime().run(wgsl('softmax_backward', softmaxBackSrc, { include: [teamSrc, teamSumSrc, rowsSrc], defines: { TEAM: team, LOG: log, SUM_T: 'f32' } }),
       { y, g, dx }, params, rowGroups(rows, team));
     return [dx];
   }, [out]);
@@ -107,7 +103,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
   // logits: (N, C), labels: (N), rowLoss: (N), lse: (N)
   const rowLoss = Tensor.alloc([N]);
   const lse = Tensor.alloc([N]);
-  runtime().run({ key: `cross_entropy:${team}`, code: () => template(ceSrc, { TEAM: team }) },
+  runtime().run(wgsl('cross_entropy', ceSrc, { include: [teamSrc, onlineSrc], defines: { TEAM: team } }),
     { logits, labels, rowLoss, lse }, { rows: N, len: C, ignoreIndex, eps, nanBits: NAN_BITS }, rowGroups(N, team));
   let out = rowLoss;
   let count: Tensor | null = null;
@@ -115,7 +111,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
     // out: (), count: (1)
     out = Tensor.alloc([]);
     count = Tensor.alloc([1]);
-    runtime().run({ key: 'cross_entropy_sum', code: () => ceSumSrc },
+    runtime().run(wgsl('cross_entropy_sum', ceSumSrc),
       { rowLoss, labels, out, count }, { rows: N, mean: reduction === 'mean' ? 1 : 0, ignoreIndex }, [1]);
     rowLoss.dispose();
   }
@@ -124,7 +120,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
     // dlogits: (N, C); g: (N) for 'none', (1) otherwise
     const dlogits = Tensor.alloc(logits.shape);
     const [gx, gy] = grid(Math.ceil(N * C / 64));
-    runtime().run({ key: `cross_entropy_backward:${mode}`, code: () => template(ceBackSrc, { MODE: mode }) },
+    runtime().run(wgsl('cross_entropy_backward', ceBackSrc, { include: [flatIndex, each], defines: { MODE: mode } }),
       { logits: sl, labels: sy, lse: slse, g, count: scount ?? slse, dlogits },
       { n: N * C, stride: gx * 64, len: C, ignoreIndex, eps, nanBits: NAN_BITS }, [gx, gy]);
     return [dlogits, null];

@@ -2,23 +2,19 @@
 // softmax.wgsl. With y the forward output and g its gradient, per row:
 //   softmax:     dx = y * (g - sum(g * y))
 //   log-softmax: dx = g - exp(y) * sum(g)
+// Included: team.wgsl, team_sum.wgsl (f32), rows.wgsl.
 // y, g, dx: (outer, len, inner)
-struct Params { rows: u32, len: u32, inner: u32, _pad0: u32 }
 @group(0) @binding(0) var<storage, read> y: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-const WG = 256u;
-const TEAM = {{TEAM}}u;
-var<workgroup> acc: array<f32, 256>;
-
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = (wid.x + wid.y * nwg.x) * (WG / TEAM) + lid / TEAM;
+  let row = team_row(wid, nwg, lid);
   let t = lid % TEAM;
   let valid = row < params.rows;
-  let base = (row / params.inner) * params.len * params.inner + row % params.inner;
+  let base = row_base(row);
   var s = 0.0;
   if (valid) {
     for (var k = t; k < params.len; k += TEAM) {
@@ -26,13 +22,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if ({{LOG}}) { s += g[i]; } else { s += g[i] * y[i]; }
     }
   }
-  acc[lid] = s;
-  workgroupBarrier();
-  for (var h = TEAM / 2u; h > 0u; h = h >> 1u) {
-    if (t < h) { acc[lid] = acc[lid] + acc[lid + h]; }
-    workgroupBarrier();
-  }
-  let dot = acc[lid - t];
+  let dot = team_sum(s, lid, t);
   if (!valid) { return; }
   for (var k = t; k < params.len; k += TEAM) {
     let i = base + k * params.inner;
