@@ -5,25 +5,23 @@
 // The scalars are computed in float64 on the host and rounded to f32 once, as PyTorch passes Python
 // floats to its float32 kernels; eps is added outside the square root. On a parameter's first step the
 // moments are taken as zero without reading their (uninitialised) buffers.
+// One kernel for one tensor (K = 0) or K tensors (multi.ts); args.ts generates the bindings and the
+// get_/set_ accessors of param (p), grad (g), expAvg (m) and expAvgSq (v).
+// Included: flat_index.wgsl, each.wgsl.
 // param: (n) updated in place; grad: (n); expAvg, expAvgSq: (n) first and second moments, updated in place
 struct Params {
   n: u32, stride: u32, first: u32, decoupled: u32,
   weightDecay: f32, decay: f32, beta1: f32, oneMinusBeta1: f32,
   beta2: f32, oneMinusBeta2: f32, bc2Sqrt: f32, eps: f32,
-  negStepSize: f32,
+  negStepSize: f32, {{RANGES}}
 }
-@group(0) @binding(0) var<storage, read_write> param: array<f32>;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read_write> expAvg: array<f32>;
-@group(0) @binding(3) var<storage, read_write> expAvgSq: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+{{BINDINGS}}
+@group(0) @binding({{NEXT_BINDING}}) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
-  var p = param[i];
-  var g = grad[i];
+fn each(i: u32) {
+{{LOOKUP}}
+  var p = get_p(t, j);
+  var g = get_g(t, j);
   if (params.decoupled != 0u) {
     p = p * params.decay;
   } else if (params.weightDecay != 0.0) {
@@ -32,13 +30,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var m = 0.0;
   var v = 0.0;
   if (params.first == 0u) {
-    m = expAvg[i];
-    v = expAvgSq[i];
+    m = get_m(t, j);
+    v = get_v(t, j);
   }
   m = fma(g, params.oneMinusBeta1, m * params.beta1);
   v = v * params.beta2 + params.oneMinusBeta2 * g * g;
-  expAvg[i] = m;
-  expAvgSq[i] = v;
+  set_m(t, j, m);
+  set_v(t, j, v);
   let denom = sqrt(v) / params.bc2Sqrt + params.eps;
-  param[i] = p + params.negStepSize * m / denom;
+  set_p(t, j, p + params.negStepSize * m / denom);
 }

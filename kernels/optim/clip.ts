@@ -5,9 +5,9 @@
  * Nothing comes back to the host, so clipping does not stall the command stream.
  */
 import normScaleSrc from './norm_scale.wgsl';
-import scaleSrc from './scale.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
-import { runtime, grid } from '../../engine/core/runtime.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { sumsqMulti } from './multi.ts';
 
@@ -26,15 +26,9 @@ export function globalNorm(xs: Tensor[], maxNorm: number): { norm: Tensor; scale
   const norm = Tensor.alloc([]);
   const scale = Tensor.alloc([1]);
   sumsqMulti(xs, partials);
-  rt.run({ key: 'optim_norm_scale', code: () => normScaleSrc }, { partials, norm, scale }, { count, maxNorm }, [1]);
+  rt.run(wgsl('optim_norm_scale', normScaleSrc), { partials, norm, scale }, { count, maxNorm }, [1]);
   partials.dispose(); // released to the pool only after the pending commands are submitted
   return { norm, scale };
-}
-
-/** Multiplies `x` (n) in place by `scale[0]` (1), a factor the GPU computed. */
-export function scaleInPlace(x: Tensor, scale: Tensor): void {
-  const [gx, gy] = grid(Math.ceil(x.size / 64));
-  runtime().run({ key: 'optim_scale', code: () => scaleSrc }, { x, scale }, { n: x.size, stride: gx * 64 }, [gx, gy]);
 }
 
 /** CPU reference (float64 norm): returns the norm and scales `grads` in place like clip_grad_norm_. */

@@ -15,9 +15,15 @@
  * weights), so every element is updated by exactly one thread per dispatch, as before.
  */
 import type { Tensor } from '../../engine/core/tensor.ts';
+import sumsqSrc from './sumsq.wgsl';
+import scaleSrc from './scale.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
 import { runtime, grid, launch1d } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
-import { adamScalars, checkSame, type SgdArgs, type AdamArgs } from './optim.ts';
+import { adamScalars, checkSame, type SgdArgs, type AdamArgs, sgdKernel, adamKernel } from './optim.ts';
+import { argBlocks, type Arg } from './args.ts';
 
 /** Most parameters one dispatch takes (uniform size); the device limit usually binds first. */
 export const MAX_PER_DISPATCH = 16;
@@ -49,89 +55,12 @@ export function chunk<T>(items: T[], k: number, buffers: (t: T) => (Tensor | nul
   return out;
 }
 
-/** WGSL: `ends` uniform fields e0..e{k-1} (cumulative element counts) and the parameter lookup. */
-function rangeDecl(k: number): string {
-  return Array.from({ length: k }, (_, i) => `e${i}: u32,`).join(' ');
-}
-function lookup(k: number): string {
-  // Finds t (the tensor) and j (the element in it) for global index i.
-  let s = '  var t = 0u;\n  var start = 0u;\n';
-  for (let i = 0; i < k - 1; i++) s += `  if (i >= params.e${i}) { t = ${i + 1}u; start = params.e${i}; }\n`;
-  return s + '  let j = i - start;\n';
-}
-function accessors(name: string, k: number, access: 'read' | 'read_write', binding0: number, stride: number): string {
-  let s = '';
-  for (let i = 0; i < k; i++) s += `@group(0) @binding(${binding0 + i * stride}) var<storage, ${access}> ${name}${i}: array<f32>;\n`;
-  const cases = (body: (i: number) => string) => Array.from({ length: k }, (_, i) => `    case ${i}u: { ${body(i)} }`).join('\n');
-  s += `fn get_${name}(t: u32, j: u32) -> f32 {\n  switch t {\n${cases((i) => `return ${name}${i}[j];`)}\n    default: { return 0.0; }\n  }\n}\n`;
-  if (access === 'read_write') {
-    s += `fn set_${name}(t: u32, j: u32, v: f32) {\n  switch t {\n${cases((i) => `${name}${i}[j] = v;`)}\n    default: {}\n  }\n}\n`;
-  }
-  return s;
-}
-function names(prefix: string[], k: number): string[] { return Array.from({ length: k }, (_, i) => prefix.map((p) => p + i)).flat(); }
-
 function uniforms(items: Tensor[]): Record<string, number> {
   const u: Record<string, number> = {};
   let end = 0;
   items.forEach((p, i) => { end += p.size; u['e' + i] = end; });
   return u;
 }
-
-const sgdSrc = (k: number, momentum: boolean) => `// Multi-tensor SGD${momentum ? ' with momentum' : ''} over ${k} parameters (see kernels/optim/multi.ts, sgd${momentum ? '_momentum' : ''}.wgsl)
-struct Params { n: u32, stride: u32, first: u32, nesterov: u32, negLr: f32, momentum: f32, oneMinusDampening: f32, weightDecay: f32, ${rangeDecl(k)} }
-${accessors('p', k, 'read_write', 0, momentum ? 3 : 2)}${accessors('g', k, 'read', 1, momentum ? 3 : 2)}${momentum ? accessors('b', k, 'read_write', 2, 3) : ''}@group(0) @binding(${k * (momentum ? 3 : 2)}) var<uniform> params: Params;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
-${lookup(k)}  let p = get_p(t, j);
-  var d = get_g(t, j);
-  if (params.weightDecay != 0.0) { d = fma(p, params.weightDecay, d); }
-${momentum ? `  var b = d;
-  if (params.first == 0u) { b = fma(d, params.oneMinusDampening, get_b(t, j) * params.momentum); }
-  set_b(t, j, b);
-  var u = b;
-  if (params.nesterov != 0u) { u = fma(b, params.momentum, d); }
-  set_p(t, j, fma(u, params.negLr, p));` : '  set_p(t, j, fma(d, params.negLr, p));'}
-}
-`;
-
-const adamSrc = (k: number) => `// Multi-tensor Adam/AdamW over ${k} parameters (see kernels/optim/multi.ts, adam.wgsl)
-struct Params {
-  n: u32, stride: u32, first: u32, decoupled: u32,
-  weightDecay: f32, decay: f32, beta1: f32, oneMinusBeta1: f32,
-  beta2: f32, oneMinusBeta2: f32, bc2Sqrt: f32, eps: f32,
-  negStepSize: f32, ${rangeDecl(k)}
-}
-${accessors('p', k, 'read_write', 0, 4)}${accessors('g', k, 'read', 1, 4)}${accessors('m', k, 'read_write', 2, 4)}${accessors('v', k, 'read_write', 3, 4)}@group(0) @binding(${k * 4}) var<uniform> params: Params;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
-${lookup(k)}  var p = get_p(t, j);
-  var g = get_g(t, j);
-  if (params.decoupled != 0u) {
-    p = p * params.decay;
-  } else if (params.weightDecay != 0.0) {
-    g = fma(p, params.weightDecay, g);
-  }
-  var m = 0.0;
-  var v = 0.0;
-  if (params.first == 0u) {
-    m = get_m(t, j);
-    v = get_v(t, j);
-  }
-  m = fma(g, params.oneMinusBeta1, m * params.beta1);
-  v = v * params.beta2 + params.oneMinusBeta2 * g * g;
-  set_m(t, j, m);
-  set_v(t, j, v);
-  let denom = sqrt(v) / params.bc2Sqrt + params.eps;
-  set_p(t, j, p + params.negStepSize * m / denom);
-}
-`;
 
 /** One SGD parameter update: its parameter, gradient and (with momentum) momentum buffer. */
 export interface SgdItem { param: Tensor; grad: Tensor; momentumBuffer: Tensor | null }
@@ -153,7 +82,7 @@ export function sgdMulti(items: SgdItem[], a: SgdArgs, first: boolean): void {
     c.forEach((it, i) => { bind['p' + i] = it.param; bind['g' + i] = it.grad; if (mom) bind['b' + i] = it.momentumBuffer!; });
     const n = c.reduce((s, it) => s + it.param.size, 0);
     const { groups, stride } = launch1d(n);
-    runtime().run({ key: `optim_multi_sgd${mom ? '_momentum' : ''}:${k}`, code: () => sgdSrc(k, mom) }, bind, {
+    runtime().run(sgdKernel(k, mom), bind, {
       n, stride, first: first ? 1 : 0, nesterov: a.nesterov ? 1 : 0,
       negLr: -a.lr, momentum: a.momentum, oneMinusDampening: 1 - a.dampening, weightDecay: a.weightDecay,
       ...uniforms(c.map((it) => it.param)),
@@ -177,7 +106,7 @@ export function adamMulti(items: AdamItem[], a: AdamArgs): void {
     c.forEach((it, i) => { bind['p' + i] = it.param; bind['g' + i] = it.grad; bind['m' + i] = it.expAvg; bind['v' + i] = it.expAvgSq; });
     const n = c.reduce((t, it) => t + it.param.size, 0);
     const { groups, stride } = launch1d(n);
-    runtime().run({ key: `optim_multi_adam:${k}`, code: () => adamSrc(k) }, bind, { n, stride, ...s, ...uniforms(c.map((it) => it.param)) }, groups);
+    runtime().run(adamKernel(k), bind, { n, stride, ...s, ...uniforms(c.map((it) => it.param)) }, groups);
   }
 }
 
@@ -185,56 +114,14 @@ export function adamMulti(items: AdamItem[], a: AdamArgs): void {
 // Clipping: sums of squares and scaling over several gradients per dispatch.
 
 const CHUNK = 256 * 16; // elements per sum-of-squares workgroup (as sumsq.wgsl)
+const X: Arg[] = [{ name: 'x', single: 'x', access: 'read' }];
+const X_RW: Arg[] = [{ name: 'x', single: 'x', access: 'read_write' }];
 
-const sumsqSrc = (k: number) => `// Multi-tensor stage 1 of the global norm over ${k} gradients (see sumsq.wgsl): workgroup w of this
-// dispatch reduces 4096 elements of one gradient and writes partials[offset + w].
-struct Params { groupsX: u32, offset: u32, ${rangeDecl(k)} ${Array.from({ length: k }, (_, i) => `c${i}: u32,`).join(' ')} }
-${accessors('x', k, 'read', 0, 1)}@group(0) @binding(${k}) var<storage, read_write> partials: array<f32>;
-@group(0) @binding(${k + 1}) var<uniform> params: Params;
-
-const WG = 256u;
-const PER = 16u;
-var<workgroup> acc: array<f32, 256>;
-
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let w = wid.x + wid.y * params.groupsX;
-  // c{i}: cumulative workgroup counts; e{i}: element counts (cumulative, so n = e{t} - previous).
-  var t = 0u;
-  var first = 0u;
-  var n0 = 0u;
-${Array.from({ length: k - 1 }, (_, i) => `  if (w >= params.c${i}) { t = ${i + 1}u; first = params.c${i}; n0 = params.e${i}; }`).join('\n')}
-  var ends = params.e0;
-${Array.from({ length: k - 1 }, (_, i) => `  if (t == ${i + 1}u) { ends = params.e${i + 1}; }`).join('\n')}
-  let n = ends - n0;
-  let base = (w - first) * WG * PER;
-  var s = 0.0;
-  for (var jj = 0u; jj < PER; jj++) {
-    let j = base + jj * WG + lid;
-    if (j < n) { let v = get_x(t, j); s += v * v; }
-  }
-  acc[lid] = s;
-  workgroupBarrier();
-  for (var q = WG / 2u; q > 0u; q = q >> 1u) {
-    if (lid < q) { acc[lid] += acc[lid + q]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u && base < n) { partials[params.offset + w] = acc[0]; }
+/** The bindings of K gradients x0.., then one more storage binding and the uniform. */
+function xBlocks(K: number, args: Arg[]) {
+  const b = argBlocks(args, K);
+  return { ...b, UNIFORM_BINDING: String(Number(b.NEXT_BINDING) + 1) };
 }
-`;
-
-const scaleSrc = (k: number) => `// Multi-tensor scaling of ${k} gradients in place by the clip factor (see scale.wgsl).
-struct Params { n: u32, stride: u32, ${rangeDecl(k)} }
-${accessors('x', k, 'read_write', 0, 1)}@group(0) @binding(${k}) var<storage, read> scale: array<f32>;
-@group(0) @binding(${k + 1}) var<uniform> params: Params;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
-${lookup(k)}  set_x(t, j, get_x(t, j) * scale[0]);
-}
-`;
 
 /** Number of 4096-element partial sums `sumsqMulti` writes for `xs`. */
 export function sumsqChunks(xs: Tensor[]): number { return xs.reduce((s, x) => s + Math.ceil(x.size / CHUNK), 0); }
@@ -250,7 +137,18 @@ export function sumsqMulti(xs: Tensor[], partials: Tensor): void {
     const [gx, gy] = grid(w);
     const bind: Record<string, Tensor> = { partials };
     c.forEach((x, i) => { bind['x' + i] = x; });
-    runtime().run({ key: `optim_multi_sumsq:${k}`, code: () => sumsqSrc(k) }, bind, { ...u, groupsX: gx, offset }, [gx, gy]);
+    runtime().run(wgsl('optim_multi_sumsq', sumsqSrc, {
+      defines: { K: k },
+      blocks: ({ K }) => ({
+        ...xBlocks(K, X),
+        CHUNK_RANGES: Array.from({ length: K }, (_, i) => `c${i}: u32,`).join(' '),
+        CHUNK_LOOKUP: [
+          ...Array.from({ length: K - 1 }, (_, i) => `  if (w >= params.c${i}) { t = ${i + 1}u; first = params.c${i}; n0 = params.e${i}; }`),
+          '  var ends = params.e0;',
+          ...Array.from({ length: K - 1 }, (_, i) => `  if (t == ${i + 1}u) { ends = params.e${i + 1}; }`),
+        ],
+      }),
+    }), bind, { ...u, groupsX: gx, offset }, [gx, gy]);
     offset += w;
   }
 }
@@ -263,6 +161,6 @@ export function scaleMulti(xs: Tensor[], scale: Tensor): void {
     c.forEach((x, i) => { bind['x' + i] = x; });
     const n = c.reduce((s, x) => s + x.size, 0);
     const { groups, stride } = launch1d(n);
-    runtime().run({ key: `optim_multi_scale:${k}`, code: () => scaleSrc(k) }, bind, { n, stride, ...uniforms(c) }, groups);
+    runtime().run(wgsl('optim_multi_scale', scaleSrc, { include: [flatIndex, each], defines: { K: k }, blocks: ({ K }) => xBlocks(K, X_RW) }), bind, { n, stride, ...uniforms(c) }, groups);
   }
 }

@@ -8,10 +8,13 @@
  * its float32 kernels. Beside each launcher is a CPU reference of the same arithmetic (the test oracle).
  */
 import sgdSrc from './sgd.wgsl';
-import sgdMomentumSrc from './sgd_momentum.wgsl';
 import adamSrc from './adam.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
 import type { Tensor } from '../../engine/core/tensor.ts';
-import { runtime, launch1d } from '../../engine/core/runtime.ts';
+import { runtime, launch1d, type Kernel } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
+import { argBlocks, PARAM, GRAD, type Arg } from './args.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 
 /** SGD hyper-parameters for one update (PyTorch names in camelCase). */
@@ -21,6 +24,28 @@ export interface SgdArgs { lr: number; momentum: number; dampening: number; weig
  * `first` (default: step 1) says the moment buffers hold nothing yet.
  */
 export interface AdamArgs { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; step: number; first?: boolean }
+
+const MOMENTUM_BUFFER: Arg = { name: 'b', single: 'momentumBuffer', access: 'read_write' };
+// The momentum update of sgd.wgsl (MOMENTUM): d becomes the momentum buffer, or with Nesterov d + momentum * buffer.
+const MOMENTUM_STEP = `  var b = d;
+  if (params.first == 0u) { b = fma(d, params.oneMinusDampening, get_b(t, j) * params.momentum); }
+  set_b(t, j, b);
+  if (params.nesterov != 0u) { d = fma(b, params.momentum, d); } else { d = b; }`;
+
+/** The SGD kernel for one tensor (K = 0, optim_sgd*) or K tensors per dispatch (optim_multi_sgd*). */
+export function sgdKernel(K: number, momentum: boolean): Kernel {
+  return wgsl(`optim${K ? '_multi' : ''}_sgd${momentum ? '_momentum' : ''}`, sgdSrc, {
+    include: [flatIndex, each],
+    defines: { K, MOMENTUM: momentum },
+    blocks: (d) => ({ ...argBlocks(d.MOMENTUM ? [PARAM, GRAD, MOMENTUM_BUFFER] : [PARAM, GRAD], d.K), MOMENTUM_STEP: d.MOMENTUM ? MOMENTUM_STEP : '' }),
+  });
+}
+
+/** The Adam/AdamW kernel for one tensor (K = 0, optim_adam) or K tensors per dispatch (optim_multi_adam). */
+export function adamKernel(K: number): Kernel {
+  const args: Arg[] = [PARAM, GRAD, { name: 'm', single: 'expAvg', access: 'read_write' }, { name: 'v', single: 'expAvgSq', access: 'read_write' }];
+  return wgsl(K ? 'optim_multi_adam' : 'optim_adam', adamSrc, { include: [flatIndex, each], defines: { K }, blocks: (d) => argBlocks(args, d.K) });
+}
 
 /** @internal Refuses a parameter that is not f32 or a gradient/state tensor of another size (multi.ts uses it too). */
 export function checkSame(op: string, param: Tensor, others: Record<string, Tensor | null>): void {
@@ -40,12 +65,12 @@ export function sgdUpdate(param: Tensor, grad: Tensor, momentumBuffer: Tensor | 
   checkSame('sgd', param, { grad, momentumBuffer });
   const { groups, stride } = launch1d(param.size);
   if (a.momentum === 0) {
-    runtime().run({ key: 'optim_sgd', code: () => sgdSrc }, { param, grad },
-      { n: param.size, stride, negLr: -a.lr, weightDecay: a.weightDecay }, groups);
+    runtime().run(sgdKernel(0, false), { param, grad },
+      { n: param.size, stride, first: 0, nesterov: 0, negLr: -a.lr, momentum: 0, oneMinusDampening: 1, weightDecay: a.weightDecay }, groups);
     return;
   }
   if (!momentumBuffer) throw new ShapeError('sgd: momentum needs a momentum buffer');
-  runtime().run({ key: 'optim_sgd_momentum', code: () => sgdMomentumSrc }, { param, grad, momentumBuffer }, {
+  runtime().run(sgdKernel(0, true), { param, grad, momentumBuffer }, {
     n: param.size, stride, first: first ? 1 : 0, nesterov: a.nesterov ? 1 : 0,
     negLr: -a.lr, momentum: a.momentum, oneMinusDampening: 1 - a.dampening, weightDecay: a.weightDecay,
   }, groups);
@@ -58,7 +83,7 @@ export function sgdUpdate(param: Tensor, grad: Tensor, momentumBuffer: Tensor | 
 export function adamUpdate(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: Tensor, a: AdamArgs): void {
   checkSame('adam', param, { grad, expAvg, expAvgSq });
   const { groups, stride } = launch1d(param.size);
-  runtime().run({ key: 'optim_adam', code: () => adamSrc }, { param, grad, expAvg, expAvgSq }, {
+  runtime().run(adamKernel(0), { param, grad, expAvg, expAvgSq }, {
     n: param.size, stride, ...adamScalars(a),
   }, groups);
 }

@@ -1,18 +1,27 @@
-// Fused SGD step without momentum, in PyTorch's order (torch.optim.sgd._single_tensor_sgd):
-//   d = grad + weightDecay * param;  param = param - lr * d
-// `a + alpha * b` is written fma(b, alpha, a), as ATen's vectorised add-with-alpha computes it.
-// param: (n) updated in place; grad: (n)
-struct Params { n: u32, stride: u32, negLr: f32, weightDecay: f32 }
-@group(0) @binding(0) var<storage, read_write> param: array<f32>;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+// Fused SGD step, in PyTorch's order (torch.optim.sgd._single_tensor_sgd):
+//   d = grad + weightDecay * param
+//   with MOMENTUM: buf = first ? d : buf * momentum + (1 - dampening) * d
+//                  d = nesterov ? d + momentum * buf : buf
+//   param = param - lr * d
+// `a + alpha * b` is written fma(b, alpha, a), as ATen's vectorised add-with-alpha computes it. On a
+// parameter's first step the momentum buffer is not read (it is uninitialised), as PyTorch clones d.
+// One kernel for one tensor (K = 0) or K tensors (multi.ts); args.ts generates the bindings and the
+// get_/set_ accessors of param (p), grad (g) and, with MOMENTUM, the momentum buffer (b).
+// Included: flat_index.wgsl, each.wgsl.
+// param: (n) updated in place; grad: (n); momentumBuffer: (n) updated in place
+struct Params {
+  n: u32, stride: u32, first: u32, nesterov: u32,
+  negLr: f32, momentum: f32, oneMinusDampening: f32, weightDecay: f32,
+  {{RANGES}}
+}
+{{BINDINGS}}
+@group(0) @binding({{NEXT_BINDING}}) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
-  let p = param[i];
-  var d = grad[i];
+fn each(i: u32) {
+{{LOOKUP}}
+  let p = get_p(t, j);
+  var d = get_g(t, j);
   if (params.weightDecay != 0.0) { d = fma(p, params.weightDecay, d); }
-  param[i] = fma(d, params.negLr, p);
+{{MOMENTUM_STEP}}
+  set_p(t, j, fma(d, params.negLr, p));
 }

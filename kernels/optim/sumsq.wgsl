@@ -1,10 +1,12 @@
-// Sum of squares of one gradient, stage 1 of the global norm: workgroup w reduces the 4096 elements
-// [w * 4096, (w + 1) * 4096) (16 per invocation, coalesced) and writes partials[offset + w].
-// x: (n) one gradient; partials: (total chunks over all gradients)
-struct Params { n: u32, offset: u32, groupsX: u32, _pad0: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> partials: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+// Stage 1 of the global norm over K gradients: workgroup w of the dispatch reduces the 4096
+// elements of one gradient [b * 4096, (b + 1) * 4096) (16 per invocation, coalesced) and writes
+// partials[offset + w]. args.ts generates the bindings x0..x{K-1} and their accessors; c{i} are the
+// cumulative workgroup counts, e{i} the cumulative element counts (so n = e{t} - the previous one).
+// x0..: (n_t) each; partials: (total chunks over all gradients)
+struct Params { groupsX: u32, offset: u32, {{RANGES}} {{CHUNK_RANGES}} }
+{{BINDINGS}}
+@group(0) @binding({{NEXT_BINDING}}) var<storage, read_write> partials: array<f32>;
+@group(0) @binding({{UNIFORM_BINDING}}) var<uniform> params: Params;
 
 const WG = 256u;
 const PER = 16u;
@@ -13,17 +15,22 @@ var<workgroup> acc: array<f32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let w = wid.x + wid.y * params.groupsX;
-  let base = w * WG * PER;
+  var t = 0u;
+  var first = 0u;
+  var n0 = 0u;
+{{CHUNK_LOOKUP}}
+  let n = ends - n0;
+  let base = (w - first) * WG * PER;
   var s = 0.0;
-  for (var j = 0u; j < PER; j++) {
-    let i = base + j * WG + lid;
-    if (i < params.n) { let v = x[i]; s += v * v; }
+  for (var jj = 0u; jj < PER; jj++) {
+    let j = base + jj * WG + lid;
+    if (j < n) { let v = get_x(t, j); s += v * v; }
   }
   acc[lid] = s;
   workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k = k >> 1u) {
-    if (lid < k) { acc[lid] += acc[lid + k]; }
+  for (var q = WG / 2u; q > 0u; q = q >> 1u) {
+    if (lid < q) { acc[lid] += acc[lid + q]; }
     workgroupBarrier();
   }
-  if (lid == 0u && base < params.n) { partials[params.offset + w] = acc[0]; }
+  if (lid == 0u && base < n) { partials[params.offset + w] = acc[0]; }
 }
