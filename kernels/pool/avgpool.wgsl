@@ -1,19 +1,18 @@
 // Average pooling, one invocation per output element. The divisor follows PyTorch: with
 // count_include_pad the window clipped to the padded input (H + padB), else the in-image count.
 // x: (P, H, W) with P = N*C, out: (P, OH, OW)
+// Included: flat_index.wgsl, each.wgsl, plane.wgsl, params.wgsl, avgpool_window.wgsl.
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
+fn each(i: u32) {
   let H = i32(params.H);
   let W = i32(params.W);
-  let ow = i32(i % params.OW);
-  let oh = i32((i / params.OW) % params.OH);
-  let base = (i / (params.OW * params.OH)) * params.H * params.W;
+  let o = plane_pos(i, params.OH, params.OW);
+  let ow = i32(o.x);
+  let oh = i32(o.y);
+  let base = o.z * params.H * params.W;
   let w = window(oh, ow);
   var acc = 0.0;
   for (var ih = w.x; ih < w.y; ih++) {

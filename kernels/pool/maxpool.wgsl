@@ -1,20 +1,19 @@
 // Max pooling, one invocation per output element. The argmax is the flat index ih*W + iw in the
 // input plane (PyTorch's convention); ties keep the first element in scan order; pads never win.
 // x: (P, H, W) with P = N*C, out: (P, OH, OW), indices: (P, OH, OW) i32
+// Included: flat_index.wgsl, each.wgsl, plane.wgsl, params.wgsl.
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read_write> indices: array<i32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
+fn each(i: u32) {
   let H = i32(params.H);
   let W = i32(params.W);
-  let ow = i32(i % params.OW);
-  let oh = i32((i / params.OW) % params.OH);
-  let base = (i / (params.OW * params.OH)) * params.H * params.W;
+  let o = plane_pos(i, params.OH, params.OW);
+  let ow = i32(o.x);
+  let oh = i32(o.y);
+  let base = o.z * params.H * params.W;
   let h0 = oh * params.sH - params.padT;
   let w0 = ow * params.sW - params.padL;
   var best = 0.0;

@@ -1,33 +1,28 @@
 // Max pooling backward as a gather (no atomics, deterministic): each input element sums the output
 // gradients of the windows that cover it and chose it as their argmax.
 // g: (P, OH, OW), indices: (P, OH, OW) i32, dx: (P, H, W)
+// Included: flat_index.wgsl, each.wgsl, plane.wgsl, params.wgsl.
 @group(0) @binding(0) var<storage, read> g: array<f32>;
 @group(0) @binding(1) var<storage, read> indices: array<i32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
+fn each(i: u32) {
   let W = i32(params.W);
   let OH = i32(params.OH);
   let OW = i32(params.OW);
-  let iw = i32(i % params.W);
-  let ih = i32((i / params.W) % params.H);
-  let obase = (i / (params.W * params.H)) * params.OH * params.OW;
+  let q = plane_pos(i, params.H, params.W);
+  let iw = i32(q.x);
+  let ih = i32(q.y);
+  let obase = q.z * params.OH * params.OW;
   let me = ih * W + iw;
   var acc = 0.0;
   for (var kh = 0; kh < params.kH; kh++) {
-    let nh = ih + params.padT - kh * params.dH;
-    if (nh < 0 || nh % params.sH != 0) { continue; }
-    let oh = nh / params.sH;
-    if (oh >= OH) { continue; }
+    let oh = tap_out(ih, kh, params.padT, params.dH, params.sH, OH);
+    if (oh < 0) { continue; }
     for (var kw = 0; kw < params.kW; kw++) {
-      let nw = iw + params.padL - kw * params.dW;
-      if (nw < 0 || nw % params.sW != 0) { continue; }
-      let ow = nw / params.sW;
-      if (ow >= OW) { continue; }
+      let ow = tap_out(iw, kw, params.padL, params.dW, params.sW, OW);
+      if (ow < 0) { continue; }
       let o = obase + u32(oh * OW + ow);
       if (indices[o] == me) { acc += g[o]; }
     }

@@ -4,12 +4,16 @@
  * global average pooling composed from `mean`. Backward kernels are gathers, so no atomics.
  */
 import paramsSrc from './params.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
+import plane from '../common/plane.wgsl';
 import maxSrc from './maxpool.wgsl';
 import maxBackSrc from './maxpool_backward.wgsl';
 import avgSrc from './avgpool.wgsl';
 import avgWindowSrc from './avgpool_window.wgsl';
 import avgBackSrc from './avgpool_backward.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { runtime, launch1d } from '../../engine/core/runtime.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mean } from '../reduce/reduce.ts';
@@ -90,11 +94,11 @@ export function maxPool2dWithIndices(x: Tensor, kernel: Pair, opts: Pool2dOption
   const out = Tensor.alloc([g.N, g.C, g.OH, g.OW]);
   const indices = Tensor.alloc(out.shape, 'i32');
   const { groups, stride } = launch1d(out.size);
-  runtime().run({ key: 'maxpool2d', code: () => paramsSrc + maxSrc }, { x, out, indices }, uniforms(g, out.size, stride, false), groups);
+  runtime().run(wgsl('maxpool2d', maxSrc, { include: [flatIndex, each, plane, paramsSrc] }), { x, out, indices }, uniforms(g, out.size, stride, false), groups);
   record('maxPool2d', [x], out, (gr, _needs, [idx]) => {
     const dx = Tensor.alloc(x.shape);
     const l = launch1d(dx.size);
-    runtime().run({ key: 'maxpool2d_backward', code: () => paramsSrc + maxBackSrc }, { g: gr, indices: idx, dx },
+    runtime().run(wgsl('maxpool2d_backward', maxBackSrc, { include: [flatIndex, each, plane, paramsSrc] }), { g: gr, indices: idx, dx },
       uniforms(g, dx.size, l.stride, false), l.groups);
     return [dx];
   }, [indices]);
@@ -118,11 +122,11 @@ export function avgPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Te
   const cip = opts.countIncludePad ?? opts.padding !== 'same';
   const out = Tensor.alloc([g.N, g.C, g.OH, g.OW]);
   const { groups, stride } = launch1d(out.size);
-  runtime().run({ key: 'avgpool2d', code: () => paramsSrc + avgWindowSrc + avgSrc }, { x, out }, uniforms(g, out.size, stride, cip), groups);
+  runtime().run(wgsl('avgpool2d', avgSrc, { include: [flatIndex, each, plane, paramsSrc, avgWindowSrc] }), { x, out }, uniforms(g, out.size, stride, cip), groups);
   return record('avgPool2d', [x], out, (gr) => {
     const dx = Tensor.alloc(x.shape);
     const l = launch1d(dx.size);
-    runtime().run({ key: 'avgpool2d_backward', code: () => paramsSrc + avgWindowSrc + avgBackSrc }, { g: gr, dx },
+    runtime().run(wgsl('avgpool2d_backward', avgBackSrc, { include: [flatIndex, each, plane, paramsSrc, avgWindowSrc] }), { g: gr, dx },
       uniforms(g, dx.size, l.stride, cip), l.groups);
     return [dx];
   });
