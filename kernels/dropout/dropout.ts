@@ -4,15 +4,18 @@
  * stored mask tensor), and a run is reproducible from its seed.
  */
 import dropoutSrc from './dropout.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError, ThawError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
 
 function dropoutRaw(x: Tensor, p: number, seed: number): Tensor {
   const out = Tensor.alloc(x.shape);
   const [gx, gy] = grid(Math.ceil(x.size / 64));
-  runtime().run({ key: 'dropout', code: () => dropoutSrc }, { x, out },
+  runtime().run(wgsl('dropout', dropoutSrc, { include: [flatIndex, each] }), { x, out },
     { n: x.size, stride: gx * 64, seed: seed >>> 0, p, scale: p < 1 ? 1 / (1 - p) : 0 }, [gx, gy]);
   return out;
 }

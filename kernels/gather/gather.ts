@@ -11,8 +11,11 @@
  */
 import gatherSrc from './gather.wgsl';
 import gatherBackSrc from './gather_backward.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
 
@@ -37,13 +40,13 @@ export function gather(table: Tensor, indices: Tensor, opts: GatherOptions = {})
   // table: (V, D), indices: (M), out: (M, D)
   const out = Tensor.alloc([...indices.shape, D], table.dtype);
   const [gx, gy] = grid(Math.ceil(M * D / 64));
-  runtime().run({ key: 'gather', code: () => gatherSrc }, { table, indices, out },
+  runtime().run(wgsl('gather', gatherSrc, { include: [flatIndex, each] }), { table, indices, out },
     { n: M * D, stride: gx * 64, rows: V, dim: D }, [gx, gy]);
   return record('gather', [table, indices], out, (g, needs, [idx]) => {
     if (!needs[0]) return [null, null];
     // indices: (M), g: (M, D), dtable: (V, D)
     const dtable = Tensor.alloc([V, D]);
-    runtime().run({ key: 'gather_backward', code: () => gatherBackSrc }, { indices: idx, g, dtable },
+    runtime().run(wgsl('gather_backward', gatherBackSrc), { indices: idx, g, dtable },
       { rows: V, dim: D, count: M, padding: pad }, grid(V));
     return [dtable, null];
   }, [indices]);

@@ -3,8 +3,12 @@
  * resolution of padding specs (number, [ph, pw], [t, b, l, r], TF 'same', 'valid') used by pooling.
  */
 import padSrc from './pad.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
+import plane from '../common/plane.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, launch1d } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
 
@@ -43,7 +47,7 @@ function padRaw(x: Tensor, p: Pad4, value: number): Tensor {
   if (OH < 0 || OW < 0) throw new ShapeError(`pad2d: pads [${p.top}, ${p.bottom}, ${p.left}, ${p.right}] crop more than the input ${shapeStr(x.shape)} holds`);
   const out = Tensor.alloc([N, C, OH, OW]);
   const { groups, stride } = launch1d(out.size);
-  runtime().run({ key: 'pad2d', code: () => padSrc }, { x, out },
+  runtime().run(wgsl('pad2d', padSrc, { include: [flatIndex, each, plane] }), { x, out },
     { n: out.size, stride, H, W, OH, OW, top: p.top, left: p.left, value }, groups);
   return out;
 }

@@ -1,6 +1,7 @@
 // Constant padding of the last two dims; a negative pad crops. Backward of pad is pad with the pads
 // negated and value 0, so this one kernel serves both directions.
 // x: (P, H, W) with P = N*C planes, out: (P, OH, OW) with OH = H + top + bottom, OW = W + left + right
+// Included: flat_index.wgsl, each.wgsl, plane.wgsl.
 struct Params {
   n: u32, stride: u32, H: u32, W: u32,
   OH: u32, OW: u32, top: i32, left: i32,
@@ -10,18 +11,13 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
-  let ow = i % params.OW;
-  let oh = (i / params.OW) % params.OH;
-  let plane = i / (params.OW * params.OH);
-  let ih = i32(oh) - params.top;
-  let iw = i32(ow) - params.left;
+fn each(i: u32) {
+  let o = plane_pos(i, params.OH, params.OW);
+  let ih = i32(o.y) - params.top;
+  let iw = i32(o.x) - params.left;
   var v = params.value;
   if (ih >= 0 && ih < i32(params.H) && iw >= 0 && iw < i32(params.W)) {
-    v = x[(plane * params.H + u32(ih)) * params.W + u32(iw)];
+    v = x[(o.z * params.H + u32(ih)) * params.W + u32(iw)];
   }
   out[i] = v;
 }

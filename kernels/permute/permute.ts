@@ -5,8 +5,12 @@
  * The gradient of a permutation is the inverse permutation.
  */
 import permuteSrc from './permute.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
+import dims8 from '../common/dims8.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
 
@@ -68,7 +72,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
     const st = pad(plan.perm.map((d) => inStride[d]));
     out = Tensor.alloc(outShape, x.dtype);
     const [gx, gy] = grid(Math.ceil(x.size / 64));
-    runtime().run({ key: 'permute', code: () => permuteSrc }, { x, out },
+    runtime().run(wgsl('permute', permuteSrc, { include: [flatIndex, each, dims8] }), { x, out },
       { n: x.size, stride: gx * 64, rank: r, shape0: sh.slice(0, 4), shape1: sh.slice(4), st0: st.slice(0, 4), st1: st.slice(4) }, [gx, gy]);
   }
   return record('permute', [x], out, (g) => [permute(g, inv)]);

@@ -5,8 +5,12 @@
 import tapsSrc from './taps.wgsl';
 import resizeSrc from './resize.wgsl';
 import resizeBackSrc from './resize_backward.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
+import plane from '../common/plane.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
 
@@ -41,11 +45,11 @@ export function resize2d(x: Tensor, size: readonly [number, number], opts: Resiz
   const params = { H, W, OH, OW, rh: ratio(mode, H, OH), rw: ratio(mode, W, OW), mode: MODE_ID[mode] };
   const out = Tensor.alloc([N, C, OH, OW]);
   const [gx, gy] = grid(Math.ceil(out.size / 64));
-  runtime().run({ key: 'resize2d', code: () => tapsSrc + resizeSrc }, { x, out }, { ...params, n: out.size, stride: gx * 64 }, [gx, gy]);
+  runtime().run(wgsl('resize2d', resizeSrc, { include: [flatIndex, each, plane, tapsSrc] }), { x, out }, { ...params, n: out.size, stride: gx * 64 }, [gx, gy]);
   return record('resize2d', [x], out, (g) => {
     const dx = Tensor.alloc(x.shape);
     const [bx, by] = grid(Math.ceil(dx.size / 64));
-    runtime().run({ key: 'resize2d_backward', code: () => tapsSrc + resizeBackSrc }, { g, dx }, { ...params, n: dx.size, stride: bx * 64 }, [bx, by]);
+    runtime().run(wgsl('resize2d_backward', resizeBackSrc, { include: [flatIndex, each, plane, tapsSrc] }), { g, dx }, { ...params, n: dx.size, stride: bx * 64 }, [bx, by]);
     return [dx];
   });
 }

@@ -1,16 +1,15 @@
 // Bilinear resize, one invocation per output element (no antialiasing, as PyTorch's interpolate).
 // x: (P, H, W) with P = N*C, out: (P, OH, OW)
+// Included: flat_index.wgsl, each.wgsl, plane.wgsl, taps.wgsl.
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
-  let ow = i32(i % params.OW);
-  let oh = i32((i / params.OW) % params.OH);
-  let base = (i / (params.OW * params.OH)) * params.H * params.W;
+fn each(i: u32) {
+  let o = plane_pos(i, params.OH, params.OW);
+  let ow = i32(o.x);
+  let oh = i32(o.y);
+  let base = o.z * params.H * params.W;
   let W = i32(params.W);
   let th = taps(oh, params.rh, params.H);
   let tw = taps(ow, params.rw, params.W);

@@ -2,6 +2,7 @@
 // output rows/columns whose source coordinate lies within one pixel of it and sums g times its tap
 // weight. The candidate range inverts the monotone source mapping, widened by one on each side.
 // g: (P, OH, OW), dx: (P, H, W)
+// Included: flat_index.wgsl, each.wgsl, plane.wgsl, taps.wgsl.
 @group(0) @binding(0) var<storage, read> g: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -21,13 +22,11 @@ fn weightOf(t: Taps, ii: i32) -> f32 {
   return select(0.0, 1.0 - t.l1, t.i0 == ii) + select(0.0, t.l1, t.i1 == ii);
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
-  let iw = i32(i % params.W);
-  let ih = i32((i / params.W) % params.H);
-  let obase = (i / (params.W * params.H)) * params.OH * params.OW;
+fn each(i: u32) {
+  let q = plane_pos(i, params.H, params.W);
+  let iw = i32(q.x);
+  let ih = i32(q.y);
+  let obase = q.z * params.OH * params.OW;
   let OW = i32(params.OW);
   let ch = candidates(ih, params.rh, params.OH);
   let cw = candidates(iw, params.rw, params.OW);

@@ -7,8 +7,12 @@
  */
 import sliceSrc from './slice.wgsl';
 import concatSrc from './concat.wgsl';
+import flatIndex from '../common/flat_index.wgsl';
+import each from '../common/each.wgsl';
+import dims8 from '../common/dims8.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
 
@@ -20,7 +24,7 @@ function window(src: Tensor, dstShape: Shape, shift: number[]): Tensor {
   const pad = (v: readonly number[], fill: number) => [...v, ...new Array(8 - v.length).fill(fill)];
   const ds = pad(dstShape, 1), ss = pad(src.shape, 1), sh = pad(shift, 0);
   const [gx, gy] = grid(Math.ceil(dst.size / 64));
-  runtime().run({ key: 'slice', code: () => sliceSrc }, { src, dst }, {
+  runtime().run(wgsl('slice', sliceSrc, { include: [flatIndex, each, dims8] }), { src, dst }, {
     n: dst.size, stride: gx * 64, rank: dstShape.length,
     dstShape0: ds.slice(0, 4), dstShape1: ds.slice(4), srcShape0: ss.slice(0, 4), srcShape1: ss.slice(4),
     shift0: sh.slice(0, 4), shift1: sh.slice(4),
@@ -60,7 +64,7 @@ function blockCopy(src: Tensor, dst: Tensor, outer: number, len: number, srcRow:
   const n = outer * len;
   if (n === 0) return;
   const [gx, gy] = grid(Math.ceil(n / 64));
-  runtime().run({ key: 'concat', code: () => concatSrc }, { src, dst },
+  runtime().run(wgsl('concat', concatSrc, { include: [flatIndex, each] }), { src, dst },
     { n, stride: gx * 64, len, srcRow, srcOff, dstRow, dstOff }, [gx, gy]);
 }
 

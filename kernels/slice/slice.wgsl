@@ -3,6 +3,7 @@
 // inside); slice's backward runs it from the gradient with shift = -begin, which scatters the
 // gradient into zeros. Bits are copied as u32 (f32 and i32 alike; 0u is 0.0).
 // src: (srcShape), dst: (dstShape), both rank <= 8
+// Included: flat_index.wgsl, each.wgsl, dims8.wgsl.
 struct Params {
   n: u32, stride: u32, rank: u32, _pad0: u32,
   dstShape0: vec4<u32>, dstShape1: vec4<u32>,
@@ -13,27 +14,15 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> dst: array<u32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-fn dimU(v0: vec4<u32>, v1: vec4<u32>, d: u32) -> u32 {
-  if (d < 4u) { return v0[d]; }
-  return v1[d - 4u];
-}
-fn dimI(v0: vec4<i32>, v1: vec4<i32>, d: u32) -> i32 {
-  if (d < 4u) { return v0[d]; }
-  return v1[d - 4u];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.n) { return; }
+fn each(i: u32) {
   var rem = i;
   var off = 0u;
   var place = 1u;
   var inside = true;
   for (var d = i32(params.rank) - 1; d >= 0; d--) {
     let du = u32(d);
-    let s = dimU(params.dstShape0, params.dstShape1, du);
-    let ss = dimU(params.srcShape0, params.srcShape1, du);
+    let s = dim(params.dstShape0, params.dstShape1, du);
+    let ss = dim(params.srcShape0, params.srcShape1, du);
     let c = i32(rem % s) + dimI(params.shift0, params.shift1, du);
     rem = rem / s;
     inside = inside && c >= 0 && u32(c) < ss;
