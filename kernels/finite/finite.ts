@@ -7,8 +7,10 @@
  * The test is on the bits (exponent all ones), not `x != x`, which a compiler may fold away under
  * fast-math assumptions.
  */
+import finiteSrc from './finite.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ThawError } from '../../engine/core/errors.ts';
 
 /** Which side of a parameter a check reads. */
@@ -48,43 +50,6 @@ export class NonFiniteError extends ThawError {
 
 const CHUNK = 256 * 16; // elements per workgroup: 256 invocations x 16 each
 
-// x: (n) the tensor's f32 bits; flags: (2 * slots) per slot [kind bits (1 NaN, 2 Inf), first bad index]
-const FINITE_WGSL = /* wgsl */ `
-struct Params { n: u32, slot: u32, groupsX: u32, _pad0: u32 }
-@group(0) @binding(0) var<storage, read> x: array<u32>;
-@group(0) @binding(1) var<storage, read_write> flags: array<atomic<u32>>;
-@group(0) @binding(2) var<uniform> params: Params;
-
-var<workgroup> wkind: atomic<u32>;
-var<workgroup> wfirst: atomic<u32>;
-
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  if (lid == 0u) { atomicStore(&wkind, 0u); atomicStore(&wfirst, 0xffffffffu); }
-  workgroupBarrier();
-  let base = (wid.x + wid.y * params.groupsX) * 4096u;
-  var kind = 0u;
-  var first = 0xffffffffu;
-  for (var j = 0u; j < 16u; j++) {
-    let i = base + j * 256u + lid;
-    if (i < params.n) {
-      let b = x[i];
-      if ((b & 0x7f800000u) == 0x7f800000u) {
-        kind = kind | select(2u, 1u, (b & 0x007fffffu) != 0u);
-        first = min(first, i);
-      }
-    }
-  }
-  if (kind != 0u) { atomicOr(&wkind, kind); atomicMin(&wfirst, first); }
-  workgroupBarrier();
-  if (lid == 0u) {
-    let k = atomicLoad(&wkind);
-    if (k != 0u) {
-      atomicOr(&flags[2u * params.slot], k);
-      atomicMin(&flags[2u * params.slot + 1u], atomicLoad(&wfirst));
-    }
-  }
-}`;
 
 interface Entry { name: string; what: FiniteWhat; t: Tensor }
 
@@ -103,7 +68,7 @@ function encodeChecks(entries: Entry[], flags: Tensor, start: number): void {
   const rt = runtime();
   entries.forEach((e, slot) => {
     const [gx, gy] = grid(Math.ceil(e.t.size / CHUNK));
-    rt.run({ key: 'safety_finite', code: () => FINITE_WGSL }, { x: e.t, flags }, { n: e.t.size, slot: slot + start / 2, groupsX: gx }, [gx, gy]);
+    rt.run(wgsl('safety_finite', finiteSrc), { x: e.t, flags }, { n: e.t.size, slot: slot + start / 2, groupsX: gx }, [gx, gy]);
   });
 }
 
