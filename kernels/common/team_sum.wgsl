@@ -1,6 +1,7 @@
-// Sum of v ({{SUM_T}}) over the invocation's team (team.wgsl), a tree in workgroup memory (a fixed
-// order: deterministic). Every invocation of the workgroup must call it; before calling it again,
-// pass a workgroupBarrier() (the result is read from `red`).
+// Sum of v ({{SUM_T}}) over the invocation's team of TEAM (team.wgsl; a kernel that sums over its
+// whole workgroup of 256 declares `const TEAM = 256u;` and passes t = lid), a tree in workgroup
+// memory (a fixed order: deterministic). Every invocation of the workgroup must call it; before
+// calling it again, pass a workgroupBarrier() (the result is read from `red`).
 var<workgroup> red: array<{{SUM_T}}, 256>;
 fn team_sum(v: {{SUM_T}}, lid: u32, t: u32) -> {{SUM_T}} {
   red[lid] = v;

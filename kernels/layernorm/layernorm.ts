@@ -10,6 +10,7 @@ import lnSrc from './layernorm.wgsl';
 import lnDxSrc from './layernorm_backward_dx.wgsl';
 import lnParamsSrc from './layernorm_backward_params.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import commonSrc from './ln_common.wgsl';
 import teamSrc from '../common/team.wgsl';
 import teamSumSrc from '../common/team_sum.wgsl';
 import { runtime } from '../../engine/core/runtime.ts';
@@ -39,7 +40,7 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const out = Tensor.alloc(x.shape);
   const mean = Tensor.alloc([rows]);
   const rstd = Tensor.alloc([rows]);
-  runtime().run(wgsl('layernorm', lnSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, AFFINE: affine, SUM_T: 'f32' } }),
+  runtime().run(wgsl('layernorm', lnSrc, { include: [commonSrc, teamSrc, teamSumSrc], defines: { TEAM: team, AFFINE: affine, SUM_T: 'f32' } }),
     { x, weight: weight ?? x, bias: bias ?? x, out, mean, rstd }, { rows, len: D, eps }, groups);
   const inputs = affine ? [x, weight!, bias!] : [x];
   const result = record('layerNorm', inputs, out, (g, needs, [sx, smean, srstd, sw]) => {
@@ -47,15 +48,15 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     if (needs[0]) {
       // dx: (rows, D)
       dx = Tensor.alloc(x.shape);
-      runtime().run(wgsl('layernorm_backward_dx', lnDxSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, AFFINE: affine, SUM_T: 'vec2<f32>' } }),
-        { x: sx, weight: sw ?? sx, g, mean: smean, rstd: srstd, dx }, { rows, len: D }, groups);
+      runtime().run(wgsl('layernorm_backward_dx', lnDxSrc, { include: [commonSrc, teamSrc, teamSumSrc], defines: { TEAM: team, AFFINE: affine, SUM_T: 'vec2<f32>' } }),
+        { x: sx, weight: sw ?? sx, g, mean: smean, rstd: srstd, dx }, { rows, len: D, eps }, groups);
     }
     if (affine && (needs[1] || needs[2])) {
       // dweight: (D), dbias: (D)
       dw = Tensor.alloc([D]);
       db = Tensor.alloc([D]);
-      runtime().run(wgsl('layernorm_backward_params', lnParamsSrc),
-        { x: sx, g, mean: smean, rstd: srstd, dweight: dw, dbias: db }, { rows, len: D }, [Math.ceil(D / 16)]);
+      runtime().run(wgsl('layernorm_backward_params', lnParamsSrc, { include: [commonSrc] }),
+        { x: sx, g, mean: smean, rstd: srstd, dweight: dw, dbias: db }, { rows, len: D, eps }, [Math.ceil(D / 16)]);
       if (!needs[1]) { dw.dispose(); dw = null; }
       if (!needs[2]) { db.dispose(); db = null; }
     }

@@ -3,22 +3,13 @@
 // owns one row. Two passes over the row (mean, then the centred sum of squares), not
 // sum-of-squares minus squared mean, which cancels badly when |mean| >> std. mean and rstd are saved
 // for backward. AFFINE = false ignores weight and bias (any buffer may be bound there).
-// Included: team.wgsl, team_sum.wgsl (f32).
+// Included: ln_common.wgsl, team.wgsl, team_sum.wgsl (f32).
 // x: (rows, len), weight: (len), bias: (len), out: (rows, len), mean: (rows), rstd: (rows)
-struct Params { rows: u32, len: u32, eps: f32, _pad0: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> weight: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(5) var<storage, read_write> rstd: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read> weight: array<f32>;
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = team_row(wid, nwg, lid);
-  let t = lid % TEAM;
-  let valid = row < params.rows;
+fn row_main(row: u32, t: u32, lid: u32, valid: bool) {
   let base = row * params.len;
   var s = 0.0;
   if (valid) { for (var k = t; k < params.len; k += TEAM) { s += x[base + k]; } }

@@ -3,14 +3,10 @@
 // A workgroup owns 16 adjacent columns; its 16 lanes per column stride over the rows, then the lanes
 // are summed in workgroup memory (a fixed order, so the result is deterministic).
 // x: (rows, len), g: (rows, len), mean: (rows), rstd: (rows), dweight: (len), dbias: (len)
-struct Params { rows: u32, len: u32, _pad0: u32, _pad1: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> mean: array<f32>;
-@group(0) @binding(3) var<storage, read> rstd: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dweight: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dbias: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
+// Included: ln_common.wgsl.
+@group(0) @binding(4) var<storage, read> g: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dbias: array<f32>;
 
 var<workgroup> red: array<vec2<f32>, 256>;
 

@@ -2,11 +2,9 @@
 //   dlogits[i, c] = scale_i * (softmax[i, c] - target[i, c]),  softmax = exp(logits - lse[i]),
 //   target = (1 - eps) * onehot(labels[i]) + eps / C
 // scale_i is g[i] ('none'), g[0] ('sum') or g[0] / count ('mean'); 0 on ignored rows. MODE picks it.
-// Included: flat_index.wgsl, each.wgsl.
+// Included: ce_common.wgsl, flat_index.wgsl, each.wgsl.
 // logits: (N, C), labels: (N) i32, lse: (N), g: (N) or (1), count: (1), dlogits: (N, C)
 struct Params { n: u32, stride: u32, len: u32, ignoreIndex: i32, eps: f32, nanBits: u32, _pad0: u32, _pad1: u32 }
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<i32>;
 @group(0) @binding(2) var<storage, read> lse: array<f32>;
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<storage, read> count: array<f32>;
@@ -17,8 +15,7 @@ fn each(e: u32) {
   let i = e / params.len;
   let c = e % params.len;
   let y = labels[i];
-  if (y == params.ignoreIndex) { dlogits[e] = 0.0; return; }
-  if (y < 0 || u32(y) >= params.len) { dlogits[e] = bitcast<f32>(params.nanBits); return; }
+  if (!is_class(y)) { dlogits[e] = not_class(y); return; }
   var scale: f32;
   switch ({{MODE}}u) {
     case 0u: { scale = g[i]; }

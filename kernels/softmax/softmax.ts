@@ -11,6 +11,7 @@ import ceSrc from './cross_entropy.wgsl';
 import ceSumSrc from './cross_entropy_sum.wgsl';
 import ceBackSrc from './cross_entropy_backward.wgsl';
 import onlineSrc from './online.wgsl';
+import ceCommonSrc from './ce_common.wgsl';
 import rowsSrc from './rows.wgsl';
 import teamSrc from '../common/team.wgsl';
 import teamSumSrc from '../common/team_sum.wgsl';
@@ -103,7 +104,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
   // logits: (N, C), labels: (N), rowLoss: (N), lse: (N)
   const rowLoss = Tensor.alloc([N]);
   const lse = Tensor.alloc([N]);
-  runtime().run(wgsl('cross_entropy', ceSrc, { include: [teamSrc, onlineSrc], defines: { TEAM: team } }),
+  runtime().run(wgsl('cross_entropy', ceSrc, { include: [ceCommonSrc, teamSrc, onlineSrc], defines: { TEAM: team } }),
     { logits, labels, rowLoss, lse }, { rows: N, len: C, ignoreIndex, eps, nanBits: NAN_BITS }, rowGroups(N, team));
   let out = rowLoss;
   let count: Tensor | null = null;
@@ -111,7 +112,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
     // out: (), count: (1)
     out = Tensor.alloc([]);
     count = Tensor.alloc([1]);
-    runtime().run(wgsl('cross_entropy_sum', ceSumSrc),
+    runtime().run(wgsl('cross_entropy_sum', ceSumSrc, { include: [teamSumSrc], defines: { SUM_T: 'vec2<f32>' } }),
       { rowLoss, labels, out, count }, { rows: N, mean: reduction === 'mean' ? 1 : 0, ignoreIndex }, [1]);
     rowLoss.dispose();
   }
@@ -120,7 +121,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
     // dlogits: (N, C); g: (N) for 'none', (1) otherwise
     const dlogits = Tensor.alloc(logits.shape);
     const [gx, gy] = grid(Math.ceil(N * C / 64));
-    runtime().run(wgsl('cross_entropy_backward', ceBackSrc, { include: [flatIndex, each], defines: { MODE: mode } }),
+    runtime().run(wgsl('cross_entropy_backward', ceBackSrc, { include: [ceCommonSrc, flatIndex, each], defines: { MODE: mode } }),
       { logits: sl, labels: sy, lse: slse, g, count: scount ?? slse, dlogits },
       { n: N * C, stride: gx * 64, len: C, ignoreIndex, eps, nanBits: NAN_BITS }, [gx, gy]);
     return [dlogits, null];

@@ -8,12 +8,7 @@
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = team_row(wid, nwg, lid);
-  let t = lid % TEAM;
-  // Every invocation reaches the barriers; rows past the end just load nothing.
-  let valid = row < params.rows;
+fn row_main(row: u32, t: u32, lid: u32, valid: bool) {
   let base = row_base(row);
   var a = LSE_INIT;
   if (valid) {

@@ -1,0 +1,7 @@
+// Shared by the layer-norm kernels (bindings 0-3): the Params, the input x (rows, len) and the
+// per-row statistics that the forward pass writes and the backward kernels read, mean and rstd (rows).
+struct Params { rows: u32, len: u32, eps: f32, _pad0: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(2) var<storage, read_write> rstd: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
