@@ -15,6 +15,7 @@ import backDxSrc from './bn_backward_dx.wgsl';
 import countSrc from './bn_count.wgsl';
 import chunkSrc from './bn_chunk.wgsl';
 import statsSrc from './bn_stats.wgsl';
+import channelSrc from './bn_channel.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
@@ -136,11 +137,12 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     const part = Tensor.alloc([C, K, 2]);
     const l = launch1d(C * K);
     rt.run(vecKernel('bn_partial', partialSrc, vw), { x, part }, { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
-    rt.run(wgsl('bn_merge', mergeSrc, { include: [statsSrc] }), { part, mean, invstd, variance, weight: w, scale }, { N, C, HW, K, nPer, eps }, cg);
+    rt.run(wgsl('bn_merge', mergeSrc, { include: [channelSrc, statsSrc] }), { part, mean, invstd, variance, weight: w, scale }, { N, C, HW, K, nPer, eps }, cg);
     part.dispose();
     if (training && runningMean && runningVar) {
       const withCount = counter ? 1 : 0;
       rt.run(wgsl('bn_update', updateSrc, {
+        include: [channelSrc],
         defines: { COUNTER: withCount },
         blocks: (d) => d.COUNTER
           ? { COUNT_DECL: '@group(0) @binding(5) var<storage, read_write> count: array<i32>;', COUNT: '  if (c == 0u) { count[0] = count[0] + 1; }' }
@@ -150,7 +152,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     } else if (counter) incrementCounter(counter);
     variance.dispose();
   } else {
-    rt.run(wgsl('bn_running', runningSrc, { include: [statsSrc] }), { runningMean: runningMean!, runningVar: runningVar!, mean, invstd, weight: w, scale }, { C, eps }, cg);
+    rt.run(wgsl('bn_running', runningSrc, { include: [channelSrc, statsSrc] }), { runningMean: runningMean!, runningVar: runningVar!, mean, invstd, weight: w, scale }, { C, eps }, cg);
     if (counter) incrementCounter(counter);
   }
   const act = opts.activation ?? null;
@@ -170,7 +172,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
       if (act) masked = g = Tensor.alloc(x.shape);
       rt.run(vecKernel('bn_backward_partial', backPartialSrc, vw, act), act ? { g: gOut, x: sx, mean: sMean, part, y: sY, gm: masked! } : { g, x: sx, mean: sMean, part },
         { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
-      rt.run(wgsl('bn_backward_merge', backMergeSrc), { part, invstd: sInv, sumG, sumGXhat }, { C, K }, cg);
+      rt.run(wgsl('bn_backward_merge', backMergeSrc, { include: [channelSrc] }), { part, invstd: sInv, sumG, sumGXhat }, { C, K }, cg);
       part.dispose();
     } else if (act && needs[0]) {
       masked = g = activationBackward(act, sY, gOut);

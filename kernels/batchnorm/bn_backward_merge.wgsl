@@ -1,5 +1,6 @@
 // Batch-norm backward sums, stage 2: sumG = sum of the K partial sums of g (= dbias) and
 // sumGXhat = invstd * sum of the partial sums of g * (x - mean) (= dweight).
+// Included: bn_channel.wgsl.
 // part: (C, K), invstd: (C), sumG: (C), sumGXhat: (C)
 struct Params { C: u32, K: u32 }
 @group(0) @binding(0) var<storage, read> part: array<vec2<f32>>;
@@ -8,10 +9,7 @@ struct Params { C: u32, K: u32 }
 @group(0) @binding(3) var<storage, read_write> sumGXhat: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
-  if (c >= params.C) { return; }
+fn channel(c: u32) {
   var s = vec2<f32>(0.0);
   for (var k = 0u; k < params.K; k++) { s += part[c * params.K + k]; }
   sumG[c] = s.x;

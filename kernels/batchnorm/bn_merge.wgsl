@@ -1,15 +1,12 @@
 // Batch statistics, stage 2: merges channel c's K chunk (mean, M2) pairs with Chan et al.'s
 // pairwise update, then writes the statistics (bn_stats.wgsl) and the biased variance.
-// Included: bn_stats.wgsl. part: (C, K) of (mean, M2), variance: (C) biased
+// Included: bn_channel.wgsl, bn_stats.wgsl. part: (C, K) of (mean, M2), variance: (C) biased
 struct Params { N: u32, C: u32, HW: u32, K: u32, nPer: u32, eps: f32 }
 @group(0) @binding(4) var<storage, read> part: array<vec2<f32>>;
 @group(0) @binding(5) var<storage, read_write> variance: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
-  if (c >= params.C) { return; }
+fn channel(c: u32) {
   var na = 0.0;
   var ma = 0.0;
   var m2 = 0.0;
