@@ -12,12 +12,12 @@ struct Params {
 @group(0) @binding(2) var<uniform> params: Params;
 
 fn each(i: u32) {
-  let o = plane_pos(i, params.OH, params.OW);
-  let ih = i32(o.y) - params.top;
-  let iw = i32(o.x) - params.left;
+  let o = at_out(i);
+  let ih = o.y - params.top;
+  let iw = o.x - params.left;
   var v = params.value;
   if (ih >= 0 && ih < i32(params.H) && iw >= 0 && iw < i32(params.W)) {
-    v = x[(o.z * params.H + u32(ih)) * params.W + u32(iw)];
+    v = x[o.base + u32(ih) * params.W + u32(iw)];
   }
   out[i] = v;
 }

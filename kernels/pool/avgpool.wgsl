@@ -7,16 +7,12 @@
 @group(0) @binding(2) var<uniform> params: Params;
 
 fn each(i: u32) {
-  let H = i32(params.H);
   let W = i32(params.W);
-  let o = plane_pos(i, params.OH, params.OW);
-  let ow = i32(o.x);
-  let oh = i32(o.y);
-  let base = o.z * params.H * params.W;
-  let w = window(oh, ow);
+  let o = at_out(i);
+  let w = window(o.y, o.x);
   var acc = 0.0;
   for (var ih = w.x; ih < w.y; ih++) {
-    for (var iw = w.z; iw < w.w; iw++) { acc += x[base + u32(ih * W + iw)]; }
+    for (var iw = w.z; iw < w.w; iw++) { acc += x[o.base + u32(ih * W + iw)]; }
   }
-  out[i] = acc / divisor(oh, ow);
+  out[i] = acc / divisor(o.y, o.x);
 }

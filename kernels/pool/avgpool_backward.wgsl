@@ -8,18 +8,15 @@
 fn each(i: u32) {
   let OH = i32(params.OH);
   let OW = i32(params.OW);
-  let q = plane_pos(i, params.H, params.W);
-  let iw = i32(q.x);
-  let ih = i32(q.y);
-  let obase = q.z * params.OH * params.OW;
+  let q = at_in(i);
   var acc = 0.0;
   for (var kh = 0; kh < params.kH; kh++) {
-    let oh = tap_out(ih, kh, params.padT, 1, params.sH, OH);
+    let oh = tap_out(q.y, kh, params.padT, 1, params.sH, OH);
     if (oh < 0) { continue; }
     for (var kw = 0; kw < params.kW; kw++) {
-      let ow = tap_out(iw, kw, params.padL, 1, params.sW, OW);
+      let ow = tap_out(q.x, kw, params.padL, 1, params.sW, OW);
       if (ow < 0) { continue; }
-      acc += g[obase + u32(oh * OW + ow)] / divisor(oh, ow);
+      acc += g[q.base + u32(oh * OW + ow)] / divisor(oh, ow);
     }
   }
   dx[i] = acc;

@@ -10,12 +10,9 @@
 fn each(i: u32) {
   let H = i32(params.H);
   let W = i32(params.W);
-  let o = plane_pos(i, params.OH, params.OW);
-  let ow = i32(o.x);
-  let oh = i32(o.y);
-  let base = o.z * params.H * params.W;
-  let h0 = oh * params.sH - params.padT;
-  let w0 = ow * params.sW - params.padL;
+  let o = at_out(i);
+  let h0 = o.y * params.sH - params.padT;
+  let w0 = o.x * params.sW - params.padL;
   var best = 0.0;
   var idx = -1;
   for (var kh = 0; kh < params.kH; kh++) {
@@ -24,7 +21,7 @@ fn each(i: u32) {
     for (var kw = 0; kw < params.kW; kw++) {
       let iw = w0 + kw * params.dW;
       if (iw < 0 || iw >= W) { continue; }
-      let v = x[base + u32(ih * W + iw)];
+      let v = x[o.base + u32(ih * W + iw)];
       if (idx < 0 || v > best) {
         best = v;
         idx = ih * W + iw;

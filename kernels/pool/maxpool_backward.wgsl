@@ -11,19 +11,16 @@ fn each(i: u32) {
   let W = i32(params.W);
   let OH = i32(params.OH);
   let OW = i32(params.OW);
-  let q = plane_pos(i, params.H, params.W);
-  let iw = i32(q.x);
-  let ih = i32(q.y);
-  let obase = q.z * params.OH * params.OW;
-  let me = ih * W + iw;
+  let q = at_in(i);
+  let me = q.y * W + q.x;
   var acc = 0.0;
   for (var kh = 0; kh < params.kH; kh++) {
-    let oh = tap_out(ih, kh, params.padT, params.dH, params.sH, OH);
+    let oh = tap_out(q.y, kh, params.padT, params.dH, params.sH, OH);
     if (oh < 0) { continue; }
     for (var kw = 0; kw < params.kW; kw++) {
-      let ow = tap_out(iw, kw, params.padL, params.dW, params.sW, OW);
+      let ow = tap_out(q.x, kw, params.padL, params.dW, params.sW, OW);
       if (ow < 0) { continue; }
-      let o = obase + u32(oh * OW + ow);
+      let o = q.base + u32(oh * OW + ow);
       if (indices[o] == me) { acc += g[o]; }
     }
   }

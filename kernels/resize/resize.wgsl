@@ -6,16 +6,13 @@
 @group(0) @binding(2) var<uniform> params: Params;
 
 fn each(i: u32) {
-  let o = plane_pos(i, params.OH, params.OW);
-  let ow = i32(o.x);
-  let oh = i32(o.y);
-  let base = o.z * params.H * params.W;
+  let o = at_out(i);
   let W = i32(params.W);
-  let th = taps(oh, params.rh, params.H);
-  let tw = taps(ow, params.rw, params.W);
-  let v00 = x[base + u32(th.i0 * W + tw.i0)];
-  let v01 = x[base + u32(th.i0 * W + tw.i1)];
-  let v10 = x[base + u32(th.i1 * W + tw.i0)];
-  let v11 = x[base + u32(th.i1 * W + tw.i1)];
+  let th = taps(o.y, params.rh, params.H);
+  let tw = taps(o.x, params.rw, params.W);
+  let v00 = x[o.base + u32(th.i0 * W + tw.i0)];
+  let v01 = x[o.base + u32(th.i0 * W + tw.i1)];
+  let v10 = x[o.base + u32(th.i1 * W + tw.i0)];
+  let v11 = x[o.base + u32(th.i1 * W + tw.i1)];
   out[i] = (1.0 - th.l1) * ((1.0 - tw.l1) * v00 + tw.l1 * v01) + th.l1 * ((1.0 - tw.l1) * v10 + tw.l1 * v11);
 }

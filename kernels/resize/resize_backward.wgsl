@@ -23,20 +23,17 @@ fn weightOf(t: Taps, ii: i32) -> f32 {
 }
 
 fn each(i: u32) {
-  let q = plane_pos(i, params.H, params.W);
-  let iw = i32(q.x);
-  let ih = i32(q.y);
-  let obase = q.z * params.OH * params.OW;
+  let q = at_in(i);
   let OW = i32(params.OW);
-  let ch = candidates(ih, params.rh, params.OH);
-  let cw = candidates(iw, params.rw, params.OW);
+  let ch = candidates(q.y, params.rh, params.OH);
+  let cw = candidates(q.x, params.rw, params.OW);
   var acc = 0.0;
   for (var oh = ch.x; oh <= ch.y; oh++) {
-    let wh = weightOf(taps(oh, params.rh, params.H), ih);
+    let wh = weightOf(taps(oh, params.rh, params.H), q.y);
     if (wh == 0.0) { continue; }
     for (var ow = cw.x; ow <= cw.y; ow++) {
-      let ww = weightOf(taps(ow, params.rw, params.W), iw);
-      acc += wh * ww * g[obase + u32(oh * OW + ow)];
+      let ww = weightOf(taps(ow, params.rw, params.W), q.x);
+      acc += wh * ww * g[q.base + u32(oh * OW + ow)];
     }
   }
   dx[i] = acc;
