@@ -7,7 +7,7 @@
 // moments are taken as zero without reading their (uninitialised) buffers.
 // One kernel for one tensor (K = 0) or K tensors (multi.ts); args.ts generates the bindings and the
 // get_/set_ accessors of param (p), grad (g), expAvg (m) and expAvgSq (v).
-// Included: flat_index.wgsl, each.wgsl.
+// Included: flat_index.wgsl, each.wgsl, each_tensor.wgsl.
 // param: (n) updated in place; grad: (n); expAvg, expAvgSq: (n) first and second moments, updated in place
 struct Params {
   n: u32, stride: u32, first: u32, decoupled: u32,
@@ -18,8 +18,7 @@ struct Params {
 {{BINDINGS}}
 @group(0) @binding({{NEXT_BINDING}}) var<uniform> params: Params;
 
-fn each(i: u32) {
-{{LOOKUP}}
+fn step(t: u32, j: u32) {
   var p = get_p(t, j);
   var g = get_g(t, j);
   if (params.decoupled != 0u) {

@@ -5,6 +5,7 @@
  * Nothing comes back to the host, so clipping does not stall the command stream.
  */
 import normScaleSrc from './norm_scale.wgsl';
+import teamSumSrc from '../common/team_sum.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
@@ -26,7 +27,7 @@ export function globalNorm(xs: Tensor[], maxNorm: number): { norm: Tensor; scale
   const norm = Tensor.alloc([]);
   const scale = Tensor.alloc([1]);
   sumsqMulti(xs, partials);
-  rt.run(wgsl('optim_norm_scale', normScaleSrc), { partials, norm, scale }, { count, maxNorm }, [1]);
+  rt.run(wgsl('optim_norm_scale', normScaleSrc, { include: [teamSumSrc], defines: { SUM_T: 'f32' } }), { partials, norm, scale }, { count, maxNorm }, [1]);
   partials.dispose(); // released to the pool only after the pending commands are submitted
   return { norm, scale };
 }

@@ -19,6 +19,8 @@ import sumsqSrc from './sumsq.wgsl';
 import scaleSrc from './scale.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
+import eachTensor from './each_tensor.wgsl';
+import teamSumSrc from '../common/team_sum.wgsl';
 import { runtime, grid, launch1d } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
@@ -138,7 +140,8 @@ export function sumsqMulti(xs: Tensor[], partials: Tensor): void {
     const bind: Record<string, Tensor> = { partials };
     c.forEach((x, i) => { bind['x' + i] = x; });
     runtime().run(wgsl('optim_multi_sumsq', sumsqSrc, {
-      defines: { K: k },
+      include: [teamSumSrc],
+      defines: { K: k, SUM_T: 'f32' },
       blocks: ({ K }) => ({
         ...xBlocks(K, X),
         CHUNK_RANGES: Array.from({ length: K }, (_, i) => `c${i}: u32,`).join(' '),
@@ -161,6 +164,6 @@ export function scaleMulti(xs: Tensor[], scale: Tensor): void {
     c.forEach((x, i) => { bind['x' + i] = x; });
     const n = c.reduce((s, x) => s + x.size, 0);
     const { groups, stride } = launch1d(n);
-    runtime().run(wgsl('optim_multi_scale', scaleSrc, { include: [flatIndex, each], defines: { K: k }, blocks: ({ K }) => xBlocks(K, X_RW) }), bind, { n, stride, ...uniforms(c) }, groups);
+    runtime().run(wgsl('optim_multi_scale', scaleSrc, { include: [flatIndex, each, eachTensor], defines: { K: k }, blocks: ({ K }) => xBlocks(K, X_RW) }), bind, { n, stride, ...uniforms(c) }, groups);
   }
 }

@@ -11,6 +11,7 @@ import sgdSrc from './sgd.wgsl';
 import adamSrc from './adam.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
+import eachTensor from './each_tensor.wgsl';
 import type { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, launch1d, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
@@ -35,7 +36,7 @@ const MOMENTUM_STEP = `  var b = d;
 /** The SGD kernel for one tensor (K = 0, optim_sgd*) or K tensors per dispatch (optim_multi_sgd*). */
 export function sgdKernel(K: number, momentum: boolean): Kernel {
   return wgsl(`optim${K ? '_multi' : ''}_sgd${momentum ? '_momentum' : ''}`, sgdSrc, {
-    include: [flatIndex, each],
+    include: [flatIndex, each, eachTensor],
     defines: { K, MOMENTUM: momentum },
     blocks: (d) => ({ ...argBlocks(d.MOMENTUM ? [PARAM, GRAD, MOMENTUM_BUFFER] : [PARAM, GRAD], d.K), MOMENTUM_STEP: d.MOMENTUM ? MOMENTUM_STEP : '' }),
   });
@@ -44,7 +45,7 @@ export function sgdKernel(K: number, momentum: boolean): Kernel {
 /** The Adam/AdamW kernel for one tensor (K = 0, optim_adam) or K tensors per dispatch (optim_multi_adam). */
 export function adamKernel(K: number): Kernel {
   const args: Arg[] = [PARAM, GRAD, { name: 'm', single: 'expAvg', access: 'read_write' }, { name: 'v', single: 'expAvgSq', access: 'read_write' }];
-  return wgsl(K ? 'optim_multi_adam' : 'optim_adam', adamSrc, { include: [flatIndex, each], defines: { K }, blocks: (d) => argBlocks(args, d.K) });
+  return wgsl(K ? 'optim_multi_adam' : 'optim_adam', adamSrc, { include: [flatIndex, each, eachTensor], defines: { K }, blocks: (d) => argBlocks(args, d.K) });
 }
 
 /** @internal Refuses a parameter that is not f32 or a gradient/state tensor of another size (multi.ts uses it too). */

@@ -7,7 +7,7 @@
 // parameter's first step the momentum buffer is not read (it is uninitialised), as PyTorch clones d.
 // One kernel for one tensor (K = 0) or K tensors (multi.ts); args.ts generates the bindings and the
 // get_/set_ accessors of param (p), grad (g) and, with MOMENTUM, the momentum buffer (b).
-// Included: flat_index.wgsl, each.wgsl.
+// Included: flat_index.wgsl, each.wgsl, each_tensor.wgsl.
 // param: (n) updated in place; grad: (n); momentumBuffer: (n) updated in place
 struct Params {
   n: u32, stride: u32, first: u32, nesterov: u32,
@@ -17,8 +17,7 @@ struct Params {
 {{BINDINGS}}
 @group(0) @binding({{NEXT_BINDING}}) var<uniform> params: Params;
 
-fn each(i: u32) {
-{{LOOKUP}}
+fn step(t: u32, j: u32) {
   let p = get_p(t, j);
   var d = get_g(t, j);
   if (params.weightDecay != 0.0) { d = fma(p, params.weightDecay, d); }

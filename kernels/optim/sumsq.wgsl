@@ -2,6 +2,7 @@
 // elements of one gradient [b * 4096, (b + 1) * 4096) (16 per invocation, coalesced) and writes
 // partials[offset + w]. args.ts generates the bindings x0..x{K-1} and their accessors; c{i} are the
 // cumulative workgroup counts, e{i} the cumulative element counts (so n = e{t} - the previous one).
+// Included: team_sum.wgsl (f32).
 // x0..: (n_t) each; partials: (total chunks over all gradients)
 struct Params { groupsX: u32, offset: u32, {{RANGES}} {{CHUNK_RANGES}} }
 {{BINDINGS}}
@@ -9,8 +10,8 @@ struct Params { groupsX: u32, offset: u32, {{RANGES}} {{CHUNK_RANGES}} }
 @group(0) @binding({{UNIFORM_BINDING}}) var<uniform> params: Params;
 
 const WG = 256u;
+const TEAM = WG;
 const PER = 16u;
-var<workgroup> acc: array<f32, 256>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -26,11 +27,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let j = base + jj * WG + lid;
     if (j < n) { let v = get_x(t, j); s += v * v; }
   }
-  acc[lid] = s;
-  workgroupBarrier();
-  for (var q = WG / 2u; q > 0u; q = q >> 1u) {
-    if (lid < q) { acc[lid] += acc[lid + q]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u && base < n) { partials[params.offset + w] = acc[0]; }
+  let tot = team_sum(s, lid, lid);
+  if (lid == 0u && base < n) { partials[params.offset + w] = tot; }
 }
