@@ -5,7 +5,8 @@
 // Kept in the emitted dist/types/index.d.ts, so a project using thaw's types sees WebGPU's global
 // types (GPUDevice, GPUBuffer) without listing @webgpu/types itself.
 /// <reference types="@webgpu/types" preserve="true" />
-export { init, runtime, type Runtime, profile } from './engine/core/runtime.ts';
+export { init, runtime, type Runtime, profile, withTuning } from './engine/core/runtime.ts';
+export { TUNINGS, type Tuning, type TuningPatch, type TuningName } from './engine/core/tuning.ts';
 export { formatProfile, type ProfileReport, type ProfileRow } from './engine/core/profiler.ts';
 export { getGpu, resetGpu, type Gpu, type AdapterSummary } from './engine/core/device.ts';
 export { Tensor, tidy, keep, dispose, type DType, type Shape, noGrad, gradEnabled } from './engine/core/tensor.ts';

@@ -7,8 +7,8 @@ export {
   relu, relu6, leakyRelu, sigmoid, tanh, gelu, silu, hardswish, hardsigmoid, addRelu, unary, binary, compare, broadcastTo,
   type UnaryOp, type BinaryOp,
 } from './elementwise/elementwise.ts';
-export { sum, mean, max, sumTo } from './reduce/reduce.ts';
-export { matmul, linear, type MatmulVariant } from './matmul/matmul.ts';
+export { sum, mean, max, sumTo, type ReduceOptions } from './reduce/reduce.ts';
+export { matmul, linear, type MatmulVariant, type MatmulOptions } from './matmul/matmul.ts';
 export {
   conv2d, constantWeights, releaseConstantWeights,
   type Conv2dOptions, type ConvActivation, type Padding,

@@ -15,6 +15,7 @@ import { type Gpu, checkGpu, getGpu } from './device.ts';
 import { BufferPool } from './pool.ts';
 import { DeviceError, LimitError, ThawError } from './errors.ts';
 import { Profiler, type ProfileReport } from './profiler.ts';
+import { type Tuning, type TuningName, type TuningPatch, TUNINGS, tuningName, activeTuning, underTuning, mergeTuning } from './tuning.ts';
 
 /** Something bindable as a storage buffer: a raw GPUBuffer or anything carrying one (a Tensor). */
 export type Bindable = GPUBuffer | { readonly buffer: GPUBuffer };
@@ -65,8 +66,14 @@ export class Runtime {
   /** THAW_CHECK_KERNELS=1: rebuild each cached kernel's code at every use and fail if its key hides a difference. */
   readonly checkKernels: boolean;
   private profiler: Profiler | null = null;
+  /** Which table this adapter got (tuning.ts): by its kind, or THAW_TUNING. */
+  readonly tuningName: TuningName;
+  /** The adapter's tuning table, deep-frozen. */
+  readonly adapterTuning: Tuning;
 
   constructor(readonly gpu: Gpu) {
+    this.tuningName = tuningName(gpu.info, typeof process !== 'undefined' ? process.env?.THAW_TUNING || undefined : undefined);
+    this.adapterTuning = TUNINGS[this.tuningName];
     const L = gpu.device.limits;
     this.pool = new BufferPool(gpu.device, L.maxBufferSize, L.maxStorageBufferBindingSize);
     this.debug = typeof process !== 'undefined' && process.env?.THAW_DEBUG === '1';
@@ -78,6 +85,12 @@ export class Runtime {
   }
 
   get device(): GPUDevice { return this.gpu.device; }
+
+  /**
+   * The kernel tuning in effect (frozen): the adapter's table, or inside an op called with a `tuning`
+   * option (or withTuning()), that patch merged over it. Kernels read their family here.
+   */
+  get tuning(): Tuning { return activeTuning() ?? this.adapterTuning; }
 
   private compile(k: Kernel): Compiled {
     let c = this.cache.get(k.key);
@@ -286,6 +299,15 @@ export async function init(): Promise<Runtime> {
   const g = await getGpu();
   if (!rt || rt.gpu !== g) rt = new Runtime(g);
   return rt;
+}
+
+/**
+ * Runs `fn` with `patch` merged over the tuning in effect (runtime().tuning), for the ops it calls and
+ * their backward passes; ops' `tuning` options come here. No patch: just `fn()`.
+ */
+export function withTuning<T>(patch: TuningPatch | undefined, fn: () => T): T {
+  if (!patch) return fn();
+  return underTuning(mergeTuning(runtime().tuning, patch), fn);
 }
 
 /** The runtime, which `init()` must have created. */

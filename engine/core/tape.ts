@@ -6,16 +6,19 @@
  * engine/autograd/backward.ts walks the tape.
  */
 import { Tensor, Node, type BackwardFn, keep, trackNode, gradEnabled } from './tensor.ts';
+import { activeTuning, underTuning } from './tuning.ts';
 
 /**
  * Records `out` as produced by `op` from `inputs`. `save` lists tensors backward needs; they are
- * kept alive (by reference) even if the caller disposes them.
+ * kept alive (by reference) even if the caller disposes them. An op recorded under a per-call tuning
+ * (an op's `tuning` option, withTuning()) runs its backward under the same tuning.
  */
 export function record(op: string, inputs: Tensor[], out: Tensor, backward: BackwardFn, save: Tensor[] = []): Tensor {
   if (!gradEnabled() || !inputs.some((t) => t.requiresGrad)) return out;
   out.requiresGrad = true;
   const saved = save.map((t) => keep(t.unrecordedView()));
-  const node = new Node(op, inputs, saved, backward);
+  const t = activeTuning();
+  const node = new Node(op, inputs, saved, t ? (g, needs, sv) => underTuning(t, () => backward(g, needs, sv)) : backward);
   out.node = node;
   trackNode(node);
   return out;

@@ -8,6 +8,8 @@
  */
 import type { Tensor } from '../../engine/core/tensor.ts';
 import { ThawError } from '../../engine/core/errors.ts';
+import { runtime, withTuning } from '../../engine/core/runtime.ts';
+import type { TuningPatch } from '../../engine/core/tuning.ts';
 import { attentionGeometry } from './geometry.ts';
 import { composedAttention } from './composed.ts';
 import { fusedAttention } from './fused.ts';
@@ -23,14 +25,16 @@ export interface AttentionOptions {
   mask?: Tensor | null;
   /** Number of heads when q, k, v are (B, T, H*D); implied by the shape for (B, H, T, D). */
   heads?: number;
-  /** Default 'fused'. */
-  impl?: AttentionImpl;
+  /** Default 'fused'; 'auto' runs tuning.attention.impl (fused on a GPU, composed on CPU-emulated adapters). */
+  impl?: AttentionImpl | 'auto';
   /** Score scale; default 1 / sqrt(D). */
   scale?: number;
   /** Dropout probability on the attention weights (0 = none, the default). */
   dropout?: number;
   /** Seed (u32) of the dropout mask; pass a new one per step. */
   seed?: number;
+  /** Merged over runtime().tuning for this op, forward and backward (engine/core/tuning.ts). */
+  tuning?: TuningPatch;
 }
 
 /**
@@ -39,6 +43,7 @@ export interface AttentionOptions {
  * Tk rows. Returns the layout of q. The mask gets no gradient.
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  if (opts.tuning) return withTuning(opts.tuning, () => attention(q, k, v, { ...opts, tuning: undefined }));
   const mask = opts.mask ?? null;
   const g = attentionGeometry(q, k, v, mask, opts.heads);
   const scale = opts.scale ?? 1 / Math.sqrt(g.D);
@@ -47,7 +52,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (!(p >= 0 && p < 1)) throw new ThawError('argument', `attention: dropout must be in [0, 1), got ${p}`);
   if (!Number.isInteger(seed)) throw new ThawError('argument', `attention: seed must be an integer, got ${seed}`);
   void q.buffer; void k.buffer; void v.buffer; void mask?.buffer; // a disposed input throws before anything is allocated
-  const impl = opts.impl ?? 'fused';
+  const impl = opts.impl === 'auto' ? runtime().tuning.attention.impl : opts.impl ?? 'fused';
   if (impl === 'composed') return composedAttention(q, k, v, mask, g, scale, p, seed);
   if (impl === 'fused') return fusedAttention(q, k, v, mask, g, scale, p, seed);
   throw new ThawError('argument', `attention: impl '${impl}' is not 'composed' or 'fused'`);

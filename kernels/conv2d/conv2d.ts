@@ -18,12 +18,13 @@ import { ShapeError } from '../../engine/core/errors.ts';
 import { sum } from '../reduce/reduce.ts';
 import { type Conv2dOptions, type ConvGeom, type ConvVariant, type ConvActivation, convGeometry } from './geometry.ts';
 import { unary, binary, activationBackward } from '../elementwise/elementwise.ts';
-import { naiveForward, naiveInputGrad, naiveWeightGrad, transposeWeights, pointwise, channelVecs, reshaped, TUNING } from './launch.ts';
+import { naiveForward, naiveInputGrad, naiveWeightGrad, transposeWeights, pointwise, channelVecs, reshaped } from './launch.ts';
 import { gemmCorrelate, forwardAxis, inputGradAxes, haloPad, subgroupChannels } from './gemm.ts';
 import { weightGrad as gemmWeightGrad } from './weight_grad.ts';
 import { depthwiseForward, depthwiseInputGrad, depthwiseWeightGrad } from './depthwise.ts';
 import { winogradTile, winogradForwardTile, winogradForward, winogradInputGrad } from './winograd.ts';
 import { record } from '../../engine/core/tape.ts';
+import { runtime, withTuning } from '../../engine/core/runtime.ts';
 
 export { type Conv2dOptions, type ConvGeom, type ConvVariant, type ConvActivation, type Padding, conv2dOutputShape, convGeometry, convMacs, samePad } from './geometry.ts';
 export { conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef } from './reference.ts';
@@ -114,7 +115,7 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
   if (kind === 'pointwise' && tm) pointwiseSg(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, tm, act, res);
   else if (kind === 'pointwise') out = separateAct((pointwise(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv), y), actName, res);
   else {
-    const p = haloPad(x, [forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh)], [forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw)], tm ? TUNING.sgPX : TUNING.gemmPX);
+    const p = haloPad(x, [forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh)], [forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw)], tm ? runtime().tuning.conv.sgPX : runtime().tuning.conv.gemmPX);
     gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm, act, res);
     p.src.dispose();
   }
@@ -136,7 +137,7 @@ function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant): Tensor {
   if (kind === 'pointwise' && tm) pointwiseSg(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, tm);
   else if (kind === 'pointwise') pointwise(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv);
   else {
-    const p = haloPad(dy, inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw), tm ? TUNING.sgPX : TUNING.gemmPX);
+    const p = haloPad(dy, inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw), tm ? runtime().tuning.conv.sgPX : runtime().tuning.conv.gemmPX);
     for (const ph of p.phs) for (const pw of p.pws) gemmCorrelate(p.src, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv, ph, pw, g.kh, g.kw, tm);
     p.src.dispose();
   }
@@ -160,6 +161,7 @@ function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom, v: ConvVariant): Tensor 
  * x: (N, Cin, H, W), w: (Cout, Cin/groups, kh, kw), bias: (Cout) or null → y: (N, Cout, OH, OW).
  */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}, residual: Tensor | null = null): Tensor {
+  if (opts.tuning) return withTuning(opts.tuning, () => conv2d(x, w, bias, { ...opts, tuning: undefined }, residual));
   checkF32('conv2d', 'x', x);
   checkF32('conv2d', 'w', w);
   const g = convGeometry(x.shape, w.shape, opts);
@@ -204,6 +206,7 @@ function checkDy(op: string, dy: Tensor, g: ConvGeom): void {
 
 /** Input gradient dx (N, Cin, H, W) of conv2d, from dy (N, Cout, OH, OW) and w (Cout, Cin/groups, kh, kw). */
 export function conv2dInputGrad(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  if (opts.tuning) return withTuning(opts.tuning, () => conv2dInputGrad(dy, w, xShape, { ...opts, tuning: undefined }));
   checkF32('conv2dInputGrad', 'w', w);
   const g = convGeometry(xShape, w.shape, opts, 'conv2dInputGrad');
   checkDy('conv2dInputGrad', dy, g);
@@ -212,6 +215,7 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv
 
 /** Weight gradient dw (Cout, Cin/groups, kh, kw) of conv2d, from x (N, Cin, H, W) and dy (N, Cout, OH, OW). */
 export function conv2dWeightGrad(x: Tensor, dy: Tensor, wShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  if (opts.tuning) return withTuning(opts.tuning, () => conv2dWeightGrad(x, dy, wShape, { ...opts, tuning: undefined }));
   checkF32('conv2dWeightGrad', 'x', x);
   const g = convGeometry(x.shape, wShape, opts, 'conv2dWeightGrad');
   checkDy('conv2dWeightGrad', dy, g);

@@ -11,7 +11,7 @@ import { runtime, template, launch1d } from '../../engine/core/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 import { type AxisPlan, forwardAxis, inputGradAxes, haloPad } from './gemm.ts';
 
-import { depthwiseForwardRows, depthwiseInputGradRows, dxGeom, ringFits, DW_TUNING, windowUse } from './depthwise_rows.ts';
+import { depthwiseForwardRows, depthwiseInputGradRows, dxGeom, ringFits, windowUse } from './depthwise_rows.ts';
 
 export { depthwiseWeightGrad } from './depthwise_grad.ts';
 
@@ -81,7 +81,7 @@ function correlateCode(TH: number, TW: number, ph: AxisPlan, pw: AxisPlan, A: nu
  * haloPad or, when `bounded`, unpadded with rows a multiple of 4 long.
  */
 function correlate(src: Tensor, w: Tensor, bias: Tensor | null, dst: Tensor, M: number, isDx: boolean, ph: AxisPlan, pw: AxisPlan, kh: number, kw: number, bounded: boolean): void {
-  const { TH, TW } = DW_TUNING;
+  const { TH, TW } = runtime().tuning.depthwise;
   const [N, C, Hd, Wd] = dst.shape;
   const [, Csrc, Hs, Ws] = src.shape;
   // A phase no tap reaches still writes its zeros: no taps at all.
@@ -94,7 +94,7 @@ function correlate(src: Tensor, w: Tensor, bias: Tensor | null, dst: Tensor, M: 
   const total = N * C * tilesH * tilesW;
   const { groups: [gx, gy], stride } = launch1d(total);
   // vec4 stores when the tile's columns are whole vec4s of dst rows.
-  const vecStore = DW_TUNING.vecStore && pw.ds === 1 && pw.r === 0 && TW % 4 === 0 && Wd % 4 === 0;
+  const vecStore = runtime().tuning.depthwise.vecStore && pw.ds === 1 && pw.r === 0 && TW % 4 === 0 && Wd % 4 === 0;
   const key = `conv2d_depthwise:${TH}x${TW}:${rows.ss},${rows.cs},${rows.nk}:${cols.ss},${cols.cs},${cols.nk},${A}:${bounded ? 'b' : 'p'}${vecStore ? 'v' : ''}`;
   runtime().run({ key, code: () => correlateCode(TH, TW, rows, cols, A, NV, bounded, vecStore) }, { src, srcf: src, w, bias: bias ?? w, dst }, {
     N, C, Csrc, M, isDx: isDx ? 1 : 0, Hs, Ws, Hd, Wd, Hsub: ph.sub, Wsub: pw.sub, rh: ph.r, rw: pw.r, dsh: ph.ds, dsw: pw.ds,
@@ -105,12 +105,13 @@ function correlate(src: Tensor, w: Tensor, bias: Tensor | null, dst: Tensor, M: 
 
 /** Depthwise forward: y (N, Cin*M, OH, OW). */
 export function depthwiseForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom): Tensor {
-  if (DW_TUNING.rowsFwd && ringFits(DW_TUNING.rowsTW, g)) return depthwiseForwardRows(x, w, bias, g);
+  const t = runtime().tuning.depthwise;
+  if (t.rowsFwd && ringFits(t.rowsTW, g)) return depthwiseForwardRows(x, w, bias, g);
   const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
   const ph = forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh), pw = forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw);
   if (boundedOk(g.W)) correlate(x, w, bias, y, g.coutG, false, ph, pw, g.kh, g.kw, true);
   else {
-    const p = haloPad(x, [ph], [pw], DW_TUNING.TW, DW_TUNING.TH);
+    const p = haloPad(x, [ph], [pw], t.TW, t.TH);
     correlate(p.src, w, bias, y, g.coutG, false, p.phs[0], p.pws[0], g.kh, g.kw, false);
     p.src.dispose();
   }
@@ -118,7 +119,7 @@ export function depthwiseForward(x: Tensor, w: Tensor, bias: Tensor | null, g: C
 }
 
 /** Whether a source with rows of `W` can be read unpadded (each window vec4 wholly in or out of a row). */
-const boundedOk = (W: number) => DW_TUNING.unpadded && W % 4 === 0;
+const boundedOk = (W: number) => runtime().tuning.depthwise.unpadded && W % 4 === 0;
 
 /**
  * Depthwise input gradient: dx (N, Cin, H, W). Stride 1: the row-streaming forward kernel over dy
@@ -126,11 +127,12 @@ const boundedOk = (W: number) => DW_TUNING.unpadded && W % 4 === 0;
  * one dispatch per stride phase.
  */
 export function depthwiseInputGrad(dy: Tensor, w: Tensor, g: ConvGeom): Tensor {
-  if (DW_TUNING.rowsDx && g.sh === 1 && g.sw === 1 && ringFits(DW_TUNING.rowsTW, dxGeom(g))) return depthwiseInputGradRows(dy, w, g);
+  const t = runtime().tuning.depthwise;
+  if (t.rowsDx && g.sh === 1 && g.sw === 1 && ringFits(t.rowsTW, dxGeom(g))) return depthwiseInputGradRows(dy, w, g);
   const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W]);
   const phs = inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), pws = inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw);
   const bounded = boundedOk(g.OW);
-  const p = bounded ? { src: dy.unrecordedView(), phs, pws } : haloPad(dy, phs, pws, DW_TUNING.TW, DW_TUNING.TH);
+  const p = bounded ? { src: dy.unrecordedView(), phs, pws } : haloPad(dy, phs, pws, t.TW, t.TH);
   for (const ph of p.phs) for (const pw of p.pws) correlate(p.src, w, null, dx, g.coutG, true, ph, pw, g.kh, g.kw, bounded);
   p.src.dispose();
   return dx;

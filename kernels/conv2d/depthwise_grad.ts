@@ -13,7 +13,7 @@ import { runtime, grid, template, launch1d } from '../../engine/core/runtime.ts'
 import type { ConvGeom } from './geometry.ts';
 import { pad, reshaped } from './launch.ts';
 import { sum } from '../reduce/reduce.ts';
-import { ringShape, ringBlocks, ringFits, rowSplit, rowAligned, DW_TUNING } from './depthwise_rows.ts';
+import { ringShape, ringBlocks, ringFits, rowSplit, rowAligned } from './depthwise_rows.ts';
 
 const vec = (name: string, e: number) => `${name}${e >> 2}[${e & 3}]`;
 
@@ -68,8 +68,9 @@ export function depthwiseWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor 
   const wShape = [g.Cout, 1, g.kh, g.kw];
   // x rows must be a multiple of 4 long; the kernels bounds-check everything else.
   const xp = rowAligned(x, g);
-  if (DW_TUNING.rowsDw && ringFits(DW_TUNING.rowsTW, g)) {
-    const TW = DW_TUNING.rowsTW;
+  const t = runtime().tuning.depthwise;
+  if (t.rowsDw && ringFits(t.rowsTW, g)) {
+    const TW = t.rowsTW;
     const { OWv, segs, chunks, rowsPerChunk, lanes } = rowSplit(TW, g);
     const dyp = OWv * 4 === g.OW ? dy.unrecordedView() : pad(dy, g.OH, OWv * 4, 0, 0);
     const S = g.N * chunks * segs;
@@ -85,13 +86,13 @@ export function depthwiseWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor 
     dyp.dispose();
     return reduceParts(part, S, wShape);
   }
-  const TW = DW_TUNING.gradTW;
+  const TW = t.gradTW;
   const A = ((-g.pl % 4) + 4) % 4;
   const NV = Math.ceil((A + (TW - 1) * g.sw + (g.kw - 1) * g.dw + 1) / 4);
   const OWp = Math.ceil(g.OW / TW) * TW;
   const dyp = OWp === g.OW ? dy.unrecordedView() : pad(dy, g.OH, OWp, 0, 0);
   const rows = g.N * g.OH;
-  let S = Math.min(rows, Math.max(1, Math.ceil(DW_TUNING.gradMinLanes / g.Cout)));
+  let S = Math.min(rows, Math.max(1, Math.ceil(t.gradMinLanes / g.Cout)));
   const rowsPerChunk = Math.ceil(rows / S);
   S = Math.ceil(rows / rowsPerChunk);
   const part = Tensor.alloc([S, g.Cout * g.kh * g.kw]);

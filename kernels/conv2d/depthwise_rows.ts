@@ -9,27 +9,7 @@ import { runtime, template, launch1d } from '../../engine/core/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 import { pad } from './launch.ts';
 
-/**
- * Tunables of the depthwise kernels (the tests run several settings; the defaults suit both software
- * adapters, which time alike within noise).
- */
-export const DW_TUNING = {
-  /** Forward / dx tile: destination rows x columns per invocation (columns a multiple of 4). */
-  TH: 8, TW: 8,
-  /** Read sources whose rows are a multiple of 4 long unpadded (bounds by select, no padding pass). */
-  unpadded: true,
-  /** Store vec4s when the tile's columns are whole vec4s of destination rows. */
-  vecStore: true,
-  /**
-   * Row-streaming kernels (depthwise_rows.ts) for forward, dx of stride-1 convs and dw: on, output
-   * columns per lane (a multiple of 4), the lane count their row split aims for, and the most floats
-   * the ring of x row windows may hold (else the tile kernels run). About 3x faster than the tiles
-   * on SwiftShader.
-   */
-  rowsFwd: true, rowsDx: true, rowsDw: true, rowsTW: 16, rowsMinLanes: 4096, ringBudget: 96,
-  /** Fallback weight gradient (depthwise_dw.wgsl): segment width (a multiple of 4), lane count of its split. */
-  gradTW: 8, gradMinLanes: 4096,
-};
+// Tunables of the depthwise kernels: runtime().tuning.depthwise (engine/core/tuning.ts).
 
 /**
  * Which components of each window vec4 some (pixel, tap) pair of a row reads: a vec4 read whole is
@@ -51,10 +31,10 @@ export function ringShape(TW: number, g: ConvGeom): { A: number; NV: number; L: 
   return { A, NV: Math.ceil((A + (TW - 1) * g.sw + (g.kw - 1) * g.dw + 1) / 4), L: (g.kh - 1) * g.dh + 1 };
 }
 
-/** Whether the ring of a TW-column segment fits the register budget (DW_TUNING.ringBudget floats). */
+/** Whether the ring of a TW-column segment fits the register budget (tuning.depthwise.ringBudget floats). */
 export function ringFits(TW: number, g: ConvGeom): boolean {
   const { NV, L } = ringShape(TW, g);
-  return L * NV * 4 <= DW_TUNING.ringBudget;
+  return L * NV * 4 <= runtime().tuning.depthwise.ringBudget;
 }
 
 /**
@@ -95,7 +75,7 @@ export function rowSplit(TW: number, g: ConvGeom): { OWv: number; segs: number; 
   const OWv = Math.ceil(g.OW / 4);
   const segs = Math.ceil(OWv / (TW / 4));
   const perChunk = g.N * g.Cout * segs;
-  let chunks = Math.min(g.OH, Math.max(1, Math.ceil(DW_TUNING.rowsMinLanes / perChunk)));
+  let chunks = Math.min(g.OH, Math.max(1, Math.ceil(runtime().tuning.depthwise.rowsMinLanes / perChunk)));
   const rowsPerChunk = Math.ceil(g.OH / chunks);
   chunks = Math.ceil(g.OH / rowsPerChunk);
   return { OWv, segs, chunks, rowsPerChunk, lanes: perChunk * chunks };
@@ -147,12 +127,12 @@ export function dxGeom(g: ConvGeom): ConvGeom {
 
 /** One row-streaming dispatch: forward (y from x) or, with `dx`, a dx from dy over dxGeom's geometry. */
 function runRows(src: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, dx: boolean): Tensor {
-  const TW = DW_TUNING.rowsTW;
+  const TW = runtime().tuning.depthwise.rowsTW;
   const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
   const xp = rowAligned(src, g);
   const { A } = ringShape(TW, g);
   const { segs, chunks, rowsPerChunk, lanes } = rowSplit(TW, g);
-  const vecStore = DW_TUNING.vecStore && g.OW % 4 === 0;
+  const vecStore = runtime().tuning.depthwise.vecStore && g.OW % 4 === 0;
   const { groups: [gx, gy], stride } = launch1d(lanes);
   const name = dx ? 'conv2d_depthwise_dx_rows' : 'conv2d_depthwise_rows';
   const key = `${name}:${TW}:${g.sh},${g.dh},${g.kh}:${g.sw},${g.dw},${g.kw}:${A}:${vecStore ? 'v' : 's'}${dx && g.coutG > 1 ? ':acc' : ''}`;

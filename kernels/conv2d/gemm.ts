@@ -8,7 +8,7 @@ import gemmSgSrc from './gemm_sg.wgsl';
 import epilogueSrc from '../common/epilogue.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, grid, template, type Kernel } from '../../engine/core/runtime.ts';
-import { TUNING, pad, unrollLines, subgroupLanes } from './launch.ts';
+import { pad, unrollLines, subgroupLanes } from './launch.ts';
 
 /** One axis of a correlation dispatch: which destination pixels, which taps. */
 export interface AxisPlan {
@@ -111,7 +111,7 @@ function fmaBlockSg(SG: number, CQ: number, LQ: number, PX: number, SSW: number,
 export function subgroupChannels(Cg: number): number {
   const SG = subgroupLanes();
   if (!SG) return 0;
-  return Math.min(TUNING.sgTM[SG] ?? 4 * SG, Math.ceil(Cg / 4) * 4);
+  return Math.min(runtime().tuning.conv.sgTM[SG] ?? 4 * SG, Math.ceil(Cg / 4) * 4);
 }
 
 /**
@@ -124,7 +124,7 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
   const [N, , Hs, Ws] = src.shape;
   const [, , Hd, Wd] = dst.shape;
   const SG = tm ? subgroupLanes() : 0;
-  const PX = tm ? TUNING.sgPX : TUNING.gemmPX;
+  const PX = tm ? runtime().tuning.conv.sgPX : runtime().tuning.conv.gemmPX;
   // A phase that no tap reaches still has to write its zeros: run no tap rows.
   const empty = ph.nk === 0 || pw.nk === 0;
   const col = empty ? { ...pw, c0: 0, cs: 1, nk: 1 } : pw;

@@ -4,6 +4,7 @@
  */
 import { type Shape, shapeStr } from '../../engine/core/tensor.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
+import type { TuningPatch } from '../../engine/core/tuning.ts';
 
 /**
  * Padding: a number (all sides), `[ph, pw]` (top = bottom = ph, left = right = pw), explicit
@@ -31,6 +32,8 @@ export interface Conv2dOptions {
    * extra dispatch), as a separate unary kernel for the naive, pointwise and depthwise variants.
    */
   activation?: ConvActivation;
+  /** Merged over runtime().tuning for this op, forward and backward (engine/core/tuning.ts). */
+  tuning?: TuningPatch;
 }
 
 /** An activation a convolution can apply as its epilogue. */

@@ -1,5 +1,5 @@
 /**
- * Launchers shared by the conv2d kernels: tuning knobs, the line unroller, the naive oracles
+ * Launchers shared by the conv2d kernels: the line unroller, the naive oracles
  * (forward, dx, dw), weight rearrangement, zero padding, and the 1x1 pointwise GEMM. Shapes are
  * NCHW / OIHW throughout; see README.md.
  */
@@ -13,42 +13,7 @@ import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, grid, template, launch1d } from '../../engine/core/runtime.ts';
 import type { ConvGeom } from './geometry.ts';
 
-/** Tunables of the fast kernels (benchmarks sweep them; the defaults suit software adapters). */
-export const TUNING = {
-  /** gemm: destination pixels (of one row) per invocation, a multiple of 4. */
-  gemmPX: 8,
-  /** gemm_sg (subgroup lanes): pixels per lane (a multiple of 4), channels per workgroup by subgroup size. */
-  sgPX: 4, sgTM: { 4: 16, 8: 32 } as Record<number, number>,
-  /** Use the subgroup kernels on software adapters that have subgroups. */
-  subgroups: true,
-  /** gemm and pointwise: most channel vec4s per invocation (fewer when a group has fewer channels). */
-  maxCV: 2,
-  /** pointwise: pixel vec4s per invocation. */
-  pwPV: 2, pwStrided: false,
-  /** dw: output channel vec4s, most weight rows, and most vec4 accumulators per invocation. */
-  dwCV: 1, dwRB: 4, dwAcc: 24,
-  /** dw subgroup kernel: output channels per workgroup by subgroup size, scalar accumulator budget. */
-  sgDwTM: { 4: 8, 8: 16 } as Record<number, number>, sgDwAcc: { 4: 64, 8: 128 } as Record<number, number>,
-  /** dw: aim for at least this many workgroups when splitting the pixel reduction. */
-  dwMinGroups: 256,
-  /**
-   * dx of 3x3 stride-1 convs: Winograd tile size (2 or 4; 0 or absent: the direct kernels) by
-   * adapter kind. F(4x4) ran the benchmark's 3x3 64->64 dx (batch 8) in ~280 ms of CPU time on
-   * SwiftShader vs ~490 direct, and ~53 vs ~90-150 on lavapipe; F(2x2) gained little.
-   */
-  dxWinograd: { swiftshader: 4, lavapipe: 4 } as Record<string, number>,
-  /**
-   * Forward of 3x3 stride-1 undilated ungrouped convs: Winograd tile size by adapter kind, as
-   * dxWinograd (the same transforms and GEMMs, winograd.ts), for convs whose harmonic mean of Cin
-   * and Cout is at least fwdWinogradMinChannels (the GEMM saves ~Cin*Cout per tile, the transforms
-   * cost ~Cin + Cout). CPU ms per forward, direct vs F(4x4): lavapipe 64->64 56px batch 8 ~97 vs ~62,
-   * ResNet-20 (batch 32) 64->64 8px ~9.5 vs ~4.6, 32->32 16px ~9.8 vs ~8.3, but 16->16 32px ~12 vs
-   * ~16, 3->16 ~2.7 vs ~8; SwiftShader ~470 vs ~290, ~53 vs ~29, ~58 vs ~43, 16->16 ~68 vs ~65,
-   * 3->16 ~25 vs ~35. F(2x2) never beat F(4x4).
-   */
-  fwdWinograd: { swiftshader: 4, lavapipe: 4 } as Record<string, number>,
-  fwdWinogradMinChannels: 24,
-};
+// Tunables of the fast kernels: runtime().tuning.conv (engine/core/tuning.ts).
 
 /**
  * Repeats every line that mentions `$name` for each index of that name (`ranges[name]`), the
@@ -113,27 +78,26 @@ export function transposeWeights(w: Tensor, g: ConvGeom, swap: boolean, cgPad: n
 }
 
 /**
- * Lanes per subgroup when the subgroup kernels should run: the device has 'subgroups', the adapter
- * reports one fixed size (the kernels need a workgroup to be exactly one subgroup) and is a
- * CPU-emulated one, where every load is a loop over lanes; else 0.
+ * Lanes per subgroup when the subgroup kernels should run: the tuning asks for them (tuning.conv.subgroups:
+ * CPU-emulated adapters, where every load is a loop over lanes), the device has 'subgroups' and the
+ * adapter reports one fixed size (the kernels need a workgroup to be exactly one subgroup); else 0.
  */
 export function subgroupLanes(): number {
   const rt = runtime();
-  if (!TUNING.subgroups || rt.gpu.info.kind === 'hardware' || !rt.device.features.has('subgroups' as GPUFeatureName)) return 0;
+  if (!rt.tuning.conv.subgroups || !rt.device.features.has('subgroups' as GPUFeatureName)) return 0;
   const info = (rt.gpu.adapter as any).info ?? {};
   const lo = Number(info.subgroupMinSize ?? 0), hi = Number(info.subgroupMaxSize ?? 0);
   return lo > 0 && lo === hi ? lo : 0;
 }
 
-/** Channel vec4s per invocation of the GEMM kernels: up to TUNING.maxCV, fewer for narrow groups. */
-export function channelVecs(cg: number): number { return Math.max(1, Math.min(TUNING.maxCV, Math.floor(cg / 4))); }
+/** Channel vec4s per invocation of the GEMM kernels: up to tuning.conv.maxCV, fewer for narrow groups. */
+export function channelVecs(cg: number): number { return Math.max(1, Math.min(runtime().tuning.conv.maxCV, Math.floor(cg / 4))); }
 
 /** 1x1 stride-1 unpadded GEMM (pointwise.wgsl); needs H*W % 4 == 0. */
 export function pointwise(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number, cgPad: number, cv: number): void {
   const [N, , H, W] = src.shape;
   const HW4 = (H * W) / 4;
-  const PV = TUNING.pwPV;
-  const strided = TUNING.pwStrided;
+  const { pwPV: PV, pwStrided: strided } = runtime().tuning.conv;
   const coBlocks = cgPad / (4 * cv);
   const [gx, gy] = grid(Math.ceil((N * HW4) / (64 * PV)));
   const key = `conv2d_pointwise:${PV}:${cv}:${strided ? 's' : 'c'}`;

@@ -9,7 +9,7 @@ import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, template } from '../../engine/core/runtime.ts';
 import { sum } from '../reduce/reduce.ts';
 import type { ConvGeom } from './geometry.ts';
-import { TUNING, pad, reshaped, unrollLines, subgroupLanes } from './launch.ts';
+import { pad, reshaped, unrollLines, subgroupLanes } from './launch.ts';
 import type { Kernel } from '../../engine/core/runtime.ts';
 
 /** The TAPS block: per column tap, the window values of 4 output columns times each channel's dy. */
@@ -54,8 +54,9 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   let kernel: Kernel, coBlocks: number, rowBlocks: number, wgs: number;
   if (SG) {
     // Subgroup kernel: TM channels per workgroup, RB rows per lane within the accumulator budget.
-    const TM = Math.min(TUNING.sgDwTM[SG] ?? 2 * SG, Math.ceil(g.coutG / SG) * SG);
-    const RB = Math.max(1, Math.min(TUNING.dwRB, Math.floor((TUNING.sgDwAcc[SG] ?? 64) / (TM * g.kw))));
+    const t = runtime().tuning.conv;
+    const TM = Math.min(t.sgDwTM[SG] ?? 2 * SG, Math.ceil(g.coutG / SG) * SG);
+    const RB = Math.max(1, Math.min(t.dwRB, Math.floor((t.sgDwAcc[SG] ?? 64) / (TM * g.kw))));
     coBlocks = Math.ceil(g.coutG / TM);
     rowBlocks = Math.ceil((g.cinG * g.kh) / (SG * RB));
     wgs = rowBlocks * coBlocks * g.groups;
@@ -65,8 +66,9 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
         { r: RB, l: Math.ceil(TM / SG), t: NV }),
     };
   } else {
-    const C4 = 4 * Math.max(1, Math.min(TUNING.dwCV, Math.floor(g.coutG / 4)));
-    const RB = Math.max(1, Math.min(TUNING.dwRB, Math.floor(TUNING.dwAcc / (C4 * g.kw))));
+    const t = runtime().tuning.conv;
+    const C4 = 4 * Math.max(1, Math.min(t.dwCV, Math.floor(g.coutG / 4)));
+    const RB = Math.max(1, Math.min(t.dwRB, Math.floor(t.dwAcc / (C4 * g.kw))));
     coBlocks = Math.ceil(g.coutG / C4);
     rowBlocks = Math.ceil((g.cinG * g.kh) / RB);
     wgs = Math.ceil((rowBlocks * coBlocks * g.groups) / 64);
@@ -79,7 +81,7 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   // Split the pixel reduction so there are enough workgroups, keeping partial sums under 64 MiB.
   const groupsPerChunk = wgs;
   const J = g.Cout * g.cinG * g.kh * g.kw;
-  let S = Math.min(rows, Math.max(1, Math.ceil(TUNING.dwMinGroups / groupsPerChunk)), Math.max(1, Math.floor((16 << 20) / J)));
+  let S = Math.min(rows, Math.max(1, Math.ceil(runtime().tuning.conv.dwMinGroups / groupsPerChunk)), Math.max(1, Math.floor((16 << 20) / J)));
   const rowsPerChunk = Math.ceil(rows / S);
   S = Math.ceil(rows / rowsPerChunk);
   const part = Tensor.alloc([S, J]);

@@ -9,8 +9,8 @@
  * F(4x4, 3x3) does 36/16 = 2.25 multiply-adds per destination pixel and channel pair instead of 9;
  * the transforms are a few loads and adds per value.
  *
- * Why only for some adapters (TUNING.dxWinograd, TUNING.fwdWinograd): on SwiftShader the GEMM kernels run ~1.5 G
- * multiply-adds per CPU second whatever the blocking (broadcasts, spills and emulated gathers
+ * Why only for some adapters (tuning.conv.dxWinograd, tuning.conv.fwdWinograd): on SwiftShader the
+ * GEMM kernels run ~1.5 G multiply-adds per CPU second whatever the blocking (broadcasts, spills and emulated gathers
  * cost about as much as the arithmetic), so cutting the multiply-adds is what is left to gain.
  * F(4x4) rounds slightly worse than the direct sum (coefficients up to 8 and 1/24); F(2x2) is exact
  * up to the usual rounding.
@@ -21,7 +21,7 @@ import outSrc from './winograd_out.wgsl';
 import epilogueSrc from '../common/epilogue.wgsl';
 import { Tensor, keep } from '../../engine/core/tensor.ts';
 import { runtime, template, launch1d } from '../../engine/core/runtime.ts';
-import { TUNING, channelVecs } from './launch.ts';
+import { channelVecs } from './launch.ts';
 import { gemmCorrelate, forwardAxis, subgroupChannels } from './gemm.ts';
 import type { ConvGeom } from './geometry.ts';
 
@@ -87,19 +87,20 @@ const applies = (g: ConvGeom) => g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw 
 
 /** The Winograd tile size M for this conv's input gradient on this adapter, or 0 to run the direct kernels. */
 export function winogradTile(g: ConvGeom): number {
-  const m = applies(g) ? TUNING.dxWinograd[runtime().gpu.info.kind] ?? 0 : 0;
+  const m = applies(g) ? runtime().tuning.conv.dxWinograd : 0;
   return MATS[m] ? m : 0;
 }
 
 /**
- * The Winograd tile size M for this conv's forward pass on this adapter (TUNING.fwdWinograd), or 0
+ * The Winograd tile size M for this conv's forward pass on this adapter (tuning.conv.fwdWinograd), or 0
  * to run the direct kernels: also 0 when the harmonic mean of Cin and Cout is below
- * TUNING.fwdWinogradMinChannels, where the transforms (~Cin + Cout per tile) cost more than the
+ * tuning.conv.fwdWinogradMinChannels, where the transforms (~Cin + Cout per tile) cost more than the
  * GEMM saves (~Cin * Cout per tile).
  */
 export function winogradForwardTile(g: ConvGeom): number {
-  const big = (2 * g.Cin * g.Cout) / (g.Cin + g.Cout) >= TUNING.fwdWinogradMinChannels;
-  const m = applies(g) && big ? TUNING.fwdWinograd[runtime().gpu.info.kind] ?? 0 : 0;
+  const t = runtime().tuning.conv;
+  const big = (2 * g.Cin * g.Cout) / (g.Cin + g.Cout) >= t.fwdWinogradMinChannels;
+  const m = applies(g) && big ? t.fwdWinograd : 0;
   return MATS[m] ? m : 0;
 }
 
@@ -122,7 +123,7 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
   const tm = subgroupChannels(Cg), cv = channelVecs(Cg);
   const cgPad = Math.ceil(Cg / (tm || 4 * cv)) * (tm || 4 * cv);
   // Rows of whole pixel blocks, so the GEMM's last block reads its own row (PX is a multiple of 4).
-  const PX = tm ? TUNING.sgPX : TUNING.gemmPX;
+  const PX = tm ? runtime().tuning.conv.sgPX : runtime().tuning.conv.gemmPX;
   const T4 = Math.ceil(T / PX) * PX;
   // Transformed weights: from `cache` (weights that never change, e.g. folded frozen ones) when given.
   const ukey = `wino:${m}:${flip}:${cgPad}`;

@@ -15,41 +15,35 @@ import { ShapeError } from '../../engine/core/errors.ts';
 import { broadcastShapes } from '../elementwise/elementwise.ts';
 
 /**
- * Which kernel runs a matmul. 'auto' picks per adapter: 'tiled' (workgroup-memory tiles) on hardware
- * GPUs; on CPU-emulated ones 'subgroup' (subgroup.ts) where the device has subgroups and the operands
- * are vec4-aligned, else 'blocked' (register blocks, no workgroup memory). 'naive' is the oracle.
+ * Which kernel runs a matmul. 'auto' runs tuning.matmul.kernel: 'tiled' (workgroup-memory tiles) on
+ * hardware GPUs; on CPU-emulated ones 'subgroup' (subgroup.ts) where the device has subgroups and the
+ * operands are vec4-aligned, else 'blocked' (register blocks, no workgroup memory). 'naive' is the oracle.
  */
 export type MatmulVariant = 'auto' | 'naive' | 'blocked' | 'tiled' | 'subgroup';
 
 
 interface Launch { kernel: Kernel; rows: number; cols: number }
 
-/**
- * Blocked-kernel workgroup shape per adapter (invocations, each computing 8 rows x 8 columns). On
- * lavapipe and SwiftShader, 8x8, 16x1, 8x1 and 16x4 measured within noise of each other (the block
- * size is what matters there), so one shape serves all; the table is where a retune goes.
- */
-const BLOCKED_WG: Record<string, [number, number]> = { lavapipe: [8, 8], swiftshader: [8, 8], hardware: [8, 8], unknown: [8, 8] };
+// The blocked kernel's workgroup shape and the tiled kernel's tiles: runtime().tuning.matmul (engine/core/tuning.ts).
 
 function tiledConfig(p: MatmulPlan): { RM: number; RN4: number; BK: number } {
-  // 128x128 tiles need enough of them to fill a large GPU; smaller products use 64x64. Chosen from
-  // the usual GPU practice, not yet timed on a GPU: retune here from bench/matmul.ts on one.
-  const big = p.M >= 512 && p.N >= 512;
-  return big ? { RM: 8, RN4: 2, BK: 8 } : { RM: 4, RN4: 1, BK: 16 };
+  // 128x128 tiles need enough of them to fill a large GPU; smaller products use 64x64.
+  const t = runtime().tuning.matmul;
+  return p.M >= t.tiledBigMin && p.N >= t.tiledBigMin ? { ...t.tiledBig } : { ...t.tiledSmall };
 }
 
 function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: boolean): Launch {
-  const kind = runtime().gpu.info.kind;
+  const t = runtime().tuning.matmul;
   let v = variant;
-  if (v === 'subgroup' || (v === 'auto' && kind !== 'hardware')) {
+  if (v === 'subgroup' || (v === 'auto' && t.kernel === 'subgroup')) {
     const s = subgroupLaunch(p, transA, transB);
     if (s) return s;
     if (v === 'subgroup') throw new ShapeError(`matmul: the subgroup kernel cannot run here (it needs the device's 'subgroups' feature and 16-byte rows: M ${p.M}, N ${p.N}, K ${p.K})`);
   }
-  if (v === 'auto') v = kind === 'hardware' ? 'tiled' : 'blocked';
+  if (v === 'auto') v = t.kernel === 'subgroup' ? 'blocked' : t.kernel;
   if (v === 'naive') return { kernel: { key: 'matmul_naive', code: () => commonSrc + naiveSrc }, rows: 8, cols: 8 };
   if (v === 'blocked') {
-    const [WX, WY] = BLOCKED_WG[kind] ?? [8, 8];
+    const [WX, WY] = t.blockedWG;
     return { kernel: { key: `matmul_blocked:8x8:${WX}x${WY}`, code: () => commonSrc + template(blockedSrc, { WX, WY }) }, rows: 8 * WY, cols: 8 * WX };
   }
   const c = tiledConfig(p);

@@ -10,6 +10,8 @@ import { add, broadcastShapes } from '../elementwise/elementwise.ts';
 import { sumTo } from '../reduce/reduce.ts';
 import { matmulRaw, type MatmulVariant } from './launch.ts';
 import { record } from '../../engine/core/tape.ts';
+import { withTuning } from '../../engine/core/runtime.ts';
+import type { TuningPatch } from '../../engine/core/tuning.ts';
 
 export { matmulRaw, type MatmulVariant } from './launch.ts';
 export { planMatmul, type MatmulPlan } from './plan.ts';
@@ -20,8 +22,10 @@ export interface MatmulOptions {
   transA?: boolean;
   /** b is stored as (..., N, K) and used transposed. */
   transB?: boolean;
-  /** Forces a kernel (tests, benchmarks); 'auto' picks per adapter. Backward uses the same one. */
+  /** Forces a kernel (tests, benchmarks); 'auto' runs tuning.matmul.kernel. Backward uses the same one. */
   variant?: MatmulVariant;
+  /** Merged over runtime().tuning for this op, forward and backward (engine/core/tuning.ts). */
+  tuning?: TuningPatch;
 }
 
 /**
@@ -31,6 +35,7 @@ export interface MatmulOptions {
  * (a: (K) acts as (1, K), b: (K) as (K, 1), and that dim is dropped from the result).
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  if (opts.tuning) return withTuning(opts.tuning, () => matmul(a, b, { ...opts, tuning: undefined }));
   const { transA = false, transB = false, variant = 'auto' } = opts;
   if (a.rank === 0 || b.rank === 0) throw new ShapeError(`matmul: argument '${a.rank === 0 ? 'a' : 'b'}' is a scalar (shape []), expected rank >= 1 (a vector or matrix); use mul() for scalars`);
   if (a.rank === 1 || b.rank === 1) return matmulVector(a, b, transA, transB, variant);

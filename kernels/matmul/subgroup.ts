@@ -97,24 +97,13 @@ export function subgroupSize(): number {
 }
 
 /**
- * Rows per subgroup (TM) and column quads per lane (TNQ) per adapter. On lavapipe's 8 lanes the hot
- * loop of TM=32, TNQ=1 does 1.65 flop per instruction vs 0.3 for a 4x8 register block without
- * subgroups (counted with GALLIVM_DEBUG=asm), and 1024² ran at up to ~40 GFLOP/s (best of 6, 2 busy
- * cores). SwiftShader (4 lanes): TM=8 measured best (3.6-5.7 GFLOP/s at 512², vs 16: 3.5-4.4).
- */
-export const SUBGROUP_TUNING: Record<string, { TM: number; TNQ: number }> = {
-  lavapipe: { TM: 32, TNQ: 1 },
-  swiftshader: { TM: 16, TNQ: 2 },
-};
-
-/**
  * The subgroup kernel for a planned matmul, or null where it cannot run (no subgroups, unaligned
- * vec4 axes, or a hardware adapter, where the tiled kernel is the better choice). `rows`/`cols` are
+ * vec4 axes, or no rows/quads for this subgroup size in tuning.matmul.subgroup). `rows`/`cols` are
  * the output rows and columns one workgroup covers; params are launch.ts's (mOff in rows).
  */
 export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: { TM: number; TNQ: number }): { kernel: Kernel; rows: number; cols: number } | null {
   const SG = subgroupSize();
-  const tune = force ?? SUBGROUP_TUNING[runtime().gpu.info.kind];
+  const tune = force ?? runtime().tuning.matmul.subgroup[SG];
   if (!SG || !tune || !subgroupAligned(p.M, p.N, p.K, tA, tB)) return null;
   const rm = subgroupRowMultiple(SG, tA);
   if (force && force.TM % rm !== 0) return null;

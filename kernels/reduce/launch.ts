@@ -57,14 +57,7 @@ function plan(shape: Shape, axes: number[]): { kept: Dims; red: Dims } {
   return { kept, red };
 }
 
-/**
- * Kernel choice thresholds (exported for tests). A reduction runs as nOut x nChunks invocations
- * (no workgroup barriers: each barrier is a coroutine switch on software adapters): the reduced range
- * is split into chunks when there are fewer than TARGET_INVOCATIONS outputs, so small outputs still
- * keep every core busy, but a chunk is never shorter than MIN_CHUNK load units and there are at most
- * MAX_CHUNKS; a second tiny pass folds the partials in order (deterministic).
- */
-export const REDUCE_TUNING = { TARGET_INVOCATIONS: 4096, MIN_CHUNK: 64, MAX_CHUNKS: 1024 };
+// Kernel choice thresholds (chunking of the reduced range): runtime().tuning.reduce (engine/core/tuning.ts).
 
 /** How a reduction is launched (exported for tests and benchmarks). */
 export interface ReducePlan {
@@ -96,8 +89,8 @@ function launchPlan(shape: Shape, axes: number[]): Launch {
   const outerU: Dims = mode === 'scalar' ? outer : { shape: outer.shape, stride: q(outer.stride) };
   if (mode === 'rows4') { innerLen /= 4; nRed /= 4; }
   if (mode === 'cols4') { keptU.shape[last(kept)] /= 4; nOut /= 4; innerStride /= 4; }
-  const { TARGET_INVOCATIONS, MIN_CHUNK, MAX_CHUNKS } = REDUCE_TUNING;
-  let nChunks = Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(TARGET_INVOCATIONS / Math.max(nOut, 1)), Math.floor(nRed / MIN_CHUNK)));
+  const { targetInvocations, minChunk, maxChunks } = runtime().tuning.reduce;
+  let nChunks = Math.max(1, Math.min(maxChunks, Math.ceil(targetInvocations / Math.max(nOut, 1)), Math.floor(nRed / minChunk)));
   const chunkLen = Math.max(1, Math.ceil(nRed / nChunks));
   nChunks = Math.max(1, Math.ceil(nRed / chunkLen));
   return { mode, nOut, nRed, nChunks, chunkLen, kept: keptU, innerLen, innerStride, outer: outerU };

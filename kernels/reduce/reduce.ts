@@ -8,12 +8,21 @@
 import { Tensor, type Shape } from '../../engine/core/tensor.ts';
 import { broadcastTo, mul, div, mulScalar, compare } from '../elementwise/elementwise.ts';
 import { record } from '../../engine/core/tape.ts';
+import { withTuning } from '../../engine/core/runtime.ts';
+import type { TuningPatch } from '../../engine/core/tuning.ts';
 import { type ReduceOp, COMBINE, normAxes, reduceRaw, keepShape, reshapeOwned, reduceTo } from './launch.ts';
 
-export { type ReduceOp, type ReducePlan, normAxes, reducePlan, REDUCE_TUNING } from './launch.ts';
+export { type ReduceOp, type ReducePlan, normAxes, reducePlan } from './launch.ts';
+
+/** Options of sum, mean and max. */
+export interface ReduceOptions {
+  /** Merged over runtime().tuning for this op, forward and backward (engine/core/tuning.ts). */
+  tuning?: TuningPatch;
+}
 
 /** Sum over `axes` (all when omitted). */
-export function sum(x: Tensor, axes?: number | number[], keepdims = false): Tensor {
+export function sum(x: Tensor, axes?: number | number[], keepdims = false, opts: ReduceOptions = {}): Tensor {
+  if (opts.tuning) return withTuning(opts.tuning, () => sum(x, axes, keepdims));
   const ax = normAxes('sum', x.rank, axes);
   const r = reduceRaw('sum', x, ax, 1);
   const out = keepdims ? reshapeOwned(r, keepShape(x.shape, ax)) : r;
@@ -21,7 +30,8 @@ export function sum(x: Tensor, axes?: number | number[], keepdims = false): Tens
 }
 
 /** Mean over `axes` (all when omitted). */
-export function mean(x: Tensor, axes?: number | number[], keepdims = false): Tensor {
+export function mean(x: Tensor, axes?: number | number[], keepdims = false, opts: ReduceOptions = {}): Tensor {
+  if (opts.tuning) return withTuning(opts.tuning, () => mean(x, axes, keepdims));
   const ax = normAxes('mean', x.rank, axes);
   const n = ax.reduce((a, i) => a * x.shape[i], 1);
   const r = reduceRaw('sum', x, ax, 1 / Math.max(n, 1));
@@ -33,7 +43,8 @@ export function mean(x: Tensor, axes?: number | number[], keepdims = false): Ten
 }
 
 /** Max over `axes`; the gradient is split evenly among tied maxima (like torch.amax). */
-export function max(x: Tensor, axes?: number | number[], keepdims = false): Tensor {
+export function max(x: Tensor, axes?: number | number[], keepdims = false, opts: ReduceOptions = {}): Tensor {
+  if (opts.tuning) return withTuning(opts.tuning, () => max(x, axes, keepdims));
   const ax = normAxes('max', x.rank, axes);
   const r = reduceRaw('max', x, ax, 1);
   const out = keepdims ? reshapeOwned(r, keepShape(x.shape, ax)) : r;

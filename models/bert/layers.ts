@@ -107,10 +107,10 @@ export class BertSelfAttention extends Module {
     this.seed = ((config.seed ?? Math.floor(Math.random() * 2 ** 32)) + 0x9e3779b9) >>> 0;
   }
 
-  /** The attention implementation in use ('auto' resolved against the adapter). */
+  /** The attention implementation in use ('auto': runtime().tuning.attention.impl). */
   get impl(): AttentionImpl {
     const a = this.config.attention;
-    return a === 'auto' ? (runtime().gpu.info.kind === 'hardware' ? 'fused' : 'composed') : a;
+    return a === 'auto' ? runtime().tuning.attention.impl : a;
   }
 
   /** x: (B, T, H), mask: f32 (B, T) or null → (B, T, H), heads concatenated. */

@@ -11,9 +11,9 @@ import {
   conv2d, conv2dInputGrad, conv2dWeightGrad, conv2dBiasGrad, conv2dOutputShape, convGeometry, pickVariant,
   conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef, type Conv2dOptions, type ConvVariant,
 } from '../../kernels/conv2d/conv2d.ts';
-import { TUNING, subgroupLanes } from '../../kernels/conv2d/launch.ts';
+import { subgroupLanes } from '../../kernels/conv2d/launch.ts';
 import { variable } from '../../engine/core/tape.ts';
-import { DW_TUNING } from '../../kernels/conv2d/depthwise_rows.ts';
+import type { TuningPatch } from '../../engine/core/tuning.ts';
 
 await setup();
 
@@ -103,67 +103,56 @@ function variantsFor(c: Case): Exclude<ConvVariant, 'auto'>[] {
   return out;
 }
 
-async function checkAgainstRef(c: Case, variant: Exclude<ConvVariant, 'auto'>, what: string): Promise<void> {
+async function checkAgainstRef(c: Case, variant: Exclude<ConvVariant, 'auto'>, what: string, tuning: TuningPatch = {}): Promise<void> {
   const X = randArray(numel(c.x)), Wt = randArray(numel(c.w)), B = c.bias ? randArray(c.w[0]) : null;
-  const opts = { ...c.opts, variant };
+  // The direct dx kernels at the given tuning (the Winograd dx has its own test and tolerance).
+  const opts = { ...c.opts, variant, tuning: { ...tuning, conv: { ...tuning.conv, dxWinograd: 0 } } };
   const ys = conv2dOutputShape(c.x, c.w, opts);
   const GY = randArray(numel(ys));
   const x = tensor(X, c.x), w = tensor(Wt, c.w), b = B ? tensor(B, [B.length]) : null, gy = tensor(GY, ys);
-  // The direct dx kernels at the current tuning (the Winograd dx has its own test and tolerance).
-  const wino = TUNING.dxWinograd;
-  TUNING.dxWinograd = {};
-  let y, dx, dw;
-  try {
-    y = conv2d(x, w, b, opts), dx = conv2dInputGrad(gy, w, c.x, opts), dw = conv2dWeightGrad(x, gy, c.w, opts);
-  } finally { TUNING.dxWinograd = wino; }
+  const y = conv2d(x, w, b, opts), dx = conv2dInputGrad(gy, w, c.x, opts), dw = conv2dWeightGrad(x, gy, c.w, opts);
   assertClose(await y.data(), conv2dRef(X, c.x, Wt, c.w, B, opts), 1e-4, 1e-5, `${what} y`);
   assertClose(await dx.data(), conv2dDxRef(GY, c.x, Wt, c.w, opts), 1e-4, 1e-5, `${what} dx`);
   assertClose(await dw.data(), conv2dDwRef(X, c.x, GY, c.w, opts), 1e-4, 5e-5, `${what} dw`);
   for (const t of [x, w, b, gy, y, dx, dw]) t?.dispose();
 }
 
-/** Runs `fn` with the subgroup kernels switched off (so the plain register-blocked ones run). */
-async function withoutSubgroups(fn: () => Promise<void>): Promise<void> {
-  TUNING.subgroups = false;
-  try { await fn(); } finally { TUNING.subgroups = true; }
-}
+/** `t` with the subgroup kernels switched off (so the plain register-blocked ones run). */
+const noSubgroups = (t: TuningPatch = {}): TuningPatch => ({ ...t, conv: { ...t.conv, subgroups: false } });
 
 for (const c of CASES) {
   for (const variant of variantsFor(c)) {
     const what = `x [${c.x}] w [${c.w}] ${JSON.stringify(c.opts)} ${variant}`;
     test(`random ${what}: y, dx, dw vs float64`, () => checkAgainstRef(c, variant, what));
     if ((variant === 'gemm' || variant === 'pointwise') && subgroupLanes()) {
-      test(`random ${what} without subgroups: y, dx, dw vs float64`, () => withoutSubgroups(() => checkAgainstRef(c, variant, what)));
+      test(`random ${what} without subgroups: y, dx, dw vs float64`, () => checkAgainstRef(c, variant, what, noSubgroups()));
     }
   }
 }
 
 test('every tuning of the fast kernels is correct (block sizes, subgroup blocks, depthwise tiles, split-K)', async () => {
-  const saved = { ...TUNING }, savedDw = { ...DW_TUNING };
-  try {
-    for (const [PB, strided] of [[1, false], [4, true], [8, true], [3, false]] as const) {
-      Object.assign(TUNING, {
+  for (const [PB, strided] of [[1, false], [4, true], [8, true], [3, false]] as const) {
+    const t = {
+      conv: {
         gemmPX: 4 * Math.ceil(PB / 3), maxCV: PB, pwPV: Math.min(PB, 4), pwStrided: strided, dwMinGroups: PB * 7, dwRB: PB, dwAcc: 8 * PB,
         sgPX: 4 * Math.ceil(PB / 3), sgTM: { 4: 4 * PB, 8: 8 * PB }, sgDwTM: { 4: 4 * PB, 8: 8 * PB }, sgDwAcc: { 4: 24 * PB, 8: 24 * PB },
-      });
-      Object.assign(DW_TUNING, { TH: PB, TW: 4 * (1 + (PB % 2)), gradTW: PB > 3 ? 8 : 4, gradMinLanes: PB * 5, unpadded: PB % 2 === 0 });
-      await checkAgainstRef(CASES[1], 'gemm', `gemm PX ${TUNING.gemmPX} CV ${PB}`);
-      await checkAgainstRef(CASES[2], 'gemm', `gemm PX ${TUNING.gemmPX} CV ${PB} dilation`);
-      await checkAgainstRef(CASES[13], 'gemm', `gemm PX ${TUNING.gemmPX} CV ${PB} 17 channels`);
-      await checkAgainstRef(CASES[9], 'pointwise', `pointwise PV ${TUNING.pwPV}`);
-      await checkAgainstRef(CASES[11], 'gemm', `gemm PX ${TUNING.gemmPX} 1x1 stride 2`);
-      if (subgroupLanes()) await withoutSubgroups(() => checkAgainstRef(CASES[13], 'gemm', `gemm PX ${TUNING.gemmPX} CV ${PB} no subgroups`));
-      await checkAgainstRef(CASES[7], 'depthwise', `depthwise ${DW_TUNING.TH}x${DW_TUNING.TW}`);
-      await checkAgainstRef(CASES[6], 'depthwise', `depthwise ${DW_TUNING.TH}x${DW_TUNING.TW} multiplier 2`);
-      await checkAgainstRef(DW_ALIGNED, 'depthwise', `depthwise ${DW_TUNING.TH}x${DW_TUNING.TW} rows of 12`);
-    }
-  } finally {
-    Object.assign(TUNING, saved);
-    Object.assign(DW_TUNING, savedDw);
+      },
+      depthwise: { TH: PB, TW: 4 * (1 + (PB % 2)), gradTW: PB > 3 ? 8 : 4, gradMinLanes: PB * 5, unpadded: PB % 2 === 0 },
+    };
+    const { conv: c, depthwise: d } = t;
+    await checkAgainstRef(CASES[1], 'gemm', `gemm PX ${c.gemmPX} CV ${PB}`, t);
+    await checkAgainstRef(CASES[2], 'gemm', `gemm PX ${c.gemmPX} CV ${PB} dilation`, t);
+    await checkAgainstRef(CASES[13], 'gemm', `gemm PX ${c.gemmPX} CV ${PB} 17 channels`, t);
+    await checkAgainstRef(CASES[9], 'pointwise', `pointwise PV ${c.pwPV}`, t);
+    await checkAgainstRef(CASES[11], 'gemm', `gemm PX ${c.gemmPX} 1x1 stride 2`, t);
+    if (subgroupLanes()) await checkAgainstRef(CASES[13], 'gemm', `gemm PX ${c.gemmPX} CV ${PB} no subgroups`, noSubgroups(t));
+    await checkAgainstRef(CASES[7], 'depthwise', `depthwise ${d.TH}x${d.TW}`, t);
+    await checkAgainstRef(CASES[6], 'depthwise', `depthwise ${d.TH}x${d.TW} multiplier 2`, t);
+    await checkAgainstRef(DW_ALIGNED, 'depthwise', `depthwise ${d.TH}x${d.TW} rows of 12`, t);
   }
 });
 
-// ---- Winograd input gradient (3x3 stride 1; on by default where TUNING.dxWinograd says) --------
+// ---- Winograd input gradient (3x3 stride 1; on by default where tuning.conv.dxWinograd says) ---
 const WINO_CASES: Case[] = [
   CASES[0], CASES[13],
   { x: [1, 3, 6, 5], w: [4, 3, 3, 3], opts: { padding: 2 } },
@@ -172,42 +161,34 @@ const WINO_CASES: Case[] = [
 ];
 
 test('Winograd dx (F(2x2), F(4x4), with and without subgroups) matches float64 and runs only where it applies', async () => {
-  const kind = runtime().gpu.info.kind, saved = TUNING.dxWinograd;
-  try {
-    for (const m of [2, 4]) {
-      TUNING.dxWinograd = { [kind]: m };
-      for (const sg of subgroupLanes() ? [true, false] : [false]) {
-        TUNING.subgroups = sg;
-        for (const c of WINO_CASES) {
-          const ys = conv2dOutputShape(c.x, c.w, c.opts);
-          const Wt = randArray(numel(c.w)), GY = randArray(numel(ys));
-          const w = tensor(Wt, c.w), gy = tensor(GY, ys);
-          const since = snapshot();
-          const dx = conv2dInputGrad(gy, w, c.x, c.opts);
-          assert.is(ran(since, 'conv2d_wino_in'), 1, `F(${m}) ran for ${JSON.stringify(c)}`);
-          const ref = conv2dDxRef(GY, c.x, Wt, c.w, c.opts);
-          // F(4x4)'s transforms (coefficients up to 8 and 1/24) round worse than the direct sum:
-          // allow an error relative to the largest value.
-          const big = ref.reduce((a, b) => Math.max(a, Math.abs(b)), 0);
-          assertClose(await dx.data(), ref, 1e-4, m === 2 ? 1e-5 : 1e-5 * Math.max(1, big), `F(${m}) subgroups ${sg} ${JSON.stringify(c)} dx`);
-          for (const t of [w, gy, dx]) t.dispose();
-        }
-      }
-      TUNING.subgroups = true;
-      // Not 3x3 stride 1 undilated ungrouped: the direct kernels.
-      for (const c of [CASES[1], CASES[2], CASES[3], CASES[9]]) {
+  for (const m of [2, 4]) {
+    for (const sg of subgroupLanes() ? [true, false] : [false]) {
+      const tuning = { conv: { dxWinograd: m, subgroups: sg } };
+      for (const c of WINO_CASES) {
         const ys = conv2dOutputShape(c.x, c.w, c.opts);
-        const gy = tensor(randArray(numel(ys)), ys), w = tensor(randArray(numel(c.w)), c.w);
+        const Wt = randArray(numel(c.w)), GY = randArray(numel(ys));
+        const w = tensor(Wt, c.w), gy = tensor(GY, ys);
         const since = snapshot();
-        conv2dInputGrad(gy, w, c.x, c.opts).dispose();
-        assert.is(ran(since, 'conv2d_wino_in'), 0, `no Winograd for ${JSON.stringify(c)}`);
-        gy.dispose();
-        w.dispose();
+        const dx = conv2dInputGrad(gy, w, c.x, { ...c.opts, tuning });
+        assert.is(ran(since, 'conv2d_wino_in'), 1, `F(${m}) ran for ${JSON.stringify(c)}`);
+        const ref = conv2dDxRef(GY, c.x, Wt, c.w, c.opts);
+        // F(4x4)'s transforms (coefficients up to 8 and 1/24) round worse than the direct sum:
+        // allow an error relative to the largest value.
+        const big = ref.reduce((a, b) => Math.max(a, Math.abs(b)), 0);
+        assertClose(await dx.data(), ref, 1e-4, m === 2 ? 1e-5 : 1e-5 * Math.max(1, big), `F(${m}) subgroups ${sg} ${JSON.stringify(c)} dx`);
+        for (const t of [w, gy, dx]) t.dispose();
       }
     }
-  } finally {
-    TUNING.dxWinograd = saved;
-    TUNING.subgroups = true;
+    // Not 3x3 stride 1 undilated ungrouped: the direct kernels.
+    for (const c of [CASES[1], CASES[2], CASES[3], CASES[9]]) {
+      const ys = conv2dOutputShape(c.x, c.w, c.opts);
+      const gy = tensor(randArray(numel(ys)), ys), w = tensor(randArray(numel(c.w)), c.w);
+      const since = snapshot();
+      conv2dInputGrad(gy, w, c.x, { ...c.opts, tuning: { conv: { dxWinograd: m } } }).dispose();
+      assert.is(ran(since, 'conv2d_wino_in'), 0, `no Winograd for ${JSON.stringify(c)}`);
+      gy.dispose();
+      w.dispose();
+    }
   }
 });
 

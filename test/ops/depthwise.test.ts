@@ -1,5 +1,5 @@
 // Depthwise conv2d kernels (kernels/conv2d/depthwise*.ts) against the float64 references, at several
-// DW_TUNING settings: the row-streaming forward, stride-1 input gradient (the forward kernel over dy
+// tuning.depthwise settings (passed per call): the row-streaming forward, stride-1 input gradient (the forward kernel over dy
 // with the flipped kernel and mirrored padding, summing over the multiplier) and weight gradient
 // (ring of x row windows, split over rows, own partial-sum kernel), the tile kernels (forward and dx;
 // vec4 or scalar stores, scalar halo loads, padded or unpadded sources) and the fallback weight
@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import { setup, randArray, assertClose } from '../helpers.ts';
 import { tensor } from '../../engine/core/factory.ts';
 import { runtime } from '../../engine/core/runtime.ts';
-import { DW_TUNING } from '../../kernels/conv2d/depthwise_rows.ts';
+import type { DepthwiseTuning } from '../../engine/core/tuning.ts';
 import {
   conv2d, conv2dInputGrad, conv2dWeightGrad, conv2dOutputShape, conv2dRef, conv2dDxRef, conv2dDwRef, type Conv2dOptions,
 } from '../../kernels/conv2d/conv2d.ts';
@@ -36,9 +36,9 @@ const CASES: Case[] = [
   { x: [1, 2, 13, 18], w: [4, 1, 3, 3], opts: { groups: 2, stride: 2, dilation: 2, padding: [2, 1, 2, 3] } },
 ];
 
-async function check(c: Case, what: string): Promise<void> {
+async function check(c: Case, what: string, depthwise: Partial<DepthwiseTuning>): Promise<void> {
   const X = randArray(numel(c.x)), Wt = randArray(numel(c.w)), B = c.bias ? randArray(c.w[0]) : null;
-  const opts = { ...c.opts, variant: 'depthwise' as const };
+  const opts = { ...c.opts, variant: 'depthwise' as const, tuning: { depthwise } };
   const ys = conv2dOutputShape(c.x, c.w, opts);
   const GY = randArray(numel(ys));
   const x = tensor(X, c.x), w = tensor(Wt, c.w), b = B ? tensor(B, [B.length]) : null, gy = tensor(GY, ys);
@@ -50,7 +50,7 @@ async function check(c: Case, what: string): Promise<void> {
 }
 
 // Each setting with the cases it runs (pipelines compile per shape and setting, so not every pair).
-const TUNINGS: [Partial<typeof DW_TUNING>, number[]][] = [
+const TUNINGS: [Partial<DepthwiseTuning>, number[]][] = [
   [{}, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]],
   [{ rowsTW: 4, rowsMinLanes: 1, TH: 3, TW: 4, vecStore: false }, [1, 4, 5, 7, 9]],
   [{ rowsTW: 12, rowsMinLanes: 100000, TH: 2, TW: 8 }, [0, 2, 3, 8, 10]],
@@ -63,13 +63,7 @@ const TUNINGS: [Partial<typeof DW_TUNING>, number[]][] = [
 
 for (const [tuning, cases] of TUNINGS) {
   test(`depthwise y, dx, dw vs float64 at ${JSON.stringify(tuning)}`, async () => {
-    const saved = { ...DW_TUNING };
-    try {
-      Object.assign(DW_TUNING, tuning);
-      for (const c of cases.map((i) => CASES[i])) await check(c, `x [${c.x}] w [${c.w}] ${JSON.stringify(c.opts)} ${JSON.stringify(tuning)}`);
-    } finally {
-      Object.assign(DW_TUNING, saved);
-    }
+    for (const c of cases.map((i) => CASES[i])) await check(c, `x [${c.x}] w [${c.w}] ${JSON.stringify(c.opts)} ${JSON.stringify(tuning)}`, tuning);
   });
 }
 
@@ -77,44 +71,32 @@ test('forward and dw stream rows unless the ring exceeds its budget', async () =
   const c = CASES[0];
   const x = tensor(randArray(numel(c.x)), c.x), gy = tensor(randArray(numel(c.x)), c.x);
   const runs = (name: string) => runtime().dispatchByName.get(name) ?? 0;
-  const saved = { ...DW_TUNING };
-  try {
-    const w = tensor(randArray(numel(c.w)), c.w);
-    const names = ['conv2d_depthwise_dw_rows', 'conv2d_depthwise_dw', 'conv2d_depthwise_rows', 'conv2d_depthwise'];
-    const before = names.map(runs);
-    const both = () => { conv2dWeightGrad(x, gy, c.w, c.opts).dispose(); conv2d(x, w, null, c.opts).dispose(); };
-    both();
-    DW_TUNING.ringBudget = 8;
-    both();
-    w.dispose();
-    const got = names.map((n, i) => runs(n) - before[i]);
-    if (got.join() !== '1,1,1,1') throw new Error(`expected one rows and one fallback dispatch of each, got ${got}`);
-  } finally {
-    Object.assign(DW_TUNING, saved);
-    x.dispose(); gy.dispose();
-  }
+  const w = tensor(randArray(numel(c.w)), c.w);
+  const names = ['conv2d_depthwise_dw_rows', 'conv2d_depthwise_dw', 'conv2d_depthwise_rows', 'conv2d_depthwise'];
+  const before = names.map(runs);
+  const both = (opts: Conv2dOptions) => { conv2dWeightGrad(x, gy, c.w, opts).dispose(); conv2d(x, w, null, opts).dispose(); };
+  both(c.opts);
+  both({ ...c.opts, tuning: { depthwise: { ringBudget: 8 } } });
+  w.dispose();
+  x.dispose(); gy.dispose();
+  const got = names.map((n, i) => runs(n) - before[i]);
+  if (got.join() !== '1,1,1,1') throw new Error(`expected one rows and one fallback dispatch of each, got ${got}`);
 });
 
 test('dx streams rows for stride 1 (any multiplier) unless the ring exceeds its budget; stride 2 runs the tiles', async () => {
   const runs = (name: string) => runtime().dispatchByName.get(name) ?? 0;
   const names = ['conv2d_depthwise_dx_rows', 'conv2d_depthwise'];
-  const saved = { ...DW_TUNING };
   // [case, ringBudget, expected dx rows dispatches, expected tile dispatches (one per stride phase)]
   const plan: [number, number, number, number][] = [[0, 96, 1, 0], [1, 96, 1, 0], [7, 96, 1, 0], [8, 96, 0, 1], [0, 8, 0, 1], [2, 96, 0, 4], [5, 96, 0, 2]];
-  try {
-    for (const [i, budget, wantRows, wantTiles] of plan) {
-      const c = CASES[i];
-      const ys = conv2dOutputShape(c.x, c.w, c.opts);
-      const w = tensor(randArray(numel(c.w)), c.w), gy = tensor(randArray(numel(ys)), ys);
-      DW_TUNING.ringBudget = budget;
-      const before = names.map(runs);
-      conv2dInputGrad(gy, w, c.x, { ...c.opts, variant: 'depthwise' }).dispose();
-      const got = names.map((n, k) => runs(n) - before[k]);
-      w.dispose(); gy.dispose();
-      if (got.join() !== `${wantRows},${wantTiles}`) throw new Error(`case ${i} budget ${budget}: expected ${wantRows} dx rows and ${wantTiles} tile dispatches, got ${got}`);
-    }
-  } finally {
-    Object.assign(DW_TUNING, saved);
+  for (const [i, budget, wantRows, wantTiles] of plan) {
+    const c = CASES[i];
+    const ys = conv2dOutputShape(c.x, c.w, c.opts);
+    const w = tensor(randArray(numel(c.w)), c.w), gy = tensor(randArray(numel(ys)), ys);
+    const before = names.map(runs);
+    conv2dInputGrad(gy, w, c.x, { ...c.opts, variant: 'depthwise', tuning: { depthwise: { ringBudget: budget } } }).dispose();
+    const got = names.map((n, k) => runs(n) - before[k]);
+    w.dispose(); gy.dispose();
+    if (got.join() !== `${wantRows},${wantTiles}`) throw new Error(`case ${i} budget ${budget}: expected ${wantRows} dx rows and ${wantTiles} tile dispatches, got ${got}`);
   }
 });
 

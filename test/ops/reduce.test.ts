@@ -5,8 +5,10 @@ import { tensor } from '../../engine/core/factory.ts';
 import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
+import { withTuning } from '../../engine/core/runtime.ts';
+import { TUNINGS } from '../../engine/core/tuning.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
-import { sum, mean, max, sumTo, reduceRef, reducePlan, REDUCE_TUNING, type ReducePlan } from '../../kernels/reduce/reduce.ts';
+import { sum, mean, max, sumTo, reduceRef, reducePlan, type ReducePlan } from '../../kernels/reduce/reduce.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });
@@ -139,8 +141,10 @@ test('reductions reject out-of-range axes', () => {
 // ---------------------------------------------------------------------------------------------
 // Kernel paths: vec4 along the reduced axis (rows4), vec4 of neighbouring outputs (cols4), scalar,
 // each single-pass or chunked (with the merge pass), and the size-1 copy. Shapes sit on both sides of
-// each threshold; forward only, against float64, for every op, on fresh random data.
-const { TARGET_INVOCATIONS: TI, MIN_CHUNK: MC, MAX_CHUNKS: MX } = REDUCE_TUNING;
+// each threshold; forward only, against float64, for every op, on fresh random data. The thresholds
+// are the software table's, passed per call (so the paths are the same under either table).
+const REDUCE = TUNINGS.software.reduce;
+const { targetInvocations: TI, minChunk: MC, maxChunks: MX } = REDUCE;
 
 /** Forward check of every op on `shape`/`axes`; returns the plan (so callers can assert the path). */
 async function checkForward(shape: number[], axes: number[] | undefined, what: string): Promise<ReducePlan> {
@@ -151,13 +155,13 @@ async function checkForward(shape: number[], axes: number[] | undefined, what: s
     // max: all-negative data half the time, so a wrong identity (0) would show.
     const X = op === 'max' && rand() < 0.5 ? randArray(n, -5, -1) : randArray(n, -1, 1);
     const x = tensor(X, shape);
-    const y = FNS[op](x, axes);
+    const y = FNS[op](x, axes, false, { tuning: { reduce: REDUCE } });
     const want = reduceRef(op === 'max' ? 'max' : 'sum', X, shape, ax, op === 'mean' ? 1 / Math.max(nRed, 1) : 1);
     const atol = op === 'max' ? 0 : (op === 'mean' ? 1 / Math.max(nRed, 1) : 1) * 2e-6 * Math.sqrt(nRed + 1);
     assertClose(await y.data(), want, 2e-6, atol, `${op} [${shape}] axes ${JSON.stringify(axes)} (${what})`);
     y.dispose(); x.dispose();
   }
-  return reducePlan(shape, ax);
+  return withTuning({ reduce: REDUCE }, () => reducePlan(shape, ax));
 }
 
 // [shape, axes, expected mode, expected chunked?]

@@ -1,5 +1,5 @@
 // Winograd forward pass of 3x3 stride-1 undilated ungrouped convs (kernels/conv2d/winograd.ts,
-// on where TUNING.fwdWinograd says): fresh random data against the float64 reference at F(2x2) and
+// on where tuning.conv.fwdWinograd says): fresh random data against the float64 reference at F(2x2) and
 // F(4x4), with and without subgroups, odd sizes, asymmetric and TF-same padding, bias on and off;
 // conv2d + backward through autograd with both passes on Winograd; the size threshold and the
 // convs it must not touch.
@@ -10,8 +10,9 @@ import { tensor } from '../../engine/core/factory.ts';
 import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { runtime } from '../../engine/core/runtime.ts';
+import type { ConvTuning } from '../../engine/core/tuning.ts';
 import { conv2d, conv2dOutputShape, conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef, type Conv2dOptions } from '../../kernels/conv2d/conv2d.ts';
-import { TUNING, subgroupLanes } from '../../kernels/conv2d/launch.ts';
+import { subgroupLanes } from '../../kernels/conv2d/launch.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 await setup();
@@ -36,96 +37,84 @@ const CASES: Case[] = [
 /** F(4x4)'s transforms (coefficients up to 8 and 1/24) round worse than the direct sum: an absolute error relative to the largest value. */
 const atol = (m: number, ref: ArrayLike<number>) => (m === 2 ? 1e-5 : 1e-5 * Math.max(1, maxAbs(ref)));
 
-async function withTuning(t: Partial<typeof TUNING>, fn: () => Promise<void>): Promise<void> {
-  const saved = { ...TUNING };
-  Object.assign(TUNING, t);
-  try { await fn(); } finally { Object.assign(TUNING, saved); }
-}
-
-const kind = () => runtime().gpu.info.kind;
+/** `opts` with `conv` tuning for the call. */
+const tuned = (opts: Conv2dOptions, conv: Partial<ConvTuning>): Conv2dOptions => ({ ...opts, tuning: { conv } });
 
 test('Winograd forward (F(2x2), F(4x4), with and without subgroups, bias on/off) matches float64', async () => {
   for (const m of [2, 4]) {
     for (const sg of subgroupLanes() ? [true, false] : [false]) {
-      await withTuning({ fwdWinograd: { [kind()]: m }, fwdWinogradMinChannels: 0, subgroups: sg }, async () => {
-        for (const c of CASES) {
-          const X = randArray(numel(c.x)), Wt = randArray(numel(c.w)), B = c.bias ? randArray(c.w[0]) : null;
-          const x = tensor(X, c.x), w = tensor(Wt, c.w), b = B ? tensor(B, [B.length]) : null;
-          const since = snapshot();
-          const y = conv2d(x, w, b, c.opts);
-          const what = `F(${m}) subgroups ${sg} ${JSON.stringify(c)}`;
-          assert.is(ran(since, 'conv2d_wino_in'), 1, `Winograd ran for ${what}`);
-          assert.equal(y.shape, conv2dOutputShape(c.x, c.w, c.opts));
-          const ref = conv2dRef(X, c.x, Wt, c.w, B, c.opts);
-          assertClose(await y.data(), ref, 1e-4, atol(m, ref), `${what} y`);
-          for (const t of [x, w, b, y]) t?.dispose();
-        }
-      });
+      const t = { fwdWinograd: m, fwdWinogradMinChannels: 0, subgroups: sg };
+      for (const c of CASES) {
+        const X = randArray(numel(c.x)), Wt = randArray(numel(c.w)), B = c.bias ? randArray(c.w[0]) : null;
+        const x = tensor(X, c.x), w = tensor(Wt, c.w), b = B ? tensor(B, [B.length]) : null;
+        const since = snapshot();
+        const y = conv2d(x, w, b, tuned(c.opts, t));
+        const what = `F(${m}) subgroups ${sg} ${JSON.stringify(c)}`;
+        assert.is(ran(since, 'conv2d_wino_in'), 1, `Winograd ran for ${what}`);
+        assert.equal(y.shape, conv2dOutputShape(c.x, c.w, c.opts));
+        const ref = conv2dRef(X, c.x, Wt, c.w, B, c.opts);
+        assertClose(await y.data(), ref, 1e-4, atol(m, ref), `${what} y`);
+        for (const u of [x, w, b, y]) u?.dispose();
+      }
     }
   }
 });
 
 test('conv2d + backward with Winograd forward and dx matches float64 (y, dx, dw, db)', async () => {
   for (const m of [2, 4]) {
-    await withTuning({ fwdWinograd: { [kind()]: m }, dxWinograd: { [kind()]: m }, fwdWinogradMinChannels: 0 }, async () => {
-      for (const c of [CASES[0], CASES[3], CASES[5]]) {
-        const X = randArray(numel(c.x)), Wt = randArray(numel(c.w)), B = c.bias ? randArray(c.w[0]) : null;
-        const ys = conv2dOutputShape(c.x, c.w, c.opts), GY = randArray(numel(ys));
-        const x = variable(tensor(X, c.x)), w = variable(tensor(Wt, c.w)), b = B ? variable(tensor(B, [B.length])) : null;
-        const since = snapshot();
-        const y = tidy(() => {
-          const y = conv2d(x, w, b, c.opts);
-          backward(y, tensor(GY, ys));
-          return y;
-        });
-        const what = `F(${m}) ${JSON.stringify(c)}`;
-        assert.is(ran(since, 'conv2d_wino_in'), 2, `Winograd forward and dx ran for ${what}`);
-        const yr = conv2dRef(X, c.x, Wt, c.w, B, c.opts), dxr = conv2dDxRef(GY, c.x, Wt, c.w, c.opts);
-        assertClose(await y.data(), yr, 1e-4, atol(m, yr), `${what} y`);
-        assertClose(await x.grad!.data(), dxr, 1e-4, atol(m, dxr), `${what} dx`);
-        assertClose(await w.grad!.data(), conv2dDwRef(X, c.x, GY, c.w, c.opts), 1e-4, 5e-5, `${what} dw`);
-        if (b) assertClose(await b.grad!.data(), conv2dDbiasRef(GY, ys), 1e-4, 5e-5, `${what} db`);
-        for (const t of [y, x.grad, w.grad, b?.grad, x, w, b]) t?.dispose();
-      }
-    });
+    const t = { fwdWinograd: m, dxWinograd: m, fwdWinogradMinChannels: 0 };
+    for (const c of [CASES[0], CASES[3], CASES[5]]) {
+      const X = randArray(numel(c.x)), Wt = randArray(numel(c.w)), B = c.bias ? randArray(c.w[0]) : null;
+      const ys = conv2dOutputShape(c.x, c.w, c.opts), GY = randArray(numel(ys));
+      const x = variable(tensor(X, c.x)), w = variable(tensor(Wt, c.w)), b = B ? variable(tensor(B, [B.length])) : null;
+      const since = snapshot();
+      const y = tidy(() => {
+        // The backward pass runs under the forward's tuning (Winograd dx as well).
+        const y = conv2d(x, w, b, tuned(c.opts, t));
+        backward(y, tensor(GY, ys));
+        return y;
+      });
+      const what = `F(${m}) ${JSON.stringify(c)}`;
+      assert.is(ran(since, 'conv2d_wino_in'), 2, `Winograd forward and dx ran for ${what}`);
+      const yr = conv2dRef(X, c.x, Wt, c.w, B, c.opts), dxr = conv2dDxRef(GY, c.x, Wt, c.w, c.opts);
+      assertClose(await y.data(), yr, 1e-4, atol(m, yr), `${what} y`);
+      assertClose(await x.grad!.data(), dxr, 1e-4, atol(m, dxr), `${what} dx`);
+      assertClose(await w.grad!.data(), conv2dDwRef(X, c.x, GY, c.w, c.opts), 1e-4, 5e-5, `${what} dw`);
+      if (b) assertClose(await b.grad!.data(), conv2dDbiasRef(GY, ys), 1e-4, 5e-5, `${what} db`);
+      for (const u of [y, x.grad, w.grad, b?.grad, x, w, b]) u?.dispose();
+    }
   }
 });
 
 test('Winograd forward runs only for 3x3 stride-1 undilated ungrouped convs at or above the size threshold', async () => {
-  await withTuning({ fwdWinograd: { [kind()]: 4 }, fwdWinogradMinChannels: 0 }, async () => {
-    const NOT: Case[] = [
-      { x: [1, 4, 9, 11], w: [9, 4, 3, 3], opts: { stride: 2, padding: 1 }, bias: true },
-      { x: [3, 2, 8, 7], w: [4, 2, 3, 3], opts: { dilation: 2, padding: 2 }, bias: false },
-      { x: [2, 6, 6, 9], w: [10, 3, 3, 3], opts: { groups: 2, padding: 'same' }, bias: false },
-      { x: [2, 7, 8, 9], w: [7, 1, 3, 3], opts: { groups: 7, padding: 1 }, bias: false },
-      { x: [1, 4, 9, 10], w: [5, 4, 3, 2], opts: { padding: 1 }, bias: false },
-      { x: [2, 9, 4, 6], w: [13, 9, 1, 1], opts: {}, bias: false },
-    ];
-    for (const c of NOT) {
-      const x = tensor(randArray(numel(c.x)), c.x), w = tensor(randArray(numel(c.w)), c.w);
-      for (const variant of ['auto', 'naive'] as const) {
-        const since = snapshot();
-        conv2d(x, w, null, { ...c.opts, variant }).dispose();
-        assert.is(ran(since, 'conv2d_wino_in'), 0, `no Winograd for ${JSON.stringify(c)} ${variant}`);
-      }
-      x.dispose();
-      w.dispose();
+  const NOT: Case[] = [
+    { x: [1, 4, 9, 11], w: [9, 4, 3, 3], opts: { stride: 2, padding: 1 }, bias: true },
+    { x: [3, 2, 8, 7], w: [4, 2, 3, 3], opts: { dilation: 2, padding: 2 }, bias: false },
+    { x: [2, 6, 6, 9], w: [10, 3, 3, 3], opts: { groups: 2, padding: 'same' }, bias: false },
+    { x: [2, 7, 8, 9], w: [7, 1, 3, 3], opts: { groups: 7, padding: 1 }, bias: false },
+    { x: [1, 4, 9, 10], w: [5, 4, 3, 2], opts: { padding: 1 }, bias: false },
+    { x: [2, 9, 4, 6], w: [13, 9, 1, 1], opts: {}, bias: false },
+  ];
+  for (const c of NOT) {
+    const x = tensor(randArray(numel(c.x)), c.x), w = tensor(randArray(numel(c.w)), c.w);
+    for (const variant of ['auto', 'naive'] as const) {
+      const since = snapshot();
+      conv2d(x, w, null, tuned({ ...c.opts, variant }, { fwdWinograd: 4, fwdWinogradMinChannels: 0 })).dispose();
+      assert.is(ran(since, 'conv2d_wino_in'), 0, `no Winograd for ${JSON.stringify(c)} ${variant}`);
     }
-  });
+    x.dispose();
+    w.dispose();
+  }
   const c = CASES[2]; // 20 -> 24 channels: harmonic mean 21.8
   const x = tensor(randArray(numel(c.x)), c.x), w = tensor(randArray(numel(c.w)), c.w);
   for (const [min, runs] of [[22, 0], [21.8, 1]]) {
-    await withTuning({ fwdWinograd: { [kind()]: 4 }, fwdWinogradMinChannels: min }, async () => {
-      const since = snapshot();
-      conv2d(x, w, null, c.opts).dispose();
-      assert.is(ran(since, 'conv2d_wino_in'), runs, `threshold ${min}`);
-    });
-  }
-  await withTuning({ fwdWinograd: {} }, async () => {
     const since = snapshot();
-    conv2d(x, w, null, c.opts).dispose();
-    assert.is(ran(since, 'conv2d_wino_in'), 0, 'fwdWinograd off');
-  });
+    conv2d(x, w, null, tuned(c.opts, { fwdWinograd: 4, fwdWinogradMinChannels: min })).dispose();
+    assert.is(ran(since, 'conv2d_wino_in'), runs, `threshold ${min}`);
+  }
+  const since = snapshot();
+  conv2d(x, w, null, tuned(c.opts, { fwdWinograd: 0 })).dispose();
+  assert.is(ran(since, 'conv2d_wino_in'), 0, 'fwdWinograd off');
   x.dispose();
   w.dispose();
 });
