@@ -4,6 +4,11 @@
 # The test files are split over THAW_TEST_JOBS processes (default: the number of cores, at most 4), each
 # with its own GPU device: on a cold shader cache most of the time is the driver compiling pipelines,
 # one at a time per process. Each process's output is printed as a block when it ends.
+# Then the op and model suites (test/ops, test/nn, test/models, test/transformer) run again with
+# THAW_TUNING=hardware: the kernel paths a real GPU takes (engine/core/tuning.ts: tiled matmul, no
+# subgroup conv kernels, no Winograd, fused attention), on the software adapter; their counts join the
+# summary. THAW_TEST_HARDWARE=0 skips that pass. Files whose kernels read no tuning (or the same
+# values in both tables) are left out of it: see HW_SKIP.
 # Usage: scripts/test.sh [file-pattern]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,30 +18,51 @@ export THAW_CHECK_KERNELS=1
 pattern="${1:-\.test\.ts$}"
 jobs="${THAW_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 [ "$jobs" -gt 4 ] && jobs=4
-# Largest files first, dealt out in snake order so the processes get similar shares.
-mapfile -t files < <(cd test && find . -name '*.test.ts' -not -path './browser/*' -not -path './fixtures/*' -printf '%s %P\n' \
-  | grep -E " .*${pattern}" | sort -rn | cut -d' ' -f2-)
-[ "${#files[@]}" -lt "$jobs" ] && jobs=${#files[@]}
-[ "$jobs" -lt 1 ] && jobs=1
-declare -a shard
-for i in "${!files[@]}"; do
-  r=$(( i % (2 * jobs) )); j=$(( r < jobs ? r : 2 * jobs - 1 - r ))
-  shard[$j]="${shard[$j]:-}${shard[$j]:+|}$(printf '%s' "${files[$i]}" | sed 's/[.]/\\./g')"
-done
 log=$(mktemp)
-pids=(); logs=()
-for ((j = 0; j < jobs; j++)); do
-  l=$(mktemp); logs+=("$l")
-  FORCE_COLOR=0 node_modules/.bin/uvu test "^(${shard[$j]:-no-such-file})$" -i browser -i fixtures >"$l" 2>&1 &
-  pids+=($!)
-done
+# run_pass LABEL FILE...: the files over $jobs processes (largest first, dealt out in snake order so
+# the processes get similar shares), each process's output appended to $log as a block when it ends.
+run_pass() {
+  local label=$1; shift
+  local files=("$@") n=$jobs j i r
+  [ "${#files[@]}" -lt "$n" ] && n=${#files[@]}
+  [ "$n" -lt 1 ] && n=1
+  local -a shard=() pids=() logs=()
+  for i in "${!files[@]}"; do
+    r=$(( i % (2 * n) )); j=$(( r < n ? r : 2 * n - 1 - r ))
+    shard[$j]="${shard[$j]:-}${shard[$j]:+|}$(printf '%s' "${files[$i]}" | sed 's/[.]/\\./g')"
+  done
+  for ((j = 0; j < n; j++)); do
+    local l; l=$(mktemp); logs+=("$l")
+    FORCE_COLOR=0 node_modules/.bin/uvu test "^(${shard[$j]:-no-such-file})$" -i browser -i fixtures >"$l" 2>&1 &
+    pids+=($!)
+  done
+  for ((j = 0; j < n; j++)); do
+    wait "${pids[$j]}" || rc=1
+    [ -n "$label" ] && echo "== $label"
+    cat "${logs[$j]}" | tee -a "$log"
+    # uvu prints its Total only when the run completes; a crash mid-suite must not pass as green.
+    if ! sed 's/\x1b\[[0-9;]*m//g' "${logs[$j]}" | grep -q 'Total:'; then crashed=1; fi
+  done
+}
+# Test files (under test/) matching the pattern, largest first.
+list() { (cd test && find "$@" -name '*.test.ts' -not -path './browser/*' -not -path './fixtures/*' -printf '%s %p\n' \
+  | sed 's| \./| |' | grep -E " .*${pattern}" | sort -rn | cut -d' ' -f2-); }
 rc=0
-for ((j = 0; j < jobs; j++)); do
-  wait "${pids[$j]}" || rc=1
-  cat "${logs[$j]}" | tee -a "$log"
-  # uvu prints its Total only when the run completes; a crash mid-suite must not pass as green.
-  if ! sed 's/\x1b\[[0-9;]*m//g' "${logs[$j]}" | grep -q 'Total:'; then crashed=1; fi
-done
+mapfile -t files < <(list .)
+run_pass "" "${files[@]}"
+# The hardware pass leaves out the files whose kernels read no tuning, or read the same values in
+# both tables (reductions, depthwise, batch norm): they would run the first pass's kernels again.
+# Warm, the rest took ~155 s in one process on lavapipe.
+HW_SKIP='^ops/(reduce|depthwise|batchnorm|elementwise|gather|pad|permute|slice|resize|dropout|pool|softmax)\.test\.ts$|^transformer/(wordpiece|gelu|layernorm)\.test\.ts$'
+if [ "${THAW_TEST_HARDWARE:-1}" != 0 ]; then
+  mapfile -t hw < <(list ops nn models transformer | grep -Ev "$HW_SKIP")
+  if [ "${#hw[@]}" -gt 0 ]; then
+    t0=$(date +%s)
+    echo "== THAW_TUNING=hardware: ${hw[*]}"
+    THAW_TUNING=hardware run_pass "THAW_TUNING=hardware" "${hw[@]}"
+    echo "== THAW_TUNING=hardware pass: $(( $(date +%s) - t0 )) s"
+  fi
+fi
 clean() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 total=$(clean "$log" | awk '/Total:/{s+=$2} END{print s+0}')
 passed=$(clean "$log" | awk '/Passed:/{s+=$2} END{print s+0}')
