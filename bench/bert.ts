@@ -39,6 +39,17 @@ async function timeAlternating(steps: (() => Promise<void>)[], runs: number): Pr
 
 const IMPLS: AttentionImpl[] = ['composed', 'fused'];
 
+/** A random batch of `B` sequences of `T` tokens (vocabulary `V`), the first full, the others padded to 50-100 %; labels 0/1. */
+export function bertBatch(B: number, T: number, V: number): { ids: Tensor; mask: Tensor; types: Tensor; labels: Tensor } {
+  const ids = new Int32Array(B * T), mask = new Float32Array(B * T), labels = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const L = b === 0 ? T : Math.max(2, Math.floor(T * (0.5 + 0.5 * Math.random())));
+    for (let t = 0; t < L; t++) { ids[b * T + t] = 1 + Math.floor(Math.random() * (V - 1)); mask[b * T + t] = 1; }
+    labels[b] = b % 2;
+  }
+  return { ids: tensor(ids, [B, T], 'i32'), mask: tensor(mask, [B, T]), types: tensor(new Int32Array(B * T), [B, T], 'i32'), labels: tensor(labels, [B], 'i32') };
+}
+
 /** Runs the benchmark, prints the table, writes bench/results/bert-<adapter>.json and returns the rows. */
 export async function run(opts: BertBenchOptions = {}): Promise<Row[]> {
   const rt = await initThaw();
@@ -48,13 +59,7 @@ export async function run(opts: BertBenchOptions = {}): Promise<Row[]> {
   console.log(`adapter: ${adapterLabel(rt)}; batch ${B}, seq ${T}, vocab ${V}, ${runs} timed runs after 1 warm-up`);
   const cfg = { ...BERT_TINY, vocabSize: V, maxPositions: Math.max(512, T), seed: 1 };
   const model = new BertForSequenceClassification(cfg, 2).train();
-  const ids = new Int32Array(B * T), mask = new Float32Array(B * T), labels = new Int32Array(B);
-  for (let b = 0; b < B; b++) {
-    const L = b === 0 ? T : Math.max(2, Math.floor(T * (0.5 + 0.5 * Math.random())));
-    for (let t = 0; t < L; t++) { ids[b * T + t] = 1 + Math.floor(Math.random() * (V - 1)); mask[b * T + t] = 1; }
-    labels[b] = b % 2;
-  }
-  const x = { ids: tensor(ids, [B, T], 'i32'), mask: tensor(mask, [B, T]), types: tensor(new Int32Array(B * T), [B, T], 'i32'), labels: tensor(labels, [B], 'i32') };
+  const x = bertBatch(B, T, V);
   const H = cfg.numHeads, D = cfg.hiddenSize / H;
   const q = variable(tensor(randomData(B * T * H * D), [B, T, H * D])), k = variable(tensor(randomData(B * T * H * D), [B, T, H * D]));
   const v = variable(tensor(randomData(B * T * H * D), [B, T, H * D])), g = tensor(randomData(B * T * H * D), [B, T, H * D]);

@@ -117,11 +117,14 @@ function fmt(x: number): string {
   return Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
 
-/** Writes results to bench/results/<name>-<adapter kind>.json and returns the path. */
-export function writeResults(rt: Runtime, name: string, results: unknown): string {
+/**
+ * Writes results to bench/results/<name>-<label>.json (label: the adapter kind unless given) or to
+ * `file`, and returns the path.
+ */
+export function writeResults(rt: Runtime, name: string, results: unknown, o: { label?: string; file?: string } = {}): string {
   const dir = path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${name}-${rt.gpu.info.kind}.json`);
+  const file = o.file ?? path.join(dir, `${name}-${o.label ?? rt.gpu.info.kind}.json`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   const body = {
     name, adapter: adapterLabel(rt), kind: rt.gpu.info.kind, date: new Date().toISOString(),
     node: process.version, runs: benchRuns(), results,

@@ -10,6 +10,7 @@
  * Each figure is the best of `BENCH_RUNS` repetitions (the driver's own threads share the CPU).
  * Run: bash -c 'source scripts/env.sh; node bench/dispatch.ts'
  */
+import type { Runtime } from '../engine/core/runtime.ts';
 import { initThaw, initTf, printTable, writeResults, adapterLabel, randomData, benchRuns } from './common.ts';
 import { tensor } from '../engine/core/factory.ts';
 import { tidy } from '../engine/core/tensor.ts';
@@ -37,17 +38,29 @@ async function measure(issue: () => number, finish: () => Promise<void>, runs: n
   return best;
 }
 
+/**
+ * thaw's tiny-op loop: `ops` adds of two 64-element tensors, eager (each op records and submits its
+ * dispatch as it runs). Best of `runs`: host µs per dispatch to issue them (encode) and with the GPU's wait (total).
+ */
+export async function tinyOps(rt: Runtime, ops: number, runs: number): Promise<{ n: number; encodeUs: number; totalUs: number }> {
+  const a = tensor(randomData(64), [64]), b = tensor(randomData(64), [64]);
+  try {
+    return await measure(() => {
+      const d0 = rt.dispatches;
+      for (let i = 0; i < ops; i++) add(a, b).dispose();
+      return rt.dispatches - d0;
+    }, () => rt.sync(), runs);
+  } finally {
+    a.dispose(); b.dispose();
+  }
+}
+
 export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<DispatchRow[]> {
   const rt = await initThaw();
   const runs = o.quick ? 3 : benchRuns(), ops = o.quick ? 200 : 2000;
   const rows: DispatchRow[] = [];
 
-  const a = tensor(randomData(64), [64]), b = tensor(randomData(64), [64]);
-  const tiny = await measure(() => {
-    const d0 = rt.dispatches;
-    for (let i = 0; i < ops; i++) add(a, b).dispose();
-    return rt.dispatches - d0;
-  }, () => rt.sync(), runs);
+  const tiny = await tinyOps(rt, ops, runs);
   rows.push({ case: `tiny op x${ops}`, engine: 'thaw', dispatches: tiny.n, encodeUs: tiny.encodeUs, totalUs: tiny.totalUs });
 
   const B = 8;

@@ -12,13 +12,13 @@ import { matmul, type MatmulVariant } from '../kernels/index.ts';
 
 export interface MatmulRow { size: number; variant: string; thawGflops: number; tfjsGflops: number; ratio: number; thawMs: number; tfjsMs: number }
 
-/** Runs the benchmark and returns one row per size and kernel (`quick`: 256 and 512 only). */
+/** Runs the benchmark and returns one row per size and kernel (`quick`: 256 and 512 only; `print: false`: no table, no results file). */
 export async function run(o: { quick?: boolean; sizes?: number[]; print?: boolean } = {}): Promise<MatmulRow[]> {
 const rt = await initThaw();
 const tfx = await initTf();
 const sizes = o.sizes ?? (process.env.BENCH_SIZES ?? (o.quick ? '256,512' : '256,512,1024')).split(',').map(Number);
 const variants = (process.env.BENCH_VARIANTS ?? 'auto').split(',') as MatmulVariant[];
-console.log(`adapter: ${adapterLabel(rt)}`);
+if (o.print !== false) console.log(`adapter: ${adapterLabel(rt)}`);
 
 const rows: (string | number)[][] = [];
 const results: Record<string, unknown>[] = [];
@@ -49,9 +49,11 @@ for (const n of sizes) {
   }
   a.dispose(); b.dispose(); ta.dispose(); tb.dispose();
 }
-printTable(`matmul f32, ${adapterLabel(rt)} (GFLOP/s; median and best of ${(results[0] as any)?.thawMs.runs.length ?? 0} timed steps)`,
-  ['size', 'thaw kernel', 'thaw', 'thaw best', 'tfjs', 'tfjs best', 'speedup'], rows);
-console.log(`\nwrote ${writeResults(rt, 'matmul', results)}`);
+if (o.print !== false) {
+  printTable(`matmul f32, ${adapterLabel(rt)} (GFLOP/s; median and best of ${(results[0] as any)?.thawMs.runs.length ?? 0} timed steps)`,
+    ['size', 'thaw kernel', 'thaw', 'thaw best', 'tfjs', 'tfjs best', 'speedup'], rows);
+  console.log(`\nwrote ${writeResults(rt, 'matmul', results)}`);
+}
 return out;
 }
 
