@@ -5,13 +5,13 @@
  *
  * Sections, each printed as it ends (and the JSON rewritten, so a run cut short keeps what it has):
  * - the adapter and driver;
+ * - host µs per dispatch of eager tiny ops (bench/dispatch.ts's loop; run first, it is cheap); replayed: n/a (not implemented);
  * - matmul f32, square, 512..4096: thaw and tfjs-webgpu GFLOP/s on the same adapter (bench/matmul.ts),
  *   and thaw's share of the card's f32 peak (non-tensor-core) when the card is in PEAKS or --peak-tflops says it;
  * - the four conv layers of bench/conv.ts, fwd/dx/dw, thaw vs tfjs (its run(), one layer at a time);
  * - a ResNet-50 training step (torchvision keys, 224 px, batch 32, SGD momentum) with the trunk frozen
  *   up to layer3 and fully trainable: ms/step and dispatches/step; tfjs has no ResNet-50 here (n/a);
- * - a BERT-base fine-tuning step (seq 128, batch 8; forward, loss, backward, AdamW): ms/step;
- * - host µs per dispatch of eager tiny ops (bench/dispatch.ts's loop); replayed: n/a (not implemented).
+ * - a BERT-base fine-tuning step (seq 128, batch 8; forward, loss, backward, AdamW): ms/step.
  *
  * `--quick` is the smoke run for software adapters: matmul 256/512, conv at batch 1, ResNet-50 at 64 px
  * batch 2, BERT-tiny seq 32 batch 2, few runs. `--budget-s` (default 420) skips the sections
@@ -156,6 +156,16 @@ export async function run(o: GpuBenchOptions = {}): Promise<Record<string, unkno
     save();
   };
 
+  // First: it takes a second or two, and a run that spends its budget on the big sections still has it.
+  await section('dispatch', async () => {
+    const ops = quick ? 200 : 2000;
+    const r = await tinyOps(rt, ops, runs);
+    printTable(`host cost per dispatch (bench/dispatch.ts's tiny-op loop: ${ops} adds of 64 elements; best of ${runs})`,
+      ['mode', 'encode µs/dispatch', 'total µs/dispatch'],
+      [['eager', r.encodeUs, r.totalUs], ['replayed', 'n/a', 'n/a']]);
+    return { status: 'ok', ops, dispatches: r.n, eager: { encodeUs: r.encodeUs, totalUs: r.totalUs }, replayed: 'n/a: not implemented' };
+  });
+
   await section('matmul', async () => {
     const sizes = o.sizes ?? (quick ? [256, 512] : [512, 1024, 2048, 4096]);
     const rows: Record<string, unknown>[] = [];
@@ -256,15 +266,6 @@ export async function run(o: GpuBenchOptions = {}): Promise<Record<string, unkno
       for (const v of Object.values(x) as Tensor[]) v.dispose();
       model.dispose();
     }
-  });
-
-  await section('dispatch', async () => {
-    const ops = quick ? 200 : 2000;
-    const r = await tinyOps(rt, ops, runs);
-    printTable(`host cost per dispatch (bench/dispatch.ts's tiny-op loop: ${ops} adds of 64 elements; best of ${runs})`,
-      ['mode', 'encode µs/dispatch', 'total µs/dispatch'],
-      [['eager', r.encodeUs, r.totalUs], ['replayed', 'n/a', 'n/a']]);
-    return { status: 'ok', ops, dispatches: r.n, eager: { encodeUs: r.encodeUs, totalUs: r.totalUs }, replayed: 'n/a: not implemented' };
   });
 
   const file = save();
