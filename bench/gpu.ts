@@ -122,7 +122,7 @@ export async function run(o: GpuBenchOptions = {}): Promise<Record<string, unkno
   const adapter = {
     label: adapterLabel(rt), vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description,
     backend: i.backend, vulkanDriver: i.backend === 'dawn-node' ? process.env.VK_ICD_FILENAMES ?? 'system default' : null,
-    kind: i.kind, isSoftware: i.isSoftware, peakTflopsF32: peak.tflops, peakSource: peak.source,
+    kind: i.kind, isSoftware: i.isSoftware, tuning: rt.tuningName, peakTflopsF32: peak.tflops, peakSource: peak.source,
   };
   const sections: Partial<Record<Section, SectionResult>> = {};
   const report = { quick, budgetS, elapsedS: 0, adapter, sections };
@@ -133,7 +133,7 @@ export async function run(o: GpuBenchOptions = {}): Promise<Record<string, unkno
   printTable('adapter', ['field', 'value'], [
     ['vendor', i.vendor || '-'], ['architecture', i.architecture || '-'], ['device', i.device || '-'], ['driver (description)', i.description || '-'],
     ['backend', `${i.backend}${adapter.vulkanDriver ? ` (Vulkan driver: ${adapter.vulkanDriver})` : ''}`], ['kind', i.kind],
-    ['software adapter', i.isSoftware ? 'yes' : 'no'], ['f32 peak', peak.tflops === null ? 'unknown (--peak-tflops N)' : `${peak.tflops} TFLOP/s (${peak.source})`],
+    ['software adapter', i.isSoftware ? 'yes' : 'no'], ['kernel tuning', `${rt.tuningName} (engine/core/tuning.ts; THAW_TUNING)`], ['f32 peak', peak.tflops === null ? 'unknown (--peak-tflops N)' : `${peak.tflops} TFLOP/s (${peak.source})`],
   ]);
   if (i.isSoftware && !quick) console.log('\nnote: a software adapter; the full sizes take hours here, use --quick');
 

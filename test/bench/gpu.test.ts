@@ -43,7 +43,7 @@ test('peak table: specific variants first, --peak-tflops overrides, unknown othe
 test('--quick --only matmul,dispatch: adapter, matmul rows and dispatch figures in the JSON', () => {
   const { out, json } = gpuBench(['--quick', '--only', 'matmul,dispatch', '--sizes', '64']);
   const r = json.results;
-  for (const k of ['vendor', 'architecture', 'description', 'backend', 'kind', 'isSoftware', 'peakSource']) assert.ok(k in r.adapter, k);
+  for (const k of ['vendor', 'architecture', 'description', 'backend', 'kind', 'isSoftware', 'tuning', 'peakSource']) assert.ok(k in r.adapter, k);
   assert.is(typeof r.adapter.isSoftware, 'boolean');
   assert.is(r.sections.matmul.status, 'ok');
   const [m] = r.sections.matmul.rows;
