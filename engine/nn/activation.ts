@@ -3,7 +3,7 @@ import { Module } from './module.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { ShapeError } from '../core/errors.ts';
 import { reshape } from '../core/shape.ts';
-import { relu, relu6, leakyRelu, silu, hardswish, hardsigmoid, dropout } from '../../kernels/index.ts';
+import { relu, relu6, leakyRelu, silu, hardswish, hardsigmoid, gelu, dropout, permute } from '../../kernels/index.ts';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor { return relu(x); }
@@ -23,6 +23,12 @@ export class Hardswish extends Module {
 
 export class Hardsigmoid extends Module {
   forward(x: Tensor): Tensor { return hardsigmoid(x); }
+}
+
+/** torch.nn.GELU: exact (erf) by default, or the tanh approximation. */
+export class GELU extends Module {
+  constructor(readonly approximate: 'none' | 'tanh' = 'none') { super(); }
+  forward(x: Tensor): Tensor { return gelu(x, this.approximate); }
 }
 
 export class LeakyReLU extends Module {
@@ -46,6 +52,12 @@ export class Flatten extends Module {
     const mid = x.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
     return reshape(x, [...x.shape.slice(0, s), mid, ...x.shape.slice(e + 1)]);
   }
+}
+
+/** torchvision.ops.Permute: the input with its dimensions reordered (a copy). */
+export class Permute extends Module {
+  constructor(readonly dims: readonly number[]) { super(); }
+  forward(x: Tensor): Tensor { return permute(x, this.dims); }
 }
 
 /**

@@ -2,7 +2,9 @@
 export { Conv2d, type Conv2dConfig } from './conv.ts';
 export { BatchNorm2d, type BatchNorm2dConfig } from './norm.ts';
 export { Linear, type LinearConfig } from './linear.ts';
-export { ReLU, ReLU6, SiLU, Hardswish, Hardsigmoid, LeakyReLU, Identity, Flatten, Dropout } from './activation.ts';
+export { ReLU, ReLU6, SiLU, Hardswish, Hardsigmoid, GELU, LeakyReLU, Identity, Flatten, Permute, Dropout } from './activation.ts';
+export { LayerNorm, LayerNorm2d } from './layer_norm.ts';
+export { StochasticDepth, stochasticDepthMask, type StochasticDepthMode } from './stochastic_depth.ts';
 export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './pooling.ts';
 export { Sequential } from './container.ts';
 export { torchDefaultInit } from './init.ts';

@@ -27,7 +27,7 @@ export interface GradSummary { n: number; norm: number; maxabs: number; dot: num
 /** One forward/backward: all logits, the gradient summaries, and (after freezing) what stays trainable. */
 export interface GradRun { logits: number[]; grads: Record<string, GradSummary>; trainable?: string[] }
 /** A model's runs on the det_uniform input `inputKey`: in full training mode, and after `freeze` (a depth) when given. */
-export interface GradCase { inputShape: number[]; inputKey: string; full: GradRun; freeze?: string; frozen?: GradRun; layers?: [number, number, number, number]; topology?: unknown }
+export interface GradCase { inputShape: number[]; inputKey: string; full: GradRun; freeze?: string; frozen?: GradRun; layers?: [number, number, number, number]; topology?: unknown; config?: unknown; blockSetting?: unknown }
 
 /** Logits: relative to the largest |logit| (float32 against float64). */
 export const LOGITS_TOL = 1e-4;

@@ -12,6 +12,8 @@ import { checkGradCase, checkGradRun, gradFixture, loadDetWeights, reportGrad, t
 import { BasicBlockA, resnet20 } from '../../models/resnet_cifar.ts';
 import { ResNet, BasicBlock, Bottleneck } from '../../models/resnet.ts';
 import { mobilenetV2 } from '../../models/mobilenetv2.ts';
+import { VisionTransformer, type VisionTransformerOptions } from '../../models/vit.ts';
+import { ConvNeXt, type CNBlockSetting } from '../../models/convnext.ts';
 import { KerasClassifier } from '../../models/keras/index.ts';
 import { mobilenetV2KerasGroup } from '../../models/keras/zoo.ts';
 import { loadCheckpointFile } from '../../engine/io/fs.ts';
@@ -44,6 +46,23 @@ const TORCHVISION = {
 for (const [name, make] of Object.entries(TORCHVISION)) {
   test(`${name}: logits and every gradient equal torchvision's, all trainable and with the first ${tv[name].freeze} layer groups frozen`, async () => {
     await checkGradCase(name, make, tv[name]);
+  });
+}
+
+/** torchvision's own VisionTransformer and ConvNeXt classes at small sizes (make_grad_fixtures.py vit_convnext_fixture). */
+const vc = gradFixture('vit_convnext');
+const py = vc.vit_tiny.config as Record<string, number>;
+const vitOptions: VisionTransformerOptions = {
+  imageSize: py.image_size, patchSize: py.patch_size, numLayers: py.num_layers, numHeads: py.num_heads, hiddenDim: py.hidden_dim,
+  mlpDim: py.mlp_dim, numClasses: py.num_classes, dropout: py.dropout, attentionDropout: py.attention_dropout,
+};
+const VIT_CONVNEXT = {
+  vit_tiny: () => new VisionTransformer(vitOptions),
+  convnext_narrow: () => new ConvNeXt(vc.convnext_narrow.blockSetting as CNBlockSetting[], { numClasses: 5 }),
+};
+for (const [name, make] of Object.entries(VIT_CONVNEXT)) {
+  test(`${name}: logits and every gradient equal torchvision's, all trainable and with the first ${vc[name].freeze} layer groups frozen`, async () => {
+    await checkGradCase(name, make, vc[name]);
   });
 }
 
