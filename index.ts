@@ -26,6 +26,7 @@ export {
   type Conv2dOptions, type Padding, type Pool2dOptions, type BatchNormOptions, type ResizeOptions, type AttentionOptions,
 } from './kernels/index.ts';
 export { Module } from './engine/nn/module.ts';
+export { type Normalization, type Stochastic, isNormalization, isStochastic } from './engine/nn/roles.ts';
 export * as nn from './engine/nn/index.ts';
 export { SGD, Adam, AdamW, Scheduler, clipGradNorm, constant, stepDecay, cosine, linear as linearSchedule, warmup, oneCycle } from './engine/optim/index.ts';
 export { freeze, unfreeze, freezeTo, parseFreezeSpec, trainableSummary } from './engine/train/freeze.ts';

@@ -4,6 +4,7 @@ import type { Tensor } from '../core/tensor.ts';
 import { ShapeError } from '../core/errors.ts';
 import { reshape } from '../core/shape.ts';
 import { relu, relu6, leakyRelu, silu, hardswish, hardsigmoid, gelu, dropout, permute } from '../../kernels/index.ts';
+import { STOCHASTIC, type Stochastic } from './roles.ts';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor { return relu(x); }
@@ -64,13 +65,16 @@ export class Permute extends Module {
  * Inverted dropout, active only in training mode. Each call draws its mask from `seed` and then
  * advances it, so a run with a fixed starting seed is reproducible.
  */
-export class Dropout extends Module {
+export class Dropout extends Module implements Stochastic {
+  readonly [STOCHASTIC] = true as const;
   /** The seed of the next call's mask. */
   seed: number;
   constructor(public p = 0.5, seed?: number) {
     super();
     this.seed = (seed ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
   }
+  /** Whether a training-mode call drops anything (p > 0). */
+  get randomInTraining(): boolean { return this.p > 0; }
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
     const s = this.seed;

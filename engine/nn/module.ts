@@ -16,8 +16,6 @@ export type Init = (n: number, shape: number[]) => Float32Array;
 export abstract class Module {
   /** Whether the module is in training mode (`train()`/`eval()`). */
   training = true;
-  /** Set by freezing on norm layers so they run in inference mode even under `train()`. */
-  frozenNorm = false;
   protected readonly _children = new Map<string, Module>();
   protected readonly _params = new Map<string, Tensor>();
   protected readonly _buffers = new Map<string, Tensor>();
@@ -106,9 +104,16 @@ export abstract class Module {
     t.name = name;
     keep(t);
     map.set(name, t);
-    (owner as any).onTensorReplaced?.(name, t);
+    owner.onTensorReplaced(name, t);
     if (old !== t) old.dispose();
   }
+
+  /**
+   * Called by `setTensor` after the parameter or buffer `name` of this module was replaced by `t`
+   * (checkpoint loads), before the old tensor is disposed: a layer that caches something derived from
+   * its tensors overrides it to drop the cache. The default does nothing.
+   */
+  protected onTensorReplaced(_name: string, _t: Tensor): void {}
 
   /** Training mode (dropout active, batch-norm uses batch statistics unless frozen). */
   train(on = true): this {

@@ -7,6 +7,7 @@ import { type Tensor, keep, shapeStr } from '../core/tensor.ts';
 import { tensor } from '../core/factory.ts';
 import { ShapeError, ThawError } from '../core/errors.ts';
 import { batchNorm2d, type BnActivation } from '../../kernels/index.ts';
+import { NORMALIZATION, type Normalization } from './roles.ts';
 
 export interface BatchNorm2dConfig {
   /** PyTorch 1e-5 (default); Keras uses 1e-3. */
@@ -19,7 +20,10 @@ export interface BatchNorm2dConfig {
   trackRunningStats?: boolean;
 }
 
-export class BatchNorm2d extends Module {
+export class BatchNorm2d extends Module implements Normalization {
+  readonly [NORMALIZATION] = true as const;
+  /** Inference mode even under `train()` (set by freezing): running statistics used and left untouched. */
+  frozenNorm = false;
   readonly eps: number;
   private _momentum = 0.1;
   constructor(readonly numFeatures: number, config: BatchNorm2dConfig = {}) {

@@ -16,6 +16,7 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Module } from '../nn/module.ts';
+import { isStochastic, type Stochastic } from '../nn/roles.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { shapeStr } from '../core/tensor.ts';
 import { runtime } from '../core/runtime.ts';
@@ -76,7 +77,7 @@ interface Meta {
   };
   scheduler: SchedulerState | null;
   rng: RngState | null;
-  /** Module paths with a numeric `seed` that advances per call (Dropout). */
+  /** Seeds of the model's Stochastic modules (Dropout, attention dropout) by module path. */
   seeds: Record<string, number>;
 }
 
@@ -90,9 +91,9 @@ const decodeNum = (_k: string, v: any) => (v && typeof v === 'object' && typeof 
 
 function fail(message: string): never { throw new ThawError('training-checkpoint', message); }
 
-function seedsOf(model: Module): Map<string, Module & { seed: number }> {
-  const out = new Map<string, Module & { seed: number }>();
-  for (const [path, m] of model.namedModules()) if (typeof (m as any).seed === 'number') out.set(path, m as Module & { seed: number });
+function seedsOf(model: Module): Map<string, Stochastic> {
+  const out = new Map<string, Stochastic>();
+  for (const [path, m] of model.namedModules()) if (isStochastic(m)) out.set(path, m);
   return out;
 }
 
@@ -252,7 +253,7 @@ export function restoreTrainingCheckpoint(bytes: Uint8Array, targets: RestoreTar
     try { restoredRng = Rng.fromState(meta.rng); } catch (e) { problems.push(`rng: ${(e as Error).message}`); }
   }
   const seeds = seedsOf(model);
-  for (const path of Object.keys(meta.seeds ?? {})) if (!seeds.has(path)) problems.push(`module '${path}' has a saved seed but no such seeded module (Dropout) in the model`);
+  for (const path of Object.keys(meta.seeds ?? {})) if (!seeds.has(path)) problems.push(`module '${path}' has a saved seed but no such stochastic module (Dropout, attention dropout) in the model`);
 
   if (problems.length) fail(`${source} does not match what it is restored into:\n  ${problems.join('\n  ')}`);
   const diverged = nonFinite(parsed.tensors);

@@ -4,7 +4,7 @@
  * forward pass at that point, and the host-side cache of per-sample representations.
  */
 import { type Classifier, runStages } from './types.ts';
-import type { Module } from '../nn/module.ts';
+import { isNormalization, isStochastic, batchDependentInTraining } from '../nn/roles.ts';
 import { type Dataset, batches } from '../data/dataset.ts';
 import { tensor } from '../core/factory.ts';
 import { type Tensor, tidy, noGrad } from '../core/tensor.ts';
@@ -18,17 +18,20 @@ export interface CachePlan {
   reason: string;
 }
 
-function isNormModule(m: Module): boolean { return m.namedBuffers().some(([k]) => k === 'running_mean'); }
-
-/** Why the modules under `prefixes` are not a fixed function (trainable, batch-stat norms, dropout), or null. */
+/**
+ * Why the modules under `prefixes` are not a fixed function in training mode (trainable, norms using
+ * batch statistics, random layers such as dropout), or null.
+ */
 function notFixed(model: Classifier, prefixes: string[]): string | null {
   const under = (k: string) => prefixes.some((p) => k === p || k.startsWith(p + '.'));
   const trainable = model.namedParameters().find(([k, p]) => p.requiresGrad && under(k));
   if (trainable) return `'${trainable[0]}' is trainable`;
   for (const [path, m] of model.namedModules()) {
     if (!under(path)) continue;
-    if (isNormModule(m) && !m.frozenNorm) return `norm layer '${path}' would use batch statistics (freeze it to put it in inference mode)`;
-    if ((m as any).p > 0 && m.constructor.name === 'Dropout') return `dropout '${path}' is active`;
+    if (isNormalization(m) && batchDependentInTraining(m)) {
+      return m.runningMean ? `norm layer '${path}' would use batch statistics (freeze it to put it in inference mode)` : `norm layer '${path}' has no running statistics, so it always uses batch statistics`;
+    }
+    if (isStochastic(m) && m.randomInTraining) return `dropout '${path}' is active`;
   }
   return null;
 }

@@ -7,6 +7,7 @@
  * every step, and autograd still records nothing below the lowest trainable layer.
  */
 import type { Classifier } from './types.ts';
+import type { Module } from '../nn/module.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { batches } from '../data/dataset.ts';
 import { Rng } from '../data/rng.ts';
@@ -19,7 +20,7 @@ import type { Optimizer } from '../optim/optimizer.ts';
 import { type CachePlan, type FeatureCache, planCache, splitAt, computeCache, shapeOf, cachedBatch } from './feature_cache.ts';
 import { ThawError } from '../core/errors.ts';
 import { freezeTo } from './freeze.ts';
-import { BatchNorm2d } from '../nn/norm.ts';
+import { isNormalization, isStochastic, type Normalization } from '../nn/roles.ts';
 import { crossEntropy, encodeFiniteCheck, findNonFinite, NonFiniteError, type NonFiniteReport, type PendingFiniteCheck } from '../../kernels/index.ts';
 
 export { planCache, cacheBlocker, computeCache, computeFeatures, type CachePlan, type FeatureCache } from './feature_cache.ts';
@@ -285,17 +286,17 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
 }
 
 /**
- * Gives every module that draws random masks (Dropout, attention dropout: a numeric `seed` that
- * advances per call) a starting seed derived from `seed` and its place in the model, so that a
- * fine-tuning run is reproducible; their default seeds come from Math.random.
+ * Gives every {@link Stochastic} module (Dropout, attention dropout) a starting seed derived from
+ * `seed` and its place in the model, so that a fine-tuning run is reproducible; their default seeds
+ * come from Math.random.
  */
-export function seedDropout(model: Classifier, seed: number): void {
+export function seedDropout(model: Module, seed: number): void {
   model.namedModules().forEach(([, m], i) => {
-    if (typeof (m as { seed?: unknown }).seed !== 'number') return;
+    if (!isStochastic(m)) return;
     let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) >>> 0;
     h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
     h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-    (m as unknown as { seed: number }).seed = (h ^ (h >>> 16)) >>> 0;
+    m.seed = (h ^ (h >>> 16)) >>> 0;
   });
 }
 
@@ -305,8 +306,8 @@ export function seedDropout(model: Classifier, seed: number): void {
  * normalises with statistics the trained layers never saw, and test accuracy lags for no visible reason.
  */
 function checkNormMomentum(model: Classifier, o: FinetuneOptions, steps: number, log: (s: string) => void): void {
-  const norms = model.namedModules().filter(([, m]) => m instanceof BatchNorm2d && m.usesBatchStats && m.runningMean) as [string, BatchNorm2d][];
-  const isSlow = (m: BatchNorm2d) => (1 - m.momentum) ** steps > 0.1;
+  const norms = model.namedModules().filter((e): e is [string, Normalization] => isNormalization(e[1]) && e[1].usesBatchStats && !!e[1].runningMean);
+  const isSlow = (m: Normalization) => (1 - m.momentum) ** steps > 0.1;
   if (o.bnMomentum === 'auto') {
     const slow = norms.filter(([, m]) => isSlow(m));
     if (slow.length) log(`batch norm: momentum ${+Math.min(...slow.map(([, m]) => m.momentum)).toPrecision(3)} → 0.1 in ${slow.length} trainable layer(s), so their running statistics follow the new data within the run's ${steps} step(s)`);

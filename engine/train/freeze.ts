@@ -11,6 +11,7 @@
 import type { Module } from '../nn/module.ts';
 import { ThawError } from '../core/errors.ts';
 import { invalidateFolds } from '../nn/fused.ts';
+import { isNormalization } from '../nn/roles.ts';
 
 /** A module with ordered layer groups for depth-based freezing (stem → blocks → head). */
 export interface Grouped {
@@ -23,11 +24,6 @@ export type FreezeSpec = string | RegExp | number;
 export interface FreezeOptions {
   /** Keep batch-norm weight/bias trainable (statistics still frozen). Default false. */
   trainBn?: boolean;
-}
-
-/** A norm layer with running statistics (BatchNorm): recognised by its `running_mean` buffer. */
-function isNorm(m: Module): boolean {
-  return m.namedBuffers().some(([k]) => k === 'running_mean');
 }
 
 function matcher(spec: string | RegExp): (key: string) => boolean {
@@ -80,7 +76,7 @@ function setTrainable(model: Module, match: (k: string) => boolean, trainable: b
   let count = 0;
   const normParams = new Set<string>();
   for (const [path, m] of model.namedModules()) {
-    if (!isNorm(m)) continue;
+    if (!isNormalization(m)) continue;
     for (const [k] of m.namedParameters(path)) normParams.add(k);
   }
   for (const [k, p] of model.namedParameters()) {
@@ -92,7 +88,7 @@ function setTrainable(model: Module, match: (k: string) => boolean, trainable: b
   }
   // Norm layers: frozen statistics when the layer's own parameters were all matched for freezing.
   for (const [path, m] of model.namedModules()) {
-    if (!isNorm(m)) continue;
+    if (!isNormalization(m)) continue;
     const keys = [...m.namedParameters(path).map(([k]) => k), ...m.namedBuffers(path).map(([k]) => k)];
     if (!keys.length || !keys.every(match)) continue;
     m.frozenNorm = !trainable;
@@ -143,6 +139,6 @@ export function trainableSummary(model: Module): { trainable: number; frozen: nu
   for (const [, p] of model.namedParameters()) {
     if (p.requiresGrad) { trainable++; trainableElements += p.size; } else frozen++;
   }
-  const frozenNorms = model.namedModules().filter(([, m]) => m.frozenNorm).length;
+  const frozenNorms = model.namedModules().filter(([, m]) => isNormalization(m) && m.frozenNorm).length;
   return { trainable, frozen, trainableElements, frozenNorms };
 }

@@ -8,7 +8,7 @@ import { type Tensor, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime } from '../../engine/core/runtime.ts';
 import { ShapeError, ThawError } from '../../engine/core/errors.ts';
 import { reshape } from '../../engine/core/shape.ts';
-import { Linear, Dropout } from '../../engine/nn/index.ts';
+import { Linear, Dropout, STOCHASTIC, type Stochastic } from '../../engine/nn/index.ts';
 import type { BertConfig } from './config.ts';
 import { add, gelu, relu, tanh, gather, slice, layerNorm, attention, type AttentionImpl } from '../../kernels/index.ts';
 
@@ -91,8 +91,12 @@ export class BertEmbeddings extends Module {
   }
 }
 
-/** Query/key/value projections and scaled dot-product attention over heads. */
-export class BertSelfAttention extends Module {
+/**
+ * Query/key/value projections and scaled dot-product attention over heads. Stochastic: in training
+ * mode, dropout on the attention weights (config `attentionDropout`).
+ */
+export class BertSelfAttention extends Module implements Stochastic {
+  readonly [STOCHASTIC] = true as const;
   readonly query: Linear;
   readonly key: Linear;
   readonly value: Linear;
@@ -106,6 +110,9 @@ export class BertSelfAttention extends Module {
     this.value = this.child('value', bertLinear(H, H, config));
     this.seed = ((config.seed ?? Math.floor(Math.random() * 2 ** 32)) + 0x9e3779b9) >>> 0;
   }
+
+  /** Whether a training-mode call drops attention weights (attentionDropout > 0). */
+  get randomInTraining(): boolean { return this.config.attentionDropout > 0; }
 
   /** The attention implementation in use ('auto': runtime().tuning.attention.impl). */
   get impl(): AttentionImpl {

@@ -61,7 +61,7 @@ test('freeze specs: prefix, regex, depth; frozen params have no grad and BN is p
   assert.equal(m.trainableParameters().map(([k]) => k), ['linear.weight', 'linear.bias']);
   freeze(m, /^(?!linear\.)/, { trainBn: true });
   assert.ok(m.trainableParameters().some(([k]) => k === 'bn1.weight'));
-  assert.ok(m.namedModules().find(([k]) => k === 'bn1')![1].frozenNorm, 'BN statistics stay frozen with trainBn');
+  assert.ok((m.namedModules().find(([k]) => k === 'bn1')![1] as BatchNorm2d).frozenNorm, 'BN statistics stay frozen with trainBn');
   m.dispose();
 });
 

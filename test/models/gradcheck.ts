@@ -15,7 +15,7 @@ import { tensor } from '../../engine/core/factory.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { loadStateDict } from '../../engine/train/load.ts';
 import { freeze, parseFreezeSpec } from '../../engine/train/freeze.ts';
-import { Dropout } from '../../engine/nn/index.ts';
+import { isStochastic } from '../../engine/nn/index.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { FIXTURES, maxRelError } from './helpers.ts';
@@ -89,10 +89,10 @@ export function loadDetWeights(model: Module): void {
   assert.equal(r.mismatched, []);
 }
 
-/** Training mode with Dropout off (its mask is random, so torch cannot reproduce it). */
+/** Training mode with the stochastic layers (Dropout) off: their masks are random, so torch cannot reproduce them. */
 export function trainMode(model: Module): void {
   model.train();
-  for (const [, m] of model.namedModules()) if (m instanceof Dropout) m.training = false;
+  for (const [, m] of model.namedModules()) if (isStochastic(m)) m.training = false;
 }
 
 export interface GradResult { logitsErr: number; gradErr: number; worst: string }
