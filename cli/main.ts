@@ -5,8 +5,10 @@
 import { UsageError, suggest } from './args.ts';
 import { COMMANDS } from './commands.ts';
 import { report } from './report.ts';
+// The bundle (build.mjs) inlines package.json, so dist/cli.js reads no file for it.
+import pkg from '../package.json' with { type: 'json' };
 
-const VERSION = '0.1.0';
+const VERSION: string = pkg.version;
 
 function mainHelp(): string {
   const rows = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join('\n');

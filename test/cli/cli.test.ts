@@ -76,6 +76,8 @@ test('--help, no arguments, --version', () => {
   const v = thaw(['--version']);
   assert.is(v.code, 0);
   assert.is(v.out.trim(), pkgVersion);
+  // ... read from package.json (bundled into dist/cli.js), not a copy in the sources that could go stale.
+  assert.not.match(readFileSync(join(root, 'cli', 'main.ts'), 'utf8'), /['"]\d+\.\d+\.\d+['"]/, 'cli/main.ts hard-codes a version');
 });
 
 test('per-command --help has options and examples', () => {
