@@ -24,15 +24,22 @@ export {
   layerNorm, attention, checkFinite, findNonFinite, encodeFiniteCheck, describeNonFinite, NonFiniteError,
   type NonFiniteReport, type PendingFiniteCheck,
   type Conv2dOptions, type Padding, type Pool2dOptions, type BatchNormOptions, type ResizeOptions, type AttentionOptions,
+  type AttentionImpl, type BnActivation, type ConvActivation, type ConvVariant, type CrossEntropyOptions, type GatherOptions,
+  type MatmulOptions, type MatmulVariant, type FiniteWhat,
 } from './kernels/index.ts';
-export { Module } from './engine/nn/module.ts';
+export { Module, type Init } from './engine/nn/module.ts';
 export { type Normalization, type Stochastic, isNormalization, isStochastic } from './engine/nn/roles.ts';
 export * as nn from './engine/nn/index.ts';
-export { SGD, Adam, AdamW, Scheduler, clipGradNorm, constant, stepDecay, cosine, linear as linearSchedule, warmup, oneCycle } from './engine/optim/index.ts';
-export { freeze, unfreeze, freezeTo, parseFreezeSpec, trainableSummary } from './engine/train/freeze.ts';
-export { loadStateDict, describeLoad, loadGap, nonFiniteSummary, stateToHost, type LoadReport, type LoadOptions } from './engine/train/load.ts';
-export { finetune, evaluate, computeFeatures, computeCache, planCache, cacheBlocker, type FinetuneOptions, type FinetuneResult, type FeatureCache, type CachePlan } from './engine/train/finetune.ts';
-export { parseCheckpoint, writeSafetensors, parseSafetensors, writePytorchZip, type Checkpoint, type HostTensor } from './engine/io/index.ts';
+export {
+  SGD, Adam, AdamW, Scheduler, clipGradNorm, constant, stepDecay, cosine, linear as linearSchedule, warmup, oneCycle,
+  type Optimizer, type ParamGroup, type OptimizerStateDict, type Schedule, type SchedulerState, type OneCycleOptions,
+} from './engine/optim/index.ts';
+export { freeze, unfreeze, freezeTo, parseFreezeSpec, trainableSummary, type FreezeSpec, type FreezeOptions, type Grouped } from './engine/train/freeze.ts';
+export { loadStateDict, describeLoad, loadGap, nonFiniteSummary, stateToHost, type LoadReport, type LoadOptions, type RemapRule } from './engine/train/load.ts';
+export { finetune, evaluate, computeFeatures, computeCache, planCache, cacheBlocker, type FinetuneOptions, type FinetuneResult, type FeatureCache, type CachePlan,
+  type EpochStats, type Progress,
+} from './engine/train/finetune.ts';
+export { parseCheckpoint, writeSafetensors, parseSafetensors, writePytorchZip, type Checkpoint, type HostTensor, type CheckpointFormat, type ParseOptions } from './engine/io/index.ts';
 export {
   DataFormatError, DataMissingError, DataArgError, UnknownModelError, ChecksumError, ModelUnavailableError,
   Rng, shuffle, permutation, randn, randu, type RngState,
@@ -43,8 +50,8 @@ export {
   arrayDataset, mapDataset, subset, subsetPerClass, stratifiedSample, countPerClass, labelsOf, idxDataset,
   batches, type ImageSetDataset, type Example, type Dataset, type Batch, type BatchOptions,
 } from './engine/data/index.ts';
-export { ZOO, getZooEntry, modelNames } from './models/zoo.ts';
+export { ZOO, getZooEntry, modelNames, type ZooEntry, type Architecture } from './models/zoo.ts';
 export { resnet20, ResNetCifar } from './models/resnet_cifar.ts';
-export type { Classifier } from './engine/train/types.ts';
-export { BertModel, BertForSequenceClassification, bertInputs, bertConfig, bertConfigFromHf, BERT_BASE, BERT_TINY, loadBertWeights, type BertConfig } from './models/bert.ts';
+export type { Classifier, Stage } from './engine/train/types.ts';
+export { BertModel, BertForSequenceClassification, bertInputs, bertConfig, bertConfigFromHf, BERT_BASE, BERT_TINY, loadBertWeights, type BertConfig, type BertActivation, type BertEncoderOutput } from './models/bert.ts';
 export { basicTokenize, WordPiece, type BasicOptions, type WordPieceOptions, type EncodeOptions, type Encoding, type EncodedBatch } from './engine/text/index.ts';

@@ -11,12 +11,12 @@ export { sum, mean, max, sumTo, type ReduceOptions } from './reduce/reduce.ts';
 export { matmul, linear, type MatmulVariant, type MatmulOptions } from './matmul/matmul.ts';
 export {
   conv2d, constantWeights, releaseConstantWeights,
-  type Conv2dOptions, type ConvActivation, type Padding,
+  type Conv2dOptions, type ConvActivation, type ConvVariant, type Padding,
 } from './conv2d/conv2d.ts';
-export { softmax, logSoftmax, crossEntropy } from './softmax/softmax.ts';
+export { softmax, logSoftmax, crossEntropy, type CrossEntropyOptions } from './softmax/softmax.ts';
 export { permute, transpose } from './permute/permute.ts';
 export { slice, concat } from './slice/slice.ts';
-export { gather } from './gather/gather.ts';
+export { gather, type GatherOptions } from './gather/gather.ts';
 export { maxPool2d, maxPool2dWithIndices, avgPool2d, globalAvgPool2d, type Pool2dOptions } from './pool/pool.ts';
 export { batchNorm2d, type BatchNormOptions, type BnActivation } from './batchnorm/batchnorm.ts';
 export { pad2d, type Padding2d } from './pad/pad.ts';
@@ -29,5 +29,5 @@ export { sgdMulti, adamMulti, scaleMulti, type SgdItem, type AdamItem } from './
 export { globalNorm } from './optim/clip.ts';
 export {
   checkFinite, findNonFinite, encodeFiniteCheck, describeNonFinite, NonFiniteError,
-  type NonFiniteReport, type PendingFiniteCheck,
+  type NonFiniteReport, type PendingFiniteCheck, type FiniteWhat,
 } from './finite/finite.ts';

@@ -35,6 +35,7 @@ export interface FetchOptions {
    * `envOfflineDirs`), then the entry's `localDirs` under the package root and the working directory.
    */
   offlineDirs?: readonly string[];
+  /** Called as each file's bytes arrive (or are found in a cache or local folder). */
   onProgress?: (p: FetchProgress) => void;
   /** Never download (default: true when `$THAW_OFFLINE` is 1). */
   offline?: boolean;

@@ -76,7 +76,11 @@ export function full(shape: Shape, value: number, dtype: 'f32' | 'i32' = 'f32'):
   return out;
 }
 
+/** A new f32 tensor of `shape` filled with 0. */
 export const zeros = (shape: Shape) => full(shape, 0);
+/** A new f32 tensor of `shape` filled with 1. */
 export const ones = (shape: Shape) => full(shape, 1);
+/** A new f32 tensor of `t`'s shape filled with 1. */
 export const onesLike = (t: Tensor) => full(t.shape, 1);
+/** A new f32 tensor of `t`'s shape filled with 0. */
 export const zerosLike = (t: Tensor) => full(t.shape, 0);

@@ -84,6 +84,7 @@ export class Runtime {
     this.uniformGpu = gpu.device.createBuffer({ size: this.uniformHost.byteLength, usage: 0x40 | 0x8, label: 'uniforms' }); // UNIFORM | COPY_DST
   }
 
+  /** The WebGPU device every kernel runs on. */
   get device(): GPUDevice { return this.gpu.device; }
 
   /**

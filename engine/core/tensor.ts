@@ -6,7 +6,9 @@
 import { runtime } from './runtime.ts';
 import { ShapeError, ThawError } from './errors.ts';
 
+/** Element type of a tensor: 32-bit float or 32-bit signed integer. */
 export type DType = 'f32' | 'i32';
+/** Sizes of a tensor's dimensions, outermost first (row-major). */
 export type Shape = readonly number[];
 export type TypedArray = Float32Array | Int32Array;
 
@@ -57,6 +59,10 @@ export function noGrad<T>(fn: () => T): T {
 
 let nextId = 1;
 
+/**
+ * An n-dimensional array in GPU memory (f32 or i32, row-major). Ops return new tensors; free them
+ * with `dispose()` or inside `tidy()`. With `requiresGrad`, the ops that use it are recorded for `backward()`.
+ */
 export class Tensor {
   readonly id = nextId++;
   readonly shape: number[];
@@ -82,7 +88,9 @@ export class Tensor {
     track(this);
   }
 
+  /** Number of dimensions. */
   get rank(): number { return this.shape.length; }
+  /** Whether the tensor's GPU memory has been released. */
   get disposed(): boolean { return this.storage === null; }
 
   /** The GPU buffer holding this tensor's data (may be larger than `size * 4` bytes). */
@@ -138,6 +146,7 @@ export class Tensor {
     return (await this.data())[0];
   }
 
+  /** `Tensor(shape, dtype)`, for logs. */
   toString(): string { return `Tensor(${shapeStr(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`; }
 
   /** @internal creates a tensor on a freshly acquired buffer. */

@@ -17,6 +17,7 @@ export interface Example {
 /** A random-access dataset. `get` must return x of the same length for every i. */
 export interface Dataset {
   readonly length: number;
+  /** The i-th example (0 <= i < length). */
   get(i: number): Example;
 }
 

@@ -73,4 +73,5 @@ export function preprocess(img: Image, spec: PreprocessSpec, augment?: Augment):
 
 /** ImageNet mean and std (torchvision), used by the CIFAR ResNet-20 checkpoint too. */
 export const IMAGENET_MEAN: readonly number[] = Object.freeze([0.485, 0.456, 0.406]);
+/** ImageNet per-channel std (torchvision), for `normalize`. */
 export const IMAGENET_STD: readonly number[] = Object.freeze([0.229, 0.224, 0.225]);

@@ -6,22 +6,27 @@ import { reshape } from '../core/shape.ts';
 import { relu, relu6, leakyRelu, silu, hardswish, hardsigmoid, gelu, dropout, permute } from '../../kernels/index.ts';
 import { STOCHASTIC, type Stochastic } from './roles.ts';
 
+/** max(x, 0). */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor { return relu(x); }
 }
 
+/** min(max(x, 0), 6). */
 export class ReLU6 extends Module {
   forward(x: Tensor): Tensor { return relu6(x); }
 }
 
+/** x * sigmoid(x) (torch.nn.SiLU, "swish"). */
 export class SiLU extends Module {
   forward(x: Tensor): Tensor { return silu(x); }
 }
 
+/** x * relu6(x + 3) / 6 (torch.nn.Hardswish). */
 export class Hardswish extends Module {
   forward(x: Tensor): Tensor { return hardswish(x); }
 }
 
+/** relu6(x + 3) / 6 (torch.nn.Hardsigmoid). */
 export class Hardsigmoid extends Module {
   forward(x: Tensor): Tensor { return hardsigmoid(x); }
 }
@@ -32,6 +37,7 @@ export class GELU extends Module {
   forward(x: Tensor): Tensor { return gelu(x, this.approximate); }
 }
 
+/** x for x >= 0, negativeSlope * x below. */
 export class LeakyReLU extends Module {
   /** PyTorch's default slope is 0.01 (Keras' LeakyReLU uses 0.3). */
   constructor(readonly negativeSlope = 0.01) { super(); }

@@ -2,6 +2,7 @@
 import { Module } from './module.ts';
 import { ThawError } from '../core/errors.ts';
 
+/** Runs its modules in order, each on the previous one's output (torch.nn.Sequential). */
 export class Sequential extends Module {
   private readonly layers: Module[] = [];
   constructor(...modules: Module[]) {
@@ -16,6 +17,7 @@ export class Sequential extends Module {
     return this;
   }
 
+  /** Number of modules. */
   get length(): number { return this.layers.length; }
 
   /** The i-th module (negative counts from the end). */

@@ -5,6 +5,7 @@ import { ThawError } from '../core/errors.ts';
 import { torchDefaultInit } from './init.ts';
 import { conv2d, type Padding } from '../../kernels/index.ts';
 
+/** Options of `Conv2d`. */
 export interface Conv2dConfig {
   stride?: number | [number, number];
   /** number, [ph, pw], [top, bottom, left, right], 'same' (TF rule; PyTorch's for stride 1) or 'valid'. */
@@ -34,6 +35,7 @@ export class Conv2d extends Module {
 
   /** (Cout, Cin/groups, kh, kw). Read through the registry so a loaded checkpoint's tensor is used. */
   get weight(): Tensor { return this._params.get('weight')!; }
+  /** The bias (Cout), or null without one. */
   get bias(): Tensor | null { return this._params.get('bias') ?? null; }
 
   /** x: (N, Cin, H, W) → (N, Cout, OH, OW). */

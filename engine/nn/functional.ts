@@ -1,6 +1,7 @@
 /**
  * The functional CNN ops in one place (what the nn modules call), plus two composites: `addN`
  * (residual sums) and `concatChannels` (Inception/DenseNet-style channel concatenation).
+ * @module
  */
 import type { Tensor } from '../core/tensor.ts';
 import { ShapeError } from '../core/errors.ts';

@@ -1,4 +1,7 @@
-/** Neural-network layers with PyTorch's names, defaults and state_dict keys. */
+/**
+ * Neural-network layers with PyTorch's names, defaults and state_dict keys, and the module roles.
+ * @module
+ */
 export { Conv2d, type Conv2dConfig } from './conv.ts';
 export { BatchNorm2d, type BatchNorm2dConfig } from './norm.ts';
 export { Linear, type LinearConfig } from './linear.ts';

@@ -4,6 +4,7 @@ import type { Tensor } from '../core/tensor.ts';
 import { torchDefaultInit } from './init.ts';
 import { linear } from '../../kernels/index.ts';
 
+/** Options of `Linear`. */
 export interface LinearConfig {
   /** Default true. */
   bias?: boolean;
@@ -11,6 +12,7 @@ export interface LinearConfig {
   rng?: () => number;
 }
 
+/** torch.nn.Linear: y = x W^T + b over the last dim; weight (out, in), bias (out), PyTorch's default init. */
 export class Linear extends Module {
   constructor(readonly inFeatures: number, readonly outFeatures: number, config: LinearConfig = {}) {
     super();
@@ -20,6 +22,7 @@ export class Linear extends Module {
 
   /** (out, in). */
   get weight(): Tensor { return this._params.get('weight')!; }
+  /** The bias (out), or null without one. */
   get bias(): Tensor | null { return this._params.get('bias') ?? null; }
 
   /** x: (..., in) → (..., out). */

@@ -13,6 +13,10 @@ import { ThawError } from '../core/errors.ts';
 /** Initial values for a parameter or buffer of `n` elements. */
 export type Init = (n: number, shape: number[]) => Float32Array;
 
+/**
+ * Base class of layers and models: named parameters, buffers and child modules (their dotted paths
+ * are the checkpoint keys), training/inference mode, and `forward`.
+ */
 export abstract class Module {
   /** Whether the module is in training mode (`train()`/`eval()`). */
   training = true;
@@ -74,6 +78,7 @@ export abstract class Module {
     return out;
   }
 
+  /** Every parameter, in registration order. */
   parameters(): Tensor[] { return this.namedParameters().map(([, p]) => p); }
 
   /** Parameters that currently require gradients. */

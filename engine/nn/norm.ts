@@ -9,6 +9,7 @@ import { ShapeError, ThawError } from '../core/errors.ts';
 import { batchNorm2d, type BnActivation } from '../../kernels/index.ts';
 import { NORMALIZATION, type Normalization } from './roles.ts';
 
+/** Options of `BatchNorm2d`. */
 export interface BatchNorm2dConfig {
   /** PyTorch 1e-5 (default); Keras uses 1e-3. */
   eps?: number;
@@ -20,6 +21,10 @@ export interface BatchNorm2dConfig {
   trackRunningStats?: boolean;
 }
 
+/**
+ * torch.nn.BatchNorm2d over (N, C, H, W): batch statistics in training mode (updating the running
+ * ones), running statistics in inference mode or when frozen. A {@link Normalization} layer.
+ */
 export class BatchNorm2d extends Module implements Normalization {
   readonly [NORMALIZATION] = true as const;
   /** Inference mode even under `train()` (set by freezing): running statistics used and left untouched. */
@@ -52,10 +57,15 @@ export class BatchNorm2d extends Module implements Normalization {
     this._momentum = m;
   }
 
+  /** Scale (C), or null when not affine. */
   get weight(): Tensor | null { return this._params.get('weight') ?? null; }
+  /** Shift (C), or null when not affine. */
   get bias(): Tensor | null { return this._params.get('bias') ?? null; }
+  /** Running mean (C), or null without running statistics. */
   get runningMean(): Tensor | null { return this._buffers.get('running_mean') ?? null; }
+  /** Running variance (C), or null without running statistics. */
   get runningVar(): Tensor | null { return this._buffers.get('running_var') ?? null; }
+  /** Batches seen in training mode (i32 scalar), or null without running statistics. */
   get numBatchesTracked(): Tensor | null { return this._buffers.get('num_batches_tracked') ?? null; }
 
   /** Whether this call uses (and updates) batch statistics: training mode and not frozen. */

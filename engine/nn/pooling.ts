@@ -6,12 +6,14 @@ import { maxPool2d, avgPool2d, globalAvgPool2d, type Pool2dOptions } from '../..
 
 type Pair = number | [number, number];
 
+/** torch.nn.MaxPool2d over (N, C, H, W). */
 export class MaxPool2d extends Module {
   /** Options as max_pool2d: stride (default: kernel), padding, dilation, ceilMode. */
   constructor(readonly kernelSize: Pair, readonly options: Omit<Pool2dOptions, 'countIncludePad'> = {}) { super(); }
   forward(x: Tensor): Tensor { return maxPool2d(x, this.kernelSize, this.options); }
 }
 
+/** torch.nn.AvgPool2d over (N, C, H, W). */
 export class AvgPool2d extends Module {
   /** Options as avg_pool2d: stride (default: kernel), padding, ceilMode, countIncludePad (default true; false with 'same'). */
   constructor(readonly kernelSize: Pair, readonly options: Omit<Pool2dOptions, 'dilation'> = {}) { super(); }

@@ -37,6 +37,10 @@ export interface OptimizerStateDict {
 /** Base hyper-parameters every optimizer has. */
 export interface BaseHyper { lr: number }
 
+/**
+ * Base of SGD, Adam and AdamW: parameter groups with their own hyper-parameters, per-parameter state,
+ * `step()` over the gradients and `zeroGrad()`, and a host state dict for checkpoints.
+ */
 export abstract class Optimizer<H extends BaseHyper> {
   /** The parameter groups, in construction order. */
   readonly groups: ParamGroup<H>[];

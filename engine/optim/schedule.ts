@@ -12,7 +12,10 @@ import type { Optimizer } from './optimizer.ts';
  * scheduler was made, PyTorch's `initial_lr`). A schedule may also give a momentum (OneCycle), which
  * the Scheduler writes to SGD's `momentum` or Adam's `betas[0]`.
  */
-export type Schedule = ((step: number, base: number) => number) & { momentum?: (step: number) => number };
+export type Schedule = ((step: number, base: number) => number) & {
+  /** The momentum at `step`, for schedules that cycle it (OneCycle). */
+  momentum?: (step: number) => number;
+};
 
 /** The base rate throughout. */
 export function constant(): Schedule { return (_s, base) => base; }
@@ -151,6 +154,7 @@ export class Scheduler {
     });
   }
 
+  /** The position and base rates, for training checkpoints (`loadStateDict` restores them). */
   stateDict(): SchedulerState {
     return { step: this.current, baseLrs: this.optimizer.groups.map((g) => g.initialLr!) };
   }

@@ -46,6 +46,7 @@ export interface EncodedBatch {
   shape: [number, number];
 }
 
+/** BERT's WordPiece tokenizer over a vocabulary (vocab.txt): text → token ids, padded batches. */
 export class WordPiece {
   readonly vocab = new Map<string, number>();
   readonly tokens: string[];

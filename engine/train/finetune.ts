@@ -25,6 +25,7 @@ import { crossEntropy, encodeFiniteCheck, findNonFinite, NonFiniteError, type No
 
 export { planCache, cacheBlocker, computeCache, computeFeatures, type CachePlan, type FeatureCache } from './feature_cache.ts';
 
+/** Options of `finetune`: epochs, optimizer and schedule, batch size, the feature cache, seeding, logging. */
 export interface FinetuneOptions {
   epochs: number;
   batchSize: number;
@@ -60,15 +61,19 @@ export interface FinetuneOptions {
   evalName?: string;
   /** Called after every step and epoch. */
   onProgress?: (p: Progress) => void;
+  /** Receives the run's report lines (cache plan, warnings); default: none. */
   log?: (line: string) => void;
 }
 
+/** A progress report of `finetune` (per step and epoch): position, loss, throughput, phase. */
 export interface Progress {
   epoch: number; epochs: number; step: number; stepsPerEpoch: number; loss: number; imagesPerSec: number; phase: 'features' | 'train';
 }
 
+/** One epoch of `finetune`: mean training loss, training and test accuracy, time, rate and learning rate. */
 export interface EpochStats { epoch: number; loss: number; trainAcc: number; testAcc?: number; seconds: number; imagesPerSec: number; lr: number }
 
+/** What `finetune` returns: per-epoch statistics, whether and what it cached, timings. */
 export interface FinetuneResult {
   epochs: EpochStats[];
   usedCache: boolean;

@@ -19,8 +19,10 @@ export interface Grouped {
   layerGroups(): string[][];
 }
 
+/** What to freeze: a parameter-name prefix ('' or '*': all), a RegExp over names, or a depth in layer groups. */
 export type FreezeSpec = string | RegExp | number;
 
+/** Options of `freeze` and `freezeTo`. */
 export interface FreezeOptions {
   /** Keep batch-norm weight/bias trainable (statistics still frozen). Default false. */
   trainBn?: boolean;

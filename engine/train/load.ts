@@ -13,6 +13,7 @@ import { runtime } from '../core/runtime.ts';
 /** One rename rule: a regex (or literal prefix) and its replacement. */
 export interface RemapRule { from: RegExp | string; to: string }
 
+/** Options of `loadStateDict`. */
 export interface LoadOptions {
   /** Throw when any key is missing, unexpected or mis-shaped (default false). */
   strict?: boolean;
@@ -45,6 +46,7 @@ export function nonFiniteSummary(h: HostTensor): string | null {
   return `${kinds} of ${d.length} values, first at element ${first}`;
 }
 
+/** What `loadStateDict` did: keys loaded, and keys missing, unexpected or mis-shaped. */
 export interface LoadReport {
   loaded: string[];
   /** Model keys the checkpoint did not provide (they keep their initial values). */

@@ -3,6 +3,7 @@ import type { Module } from '../nn/module.ts';
 import type { Tensor } from '../core/tensor.ts';
 import type { PreprocessSpec } from '../data/preprocess.ts';
 
+/** An image classifier: a trunk (`features`) and a replaceable head, with layer groups for freezing. */
 export interface Classifier extends Module {
   /** The trunk: input (N, 3, H, W) → features (N, featureDim). */
   features(x: Tensor): Tensor;
@@ -32,6 +33,7 @@ export interface Stage {
   name: string;
   /** State-dict prefixes of the stage's parameters and buffers. */
   prefixes: string[];
+  /** Runs the stage: its input → its output. */
   forward(x: Tensor): Tensor;
 }
 

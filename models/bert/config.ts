@@ -5,6 +5,7 @@ import { type AttentionImpl } from '../../kernels/index.ts';
 /** Activation of the intermediate (feed-forward) layer. */
 export type BertActivation = 'gelu' | 'gelu_tanh' | 'relu';
 
+/** BERT's sizes, dropout, activation and attention implementation (`bertConfig` fills defaults). */
 export interface BertConfig {
   vocabSize: number;
   hiddenSize: number;
