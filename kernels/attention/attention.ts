@@ -17,6 +17,7 @@ import { fusedAttention } from './fused.ts';
 export { attentionGeometry, MAX_HEAD_DIM, type AttentionGeometry, type AttentionLayout } from './geometry.ts';
 export { MASK_BIAS } from './composed.ts';
 
+/** 'fused': one kernel per pass (flash-style); 'composed': matmul, softmax and matmul kernels. */
 export type AttentionImpl = 'composed' | 'fused';
 
 /** Options of `attention`. */

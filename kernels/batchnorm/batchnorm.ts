@@ -26,6 +26,7 @@ import { activationBackward } from '../elementwise/elementwise.ts';
 import { record } from '../../engine/core/tape.ts';
 import { full } from '../../engine/core/factory.ts';
 
+/** Options of `batchNorm2d`. */
 export interface BatchNormOptions {
   /** Batch statistics and running-stat update (true), or running statistics (false, the default). */
   training?: boolean;

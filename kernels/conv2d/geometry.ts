@@ -16,6 +16,7 @@ export type Padding = number | [number, number] | [number, number, number, numbe
 /** Which kernels to run: 'auto' picks the fast one; the others force one (tests, benchmarks). */
 export type ConvVariant = 'auto' | 'naive' | 'gemm' | 'pointwise' | 'depthwise';
 
+/** Options of `conv2d`: PyTorch's conv2d arguments, the kernel variant and a fused activation. */
 export interface Conv2dOptions {
   /** Stride per axis (default 1). */
   stride?: number | [number, number];

@@ -242,19 +242,33 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   return record('broadcastTo', [x], out, (g) => [reduceTo(g, x.shape)]);
 }
 
+/** a + b, elementwise with NumPy broadcasting. */
 export const add = (a: Tensor, b: Tensor) => binary('add', a, b);
+/** a - b, elementwise with broadcasting. */
 export const sub = (a: Tensor, b: Tensor) => binary('sub', a, b);
+/** a · b, elementwise with broadcasting. */
 export const mul = (a: Tensor, b: Tensor) => binary('mul', a, b);
+/** a / b, elementwise with broadcasting. */
 export const div = (a: Tensor, b: Tensor) => binary('div', a, b);
+/** -x. */
 export const neg = (x: Tensor) => unary('neg', x);
+/** e^x. */
 export const exp = (x: Tensor) => unary('exp', x);
+/** Natural logarithm. */
 export const log = (x: Tensor) => unary('log', x);
+/** Square root. */
 export const sqrt = (x: Tensor) => unary('sqrt', x);
+/** max(x, 0). */
 export const relu = (x: Tensor) => unary('relu', x);
+/** min(max(x, 0), 6). */
 export const relu6 = (x: Tensor) => unary('relu6', x);
+/** x for x >= 0, slope · x below (default slope 0.01, PyTorch's). */
 export const leakyRelu = (x: Tensor, slope = 0.01) => unary('leakyRelu', x, slope);
+/** 1 / (1 + e^-x). */
 export const sigmoid = (x: Tensor) => unary('sigmoid', x);
+/** Hyperbolic tangent. */
 export const tanh = (x: Tensor) => unary('tanh', x);
+/** GELU: x · Φ(x) with the exact erf form ('none', BERT's) or the tanh approximation ('tanh'). */
 export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none') => unary(approximate === 'tanh' ? 'geluTanh' : 'gelu', x);
 /** x · sigmoid(x) (SiLU, swish). */
 export const silu = (x: Tensor) => unary('silu', x);
@@ -264,7 +278,11 @@ export const hardswish = (x: Tensor) => unary('hardswish', x);
 export const hardsigmoid = (x: Tensor) => unary('hardsigmoid', x);
 /** x * scale + shift, elementwise. */
 export const affine = (x: Tensor, scale: number, shift = 0) => unary('affine', x, scale, shift);
+/** x · s. */
 export const mulScalar = (x: Tensor, s: number) => unary('affine', x, s, 0);
+/** x + s. */
 export const addScalar = (x: Tensor, s: number) => unary('affine', x, 1, s);
+/** x ^ p for a constant p. */
 export const powScalar = (x: Tensor, p: number) => unary('powScalar', x, p);
+/** x². */
 export const square = (x: Tensor) => unary('square', x);

@@ -19,6 +19,7 @@ import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
 
+/** Options of `gather`. */
 export interface GatherOptions {
   /** A row that gets no gradient, as torch.nn.Embedding's padding_idx (negative counts from the end). */
   paddingIdx?: number;

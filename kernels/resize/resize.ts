@@ -20,6 +20,7 @@ import { record } from '../../engine/core/tape.ts';
  */
 export type ResizeMode = 'align-corners' | 'half-pixel' | 'asymmetric';
 
+/** Options of `resize2d`: how output pixels map to input coordinates. */
 export interface ResizeOptions {
   /** PyTorch's flag: true is 'align-corners', false (default) 'half-pixel'. */
   alignCorners?: boolean;
