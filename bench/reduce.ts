@@ -12,7 +12,7 @@
  */
 import { initThaw, adapterLabel, time, repsFor, thawStep, printTable, writeResults, randomData } from './common.ts';
 import { tensor } from '../engine/core/factory.ts';
-import { reduceRef } from '../kernels/reduce/reduce.ts';
+import { reduceRef } from '../kernels/reduce/reference.ts';
 import { profile } from '../engine/core/runtime.ts';
 import { sum } from '../kernels/index.ts';
 

@@ -32,16 +32,3 @@ export function dropout(x: Tensor, p: number, seed: number, training = true): Te
   const out = dropoutRaw(x, p, seed);
   return record('dropout', [x], out, (g) => [dropoutRaw(g, p, seed)]);
 }
-
-const pcg = (v: number): number => {
-  const s = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
-  const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;
-  return ((w >>> 22) ^ w) >>> 0;
-};
-
-/** CPU reference of the keep mask (1 kept, 0 dropped) for `n` elements: the same hash in u32 arithmetic. */
-export function dropoutMaskRef(n: number, p: number, seed: number): Uint8Array {
-  const m = new Uint8Array(n), hs = pcg(seed >>> 0);
-  for (let i = 0; i < n; i++) m[i] = ((pcg(pcg(i) ^ hs) >>> 8) / 16777216 >= p) ? 1 : 0;
-  return m;
-}

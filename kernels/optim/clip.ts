@@ -31,13 +31,3 @@ export function globalNorm(xs: Tensor[], maxNorm: number): { norm: Tensor; scale
   partials.dispose(); // released to the pool only after the pending commands are submitted
   return { norm, scale };
 }
-
-/** CPU reference (float64 norm): returns the norm and scales `grads` in place like clip_grad_norm_. */
-export function clipRef(grads: Float32Array[], maxNorm: number): number {
-  let s = 0;
-  for (const g of grads) for (const v of g) s += v * v;
-  const norm = Math.sqrt(s);
-  const coef = Math.min(1, maxNorm / (norm + 1e-6));
-  for (const g of grads) for (let i = 0; i < g.length; i++) g[i] *= coef;
-  return norm;
-}

@@ -5,7 +5,7 @@
  * the learning rate each step never compiles a new pipeline.
  *
  * The float64 host scalars are rounded to f32 once, in the uniform, as PyTorch hands Python floats to
- * its float32 kernels. Beside each launcher is a CPU reference of the same arithmetic (the test oracle).
+ * its float32 kernels. reference.ts has a CPU reference of the same arithmetic (the test oracle).
  */
 import sgdSrc from './sgd.wgsl';
 import adamSrc from './adam.wgsl';
@@ -99,41 +99,4 @@ export function adamScalars(a: AdamArgs): Record<string, number> {
     beta1: a.beta1, oneMinusBeta1: 1 - a.beta1, beta2: a.beta2, oneMinusBeta2: 1 - a.beta2,
     bc2Sqrt: Math.sqrt(bc2), eps: a.eps, negStepSize: -(a.lr / bc1),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU references: the same float32 arithmetic, one rounding per WGSL operation (fma rounds once).
-
-const f = Math.fround;
-const fma = (a: number, b: number, c: number) => f(a * b + c); // a*b is exact in float64 for f32 inputs
-
-/** CPU SGD step, in place on float32 arrays (the oracle for sgdUpdate). */
-export function sgdRef(param: Float32Array, grad: ArrayLike<number>, buf: Float32Array | null, a: SgdArgs, first: boolean): void {
-  const negLr = f(-a.lr), wd = f(a.weightDecay), mom = f(a.momentum), omd = f(1 - a.dampening);
-  for (let i = 0; i < param.length; i++) {
-    const p = param[i];
-    let d = grad[i];
-    if (wd !== 0) d = fma(p, wd, d);
-    if (mom !== 0 && buf) {
-      const b = first ? d : fma(d, omd, f(buf[i] * mom));
-      buf[i] = b;
-      d = a.nesterov ? fma(b, mom, d) : b;
-    }
-    param[i] = fma(d, negLr, p);
-  }
-}
-
-/** CPU Adam/AdamW step, in place on float32 arrays (the oracle for adamUpdate). */
-export function adamRef(param: Float32Array, grad: ArrayLike<number>, m: Float32Array, v: Float32Array, a: AdamArgs): void {
-  const s = Object.fromEntries(Object.entries(adamScalars(a)).map(([k, x]) => [k, f(x)]));
-  for (let i = 0; i < param.length; i++) {
-    let p = param[i], g = grad[i];
-    if (s.decoupled) p = f(p * s.decay);
-    else if (s.weightDecay !== 0) g = fma(p, s.weightDecay, g);
-    const m0 = s.first ? 0 : m[i], v0 = s.first ? 0 : v[i];
-    m[i] = fma(g, s.oneMinusBeta1, f(m0 * s.beta1));
-    v[i] = f(f(v0 * s.beta2) + f(f(s.oneMinusBeta2 * g) * g));
-    const denom = f(f(f(Math.sqrt(v[i])) / s.bc2Sqrt) + s.eps);
-    param[i] = f(p + f(f(s.negStepSize * m[i]) / denom));
-  }
 }

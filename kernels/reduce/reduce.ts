@@ -10,7 +10,7 @@ import { broadcastTo, mul, div, mulScalar, compare } from '../elementwise/elemen
 import { record } from '../../engine/core/tape.ts';
 import { withTuning } from '../../engine/core/runtime.ts';
 import type { TuningPatch } from '../../engine/core/tuning.ts';
-import { type ReduceOp, COMBINE, normAxes, reduceRaw, keepShape, reshapeOwned, reduceTo } from './launch.ts';
+import { normAxes, reduceRaw, keepShape, reshapeOwned, reduceTo } from './launch.ts';
 
 export { type ReduceOp, type ReducePlan, normAxes, reducePlan } from './launch.ts';
 
@@ -64,18 +64,3 @@ export function sumTo(x: Tensor, shape: Shape): Tensor {
 
 function binaryScalarMul(t: Tensor, s: number): Tensor { return mulScalar(t, s); }
 function eqMask(a: Tensor, b: Tensor): Tensor { return compare('eq', a, b); }
-
-/** float64 CPU reference for sum/max over axes (test oracle). */
-export function reduceRef(op: ReduceOp, x: ArrayLike<number>, shape: Shape, axes: number[], scale = 1): Float64Array {
-  const outShape = shape.filter((_, i) => !axes.includes(i));
-  const out = new Float64Array(outShape.reduce((a, b) => a * b, 1)).fill(COMBINE[op].init0);
-  const idx = new Array(shape.length).fill(0);
-  for (let i = 0; i < x.length; i++) {
-    let rem = i;
-    for (let d = shape.length - 1; d >= 0; d--) { idx[d] = rem % shape[d]; rem = Math.floor(rem / shape[d]); }
-    let o = 0;
-    for (let d = 0, k = 0; d < shape.length; d++) if (!axes.includes(d)) { o = o * outShape[k] + idx[d]; k++; }
-    out[o] = COMBINE[op].ref(out[o], x[i]);
-  }
-  return out.map((v) => v * scale);
-}

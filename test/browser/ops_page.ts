@@ -7,12 +7,12 @@
 import { init, getGpu, tensor, tidy, variable, backward, sum, mean, max, mul, matmul, conv2d, softmax, logSoftmax, crossEntropy, batchNorm2d } from '../../index.ts';
 import type { Tensor } from '../../index.ts';
 import { UNARY, BINARY, unary, binary, type UnaryOp, type BinaryOp } from '../../kernels/elementwise/elementwise.ts';
-import { reduceRef } from '../../kernels/reduce/reduce.ts';
-import { matmulRef } from '../../kernels/matmul/matmul.ts';
+import { reduceRef } from '../../kernels/reduce/reference.ts';
+import { matmulRef } from '../../kernels/matmul/reference.ts';
 import { conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef } from '../../kernels/conv2d/conv2d.ts';
 import { conv2dOutputShape, type Conv2dOptions } from '../../kernels/conv2d/geometry.ts';
-import { softmaxRef, crossEntropyRef } from '../../kernels/softmax/softmax.ts';
-import { batchNormRef } from '../../kernels/batchnorm/batchnorm.ts';
+import { softmaxRef, crossEntropyRef } from '../../kernels/softmax/reference.ts';
+import { batchNormRef } from '../../kernels/batchnorm/reference.ts';
 
 export interface OpResult { name: string; ok: boolean; ms: number; detail?: string }
 

@@ -14,8 +14,10 @@ import { TUNINGS, tuningName, mergeTuning, type Tuning } from '../../engine/core
 import { ThawError } from '../../engine/core/errors.ts';
 import { variable } from '../../engine/core/tape.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
-import { sum, reduceRef } from '../../kernels/reduce/reduce.ts';
-import { matmul, matmulRef } from '../../kernels/matmul/matmul.ts';
+import { sum } from '../../kernels/reduce/reduce.ts';
+import { reduceRef } from '../../kernels/reduce/reference.ts';
+import { matmul } from '../../kernels/matmul/matmul.ts';
+import { matmulRef } from '../../kernels/matmul/reference.ts';
 import { attention } from '../../kernels/attention/attention.ts';
 
 test.before(async () => { await setup(); });

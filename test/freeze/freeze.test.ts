@@ -12,7 +12,8 @@ import { freeze, freezeTo, unfreeze, trainableSummary, parseFreezeSpec } from '.
 import { finetune, planCache, paramGroups, fineTuneGradual } from '../../engine/train/finetune.ts';
 import { KerasClassifier } from '../../models/keras/index.ts';
 import { arrayDataset } from '../../engine/data/dataset.ts';
-import { crossEntropy, crossEntropyRef } from '../../kernels/softmax/softmax.ts';
+import { crossEntropy } from '../../kernels/softmax/softmax.ts';
+import { crossEntropyRef } from '../../kernels/softmax/reference.ts';
 import { resnet20, type ResNetCifar } from '../../models/resnet_cifar.ts';
 import { BatchNorm2d } from '../../engine/nn/norm.ts';
 import { setConvBnFolding } from '../../engine/nn/fused.ts';

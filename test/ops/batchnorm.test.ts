@@ -8,7 +8,8 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { mul, unary } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
 import { runtime } from '../../engine/core/runtime.ts';
-import { batchNorm2d, batchNormRef, bnChunks, incrementCounter, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
+import { batchNorm2d, bnChunks, incrementCounter, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
+import { batchNormRef } from '../../kernels/batchnorm/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });

@@ -6,7 +6,8 @@ import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { dropout, dropoutMaskRef } from '../../kernels/dropout/dropout.ts';
+import { dropout } from '../../kernels/dropout/dropout.ts';
+import { dropoutMaskRef } from '../../kernels/dropout/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });

@@ -7,7 +7,8 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { gather, gatherRef, gatherGradRef } from '../../kernels/gather/gather.ts';
+import { gather } from '../../kernels/gather/gather.ts';
+import { gatherRef, gatherGradRef } from '../../kernels/gather/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });

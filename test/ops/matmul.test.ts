@@ -7,7 +7,8 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { matmul, linear, matmulRef, type MatmulVariant } from '../../kernels/matmul/matmul.ts';
+import { matmul, linear, type MatmulVariant } from '../../kernels/matmul/matmul.ts';
+import { matmulRef } from '../../kernels/matmul/reference.ts';
 import { subgroupSize } from '../../kernels/matmul/subgroup.ts';
 import { variable } from '../../engine/core/tape.ts';
 

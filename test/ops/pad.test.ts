@@ -7,7 +7,8 @@ import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { pad2d, pad2dRef, padOf, resolvePadding, type Padding2d } from '../../kernels/pad/pad.ts';
+import { pad2d, padOf, resolvePadding, type Padding2d } from '../../kernels/pad/pad.ts';
+import { pad2dRef } from '../../kernels/pad/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });

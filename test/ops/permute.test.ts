@@ -7,7 +7,8 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { permute, transpose, permuteRef, planPermute } from '../../kernels/permute/permute.ts';
+import { permute, transpose, planPermute } from '../../kernels/permute/permute.ts';
+import { permuteRef } from '../../kernels/permute/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });

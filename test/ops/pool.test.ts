@@ -7,7 +7,8 @@ import { tidy, type Tensor } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { maxPool2d, maxPool2dWithIndices, avgPool2d, globalAvgPool2d, poolGeometry, pool2dRef, type Pool2dOptions } from '../../kernels/pool/pool.ts';
+import { maxPool2d, maxPool2dWithIndices, avgPool2d, globalAvgPool2d, poolGeometry, type Pool2dOptions } from '../../kernels/pool/pool.ts';
+import { pool2dRef } from '../../kernels/pool/reference.ts';
 import type { Padding2d } from '../../kernels/pad/pad.ts';
 import { variable } from '../../engine/core/tape.ts';
 

@@ -8,7 +8,8 @@ import { ShapeError } from '../../engine/core/errors.ts';
 import { withTuning } from '../../engine/core/runtime.ts';
 import { TUNINGS } from '../../engine/core/tuning.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
-import { sum, mean, max, sumTo, reduceRef, reducePlan, type ReducePlan } from '../../kernels/reduce/reduce.ts';
+import { sum, mean, max, sumTo, reducePlan, type ReducePlan } from '../../kernels/reduce/reduce.ts';
+import { reduceRef } from '../../kernels/reduce/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });

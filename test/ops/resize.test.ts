@@ -7,7 +7,8 @@ import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { resize2d, resize2dRef, type ResizeMode } from '../../kernels/resize/resize.ts';
+import { resize2d, type ResizeMode } from '../../kernels/resize/resize.ts';
+import { resize2dRef } from '../../kernels/resize/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });

@@ -7,7 +7,8 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { slice, concat, sliceRef, concatRef } from '../../kernels/slice/slice.ts';
+import { slice, concat } from '../../kernels/slice/slice.ts';
+import { sliceRef, concatRef } from '../../kernels/slice/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });

@@ -7,7 +7,7 @@ import { tensor } from '../../engine/core/factory.ts';
 import { Tensor, keep } from '../../engine/core/tensor.ts';
 import { runtime } from '../../engine/core/runtime.ts';
 import { clipGradNorm } from '../../engine/optim/index.ts';
-import { clipRef } from '../../kernels/optim/clip.ts';
+import { clipRef } from '../../kernels/optim/reference.ts';
 
 const fx = JSON.parse(readFileSync(new URL('../fixtures/optim/clip.json', import.meta.url), 'utf8'));
 test.before(async () => { await setup(); });

@@ -8,9 +8,10 @@ import { tensor } from '../../engine/core/factory.ts';
 import { Tensor, keep } from '../../engine/core/tensor.ts';
 import { runtime } from '../../engine/core/runtime.ts';
 import { SGD, Adam, AdamW, clipGradNorm } from '../../engine/optim/index.ts';
-import { sgdUpdate, adamUpdate, sgdRef } from '../../kernels/optim/optim.ts';
+import { sgdUpdate, adamUpdate } from '../../kernels/optim/optim.ts';
+import { sgdRef } from '../../kernels/optim/reference.ts';
 import { setMultiTensorCap, perDispatch, chunk } from '../../kernels/optim/multi.ts';
-import { clipRef } from '../../kernels/optim/clip.ts';
+import { clipRef } from '../../kernels/optim/reference.ts';
 
 test.before(async () => { await setup(); });
 

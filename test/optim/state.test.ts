@@ -10,7 +10,7 @@ import { perDispatch } from '../../kernels/optim/multi.ts';
 import { runtime } from '../../engine/core/runtime.ts';
 import { ThawError } from '../../engine/core/errors.ts';
 import { SGD, Adam, AdamW, type Optimizer } from '../../engine/optim/index.ts';
-import { sgdRef, adamRef } from '../../kernels/optim/optim.ts';
+import { sgdRef, adamRef } from '../../kernels/optim/reference.ts';
 
 test.before(async () => { await setup(); });
 

@@ -7,7 +7,7 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { dropoutMaskRef } from '../../kernels/dropout/dropout.ts';
+import { dropoutMaskRef } from '../../kernels/dropout/reference.ts';
 import { attention, type AttentionImpl } from '../../kernels/attention/attention.ts';
 import { attentionRef, bthdToBhtd } from '../../kernels/attention/reference.ts';
 import { variable } from '../../engine/core/tape.ts';

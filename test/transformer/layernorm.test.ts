@@ -7,7 +7,8 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mul, addScalar } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { layerNorm, layerNormRef, layerNormGradRef } from '../../kernels/layernorm/layernorm.ts';
+import { layerNorm } from '../../kernels/layernorm/layernorm.ts';
+import { layerNormRef, layerNormGradRef } from '../../kernels/layernorm/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });

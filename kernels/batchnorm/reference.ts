@@ -1,0 +1,38 @@
+/**
+ * float64 CPU reference of 2-D batch norm (output and running statistics): the test oracle. Tests
+ * and benchmarks import them from here; the library does not, and no entry point exports them.
+ */
+import type { BatchNormOptions } from './batchnorm.ts';
+
+/**
+ * float64 CPU reference (test oracle): the output and the running stats after the call.
+ * x: (N, C, ...) flattened; weight/bias null mean 1/0.
+ */
+export function batchNormRef(x: ArrayLike<number>, shape: readonly number[], weight: ArrayLike<number> | null, bias: ArrayLike<number> | null,
+  runningMean: ArrayLike<number> | null, runningVar: ArrayLike<number> | null, opts: BatchNormOptions = {}): { out: Float64Array; runningMean: Float64Array | null; runningVar: Float64Array | null } {
+  const [N, C] = shape;
+  const HW = shape.slice(2).reduce((a, b) => a * b, 1), M = N * HW;
+  const { training = false, momentum = 0.1, eps = 1e-5 } = opts;
+  const out = new Float64Array(x.length);
+  const rm = runningMean ? Float64Array.from(runningMean) : null, rv = runningVar ? Float64Array.from(runningVar) : null;
+  for (let c = 0; c < C; c++) {
+    let m: number, v: number;
+    if (training || !rm) {
+      m = 0; v = 0;
+      for (let n = 0; n < N; n++) for (let s = 0; s < HW; s++) m += x[(n * C + c) * HW + s];
+      m /= M;
+      for (let n = 0; n < N; n++) for (let s = 0; s < HW; s++) v += (x[(n * C + c) * HW + s] - m) ** 2;
+      if (training && rm && rv) {
+        rm[c] = (1 - momentum) * rm[c] + momentum * m;
+        rv[c] = (1 - momentum) * rv[c] + momentum * v / (M - 1);
+      }
+      v /= M;
+    } else { m = rm[c]; v = rv![c]; }
+    const w = weight ? weight[c] : 1, b = bias ? bias[c] : 0;
+    for (let n = 0; n < N; n++) for (let s = 0; s < HW; s++) {
+      const k = (n * C + c) * HW + s;
+      out[k] = (x[k] - m) / Math.sqrt(v + eps) * w + b;
+    }
+  }
+  return { out, runningMean: rm, runningVar: rv };
+}
