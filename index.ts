@@ -6,7 +6,10 @@
 // types (GPUDevice, GPUBuffer) without listing @webgpu/types itself.
 /// <reference types="@webgpu/types" preserve="true" />
 export { init, runtime, type Runtime, profile, withTuning } from './engine/core/runtime.ts';
-export { TUNINGS, type Tuning, type TuningPatch, type TuningName } from './engine/core/tuning.ts';
+export {
+  TUNINGS, type Tuning, type TuningPatch, type TuningName,
+  type ConvTuning, type DepthwiseTuning, type MatmulTuning, type ReduceTuning, type AttentionTuning,
+} from './engine/core/tuning.ts';
 export { formatProfile, type ProfileReport, type ProfileRow } from './engine/core/profiler.ts';
 export { getGpu, resetGpu, type Gpu, type AdapterSummary } from './engine/core/device.ts';
 export { Tensor, tidy, keep, dispose, type DType, type Shape, noGrad, gradEnabled } from './engine/core/tensor.ts';
@@ -25,7 +28,7 @@ export {
   type NonFiniteReport, type PendingFiniteCheck,
   type Conv2dOptions, type Padding, type Pool2dOptions, type BatchNormOptions, type ResizeOptions, type AttentionOptions,
   type AttentionImpl, type BnActivation, type ConvActivation, type ConvVariant, type CrossEntropyOptions, type GatherOptions,
-  type MatmulOptions, type MatmulVariant, type FiniteWhat,
+  type MatmulOptions, type MatmulVariant, type FiniteWhat, type ReduceOptions,
 } from './kernels/index.ts';
 export { Module, type Init } from './engine/nn/module.ts';
 export { type Normalization, type Stochastic, isNormalization, isStochastic } from './engine/nn/roles.ts';

@@ -141,6 +141,7 @@ export interface Tuning {
 /** A per-call override: any family's fields, merged over the table in effect (a field replaces its value whole). */
 export type TuningPatch = { readonly [F in keyof Tuning]?: Partial<Tuning[F]> };
 
+/** The built-in tuning tables: 'software' for CPU-emulated adapters, 'hardware' for GPUs. */
 export type TuningName = 'software' | 'hardware';
 
 /** Freezes `o` and every object reachable from it; returns it. */
