@@ -13,7 +13,7 @@ import { type Tensor, shapeStr } from '../engine/core/tensor.ts';
 import { runtime } from '../engine/core/runtime.ts';
 import { reshape } from '../engine/core/shape.ts';
 import { ShapeError, ThawError } from '../engine/core/errors.ts';
-import { Conv2d, Linear, GELU, Dropout, Sequential, LayerNorm } from '../engine/nn/index.ts';
+import { Conv2d, Linear, GELU, Dropout, Sequential, LayerNorm, STOCHASTIC, type Stochastic } from '../engine/nn/index.ts';
 import { add, linear, slice, concat, broadcastTo, transpose, attention, type AttentionImpl } from '../kernels/index.ts';
 import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
@@ -44,7 +44,8 @@ export class NamedSequential extends Module {
 }
 
 /** torch.nn.MultiheadAttention (batch_first, self-attention, no masks): in_proj_weight (3D, D), in_proj_bias (3D), out_proj. */
-export class MultiheadAttention extends Module {
+export class MultiheadAttention extends Module implements Stochastic {
+  readonly [STOCHASTIC] = true as const;
   readonly out_proj: Linear;
   /** Seed of the next attention-dropout mask. */
   seed: number;
@@ -60,6 +61,9 @@ export class MultiheadAttention extends Module {
     runtime().write(this.out_proj.bias!.buffer, new Float32Array(embedDim));
     this.seed = (seed ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
   }
+
+  /** Whether a training-mode call drops attention weights (dropout > 0). */
+  get randomInTraining(): boolean { return this.dropout > 0; }
   get inProjWeight(): Tensor { return this._params.get('in_proj_weight')!; }
   get inProjBias(): Tensor { return this._params.get('in_proj_bias')!; }
 

@@ -15,6 +15,7 @@ import { planCache } from '../../engine/train/feature_cache.ts';
 import { seedDropout } from '../../engine/train/finetune.ts';
 import type { Classifier } from '../../engine/train/types.ts';
 import { BertModel, BertSelfAttention } from '../../models/bert.ts';
+import { MultiheadAttention } from '../../models/vit.ts';
 
 test.before(async () => { await setup(); });
 
@@ -88,6 +89,9 @@ test("BERT's attention dropout is stochastic: the feature cache refuses it, seed
   const m = new Wrapped(bert, 8, (ids) => bert.forward(ids).pooledOutput);
   const attn = bert.encoder.layer.layers[0].attention.self;
   assert.ok(attn instanceof BertSelfAttention && isStochastic(attn) && attn.randomInTraining);
+  const mha = new MultiheadAttention(8, 2, 0.1);
+  assert.ok(isStochastic(mha) && mha.randomInTraining, "ViT's attention dropout is stochastic too");
+  mha.dispose();
   freeze(m, 'trunk');
   // hiddenDropout 0: the only random layer is the attention dropout, which a class-name check missed.
   const plan = planCache(m, false);
