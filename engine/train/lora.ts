@@ -121,6 +121,25 @@ function describeTarget(t: LoraTarget): string {
   return t instanceof RegExp ? String(t) : typeof t === 'string' ? `preset '${t}'` : `[${t.join(', ')}]`;
 }
 
+/**
+ * Parses a CLI-style target: a preset name, `/regex/flags`, or comma-separated module names. An invalid
+ * regular expression is a ThawError (kind 'lora') naming it.
+ */
+export function parseLoraTarget(s: string): LoraTarget {
+  if (Object.hasOwn(LORA_PRESETS, s)) return s as LoraPreset;
+  if (s.startsWith('/') && s.lastIndexOf('/') > 0) {
+    const body = s.slice(1, s.lastIndexOf('/')), flags = s.slice(s.lastIndexOf('/') + 1);
+    try {
+      return new RegExp(body, flags);
+    } catch (e) {
+      throw err(`LoRA target '${s}' is not a valid regular expression (${(e as Error).message.replace(/^Invalid regular expression: /, '')}); write /pattern/ with JavaScript regex syntax, e.g. '/^layer3\\./'`);
+    }
+  }
+  const names = s.split(',').map((x) => x.trim()).filter(Boolean);
+  if (!names.length) throw err(`LoRA target '${s}' names no module; give module names (query,value), a /regex/ or a preset (${Object.keys(LORA_PRESETS).join(', ')})`);
+  return names;
+}
+
 /** The LoRA config of a model `lora()` adapted, or null. */
 export function loraConfig(model: Module): LoraConfig | null {
   const c = configs.get(model);

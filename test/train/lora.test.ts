@@ -23,6 +23,7 @@ import { relu, globalAvgPool2d, mul, sum } from '../../kernels/index.ts';
 import { parseSafetensors, writeSafetensors } from '../../engine/io/safetensors.ts';
 import { lora, loraConfig, mergeLora, unmergeLora, saveLora, loadLora, hasLora, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../../engine/train/lora.ts';
 import { planCache } from '../../engine/train/feature_cache.ts';
+import { encodeTrainingCheckpoint, restoreTrainingCheckpoint } from '../../engine/train/checkpoint.ts';
 import { BertForSequenceClassification } from '../../models/bert.ts';
 import { mobilenetV2 } from '../../models/mobilenetv2.ts';
 
@@ -322,6 +323,32 @@ test('presets: BERT\'s attention q/k/v/out (the field-held Linear runs the adapt
   lora(deep, { target: /^features\.1[67]\.conv\.(0\.0|2)$/, rank: 2 });
   assert.is(planCache(deep, false).stages, 16, 'features.0..15 are cached, features.16 has the first adapter');
   deep.dispose();
+});
+
+test('training checkpoints carry the adapters, their optimizer state and dropout seeds; a model without the adapters is refused', async () => {
+  const m = tiny(false);
+  lora(m, { target: TARGETS, rank: 2, alpha: 3, dropout: 0.1, seed: 5, rng: rand });
+  assign(m.get('fc1.lora_B.weight'), randArray(14));
+  const opt = new Adam(m.trainableParameters(), { lr: 0.01 });
+  m.train();
+  tidy(() => backward(sum(mul(m.forward(input()), tensor(ref.G.data, ref.G.shape)))));
+  opt.step();
+  opt.zeroGrad();
+  const bytes = await encodeTrainingCheckpoint({ model: m, optimizer: opt, step: 1, epoch: 1 });
+  const keys = [...parseSafetensors(bytes).tensors.keys()];
+  assert.ok(keys.includes('model.fc1.lora_A.weight') && keys.some((k) => k.startsWith('optim.fc1.lora_A.weight.')), keys.join(' '));
+  assert.not.ok(keys.some((k) => k.startsWith('optim.fc1.weight')), 'no optimizer state for the frozen base');
+  const n = tiny(false);
+  lora(n, { target: TARGETS, rank: 2, alpha: 3, dropout: 0.1 });
+  const opt2 = new Adam(n.trainableParameters(), { lr: 0.01 });
+  restoreTrainingCheckpoint(bytes, { model: n, optimizer: opt2 });
+  for (const k of ['fc1.lora_A.weight', 'fc1.lora_B.weight', 'conv1.lora_A.weight', 'head.weight']) assert.equal(await n.get(k).data(), await m.get(k).data(), k);
+  assert.is((n.fc1.namedChildren().find(([c]) => c === 'lora_dropout')![1] as any).seed, (m.fc1.namedChildren().find(([c]) => c === 'lora_dropout')![1] as any).seed, 'dropout seed restored');
+  const plain = tiny(false);
+  const e = thrown(() => restoreTrainingCheckpoint(bytes, { model: plain, optimizer: new Adam(plain.trainableParameters(), { lr: 0.01 }) }));
+  assert.match(e.message, /lora_A/);
+  for (const x of [m, n, plain]) x.dispose();
+  opt.dispose?.(); opt2.dispose?.();
 });
 
 test.run();
