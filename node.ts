@@ -6,3 +6,7 @@ export { readImage } from './engine/data/image.ts';
 export { imageFolderDataset, indexImageFolder, checkImageHeaders } from './engine/data/folder.ts';
 export { fetchModel } from './models/zoo_fetch.ts';
 export { saveTrainingCheckpoint, loadTrainingCheckpoint } from './engine/train/checkpoint.ts';
+export {
+  lora, mergeLora, unmergeLora, isLoraMerged, loraConfig, hasLora, saveLora, loadLora, loraStateDict, parseLoraTarget, peftConfigJson, LORA_PRESETS,
+  type LoraOptions, type LoraConfig, type LoraTarget, type LoraPreset, type SaveLoraOptions, type LoadLoraOptions,
+} from './engine/train/lora.ts';

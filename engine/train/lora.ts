@@ -530,8 +530,10 @@ export async function loadLora(model: Module, dir: string, o: LoadLoraOptions = 
   }
   // All checked: change the model.
   const modulesToSave = [...new Set([...saved.keys()].map((k) => k.slice(0, k.lastIndexOf('.'))))];
+  // Exactly the file's layers (PEFT's list matching would also take e.g. 'layer1.conv1' for a saved 'conv1').
+  const exact = new RegExp(`^(?:${paths.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`);
   const config = existing ?? lora(model, {
-    target: paths, rank: cfg.r, alpha: cfg.alpha, dropout: cfg.dropout, seed: o.seed,
+    target: exact, rank: cfg.r, alpha: cfg.alpha, dropout: cfg.dropout, seed: o.seed,
     modulesToSave: cfg.modulesToSave.length ? cfg.modulesToSave : modulesToSave.length ? modulesToSave : [],
   });
   if (!existing) {
