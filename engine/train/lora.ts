@@ -234,10 +234,10 @@ function newAdapter(layer: Linear | Conv2d, rank: number, scaling: number, dropo
 }
 
 /** Module paths matching PEFT-style `modules_to_save` names (not nested in another match). */
-function resolveModulesToSave(model: Module, names: readonly string[]): string[] {
+function resolveModulesToSave(model: Module, names: readonly string[], exact = false): string[] {
   const out: string[] = [];
   for (const n of names) {
-    const hits = model.namedModules().filter(([p]) => p !== '' && matchesName(p, n)).map(([p]) => p);
+    const hits = model.namedModules().filter(([p]) => p !== '' && (exact ? p === n : matchesName(p, n))).map(([p]) => p);
     if (!hits.length) throw err(`modulesToSave '${n}' names no module of the model; give a module path such as the head's ('fc', 'classifier')`);
     out.push(...hits);
   }
@@ -252,7 +252,10 @@ function under(key: string, prefixes: readonly string[]): boolean {
  * Adds LoRA adapters to the layers `target` names and freezes every other parameter except the
  * modules to save. Everything is checked before the model changes. Returns the config.
  */
-export function lora(model: Module, opts: LoraOptions): LoraConfig {
+export function lora(model: Module, opts: LoraOptions): LoraConfig { return applyLora(model, opts, false); }
+
+/** lora(); `exactSave`: modulesToSave are full module paths (loadLora's, from the file's keys), not PEFT-style names. */
+function applyLora(model: Module, opts: LoraOptions, exactSave: boolean): LoraConfig {
   const { rank } = opts;
   if (!Number.isInteger(rank) || rank < 1) throw err(`LoRA rank must be a positive integer, got ${rank}`);
   const alpha = opts.alpha ?? rank;
@@ -261,7 +264,7 @@ export function lora(model: Module, opts: LoraOptions): LoraConfig {
   if (!(dropout >= 0 && dropout < 1)) throw err(`LoRA dropout must be in [0, 1), got ${dropout}`);
   if (configs.has(model)) throw err('the model already has LoRA adapters; apply lora() once per model (mergeLora folds them in for export)');
   const head = (model as { headPrefix?: unknown }).headPrefix;
-  const save = resolveModulesToSave(model, opts.modulesToSave ?? (typeof head === 'string' && head ? [head] : []));
+  const save = resolveModulesToSave(model, opts.modulesToSave ?? (typeof head === 'string' && head ? [head] : []), exactSave);
   const { paths, targetModules } = resolveTargets(model, opts.target, (p) => under(p, save));
   const byPath = new Map(model.namedModules());
   const scaling = alpha / rank;
@@ -532,10 +535,11 @@ export async function loadLora(model: Module, dir: string, o: LoadLoraOptions = 
   const modulesToSave = [...new Set([...saved.keys()].map((k) => k.slice(0, k.lastIndexOf('.'))))];
   // Exactly the file's layers (PEFT's list matching would also take e.g. 'layer1.conv1' for a saved 'conv1').
   const exact = new RegExp(`^(?:${paths.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`);
-  const config = existing ?? lora(model, {
+  // The modules to save are those whose tensors the file holds (exact paths), else the config's names.
+  const config = existing ?? applyLora(model, {
     target: exact, rank: cfg.r, alpha: cfg.alpha, dropout: cfg.dropout, seed: o.seed,
-    modulesToSave: cfg.modulesToSave.length ? cfg.modulesToSave : modulesToSave.length ? modulesToSave : [],
-  });
+    modulesToSave: modulesToSave.length ? modulesToSave : cfg.modulesToSave,
+  }, modulesToSave.length > 0);
   if (!existing) {
     // The config records the file's own target_modules (the names it was trained with).
     const c = configs.get(model)!;

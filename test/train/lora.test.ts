@@ -233,6 +233,19 @@ test('loadLora reads the torch-made PEFT folder into a plain model and gives tor
   }
 });
 
+test('loadLora adapts exactly the file\'s layers and saves exactly its modules, not every path ending in their names', async () => {
+  class Nested extends Tiny { readonly inner = this.child('inner', new Tiny()); }
+  const m = new Nested();
+  for (const [k, v] of Object.entries(ref.params)) if (!k.includes('.lora_')) assign(m.get(k), v.data);
+  const c = await loadLora(m, join(FIX, 'peft_adapter'));
+  assert.equal(c.adapted, TARGETS);
+  assert.equal(c.modulesToSave, ['head']);
+  assert.not.ok(hasLora(m.inner.conv1) || m.get('inner.head.weight').requiresGrad, 'inner.conv1 / inner.head untouched');
+  m.eval();
+  assertClose(await logits(m), ref.logits, 1e-5, 1e-6, 'logits');
+  m.dispose();
+});
+
 /** A copy of the fixture folder with its config and tensors changed. */
 function badFolder(edit: { config?: (c: any) => void; drop?: string }): string {
   const dir = tmp();
