@@ -82,8 +82,11 @@ export const COMMANDS: Record<string, Command> = {
     'lr-min': { type: 'number', help: 'discriminative rates: learning rate of the lowest trainable layer group, rising geometrically to --lr at the head (with --head-epochs: default --lr / 100)' },
     'label-smoothing': { type: 'number', help: 'cross-entropy label smoothing, PyTorch\'s label_smoothing (0 = none)', default: 0 },
     'bn-momentum': { type: 'string', help: "momentum of the trainable BatchNorm layers (PyTorch convention), or 'auto': 0.1 where the checkpoint's own (Keras: 0.001) would leave stale running statistics", default: 'auto' },
+    lora: { type: 'number', help: "LoRA: train rank-N adapters on the --lora-target layers (and the new head) with the rest frozen, instead of --freeze; also writes the adapter as PEFT's folder (out/adapter)" },
+    'lora-target': { type: 'string', help: "with --lora: the layers to adapt: module names (PEFT's target_modules, e.g. query,value), /regex/, or a preset: pointwise (1x1 convs), bert (default: pointwise)" },
+    'lora-alpha': { type: 'number', help: 'with --lora: the update is scaled by alpha / rank (default: the rank)' },
     'max-pixels': MAX_PIXELS,
-  }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', 'thaw finetune --model mobilenetv2-nsfwjs --size 64', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
+  }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', "thaw finetune --lora 4 --lora-target '/^layer3\\./'", 'thaw finetune --model mobilenetv2-nsfwjs --size 64', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
   async (p) => {
     const o = p.options;
     if (p.positionals.length) throw new UsageError(`thaw finetune: unexpected argument '${p.positionals[0]}'`);
@@ -100,6 +103,15 @@ export const COMMANDS: Record<string, Command> = {
     if (o.freeze !== undefined) {
       const { parseFreezeSpec } = await import('../engine/train/freeze.ts');
       try { parseFreezeSpec(o.freeze as string); } catch (e) { throw new UsageError(`thaw finetune: --freeze: ${(e as Error).message}`); }
+    }
+    const loraRank = o.lora as number | undefined;
+    if (loraRank !== undefined && !(Number.isInteger(loraRank) && loraRank >= 1)) throw new UsageError(`thaw finetune: --lora must be a positive integer (the adapters' rank), got ${loraRank}`);
+    for (const k of ['lora-target', 'lora-alpha'] as const) if (o[k] !== undefined && loraRank === undefined) throw new UsageError(`thaw finetune: --${k} needs --lora RANK`);
+    const loraAlpha = o['lora-alpha'] as number | undefined;
+    if (loraAlpha !== undefined && !(loraAlpha > 0)) throw new UsageError(`thaw finetune: --lora-alpha must be > 0, got ${loraAlpha}`);
+    if (o['lora-target'] !== undefined) {
+      const { parseLoraTarget } = await import('../engine/train/lora.ts');
+      try { parseLoraTarget(o['lora-target'] as string); } catch (e) { throw new UsageError(`thaw finetune: --lora-target: ${(e as Error).message}`); }
     }
     if (!((o.lr as number) > 0)) throw new UsageError(`thaw finetune: --lr must be > 0, got ${o.lr}`);
     const lrMin = o['lr-min'] as number | undefined;
@@ -119,6 +131,7 @@ export const COMMANDS: Record<string, Command> = {
       optimizer: o.optimizer as string, schedule: o.schedule as string, seed: o.seed as number, out: o.out as string, json: !!o.json,
       fromScratch: !!o['from-scratch'], augment: !!o.augment, cache: !o['no-cache'], evalEvery: o['eval-every'] as number,
       headEpochs: o['head-epochs'] as number, lrMin, bnMomentum: bnm, labelSmoothing: ls,
+      lora: loraRank, loraTarget: o['lora-target'] as string | undefined, loraAlpha,
     });
   }),
   predict: command('predict', 'Classify PNG/JPEG images with a zoo or fine-tuned checkpoint (top-k labels with probabilities)', '[--weights FILE|NAME] [options] IMAGE...', {

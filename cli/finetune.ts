@@ -11,6 +11,7 @@ import { ensureDir, loadCheckpointFile, saveAtomic } from '../engine/io/fs.ts';
 import { writeSafetensors } from '../engine/io/safetensors.ts';
 import { loadStateDict, describeLoad, stateToHost, loadGap, nonFiniteSummary } from '../engine/train/load.ts';
 import { freeze, parseFreezeSpec, trainableSummary } from '../engine/train/freeze.ts';
+import { lora, mergeLora, saveLora, parseLoraTarget, type LoraConfig } from '../engine/train/lora.ts';
 import { finetune, fineTuneGradual, evaluate, type FinetuneResult, type FinetuneOptions } from '../engine/train/finetune.ts';
 import { loadFashionMnist, FASHION_MNIST_DIR } from '../engine/data/fashion_mnist.ts';
 import { FASHION_MNIST_CLASSES } from '../engine/data/idx.ts';
@@ -39,6 +40,8 @@ export interface FinetuneArgs {
   model: string; weights?: string; data: string; labelsPerClass: number; testSize?: number; valSplit?: number; freeze?: string; size?: number;
   epochs: number; lr: number; batch: number; optimizer: string; schedule: string; seed: number; out: string;
   json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number; headEpochs?: number; lrMin?: number; bnMomentum?: number | 'auto'; labelSmoothing?: number;
+  /** LoRA: the adapters' rank (instead of --freeze), their target (default 'pointwise') and alpha (default: the rank). */
+  lora?: number; loraTarget?: string; loraAlpha?: number;
 }
 
 /** How the CLI builds a backbone: from scratch, or with a zoo checkpoint's weights (Keras models also take their architecture from it). */
@@ -204,6 +207,11 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   for (const [flag, v, names] of [['optimizer', a.optimizer, ['sgd', 'adam', 'adamw']], ['schedule', a.schedule, ['constant', 'cosine', 'onecycle', 'warmup-cosine']]] as const) {
     if (!(names as readonly string[]).includes(v)) throw new UsageError(`thaw finetune: unknown --${flag} '${v}'.${suggest(v, [...names])} Choose from ${names.join(', ')}.`);
   }
+  if (a.lora !== undefined) {
+    const clash = a.fromScratch ? '--from-scratch' : a.freeze !== undefined ? '--freeze' : (a.headEpochs ?? 0) > 0 ? '--head-epochs' : a.lrMin !== undefined ? '--lr-min' : null;
+    if (clash) throw new UsageError(`thaw finetune: --lora trains adapters on a frozen pre-trained model, so ${clash} does not apply; give one of them`);
+  }
+  const loraTarget = a.lora === undefined ? null : parseLoraTarget(a.loraTarget ?? 'pointwise');
   const freezeSpec = a.freeze ?? info.defaultFreeze;
   const gradual = (a.headEpochs ?? 0) > 0;
   if (gradual && !/^-?\d+$/.test(freezeSpec)) throw new UsageError('thaw finetune: --head-epochs needs --freeze to be a depth (a number of layer groups)');
@@ -232,7 +240,16 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   if (loaded !== null) say(`weights: ${path}\n  ${loaded.split('\n').join('\n  ')}`);
   const augment = a.augment ? { rng: rng.fork(), flip: true, cropPadding: 4 } : undefined;
   model.replaceHead(classes.length, () => rng.next());
-  if (!a.fromScratch) {
+  let loraCfg: LoraConfig | null = null;
+  if (loraTarget) {
+    try {
+      loraCfg = lora(model, { target: loraTarget, rank: a.lora!, alpha: a.loraAlpha, rng: () => initRng.next(), seed: a.seed });
+    } catch (e) {
+      if (e instanceof ThawError && e.kind === 'lora') throw new UsageError(`thaw finetune: --lora-target: ${e.message}`);
+      throw e;
+    }
+    say(`lora: rank ${loraCfg.rank}, alpha ${loraCfg.alpha} on ${loraCfg.adapted.length} layer(s) (${quote(loraCfg.adapted, 3)}); everything else frozen but ${quote(loraCfg.modulesToSave)}`);
+  } else if (!a.fromScratch) {
     let n: number;
     try {
       n = freeze(model, freezeSpecs);
@@ -290,8 +307,16 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
     const n = after.confusion[i].reduce((x, y) => x + y, 0);
     return { class: c, testImages: n, accuracy: n ? after.confusion[i][i] / n : null };
   });
+  // LoRA: the adapter alone as PEFT's folder, then the weights with the adapters merged in, under the base model's keys.
+  let adapterFiles: string[] = [];
+  if (loraCfg) {
+    const saved = await saveLora(model, join(a.out, 'adapter'), { baseModel: a.weights ?? info.zoo });
+    adapterFiles = [saved.weights, saved.config];
+    await mergeLora(model);
+  }
   // The weights are read back once for saving; a non-finite one (which the loop's checks should have stopped) is never written.
   const state = await stateToHost(model);
+  if (loraCfg) for (const k of [...state.keys()]) if (/\.lora_[AB]\.weight$/.test(k)) state.delete(k);
   const bad = [...state].flatMap(([k, h]) => { const why = nonFiniteSummary(h); return why ? [`${k} (${why})`] : []; });
   if (bad.length) throw new ThawError('non-finite', `the trained weights hold NaN or Inf (${bad.slice(0, 3).join('; ')}${bad.length > 3 ? '; …' : ''}); lower --lr. Nothing was written to ${a.out}`);
   ensureDir(a.out);
@@ -309,14 +334,15 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
     model: a.model, weightsSource: source, adapter: rt.gpu.info.description, adapterKind: rt.gpu.info.kind,
     data: a.data, trainImages: train.length, valImages: val?.length ?? 0, testImages: test.length,
     split: { seed: a.seed, stratified: true, trainPerClass: plan.perClass.train, valPerClass: plan.perClass.val, testPerClass: plan.perClass.test, testFrom: plan.testFrom },
-    freeze: a.fromScratch ? 'none (from scratch)' : freezeSpec, inputSize: model.preprocessing?.inputSize,
+    freeze: a.fromScratch ? 'none (from scratch)' : loraCfg ? 'lora' : freezeSpec, inputSize: model.preprocessing?.inputSize,
+    ...(loraCfg ? { lora: { rank: loraCfg.rank, alpha: loraCfg.alpha, targetModules: loraCfg.targetModules, adaptedLayers: loraCfg.adapted.length, modulesToSave: loraCfg.modulesToSave, weightsMerged: true, files: adapterFiles } } : {}),
     trainable: ts, accuracyBefore: before.accuracy, accuracyAfter: after.accuracy,
     // A class without test images has accuracy null (n/a), not 0; its confusion row is all zeros.
     perClass, confusion: after.confusion,
     epochs, epochEvaluatedOn: evalWord, featureCache: { used: result.usedCache, cachedStages: result.cachedStages, reason: result.cacheReason, seconds: result.cacheSeconds },
     seconds: result.seconds, dispatchesPerStep: result.dispatchesPerStep, optimizerStateBytes: result.optimizerStateBytes,
     peakGpuBytes: runtime().pool.getStats().peakBytes,
-    files: [weightsPath, join(a.out, 'report.json'), join(a.out, 'curves.svg')],
+    files: [weightsPath, join(a.out, 'report.json'), join(a.out, 'curves.svg'), ...adapterFiles],
   };
   await saveAtomic(join(a.out, 'report.json'), new TextEncoder().encode(JSON.stringify(report, null, 2)));
   if (a.json) console.log(JSON.stringify(report, null, 2));

@@ -49,9 +49,10 @@ export function setConvBnFolding(on: boolean): boolean {
   return old;
 }
 
-/** Whether conv → bn runs as one folded conv: every parameter of both frozen, bn in frozen inference mode. */
+/** Whether conv → bn runs as one folded conv: every parameter of both frozen, bn in frozen inference mode, the conv's forward its class's own. */
 export function canFold(conv: Conv2d, bn: BatchNorm2d): boolean {
-  return enabled && bn.frozenNorm && !!bn.runningMean && !!bn.runningVar && frozen(conv.weight) && frozen(conv.bias) &&
+  // A conv whose forward was replaced on the instance (a LoRA adapter, engine/train/lora.ts) runs its own forward.
+  return enabled && !Object.hasOwn(conv, 'forward') && bn.frozenNorm && !!bn.runningMean && !!bn.runningVar && frozen(conv.weight) && frozen(conv.bias) &&
     frozen(bn.weight) && frozen(bn.bias) && bn.numFeatures === conv.outChannels;
 }
 
