@@ -5,11 +5,6 @@
 // Each key sums over queries in a fixed order: deterministic, no atomics.
 // q: like forward, k, v: like forward, mask: (B, Tk), dout: like q, lse, delta: (B, H, Tq),
 // dk, dv: like k
-{{PARAMS}}
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> mask: array<f32>;
 @group(0) @binding(4) var<storage, read> dout: array<f32>;
 @group(0) @binding(5) var<storage, read> lse: array<f32>;
 @group(0) @binding(6) var<storage, read> delta: array<f32>;
@@ -21,8 +16,6 @@ var<workgroup> qt: array<vec4<f32>, {{BKD4}}>;
 var<workgroup> dt: array<vec4<f32>, {{BKD4}}>;
 var<workgroup> lt: array<f32, {{BK}}>;
 var<workgroup> et: array<f32, {{BK}}>;
-
-{{COMMON}}
 
 @compute @workgroup_size({{BQ}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -5,24 +5,12 @@
 //   dp_j = Z_j * (dout_i . v_j),  ds_j = p_j * (dp_j - delta_i),  dq_i = scale * sum_j ds_j k_j
 // q: like forward, k, v: like forward, mask: (B, Tk), out, dout: like q, lse: (B, H, Tq),
 // delta: (B, H, Tq), dq: like q
-{{PARAMS}}
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> mask: array<f32>;
 @group(0) @binding(4) var<storage, read> out: array<f32>;
 @group(0) @binding(5) var<storage, read> dout: array<f32>;
 @group(0) @binding(6) var<storage, read> lse: array<f32>;
 @group(0) @binding(7) var<storage, read_write> delta: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(9) var<uniform> params: Params;
-
-var<workgroup> kt: array<vec4<f32>, {{BKD4}}>;
-var<workgroup> vt: array<vec4<f32>, {{BKD4}}>;
-var<workgroup> bt: array<f32, {{BK}}>;
-
-{{COMMON}}
-{{LOAD}}
 
 @compute @workgroup_size({{BQ}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

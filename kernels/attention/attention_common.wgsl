@@ -1,4 +1,5 @@
-// Shared by the fused attention kernels (pasted in where a kernel has the COMMON placeholder).
+// Shared by the fused attention kernels (included after attention_params.wgsl). IO is the
+// kernel's ld_/st_ accessors of the head dim (fused.ts).
 const D = {{D}}u;
 const D4 = {{D4}}u;
 const BQ = {{BQ}}u;

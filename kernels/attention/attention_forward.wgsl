@@ -12,21 +12,9 @@
 // Element (b, h, t, d) of q/out lives at b*qsB + h*qsH + t*qsT + d, of k/v at b*ksB + h*ksH + t*ksT + d.
 // q: (B, H, Tq, D) strided, k, v: (B, H, Tk, D) strided, mask: (B, Tk) 1 = attend, 0 = padding,
 // out: like q, lse: (B, H, Tq)
-{{PARAMS}}
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> mask: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
-
-var<workgroup> kt: array<vec4<f32>, {{BKD4}}>;
-var<workgroup> vt: array<vec4<f32>, {{BKD4}}>;
-var<workgroup> bt: array<f32, {{BK}}>;
-
-{{COMMON}}
-{{LOAD}}
 
 @compute @workgroup_size({{BQ}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
