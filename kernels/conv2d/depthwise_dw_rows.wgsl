@@ -12,29 +12,19 @@
 // x rows are a multiple of 4 long, so each window vec4 lies wholly inside or outside a row; rows
 // and vec4s outside are replaced by zeros with a select. dy rows are OWv vec4s (padded to 4).
 // depthwise_grad.ts unrolls the ring (PRELOAD, STEP) and the taps (BODY) for the dispatch.
+// Params, xp and xf: depthwise_ring.wgsl.
 // xp: (N, Cin, Hx, Wx), dy: (N, Cin*M, OH, 4*OWv), part: (S, Cin*M, kh*kw)
-struct Params {
-  C: u32, M: u32, Cin: u32, Hx: u32,
-  Wx: u32, OH: u32, OWv: u32, segs: u32,
-  chunks: u32, rowsPerChunk: u32, lanes: u32, strideX: u32,
-  pt: i32, winStart: i32, _pad0: u32, _pad1: u32,
-}
-@group(0) @binding(0) var<storage, read> xp: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> xf: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> part: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let I = gid.x + gid.y * params.strideX;
-  // Past-the-end lanes redo the last lane's work and store nothing.
-  let Ic = min(I, params.lanes - 1u);
-  let seg = Ic % params.segs;
-  let co = (Ic / params.segs) % params.C;
-  let rest = Ic / (params.segs * params.C);
-  let chunk = rest % params.chunks;
-  let n = rest / params.chunks;
+  let I = flat_index(gid);
+  let L = ring_lane(I);
+  let seg = L.seg;
+  let co = L.co;
+  let n = L.n;
+  let chunk = L.chunk;
   let Wxv = params.Wx / 4u;
   let xplane = (n * params.Cin + co / params.M) * params.Hx * Wxv;
   let dyplane = (n * params.C + co) * params.OH * params.OWv;

@@ -11,31 +11,21 @@
 // reading plane SRC = co*M + m and weight row co*M + m, and STORE adds what earlier m stored.
 // Window vec4s read whole load as vec4s, partly read ones as their read floats (xf, the same
 // buffer); x rows are a multiple of 4 long, rows and vec4s outside x read as zeros by select.
+// Params, xp and xf: depthwise_ring.wgsl.
 // xp: (N, Cin, Hx, Wx), w: (Cin*M, 1, kh, kw), bias: (C) read when hasBias = 1, y: (N, C, OH, OW)
-struct Params {
-  C: u32, M: u32, Cin: u32, Hx: u32,
-  Wx: u32, OH: u32, OW: u32, segs: u32,
-  chunks: u32, rowsPerChunk: u32, lanes: u32, strideX: u32,
-  pt: i32, winStart: i32, hasBias: u32, _pad0: u32,
-}
-@group(0) @binding(0) var<storage, read> xp: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> xf: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<{{DST}}>;
-@group(0) @binding(5) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<{{DST}}>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let I = gid.x + gid.y * params.strideX;
-  // Past-the-end lanes redo the last lane's work and store nothing.
-  let Ic = min(I, params.lanes - 1u);
+  let I = flat_index(gid);
   let live = I < params.lanes;
-  let seg = Ic % params.segs;
-  let co = (Ic / params.segs) % params.C;
-  let rest = Ic / (params.segs * params.C);
-  let chunk = rest % params.chunks;
-  let n = rest / params.chunks;
+  let L = ring_lane(I);
+  let seg = L.seg;
+  let co = L.co;
+  let n = L.n;
+  let chunk = L.chunk;
   let Wxv = params.Wx / 4u;
   let yplane = (n * params.C + co) * params.OH * params.OW;
   let q = seg * {{TWV}}u;

@@ -5,10 +5,12 @@
  */
 import gemmSrc from './gemm.wgsl';
 import gemmSgSrc from './gemm_sg.wgsl';
+import gemmCommonSrc from './gemm_common.wgsl';
 import epilogueSrc from '../common/epilogue.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
-import { runtime, grid, template, type Kernel } from '../../engine/core/runtime.ts';
-import { pad, unrollLines, subgroupLanes } from './launch.ts';
+import { runtime, grid, type Kernel } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
+import { TUNING, pad, subgroupLanes } from './launch.ts';
 
 /** One axis of a correlation dispatch: which destination pixels, which taps. */
 export interface AxisPlan {
@@ -73,6 +75,9 @@ export function haloPad(src: Tensor, phs: AxisPlan[], pws: AxisPlan[], block: nu
   };
 }
 
+/** What both GEMM kernels include: their Params and bindings, and the conv epilogue. */
+const include = [gemmCommonSrc, epilogueSrc];
+
 /** The FMAS block of gemm.wgsl: per column tap, its weights, then each pixel's window value times them. */
 function fmaBlock(PX: number, CV: number, SSW: number, CSW: number, NKW: number, A: number): string {
   const lines: string[] = [];
@@ -134,21 +139,20 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
   const coBlocks = tm ? cgPad / tm : cgPad / (4 * cv);
   const jBlocks = Math.ceil(pw.sub / PX);
   const [gx, gy] = grid(Math.ceil((N * ph.sub * jBlocks) / (tm ? SG : 64)));
-  const shape = `${col.ss},${col.cs},${col.nk},${A}`;
+  // The column taps' structure (source step, tap step and count, window phase) shapes the code.
+  const cols = { SSW: col.ss, CSW: col.cs, NKW: col.nk, A };
   let kernel: Kernel;
   if (tm) {
     const CQ = tm / 4, LQ = Math.ceil(CQ / SG);
-    kernel = {
-      key: `conv2d_gemm_sg:${SG}:${tm}:${PX}:${shape}`,
-      code: () => unrollLines(template(gemmSgSrc, { SG, TM: tm, CQ, PX, SSW: col.ss, FMAS: fmaBlockSg(SG, CQ, LQ, PX, col.ss, col.cs, col.nk, A) }),
-        { q: CQ, p: PX, l: LQ, t: NV, e: 4 }) + epilogueSrc,
-    };
+    kernel = wgsl('conv2d_gemm_sg', gemmSgSrc, {
+      include, defines: { SG, TM: tm, CQ, PX, ...cols }, unroll: { q: CQ, p: PX, l: LQ, t: NV, e: 4 },
+      blocks: (d) => ({ FMAS: fmaBlockSg(d.SG, d.CQ, Math.ceil(d.CQ / d.SG), d.PX, d.SSW, d.CSW, d.NKW, d.A) }),
+    });
   } else {
-    kernel = {
-      key: `conv2d_gemm:${PX}:${cv}:${shape}`,
-      code: () => unrollLines(template(gemmSrc, { PX, CV: cv, SSW: col.ss, FMAS: fmaBlock(PX, cv, col.ss, col.cs, col.nk, A) }),
-        { p: PX, v: cv, e: 4, k: col.nk, t: NV }) + epilogueSrc,
-    };
+    kernel = wgsl('conv2d_gemm', gemmSrc, {
+      include, defines: { PX, CV: cv, ...cols }, unroll: { p: PX, v: cv, e: 4, k: col.nk, t: NV },
+      blocks: (d) => ({ FMAS: fmaBlock(d.PX, d.CV, d.SSW, d.CSW, d.NKW, d.A) }),
+    });
   }
   runtime().run(kernel, { src, wt, bias: bias ?? wt, dst, res: res ?? wt }, {
     N, groups: groupsN, Cred, Cg, Hs, Ws, Hd, Wd, Hsub: ph.sub, Wsub: pw.sub, rh: ph.r, rw: pw.r, dsh: ph.ds, dsw: pw.ds,

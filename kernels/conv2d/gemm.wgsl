@@ -19,29 +19,12 @@
 // src arrives zero-padded (gemm.ts haloPad) with rows a multiple of 4 long and the window start
 // 4-aligned up to the compile-time phase A, so no load needs a bounds check.
 // Lines naming a pixel, vec4, lane or window index (dollar p, v, e, t) are repeated for p < PX,
-// v < CV, e < 4, t < NV (unrollLines); the FMAS block is unrolled by gemm.ts. Accumulators are
+// v < CV, e < 4, t < NV (wgsl unroll); the FMAS block is unrolled by gemm.ts. Accumulators are
 // plain variables, which these drivers keep in registers where arrays may go to memory.
 //
+// Params and bindings: gemm_common.wgsl.
 // src: (N, Cred*groups, Hs, Ws) as vec4s, wt: (groups, kh, kw, Cred, CgPad) as vec4s (CgPad = Cg
 // rounded up to 4*CV, zero-filled), bias: (Cg*groups) read when hasBias = 1, dst: (N, Cg*groups, Hd, Wd)
-struct Params {
-  N: u32, groups: u32, Cred: u32, Cg: u32,
-  Hs: u32, Ws: u32, Hd: u32, Wd: u32,
-  Hsub: u32, Wsub: u32, rh: u32, rw: u32,
-  dsh: u32, dsw: u32, ssh: u32, jBlocks: u32,
-  nkh: u32, ky0: u32, kx0: u32, kys: u32,
-  kxs: u32, kh: u32, kw: u32, winStart: u32,
-  c0h: i32, csh: i32, cgPad: u32, coBlocks: u32,
-  hasBias: u32, strideX: u32, act: u32, hasRes: u32,
-}
-@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
-
-@group(0) @binding(5) var<storage, read> res: array<f32>;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = wid.z / params.coBlocks;

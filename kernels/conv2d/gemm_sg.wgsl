@@ -11,30 +11,12 @@
 // Per lane and reduction step: NKW*LQ + NV vec4 loads for NKW*PX*TM multiply-adds.
 // src arrives zero-padded (gemm.ts haloPad), rows a multiple of 4 long, so nothing is bounds
 // checked. Lines naming a channel quad, pixel, lane-load, window or vec4-lane index (dollar q, p,
-// l, t, e) are repeated for q < TM/4, p < PX, l < LQ, t < NV, e < 4 (unrollLines); the FMAS
+// l, t, e) are repeated for q < TM/4, p < PX, l < LQ, t < NV, e < 4 (wgsl unroll); the FMAS
 // block is unrolled by gemm.ts because subgroupBroadcast needs a constant lane.
 //
 // src: (N, Cred*groups, Hs, Ws) as vec4s, wt: (groups, kh, kw, Cred, CgPad) as vec4s (CgPad = Cg
 // rounded up to TM, zero-filled), bias: (Cg*groups) read when hasBias = 1, dst: (N, Cg*groups, Hd, Wd)
 enable subgroups;
-
-struct Params {
-  N: u32, groups: u32, Cred: u32, Cg: u32,
-  Hs: u32, Ws: u32, Hd: u32, Wd: u32,
-  Hsub: u32, Wsub: u32, rh: u32, rw: u32,
-  dsh: u32, dsw: u32, ssh: u32, jBlocks: u32,
-  nkh: u32, ky0: u32, kx0: u32, kys: u32,
-  kxs: u32, kh: u32, kw: u32, winStart: u32,
-  c0h: i32, csh: i32, cgPad: u32, coBlocks: u32,
-  hasBias: u32, strideX: u32, act: u32, hasRes: u32,
-}
-@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
-
-@group(0) @binding(5) var<storage, read> res: array<f32>;
 
 @compute @workgroup_size({{SG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {

@@ -5,11 +5,13 @@
  */
 import weightGradSrc from './weight_grad.wgsl';
 import weightGradSgSrc from './weight_grad_sg.wgsl';
+import commonSrc from './weight_grad_common.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
-import { runtime, template } from '../../engine/core/runtime.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { sum } from '../reduce/reduce.ts';
 import type { ConvGeom } from './geometry.ts';
-import { pad, reshaped, unrollLines, subgroupLanes } from './launch.ts';
+import { TUNING, pad, reshaped, subgroupLanes } from './launch.ts';
 import type { Kernel } from '../../engine/core/runtime.ts';
 
 /** The TAPS block: per column tap, the window values of 4 output columns times each channel's dy. */
@@ -51,6 +53,8 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const dyp = OWp === g.OW ? dy.unrecordedView() : pad(dy, g.OH, OWp, 0, 0);
   const SG = subgroupLanes();
   const NV = Math.ceil((3 * g.sw + (g.kw - 1) * g.dw + 1) / 4);
+  // The column taps (stride, dilation, count) shape the code.
+  const taps = { SW: g.sw, DW: g.dw, KW: g.kw };
   let kernel: Kernel, coBlocks: number, rowBlocks: number, wgs: number;
   if (SG) {
     // Subgroup kernel: TM channels per workgroup, RB rows per lane within the accumulator budget.
@@ -60,11 +64,10 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
     coBlocks = Math.ceil(g.coutG / TM);
     rowBlocks = Math.ceil((g.cinG * g.kh) / (SG * RB));
     wgs = rowBlocks * coBlocks * g.groups;
-    kernel = {
-      key: `conv2d_weight_grad_sg:${SG}:${TM}:${RB}:${g.sw},${g.dw},${g.kw}`,
-      code: () => unrollLines(template(weightGradSgSrc, { SG, TM, RB, SW: g.sw, ...sgBlocks(SG, TM, RB, g.sw, g.dw, g.kw) }),
-        { r: RB, l: Math.ceil(TM / SG), t: NV }),
-    };
+    kernel = wgsl('conv2d_weight_grad_sg', weightGradSgSrc, {
+      include: [commonSrc], defines: { SG, TM, RB, ...taps }, unroll: { r: RB, l: Math.ceil(TM / SG), t: NV },
+      blocks: (d) => sgBlocks(d.SG, d.TM, d.RB, d.SW, d.DW, d.KW),
+    });
   } else {
     const t = runtime().tuning.conv;
     const C4 = 4 * Math.max(1, Math.min(t.dwCV, Math.floor(g.coutG / 4)));
@@ -72,10 +75,10 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
     coBlocks = Math.ceil(g.coutG / C4);
     rowBlocks = Math.ceil((g.cinG * g.kh) / RB);
     wgs = Math.ceil((rowBlocks * coBlocks * g.groups) / 64);
-    kernel = {
-      key: `conv2d_weight_grad:${RB}:${C4}:${g.sw},${g.dw},${g.kw}`,
-      code: () => unrollLines(template(weightGradSrc, { RB, C4, SW: g.sw, TAPS: tapBlock(RB, C4, g.sw, g.dw, g.kw) }), { r: RB, o: C4, k: g.kw, t: NV }),
-    };
+    kernel = wgsl('conv2d_weight_grad', weightGradSrc, {
+      include: [commonSrc], defines: { RB, C4, ...taps }, unroll: { r: RB, o: C4, k: g.kw, t: NV },
+      blocks: (d) => ({ TAPS: tapBlock(d.RB, d.C4, d.SW, d.DW, d.KW) }),
+    });
   }
   const rows = g.N * g.OH;
   // Split the pixel reduction so there are enough workgroups, keeping partial sums under 64 MiB.

@@ -9,19 +9,9 @@
 // xp and dy arrive zero-padded (weight_grad.ts): dy rows to OWp = OW rounded up to 4, xp rows to a
 // multiple of 4 covering every window, so no load needs a bounds check and padding adds zeros.
 // Lines naming a row, channel, tap or window index (dollar r, o, k, t) are repeated for r < RB,
-// o < C4, k < KW, t < NV (unrollLines); the TAPS block is unrolled by weight_grad.ts.
+// o < C4, k < KW, t < NV (wgsl unroll); the TAPS block is unrolled by weight_grad.ts.
 // xp: (N, Cin, Hp, Wp) as vec4s, dy: (N, Cout, OH, OWp) as vec4s, part: (S, Cout, cinG, kh, kw)
-struct Params {
-  N: u32, Cin: u32, Cout: u32, groups: u32,
-  cinG: u32, coutG: u32, Hp: u32, Wp: u32,
-  OH: u32, OWp: u32, kh: u32, kw: u32,
-  sh: u32, dh: u32, rowsPerChunk: u32, coBlocks: u32,
-  rowBlocks: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
-@group(0) @binding(0) var<storage, read> xp: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> part: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+// Params and bindings: weight_grad_common.wgsl.
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -5,7 +5,7 @@
 // t >= T), which is cheaper on the software adapters than a padding pass. The transform lines are
 // generated from B^T.
 // src: (N, C, Hs, Ws), v: (a*a, C, T4) with T4 = T rounded up to whole GEMM pixel blocks
-struct Params { C: u32, Hs: u32, Ws: u32, tH: u32, tW: u32, T: u32, T4: u32, total: u32, oy: i32, ox: i32, strideX: u32, _pad: u32 }
+struct Params { C: u32, Hs: u32, Ws: u32, tH: u32, tW: u32, T: u32, T4: u32, total: u32, oy: i32, ox: i32, stride: u32, _pad: u32 }
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> v: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -17,7 +17,7 @@ fn at(plane: u32, r: i32, q: i32, ok: bool) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.strideX;
+  let i = flat_index(gid);
   if (i >= params.total) { return; }
   // Consecutive invocations take consecutive tiles of one channel.
   let t = i % params.T4;

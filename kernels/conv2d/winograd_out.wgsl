@@ -2,7 +2,7 @@
 // act(A^T m A (+ bias[c] when hasBias)), act per params.act (none, ReLU, ReLU6), of the a x a GEMM results m[xi] = mm[xi, c, t]; pixels past H
 // or W are not stored. The transform lines are generated from A^T.
 // mm: (a*a, C, T4), bias: (C) (any buffer when hasBias = 0), dst: (N, C, H, W)
-struct Params { C: u32, H: u32, W: u32, tH: u32, tW: u32, T: u32, T4: u32, total: u32, strideX: u32, hasBias: u32, act: u32, hasRes: u32 }
+struct Params { C: u32, H: u32, W: u32, tH: u32, tW: u32, T: u32, T4: u32, total: u32, stride: u32, hasBias: u32, act: u32, hasRes: u32 }
 @group(0) @binding(0) var<storage, read> mm: array<f32>;
 @group(0) @binding(1) var<storage, read> bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
@@ -12,7 +12,7 @@ struct Params { C: u32, H: u32, W: u32, tH: u32, tW: u32, T: u32, T4: u32, total
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.strideX;
+  let i = flat_index(gid);
   if (i >= params.total) { return; }
   let t = i % params.T;
   let c = i / params.T;
