@@ -12,25 +12,21 @@
 // Element (b, h, t, d) of q/out lives at b*qsB + h*qsH + t*qsT + d, of k/v at b*ksB + h*ksH + t*ksT + d.
 // q: (B, H, Tq, D) strided, k, v: (B, H, Tk, D) strided, mask: (B, Tk) 1 = attend, 0 = padding,
 // out: like q, lse: (B, H, Tq)
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
 
 @compute @workgroup_size({{BQ}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let bh = wid.y;
-  let b = bh / params.H;
-  let h = bh % params.H;
-  let i = wid.x * BQ + lid;
-  let valid = i < params.Tq;
-  let qo = b * params.qsB + h * params.qsH + min(i, params.Tq - 1u) * params.qsT;
-  let kb = b * params.ksB + h * params.ksH;
+  let S = slot(wid, lid);
+  let valid = S.t < params.Tq;
+  let qo = q_row(S.b, S.h, min(S.t, params.Tq - 1u));
+  let kb = k_row(S.b, S.h, 0u);
   var q$c = ld_q(qo, $c) * params.scale;
   var a$c = vec4<f32>(0.0);
   var m = -3.0e38;
   var l = 0.0;
   for (var k0 = 0u; k0 < params.Tk; k0 += BK) {
-    loadKV(kb, k0, b, lid);
+    loadKV(kb, k0, S.b, lid);
     workgroupBarrier();
     let n = min(BK, params.Tk - k0);
     for (var j = 0u; j < n; j++) {
@@ -46,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
       let pj = exp(s - m);
       l += pj;
-      let pd = pj * keepFactor((bh * params.Tq + i) * params.Tk + k0 + j);
+      let pd = pj * keepFactor((S.bh * params.Tq + S.t) * params.Tk + k0 + j);
       a$c += pd * vt[kj + $c];
     }
     workgroupBarrier();
@@ -54,5 +50,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (!valid) { return; }
   let inv = 1.0 / l;
   st_out(qo, $c, a$c * inv);
-  lse[bh * params.Tq + i] = m + log(l);
+  lse[S.bh * params.Tq + S.t] = m + log(l);
 }

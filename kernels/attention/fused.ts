@@ -10,6 +10,7 @@ import dkdvSrc from './attention_backward_dkdv.wgsl';
 import commonSrc from './attention_common.wgsl';
 import loadSrc from './attention_load.wgsl';
 import paramsSrc from './attention_params.wgsl';
+import backwardSrc from './attention_backward.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
@@ -53,6 +54,13 @@ const IO: Record<string, [string[], string[]]> = {
   attention_backward_dkdv: [['q', 'k', 'v', 'dout'], ['dk', 'dv']],
 };
 
+/** The shared pieces of each kernel: Params and inputs, the common helpers, backward's inputs, key tiles. */
+const INCLUDE: Record<keyof typeof IO, string[]> = {
+  attention_forward: [paramsSrc, commonSrc, loadSrc],
+  attention_backward_dq: [paramsSrc, commonSrc, backwardSrc, loadSrc],
+  attention_backward_dkdv: [paramsSrc, commonSrc, backwardSrc],
+};
+
 const SRC: Record<keyof typeof IO, string> = { attention_forward: fwdSrc, attention_backward_dq: dqSrc, attention_backward_dkdv: dkdvSrc };
 
 /**
@@ -62,7 +70,7 @@ const SRC: Record<keyof typeof IO, string> = { attention_forward: fwdSrc, attent
 function kernel(name: keyof typeof IO, D: number, dropout: boolean): Kernel {
   const D4 = Math.ceil(D / 4);
   const BK = tileFor(D4);
-  const include = name === 'attention_backward_dkdv' ? [paramsSrc, commonSrc] : [paramsSrc, commonSrc, loadSrc];
+  const include = INCLUDE[name];
   return wgsl(name, SRC[name], {
     include, defines: { D, D4, BQ, BK, BKD4: BK * D4, DROPOUT: dropout }, unroll: { c: D4 },
     blocks: (d) => ({ IO: accessors(d.D, ...IO[name]) }),

@@ -21,30 +21,24 @@
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let I = flat_index(gid);
   let L = ring_lane(I);
-  let seg = L.seg;
-  let co = L.co;
-  let n = L.n;
-  let chunk = L.chunk;
   let Wxv = params.Wx / 4u;
-  let xplane = (n * params.Cin + co / params.M) * params.Hx * Wxv;
-  let dyplane = (n * params.C + co) * params.OH * params.OWv;
-  let q = seg * {{TWV}}u;
-  let cb = i32(q * {{SW}}u) + params.winStart;
+  let xplane = (L.n * params.Cin + L.co / params.M) * params.Hx * Wxv;
+  let dyplane = (L.n * params.C + L.co) * params.OH * params.OWv;
+  let q = L.q;
+  let cb = L.cb;
 {{COLS}}
 {{ACC}}
-  let oh0 = chunk * params.rowsPerChunk;
-  let oh1 = min(oh0 + params.rowsPerChunk, params.OH);
   {
-    let r0 = i32(oh0 * {{SH}}u) - params.pt;
+    let r0 = ring_top(L.oh0);
 {{PRELOAD}}
   }
-  for (var oh = oh0; oh < oh1; oh++) {
-    let r0 = i32(oh * {{SH}}u) - params.pt;
+  for (var oh = L.oh0; oh < L.oh1; oh++) {
+    let r0 = ring_top(oh);
 {{STEP}}
     let dyrow = dyplane + oh * params.OWv + q;
 {{BODY}}
   }
-  let pbase = (((n * params.chunks + chunk) * params.segs + seg) * params.C + co) * {{KHKW}}u;
+  let pbase = (((L.n * params.chunks + L.chunk) * params.segs + L.seg) * params.C + L.co) * {{KHKW}}u;
   if (I < params.lanes) {
 {{STORE}}
   }

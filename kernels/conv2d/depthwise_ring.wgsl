@@ -11,11 +11,20 @@ struct Params {
 @group(0) @binding(1) var<storage, read> xf: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-// The work of lane I: a segment `seg` of TW output columns of channel `co` of image `n`, over the
-// output rows of chunk `chunk`. Past-the-end lanes redo the last lane's work (and store nothing).
-struct RingLane { seg: u32, co: u32, n: u32, chunk: u32 }
+// The work of lane I: a segment `seg` of TW output columns (from vec4 column q; its first window
+// vec4 in x is cb) of channel `co` of image `n`, over the output rows oh0 .. oh1 - 1 of chunk
+// `chunk`. Past-the-end lanes redo the last lane's work (and store nothing).
+struct RingLane { seg: u32, co: u32, n: u32, chunk: u32, q: u32, cb: i32, oh0: u32, oh1: u32 }
 fn ring_lane(I: u32) -> RingLane {
   let Ic = min(I, params.lanes - 1u);
+  let seg = Ic % params.segs;
   let rest = Ic / (params.segs * params.C);
-  return RingLane(Ic % params.segs, (Ic / params.segs) % params.C, rest / params.chunks, rest % params.chunks);
+  let chunk = rest % params.chunks;
+  let q = seg * {{TWV}}u;
+  let oh0 = chunk * params.rowsPerChunk;
+  return RingLane(seg, (Ic / params.segs) % params.C, rest / params.chunks, chunk, q, i32(q * {{SW}}u) + params.winStart,
+    oh0, min(oh0 + params.rowsPerChunk, params.OH));
 }
+
+// The x row in slot 0 of the ring for output row oh (negative above x).
+fn ring_top(oh: u32) -> i32 { return i32(oh * {{SH}}u) - params.pt; }

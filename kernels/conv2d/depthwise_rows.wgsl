@@ -22,29 +22,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let I = flat_index(gid);
   let live = I < params.lanes;
   let L = ring_lane(I);
-  let seg = L.seg;
   let co = L.co;
-  let n = L.n;
-  let chunk = L.chunk;
   let Wxv = params.Wx / 4u;
-  let yplane = (n * params.C + co) * params.OH * params.OW;
-  let q = seg * {{TWV}}u;
-  let j0 = q * 4u;
-  let cb = i32(q * {{SW}}u) + params.winStart;
+  let yplane = (L.n * params.C + co) * params.OH * params.OW;
+  let j0 = L.q * 4u;
+  let cb = L.cb;
 {{COLS}}
   var b = 0.0;
   if (params.hasBias == 1u) { b = bias[co]; }
-  let oh0 = chunk * params.rowsPerChunk;
-  let oh1 = min(oh0 + params.rowsPerChunk, params.OH);
   {{MLOOP}}{
-  let xplane = (n * params.Cin + {{SRC}}) * params.Hx * Wxv;
+  let xplane = (L.n * params.Cin + {{SRC}}) * params.Hx * Wxv;
 {{WEIGHTS}}
   {
-    let r0 = i32(oh0 * {{SH}}u) - params.pt;
+    let r0 = ring_top(L.oh0);
 {{PRELOAD}}
   }
-  for (var oh = oh0; oh < oh1; oh++) {
-    let r0 = i32(oh * {{SH}}u) - params.pt;
+  for (var oh = L.oh0; oh < L.oh1; oh++) {
+    let r0 = ring_top(oh);
 {{STEP}}
 {{BODY}}
     let yrow = yplane + oh * params.OW + j0;
