@@ -16,16 +16,15 @@ var<workgroup> et: array<f32, {{BK}}>;
 
 @compute @workgroup_size({{BQ}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let S = slot(wid, lid);
-  let valid = S.t < params.Tk;
-  let ko = k_row(S.b, S.h, min(S.t, params.Tk - 1u));
+  let S = slot(wid, lid, params.Tk);
+  let ko = k_row(S.b, S.h, S.tc);
   let qb = q_row(S.b, S.h, 0u);
   var k$c = ld_k(ko, $c);
   var v$c = ld_v(ko, $c);
   var gk$c = vec4<f32>(0.0);
   var gv$c = vec4<f32>(0.0);
   var bias = 0.0;
-  if (params.hasMask != 0u) { bias = (1.0 - mask[S.b * params.Tk + min(S.t, params.Tk - 1u)]) * MASK_BIAS; }
+  if (params.hasMask != 0u) { bias = (1.0 - mask[S.b * params.Tk + S.tc]) * MASK_BIAS; }
   for (var i0 = 0u; i0 < params.Tq; i0 += BK) {
     for (var e = lid; e < BK * D4; e += BQ) {
       let i = i0 + e / D4;
@@ -64,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
   }
-  if (!valid) { return; }
+  if (!S.valid) { return; }
   st_dk(ko, $c, gk$c);
   st_dv(ko, $c, gv$c);
 }

@@ -11,10 +11,9 @@
 
 @compute @workgroup_size({{BQ}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let S = slot(wid, lid);
-  let row = S.bh * params.Tq + min(S.t, params.Tq - 1u);
-  let valid = S.t < params.Tq;
-  let qo = q_row(S.b, S.h, min(S.t, params.Tq - 1u));
+  let S = slot(wid, lid, params.Tq);
+  let row = S.bh * params.Tq + S.tc;
+  let qo = q_row(S.b, S.h, S.tc);
   let kb = k_row(S.b, S.h, 0u);
   var q$c = ld_q(qo, $c) * params.scale;
   var r$c = ld_dout(qo, $c);
@@ -37,7 +36,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
   }
-  if (!valid) { return; }
+  if (!S.valid) { return; }
   st_dq(qo, $c, g$c * params.scale);
   delta[row] = di;
 }

@@ -20,10 +20,13 @@ fn keepFactor(idx: u32) -> f32 {
   return select(0.0, params.keepScale, u >= params.p);
 }
 
-// The (batch * head) bh = (b, h) of a workgroup (its y) and the row t (a query, or a key in dk/dv)
-// of one of its invocations.
-struct Slot { bh: u32, b: u32, h: u32, t: u32 }
-fn slot(wid: vec3<u32>, lid: u32) -> Slot { return Slot(wid.y, wid.y / params.H, wid.y % params.H, wid.x * BQ + lid); }
+// The (batch * head) bh = (b, h) of a workgroup (its y) and the row t of one of its invocations
+// among n rows (queries, or keys in dk/dv): tc is t clamped to the last row, valid says t < n.
+struct Slot { bh: u32, b: u32, h: u32, t: u32, tc: u32, valid: bool }
+fn slot(wid: vec3<u32>, lid: u32, n: u32) -> Slot {
+  let t = wid.x * BQ + lid;
+  return Slot(wid.y, wid.y / params.H, wid.y % params.H, t, min(t, n - 1u), t < n);
+}
 
 // Offset of row t of (b, h) in the q-like (q, out, dout, dq) and k-like (k, v, dk, dv) tensors.
 fn q_row(b: u32, h: u32, t: u32) -> u32 { return b * params.qsB + h * params.qsH + t * params.qsT; }

@@ -17,9 +17,8 @@
 
 @compute @workgroup_size({{BQ}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let S = slot(wid, lid);
-  let valid = S.t < params.Tq;
-  let qo = q_row(S.b, S.h, min(S.t, params.Tq - 1u));
+  let S = slot(wid, lid, params.Tq);
+  let qo = q_row(S.b, S.h, S.tc);
   let kb = k_row(S.b, S.h, 0u);
   var q$c = ld_q(qo, $c) * params.scale;
   var a$c = vec4<f32>(0.0);
@@ -47,7 +46,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
   }
-  if (!valid) { return; }
+  if (!S.valid) { return; }
   let inv = 1.0 / l;
   st_out(qo, $c, a$c * inv);
   lse[S.bh * params.Tq + S.t] = m + log(l);

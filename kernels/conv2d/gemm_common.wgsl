@@ -1,4 +1,4 @@
-// Uniforms and bindings of the correlation GEMMs (gemm.wgsl, gemm_sg.wgsl), included with
+// Uniforms and bindings of the correlation GEMM (gemm.wgsl, both builds), included with
 // kernels/common/epilogue.wgsl (which reads params.act, params.hasRes and res).
 struct Params {
   N: u32, groups: u32, Cred: u32, Cg: u32, cgPad: u32, coBlocks: u32,

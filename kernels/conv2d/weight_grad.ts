@@ -4,8 +4,7 @@
  * reduce kernel.
  */
 import weightGradSrc from './weight_grad.wgsl';
-import weightGradSgSrc from './weight_grad_sg.wgsl';
-import commonSrc from './weight_grad_common.wgsl';
+import subgroupsSrc from '../common/subgroups.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
@@ -26,20 +25,18 @@ function tapBlock(RB: number, C4: number, SW: number, DW: number, KW: number): s
   return lines.join('\n');
 }
 
-/** The ACC, TAPS and STORE blocks of weight_grad_sg.wgsl. */
-function sgBlocks(SG: number, TM: number, RB: number, SW: number, DW: number, KW: number): Record<string, string> {
-  const ACC: string[] = [], TAPS: string[] = [], STORE: string[] = [];
+/** The TAPS block of the subgroup build: per channel, its dy vec4 broadcast from the lane that loaded it, dotted with each row's window values of 4 output columns. */
+function tapBlockSg(SG: number, TM: number, RB: number, SW: number, DW: number, KW: number): string {
+  const TAPS: string[] = [];
   for (let o = 0; o < TM; o++) {
-    TAPS.push(`      { let d = subgroupBroadcast(e${Math.floor(o / SG)}, ${o % SG}u);`);
+    TAPS.push(`      { let d = subgroupBroadcast(g${Math.floor(o / SG)}, ${o % SG}u);`);
     for (let r = 0; r < RB; r++) for (let k = 0; k < KW; k++) {
       const el = (p: number) => { const e = p * SW + k * DW; return `s${r}_${e >> 2}[${e & 3}]`; };
-      ACC.push(`  var a${r}_${o}_${k} = 0.0;`);
       TAPS.push(`        a${r}_${o}_${k} += dot(d, vec4<f32>(${[0, 1, 2, 3].map(el).join(', ')}));`);
-      STORE.push(`  if (r${r} < rowsJ && cob * ${TM}u + ${o}u < params.coutG) { part[((chunk * params.Cout + g * params.coutG + cob * ${TM}u + ${o}u) * rowsJ + r${r}) * params.kw + ${k}u] = a${r}_${o}_${k}; }`);
     }
     TAPS.push('      }');
   }
-  return { ACC: ACC.join('\n'), TAPS: TAPS.join('\n'), STORE: STORE.join('\n') };
+  return TAPS.join('\n');
 }
 
 /** Weight gradient dw (Cout, Cin/groups, kh, kw) from x (N, Cin, H, W) and dy (N, Cout, OH, OW). */
@@ -64,9 +61,10 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
     coBlocks = Math.ceil(g.coutG / TM);
     rowBlocks = Math.ceil((g.cinG * g.kh) / (SG * RB));
     wgs = rowBlocks * coBlocks * g.groups;
-    kernel = wgsl('conv2d_weight_grad_sg', weightGradSgSrc, {
-      include: [commonSrc], defines: { SG, TM, RB, ...taps }, unroll: { r: RB, l: Math.ceil(TM / SG), t: NV },
-      blocks: (d) => sgBlocks(d.SG, d.TM, d.RB, d.SW, d.DW, d.KW),
+    kernel = wgsl('conv2d_weight_grad_sg', weightGradSrc, {
+      include: [subgroupsSrc], defines: { WG: SG, LANES: SG, CH: TM, RB, ...taps, ZERO: '0.0', SUM: 'a$r_$o_$k' },
+      unroll: { r: RB, o: TM, l: Math.ceil(TM / SG), k: g.kw, t: NV },
+      blocks: (d) => ({ TAPS: tapBlockSg(d.LANES, d.CH, d.RB, d.SW, d.DW, d.KW) }),
     });
   } else {
     const t = runtime().tuning.conv;
@@ -76,8 +74,9 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
     rowBlocks = Math.ceil((g.cinG * g.kh) / RB);
     wgs = Math.ceil((rowBlocks * coBlocks * g.groups) / 64);
     kernel = wgsl('conv2d_weight_grad', weightGradSrc, {
-      include: [commonSrc], defines: { RB, C4, ...taps }, unroll: { r: RB, o: C4, k: g.kw, t: NV },
-      blocks: (d) => ({ TAPS: tapBlock(d.RB, d.C4, d.SW, d.DW, d.KW) }),
+      defines: { WG: 64, LANES: 1, CH: C4, RB, ...taps, ZERO: 'vec4<f32>(0.0)', SUM: 'dot(a$r_$o_$k, vec4<f32>(1.0))' },
+      unroll: { r: RB, o: C4, l: C4, k: g.kw, t: NV },
+      blocks: (d) => ({ TAPS: tapBlock(d.RB, d.CH, d.SW, d.DW, d.KW) }),
     });
   }
   const rows = g.N * g.OH;

@@ -18,6 +18,7 @@
 import inSrc from './winograd_in.wgsl';
 import wSrc from './winograd_w.wgsl';
 import outSrc from './winograd_out.wgsl';
+import tilesSrc from './winograd_tiles.wgsl';
 import epilogueSrc from '../common/epilogue.wgsl';
 import flatIndexSrc from '../common/flat_index.wgsl';
 import { Tensor, keep } from '../../engine/core/tensor.ts';
@@ -117,9 +118,9 @@ const weightKernel = (M: number, FLIP: boolean) => wgsl('conv2d_wino_w', wSrc, {
   // w is (Cout, Cin, 3, 3): forward reads w[c, r], dx w[r, c].
   blocks: (d) => ({ BASE: d.FLIP ? 'r * params.Cg + c' : 'c * params.Cred + r', BODY: weightBody(d.M, d.FLIP) }),
 });
-const inputKernel = (M: number) => wgsl('conv2d_wino_in', inSrc, { include: [flatIndexSrc], defines: { M }, blocks: (d) => ({ BODY: inputBody(d.M) }) });
+const inputKernel = (M: number) => wgsl('conv2d_wino_in', inSrc, { include: [tilesSrc, flatIndexSrc], defines: { M }, blocks: (d) => ({ BODY: inputBody(d.M) }) });
 const outputKernel = (M: number) => wgsl('conv2d_wino_out', outSrc, {
-  include: [flatIndexSrc, epilogueSrc], defines: { M }, blocks: (d) => ({ BODY: outputBody(d.M) }),
+  include: [tilesSrc, flatIndexSrc, epilogueSrc], defines: { M }, blocks: (d) => ({ BODY: outputBody(d.M) }),
 });
 
 /**
@@ -148,14 +149,14 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
   }
   const v = Tensor.alloc([1, A2 * Cred, 1, T4]);
   run1d(inputKernel(m), { src, v },
-    { C: Cred, Hs, Ws, tH, tW, T, T4, oy, ox }, Cred * T4);
+    { C: Cred, H: Hs, W: Ws, tH, tW, T, T4, oy, ox, hasBias: 0, act: 0, hasRes: 0 }, Cred * T4);
   const mm = Tensor.alloc([1, A2 * Cg, 1, T4]);
   gemmCorrelate(v, u, null, mm, A2, Cred, Cg, cgPad, cv, forwardAxis(1, 1, 1, 0, 1), forwardAxis(T4, 1, 1, 0, 1), 1, 1, tm);
   v.dispose();
   if (!cache) u.dispose();
   const dst = Tensor.alloc([N, Cg, Hd, Wd]);
   run1d(outputKernel(m), { mm, bias: bias ?? mm, dst, res: res ?? mm },
-    { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, hasBias: bias ? 1 : 0, act, hasRes: res ? 1 : 0 }, Cg * T);
+    { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, oy: 0, ox: 0, hasBias: bias ? 1 : 0, act, hasRes: res ? 1 : 0 }, Cg * T);
   mm.dispose();
   return dst;
 }

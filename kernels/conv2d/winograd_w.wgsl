@@ -1,7 +1,7 @@
 // Winograd weight transform (winograd.ts): U[xi, r, c] = (G g G^T)[xi] for reduction channel r and
 // destination channel c of the correlation the GEMMs run. Forward: g[a][b] = w[c, r, a, b]; input
 // gradient: g[a][b] = w[r, c, 2 - a, 2 - b] (flipped, input and output channels swapped). Laid out
-// as gemm_sg/gemm weights (groups = a*a, 1x1, Cred, channels padded to cgPad with zeros). The
+// as gemm.wgsl weights (groups = a*a, 1x1, Cred, channels padded to cgPad with zeros). The
 // transform lines and the filter's base index ({{BASE}}) are generated (winograd.ts).
 // w: (Cout, Cin, 3, 3), u: (a*a, Cred, cgPad)
 struct Params { Cred: u32, Cg: u32, cgPad: u32, total: u32, stride: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
