@@ -11,6 +11,7 @@ import wtransSrc from './wtrans.wgsl';
 import padSrc from './pad.wgsl';
 import naiveParamsSrc from './naive_params.wgsl';
 import flatIndexSrc from '../common/flat_index.wgsl';
+import eachSrc from '../common/each.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, grid, launch1d } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
@@ -18,14 +19,16 @@ import type { ConvGeom } from './geometry.ts';
 
 // Tunables of the fast kernels: runtime().tuning.conv (engine/core/tuning.ts).
 
-/** What the naive kernels include: their Params and the flat index of a 1-D launch. */
-const naiveInclude = [naiveParamsSrc, flatIndexSrc];
+/** What the naive kernels include: their Params and the entry of a 1-D launch. */
+const naiveInclude = [naiveParamsSrc, flatIndexSrc, eachSrc];
+/** The entry of a 1-D launch: the kernel writes fn each(i) for i < params.n. */
+export const oneD = [flatIndexSrc, eachSrc];
 
 function naiveParams(g: ConvGeom, total: number, stride: number, hasBias: boolean) {
   return {
     N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, kh: g.kh, kw: g.kw,
     sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, pt: g.pt, pl: g.pl, cinG: g.cinG, coutG: g.coutG,
-    hasBias: hasBias ? 1 : 0, stride, total,
+    hasBias: hasBias ? 1 : 0, stride, n: total,
   };
 }
 
@@ -61,8 +64,8 @@ export function transposeWeights(w: Tensor, g: ConvGeom, swap: boolean, cgPad: n
   const Cred = swap ? g.coutG : g.cinG, Cg = swap ? g.cinG : g.coutG;
   const wt = Tensor.alloc([g.groups, g.kh, g.kw, Cred, cgPad]);
   const { groups, stride } = launch1d(wt.size);
-  runtime().run(wgsl('conv2d_wtrans', wtransSrc, { include: [flatIndexSrc] }), { w, wt },
-    { groups: g.groups, Cred, Cg, cgPad, kh: g.kh, kw: g.kw, swap: swap ? 1 : 0, total: wt.size, stride }, groups);
+  runtime().run(wgsl('conv2d_wtrans', wtransSrc, { include: oneD }), { w, wt },
+    { groups: g.groups, Cred, Cg, cgPad, kh: g.kh, kw: g.kw, swap: swap ? 1 : 0, n: wt.size, stride }, groups);
   return wt;
 }
 
@@ -117,8 +120,8 @@ export function pad(src: Tensor, Hp: number, Wp: number, pt: number, pl: number)
   const [N, C, H, W] = src.shape;
   const xp = Tensor.alloc([N, C, Hp, Wp]);
   const { groups, stride } = launch1d(xp.size / 4);
-  runtime().run(wgsl('conv2d_pad', padSrc, { include: [flatIndexSrc] }), { x: src, xp },
-    { H, W, Hp, Wpv: Wp / 4, pt, pl, total: xp.size / 4, stride }, groups);
+  runtime().run(wgsl('conv2d_pad', padSrc, { include: oneD }), { x: src, xp },
+    { H, W, Hp, Wpv: Wp / 4, pt, pl, n: xp.size / 4, stride }, groups);
   return xp;
 }
 

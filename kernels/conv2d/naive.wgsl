@@ -6,10 +6,7 @@
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = flat_index(gid);
-  if (i >= params.total) { return; }
+fn each(i: u32) {
   let ow = i % params.OW;
   let oh = (i / params.OW) % params.OH;
   let co = (i / (params.OW * params.OH)) % params.Cout;

@@ -4,10 +4,7 @@
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = flat_index(gid);
-  if (i >= params.total) { return; }
+fn each(i: u32) {
   let kx = i % params.kw;
   let ky = (i / params.kw) % params.kh;
   let c = (i / (params.kw * params.kh)) % params.cinG;

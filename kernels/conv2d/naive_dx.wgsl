@@ -4,10 +4,7 @@
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = flat_index(gid);
-  if (i >= params.total) { return; }
+fn each(i: u32) {
   let iw = i32(i % params.W);
   let ih = i32((i / params.W) % params.H);
   let ci = (i / (params.W * params.H)) % params.Cin;

@@ -20,11 +20,10 @@ import wSrc from './winograd_w.wgsl';
 import outSrc from './winograd_out.wgsl';
 import tilesSrc from './winograd_tiles.wgsl';
 import epilogueSrc from '../common/epilogue.wgsl';
-import flatIndexSrc from '../common/flat_index.wgsl';
 import { Tensor, keep } from '../../engine/core/tensor.ts';
 import { runtime, launch1d, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
-import { TUNING, channelVecs } from './launch.ts';
+import { TUNING, channelVecs, oneD } from './launch.ts';
 import { gemmCorrelate, forwardAxis, subgroupChannels } from './gemm.ts';
 import type { ConvGeom } from './geometry.ts';
 
@@ -109,18 +108,18 @@ export function winogradForwardTile(g: ConvGeom): number {
 
 function run1d(kernel: Kernel, bindings: Record<string, Tensor>, params: Record<string, number>, total: number): void {
   const { groups, stride } = launch1d(total);
-  runtime().run(kernel, bindings, { ...params, total, stride }, groups);
+  runtime().run(kernel, bindings, { ...params, n: total, stride }, groups);
 }
 
 /** The transform kernels, for tile size M (and, for the weights, FLIP: the input-gradient filter). */
 const weightKernel = (M: number, FLIP: boolean) => wgsl('conv2d_wino_w', wSrc, {
-  include: [flatIndexSrc], defines: { M, FLIP },
+  include: oneD, defines: { M, FLIP },
   // w is (Cout, Cin, 3, 3): forward reads w[c, r], dx w[r, c].
   blocks: (d) => ({ BASE: d.FLIP ? 'r * params.Cg + c' : 'c * params.Cred + r', BODY: weightBody(d.M, d.FLIP) }),
 });
-const inputKernel = (M: number) => wgsl('conv2d_wino_in', inSrc, { include: [tilesSrc, flatIndexSrc], defines: { M }, blocks: (d) => ({ BODY: inputBody(d.M) }) });
+const inputKernel = (M: number) => wgsl('conv2d_wino_in', inSrc, { include: [tilesSrc, ...oneD], defines: { M }, blocks: (d) => ({ BODY: inputBody(d.M) }) });
 const outputKernel = (M: number) => wgsl('conv2d_wino_out', outSrc, {
-  include: [tilesSrc, flatIndexSrc, epilogueSrc], defines: { M }, blocks: (d) => ({ BODY: outputBody(d.M) }),
+  include: [tilesSrc, ...oneD, epilogueSrc], defines: { M }, blocks: (d) => ({ BODY: outputBody(d.M) }),
 });
 
 /**

@@ -14,10 +14,7 @@ fn at(plane: u32, r: i32, q: i32, ok: bool) -> f32 {
   return select(0.0, src[select(0u, (plane * params.H + u32(r)) * params.W + u32(q), inside)], inside);
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = flat_index(gid);
-  if (i >= params.total) { return; }
+fn each(i: u32) {
   // Consecutive invocations take consecutive tiles of one channel.
   let t = i % params.T4;
   let c = i / params.T4;

@@ -8,10 +8,7 @@
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(4) var<storage, read> res: array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = flat_index(gid);
-  if (i >= params.total) { return; }
+fn each(i: u32) {
   let t = i % params.T;
   let c = i / params.T;
   let tp = tile(t);
