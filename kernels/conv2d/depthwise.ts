@@ -107,7 +107,7 @@ function correlate(src: Tensor, w: Tensor, bias: Tensor | null, dst: Tensor, M: 
   const total = N * C * tilesH * tilesW;
   const { groups: [gx, gy], stride } = launch1d(total);
   // vec4 stores when the tile's columns are whole vec4s of dst rows.
-  const vecStore = DW_TUNING.vecStore && pw.ds === 1 && pw.r === 0 && TW % 4 === 0 && Wd % 4 === 0;
+  const vecStore = runtime().tuning.depthwise.vecStore && pw.ds === 1 && pw.r === 0 && TW % 4 === 0 && Wd % 4 === 0;
   const kernel = wgsl<CorrelateDefines>('conv2d_depthwise', dwSrc, {
     defines: { TH, TW, SSH: rows.ss, CSH: rows.cs, NKH: rows.nk, SSW: cols.ss, CSW: cols.cs, NKW: cols.nk, A, NV, BOUNDED: bounded, VEC_STORE: vecStore },
     include: [flatIndexSrc], blocks: correlateBlocks,

@@ -14,7 +14,7 @@ import { wgsl } from '../../engine/core/wgsl.ts';
 import type { ConvGeom } from './geometry.ts';
 import { pad, reshaped } from './launch.ts';
 import { sum } from '../reduce/reduce.ts';
-import { ringDefines, ringBlocks, ringFits, rowSplit, rowAligned, ringInclude, DW_TUNING, type RingDefines } from './depthwise_rows.ts';
+import { ringDefines, ringBlocks, ringFits, rowSplit, rowAligned, ringInclude, type RingDefines } from './depthwise_rows.ts';
 
 const vec = (name: string, e: number) => `${name}${e >> 2}[${e & 3}]`;
 
@@ -91,7 +91,7 @@ export function depthwiseWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor 
     dyp.dispose();
     return reduceParts(part, S, wShape);
   }
-  const TW = DW_TUNING.gradTW;
+  const TW = t.gradTW;
   // The ring's compile-time structure but SH (this kernel reads the row stride from params.sh).
   const { SH: _sh, ...taps } = ringDefines(TW, g), A = taps.A;
   const OWp = Math.ceil(g.OW / TW) * TW;

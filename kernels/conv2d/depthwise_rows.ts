@@ -155,7 +155,7 @@ function runRows(src: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, dx: b
   const xp = rowAligned(src, g);
   const ring = ringDefines(TW, g);
   const { OWv, segs, chunks, rowsPerChunk, lanes } = rowSplit(TW, g);
-  const vecStore = DW_TUNING.vecStore && g.OW % 4 === 0;
+  const vecStore = runtime().tuning.depthwise.vecStore && g.OW % 4 === 0;
   const { groups: [gx, gy], stride } = launch1d(lanes);
   const kernel = wgsl<RowsDefines>(dx ? 'conv2d_depthwise_dx_rows' : 'conv2d_depthwise_rows', rowsSrc, {
     include: ringInclude, defines: { ...ring, VEC_STORE: vecStore, DX: dx, ACC: dx && g.coutG > 1 }, blocks: rowsBlocks,

@@ -10,7 +10,7 @@ import subgroupsSrc from '../common/subgroups.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
-import { TUNING, pad, subgroupLanes } from './launch.ts';
+import { pad, subgroupLanes } from './launch.ts';
 
 /** One axis of a correlation dispatch: which destination pixels, which taps. */
 export interface AxisPlan {

@@ -1,5 +1,5 @@
 /**
- * Launchers shared by the conv2d kernels: tuning knobs, the naive oracles
+ * Launchers shared by the conv2d kernels: the naive oracles
  * (forward, dx, dw), weight rearrangement, zero padding, and the 1x1 pointwise GEMM. Shapes are
  * NCHW / OIHW throughout; see README.md.
  */

@@ -10,7 +10,7 @@ import { runtime } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { sum } from '../reduce/reduce.ts';
 import type { ConvGeom } from './geometry.ts';
-import { TUNING, pad, reshaped, subgroupLanes } from './launch.ts';
+import { pad, reshaped, subgroupLanes } from './launch.ts';
 import type { Kernel } from '../../engine/core/runtime.ts';
 
 /** The TAPS block: per column tap, the window values of 4 output columns times each channel's dy. */

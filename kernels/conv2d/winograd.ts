@@ -23,7 +23,7 @@ import epilogueSrc from '../common/epilogue.wgsl';
 import { Tensor, keep } from '../../engine/core/tensor.ts';
 import { runtime, launch1d, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
-import { TUNING, channelVecs, oneD } from './launch.ts';
+import { channelVecs, oneD } from './launch.ts';
 import { gemmCorrelate, forwardAxis, subgroupChannels } from './gemm.ts';
 import type { ConvGeom } from './geometry.ts';
 

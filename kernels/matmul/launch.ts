@@ -25,15 +25,10 @@ export type MatmulVariant = 'auto' | 'naive' | 'blocked' | 'tiled' | 'subgroup';
 
 interface Launch { kernel: Kernel; rows: number; cols: number }
 
+// The blocked kernel's workgroup shape and the tiled kernel's tiles: runtime().tuning.matmul (engine/core/tuning.ts).
+
 /** Params, bindings and batchOffsets of every matmul kernel (subgroup.ts includes it too). */
 const include = [commonSrc];
-
-/**
- * Blocked-kernel workgroup shape per adapter (invocations, each computing 8 rows x 8 columns). On
- * lavapipe and SwiftShader, 8x8, 16x1, 8x1 and 16x4 measured within noise of each other (the block
- * size is what matters there), so one shape serves all; the table is where a retune goes.
- */
-const BLOCKED_WG: Record<string, [number, number]> = { lavapipe: [8, 8], swiftshader: [8, 8], hardware: [8, 8], unknown: [8, 8] };
 
 function tiledConfig(p: MatmulPlan): { RM: number; RN4: number; BK: number } {
   // 128x128 tiles need enough of them to fill a large GPU; smaller products use 64x64.
@@ -49,10 +44,10 @@ function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: bo
     if (s) return s;
     if (v === 'subgroup') throw new ShapeError(`matmul: the subgroup kernel cannot run here (it needs the device's 'subgroups' feature and 16-byte rows: M ${p.M}, N ${p.N}, K ${p.K})`);
   }
-  if (v === 'auto') v = kind === 'hardware' ? 'tiled' : 'blocked';
+  if (v === 'auto') v = t.kernel === 'subgroup' ? 'blocked' : t.kernel;
   if (v === 'naive') return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { AB: 'f32' } }), rows: 8, cols: 8 };
   if (v === 'blocked') {
-    const [WX, WY] = BLOCKED_WG[kind] ?? [8, 8];
+    const [WX, WY] = t.blockedWG;
     return { kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { AB: 'f32', WX, WY }, unroll: { r: 8 } }), rows: 8 * WY, cols: 8 * WX };
   }
   const c = tiledConfig(p);
