@@ -5,40 +5,26 @@
 // Each key sums over queries in a fixed order: deterministic, no atomics.
 // q: like forward, k, v: like forward, mask: (B, Tk), dout: like q, lse, delta: (B, H, Tq),
 // dk, dv: like k
-{{PARAMS}}
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> mask: array<f32>;
-@group(0) @binding(4) var<storage, read> dout: array<f32>;
-@group(0) @binding(5) var<storage, read> lse: array<f32>;
-@group(0) @binding(6) var<storage, read> delta: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dk: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dv: array<f32>;
-@group(0) @binding(9) var<uniform> params: Params;
+@group(0) @binding(7) var<storage, read> delta: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dk: array<f32>;
+@group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 
 var<workgroup> qt: array<vec4<f32>, {{BKD4}}>;
 var<workgroup> dt: array<vec4<f32>, {{BKD4}}>;
 var<workgroup> lt: array<f32, {{BK}}>;
 var<workgroup> et: array<f32, {{BK}}>;
 
-{{COMMON}}
-
 @compute @workgroup_size({{BQ}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let bh = wid.y;
-  let b = bh / params.H;
-  let h = bh % params.H;
-  let j = wid.x * BQ + lid;
-  let valid = j < params.Tk;
-  let ko = b * params.ksB + h * params.ksH + min(j, params.Tk - 1u) * params.ksT;
-  let qb = b * params.qsB + h * params.qsH;
+  let S = slot(wid, lid, params.Tk);
+  let ko = k_row(S.b, S.h, S.tc);
+  let qb = q_row(S.b, S.h, 0u);
   var k$c = ld_k(ko, $c);
   var v$c = ld_v(ko, $c);
   var gk$c = vec4<f32>(0.0);
   var gv$c = vec4<f32>(0.0);
   var bias = 0.0;
-  if (params.hasMask != 0u) { bias = (1.0 - mask[b * params.Tk + min(j, params.Tk - 1u)]) * MASK_BIAS; }
+  if (params.hasMask != 0u) { bias = (1.0 - mask[S.b * params.Tk + S.tc]) * MASK_BIAS; }
   for (var i0 = 0u; i0 < params.Tq; i0 += BK) {
     for (var e = lid; e < BK * D4; e += BQ) {
       let i = i0 + e / D4;
@@ -56,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let i = i0 + r;
       var L = 3.0e38;  // rows past Tq: p = exp(s - L) = 0
       var e0 = 0.0;
-      if (i < params.Tq) { L = lse[bh * params.Tq + i]; e0 = delta[bh * params.Tq + i]; }
+      if (i < params.Tq) { L = lse[S.bh * params.Tq + i]; e0 = delta[S.bh * params.Tq + i]; }
       lt[r] = L;
       et[r] = e0;
     }
@@ -69,7 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       s += dot(qt[ri + $c], k$c);
       dp += dot(dt[ri + $c], v$c);
       let p = exp(s - lt[r]);
-      let z = keepFactor((bh * params.Tq + i0 + r) * params.Tk + j);
+      let z = keepFactor((S.bh * params.Tq + i0 + r) * params.Tk + S.t);
       let ds = p * (dp * z - et[r]);
       let pz = p * z;
       gv$c += pz * dt[ri + $c];
@@ -77,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
   }
-  if (!valid) { return; }
+  if (!S.valid) { return; }
   st_dk(ko, $c, gk$c);
   st_dv(ko, $c, gv$c);
 }

@@ -5,35 +5,16 @@
 //   dp_j = Z_j * (dout_i . v_j),  ds_j = p_j * (dp_j - delta_i),  dq_i = scale * sum_j ds_j k_j
 // q: like forward, k, v: like forward, mask: (B, Tk), out, dout: like q, lse: (B, H, Tq),
 // delta: (B, H, Tq), dq: like q
-{{PARAMS}}
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> mask: array<f32>;
-@group(0) @binding(4) var<storage, read> out: array<f32>;
-@group(0) @binding(5) var<storage, read> dout: array<f32>;
-@group(0) @binding(6) var<storage, read> lse: array<f32>;
-@group(0) @binding(7) var<storage, read_write> delta: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dq: array<f32>;
-@group(0) @binding(9) var<uniform> params: Params;
-
-var<workgroup> kt: array<vec4<f32>, {{BKD4}}>;
-var<workgroup> vt: array<vec4<f32>, {{BKD4}}>;
-var<workgroup> bt: array<f32, {{BK}}>;
-
-{{COMMON}}
-{{LOAD}}
+@group(0) @binding(7) var<storage, read> out: array<f32>;
+@group(0) @binding(8) var<storage, read_write> delta: array<f32>;
+@group(0) @binding(9) var<storage, read_write> dq: array<f32>;
 
 @compute @workgroup_size({{BQ}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let bh = wid.y;
-  let b = bh / params.H;
-  let h = bh % params.H;
-  let i = wid.x * BQ + lid;
-  let valid = i < params.Tq;
-  let row = bh * params.Tq + min(i, params.Tq - 1u);
-  let qo = b * params.qsB + h * params.qsH + min(i, params.Tq - 1u) * params.qsT;
-  let kb = b * params.ksB + h * params.ksH;
+  let S = slot(wid, lid, params.Tq);
+  let row = S.bh * params.Tq + S.tc;
+  let qo = q_row(S.b, S.h, S.tc);
+  let kb = k_row(S.b, S.h, 0u);
   var q$c = ld_q(qo, $c) * params.scale;
   var r$c = ld_dout(qo, $c);
   var g$c = vec4<f32>(0.0);
@@ -41,21 +22,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   di += dot(r$c, ld_out(qo, $c));
   let L = lse[row];
   for (var k0 = 0u; k0 < params.Tk; k0 += BK) {
-    loadKV(kb, k0, b, lid);
+    loadKV(kb, k0, S.b, lid);
     workgroupBarrier();
     let n = min(BK, params.Tk - k0);
     for (var j = 0u; j < n; j++) {
+      var dp = 0.0;
       let kj = j * D4;
       var s = bt[j];
-      var dp = 0.0;
       s += dot(q$c, kt[kj + $c]);
       dp += dot(r$c, vt[kj + $c]);
-      let ds = exp(s - L) * (dp * keepFactor((bh * params.Tq + i) * params.Tk + k0 + j) - di);
+      let ds = exp(s - L) * (dp * keepFactor((S.bh * params.Tq + S.t) * params.Tk + k0 + j) - di);
       g$c += ds * kt[kj + $c];
     }
     workgroupBarrier();
   }
-  if (!valid) { return; }
+  if (!S.valid) { return; }
   st_dq(qo, $c, g$c * params.scale);
   delta[row] = di;
 }

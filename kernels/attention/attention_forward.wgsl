@@ -12,37 +12,20 @@
 // Element (b, h, t, d) of q/out lives at b*qsB + h*qsH + t*qsT + d, of k/v at b*ksB + h*ksH + t*ksT + d.
 // q: (B, H, Tq, D) strided, k, v: (B, H, Tk, D) strided, mask: (B, Tk) 1 = attend, 0 = padding,
 // out: like q, lse: (B, H, Tq)
-{{PARAMS}}
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> mask: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
-
-var<workgroup> kt: array<vec4<f32>, {{BKD4}}>;
-var<workgroup> vt: array<vec4<f32>, {{BKD4}}>;
-var<workgroup> bt: array<f32, {{BK}}>;
-
-{{COMMON}}
-{{LOAD}}
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
 
 @compute @workgroup_size({{BQ}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let bh = wid.y;
-  let b = bh / params.H;
-  let h = bh % params.H;
-  let i = wid.x * BQ + lid;
-  let valid = i < params.Tq;
-  let qo = b * params.qsB + h * params.qsH + min(i, params.Tq - 1u) * params.qsT;
-  let kb = b * params.ksB + h * params.ksH;
+  let S = slot(wid, lid, params.Tq);
+  let qo = q_row(S.b, S.h, S.tc);
+  let kb = k_row(S.b, S.h, 0u);
   var q$c = ld_q(qo, $c) * params.scale;
   var a$c = vec4<f32>(0.0);
   var m = -3.0e38;
   var l = 0.0;
   for (var k0 = 0u; k0 < params.Tk; k0 += BK) {
-    loadKV(kb, k0, b, lid);
+    loadKV(kb, k0, S.b, lid);
     workgroupBarrier();
     let n = min(BK, params.Tk - k0);
     for (var j = 0u; j < n; j++) {
@@ -58,13 +41,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
       let pj = exp(s - m);
       l += pj;
-      let pd = pj * keepFactor((bh * params.Tq + i) * params.Tk + k0 + j);
+      let pd = pj * keepFactor((S.bh * params.Tq + S.t) * params.Tk + k0 + j);
       a$c += pd * vt[kj + $c];
     }
     workgroupBarrier();
   }
-  if (!valid) { return; }
+  if (!S.valid) { return; }
   let inv = 1.0 / l;
   st_out(qo, $c, a$c * inv);
-  lse[bh * params.Tq + i] = m + log(l);
+  lse[S.bh * params.Tq + S.t] = m + log(l);
 }

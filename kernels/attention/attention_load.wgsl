@@ -1,6 +1,10 @@
 // Stages keys k0 .. k0 + BK - 1 of one (batch, head) into kt/vt (as D4 vec4s per key) and their
-// mask bias into bt; zeros past Tk (callers only read the first min(BK, Tk - k0) keys). Pasted in at
-// the LOAD placeholder by the kernels that keep key tiles (forward and dq).
+// mask bias into bt; zeros past Tk (callers only read the first min(BK, Tk - k0) keys). Included by
+// the kernels that keep key tiles (forward and dq).
+var<workgroup> kt: array<vec4<f32>, {{BKD4}}>;
+var<workgroup> vt: array<vec4<f32>, {{BKD4}}>;
+var<workgroup> bt: array<f32, {{BK}}>;
+
 fn loadKV(kb: u32, k0: u32, b: u32, lid: u32) {
   for (var e = lid; e < BK * D4; e += BQ) {
     let key = k0 + e / D4;

@@ -10,8 +10,10 @@ import dkdvSrc from './attention_backward_dkdv.wgsl';
 import commonSrc from './attention_common.wgsl';
 import loadSrc from './attention_load.wgsl';
 import paramsSrc from './attention_params.wgsl';
+import backwardSrc from './attention_backward.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
-import { runtime, template, type Kernel } from '../../engine/core/runtime.ts';
+import { runtime, type Kernel } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { LimitError } from '../../engine/core/errors.ts';
 import { type AttentionGeometry, MAX_HEAD_DIM } from './geometry.ts';
 import { record } from '../../engine/core/tape.ts';
@@ -46,30 +48,33 @@ ${part.map((p, i) => `  ${guard(i)}{ ${n}[o + d + ${i}u] = x.${p}; }`).join('\n'
   return [...r, ...w].join('\n');
 }
 
-/** Repeats every code line that contains `$c` D4 times, with c = 0 .. D4-1 (the per-vec4 registers of a row). */
-function repeatLines(src: string, D4: number): string {
-  return src.split('\n').flatMap((line) => (line.includes('$c') && !line.trimStart().startsWith('//')
-    ? Array.from({ length: D4 }, (_, c) => line.replaceAll('$c', String(c)))
-    : [line])).join('\n');
-}
-
 const IO: Record<string, [string[], string[]]> = {
   attention_forward: [['q', 'k', 'v'], ['out']],
   attention_backward_dq: [['q', 'k', 'v', 'out', 'dout'], ['dq']],
   attention_backward_dkdv: [['q', 'k', 'v', 'dout'], ['dk', 'dv']],
 };
 
-function kernel(name: keyof typeof IO, src: string, D: number, dropout: boolean): Kernel {
+/** The shared pieces of each kernel: Params and inputs, the common helpers, backward's inputs, key tiles. */
+const INCLUDE: Record<keyof typeof IO, string[]> = {
+  attention_forward: [paramsSrc, commonSrc, loadSrc],
+  attention_backward_dq: [paramsSrc, commonSrc, backwardSrc, loadSrc],
+  attention_backward_dkdv: [paramsSrc, commonSrc, backwardSrc],
+};
+
+const SRC: Record<keyof typeof IO, string> = { attention_forward: fwdSrc, attention_backward_dq: dqSrc, attention_backward_dkdv: dkdvSrc };
+
+/**
+ * One fused attention kernel for head dim D: after the shared pieces, lines with `$c` repeat for
+ * c = 0 .. D4-1, the per-vec4 registers of a row.
+ */
+function kernel(name: keyof typeof IO, D: number, dropout: boolean): Kernel {
   const D4 = Math.ceil(D / 4);
   const BK = tileFor(D4);
-  return {
-    key: `${name}:${D}:${dropout}`,
-    code: () => {
-      const full = src.replace('{{PARAMS}}', paramsSrc).replace('{{COMMON}}', commonSrc).replace('{{LOAD}}', loadSrc)
-        .replace('{{IO}}', accessors(D, ...IO[name]));
-      return template(repeatLines(full, D4), { D, D4, BQ, BK, BKD4: BK * D4, DROPOUT: dropout });
-    },
-  };
+  const include = INCLUDE[name];
+  return wgsl(name, SRC[name], {
+    include, defines: { D, D4, BQ, BK, BKD4: BK * D4, DROPOUT: dropout }, unroll: { c: D4 },
+    blocks: (d) => ({ IO: accessors(d.D, ...IO[name]) }),
+  });
 }
 
 /**
@@ -92,18 +97,18 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | n
   const out = Tensor.alloc(q.shape);
   const lse = Tensor.alloc([g.B, g.H, g.Tq]);
   const m = mask ?? q; // an unused binding when there is no mask
-  runtime().run(kernel('attention_forward', fwdSrc, g.D, drop), { q, k, v, mask: m, out, lse }, params, [Math.ceil(g.Tq / BQ), bh]);
+  runtime().run(kernel('attention_forward', g.D, drop), { q, k, v, mask: m, out, lse }, params, [Math.ceil(g.Tq / BQ), bh]);
   const result = record('attention', [q, k, v], out, (dout, needs, [sq, sk, sv, smask, sout, slse]) => {
     // delta: (B, H, Tq); dq: like q; dk, dv: like k
     const delta = Tensor.alloc([g.B, g.H, g.Tq]);
     const dq = Tensor.alloc(q.shape);
-    runtime().run(kernel('attention_backward_dq', dqSrc, g.D, drop),
+    runtime().run(kernel('attention_backward_dq', g.D, drop),
       { q: sq, k: sk, v: sv, mask: smask, out: sout, dout, lse: slse, delta, dq }, params, [Math.ceil(g.Tq / BQ), bh]);
     let dk: Tensor | null = null, dv: Tensor | null = null;
     if (needs[1] || needs[2]) {
       dk = Tensor.alloc(k.shape);
       dv = Tensor.alloc(k.shape);
-      runtime().run(kernel('attention_backward_dkdv', dkdvSrc, g.D, drop),
+      runtime().run(kernel('attention_backward_dkdv', g.D, drop),
         { q: sq, k: sk, v: sv, mask: smask, dout, lse: slse, delta, dk, dv }, params, [Math.ceil(g.Tk / BQ), bh]);
     }
     delta.dispose();

@@ -1,4 +1,4 @@
-// The conv epilogue shared by gemm.wgsl, gemm_sg.wgsl and winograd_out.wgsl (appended to each, after any `enable`): the
+// The conv epilogue shared by gemm.wgsl (both builds) and winograd_out.wgsl (their `include`): the
 // kernel declares `params` (with `hasRes` and `act`) and the `res` binding.
 // The residual added before the activation (params.hasRes; `res` is any buffer without one).
 fn resid(i: u32) -> f32 {

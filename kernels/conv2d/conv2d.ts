@@ -6,8 +6,8 @@
  * - depthwise (groups = Cin, any channel multiplier): a dedicated kernel per pass (depthwise.ts);
  * - 1x1, stride 1, no padding, H*W % 4 == 0: a pointwise GEMM (the subgroup GEMM over one long
  *   row per image where subgroups exist, else pointwise.wgsl);
- * - otherwise: a row-window implicit GEMM (gemm.ts: gemm_sg.wgsl with subgroups on software
- *   adapters, else gemm.wgsl; dx runs it once per stride phase), and a split-K row-window
+ * - otherwise: a row-window implicit GEMM (gemm.ts: gemm.wgsl, built with subgroups on software
+ *   adapters that have them; dx runs it once per stride phase), and a split-K row-window
  *   weight gradient (weight_grad.ts).
  * `variant: 'naive'` forces the one-output-per-invocation kernels, the oracle the tests compare with.
  * Backward computes only the gradients autograd asks for, so a frozen conv whose input needs no
@@ -79,7 +79,7 @@ export function releaseConstantWeights(w: Tensor): void {
   constant.delete(w);
 }
 
-/** The uniform code of an epilogue activation (gemm.wgsl, gemm_sg.wgsl, winograd_out.wgsl). */
+/** The uniform code of an epilogue activation (gemm.wgsl, winograd_out.wgsl). */
 const ACT_CODE = { relu: 1, relu6: 2 } as const;
 
 /** Applies `act` to a kernel's fresh output in place of it (the variants without an epilogue). */

@@ -6,8 +6,10 @@
  * The pipeline key carries that structure, so each distinct layer shape compiles once.
  */
 import dwSrc from './depthwise.wgsl';
+import flatIndexSrc from '../common/flat_index.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
-import { runtime, template, launch1d } from '../../engine/core/runtime.ts';
+import { runtime, launch1d } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import type { ConvGeom } from './geometry.ts';
 import { type AxisPlan, forwardAxis, inputGradAxes, haloPad } from './gemm.ts';
 
@@ -29,8 +31,19 @@ function byOffset(n: number, s: number, nk: number, c: number): Map<number, [num
 const lit = (v: number) => (v < 0 ? `(${v})` : `${v}`);
 const vec = (name: string, e: number) => `${name}${e >> 2}[${e & 3}]`;
 
-/** depthwise.wgsl with its blocks unrolled for a TH x TW tile, one plan per axis, window phase A. */
-function correlateCode(TH: number, TW: number, ph: AxisPlan, pw: AxisPlan, A: number, NV: number, bounded: boolean, vecStore: boolean): string {
+/**
+ * The compile-time structure of a depthwise.wgsl dispatch: tile TH x TW, per axis the source step,
+ * tap step and tap count, window phase A and vec4 count NV, bounded (unpadded) source, vec4 stores.
+ */
+type CorrelateDefines = {
+  TH: number; TW: number; SSH: number; CSH: number; NKH: number; SSW: number; CSW: number; NKW: number;
+  A: number; NV: number; BOUNDED: boolean; VEC_STORE: boolean;
+};
+
+/** depthwise.wgsl's blocks unrolled for a TH x TW tile, one plan per axis, window phase A. */
+function correlateBlocks(d: Readonly<CorrelateDefines>): Record<string, string> {
+  const { TH, TW, A, NV, BOUNDED: bounded, VEC_STORE: vecStore } = d;
+  const ph = { ss: d.SSH, cs: d.CSH, nk: d.NKH }, pw = { ss: d.SSW, cs: d.CSW, nk: d.NKW };
   const ACC: string[] = [], WEIGHTS: string[] = [], BODY: string[] = [], STORE: string[] = [], COLS: string[] = [];
   const used = windowUse(TW, pw.ss, pw.cs, pw.nk, A, NV);
   const whole = used.map((u) => u.every(Boolean));
@@ -73,7 +86,7 @@ function correlateCode(TH: number, TW: number, ph: AxisPlan, pw: AxisPlan, A: nu
     }
     BODY.push('    }');
   }
-  return template(dwSrc, { TH, TW, SSH: ph.ss, SSW: pw.ss, DST: vecStore ? 'vec4<f32>' : 'f32', COLS: COLS.join('\n'), ACC: ACC.join('\n'), WEIGHTS: WEIGHTS.join('\n'), BODY: BODY.join('\n'), STORE: STORE.join('\n') });
+  return { DST: vecStore ? 'vec4<f32>' : 'f32', COLS: COLS.join('\n'), ACC: ACC.join('\n'), WEIGHTS: WEIGHTS.join('\n'), BODY: BODY.join('\n'), STORE: STORE.join('\n') };
 }
 
 /**
@@ -95,11 +108,14 @@ function correlate(src: Tensor, w: Tensor, bias: Tensor | null, dst: Tensor, M: 
   const { groups: [gx, gy], stride } = launch1d(total);
   // vec4 stores when the tile's columns are whole vec4s of dst rows.
   const vecStore = runtime().tuning.depthwise.vecStore && pw.ds === 1 && pw.r === 0 && TW % 4 === 0 && Wd % 4 === 0;
-  const key = `conv2d_depthwise:${TH}x${TW}:${rows.ss},${rows.cs},${rows.nk}:${cols.ss},${cols.cs},${cols.nk},${A}:${bounded ? 'b' : 'p'}${vecStore ? 'v' : ''}`;
-  runtime().run({ key, code: () => correlateCode(TH, TW, rows, cols, A, NV, bounded, vecStore) }, { src, srcf: src, w, bias: bias ?? w, dst }, {
+  const kernel = wgsl<CorrelateDefines>('conv2d_depthwise', dwSrc, {
+    defines: { TH, TW, SSH: rows.ss, CSH: rows.cs, NKH: rows.nk, SSW: cols.ss, CSW: cols.cs, NKW: cols.nk, A, NV, BOUNDED: bounded, VEC_STORE: vecStore },
+    include: [flatIndexSrc], blocks: correlateBlocks,
+  });
+  runtime().run(kernel, { src, srcf: src, w, bias: bias ?? w, dst }, {
     N, C, Csrc, M, isDx: isDx ? 1 : 0, Hs, Ws, Hd, Wd, Hsub: ph.sub, Wsub: pw.sub, rh: ph.r, rw: pw.r, dsh: ph.ds, dsw: pw.ds,
     kh, kw, k0h: ph.k0, k0w: pw.k0, ksh: ph.ks, ksw: pw.ks, c0h: empty ? 0 : ph.c0, winStart: empty ? 0 : (m - A) / 4,
-    tilesH, tilesW, hasBias: bias ? 1 : 0, strideX: stride, total,
+    tilesH, tilesW, hasBias: bias ? 1 : 0, stride, total,
   }, [gx, gy]);
 }
 

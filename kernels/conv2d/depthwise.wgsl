@@ -18,13 +18,11 @@
 // src: (N, Csrc, Hs, Ws) as vec4s, w: (Cin*M, 1, kh, kw), bias: (C) read when hasBias = 1,
 // dst: (N, C, Hd, Wd)
 struct Params {
-  N: u32, C: u32, Csrc: u32, M: u32,
-  isDx: u32, Hs: u32, Ws: u32, Hd: u32,
-  Wd: u32, Hsub: u32, Wsub: u32, rh: u32,
-  rw: u32, dsh: u32, dsw: u32, kh: u32,
-  kw: u32, k0h: u32, k0w: u32, ksh: u32,
-  ksw: u32, c0h: i32, winStart: i32, tilesH: u32,
-  tilesW: u32, hasBias: u32, strideX: u32, total: u32,
+  N: u32, C: u32, Csrc: u32, M: u32, isDx: u32, hasBias: u32,
+  Hs: u32, Ws: u32, Hd: u32, Wd: u32,
+  Hsub: u32, Wsub: u32, rh: u32, rw: u32, dsh: u32, dsw: u32,
+  kh: u32, kw: u32, k0h: u32, k0w: u32, ksh: u32, ksw: u32, c0h: i32, winStart: i32,
+  tilesH: u32, tilesW: u32, stride: u32, total: u32,
 }
 @group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
@@ -35,7 +33,7 @@ struct Params {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let T = gid.x + gid.y * params.strideX;
+  let T = flat_index(gid);
   // Past-the-end invocations recompute the last tile and store nothing.
   let t = min(T, params.total - 1u);
   let tj = t % params.tilesW;

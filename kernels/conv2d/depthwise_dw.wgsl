@@ -12,10 +12,9 @@
 // which costs far less than a padding pass. dy rows are padded to OWp, a multiple of TW.
 // xp: (N, Cin, Hx, Wx) as vec4s, dy: (N, Cin*M, OH, OWp) as vec4s, part: (S, Cin*M, kh*kw)
 struct Params {
-  N: u32, C: u32, M: u32, Cin: u32,
-  Hx: u32, Wx: u32, OH: u32, OWp: u32,
-  sh: u32, rowsPerChunk: u32, chunks: u32, pt: i32,
-  winStart: i32, _pad0: u32, _pad1: u32, _pad2: u32,
+  N: u32, C: u32, M: u32, Cin: u32, Hx: u32, Wx: u32,
+  OH: u32, OWp: u32, sh: u32, pt: i32, winStart: i32,
+  rowsPerChunk: u32, chunks: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 @group(0) @binding(0) var<storage, read> xp: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;

@@ -12,49 +12,33 @@
 // x rows are a multiple of 4 long, so each window vec4 lies wholly inside or outside a row; rows
 // and vec4s outside are replaced by zeros with a select. dy rows are OWv vec4s (padded to 4).
 // depthwise_grad.ts unrolls the ring (PRELOAD, STEP) and the taps (BODY) for the dispatch.
+// Params, xp and xf: depthwise_ring.wgsl.
 // xp: (N, Cin, Hx, Wx), dy: (N, Cin*M, OH, 4*OWv), part: (S, Cin*M, kh*kw)
-struct Params {
-  C: u32, M: u32, Cin: u32, Hx: u32,
-  Wx: u32, OH: u32, OWv: u32, segs: u32,
-  chunks: u32, rowsPerChunk: u32, lanes: u32, strideX: u32,
-  pt: i32, winStart: i32, _pad0: u32, _pad1: u32,
-}
-@group(0) @binding(0) var<storage, read> xp: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> xf: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> part: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let I = gid.x + gid.y * params.strideX;
-  // Past-the-end lanes redo the last lane's work and store nothing.
-  let Ic = min(I, params.lanes - 1u);
-  let seg = Ic % params.segs;
-  let co = (Ic / params.segs) % params.C;
-  let rest = Ic / (params.segs * params.C);
-  let chunk = rest % params.chunks;
-  let n = rest / params.chunks;
+  let I = flat_index(gid);
+  let L = ring_lane(I);
   let Wxv = params.Wx / 4u;
-  let xplane = (n * params.Cin + co / params.M) * params.Hx * Wxv;
-  let dyplane = (n * params.C + co) * params.OH * params.OWv;
-  let q = seg * {{TWV}}u;
-  let cb = i32(q * {{SW}}u) + params.winStart;
+  let xplane = (L.n * params.Cin + L.co / params.M) * params.Hx * Wxv;
+  let dyplane = (L.n * params.C + L.co) * params.OH * params.OWv;
+  let q = L.q;
+  let cb = L.cb;
 {{COLS}}
 {{ACC}}
-  let oh0 = chunk * params.rowsPerChunk;
-  let oh1 = min(oh0 + params.rowsPerChunk, params.OH);
   {
-    let r0 = i32(oh0 * {{SH}}u) - params.pt;
+    let r0 = ring_top(L.oh0);
 {{PRELOAD}}
   }
-  for (var oh = oh0; oh < oh1; oh++) {
-    let r0 = i32(oh * {{SH}}u) - params.pt;
+  for (var oh = L.oh0; oh < L.oh1; oh++) {
+    let r0 = ring_top(oh);
 {{STEP}}
     let dyrow = dyplane + oh * params.OWv + q;
 {{BODY}}
   }
-  let pbase = (((n * params.chunks + chunk) * params.segs + seg) * params.C + co) * {{KHKW}}u;
+  let pbase = (((L.n * params.chunks + L.chunk) * params.segs + L.seg) * params.C + L.co) * {{KHKW}}u;
   if (I < params.lanes) {
 {{STORE}}
   }

@@ -9,16 +9,20 @@
 import dwGradSrc from './depthwise_dw.wgsl';
 import dwRowsSrc from './depthwise_dw_rows.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
-import { runtime, grid, template, launch1d } from '../../engine/core/runtime.ts';
+import { runtime, grid, launch1d } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import type { ConvGeom } from './geometry.ts';
 import { pad, reshaped } from './launch.ts';
 import { sum } from '../reduce/reduce.ts';
-import { ringShape, ringBlocks, ringFits, rowSplit, rowAligned } from './depthwise_rows.ts';
+import { ringDefines, ringBlocks, ringFits, rowSplit, rowAligned, ringInclude, type RingDefines } from './depthwise_rows.ts';
 
 const vec = (name: string, e: number) => `${name}${e >> 2}[${e & 3}]`;
 
-/** depthwise_dw.wgsl with its blocks unrolled for segments of TW columns and window phase A. */
-function weightGradCode(TW: number, NV: number, A: number, g: ConvGeom): string {
+/** depthwise_dw.wgsl's blocks unrolled for segments of TW columns and window phase A. */
+function weightGradBlocks(d: Readonly<Omit<RingDefines, 'SH'>>): Record<string, string> {
+  const { TW, A } = d;
+  const g = { kh: d.KH, kw: d.KW, dh: d.DH, sw: d.SW, dw: d.DW };
+  const NV = Math.ceil((A + (TW - 1) * g.sw + (g.kw - 1) * g.dw + 1) / 4);
   const ACC: string[] = [], STORE: string[] = [], BODY: string[] = [];
   for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
     ACC.push(`  var a${ky}_${kx} = 0.0;`);
@@ -34,13 +38,14 @@ function weightGradCode(TW: number, NV: number, A: number, g: ConvGeom): string 
     }
     BODY.push('      }');
   }
-  return template(dwGradSrc, { TWV: TW / 4, SW: g.sw, KHKW: g.kh * g.kw, ACC: ACC.join('\n'), BODY: BODY.join('\n'), STORE: STORE.join('\n') });
+  return { TWV: String(TW / 4), KHKW: String(g.kh * g.kw), ACC: ACC.join('\n'), BODY: BODY.join('\n'), STORE: STORE.join('\n') };
 }
 
 /** depthwise_dw_rows.wgsl unrolled: the ring of x row windows, TW/4 dy vec4s per row, kh*kw sums. */
-function weightGradRowsCode(TW: number, g: ConvGeom): string {
-  const { A } = ringShape(TW, g);
-  const { COLS, PRELOAD, STEP, ref } = ringBlocks(TW, g);
+function weightGradRowsBlocks(d: Readonly<RingDefines>): Record<string, string> {
+  const { TW, A } = d;
+  const g = { kh: d.KH, kw: d.KW, dh: d.DH, sw: d.SW, dw: d.DW };
+  const { COLS, PRELOAD, STEP, ref } = ringBlocks(d);
   const ACC: string[] = [], BODY: string[] = [], STORE: string[] = [];
   for (let v = 0; v < TW / 4; v++) COLS.push(`  let dq${v} = select(0u, ${v}u, q + ${v}u < params.OWv);\n  let dv${v} = q + ${v}u < params.OWv;`);
   for (let v = 0; v < TW / 4; v++) BODY.push(`    let d${v} = select(vec4<f32>(0.0), dy[dyrow + dq${v}], dv${v});`);
@@ -49,10 +54,10 @@ function weightGradRowsCode(TW: number, g: ConvGeom): string {
     STORE.push(`    part[pbase + ${ky * g.kw + kx}u] = a${ky}_${kx};`);
     for (let c = 0; c < TW; c++) BODY.push(`    a${ky}_${kx} = fma(${vec('d', c)}, ${ref(ky * g.dh, A + c * g.sw + kx * g.dw)}, a${ky}_${kx});`);
   }
-  return template(dwRowsSrc, {
-    TWV: TW / 4, SW: g.sw, SH: g.sh, KHKW: g.kh * g.kw, COLS: COLS.join('\n'), ACC: ACC.join('\n'),
+  return {
+    TWV: String(TW / 4), KHKW: String(g.kh * g.kw), COLS: COLS.join('\n'), ACC: ACC.join('\n'),
     PRELOAD: PRELOAD.join('\n'), STEP: STEP.join('\n'), BODY: BODY.join('\n'), STORE: STORE.join('\n'),
-  });
+  };
 }
 
 /** Sums split-K partial sums (S, Cout*kh*kw) into dw (Cout, 1, kh, kw). */
@@ -76,19 +81,19 @@ export function depthwiseWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor 
     const S = g.N * chunks * segs;
     const part = Tensor.alloc([S, g.Cout * g.kh * g.kw]);
     const { groups: [gx, gy], stride } = launch1d(lanes);
-    const { A } = ringShape(TW, g);
-    const key = `conv2d_depthwise_dw_rows:${TW}:${g.sh},${g.dh},${g.kh}:${g.sw},${g.dw},${g.kw}:${A}`;
-    runtime().run({ key, code: () => weightGradRowsCode(TW, g) }, { xp, xf: xp, dy: dyp, part }, {
-      C: g.Cout, M: g.coutG, Cin: g.Cin, Hx: g.H, Wx: xp.shape[3], OH: g.OH, OWv, segs, chunks, rowsPerChunk, lanes,
-      strideX: stride, pt: g.pt, winStart: (-g.pl - A) / 4,
+    const ring = ringDefines(TW, g);
+    const kernel = wgsl('conv2d_depthwise_dw_rows', dwRowsSrc, { include: ringInclude, defines: ring, blocks: weightGradRowsBlocks });
+    runtime().run(kernel, { xp, xf: xp, dy: dyp, part }, {
+      C: g.Cout, M: g.coutG, Cin: g.Cin, Hx: g.H, Wx: xp.shape[3], OH: g.OH, OW: g.OW, OWv, segs, chunks, rowsPerChunk, lanes,
+      stride, pt: g.pt, winStart: (-g.pl - ring.A) / 4, hasBias: 0,
     }, [gx, gy]);
     xp.dispose();
     dyp.dispose();
     return reduceParts(part, S, wShape);
   }
   const TW = t.gradTW;
-  const A = ((-g.pl % 4) + 4) % 4;
-  const NV = Math.ceil((A + (TW - 1) * g.sw + (g.kw - 1) * g.dw + 1) / 4);
+  // The ring's compile-time structure but SH (this kernel reads the row stride from params.sh).
+  const { SH: _sh, ...taps } = ringDefines(TW, g), A = taps.A;
   const OWp = Math.ceil(g.OW / TW) * TW;
   const dyp = OWp === g.OW ? dy.unrecordedView() : pad(dy, g.OH, OWp, 0, 0);
   const rows = g.N * g.OH;
@@ -96,9 +101,8 @@ export function depthwiseWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor 
   const rowsPerChunk = Math.ceil(rows / S);
   S = Math.ceil(rows / rowsPerChunk);
   const part = Tensor.alloc([S, g.Cout * g.kh * g.kw]);
-  const key = `conv2d_depthwise_dw:${TW}:${g.sw},${g.dw},${g.dh}:${g.kh}x${g.kw}:${A}`;
   const [gx, gy] = grid(Math.ceil((g.Cout * S) / 64));
-  runtime().run({ key, code: () => weightGradCode(TW, NV, A, g) }, { xp, dy: dyp, part }, {
+  runtime().run(wgsl('conv2d_depthwise_dw', dwGradSrc, { defines: taps, blocks: weightGradBlocks }), { xp, dy: dyp, part }, {
     N: g.N, C: g.Cout, M: g.coutG, Cin: g.Cin, Hx: g.H, Wx: xp.shape[3], OH: g.OH, OWp, sh: g.sh, rowsPerChunk, chunks: S,
     pt: g.pt, winStart: (-g.pl - A) / 4,
   }, [gx, gy]);

@@ -4,8 +4,11 @@
  * Streaming loads each x value about once and keeps only one output row's accumulators live.
  */
 import rowsSrc from './depthwise_rows.wgsl';
+import ringSrc from './depthwise_ring.wgsl';
+import flatIndexSrc from '../common/flat_index.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
-import { runtime, template, launch1d } from '../../engine/core/runtime.ts';
+import { runtime, launch1d } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import type { ConvGeom } from './geometry.ts';
 import { pad } from './launch.ts';
 
@@ -25,10 +28,28 @@ export function windowUse(TW: number, ss: number, cs: number, nk: number, A: num
   return used;
 }
 
+/** What the row-streaming kernels include: Params, the x bindings, each lane's work, the flat index. */
+export const ringInclude = [ringSrc, flatIndexSrc];
+
+/**
+ * The compile-time structure of a row-streaming kernel: segment width TW, per axis stride, dilation
+ * and kernel size, window phase A (the key carries these, the WGSL blocks are built from them).
+ */
+export type RingDefines = { TW: number; SH: number; DH: number; KH: number; SW: number; DW: number; KW: number; A: number };
+
+/** The ring structure of a segment of TW output columns of g. */
+export function ringDefines(TW: number, g: ConvGeom): RingDefines {
+  return { TW, SH: g.sh, DH: g.dh, KH: g.kh, SW: g.sw, DW: g.dw, KW: g.kw, A: ((-g.pl % 4) + 4) % 4 };
+}
+
+/** Window geometry of a ring: phase A, vec4 count NV, ring rows L. */
+function ringDims(d: RingDefines): { A: number; NV: number; L: number } {
+  return { A: d.A, NV: Math.ceil((d.A + (d.TW - 1) * d.SW + (d.KW - 1) * d.DW + 1) / 4), L: (d.KH - 1) * d.DH + 1 };
+}
+
 /** Window geometry of a segment of TW output columns: phase A, vec4 count NV, ring rows L. */
 export function ringShape(TW: number, g: ConvGeom): { A: number; NV: number; L: number } {
-  const A = ((-g.pl % 4) + 4) % 4;
-  return { A, NV: Math.ceil((A + (TW - 1) * g.sw + (g.kw - 1) * g.dw + 1) / 4), L: (g.kh - 1) * g.dh + 1 };
+  return ringDims(ringDefines(TW, g));
 }
 
 /** Whether the ring of a TW-column segment fits the register budget (tuning.depthwise.ringBudget floats). */
@@ -42,9 +63,9 @@ export function ringFits(TW: number, g: ConvGeom): boolean {
  * STEP (shift by SH rows, load the entering ones), and `ref(i, e)`, window element e of slot i
  * (slot i holds x row r0 + i; tap ky reads slot ky*DH).
  */
-export function ringBlocks(TW: number, g: ConvGeom): { COLS: string[]; PRELOAD: string[]; STEP: string[]; ref: (i: number, e: number) => string } {
-  const { A, NV, L } = ringShape(TW, g);
-  const used = windowUse(TW, g.sw, g.dw, g.kw, A, NV);
+export function ringBlocks(d: RingDefines): { COLS: string[]; PRELOAD: string[]; STEP: string[]; ref: (i: number, e: number) => string } {
+  const { A, NV, L } = ringDims(d);
+  const used = windowUse(d.TW, d.SW, d.DW, d.KW, A, NV);
   const whole = used.map((u) => u.every(Boolean));
   const COLS: string[] = [], PRELOAD: string[] = [], STEP: string[] = [];
   for (let t = 0; t < NV; t++) COLS.push(`  let cv${t} = u32(cb + ${t}) < Wxv;\n  let cx${t} = u32(select(0, cb + ${t}, cv${t}));`);
@@ -61,10 +82,10 @@ export function ringBlocks(TW: number, g: ConvGeom): { COLS: string[]; PRELOAD: 
       : `      ${slot(i, t, e)} = select(0.0, xf[(rb + cx${t}) * 4u + ${e}u], rv && cv${t});`));
     out.push('    }');
   };
-  const keep = Math.max(0, L - g.sh);
-  // Before the first row, slots sh.. hold what the first step shifts down: rows r0 + 0 .. keep - 1.
-  for (let i = 0; i < keep; i++) load(i + g.sh, i, PRELOAD);
-  for (let i = 0; i < keep; i++) each((t, e) => STEP.push(`    ${slot(i, t, e)} = ${slot(i + g.sh, t, e)};`));
+  const keep = Math.max(0, L - d.SH);
+  // Before the first row, slots SH.. hold what the first step shifts down: rows r0 + 0 .. keep - 1.
+  for (let i = 0; i < keep; i++) load(i + d.SH, i, PRELOAD);
+  for (let i = 0; i < keep; i++) each((t, e) => STEP.push(`    ${slot(i, t, e)} = ${slot(i + d.SH, t, e)};`));
   for (let i = keep; i < L; i++) load(i, i, STEP);
   const ref = (i: number, e: number) => (whole[e >> 2] ? `${slot(i, e >> 2)}[${e & 3}]` : slot(i, e >> 2, e & 3));
   return { COLS, PRELOAD, STEP, ref };
@@ -84,33 +105,35 @@ export function rowSplit(TW: number, g: ConvGeom): { OWv: number; segs: number; 
 /** x with rows a multiple of 4 long (a new handle, or a padded copy). */
 export const rowAligned = (x: Tensor, g: ConvGeom) => (g.W % 4 === 0 ? x.unrecordedView() : pad(x, g.H, Math.ceil(g.W / 4) * 4, 0, 0));
 
+/** The structure of a depthwise_rows.wgsl dispatch: the ring's, vec4 stores, dx (and adding over m > 0). */
+type RowsDefines = RingDefines & { VEC_STORE: boolean; DX: boolean; ACC: boolean };
+
 /**
  * depthwise_rows.wgsl unrolled. Forward: weights w[co, ky, kx] over x plane co / M. dx (of a stride-1
  * conv, g from dxGeom): weights w[co*M + m, kh-1-ky, kw-1-kx] over dy plane co*M + m for each m < M,
- * stores after the first m adding what is there.
+ * stores after the first m adding what is there (ACC, when M > 1).
  */
-function rowsCode(TW: number, g: ConvGeom, vecStore: boolean, dx: boolean): string {
-  const { A } = ringShape(TW, g);
-  const { COLS, PRELOAD, STEP, ref } = ringBlocks(TW, g);
+function rowsBlocks(d: Readonly<RowsDefines>): Record<string, string> {
+  const { TW, KH: kh, KW: kw, DH: dh, SW: sw, DW: dw, A, VEC_STORE: vecStore, DX: dx, ACC: acc } = d;
+  const { COLS, PRELOAD, STEP, ref } = ringBlocks(d);
   const WEIGHTS: string[] = [], BODY: string[] = [], STORE: string[] = [];
-  const acc = dx && g.coutG > 1;
   const wrow = dx ? '(co * params.M + m)' : 'co';
-  for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
-    const t = dx ? (g.kh - 1 - ky) * g.kw + (g.kw - 1 - kx) : ky * g.kw + kx;
-    WEIGHTS.push(`  let w${ky}_${kx} = w[${wrow} * ${g.kh * g.kw}u + ${t}u];`);
+  for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+    const t = dx ? (kh - 1 - ky) * kw + (kw - 1 - kx) : ky * kw + kx;
+    WEIGHTS.push(`  let w${ky}_${kx} = w[${wrow} * ${kh * kw}u + ${t}u];`);
   }
   for (let c = 0; c < TW; c++) {
     BODY.push(`    var a${c} = b;`);
-    for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) BODY.push(`    a${c} = fma(w${ky}_${kx}, ${ref(ky * g.dh, A + c * g.sw + kx * g.dw)}, a${c});`);
+    for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) BODY.push(`    a${c} = fma(w${ky}_${kx}, ${ref(ky * dh, A + c * sw + kx * dw)}, a${c});`);
   }
   const put = (i: string, v: string) => (acc ? `{ let i = ${i}; var s = ${v}; if (m > 0u) { s += y[i]; } y[i] = s; }` : `{ y[${i}] = ${v}; }`);
   if (vecStore) for (let v = 0; v < TW / 4; v++) STORE.push(`      if (j0 + ${4 * v}u < params.OW) ${put(`yrow / 4u + ${v}u`, `vec4<f32>(${[0, 1, 2, 3].map((e) => `a${4 * v + e}`).join(', ')})`)}`);
   else for (let c = 0; c < TW; c++) STORE.push(`      if (j0 + ${c}u < params.OW) ${put(`yrow + ${c}u`, `a${c}`)}`);
-  return template(rowsSrc, {
-    TWV: TW / 4, SW: g.sw, SH: g.sh, DST: vecStore ? 'vec4<f32>' : 'f32', COLS: COLS.join('\n'), WEIGHTS: WEIGHTS.join('\n'),
+  return {
+    TWV: String(TW / 4), DST: vecStore ? 'vec4<f32>' : 'f32', COLS: COLS.join('\n'), WEIGHTS: WEIGHTS.join('\n'),
     MLOOP: dx ? 'for (var m = 0u; m < params.M; m++) ' : '', SRC: dx ? 'co * params.M + m' : 'co / params.M',
     PRELOAD: PRELOAD.join('\n'), STEP: STEP.join('\n'), BODY: BODY.join('\n'), STORE: STORE.join('\n'),
-  });
+  };
 }
 
 /**
@@ -130,15 +153,16 @@ function runRows(src: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, dx: b
   const TW = runtime().tuning.depthwise.rowsTW;
   const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
   const xp = rowAligned(src, g);
-  const { A } = ringShape(TW, g);
-  const { segs, chunks, rowsPerChunk, lanes } = rowSplit(TW, g);
+  const ring = ringDefines(TW, g);
+  const { OWv, segs, chunks, rowsPerChunk, lanes } = rowSplit(TW, g);
   const vecStore = runtime().tuning.depthwise.vecStore && g.OW % 4 === 0;
   const { groups: [gx, gy], stride } = launch1d(lanes);
-  const name = dx ? 'conv2d_depthwise_dx_rows' : 'conv2d_depthwise_rows';
-  const key = `${name}:${TW}:${g.sh},${g.dh},${g.kh}:${g.sw},${g.dw},${g.kw}:${A}:${vecStore ? 'v' : 's'}${dx && g.coutG > 1 ? ':acc' : ''}`;
-  runtime().run({ key, code: () => rowsCode(TW, g, vecStore, dx) }, { xp, xf: xp, w, bias: bias ?? w, y }, {
-    C: g.Cout, M: g.coutG, Cin: g.Cin, Hx: g.H, Wx: xp.shape[3], OH: g.OH, OW: g.OW, segs, chunks, rowsPerChunk, lanes,
-    strideX: stride, pt: g.pt, winStart: (-g.pl - A) / 4, hasBias: bias ? 1 : 0,
+  const kernel = wgsl<RowsDefines>(dx ? 'conv2d_depthwise_dx_rows' : 'conv2d_depthwise_rows', rowsSrc, {
+    include: ringInclude, defines: { ...ring, VEC_STORE: vecStore, DX: dx, ACC: dx && g.coutG > 1 }, blocks: rowsBlocks,
+  });
+  runtime().run(kernel, { xp, xf: xp, w, bias: bias ?? w, y }, {
+    C: g.Cout, M: g.coutG, Cin: g.Cin, Hx: g.H, Wx: xp.shape[3], OH: g.OH, OW: g.OW, OWv, segs, chunks, rowsPerChunk, lanes,
+    stride, pt: g.pt, winStart: (-g.pl - ring.A) / 4, hasBias: bias ? 1 : 0,
   }, [gx, gy]);
   xp.dispose();
   return y;

@@ -11,50 +11,34 @@
 // reading plane SRC = co*M + m and weight row co*M + m, and STORE adds what earlier m stored.
 // Window vec4s read whole load as vec4s, partly read ones as their read floats (xf, the same
 // buffer); x rows are a multiple of 4 long, rows and vec4s outside x read as zeros by select.
+// Params, xp and xf: depthwise_ring.wgsl.
 // xp: (N, Cin, Hx, Wx), w: (Cin*M, 1, kh, kw), bias: (C) read when hasBias = 1, y: (N, C, OH, OW)
-struct Params {
-  C: u32, M: u32, Cin: u32, Hx: u32,
-  Wx: u32, OH: u32, OW: u32, segs: u32,
-  chunks: u32, rowsPerChunk: u32, lanes: u32, strideX: u32,
-  pt: i32, winStart: i32, hasBias: u32, _pad0: u32,
-}
-@group(0) @binding(0) var<storage, read> xp: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> xf: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<{{DST}}>;
-@group(0) @binding(5) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<{{DST}}>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let I = gid.x + gid.y * params.strideX;
-  // Past-the-end lanes redo the last lane's work and store nothing.
-  let Ic = min(I, params.lanes - 1u);
+  let I = flat_index(gid);
   let live = I < params.lanes;
-  let seg = Ic % params.segs;
-  let co = (Ic / params.segs) % params.C;
-  let rest = Ic / (params.segs * params.C);
-  let chunk = rest % params.chunks;
-  let n = rest / params.chunks;
+  let L = ring_lane(I);
+  let co = L.co;
   let Wxv = params.Wx / 4u;
-  let yplane = (n * params.C + co) * params.OH * params.OW;
-  let q = seg * {{TWV}}u;
-  let j0 = q * 4u;
-  let cb = i32(q * {{SW}}u) + params.winStart;
+  let yplane = (L.n * params.C + co) * params.OH * params.OW;
+  let j0 = L.q * 4u;
+  let cb = L.cb;
 {{COLS}}
   var b = 0.0;
   if (params.hasBias == 1u) { b = bias[co]; }
-  let oh0 = chunk * params.rowsPerChunk;
-  let oh1 = min(oh0 + params.rowsPerChunk, params.OH);
   {{MLOOP}}{
-  let xplane = (n * params.Cin + {{SRC}}) * params.Hx * Wxv;
+  let xplane = (L.n * params.Cin + {{SRC}}) * params.Hx * Wxv;
 {{WEIGHTS}}
   {
-    let r0 = i32(oh0 * {{SH}}u) - params.pt;
+    let r0 = ring_top(L.oh0);
 {{PRELOAD}}
   }
-  for (var oh = oh0; oh < oh1; oh++) {
-    let r0 = i32(oh * {{SH}}u) - params.pt;
+  for (var oh = L.oh0; oh < L.oh1; oh++) {
+    let r0 = ring_top(oh);
 {{STEP}}
 {{BODY}}
     let yrow = yplane + oh * params.OW + j0;

@@ -4,11 +4,13 @@
  * are expressed in: per axis, which destination pixels a dispatch writes and which taps reach them.
  */
 import gemmSrc from './gemm.wgsl';
-import gemmSgSrc from './gemm_sg.wgsl';
+import gemmCommonSrc from './gemm_common.wgsl';
 import epilogueSrc from '../common/epilogue.wgsl';
+import subgroupsSrc from '../common/subgroups.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
-import { runtime, grid, template, type Kernel } from '../../engine/core/runtime.ts';
-import { pad, unrollLines, subgroupLanes } from './launch.ts';
+import { runtime, grid } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
+import { pad, subgroupLanes } from './launch.ts';
 
 /** One axis of a correlation dispatch: which destination pixels, which taps. */
 export interface AxisPlan {
@@ -73,6 +75,10 @@ export function haloPad(src: Tensor, phs: AxisPlan[], pws: AxisPlan[], block: nu
   };
 }
 
+/** What the GEMM kernel includes: its Params and bindings, and the conv epilogue. */
+const include = [gemmCommonSrc, epilogueSrc];
+const includeSg = [subgroupsSrc, ...include];
+
 /** The FMAS block of gemm.wgsl: per column tap, its weights, then each pixel's window value times them. */
 function fmaBlock(PX: number, CV: number, SSW: number, CSW: number, NKW: number, A: number): string {
   const lines: string[] = [];
@@ -88,7 +94,7 @@ function fmaBlock(PX: number, CV: number, SSW: number, CSW: number, NKW: number,
   return lines.join('\n');
 }
 
-/** The FMAS block of gemm_sg.wgsl: per column tap, the lanes' weight loads, then per channel quad
+/** The FMAS block of gemm.wgsl with subgroups: per column tap, the lanes' weight loads, then per channel quad
  * its broadcast from the lane that loaded it times every pixel's window value. */
 function fmaBlockSg(SG: number, CQ: number, LQ: number, PX: number, SSW: number, CSW: number, NKW: number, A: number): string {
   const lines: string[] = [];
@@ -99,7 +105,7 @@ function fmaBlockSg(SG: number, CQ: number, LQ: number, PX: number, SSW: number,
       lines.push(`      { let w = subgroupBroadcast(w${k}_${Math.floor(q / SG)}, ${q % SG}u);`);
       for (let p = 0; p < PX; p++) {
         const e = A + p * SSW + k * CSW - lo;
-        lines.push(`        a${q}_${p} = fma(w, vec4<f32>(s${e >> 2}[${e & 3}]), a${q}_${p});`);
+        lines.push(`        a${p}_${q} = fma(w, vec4<f32>(s${e >> 2}[${e & 3}]), a${p}_${q});`);
       }
       lines.push('      }');
     }
@@ -107,7 +113,7 @@ function fmaBlockSg(SG: number, CQ: number, LQ: number, PX: number, SSW: number,
   return lines.join('\n');
 }
 
-/** Output channels per subgroup workgroup of gemm_sg.wgsl for a group of Cg channels (0: don't use it). */
+/** Output channels per subgroup workgroup of gemm.wgsl's subgroup build for a group of Cg channels (0: don't use it). */
 export function subgroupChannels(Cg: number): number {
   const SG = subgroupLanes();
   if (!SG) return 0;
@@ -115,7 +121,7 @@ export function subgroupChannels(Cg: number): number {
 }
 
 /**
- * One correlation dispatch (gemm.wgsl, or gemm_sg.wgsl when `tm` > 0) writing the subgrid ph x pw of dst,
+ * One correlation dispatch (gemm.wgsl, its subgroup build when `tm` > 0) writing the subgrid ph x pw of dst,
  * with `res` (like dst) added and `act` (1 ReLU, 2 ReLU6) applied to each output as it is stored. src: (N, Cred*groups,
  * Hs, Ws) from haloPad, wt from transposeWeights, dst: (N, Cg*groups, Hd, Wd).
  */
@@ -134,22 +140,16 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
   const coBlocks = tm ? cgPad / tm : cgPad / (4 * cv);
   const jBlocks = Math.ceil(pw.sub / PX);
   const [gx, gy] = grid(Math.ceil((N * ph.sub * jBlocks) / (tm ? SG : 64)));
-  const shape = `${col.ss},${col.cs},${col.nk},${A}`;
-  let kernel: Kernel;
-  if (tm) {
-    const CQ = tm / 4, LQ = Math.ceil(CQ / SG);
-    kernel = {
-      key: `conv2d_gemm_sg:${SG}:${tm}:${PX}:${shape}`,
-      code: () => unrollLines(template(gemmSgSrc, { SG, TM: tm, CQ, PX, SSW: col.ss, FMAS: fmaBlockSg(SG, CQ, LQ, PX, col.ss, col.cs, col.nk, A) }),
-        { q: CQ, p: PX, l: LQ, t: NV, e: 4 }) + epilogueSrc,
-    };
-  } else {
-    kernel = {
-      key: `conv2d_gemm:${PX}:${cv}:${shape}`,
-      code: () => unrollLines(template(gemmSrc, { PX, CV: cv, SSW: col.ss, FMAS: fmaBlock(PX, cv, col.ss, col.cs, col.nk, A) }),
-        { p: PX, v: cv, e: 4, k: col.nk, t: NV }) + epilogueSrc,
-    };
-  }
+  // The column taps' structure (source step, tap step and count, window phase) shapes the code.
+  const cols = { SSW: col.ss, CSW: col.cs, NKW: col.nk, A };
+  // Channel quads per invocation (per workgroup with subgroups) and weight quads each lane loads.
+  const CQ = tm ? tm / 4 : cv, LQ = tm ? Math.ceil(CQ / SG) : 0;
+  const kernel = wgsl(tm ? 'conv2d_gemm_sg' : 'conv2d_gemm', gemmSrc, {
+    include: tm ? includeSg : include, defines: { WG: tm ? SG : 64, SG, CQ, PX, ...cols }, unroll: { p: PX, v: CQ, l: LQ, t: NV, e: 4 },
+    blocks: (d) => ({
+      FMAS: d.SG ? fmaBlockSg(d.SG, d.CQ, Math.ceil(d.CQ / d.SG), d.PX, d.SSW, d.CSW, d.NKW, d.A) : fmaBlock(d.PX, d.CQ, d.SSW, d.CSW, d.NKW, d.A),
+    }),
+  });
   runtime().run(kernel, { src, wt, bias: bias ?? wt, dst, res: res ?? wt }, {
     N, groups: groupsN, Cred, Cg, Hs, Ws, Hd, Wd, Hsub: ph.sub, Wsub: pw.sub, rh: ph.r, rw: pw.r, dsh: ph.ds, dsw: pw.ds,
     ssh: ph.ss, jBlocks, nkh: empty ? 0 : ph.nk, ky0: ph.k0, kx0: col.k0, kys: ph.ks, kxs: col.ks, kh, kw,

@@ -11,45 +11,36 @@
 // Software adapters run an invocation's lanes as one SIMD vector and turn every storage load into a
 // bounds-checked loop over lanes and components (lavapipe: ~15 instructions per lane and float,
 // even where all lanes read one address), so the kernel loads as few floats per multiply-add as
-// its registers allow (gemm_sg.wgsl does better where subgroups exist):
-//  - an invocation computes PX consecutive destination pixels of one row x 4*CV channels;
+// its registers allow:
+//  - an invocation computes PX consecutive destination pixels of one row x CQ channel quads;
 //  - for each source channel and tap row it loads the row window all NKW column taps of its PX
 //    pixels read as NV aligned vec4s, and each window value feeds every (pixel, tap) pair reading it;
 //  - weights are vec4s over 4 output channels, each tap's loaded just before its multiply-adds.
+// Two builds of it (gemm.ts), which differ only in the FMAS block and the lane loads:
+//  - conv2d_gemm (SG = 0): workgroups of WG = 64 invocations, each loading its own CQ weight vec4s;
+//  - conv2d_gemm_sg, where subgroups exist: a workgroup is exactly one subgroup of WG = SG lanes
+//    that computes CQ = TM/4 channel quads for SG row segments (one per lane): per source channel and
+//    tap the lanes load the quads once between them (LQ each, quad lid + SG*l) and subgroupBroadcast
+//    hands every lane every weight, a vector permute instead of a load. Per lane and reduction step:
+//    NKW*LQ + NV vec4 loads for NKW*PX*TM multiply-adds.
 // src arrives zero-padded (gemm.ts haloPad) with rows a multiple of 4 long and the window start
 // 4-aligned up to the compile-time phase A, so no load needs a bounds check.
-// Lines naming a pixel, vec4, lane or window index (dollar p, v, e, t) are repeated for p < PX,
-// v < CV, e < 4, t < NV (unrollLines); the FMAS block is unrolled by gemm.ts. Accumulators are
+// Lines naming a pixel, channel quad, lane-load, window or vec4-lane index (dollar p, v, l, t, e)
+// are repeated for p < PX, v < CQ, l < LQ (none without subgroups), t < NV, e < 4 (wgsl unroll);
+// the FMAS block is unrolled by gemm.ts (subgroupBroadcast needs a constant lane). Accumulators are
 // plain variables, which these drivers keep in registers where arrays may go to memory.
 //
+// Params and bindings: gemm_common.wgsl.
 // src: (N, Cred*groups, Hs, Ws) as vec4s, wt: (groups, kh, kw, Cred, CgPad) as vec4s (CgPad = Cg
-// rounded up to 4*CV, zero-filled), bias: (Cg*groups) read when hasBias = 1, dst: (N, Cg*groups, Hd, Wd)
-struct Params {
-  N: u32, groups: u32, Cred: u32, Cg: u32,
-  Hs: u32, Ws: u32, Hd: u32, Wd: u32,
-  Hsub: u32, Wsub: u32, rh: u32, rw: u32,
-  dsh: u32, dsw: u32, ssh: u32, jBlocks: u32,
-  nkh: u32, ky0: u32, kx0: u32, kys: u32,
-  kxs: u32, kh: u32, kw: u32, winStart: u32,
-  c0h: i32, csh: i32, cgPad: u32, coBlocks: u32,
-  hasBias: u32, strideX: u32, act: u32, hasRes: u32,
-}
-@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
-
-@group(0) @binding(5) var<storage, read> res: array<f32>;
-
-@compute @workgroup_size(64)
+// rounded up to 4*CQ, zero-filled), bias: (Cg*groups) read when hasBias = 1, dst: (N, Cg*groups, Hd, Wd)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = wid.z / params.coBlocks;
   let cob = wid.z % params.coBlocks;
   let total = params.N * params.Hsub * params.jBlocks;
-  let B = (wid.x + wid.y * params.strideX) * 64u + lid;
+  let B = (wid.x + wid.y * params.strideX) * {{WG}}u + lid;
   // This invocation's row segment: image n, destination subgrid row i, columns j0 .. j0 + PX - 1.
-  // Past-the-end invocations compute the last segment and store nothing.
+  // Past-the-end invocations compute the last segment and store nothing (they still join the broadcasts).
   let Bc = min(B, total - 1u);
   let j0 = (Bc % params.jBlocks) * {{PX}}u;
   let i = (Bc / params.jBlocks) % params.Hsub;
@@ -59,12 +50,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let cgv = params.cgPad / 4u;
   // Weight vec4s between consecutive column taps.
   let tapStride = params.kxs * params.Cred * cgv;
+  // With subgroups, the weight quads this lane loads for the others: quad lid + SG*l of the block (clamped).
+  let wq$l = min(lid + {{SG}}u * $lu, {{CQ}}u - 1u);
   var a$p_$v = vec4<f32>(0.0);
   for (var k1 = 0u; k1 < params.nkh; k1++) {
     let ky = params.ky0 + k1 * params.kys;
     let row = u32(i32(i * params.ssh) + params.c0h + i32(k1) * params.csh);
     var rb = (n * params.Cred * params.groups + g * params.Cred) * planeV + row * Wsv + j0 * {{SSW}}u / 4u + params.winStart;
-    var wi = ((g * params.kh + ky) * params.kw + params.kx0) * params.Cred * cgv + cob * {{CV}}u;
+    var wi = ((g * params.kh + ky) * params.kw + params.kx0) * params.Cred * cgv + cob * {{CQ}}u;
     for (var c = 0u; c < params.Cred; c++) {
       let s$t = src[rb + $tu];
 {{FMAS}}
@@ -74,7 +67,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   let plane = params.Hd * params.Wd;
   let out = (n * params.Cg * params.groups + g * params.Cg) * plane + (params.rh + params.dsh * i) * params.Wd + params.rw;
-  let o$v_$e = cob * 4u * {{CV}}u + 4u * $vu + $eu;
-  let b$v_$e = select(0.0, bias[g * params.Cg + min(o$v_$e, params.Cg - 1u)], params.hasBias == 1u);
-  if (B < total && j0 + $pu < params.Wsub && o$v_$e < params.Cg) { dst[out + params.dsw * (j0 + $pu) + o$v_$e * plane] = actf(a$p_$v[$eu] + b$v_$e + resid(out + params.dsw * (j0 + $pu) + o$v_$e * plane)); }
+  let o$v = cob * 4u * {{CQ}}u + 4u * $vu;
+  let b$v_$e = select(0.0, bias[g * params.Cg + min(o$v + $eu, params.Cg - 1u)], params.hasBias == 1u);
+  let ok$p = B < total && j0 + $pu < params.Wsub;
+  let d$p = out + params.dsw * (j0 + $pu);
+  if (ok$p && o$v + $eu < params.Cg) { dst[d$p + (o$v + $eu) * plane] = actf(a$p_$v[$eu] + b$v_$e + resid(d$p + (o$v + $eu) * plane)); }
 }

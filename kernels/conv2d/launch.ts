@@ -1,5 +1,5 @@
 /**
- * Launchers shared by the conv2d kernels: the line unroller, the naive oracles
+ * Launchers shared by the conv2d kernels: the naive oracles
  * (forward, dx, dw), weight rearrangement, zero padding, and the 1x1 pointwise GEMM. Shapes are
  * NCHW / OIHW throughout; see README.md.
  */
@@ -9,34 +9,26 @@ import naiveDwSrc from './naive_dw.wgsl';
 import pointwiseSrc from './pointwise.wgsl';
 import wtransSrc from './wtrans.wgsl';
 import padSrc from './pad.wgsl';
+import naiveParamsSrc from './naive_params.wgsl';
+import flatIndexSrc from '../common/flat_index.wgsl';
+import eachSrc from '../common/each.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
-import { runtime, grid, template, launch1d } from '../../engine/core/runtime.ts';
+import { runtime, grid, launch1d } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import type { ConvGeom } from './geometry.ts';
 
 // Tunables of the fast kernels: runtime().tuning.conv (engine/core/tuning.ts).
 
-/**
- * Repeats every line that mentions `$name` for each index of that name (`ranges[name]`), the
- * cartesian product when a line has several, outer names first in `ranges` order. Kernels use it
- * to unroll register blocks into plain variables (`a$p_$v`), which drivers keep in registers,
- * where private arrays may go to scratch memory.
- */
-export function unrollLines(src: string, ranges: Record<string, number>): string {
-  const names = Object.keys(ranges);
-  return src.split('\n').flatMap((line) => {
-    const used = names.filter((n) => line.includes(`$${n}`));
-    let out = [line];
-    for (const n of used) out = out.flatMap((l) => Array.from({ length: ranges[n] }, (_, i) => l.replaceAll(`$${n}`, String(i))));
-    return out;
-  }).join('\n');
-}
-
+/** What the naive kernels include: their Params and the entry of a 1-D launch. */
+const naiveInclude = [naiveParamsSrc, flatIndexSrc, eachSrc];
+/** The entry of a 1-D launch: the kernel writes fn each(i) for i < params.n. */
+export const oneD = [flatIndexSrc, eachSrc];
 
 function naiveParams(g: ConvGeom, total: number, stride: number, hasBias: boolean) {
   return {
     N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, kh: g.kh, kw: g.kw,
     sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, pt: g.pt, pl: g.pl, cinG: g.cinG, coutG: g.coutG,
-    hasBias: hasBias ? 1 : 0, stride, total,
+    hasBias: hasBias ? 1 : 0, stride, n: total,
   };
 }
 
@@ -44,7 +36,7 @@ function naiveParams(g: ConvGeom, total: number, stride: number, hasBias: boolea
 export function naiveForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom): Tensor {
   const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
   const { groups, stride } = launch1d(y.size);
-  runtime().run({ key: 'conv2d_naive', code: () => naiveSrc }, { x, w, bias: bias ?? w, y }, naiveParams(g, y.size, stride, !!bias), groups);
+  runtime().run(wgsl('conv2d_naive', naiveSrc, { include: naiveInclude }), { x, w, bias: bias ?? w, y }, naiveParams(g, y.size, stride, !!bias), groups);
   return y;
 }
 
@@ -52,7 +44,7 @@ export function naiveForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvG
 export function naiveInputGrad(dy: Tensor, w: Tensor, g: ConvGeom): Tensor {
   const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W]);
   const { groups, stride } = launch1d(dx.size);
-  runtime().run({ key: 'conv2d_naive_dx', code: () => naiveDxSrc }, { dy, w, dx }, naiveParams(g, dx.size, stride, false), groups);
+  runtime().run(wgsl('conv2d_naive_dx', naiveDxSrc, { include: naiveInclude }), { dy, w, dx }, naiveParams(g, dx.size, stride, false), groups);
   return dx;
 }
 
@@ -60,7 +52,7 @@ export function naiveInputGrad(dy: Tensor, w: Tensor, g: ConvGeom): Tensor {
 export function naiveWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const dw = Tensor.alloc([g.Cout, g.cinG, g.kh, g.kw]);
   const { groups, stride } = launch1d(dw.size);
-  runtime().run({ key: 'conv2d_naive_dw', code: () => naiveDwSrc }, { x, dy, dw }, naiveParams(g, dw.size, stride, false), groups);
+  runtime().run(wgsl('conv2d_naive_dw', naiveDwSrc, { include: naiveInclude }), { x, dy, dw }, naiveParams(g, dw.size, stride, false), groups);
   return dw;
 }
 
@@ -72,8 +64,8 @@ export function transposeWeights(w: Tensor, g: ConvGeom, swap: boolean, cgPad: n
   const Cred = swap ? g.coutG : g.cinG, Cg = swap ? g.cinG : g.coutG;
   const wt = Tensor.alloc([g.groups, g.kh, g.kw, Cred, cgPad]);
   const { groups, stride } = launch1d(wt.size);
-  runtime().run({ key: 'conv2d_wtrans', code: () => wtransSrc }, { w, wt },
-    { groups: g.groups, Cred, Cg, cgPad, kh: g.kh, kw: g.kw, swap: swap ? 1 : 0, total: wt.size, strideX: stride / 64 }, groups);
+  runtime().run(wgsl('conv2d_wtrans', wtransSrc, { include: oneD }), { w, wt },
+    { groups: g.groups, Cred, Cg, cgPad, kh: g.kh, kw: g.kw, swap: swap ? 1 : 0, n: wt.size, stride }, groups);
   return wt;
 }
 
@@ -93,6 +85,16 @@ export function subgroupLanes(): number {
 /** Channel vec4s per invocation of the GEMM kernels: up to tuning.conv.maxCV, fewer for narrow groups. */
 export function channelVecs(cg: number): number { return Math.max(1, Math.min(runtime().tuning.conv.maxCV, Math.floor(cg / 4))); }
 
+/** The FMAS block of pointwise.wgsl (each weight vec4 loaded right before its multiply-adds) and its pixel order. */
+function pointwiseBlocks({ PV, CV, STRIDED }: { PV: number; CV: number; STRIDED: boolean }): Record<string, string> {
+  const fmas: string[] = [];
+  for (let v = 0; v < CV; v++) {
+    fmas.push(`    let w${v} = wt[wi + ${v}u];`);
+    for (let e = 0; e < 4; e++) for (let q = 0; q < PV; q++) fmas.push(`    a${v}_${e}_${q} = fma(x${q}, vec4<f32>(w${v}[${e}]), a${v}_${e}_${q});`);
+  }
+  return { FMAS: fmas.join('\n'), PIXEL: STRIDED ? '($qu * 64u + lid)' : `(lid * ${PV}u + $qu)` };
+}
+
 /** 1x1 stride-1 unpadded GEMM (pointwise.wgsl); needs H*W % 4 == 0. */
 export function pointwise(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number, cgPad: number, cv: number): void {
   const [N, , H, W] = src.shape;
@@ -100,14 +102,10 @@ export function pointwise(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Ten
   const { pwPV: PV, pwStrided: strided } = runtime().tuning.conv;
   const coBlocks = cgPad / (4 * cv);
   const [gx, gy] = grid(Math.ceil((N * HW4) / (64 * PV)));
-  const key = `conv2d_pointwise:${PV}:${cv}:${strided ? 's' : 'c'}`;
-  const fmas: string[] = [];
-  for (let v = 0; v < cv; v++) {
-    fmas.push(`    let w${v} = wt[wi + ${v}u];`);
-    for (let e = 0; e < 4; e++) for (let q = 0; q < PV; q++) fmas.push(`    a${v}_${e}_${q} = fma(x${q}, vec4<f32>(w${v}[${e}]), a${v}_${e}_${q});`);
-  }
-  const code = () => unrollLines(template(pointwiseSrc, { PV, CV: cv, FMAS: fmas.join('\n'), PIXEL: strided ? '($qu * 64u + lid)' : `(lid * ${PV}u + $qu)` }), { q: PV, v: cv, e: 4 });
-  runtime().run({ key, code },
+  const kernel = wgsl('conv2d_pointwise', pointwiseSrc, {
+    defines: { PV, CV: cv, STRIDED: strided }, unroll: { q: PV, v: cv, e: 4 }, blocks: pointwiseBlocks,
+  });
+  runtime().run(kernel,
     { src, wt, bias: bias ?? wt, dst },
     { N, groups: groupsN, Cred, Cg, HW4, cgPad, coBlocks, hasBias: bias ? 1 : 0, strideX: gx },
     [gx, gy, groupsN * coBlocks]);
@@ -122,8 +120,8 @@ export function pad(src: Tensor, Hp: number, Wp: number, pt: number, pl: number)
   const [N, C, H, W] = src.shape;
   const xp = Tensor.alloc([N, C, Hp, Wp]);
   const { groups, stride } = launch1d(xp.size / 4);
-  runtime().run({ key: 'conv2d_pad', code: () => padSrc }, { x: src, xp },
-    { H, W, Hp, Wpv: Wp / 4, pt, pl, total: xp.size / 4, strideX: stride / 64 }, groups);
+  runtime().run(wgsl('conv2d_pad', padSrc, { include: oneD }), { x: src, xp },
+    { H, W, Hp, Wpv: Wp / 4, pt, pl, n: xp.size / 4, stride }, groups);
   return xp;
 }
 

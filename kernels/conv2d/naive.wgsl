@@ -1,23 +1,12 @@
 // Naive direct convolution: one invocation per output element (the test oracle and fallback).
 // x: (N, Cin, H, W), w: (Cout, Cin/groups, kh, kw), bias: (Cout) read only when hasBias = 1,
 // y: (N, Cout, OH, OW)
-struct Params {
-  N: u32, Cin: u32, H: u32, W: u32,
-  Cout: u32, OH: u32, OW: u32, kh: u32,
-  kw: u32, sh: u32, sw: u32, dh: u32,
-  dw: u32, pt: u32, pl: u32, cinG: u32,
-  coutG: u32, hasBias: u32, stride: u32, total: u32,
-}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.total) { return; }
+fn each(i: u32) {
   let ow = i % params.OW;
   let oh = (i / params.OW) % params.OH;
   let co = (i / (params.OW * params.OH)) % params.Cout;

@@ -1,21 +1,10 @@
 // Naive weight gradient: one invocation per weight element, summing over N, OH, OW.
 // x: (N, Cin, H, W), dy: (N, Cout, OH, OW), dw: (Cout, Cin/groups, kh, kw)
-struct Params {
-  N: u32, Cin: u32, H: u32, W: u32,
-  Cout: u32, OH: u32, OW: u32, kh: u32,
-  kw: u32, sh: u32, sw: u32, dh: u32,
-  dw: u32, pt: u32, pl: u32, cinG: u32,
-  coutG: u32, hasBias: u32, stride: u32, total: u32,
-}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.total) { return; }
+fn each(i: u32) {
   let kx = i % params.kw;
   let ky = (i / params.kw) % params.kh;
   let c = (i / (params.kw * params.kh)) % params.cinG;

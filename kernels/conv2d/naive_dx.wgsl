@@ -1,21 +1,10 @@
 // Naive input gradient (transposed convolution): one invocation per input element.
 // dy: (N, Cout, OH, OW), w: (Cout, Cin/groups, kh, kw), dx: (N, Cin, H, W)
-struct Params {
-  N: u32, Cin: u32, H: u32, W: u32,
-  Cout: u32, OH: u32, OW: u32, kh: u32,
-  kw: u32, sh: u32, sw: u32, dh: u32,
-  dw: u32, pt: u32, pl: u32, cinG: u32,
-  coutG: u32, hasBias: u32, stride: u32, total: u32,
-}
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.stride;
-  if (i >= params.total) { return; }
+fn each(i: u32) {
   let iw = i32(i % params.W);
   let ih = i32((i / params.W) % params.H);
   let ci = (i / (params.W * params.H)) % params.Cin;

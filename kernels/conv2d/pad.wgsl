@@ -1,7 +1,7 @@
 // Zero-pads the spatial dims: xp[n, c, i, j] = x[n, c, i - pt, j - pl] inside x, else 0. Each
 // invocation writes one vec4 of xp (Wp is a multiple of 4), from four scalar loads of x.
 // x: (N, C, H, W), xp: (N, C, Hp, Wp) as vec4s
-struct Params { H: u32, W: u32, Hp: u32, Wpv: u32, pt: u32, pl: u32, total: u32, strideX: u32 }
+struct Params { H: u32, W: u32, Hp: u32, Wpv: u32, pt: u32, pl: u32, n: u32, stride: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> xp: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -13,10 +13,7 @@ fn at(plane: u32, r: u32, q: u32) -> f32 {
   return select(0.0, x[select(0u, (plane * params.H + r) * params.W + q, inside)], inside);
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.strideX;
-  if (i >= params.total) { return; }
+fn each(i: u32) {
   let q = (i % params.Wpv) * 4u - params.pl;
   let r = (i / params.Wpv) % params.Hp - params.pt;
   let plane = i / (params.Wpv * params.Hp);

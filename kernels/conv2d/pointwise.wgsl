@@ -3,7 +3,7 @@
 // Forward (src = x) and input gradient (src = dy, weights swapped) share it. Each invocation
 // computes 4*CV channels x 4*PV pixels: per reduction step CV weight vec4s and PV pixel vec4s feed
 // 4*CV*PV vec4 multiply-adds. Needs H*W % 4 == 0. Lines naming a pixel-vec4, channel-vec4 or lane
-// index (dollar q, v, e) are repeated for q < PV, v < CV, e < 4 (launch.ts unrollLines), and the
+// index (dollar q, v, e) are repeated for q < PV, v < CV, e < 4 (wgsl unroll), and the
 // FMAS block (each weight vec4 loaded right before its multiply-adds) is unrolled by launch.ts, so
 // the accumulators are plain variables that drivers keep in registers.
 // src: (N, Cred*groups, HW) as vec4s, wt: (groups, 1, 1, Cred, CgPad) as vec4s, bias: (Cg*groups)

@@ -4,12 +4,13 @@
  * reduce kernel.
  */
 import weightGradSrc from './weight_grad.wgsl';
-import weightGradSgSrc from './weight_grad_sg.wgsl';
+import subgroupsSrc from '../common/subgroups.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
-import { runtime, template } from '../../engine/core/runtime.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { sum } from '../reduce/reduce.ts';
 import type { ConvGeom } from './geometry.ts';
-import { pad, reshaped, unrollLines, subgroupLanes } from './launch.ts';
+import { pad, reshaped, subgroupLanes } from './launch.ts';
 import type { Kernel } from '../../engine/core/runtime.ts';
 
 /** The TAPS block: per column tap, the window values of 4 output columns times each channel's dy. */
@@ -24,20 +25,18 @@ function tapBlock(RB: number, C4: number, SW: number, DW: number, KW: number): s
   return lines.join('\n');
 }
 
-/** The ACC, TAPS and STORE blocks of weight_grad_sg.wgsl. */
-function sgBlocks(SG: number, TM: number, RB: number, SW: number, DW: number, KW: number): Record<string, string> {
-  const ACC: string[] = [], TAPS: string[] = [], STORE: string[] = [];
+/** The TAPS block of the subgroup build: per channel, its dy vec4 broadcast from the lane that loaded it, dotted with each row's window values of 4 output columns. */
+function tapBlockSg(SG: number, TM: number, RB: number, SW: number, DW: number, KW: number): string {
+  const TAPS: string[] = [];
   for (let o = 0; o < TM; o++) {
-    TAPS.push(`      { let d = subgroupBroadcast(e${Math.floor(o / SG)}, ${o % SG}u);`);
+    TAPS.push(`      { let d = subgroupBroadcast(g${Math.floor(o / SG)}, ${o % SG}u);`);
     for (let r = 0; r < RB; r++) for (let k = 0; k < KW; k++) {
       const el = (p: number) => { const e = p * SW + k * DW; return `s${r}_${e >> 2}[${e & 3}]`; };
-      ACC.push(`  var a${r}_${o}_${k} = 0.0;`);
       TAPS.push(`        a${r}_${o}_${k} += dot(d, vec4<f32>(${[0, 1, 2, 3].map(el).join(', ')}));`);
-      STORE.push(`  if (r${r} < rowsJ && cob * ${TM}u + ${o}u < params.coutG) { part[((chunk * params.Cout + g * params.coutG + cob * ${TM}u + ${o}u) * rowsJ + r${r}) * params.kw + ${k}u] = a${r}_${o}_${k}; }`);
     }
     TAPS.push('      }');
   }
-  return { ACC: ACC.join('\n'), TAPS: TAPS.join('\n'), STORE: STORE.join('\n') };
+  return TAPS.join('\n');
 }
 
 /** Weight gradient dw (Cout, Cin/groups, kh, kw) from x (N, Cin, H, W) and dy (N, Cout, OH, OW). */
@@ -51,6 +50,8 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const dyp = OWp === g.OW ? dy.unrecordedView() : pad(dy, g.OH, OWp, 0, 0);
   const SG = subgroupLanes();
   const NV = Math.ceil((3 * g.sw + (g.kw - 1) * g.dw + 1) / 4);
+  // The column taps (stride, dilation, count) shape the code.
+  const taps = { SW: g.sw, DW: g.dw, KW: g.kw };
   let kernel: Kernel, coBlocks: number, rowBlocks: number, wgs: number;
   if (SG) {
     // Subgroup kernel: TM channels per workgroup, RB rows per lane within the accumulator budget.
@@ -60,11 +61,11 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
     coBlocks = Math.ceil(g.coutG / TM);
     rowBlocks = Math.ceil((g.cinG * g.kh) / (SG * RB));
     wgs = rowBlocks * coBlocks * g.groups;
-    kernel = {
-      key: `conv2d_weight_grad_sg:${SG}:${TM}:${RB}:${g.sw},${g.dw},${g.kw}`,
-      code: () => unrollLines(template(weightGradSgSrc, { SG, TM, RB, SW: g.sw, ...sgBlocks(SG, TM, RB, g.sw, g.dw, g.kw) }),
-        { r: RB, l: Math.ceil(TM / SG), t: NV }),
-    };
+    kernel = wgsl('conv2d_weight_grad_sg', weightGradSrc, {
+      include: [subgroupsSrc], defines: { WG: SG, LANES: SG, CH: TM, RB, ...taps, ZERO: '0.0', SUM: 'a$r_$o_$k' },
+      unroll: { r: RB, o: TM, l: Math.ceil(TM / SG), k: g.kw, t: NV },
+      blocks: (d) => ({ TAPS: tapBlockSg(d.LANES, d.CH, d.RB, d.SW, d.DW, d.KW) }),
+    });
   } else {
     const t = runtime().tuning.conv;
     const C4 = 4 * Math.max(1, Math.min(t.dwCV, Math.floor(g.coutG / 4)));
@@ -72,10 +73,11 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
     coBlocks = Math.ceil(g.coutG / C4);
     rowBlocks = Math.ceil((g.cinG * g.kh) / RB);
     wgs = Math.ceil((rowBlocks * coBlocks * g.groups) / 64);
-    kernel = {
-      key: `conv2d_weight_grad:${RB}:${C4}:${g.sw},${g.dw},${g.kw}`,
-      code: () => unrollLines(template(weightGradSrc, { RB, C4, SW: g.sw, TAPS: tapBlock(RB, C4, g.sw, g.dw, g.kw) }), { r: RB, o: C4, k: g.kw, t: NV }),
-    };
+    kernel = wgsl('conv2d_weight_grad', weightGradSrc, {
+      defines: { WG: 64, LANES: 1, CH: C4, RB, ...taps, ZERO: 'vec4<f32>(0.0)', SUM: 'dot(a$r_$o_$k, vec4<f32>(1.0))' },
+      unroll: { r: RB, o: C4, l: C4, k: g.kw, t: NV },
+      blocks: (d) => ({ TAPS: tapBlock(d.RB, d.CH, d.SW, d.DW, d.KW) }),
+    });
   }
   const rows = g.N * g.OH;
   // Split the pixel reduction so there are enough workgroups, keeping partial sums under 64 MiB.

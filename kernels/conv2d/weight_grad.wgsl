@@ -1,50 +1,60 @@
 // Weight gradient over row windows, split-K over output rows:
 //   part[s, g*coutG + o, c, ky, kx] = sum over output rows R = n*OH + oh in chunk s, columns ow of
 //       dy[n, g*coutG + o, oh, ow] * xp[n, g*cinG + c, oh*sh + ky*dh, ow*SW + kx*DW]
-// An invocation computes RB consecutive weight rows (c, ky) of group g x C4 output channels x KW
-// column taps. Per 4 output columns it loads C4 dy vec4s and, per row, the NV aligned xp vec4s its
-// window spans, and feeds RB*C4*KW vec4 multiply-adds (one per row, channel and tap over the 4
-// columns), summed across the vec4 at the end. Every load is a per-lane loop on software adapters
-// (even at an address shared by the workgroup), so the block is as large as registers allow.
+// A block of RB*LANES consecutive weight rows (c, ky) of group g x CH output channels x KW column
+// taps. Every load is a per-lane loop on software adapters (even at an address shared by the
+// workgroup), so blocks are as large as registers allow. Two builds (weight_grad.ts):
+//  - conv2d_weight_grad: an invocation computes a block (LANES = 1, CH = C4 channels, RB rows). Per
+//    4 output columns it loads CH dy vec4s and, per row, the NV aligned xp vec4s its window spans,
+//    and feeds RB*CH*KW vec4 multiply-adds (one per row, channel and tap over the 4 columns), summed
+//    across the vec4 at the end;
+//  - conv2d_weight_grad_sg, where subgroups exist: a workgroup is one subgroup of LANES = SG lanes
+//    computing CH = TM output channels x SG*RB weight rows (RB per lane). Per 4 output columns the
+//    lanes load the TM dy vec4s between them (LQ each) and subgroupBroadcast hands every lane each
+//    channel's vec4, a vector permute instead of a load per lane; each lane loads only its rows'
+//    windows. Per lane: LQ + RB*NV vec4 loads for TM*RB*KW dot products of 4 columns.
 // xp and dy arrive zero-padded (weight_grad.ts): dy rows to OWp = OW rounded up to 4, xp rows to a
 // multiple of 4 covering every window, so no load needs a bounds check and padding adds zeros.
-// Lines naming a row, channel, tap or window index (dollar r, o, k, t) are repeated for r < RB,
-// o < C4, k < KW, t < NV (unrollLines); the TAPS block is unrolled by weight_grad.ts.
+// Lines naming a row, channel, dy-load, tap or window index (dollar r, o, l, k, t) are repeated for
+// r < RB, o < CH, l < C4 (LQ with subgroups), k < KW, t < NV (wgsl unroll); the TAPS block is
+// unrolled by weight_grad.ts. Accumulators are vec4s (ZERO, summed by SUM) or, with subgroups, floats.
 // xp: (N, Cin, Hp, Wp) as vec4s, dy: (N, Cout, OH, OWp) as vec4s, part: (S, Cout, cinG, kh, kw)
 struct Params {
-  N: u32, Cin: u32, Cout: u32, groups: u32,
-  cinG: u32, coutG: u32, Hp: u32, Wp: u32,
-  OH: u32, OWp: u32, kh: u32, kw: u32,
-  sh: u32, dh: u32, rowsPerChunk: u32, coBlocks: u32,
-  rowBlocks: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  N: u32, Cin: u32, Cout: u32, groups: u32, cinG: u32, coutG: u32,
+  Hp: u32, Wp: u32, OH: u32, OWp: u32,
+  kh: u32, kw: u32, sh: u32, dh: u32,
+  rowsPerChunk: u32, coBlocks: u32, rowBlocks: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 @group(0) @binding(0) var<storage, read> xp: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> part: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  // Lanes run over (weight row block, output channel block, group): every lane has work, since a
-  // shared address saves nothing on these adapters. Past-the-end lanes recompute the last block.
-  let I = wid.x * 64u + lid;
+  // Blocks run over (weight row block, output channel block, group): LANES lanes share one. Every
+  // lane has work, since a shared address saves nothing on these adapters. Past-the-end lanes
+  // recompute the last block.
+  let I = (wid.x * {{WG}}u + lid) / {{LANES}}u;
   let live = I < params.rowBlocks * params.coBlocks * params.groups;
   let Ic = min(I, params.rowBlocks * params.coBlocks * params.groups - 1u);
   let rb = Ic % params.rowBlocks;
   let cob = (Ic / params.rowBlocks) % params.coBlocks;
   let g = Ic / (params.rowBlocks * params.coBlocks);
+  let lane = lid % {{LANES}}u;
   let chunk = wid.y;
   let rowsJ = params.cinG * params.kh;
-  // Weight row r$r = (c, ky) of this invocation; rows past the end repeat the last (unstored).
-  let r$r = rb * {{RB}}u + $ru;
+  // Weight row r$r = (c, ky) of this lane; rows past the end repeat the last (unstored).
+  let r$r = (rb * {{LANES}}u + lane) * {{RB}}u + $ru;
   let c$r = min(r$r, rowsJ - 1u) / params.kh;
   let ky$r = min(r$r, rowsJ - 1u) % params.kh;
   let Wpv = params.Wp / 4u;
   let OWv = params.OWp / 4u;
   let dyPlane = params.OH * OWv;
-  // dy plane of each output channel of the block (channels past coutG repeat the last; unstored).
-  let d$o = (g * params.coutG + min(cob * {{C4}}u + $ou, params.coutG - 1u)) * dyPlane;
-  var a$r_$o_$k = vec4<f32>(0.0);
+  // dy plane of each channel this lane loads (for the others too with subgroups); channels past
+  // coutG repeat the last (unstored).
+  let d$l = (g * params.coutG + min(cob * {{CH}}u + lane + {{LANES}}u * $lu, params.coutG - 1u)) * dyPlane;
+  var a$r_$o_$k = {{ZERO}};
   let rEnd = min((chunk + 1u) * params.rowsPerChunk, params.N * params.OH);
   for (var R = chunk * params.rowsPerChunk; R < rEnd; R++) {
     let n = R / params.OH;
@@ -53,13 +63,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var db = n * params.Cout * dyPlane + oh * OWv;
     for (var q = 0u; q < OWv; q++) {
       let s$r_$t = xp[xb$r + $tu];
-      let g$o = dy[db + d$o];
+      let g$l = dy[db + d$l];
 {{TAPS}}
       xb$r += {{SW}}u;
       db += 1u;
     }
   }
-  let J = rowsJ * params.kw;
-  let o$o = cob * {{C4}}u + $ou;
-  if (live && r$r < rowsJ && o$o < params.coutG) { part[((chunk * params.Cout + g * params.coutG + o$o) * rowsJ + r$r) * params.kw + $ku] = dot(a$r_$o_$k, vec4<f32>(1.0)); }
+  let o$o = cob * {{CH}}u + $ou;
+  if (live && r$r < rowsJ && o$o < params.coutG) { part[((chunk * params.Cout + g * params.coutG + o$o) * rowsJ + r$r) * params.kw + $ku] = {{SUM}}; }
 }

@@ -18,10 +18,12 @@
 import inSrc from './winograd_in.wgsl';
 import wSrc from './winograd_w.wgsl';
 import outSrc from './winograd_out.wgsl';
+import tilesSrc from './winograd_tiles.wgsl';
 import epilogueSrc from '../common/epilogue.wgsl';
 import { Tensor, keep } from '../../engine/core/tensor.ts';
-import { runtime, template, launch1d } from '../../engine/core/runtime.ts';
-import { channelVecs } from './launch.ts';
+import { runtime, launch1d, type Kernel } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
+import { channelVecs, oneD } from './launch.ts';
 import { gemmCorrelate, forwardAxis, subgroupChannels } from './gemm.ts';
 import type { ConvGeom } from './geometry.ts';
 
@@ -104,10 +106,21 @@ export function winogradForwardTile(g: ConvGeom): number {
   return MATS[m] ? m : 0;
 }
 
-function run1d(key: string, code: () => string, bindings: Record<string, Tensor>, params: Record<string, number>, total: number): void {
+function run1d(kernel: Kernel, bindings: Record<string, Tensor>, params: Record<string, number>, total: number): void {
   const { groups, stride } = launch1d(total);
-  runtime().run({ key, code }, bindings, { ...params, total, strideX: stride }, groups);
+  runtime().run(kernel, bindings, { ...params, n: total, stride }, groups);
 }
+
+/** The transform kernels, for tile size M (and, for the weights, FLIP: the input-gradient filter). */
+const weightKernel = (M: number, FLIP: boolean) => wgsl('conv2d_wino_w', wSrc, {
+  include: oneD, defines: { M, FLIP },
+  // w is (Cout, Cin, 3, 3): forward reads w[c, r], dx w[r, c].
+  blocks: (d) => ({ BASE: d.FLIP ? 'r * params.Cg + c' : 'c * params.Cred + r', BODY: weightBody(d.M, d.FLIP) }),
+});
+const inputKernel = (M: number) => wgsl('conv2d_wino_in', inSrc, { include: [tilesSrc, ...oneD], defines: { M }, blocks: (d) => ({ BODY: inputBody(d.M) }) });
+const outputKernel = (M: number) => wgsl('conv2d_wino_out', outSrc, {
+  include: [tilesSrc, ...oneD, epilogueSrc], defines: { M }, blocks: (d) => ({ BODY: outputBody(d.M) }),
+});
 
 /**
  * The 3x3 correlation dst = src ⋆ g (+ bias) by F(m x m, 3 x 3), the one routine behind both
@@ -130,21 +143,19 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
   let u = cache?.get(ukey);
   if (!u) {
     u = Tensor.alloc([A2, Cred, cgPad]);
-    // w is (Cout, Cin, 3, 3): forward reads w[c, r], dx w[r, c].
-    const BASE = flip ? 'r * params.Cg + c' : 'c * params.Cred + r';
-    run1d(`conv2d_wino_w:${m}:${flip ? 'dx' : 'fwd'}`, () => template(wSrc, { BASE, BODY: weightBody(m, flip) }), { w, u }, { Cred, Cg, cgPad }, Cred * cgPad);
+    run1d(weightKernel(m, flip), { w, u }, { Cred, Cg, cgPad }, Cred * cgPad);
     cache?.set(ukey, keep(u));
   }
   const v = Tensor.alloc([1, A2 * Cred, 1, T4]);
-  run1d(`conv2d_wino_in:${m}`, () => template(inSrc, { M: m, BODY: inputBody(m) }), { src, v },
-    { C: Cred, Hs, Ws, tH, tW, T, T4, oy, ox }, Cred * T4);
+  run1d(inputKernel(m), { src, v },
+    { C: Cred, H: Hs, W: Ws, tH, tW, T, T4, oy, ox, hasBias: 0, act: 0, hasRes: 0 }, Cred * T4);
   const mm = Tensor.alloc([1, A2 * Cg, 1, T4]);
   gemmCorrelate(v, u, null, mm, A2, Cred, Cg, cgPad, cv, forwardAxis(1, 1, 1, 0, 1), forwardAxis(T4, 1, 1, 0, 1), 1, 1, tm);
   v.dispose();
   if (!cache) u.dispose();
   const dst = Tensor.alloc([N, Cg, Hd, Wd]);
-  run1d(`conv2d_wino_out:${m}`, () => template(outSrc, { M: m, BODY: outputBody(m) }) + epilogueSrc, { mm, bias: bias ?? mm, dst, res: res ?? mm },
-    { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, hasBias: bias ? 1 : 0, act, hasRes: res ? 1 : 0 }, Cg * T);
+  run1d(outputKernel(m), { mm, bias: bias ?? mm, dst, res: res ?? mm },
+    { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, oy: 0, ox: 0, hasBias: bias ? 1 : 0, act, hasRes: res ? 1 : 0 }, Cg * T);
   mm.dispose();
   return dst;
 }

@@ -2,15 +2,12 @@
 // Forward (swap = 0): c = input channel, o = output channel of group g.
 // Input gradient (swap = 1): c = output channel, o = input channel of group g.
 // w: (groups*coutG, cinG, kh, kw), wt: (groups, kh, kw, Cred, cgPad)
-struct Params { groups: u32, Cred: u32, Cg: u32, cgPad: u32, kh: u32, kw: u32, swap: u32, total: u32, strideX: u32 }
+struct Params { groups: u32, Cred: u32, Cg: u32, cgPad: u32, kh: u32, kw: u32, swap: u32, n: u32, stride: u32 }
 @group(0) @binding(0) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> wt: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * params.strideX;
-  if (i >= params.total) { return; }
+fn each(i: u32) {
   let o = i % params.cgPad;
   let c = (i / params.cgPad) % params.Cred;
   let kx = (i / (params.cgPad * params.Cred)) % params.kw;

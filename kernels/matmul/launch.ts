@@ -10,7 +10,8 @@ import tiledSrc from './matmul_tiled.wgsl';
 import { subgroupLaunch } from './subgroup.ts';
 import { type MatmulPlan, planMatmul } from './plan.ts';
 import { Tensor, type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
-import { runtime, template, type Kernel } from '../../engine/core/runtime.ts';
+import { runtime, type Kernel } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { broadcastShapes } from '../elementwise/elementwise.ts';
 
@@ -25,6 +26,9 @@ export type MatmulVariant = 'auto' | 'naive' | 'blocked' | 'tiled' | 'subgroup';
 interface Launch { kernel: Kernel; rows: number; cols: number }
 
 // The blocked kernel's workgroup shape and the tiled kernel's tiles: runtime().tuning.matmul (engine/core/tuning.ts).
+
+/** Params, bindings and batchOffsets of every matmul kernel (subgroup.ts includes it too). */
+const include = [commonSrc];
 
 function tiledConfig(p: MatmulPlan): { RM: number; RN4: number; BK: number } {
   // 128x128 tiles need enough of them to fill a large GPU; smaller products use 64x64.
@@ -41,15 +45,15 @@ function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: bo
     if (v === 'subgroup') throw new ShapeError(`matmul: the subgroup kernel cannot run here (it needs the device's 'subgroups' feature and 16-byte rows: M ${p.M}, N ${p.N}, K ${p.K})`);
   }
   if (v === 'auto') v = t.kernel === 'subgroup' ? 'blocked' : t.kernel;
-  if (v === 'naive') return { kernel: { key: 'matmul_naive', code: () => commonSrc + naiveSrc }, rows: 8, cols: 8 };
+  if (v === 'naive') return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { AB: 'f32' } }), rows: 8, cols: 8 };
   if (v === 'blocked') {
     const [WX, WY] = t.blockedWG;
-    return { kernel: { key: `matmul_blocked:8x8:${WX}x${WY}`, code: () => commonSrc + template(blockedSrc, { WX, WY }) }, rows: 8 * WY, cols: 8 * WX };
+    return { kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { AB: 'f32', WX, WY }, unroll: { r: 8 } }), rows: 8 * WY, cols: 8 * WX };
   }
   const c = tiledConfig(p);
   const TA = transA, TB = transB;
   return {
-    kernel: { key: `matmul_tiled:${c.RM}x${c.RN4}x${c.BK}:${TA}:${TB}`, code: () => commonSrc + template(tiledSrc, { ...c, TA, TB }) },
+    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { AB: 'f32', ...c, TA, TB } }),
     rows: 16 * c.RM, cols: 64 * c.RN4,
   };
 }

@@ -1,4 +1,5 @@
-// Shared by every matmul kernel: out = op(a) · op(b) per batch, where op is a transpose or not.
+// Shared by every matmul kernel (the `include` of each): out = op(a) · op(b) per batch, where op is
+// a transpose or not. a and b are read as arrays of AB (f32, or vec4<f32> in matmul_subgroup.wgsl).
 // Transposes are strides: a[m, k] lives at aOffset + m * sam + k * sak, b[k, n] at bOffset + k * sbk + n * sbn.
 // Batch dims are broadcast-merged on the host into at most 4 dims; a 0 batch stride broadcasts.
 // a: (batchA, M, K) or (batchA, K, M)
@@ -10,12 +11,12 @@ struct Params {
   bOff: u32, _pad0: u32, _pad1: u32, _pad2: u32,
   batchShape: vec4<u32>, aBatch: vec4<u32>, bBatch: vec4<u32>,
 }
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<{{AB}}>;
+@group(0) @binding(1) var<storage, read> b: array<{{AB}}>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-// Element offsets of batch `bi` into a (x) and b (y).
+// Element offsets of batch `bi` into a (x) and b (y); a 0 stride broadcasts.
 fn batchOffsets(bi: u32) -> vec2<u32> {
   var rem = bi;
   var o = vec2<u32>(0u, 0u);

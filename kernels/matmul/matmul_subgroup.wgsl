@@ -15,32 +15,8 @@
 // a: (batch_a..., M, K), or (batch_a..., K, M) when TRANS_A, read as vec4s
 // b: (batch_b..., K, N), or (batch_b..., N, K) when TRANS_B, read as vec4s
 // out: (batch..., M, N)
-// Params has matmul_common.wgsl's layout (launch.ts fills both alike); the bindings differ (vec4).
+// Params, bindings (a and b as vec4s) and batchOffsets: matmul_common.wgsl.
 enable subgroups;
-
-struct Params {
-  M: u32, N: u32, K: u32, mOff: u32,
-  sam: u32, sak: u32, sbk: u32, sbn: u32,
-  bOff: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-  batchShape: vec4<u32>, aBatch: vec4<u32>, bBatch: vec4<u32>,
-}
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
-
-// Element offsets of batch `bi` into a (x) and b (y); a 0 stride broadcasts.
-fn batchOffsets(bi: u32) -> vec2<u32> {
-  var rem = bi;
-  var o = vec2<u32>(0u, 0u);
-  for (var d = 3; d >= 0; d--) {
-    let s = params.batchShape[d];
-    let c = rem % s;
-    rem = rem / s;
-    o += c * vec2<u32>(params.aBatch[d], params.bBatch[d]);
-  }
-  return o;
-}
 
 @compute @workgroup_size({{SG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -15,6 +15,16 @@ const BS4 = BN / 4u + 1u; // bs row stride (vec4s)
 const TA = {{TA}};
 const TB = {{TB}};
 
+// op(a)[m, k] of the batch at offset oa, op(b)[k, n] of the batch at ob; 0 outside the matrices.
+fn loadA(oa: u32, m: u32, k: u32) -> f32 {
+  let ok = m < params.M && k < params.K;
+  return select(0.0, a[select(0u, oa + m * params.sam + k * params.sak, ok)], ok);
+}
+fn loadB(ob: u32, k: u32, n: u32) -> f32 {
+  let ok = n < params.N && k < params.K;
+  return select(0.0, b[select(0u, ob + k * params.sbk + n * params.sbn, ok)], ok);
+}
+
 // as_: (BK, BM) slice of op(a), rows AS apart; bs: (BK, BN / 4) slice of op(b), rows BS4 apart.
 var<workgroup> as_: array<f32, BK * AS>;
 var<workgroup> bs: array<vec4<f32>, BK * BS4>;
@@ -35,20 +45,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     for (var e = tid; e < BM * BK; e += 256u) {
       var mm: u32; var kk: u32;
       if (TA) { kk = e / BM; mm = e % BM; } else { mm = e / BK; kk = e % BK; }
-      let m = m0 + mm;
-      let k = k0 + kk;
-      let ok = m < M && k < K;
-      let v = a[select(0u, o.x + m * params.sam + k * params.sak, ok)];
-      as_[kk * AS + mm] = select(0.0, v, ok);
+      as_[kk * AS + mm] = loadA(o.x, m0 + mm, k0 + kk);
     }
     for (var e = tid; e < BN * BK; e += 256u) {
       var nn: u32; var kk: u32;
       if (TB) { nn = e / BK; kk = e % BK; } else { kk = e / BN; nn = e % BN; }
-      let n = n0 + nn;
-      let k = k0 + kk;
-      let ok = n < N && k < K;
-      let v = b[select(0u, o.y + k * params.sbk + n * params.sbn, ok)];
-      bs[kk * BS4 + nn / 4u][nn % 4u] = select(0.0, v, ok);
+      bs[kk * BS4 + nn / 4u][nn % 4u] = loadB(o.y, k0 + kk, n0 + nn);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {

@@ -5,7 +5,9 @@
  * since subgroupBroadcast needs a constant lane index and the accumulators must stay in registers.
  */
 import src from './matmul_subgroup.wgsl';
-import { runtime, template, type Kernel } from '../../engine/core/runtime.ts';
+import commonSrc from './matmul_common.wgsl';
+import { runtime, type Kernel } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
 import type { MatmulPlan } from './plan.ts';
 
 /** Whether the subgroup kernel can read these operands as vec4s (16-byte rows along its vec4 axis). */
@@ -18,8 +20,8 @@ export function subgroupRowMultiple(SG: number, transA: boolean): number {
   return transA ? 4 * SG : SG;
 }
 
-/** WGSL of the subgroup kernel for one configuration. */
-export function subgroupSource(TM: number, TNQ: number, SG: number, tA: boolean, tB: boolean): string {
+/** The unrolled blocks of the subgroup kernel for one configuration. */
+function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB }: Readonly<SubgroupDefines>): Record<string, string> {
   const setup: string[] = [], acc: string[] = [], quad: string[] = [], single: string[] = [], store: string[] = [];
   const R = (n: number) => [...Array(n).keys()];
   const K4 = 'K / 4u', M4 = 'M / 4u', N4 = 'N / 4u';
@@ -78,10 +80,17 @@ export function subgroupSource(TM: number, TNQ: number, SG: number, tA: boolean,
     store.push('  }');
   }
   if (!(tA && !tB)) single.length = 0; // K % 4 == 0 is required then: the single-step loop never runs
-  return template(src, {
-    SG, TM, TILE_N: 4 * SG * TNQ,
+  return {
+    TILE_N: String(4 * SG * TNQ),
     SETUP: setup.join('\n'), ACC: acc.join('\n'), QUAD: quad.join('\n'), SINGLE: single.join('\n'), STORE: store.join('\n'),
-  });
+  };
+}
+
+type SubgroupDefines = { AB: string; SG: number; TM: number; TNQ: number; TA: boolean; TB: boolean };
+
+/** The subgroup kernel for one configuration. */
+function subgroupKernel(TM: number, TNQ: number, SG: number, TA: boolean, TB: boolean): Kernel {
+  return wgsl<SubgroupDefines>('matmul_subgroup', src, { include: [commonSrc], defines: { AB: 'vec4<f32>', SG, TM, TNQ, TA, TB }, blocks: subgroupBlocks });
 }
 
 /**
@@ -112,7 +121,7 @@ export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: 
   while (!force && TM > rm && TM / 2 >= p.M && (TM / 2) % rm === 0) TM /= 2;
   const TNQ = tune.TNQ;
   return {
-    kernel: { key: `matmul_subgroup:${TM}x${TNQ}:${SG}:${+tA}${+tB}`, code: () => subgroupSource(TM, TNQ, SG, tA, tB) },
+    kernel: subgroupKernel(TM, TNQ, SG, tA, tB),
     rows: TM, cols: 4 * SG * TNQ,
   };
 }

@@ -1,0 +1,16 @@
+// Uniforms and bindings of the correlation GEMM (gemm.wgsl, both builds), included with
+// kernels/common/epilogue.wgsl (which reads params.act, params.hasRes and res).
+struct Params {
+  N: u32, groups: u32, Cred: u32, Cg: u32, cgPad: u32, coBlocks: u32,
+  Hs: u32, Ws: u32, Hd: u32, Wd: u32,
+  Hsub: u32, Wsub: u32, rh: u32, rw: u32, dsh: u32, dsw: u32, ssh: u32, jBlocks: u32,
+  nkh: u32, ky0: u32, kx0: u32, kys: u32, kxs: u32, kh: u32, kw: u32,
+  winStart: u32, c0h: i32, csh: i32,
+  hasBias: u32, strideX: u32, act: u32, hasRes: u32,
+}
+@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read> res: array<f32>;
