@@ -334,18 +334,6 @@ export async function profile(fn: () => Promise<void> | void, rt: Runtime = runt
 export function resetRuntime(): void { rt = null; }
 
 /**
- * Fills `{{NAME}}` placeholders in a WGSL template. Every placeholder must be given, so a typo
- * fails here with the kernel's name instead of as a WGSL parse error.
- */
-export function template(src: string, values: Record<string, string | number | boolean>): string {
-  const out = src.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
-    if (!(k in values)) throw new ThawError('kernel', `WGSL template: no value for {{${k}}}`);
-    return String(values[k]);
-  });
-  return out;
-}
-
-/**
  * Workgroups of 64 for n invocations of a 1-D kernel, split over x and y as `grid` does; a kernel
  * recovers its index as gid.x + gid.y * stride.
  */
