@@ -1,5 +1,5 @@
 /**
- * The model zoo's architectures: torchvision ResNet-18/34/50, MobileNetV2, ViT and ConvNeXt (PyTorch keys), the
+ * The model zoo's architectures: torchvision ResNet-18/34/50, MobileNetV2, MobileNetV3, EfficientNet, ViT and ConvNeXt (PyTorch keys), the
  * CIFAR ResNets, and the Keras / TF.js layers builder with the two Keras checkpoints of the zoo.
  * `zooClassifier` builds the architecture a zoo entry names and loads its parsed checkpoint.
  */
@@ -16,6 +16,14 @@ export { ResNet, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, IMAGENET_
 export { MobileNetV2, InvertedResidual, mobilenetV2, makeDivisible, type MobileNetV2Options } from './mobilenetv2.ts';
 export { VisionTransformer, visionTransformer, vitB16, MultiheadAttention, EncoderBlock, Encoder, NamedSequential, type VisionTransformerOptions, type VitAttention } from './vit.ts';
 export { ConvNeXt, CNBlock, convnext, convnextTiny, CONVNEXT_TINY, type CNBlockSetting, type ConvNeXtOptions } from './convnext.ts';
+export {
+  EfficientNet, MBConv, efficientnet, efficientnetB0, scaleSetting, EFFICIENTNET_B0_SETTING, EFFICIENTNET_VARIANTS,
+  type EfficientNetName, type EfficientNetOptions, type EfficientNetVariant, type MBConvSetting, type MBConvStage,
+} from './efficientnet.ts';
+export {
+  MobileNetV3, InvertedResidualV3, mobilenetV3, mobilenetV3Small, mobilenetV3Large, mobilenetV3Setting,
+  type MobileNetV3Name, type MobileNetV3Options, type MobileNetV3Setting,
+} from './mobilenetv3.ts';
 export { ResNetCifar, resnet20 } from './resnet_cifar.ts';
 export * from './keras/index.ts';
 export { darknetTiny, nsfwjsMobileNetV2, mobilenetV2KerasGroup } from './keras/zoo.ts';

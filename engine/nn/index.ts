@@ -14,4 +14,6 @@ export { torchDefaultInit } from './init.ts';
 export * as F from './functional.ts';
 export { addN, concatChannels } from './functional.ts';
 export { convBnAct, canFold, foldedConvBn, invalidateFolds } from './fused.ts';
+export { ConvNormAct, type ConvNormActConfig, type ConvNormActivation } from './conv_norm_act.ts';
+export { SqueezeExcitation, type SqueezeActivation, type ScaleActivation } from './squeeze_excitation.ts';
 export { StochasticDepth, type StochasticDepthMode } from './stochastic_depth.ts';

@@ -11,10 +11,12 @@ import type { Tensor } from '../core/tensor.ts';
 import { ThawError } from '../core/errors.ts';
 import { full } from '../core/factory.ts';
 import { dropout, mul } from '../../kernels/index.ts';
+import { STOCHASTIC, type Stochastic } from './roles.ts';
 
 export type StochasticDepthMode = 'row' | 'batch';
 
-export class StochasticDepth extends Module {
+export class StochasticDepth extends Module implements Stochastic {
+  readonly [STOCHASTIC] = true as const;
   /** The seed of the next call's draw. */
   seed: number;
   constructor(readonly p: number, readonly mode: StochasticDepthMode = 'row', seed?: number) {
@@ -23,6 +25,8 @@ export class StochasticDepth extends Module {
     if (mode !== 'row' && mode !== 'batch') throw new ThawError('argument', `StochasticDepth: mode must be 'row' or 'batch', got '${mode}'`);
     this.seed = (seed ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
   }
+
+  get randomInTraining(): boolean { return this.p > 0; }
 
   /** Whether forward() changes its input now (training mode and p > 0). */
   get active(): boolean { return this.training && this.p > 0; }

@@ -8,12 +8,14 @@ import { test } from 'uvu';
 import { join } from 'node:path';
 import { setup } from '../helpers.ts';
 import { ROOT, SHARED, haveShared } from './helpers.ts';
-import { checkGradCase, checkGradRun, gradFixture, loadDetWeights, reportGrad, trainMode } from './gradcheck.ts';
+import { checkGradCase, checkGradRun, gradFixture, loadDetWeights, reportGrad, trainMode, type GradCase } from './gradcheck.ts';
 import { BasicBlockA, resnet20 } from '../../models/resnet_cifar.ts';
 import { ResNet, BasicBlock, Bottleneck } from '../../models/resnet.ts';
 import { mobilenetV2 } from '../../models/mobilenetv2.ts';
 import { VisionTransformer, type VisionTransformerOptions } from '../../models/vit.ts';
 import { ConvNeXt, type CNBlockSetting } from '../../models/convnext.ts';
+import { EfficientNet, type MBConvSetting } from '../../models/efficientnet.ts';
+import { MobileNetV3, type MobileNetV3Setting } from '../../models/mobilenetv3.ts';
 import { KerasClassifier } from '../../models/keras/index.ts';
 import { mobilenetV2KerasGroup } from '../../models/keras/zoo.ts';
 import { loadCheckpointFile } from '../../engine/io/fs.ts';
@@ -66,6 +68,23 @@ for (const [name, make] of Object.entries(VIT_CONVNEXT)) {
   const c = vc[name.replace('_fused', '')];
   test(`${name}: logits and every gradient equal torchvision's, all trainable and with the first ${c.freeze} layer groups frozen`, async () => {
     await checkGradCase(name, make, c);
+  });
+}
+
+/**
+ * EfficientNet and MobileNetV3 built from torchvision's own classes with shrunk settings (every block
+ * kind; make_grad_fixtures.py EFFNET_SMALL, MBV3_SMALL), stochastic depth and dropout 0.
+ */
+const em = gradFixture('effnet_mbv3') as Record<string, GradCase & { setting: unknown[]; lastChannel?: number }>;
+const EFFNET_MBV3 = {
+  efficientnet_small: () => new EfficientNet({ setting: em.efficientnet_small.setting as MBConvSetting[], numClasses: 10, dropout: 0, stochasticDepthProb: 0 }),
+  mobilenet_v3_small_cfg: () => new MobileNetV3('mobilenet_v3_small', {
+    setting: em.mobilenet_v3_small_cfg.setting as MobileNetV3Setting[], lastChannel: em.mobilenet_v3_small_cfg.lastChannel, numClasses: 10, dropout: 0,
+  }),
+};
+for (const [name, make] of Object.entries(EFFNET_MBV3)) {
+  test(`${name} (torchvision's class, small setting): logits and every gradient equal torchvision's, all trainable and with the first ${em[name].freeze} layer groups frozen`, async () => {
+    await checkGradCase(name, make, em[name]);
   });
 }
 

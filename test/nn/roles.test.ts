@@ -9,7 +9,7 @@ import { setup } from '../helpers.ts';
 import { tensor } from '../../engine/core/factory.ts';
 import type { Tensor } from '../../engine/core/tensor.ts';
 import { Module, zerosInit } from '../../engine/nn/module.ts';
-import { Sequential, Conv2d, BatchNorm2d, Dropout, Linear, Flatten, isNormalization, isStochastic } from '../../engine/nn/index.ts';
+import { Sequential, Conv2d, BatchNorm2d, Dropout, Linear, Flatten, StochasticDepth, isNormalization, isStochastic } from '../../engine/nn/index.ts';
 import { freeze, trainableSummary } from '../../engine/train/freeze.ts';
 import { planCache } from '../../engine/train/feature_cache.ts';
 import { seedDropout } from '../../engine/train/finetune.ts';
@@ -73,6 +73,7 @@ test('isStochastic: Dropout, a renamed subclass and BERT attention are stochasti
   assert.ok(isStochastic(d) && d.randomInTraining && isStochastic(new Dropout()));
   assert.not.ok(new Dropout(0).randomInTraining);
   assert.not.ok(isStochastic(new BatchNorm2d(2)) || isStochastic(new Linear(2, 2)));
+  assert.ok(isStochastic(new StochasticDepth(0.1)) && !new StochasticDepth(0).randomInTraining, 'stochastic depth is stochastic (when p > 0)');
   const m = new Wrapped(new Sequential(new Conv2d(3, 2, 1), new Flatten(), d), 2);
   freeze(m, 'trunk');
   const plan = planCache(m, false);
