@@ -43,6 +43,8 @@ for (const op of Object.keys(BINARY) as BinaryOp[]) {
       const na = sa.reduce((p, q) => p * q, 1), nb = sb.reduce((p, q) => p * q, 1);
       const A = randArray(na, pos ? 0.5 : -2, 2), B = randArray(nb, pos ? 0.5 : -2, 2);
       if (op === 'div') for (let i = 0; i < nb; i++) B[i] = B[i] >= 0 ? B[i] + 0.5 : B[i] - 0.5;
+      // maximum/minimum: a on a grid of 0.1, b halfway between, so no pair is within the finite-difference step of a tie.
+      if (op === 'maximum' || op === 'minimum') { A.forEach((v, i) => { A[i] = Math.round(v * 10) / 10; }); B.forEach((v, i) => { B[i] = Math.round(v * 10) / 10 + 0.05; }); }
       const a = variable(tensor(A, sa)), b = variable(tensor(B, sb));
       const outShape: number[] = [];
       const r = Math.max(sa.length, sb.length);
