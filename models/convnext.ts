@@ -12,8 +12,8 @@
 import { Module } from '../engine/nn/module.ts';
 import type { Tensor } from '../engine/core/tensor.ts';
 import { Conv2d, Linear, GELU, Flatten, Permute, Sequential, LayerNorm, LayerNorm2d, StochasticDepth } from '../engine/nn/index.ts';
-import { add, mul, globalAvgPool2d } from '../kernels/index.ts';
-import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
+import { add, mul } from '../kernels/index.ts';
+import { type Classifier, type Stage, runStages, sequentialStages, sequentialGroups } from '../engine/train/types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
 import { ThawError } from '../engine/core/errors.ts';
 
@@ -102,26 +102,13 @@ export class ConvNeXt extends Module implements Classifier {
   features(x: Tensor): Tensor { return runStages(this.stages(), x); }
 
   /** features.0 (stem, /4), then each stage and downsampling layer, then the global average pool → (N, featureDim). */
-  stages(): Stage[] {
-    const out: Stage[] = [];
-    for (let i = 0; i < this.featuresSeq.length; i++) {
-      const m = this.featuresSeq.at(i)!;
-      out.push({ name: `features.${i}`, prefixes: [`features.${i}`], forward: (x) => m.forward(x) });
-    }
-    out.push({ name: 'pool', prefixes: [], forward: (x) => globalAvgPool2d(x) });
-    return out;
-  }
+  stages(): Stage[] { return sequentialStages(this.featuresSeq); }
 
   /** x: (N, 3, H, W) → logits (N, numClasses) */
   forward(x: Tensor): Tensor { return this.classifier.forward(this.features(x)); }
 
   /** One group per entry of `features` (stem, stages, downsampling layers), then the classifier. */
-  layerGroups(): string[][] {
-    const g: string[][] = [];
-    for (let i = 0; i < this.featuresSeq.length; i++) g.push([`features.${i}`]);
-    g.push(['classifier']);
-    return g;
-  }
+  layerGroups(): string[][] { return sequentialGroups(this.featuresSeq); }
 
   /** A new `classifier.2` (Linear) for `numClasses`; the classifier's LayerNorm2d stays. */
   replaceHead(numClasses: number, rng?: () => number): void {

@@ -9,8 +9,8 @@
 import { Module } from '../engine/nn/module.ts';
 import type { Tensor } from '../engine/core/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear, ReLU6, Dropout, Sequential } from '../engine/nn/index.ts';
-import { add, globalAvgPool2d } from '../kernels/index.ts';
-import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
+import { add } from '../kernels/index.ts';
+import { type Classifier, type Stage, runStages, sequentialStages, sequentialGroups } from '../engine/train/types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
 
 /** torchvision's `_make_divisible`: round to the nearest multiple of `divisor`, never down by more than 10%. */
@@ -103,26 +103,13 @@ export class MobileNetV2 extends Module implements Classifier {
   }
 
   /** features.0 (stem, /2) … features.18 (1x1 to featureDim, /32), then the global average pool → (N, featureDim). */
-  stages(): Stage[] {
-    const out: Stage[] = [];
-    for (let i = 0; i < this.featuresSeq.length; i++) {
-      const m = this.featuresSeq.at(i)!;
-      out.push({ name: `features.${i}`, prefixes: [`features.${i}`], forward: (x) => m.forward(x) });
-    }
-    out.push({ name: 'pool', prefixes: [], forward: (x) => globalAvgPool2d(x) });
-    return out;
-  }
+  stages(): Stage[] { return sequentialStages(this.featuresSeq); }
 
   /** x: (N, 3, H, W) → logits (N, numClasses) */
   forward(x: Tensor): Tensor { return this.classifier.forward(this.features(x)); }
 
   /** One group per entry of `features` (stem, 17 inverted residuals, last 1x1 conv), then the classifier. */
-  layerGroups(): string[][] {
-    const g: string[][] = [];
-    for (let i = 0; i < this.featuresSeq.length; i++) g.push([`features.${i}`]);
-    g.push(['classifier']);
-    return g;
-  }
+  layerGroups(): string[][] { return sequentialGroups(this.featuresSeq); }
 
   /** A new `classifier.1` (Linear) for `numClasses`; the Dropout stays. */
   replaceHead(numClasses: number, rng?: () => number): void {

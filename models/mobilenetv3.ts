@@ -16,8 +16,7 @@ import { Linear, Dropout, Hardswish, Sequential } from '../engine/nn/index.ts';
 import { ConvNormAct } from '../engine/nn/conv_norm_act.ts';
 import { SqueezeExcitation } from '../engine/nn/squeeze_excitation.ts';
 import { ThawError } from '../engine/core/errors.ts';
-import { globalAvgPool2d } from '../kernels/index.ts';
-import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
+import { type Classifier, type Stage, runStages, sequentialStages, sequentialGroups } from '../engine/train/types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
 import { makeDivisible } from './mobilenetv2.ts';
 
@@ -146,26 +145,13 @@ export class MobileNetV3 extends Module implements Classifier {
   features(x: Tensor): Tensor { return runStages(this.stages(), x); }
 
   /** features.0 (stem, /2), each inverted residual, the last 1x1 conv, then the global average pool → (N, featureDim). */
-  stages(): Stage[] {
-    const out: Stage[] = [];
-    for (let i = 0; i < this.featuresSeq.length; i++) {
-      const m = this.featuresSeq.at(i)!;
-      out.push({ name: `features.${i}`, prefixes: [`features.${i}`], forward: (x) => m.forward(x) });
-    }
-    out.push({ name: 'pool', prefixes: [], forward: (x) => globalAvgPool2d(x) });
-    return out;
-  }
+  stages(): Stage[] { return sequentialStages(this.featuresSeq); }
 
   /** x: (N, 3, H, W) → logits (N, numClasses) */
   forward(x: Tensor): Tensor { return this.classifier.forward(this.features(x)); }
 
   /** One group per entry of `features`, then the classifier (both of its Linears). */
-  layerGroups(): string[][] {
-    const g: string[][] = [];
-    for (let i = 0; i < this.featuresSeq.length; i++) g.push([`features.${i}`]);
-    g.push(['classifier']);
-    return g;
-  }
+  layerGroups(): string[][] { return sequentialGroups(this.featuresSeq); }
 
   /** A new `classifier.3` (the last Linear) for `numClasses`; classifier.0, the Hardswish and the Dropout stay. */
   replaceHead(numClasses: number, rng?: () => number): void {

@@ -1,6 +1,8 @@
 /** The interface every backbone in models/ implements, so freezing, fine-tuning and the CLI treat them alike. */
 import type { Module } from '../nn/module.ts';
 import type { Tensor } from '../core/tensor.ts';
+import type { Sequential } from '../nn/container.ts';
+import { globalAvgPool2d } from '../../kernels/index.ts';
 import type { PreprocessSpec } from '../data/preprocess.ts';
 
 /** An image classifier: a trunk (`features`) and a replaceable head, with layer groups for freezing. */
@@ -42,4 +44,23 @@ export function runStages(stages: readonly Stage[], x: Tensor): Tensor {
   let y = x;
   for (const s of stages) y = s.forward(y);
   return y;
+}
+
+/**
+ * The stages of a torchvision-style trunk: one per entry of the Sequential registered as `name`
+ * (`features.0`, `features.1`, ...), then the global average pool to (N, C).
+ */
+export function sequentialStages(seq: Sequential, name = 'features'): Stage[] {
+  const out: Stage[] = [];
+  for (let i = 0; i < seq.length; i++) {
+    const m = seq.at(i)!;
+    out.push({ name: `${name}.${i}`, prefixes: [`${name}.${i}`], forward: (x) => m.forward(x) });
+  }
+  out.push({ name: 'pool', prefixes: [], forward: (x) => globalAvgPool2d(x) });
+  return out;
+}
+
+/** Layer groups of such a model: one per entry of its `name` Sequential, then the head. */
+export function sequentialGroups(seq: Sequential, name = 'features', head = 'classifier'): string[][] {
+  return [...Array.from({ length: seq.length }, (_, i) => [`${name}.${i}`]), [head]];
 }

@@ -11,6 +11,7 @@ import { reshape } from '../../engine/core/shape.ts';
 import { Linear, Dropout, STOCHASTIC, type Stochastic } from '../../engine/nn/index.ts';
 import type { BertConfig } from './config.ts';
 import { add, gelu, relu, tanh, gather, slice, layerNorm, attention, type AttentionImpl } from '../../kernels/index.ts';
+import { LayerNorm } from '../../engine/nn/layer_norm.ts';
 
 /** N(0, std) init (Box-Muller over `rng`), BERT's init of Linear and Embedding weights. */
 export function normalInit(std: number, rng: () => number = Math.random): Init {
@@ -23,19 +24,6 @@ export function normalInit(std: number, rng: () => number = Math.random): Init {
     }
     return a;
   };
-}
-
-/** torch.nn.LayerNorm over the last dim: weight (H) ones, bias (H) zeros. */
-export class LayerNorm extends Module {
-  constructor(readonly size: number, readonly eps = 1e-5) {
-    super();
-    this.param('weight', [size], onesInit);
-    this.param('bias', [size], zerosInit);
-  }
-  get weight(): Tensor { return this._params.get('weight')!; }
-  get bias(): Tensor { return this._params.get('bias')!; }
-  /** x: (..., size) → same shape. */
-  forward(x: Tensor): Tensor { return layerNorm(x, this.weight, this.bias, this.eps); }
 }
 
 /** torch.nn.Embedding: weight (num, dim); the `paddingIdx` row starts at zero and gets no gradient. */
