@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
 import type { Module } from '../../engine/nn/module.ts';
 import { tidy, type Tensor, noGrad } from '../../engine/core/tensor.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { detUniform } from './detinit.ts';
 import type { Classifier } from '../../engine/train/types.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -101,4 +103,35 @@ export async function checkStages(model: Classifier & Module, x: Tensor): Promis
   assert.equal(b.shape, [x.shape[0], model.featureDim]);
   assert.equal(Array.from(await b.data()), Array.from(await a.data()), 'stages composed != features');
   a.dispose(); b.dispose();
+}
+
+/**
+ * The whole Classifier contract on a small model with `numClasses` 7 (disposed at the end): layer groups
+ * (checkGroups), features and logits shapes, stages composing to features (checkStages), the head on
+ * features equal to forward, and replaceHead(3): the trunk's keys untouched, the head's keys kept and
+ * all that headPrefix selects, exactly its last Linear's weight and bias now 3 wide.
+ */
+export async function checkClassifierContract(m: Classifier & Module): Promise<void> {
+  checkGroups(m);
+  m.eval();
+  const x = tensor(detUniform('x', 2 * 3 * 32 * 32, -1, 1), [2, 3, 32, 32]);
+  const [f, y, yh] = noGrad(() => tidy(() => [m.features(x), m.forward(x), m.head.forward(m.features(x))]));
+  assert.equal(f.shape, [2, m.featureDim]);
+  assert.equal(y.shape, [2, 7]);
+  assert.equal(Array.from(await yh.data()), Array.from(await y.data()), 'head(features(x)) != forward(x)');
+  await checkStages(m, x);
+  const inHead = (k: string) => k.startsWith(`${m.headPrefix}.`);
+  const trunk = () => m.namedParameters().filter(([k]) => !inHead(k)).map(([k]) => k);
+  const head = () => m.namedParameters().filter(([k]) => inHead(k)).map(([k, t]) => [k, t.shape] as const);
+  const trunkBefore = trunk(), headBefore = head();
+  m.replaceHead(3);
+  const y2 = noGrad(() => tidy(() => m.forward(x)));
+  assert.equal(y2.shape, [2, 3]);
+  assert.equal(trunk(), trunkBefore);
+  const headAfter = head();
+  assert.equal(headAfter, m.head.namedParameters(m.headPrefix).map(([k, t]) => [k, t.shape] as const));
+  assert.equal(headAfter.map(([k]) => k), headBefore.map(([k]) => k));
+  assert.equal(headAfter.filter((e, i) => JSON.stringify(e) !== JSON.stringify(headBefore[i])).map(([, s]) => s[0]), [3, 3]);
+  for (const t of [x, f, y, yh, y2]) t.dispose();
+  m.dispose();
 }
