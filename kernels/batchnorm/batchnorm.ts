@@ -16,6 +16,11 @@ import countSrc from './bn_count.wgsl';
 import chunkSrc from './bn_chunk.wgsl';
 import statsSrc from './bn_stats.wgsl';
 import channelSrc from './bn_channel.wgsl';
+import trainSrc from './bn_train.wgsl';
+import trainBackSrc from './bn_train_backward.wgsl';
+import teamSrc from '../common/team.wgsl';
+import teamSumSrc from '../common/team_sum.wgsl';
+import { teamFor, teamGroups } from '../common/team.ts';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
@@ -75,6 +80,97 @@ function vecKernel(name: string, src: string, w: 1 | 4, act: BnActivation | null
   return wgsl(name, src, { include: VEC_INCLUDE[name], defines: { W: w, ACTIVATION: (act ?? 'none') as BnActivation | 'none' }, blocks: vecBlocks });
 }
 
+/**
+ * Most values per channel (N * H * W) for which training mode runs as one dispatch forward
+ * (bn_train) and one backward (bn_train_backward), a team of invocations per channel, instead of
+ * the chunked partial sums, their merge, the running-stat update and the apply (4 forward, 3 backward):
+ * small maps are where the dispatches cost more than the sums. Past it, the chunks spread a
+ * channel's sums over more invocations.
+ */
+export const BN_ONE_PASS_MAX = 1 << 16;
+let onePassMax = BN_ONE_PASS_MAX;
+/** Sets the one-dispatch limit (0: always the chunked kernels; tests compare the two); returns the previous one. */
+export function setBnOnePassMax(n: number): number {
+  const old = onePassMax;
+  onePassMax = Math.max(0, Math.floor(n));
+  return old;
+}
+
+/** bn_train's running-statistics and counter bindings and code. */
+function trainBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; RUNNING: number; COUNTER: number }): Record<string, string> {
+  return {
+    ...vecBlocks(d),
+    RUNNING_DECL: [
+      ...(d.RUNNING ? ['@group(0) @binding(5) var<storage, read_write> runningMean: array<f32>;', '@group(0) @binding(6) var<storage, read_write> runningVar: array<f32>;'] : []),
+      ...(d.COUNTER ? ['@group(0) @binding(7) var<storage, read_write> count: array<i32>;'] : []),
+    ].join('\n'),
+    RUNNING_UPDATE: [
+      ...(d.RUNNING ? [
+        '    let mo = params.momentum;',
+        '    runningMean[c] = (1.0 - mo) * runningMean[c] + mo * m;',
+        '    runningVar[c] = (1.0 - mo) * runningVar[c] + mo * v * params.unbias;',
+      ] : []),
+      ...(d.COUNTER ? ['    if (c == 0u) { count[0] = count[0] + 1; }'] : []),
+    ].join('\n'),
+  };
+}
+
+/** bn_train_backward's dx and activation-mask bindings and code. */
+function trainBackBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; DX: number }): Record<string, string> {
+  const T = d.W === 4 ? 'vec4<f32>' : 'f32', act = d.ACTIVATION;
+  return {
+    T,
+    HSUM: vecBlocks(d).HSUM,
+    DX_DECL: d.DX ? `@group(0) @binding(6) var<storage, read_write> dx: array<${T}>;` : '',
+    MASK_DECL: act !== 'none' ? `@group(0) @binding(7) var<storage, read> y: array<${T}>;` : '',
+    LOAD: act === 'none' ? 'return g[i];'
+      : `return select(${T}(0.0), g[i], ${act === 'relu' ? `y[i] > ${T}(0.0)` : `(y[i] > ${T}(0.0)) & (y[i] < ${T}(6.0))`});`,
+    DX_PASS: d.DX ? [
+      '  for (var e = t; e < total; e += TEAM) {',
+      '    let i = elem(c, e);',
+      '    let xhat = (x[i] - st.x) * st.y;',
+      '    dx[i] = weight[c] * st.y * (grad_at(i) - sg / params.M - xhat * (sgx / params.M));',
+      '  }',
+    ].join('\n') : '',
+  };
+}
+
+/**
+ * Training-mode batch norm in one dispatch (bn_train; backward bn_train_backward), for x (N, C, HW)
+ * with M = N * HW values per channel: the same expressions as the chunked kernels, the sums in a
+ * team's tree order instead of chunk by chunk.
+ */
+function batchNormOnePass(x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null,
+  counter: Tensor | null, act: BnActivation | null, momentum: number, eps: number, N: number, C: number, HW: number): Tensor {
+  const rt = runtime(), M = N * HW, W = vecWidth(HW), HWv = HW / W, ACTIVATION = (act ?? 'none') as BnActivation | 'none';
+  const team = teamFor(N * HWv), groups = teamGroups(C, team);
+  const w = weight ?? full([C], 1), b = bias ?? full([C], 0);
+  const stats = Tensor.alloc([C, 2]), out = Tensor.alloc(x.shape);
+  const RUNNING = runningMean ? 1 : 0, COUNTER = counter ? 1 : 0;
+  rt.run(wgsl('bn_train', trainSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, SUM_T: 'f32', W, ACTIVATION, RUNNING, COUNTER }, blocks: trainBlocks }),
+    { x, out, stats, weight: w, shift: b, ...(RUNNING ? { runningMean: runningMean!, runningVar: runningVar! } : {}), ...(COUNTER ? { count: counter! } : {}) },
+    { rows: C, N, C, HWv, eps, momentum, unbias: M / (M - 1) }, groups);
+  if (!bias) b.dispose();
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  record(act ? `batchNorm2d+${act}` : 'batchNorm2d', inputs, out, (gOut, needs, [sx, sStats, sW, sY]) => {
+    const needW = !!weight && needs[1], needB = !!bias && needs[weight ? 2 : 1];
+    if (!needs[0] && !needW && !needB) return inputs.map(() => null);
+    const sumG = Tensor.alloc([C]), sumGXhat = Tensor.alloc([C]);
+    const dx = needs[0] ? Tensor.alloc(x.shape) : null;
+    rt.run(wgsl('bn_train_backward', trainBackSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, SUM_T: 'vec2<f32>', W, ACTIVATION, DX: dx ? 1 : 0 }, blocks: trainBackBlocks }),
+      { g: gOut, x: sx, stats: sStats, weight: sW, sumG, sumGXhat, ...(dx ? { dx } : {}), ...(act ? { y: sY } : {}) }, { rows: C, N, C, HWv, M }, groups);
+    const grads: (Tensor | null)[] = [dx];
+    if (weight) grads.push(needW ? sumGXhat : null);
+    if (bias) grads.push(needB ? sumG : null);
+    if (!needW) sumGXhat.dispose();
+    if (!needB) sumG.dispose();
+    return grads;
+  }, [x, stats, w, ...(act ? [out] : [])]);
+  stats.dispose();
+  if (!weight) w.dispose();
+  return out;
+}
+
 /** An activation batchNorm2d can fuse (forward in bn_apply, its mask in the backward sums). */
 export type BnActivation = 'relu' | 'relu6';
 
@@ -124,14 +220,17 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
   const M = N * HW;
   const useBatch = training || !runningMean;
   if (useBatch && M < 2) throw new ShapeError(`batchNorm2d: batch statistics need more than 1 value per channel, got input ${shapeStr(x.shape)}`);
+  const act = opts.activation ?? null;
+  if (act && act !== 'relu' && act !== 'relu6') throw new ThawError('argument', `batchNorm2d: activation must be 'relu' or 'relu6', got ${act}`);
+  const counter = training ? opts.counter ?? null : null;
+  if (counter && (counter.dtype !== 'i32' || counter.size !== 1)) throw new ShapeError(`batchNorm2d: counter must be a one-element i32 tensor, got ${shapeStr(counter.shape)} ${counter.dtype}`);
+  if (useBatch && M <= onePassMax) return batchNormOnePass(x, weight, bias, training ? runningMean : null, training ? runningVar : null, counter, act, momentum, eps, N, C, HW);
   const rt = runtime();
   const cg: [number] = [Math.ceil(C / 64)];
   const mean = Tensor.alloc([C]), invstd = Tensor.alloc([C]);
   // The affine scale weight * invstd is written by the statistics kernels themselves.
   const w = weight ?? full([C], 1), b = bias ?? full([C], 0);
   const scale = Tensor.alloc([C]);
-  const counter = training ? opts.counter ?? null : null;
-  if (counter && (counter.dtype !== 'i32' || counter.size !== 1)) throw new ShapeError(`batchNorm2d: counter must be a one-element i32 tensor, got ${shapeStr(counter.shape)} ${counter.dtype}`);
   if (useBatch) {
     const variance = Tensor.alloc([C]);
     const { K, nPer } = bnChunks(N, C, HW), vw = vecWidth(HW);
@@ -156,8 +255,6 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     rt.run(wgsl('bn_running', runningSrc, { include: [channelSrc, statsSrc] }), { runningMean: runningMean!, runningVar: runningVar!, mean, invstd, weight: w, scale }, { C, eps }, cg);
     if (counter) incrementCounter(counter);
   }
-  const act = opts.activation ?? null;
-  if (act && act !== 'relu' && act !== 'relu6') throw new ThawError('argument', `batchNorm2d: activation must be 'relu' or 'relu6', got ${act}`);
   const out = channelAffine(x, mean, scale, b, C, HW, act);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   record(act ? `batchNorm2d+${act}` : 'batchNorm2d', inputs, out, (gOut, needs, [sx, sMean, sInv, sW, sScale, sY]) => {

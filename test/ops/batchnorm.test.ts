@@ -8,7 +8,7 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { mul, unary } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
 import { runtime } from '../../engine/core/runtime.ts';
-import { batchNorm2d, bnChunks, incrementCounter, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
+import { batchNorm2d, bnChunks, incrementCounter, setBnOnePassMax, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
 import { batchNormRef } from '../../kernels/batchnorm/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
@@ -101,10 +101,15 @@ function bnBackwardRef(x: ArrayLike<number>, shape: number[], w: ArrayLike<numbe
 
 // Shapes whose per-channel reductions split into several chunks (the last one short), with and
 // without vec4 loads, on values far from zero (a one-pass E[x^2] - E[x]^2 would lose the variance).
-for (const shape of [[7, 3, 12, 12], [9, 2, 9, 11], [33, 5, 4, 4], [5, 70, 7, 8]]) {
+// The same shapes through the one-dispatch kernels (a team per channel, bn_train), which run maps of
+// up to BN_ONE_PASS_MAX values per channel, and [3, 2, 160, 160] past that limit through the chunks.
+for (const [shape, onePass] of [[7, 3, 12, 12], [9, 2, 9, 11], [33, 5, 4, 4], [5, 70, 7, 8], [3, 2, 160, 160]].flatMap((s) => [[s, false], [s, true]] as [number[], boolean][])) {
   const [N, C] = shape, HW = shape.slice(2).reduce((a, b) => a * b, 1);
   const { K, nPer } = bnChunks(N, C, HW);
-  test(`batchNorm2d [${shape}] (${K} chunks of ${nPer}, ${HW % 4 ? 'scalar' : 'vec4'}) training on offset data vs float64`, async () => {
+  if (onePass && N * HW > 1 << 16) continue;
+  test(`batchNorm2d [${shape}] (${onePass ? 'one dispatch' : `${K} chunks of ${nPer}`}, ${HW % 4 ? 'scalar' : 'vec4'}) training on offset data vs float64`, async () => {
+    const old = setBnOnePassMax(onePass ? 1 << 16 : 0);
+    try {
     const n = N * C * HW;
     // The values the GPU sees (f32), so the reference does not also measure the input rounding (~3e-5 at 1000).
     const xs = Float32Array.from(randArray(n, 999, 1001)), ws = randArray(C, 0.5, 1.5), bs = randArray(C), gs = randArray(n);
@@ -121,6 +126,7 @@ for (const shape of [[7, 3, 12, 12], [9, 2, 9, 11], [33, 5, 4, 4], [5, 70, 7, 8]
     assertClose(r.dweight!, back.dw, 5e-3, 1e-3, 'dweight');
     assertClose(r.dbias!, back.db, 1e-4, 1e-5, 'dbias');
     for (const t of [w, b, rm, rv]) t.dispose();
+    } finally { setBnOnePassMax(old); }
   });
 }
 
@@ -167,20 +173,26 @@ test('batchNorm2d counter: counted in the running-stats update (training), separ
     f().dispose();
     return [...rt.dispatchByName].filter(([k, v]) => v !== (before.get(k) ?? 0) && k.startsWith('bn_')).map(([k, v]) => `${k}=${v - (before.get(k) ?? 0)}`).sort();
   };
-  // Training with running stats: partial sums, merge (with the scale), update (with the counter), apply.
+  // Training with running stats, few values per channel: one kernel (statistics, running update, counter, apply).
+  assert.equal(kernels(() => batchNorm2d(x, w, b, rm, rv, { training: true, counter: c })), ['bn_train=1']);
+  // More values per channel than the one-pass limit: partial sums, merge (with the scale), update (with the counter), apply.
+  const old = setBnOnePassMax(2 * 4 * 4 - 1);
   assert.equal(kernels(() => batchNorm2d(x, w, b, rm, rv, { training: true, counter: c })), ['bn_apply=1', 'bn_merge=1', 'bn_partial=1', 'bn_update=1']);
+  setBnOnePassMax(old);
   // Inference: running stats (with the scale) and apply; the counter is left alone, as in PyTorch.
   assert.equal(kernels(() => batchNorm2d(x, w, b, rm, rv, { training: false, counter: c })), ['bn_apply=1', 'bn_running=1']);
   batchNorm2d(x, w, b, null, null, { training: true, counter: c }).dispose();
   batchNorm2d(x, null, null, rm, rv, { training: true }).dispose();
-  assert.equal(Array.from(await c.data()), [7]);
+  assert.equal(Array.from(await c.data()), [8]);
   assert.throws(() => batchNorm2d(x, w, b, rm, rv, { training: true, counter: rm }), /counter/);
   for (const t of [x, rm, rv, w, b, c]) t.dispose();
 });
 
 for (const act of ['relu', 'relu6'] as const) {
-  for (const [shape, training, trainAffine] of [[[3, 5, 4, 4], true, true], [[2, 6, 3, 5], true, true], [[2, 6, 4, 2], false, false], [[2, 3, 3, 3], false, true]] as const) {
-    test(`batchNorm2d activation '${act}' (${shape}, ${training ? 'training' : 'inference'}, affine ${trainAffine ? 'trainable' : 'frozen'}): bit for bit bn then ${act}, no activation kernels`, async () => {
+  for (const [shape, training, trainAffine, onePass] of [[[3, 5, 4, 4], true, true, true], [[3, 5, 4, 4], true, true, false], [[2, 6, 3, 5], true, true, true], [[2, 6, 3, 5], true, true, false],
+    [[2, 6, 4, 2], false, false, false], [[2, 3, 3, 3], false, true, false]] as const) {
+    test(`batchNorm2d activation '${act}' (${shape}, ${training ? `training, ${onePass ? 'one dispatch' : 'chunks'}` : 'inference'}, affine ${trainAffine ? 'trainable' : 'frozen'}): bit for bit bn then ${act}, no activation kernels`, async () => {
+      const oldMax = setBnOnePassMax(onePass ? 1 << 16 : 0);
       const n = shape.reduce((a, b) => a * b, 1), C = shape[1];
       const X = randArray(n, -4, 4), G = randArray(n), W = randArray(C, 0.5, 3), B = randArray(C, -1, 1), RM = randArray(C, -1, 1), RV = randArray(C, 0.3, 2);
       const go = async (fused: boolean) => {
@@ -208,9 +220,22 @@ for (const act of ['relu', 'relu6'] as const) {
       assert.is(p.acts, 2);
       // Inference mode with frozen affine parameters has no backward sums to mask in: one mask kernel.
       assert.is(f.acts, !training && !trainAffine ? 1 : 0, 'activation kernels run');
+      setBnOnePassMax(oldMax);
     });
   }
 }
+
+test('batchNorm2d training on few values per channel: one kernel forward, one backward (dx and the affine gradients)', async () => {
+  const rt = runtime();
+  const x = variable(tensor(randArray(2 * 3 * 4 * 5), [2, 3, 4, 5])), w = variable(tensor(randArray(3, 0.5, 1.5))), b = variable(tensor(randArray(3)));
+  const rm = tensor(new Float32Array(3)), rv = tensor(new Float32Array(3).fill(1));
+  const before = new Map(rt.dispatchByName);
+  tidy(() => { backward(sum(batchNorm2d(x, w, b, rm, rv, { training: true, activation: 'relu' }))); });
+  const ran = [...rt.dispatchByName].filter(([k, v]) => v !== (before.get(k) ?? 0) && k.startsWith('bn_')).map(([k, v]) => `${k}=${v - (before.get(k) ?? 0)}`).sort();
+  assert.equal(ran, ['bn_train=1', 'bn_train_backward=1']);
+  assert.ok(x.grad && w.grad && b.grad, 'all three gradients');
+  for (const t of [x, w, b, x.grad, w.grad, b.grad, rm, rv]) t?.dispose();
+});
 
 test('batchNorm2d refuses bad arguments', () => {
   const x = tensor(new Float32Array(12), [1, 3, 2, 2]);
