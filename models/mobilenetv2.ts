@@ -8,7 +8,7 @@
  */
 import { Module } from '../engine/nn/module.ts';
 import type { Tensor } from '../engine/core/tensor.ts';
-import { Conv2d, BatchNorm2d, Linear, ReLU6, Dropout, Sequential } from '../engine/nn/index.ts';
+import { Conv2d, BatchNorm2d, Linear, Dropout, Sequential, ConvNormAct } from '../engine/nn/index.ts';
 import { add } from '../kernels/index.ts';
 import { type Classifier, type Stage, runStages, sequentialStages, sequentialGroups } from '../engine/train/types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
@@ -20,13 +20,12 @@ export function makeDivisible(v: number, divisor = 8): number {
   return n;
 }
 
-/** Conv2dNormActivation: Sequential(Conv2d(bias=false), BatchNorm2d, ReLU6), padding (k-1)/2. */
-function convBnRelu6(inC: number, outC: number, k: number, stride = 1, groups = 1, rng?: () => number): Sequential {
-  return new Sequential(
-    new Conv2d(inC, outC, k, { stride, padding: (k - 1) >> 1, groups, bias: false, rng }),
-    new BatchNorm2d(outC),
-    new ReLU6(),
-  );
+/**
+ * Conv2dNormActivation(Conv2d(bias=false), BatchNorm2d, ReLU6), padding (k-1)/2: the ReLU6 rides in
+ * the batch-norm kernels (or a frozen pair's folded conv), keys as torchvision's Sequential.
+ */
+function convBnRelu6(inC: number, outC: number, k: number, stride = 1, groups = 1, rng?: () => number): ConvNormAct {
+  return new ConvNormAct(inC, outC, k, { stride, groups, activation: 'relu6', rng });
 }
 
 /** Expand 1x1 (when t != 1) → depthwise 3x3 (stride) → project 1x1 → BN, plus the input when shapes allow. */

@@ -18,6 +18,7 @@ import * as fused from '../../engine/nn/fused.ts';
 import { freeze, unfreeze, freezeTo } from '../../engine/train/freeze.ts';
 import { loadStateDict } from '../../engine/train/load.ts';
 import { resnet20 } from '../../models/resnet_cifar.ts';
+import { mobilenetV2 } from '../../models/mobilenetv2.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
 import { variable } from '../../engine/core/tape.ts';
 
@@ -240,6 +241,18 @@ test('ResNet-20 training step with a frozen trunk: fewer dispatches with folding
   assert.ok(folded.dispatches <= plain.dispatches - 19 * 3, `at least the 19 frozen batch norms' 3 kernels each are gone (${folded.dispatches} vs ${plain.dispatches})`);
   assertClose([folded.l], [plain.l], 1e-5, 0, 'loss');
   for (let i = 0; i < plain.grads.length; i++) assertClose(folded.grads[i], plain.grads[i], 1e-4, 1e-6, `head gradient ${i}`);
+  model.dispose();
+  x.dispose();
+  y.dispose();
+});
+
+test('MobileNetV2 training step: the ReLU6 of every conv-BN-ReLU6 runs in the batch-norm kernels (no activation kernels)', async () => {
+  const model = mobilenetV2({ widthMult: 0.25, numClasses: 3, dropout: 0 }).train();
+  const x = tensor(randArray(2 * 3 * 32 * 32), [2, 3, 32, 32]), y = tensor(new Int32Array([0, 2]), [2], 'i32');
+  const rt = runtime(), u0 = rt.dispatchByName.get('unary_backward') ?? 0;
+  tidy(() => { backward(crossEntropy(model.forward(x), y)); });
+  assert.is((rt.dispatchByName.get('unary_backward') ?? 0) - u0, 0, 'activation backward kernels');
+  assert.ok(model.parameters().every((p) => p.grad), 'every parameter has a gradient');
   model.dispose();
   x.dispose();
   y.dispose();
