@@ -2,7 +2,7 @@
  * Reverse-mode autograd: walks the tape that ops record (engine/core/tape.ts) from a root back to
  * the trainable leaves, calling each node's backward function.
  */
-import { Tensor, keep, tidy, noGrad } from '../core/tensor.ts';
+import { Tensor, keep, tidy, noGrad, type GradInto } from '../core/tensor.ts';
 import { ShapeError, ThawError } from '../core/errors.ts';
 import { onesLike } from '../core/factory.ts';
 import { add } from '../../kernels/index.ts';
@@ -54,14 +54,19 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
         continue;
       }
       const needs = node.inputs.map((i) => i.requiresGrad);
-      const gs = noGrad(() => node.backwardFn(g, needs, node.saved));
+      // Gradients gathered so far, which the backward may add into its own in the same kernel.
+      const into: GradInto = {
+        grads: node.inputs.map((inp, i) => (needs[i] && node.inputs.indexOf(inp) === node.inputs.lastIndexOf(inp) ? grads.get(inp) ?? null : null)),
+        used: [],
+      };
+      const gs = noGrad(() => node.backwardFn(g, needs, node.saved, into));
       if (!opts.retainGraph) node.release();
       node.inputs.forEach((inp, i) => {
         const gi = gs[i];
         if (!needs[i] || !gi) return;
         if (gi.size !== inp.size) throw new ShapeError(`backward of '${node.op}': gradient for input ${i} has shape [${gi.shape}], input has [${inp.shape}]`);
         const prev = grads.get(inp);
-        grads.set(inp, prev ? noGrad(() => add(prev, gi)) : gi);
+        grads.set(inp, prev && !into.used[i] ? noGrad(() => add(prev, gi)) : gi);
       });
     }
   });

@@ -18,7 +18,7 @@ export function record(op: string, inputs: Tensor[], out: Tensor, backward: Back
   out.requiresGrad = true;
   const saved = save.map((t) => keep(t.unrecordedView()));
   const t = activeTuning();
-  const node = new Node(op, inputs, saved, t ? (g, needs, sv) => underTuning(t, () => backward(g, needs, sv)) : backward);
+  const node = new Node(op, inputs, saved, t ? (g, needs, sv, into) => underTuning(t, () => backward(g, needs, sv, into)) : backward);
   out.node = node;
   trackNode(node);
   return out;

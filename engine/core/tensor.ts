@@ -26,7 +26,14 @@ export function numel(shape: Shape): number {
 export function shapeStr(shape: Shape): string { return `[${shape.join(', ')}]`; }
 
 /** Computes input gradients from the output gradient; entries for inputs not needed may be null. */
-export type BackwardFn = (grad: Tensor, needs: boolean[], saved: Tensor[]) => (Tensor | null)[];
+export type BackwardFn = (grad: Tensor, needs: boolean[], saved: Tensor[], into?: GradInto) => (Tensor | null)[];
+
+/**
+ * The gradients already gathered for a node's inputs when its backward runs (null: none yet, or the
+ * input appears twice). A backward may add `grads[i]` into its own gradient for input i in the same
+ * kernel (an epilogue) instead of leaving the sum to autograd, and then sets `used[i]`.
+ */
+export interface GradInto { readonly grads: readonly (Tensor | null)[]; readonly used: boolean[] }
 
 export class Node {
   released = false;

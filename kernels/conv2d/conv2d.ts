@@ -123,22 +123,29 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
   return out;
 }
 
-function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant): Tensor {
+/** Whether inputGrad adds a gradient into dx in its epilogue (the GEMM, subgroup pointwise and Winograd kernels). */
+function addsIntoDx(g: ConvGeom, v: ConvVariant): boolean {
+  const kind = pickVariant(g, v);
+  return kind === 'gemm' || (kind === 'pointwise' && subgroupChannels(g.cinG) > 0);
+}
+
+/** dx, plus `acc` (like dx) added in the epilogue where addsIntoDx holds. */
+function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant, acc: Tensor | null = null): Tensor {
   const kind = pickVariant(g, v);
   if (kind === 'naive') return naiveInputGrad(dy, w, g);
   if (kind === 'depthwise') return depthwiseInputGrad(dy, w, g);
   const m = kind === 'gemm' ? winogradTile(g) : 0;
-  if (m) return winogradInputGrad(dy, w, g, m);
+  if (m) return winogradInputGrad(dy, w, g, m, acc);
   const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W]);
   const tm = subgroupChannels(g.cinG);
   const cv = channelVecs(g.cinG);
   const cgPad = roundUp(g.cinG, tm || 4 * cv);
   const wt = transposeWeights(w, g, true, cgPad);
-  if (kind === 'pointwise' && tm) pointwiseSg(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, tm);
+  if (kind === 'pointwise' && tm) pointwiseSg(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, tm, 0, acc);
   else if (kind === 'pointwise') pointwise(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv);
   else {
     const p = haloPad(dy, inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw), tm ? runtime().tuning.conv.sgPX : runtime().tuning.conv.gemmPX);
-    for (const ph of p.phs) for (const pw of p.pws) gemmCorrelate(p.src, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv, ph, pw, g.kh, g.kw, tm);
+    for (const ph of p.phs) for (const pw of p.pws) gemmCorrelate(p.src, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv, ph, pw, g.kh, g.kw, tm, 0, acc);
     p.src.dispose();
   }
   wt.dispose();
@@ -181,12 +188,15 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   const save = [...(w.requiresGrad ? [x] : []), ...(x.requiresGrad ? [w] : []), ...(act ? [y] : [])];
   const inputs = [x, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   const op = `conv2d${residual ? '+residual' : ''}${act ? '+' + act : ''}`;
-  return record(op, inputs, y, (dyOut, needs, saved) => {
+  return record(op, inputs, y, (dyOut, needs, saved, into) => {
     const sx = w.requiresGrad ? saved[0] : null;
     const sw = x.requiresGrad ? saved[w.requiresGrad ? 1 : 0] : null;
     const dy = act ? activationBackward(act, saved[saved.length - 1], dyOut) : dyOut;
+    // A gradient x already has (another branch reading x) is added in dx's epilogue.
+    const acc = needs[0] && into?.grads[0] && shapeStr(into.grads[0].shape) === shapeStr(x.shape) && addsIntoDx(g, v) ? into.grads[0] : null;
+    if (acc) into!.used[0] = true;
     const grads = [
-      needs[0] ? inputGrad(dy, sw!, g, v) : null,
+      needs[0] ? inputGrad(dy, sw!, g, v, acc) : null,
       needs[1] ? weightGrad(sx!, dy, g, v) : null,
       ...(bias ? [needs[2] ? conv2dBiasGrad(dy) : null] : []),
     ];

@@ -168,7 +168,10 @@ export function winogradForward(x: Tensor, w: Tensor, bias: Tensor | null, g: Co
   return winogradCorrelate(x, w, bias, [g.N, g.Cout, g.OH, g.OW], g.pt, g.pl, false, m, act, cache, res);
 }
 
-/** dx (N, Cin, H, W) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3): dy correlated with the flipped filter. */
-export function winogradInputGrad(dy: Tensor, w: Tensor, g: ConvGeom, m: number): Tensor {
-  return winogradCorrelate(dy, w, null, [g.N, g.Cin, g.H, g.W], 2 - g.pt, 2 - g.pl, true, m);
+/**
+ * dx (N, Cin, H, W) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3): dy correlated with
+ * the flipped filter, plus `acc` (like dx) in the output transform when given.
+ */
+export function winogradInputGrad(dy: Tensor, w: Tensor, g: ConvGeom, m: number, acc: Tensor | null = null): Tensor {
+  return winogradCorrelate(dy, w, null, [g.N, g.Cin, g.H, g.W], 2 - g.pt, 2 - g.pl, true, m, 0, undefined, acc);
 }
