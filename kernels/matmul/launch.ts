@@ -8,7 +8,7 @@ import naiveSrc from './matmul_naive.wgsl';
 import blockedSrc from './matmul_blocked.wgsl';
 import tiledSrc from './matmul_tiled.wgsl';
 import { subgroupLaunch } from './subgroup.ts';
-import { type MatmulPlan, planMatmul } from './plan.ts';
+import { type MatmulPlan, planMatmul, biasBlocks } from './plan.ts';
 import { Tensor, type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
@@ -36,45 +36,46 @@ function tiledConfig(p: MatmulPlan): { RM: number; RN4: number; BK: number } {
   return p.M >= t.tiledBigMin && p.N >= t.tiledBigMin ? { ...t.tiledBig } : { ...t.tiledSmall };
 }
 
-function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: boolean): Launch {
+function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: boolean, BIAS: boolean): Launch {
   const t = runtime().tuning.matmul;
   let v = variant;
   if (v === 'subgroup' || (v === 'auto' && t.kernel === 'subgroup')) {
-    const s = subgroupLaunch(p, transA, transB);
+    const s = subgroupLaunch(p, transA, transB, undefined, BIAS);
     if (s) return s;
     if (v === 'subgroup') throw new ShapeError(`matmul: the subgroup kernel cannot run here (it needs the device's 'subgroups' feature and 16-byte rows: M ${p.M}, N ${p.N}, K ${p.K})`);
   }
   if (v === 'auto') v = t.kernel === 'subgroup' ? 'blocked' : t.kernel;
-  if (v === 'naive') return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { AB: 'f32' } }), rows: 8, cols: 8 };
+  if (v === 'naive') return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { AB: 'f32', BIAS }, blocks: biasBlocks }), rows: 8, cols: 8 };
   if (v === 'blocked') {
     const [WX, WY] = t.blockedWG;
-    return { kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { AB: 'f32', WX, WY }, unroll: { r: 8 } }), rows: 8 * WY, cols: 8 * WX };
+    return { kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { AB: 'f32', WX, WY, BIAS }, unroll: { r: 8 }, blocks: biasBlocks }), rows: 8 * WY, cols: 8 * WX };
   }
   const c = tiledConfig(p);
   const TA = transA, TB = transB;
   return {
-    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { AB: 'f32', ...c, TA, TB } }),
+    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { AB: 'f32', ...c, TA, TB, BIAS }, blocks: biasBlocks }),
     rows: 16 * c.RM, cols: 64 * c.RN4,
   };
 }
 
 const MAX_GROUPS = 65535;
 
-/** Computes op(a) · op(b) into a new tensor, with no autograd. */
-export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, variant: MatmulVariant = 'auto', op = 'matmul'): Tensor {
+/** Computes op(a) · op(b) (+ `bias` (N) on every row, in the store) into a new tensor, with no autograd. */
+export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, variant: MatmulVariant = 'auto', op = 'matmul', bias: Tensor | null = null): Tensor {
   for (const [n, t] of [['a', a], ['b', b]] as const) {
     if (t.dtype !== 'f32') throw new ShapeError(`${op}: argument '${n}' has dtype ${t.dtype}, expected f32`);
   }
   const p = planMatmul(a.shape, b.shape, transA, transB, op);
   const out = Tensor.alloc(p.outShape);
   if (out.size === 0) return out;
-  const l = pick(variant, p, transA, transB);
+  if (bias && (bias.dtype !== 'f32' || bias.size !== p.N)) throw new ShapeError(`${op}: argument 'bias' has shape ${shapeStr(bias.shape)} ${bias.dtype}, expected [${p.N}] f32`);
+  const l = pick(variant, p, transA, transB, !!bias);
   const gx = Math.ceil(p.N / l.cols), gy = Math.ceil(p.M / l.rows);
   if (gx > MAX_GROUPS) throw new ShapeError(`${op}: N=${p.N} needs ${gx} column workgroups, over the limit of ${MAX_GROUPS}`);
   // Chunk rows and batches over several dispatches when they exceed the per-dimension limit.
   for (let y0 = 0; y0 < gy; y0 += MAX_GROUPS) {
     for (let z0 = 0; z0 < p.batch; z0 += MAX_GROUPS) {
-      runtime().run(l.kernel, { a, b, out }, {
+      runtime().run(l.kernel, bias ? { a, b, out, bias } : { a, b, out }, {
         M: p.M, N: p.N, K: p.K, mOff: y0 * l.rows, bOff: z0,
         sam: p.sam, sak: p.sak, sbk: p.sbk, sbn: p.sbn,
         batchShape: p.batchShape, aBatch: p.aBatch, bBatch: p.bBatch,

@@ -39,15 +39,22 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { transA = false, transB = false, variant = 'auto' } = opts;
   if (a.rank === 0 || b.rank === 0) throw new ShapeError(`matmul: argument '${a.rank === 0 ? 'a' : 'b'}' is a scalar (shape []), expected rank >= 1 (a vector or matrix); use mul() for scalars`);
   if (a.rank === 1 || b.rank === 1) return matmulVector(a, b, transA, transB, variant);
-  const out = matmulRaw(a, b, transA, transB, variant);
+  return matmul2(a, b, null, transA, transB, variant);
+}
+
+/** op(a) · op(b) (+ bias (N) added in the kernel's store) for a and b of rank >= 2, recorded with its backward. */
+function matmul2(a: Tensor, b: Tensor, bias: Tensor | null, transA: boolean, transB: boolean, variant: MatmulVariant): Tensor {
+  const out = matmulRaw(a, b, transA, transB, variant, bias ? 'linear' : 'matmul', bias);
   // Save only what backward will read: b for a's gradient, a for b's.
   const save = [...(b.requiresGrad ? [a] : []), ...(a.requiresGrad ? [b] : [])];
-  return record('matmul', [a, b], out, (g, needs, saved) => {
+  return record(bias ? 'linear' : 'matmul', bias ? [a, b, bias] : [a, b], out, (g, needs, saved) => {
     const sa = b.requiresGrad ? saved[0] : null;
     const sb = a.requiresGrad ? saved[saved.length - 1] : null;
     return [
       needs[0] && sb ? gradA(g, a.shape, sb, transA, transB, variant) : null,
       needs[1] && sa ? gradB(g, sa, b.shape, transA, transB, variant) : null,
+      // The bias gradient: g summed over every row, as add's backward of the broadcast bias.
+      ...(bias ? [needs[2] ? sumTo(g, bias.shape) : null] : []),
     ];
   }, save);
 }
@@ -105,6 +112,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     throw new ShapeError(`linear: argument 'x' has shape ${shapeStr(x.shape)}, expected (..., ${inF}) to match weight ${shapeStr(weight.shape)}`);
   }
   if (bias && (bias.rank !== 1 || bias.size !== outF)) throw new ShapeError(`linear: argument 'bias' has shape ${shapeStr(bias.shape)}, expected [${outF}]`);
+  // The bias is added in the matmul kernel's store (bit for bit matmul, then add).
+  if (bias && x.rank >= 2) return matmul2(x, weight, bias, false, true, 'auto');
   const y = matmul(x, weight, { transB: true });
   if (!bias) return y;
   const out = add(y, bias);

@@ -42,11 +42,11 @@ fn storeRow(i: u32, row: u32, c: u32, lo: vec4<f32>, hi: vec4<f32>) {
   if (row >= params.M) { return; }
   let n = params.N;
   if (c + 7u < n) {
-    out[i] = lo.x; out[i + 1u] = lo.y; out[i + 2u] = lo.z; out[i + 3u] = lo.w;
-    out[i + 4u] = hi.x; out[i + 5u] = hi.y; out[i + 6u] = hi.z; out[i + 7u] = hi.w;
+    out[i] = epi(lo.x, c); out[i + 1u] = epi(lo.y, c + 1u); out[i + 2u] = epi(lo.z, c + 2u); out[i + 3u] = epi(lo.w, c + 3u);
+    out[i + 4u] = epi(hi.x, c + 4u); out[i + 5u] = epi(hi.y, c + 5u); out[i + 6u] = epi(hi.z, c + 6u); out[i + 7u] = epi(hi.w, c + 7u);
     return;
   }
   for (var j = 0u; j < 8u && c + j < n; j++) {
-    out[i + j] = select(lo[j & 3u], hi[j & 3u], j >= 4u);
+    out[i + j] = epi(select(lo[j & 3u], hi[j & 3u], j >= 4u), c + j);
   }
 }

@@ -4,7 +4,7 @@
 // Batch dims are broadcast-merged on the host into at most 4 dims; a 0 batch stride broadcasts.
 // a: (batchA, M, K) or (batchA, K, M)
 // b: (batchB, K, N) or (batchB, N, K)
-// out: (batch, M, N)
+// out: (batch, M, N), bias: (N)
 struct Params {
   M: u32, N: u32, K: u32, mOff: u32,
   sam: u32, sak: u32, sbk: u32, sbn: u32,
@@ -15,6 +15,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<{{AB}}>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
+{{BIAS_DECL}}
+
+// The value stored in column n: v, plus bias[n] in the BIAS build (linear's bias as the epilogue).
+fn epi(v: f32, n: u32) -> f32 { return {{EPI}}; }
 
 // Element offsets of batch `bi` into a (x) and b (y); a 0 stride broadcasts.
 fn batchOffsets(bi: u32) -> vec2<u32> {

@@ -15,5 +15,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     ia += params.sak;
     ib += params.sbk;
   }
-  out[(bi * params.M + m) * params.N + n] = acc;
+  out[(bi * params.M + m) * params.N + n] = epi(acc, n);
 }

@@ -65,3 +65,10 @@ export function planMatmul(aShape: Shape, bShape: Shape, transA: boolean, transB
     sam, sak, sbk, sbn, outShape,
   };
 }
+
+/** matmul_common.wgsl's bias binding and store epilogue: out = acc, or acc + bias[n] in the BIAS build. */
+export function biasBlocks(d: { BIAS: boolean }): Record<string, string> {
+  return d.BIAS
+    ? { BIAS_DECL: '@group(0) @binding(4) var<storage, read> bias: array<f32>;', EPI: 'v + bias[n]' }
+    : { BIAS_DECL: '', EPI: 'v' };
+}

@@ -9,6 +9,7 @@ import commonSrc from './matmul_common.wgsl';
 import { runtime, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import type { MatmulPlan } from './plan.ts';
+import { biasBlocks } from './plan.ts';
 
 /** Whether the subgroup kernel can read these operands as vec4s (16-byte rows along its vec4 axis). */
 export function subgroupAligned(M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
@@ -75,7 +76,7 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB }: Readonly<SubgroupDefine
     store.push(`    let ro = base + (m0 + ${i}u) * N;`);
     for (const j of R(TNQ)) {
       store.push(`    let nc${j} = n0 + 4u * lane + ${4 * SG * j}u;`);
-      for (const c of R(4)) store.push(`    if (nc${j} + ${c}u < N) { out[ro + nc${j} + ${c}u] = acc${i}_${j}[${c}]; }`);
+      for (const c of R(4)) store.push(`    if (nc${j} + ${c}u < N) { out[ro + nc${j} + ${c}u] = epi(acc${i}_${j}[${c}], nc${j} + ${c}u); }`);
     }
     store.push('  }');
   }
@@ -86,11 +87,13 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB }: Readonly<SubgroupDefine
   };
 }
 
-type SubgroupDefines = { AB: string; SG: number; TM: number; TNQ: number; TA: boolean; TB: boolean };
+type SubgroupDefines = { AB: string; SG: number; TM: number; TNQ: number; TA: boolean; TB: boolean; BIAS: boolean };
 
 /** The subgroup kernel for one configuration. */
-function subgroupKernel(TM: number, TNQ: number, SG: number, TA: boolean, TB: boolean): Kernel {
-  return wgsl<SubgroupDefines>('matmul_subgroup', src, { include: [commonSrc], defines: { AB: 'vec4<f32>', SG, TM, TNQ, TA, TB }, blocks: subgroupBlocks });
+function subgroupKernel(TM: number, TNQ: number, SG: number, TA: boolean, TB: boolean, BIAS: boolean): Kernel {
+  return wgsl<SubgroupDefines>('matmul_subgroup', src, {
+    include: [commonSrc], defines: { AB: 'vec4<f32>', SG, TM, TNQ, TA, TB, BIAS }, blocks: (d) => ({ ...subgroupBlocks(d), ...biasBlocks(d) }),
+  });
 }
 
 /**
@@ -110,7 +113,7 @@ export function subgroupSize(): number {
  * vec4 axes, or no rows/quads for this subgroup size in tuning.matmul.subgroup). `rows`/`cols` are
  * the output rows and columns one workgroup covers; params are launch.ts's (mOff in rows).
  */
-export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: { TM: number; TNQ: number }): { kernel: Kernel; rows: number; cols: number } | null {
+export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: { TM: number; TNQ: number }, bias = false): { kernel: Kernel; rows: number; cols: number } | null {
   const SG = subgroupSize();
   const tune = force ?? runtime().tuning.matmul.subgroup[SG];
   if (!SG || !tune || !subgroupAligned(p.M, p.N, p.K, tA, tB)) return null;
@@ -121,7 +124,7 @@ export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: 
   while (!force && TM > rm && TM / 2 >= p.M && (TM / 2) % rm === 0) TM /= 2;
   const TNQ = tune.TNQ;
   return {
-    kernel: subgroupKernel(TM, TNQ, SG, tA, tB),
+    kernel: subgroupKernel(TM, TNQ, SG, tA, tB, bias),
     rows: TM, cols: 4 * SG * TNQ,
   };
 }

@@ -1,0 +1,49 @@
+// linear's bias is added in the matmul kernel's store: bit for bit matmul then add (forward and the
+// gradients of x, weight and bias) with every matmul kernel, and no separate add dispatch.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, randArray } from '../helpers.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy, type Tensor } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
+import { runtime, withTuning } from '../../engine/core/runtime.ts';
+import { variable } from '../../engine/core/tape.ts';
+import { linear, matmul } from '../../kernels/matmul/matmul.ts';
+import { add } from '../../kernels/elementwise/elementwise.ts';
+
+await setup();
+
+const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+
+// [x shape, out features]: odd rows and columns (edge blocks), and vec4-aligned ones (the subgroup kernel).
+const shapes: [number[], number][] = [[[3, 7, 13], 9], [[2, 8, 16], 12], [[5, 33], 70]];
+
+for (const kernel of ['blocked', 'tiled', 'subgroup'] as const) {
+  for (const [xs, outF] of shapes) {
+    test(`linear with bias on the ${kernel} kernel, x [${xs}] -> ${outF}: bit for bit matmul then add, no add dispatch`, async () => {
+      const inF = xs[xs.length - 1], n = xs.reduce((a, b) => a * b, 1);
+      const X = randArray(n), W = randArray(outF * inF), B = randArray(outF), G = randArray((n / inF) * outF);
+      const run = async (fused: boolean) => withTuning({ matmul: { kernel } }, async () => {
+        const x = variable(tensor(X, xs)), w = variable(tensor(W, [outF, inF])), b = variable(tensor(B, [outF]));
+        const rt = runtime();
+        let adds = 0;
+        const y = tidy(() => {
+          const a0 = rt.dispatchByName.get('binary') ?? 0;
+          const y = fused ? linear(x, w, b) : add(matmul(x, w, { transB: true }), b);
+          adds = (rt.dispatchByName.get('binary') ?? 0) - a0;
+          backward(y, tensor(G, y.shape));
+          return y;
+        });
+        const r = { y: await y.data(), dx: await x.grad!.data(), dw: await w.grad!.data(), db: await b.grad!.data(), adds };
+        for (const t of [y, x, w, b, x.grad, w.grad, b.grad] as (Tensor | null)[]) t?.dispose();
+        return r;
+      });
+      const f = await run(true), p = await run(false);
+      for (const k of ['y', 'dx', 'dw', 'db'] as const) assert.equal(bits(f[k]), bits(p[k]), k);
+      assert.is(f.adds, 0, 'the add runs in the matmul');
+      assert.is(p.adds, 1);
+    });
+  }
+}
+
+test.run();
