@@ -11,6 +11,8 @@ export {
   type ConvTuning, type DepthwiseTuning, type MatmulTuning, type ReduceTuning, type AttentionTuning,
 } from './engine/core/tuning.ts';
 export { formatProfile, type ProfileReport, type ProfileRow } from './engine/core/profiler.ts';
+export { record, Recording, type Recorded } from './engine/core/recording.ts';
+export { live, Live } from './engine/core/live.ts';
 export { getGpu, resetGpu, type Gpu, type AdapterSummary } from './engine/core/device.ts';
 export { Tensor, tidy, keep, dispose, type DType, type Shape, noGrad, gradEnabled } from './engine/core/tensor.ts';
 export { tensor, assign, clone } from './engine/core/factory.ts';

@@ -7,6 +7,8 @@
  *   TF.js's WebGPU backend runs the same loop on the same Dawn device in the same process.
  * - ResNet-20 step: one training step (forward, backward, SGD) at freeze depth 0, batch 8: the host
  *   time to issue it, divided by its dispatches.
+ * - the same step recorded once (engine/core/recording.ts) and replayed: one encoder and one submit per
+ *   step, its live uniforms (learning rate, momentum) re-read and patched; host time per dispatch replayed.
  * Each figure is the best of `BENCH_RUNS` repetitions (the driver's own threads share the CPU).
  * Run: bash -c 'source scripts/env.sh; node bench/dispatch.ts'
  */
@@ -14,6 +16,7 @@ import type { Runtime } from '../engine/core/runtime.ts';
 import { initThaw, initTf, printTable, writeResults, adapterLabel, randomData, benchRuns } from './common.ts';
 import { tensor } from '../engine/core/factory.ts';
 import { tidy } from '../engine/core/tensor.ts';
+import { record } from '../engine/core/recording.ts';
 import { backward } from '../engine/autograd/backward.ts';
 import { add, crossEntropy } from '../kernels/index.ts';
 import { SGD } from '../engine/optim/index.ts';
@@ -68,14 +71,23 @@ export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<Di
   const y = tensor(Int32Array.from({ length: B }, (_, i) => i % 10), [B], 'i32');
   const model = resnet20(10).train();
   const opt = new SGD(model.trainableParameters(), { lr: 0.01, momentum: 0.9 });
-  const step = await measure(() => {
-    const d0 = rt.dispatches;
+  const trainStep = () => {
     tidy(() => { backward(crossEntropy(model.forward(x), y)); return undefined; });
     opt.step();
     opt.zeroGrad();
+  };
+  const step = await measure(() => {
+    const d0 = rt.dispatches;
+    trainStep();
     return rt.dispatches - d0;
   }, () => rt.sync(), runs);
   rows.push({ case: `ResNet-20 step (batch ${B})`, engine: 'thaw', dispatches: step.n, encodeUs: step.encodeUs, totalUs: step.totalUs });
+
+  const { recording, reason } = record(trainStep);
+  if (!recording) throw new Error(`the ResNet-20 step could not be recorded: ${reason}`);
+  const replayed = await measure(() => { recording.replay(); return recording.dispatches; }, () => rt.sync(), runs);
+  recording.dispose();
+  rows.push({ case: `ResNet-20 step replayed (batch ${B})`, engine: 'thaw', dispatches: replayed.n, encodeUs: replayed.encodeUs, totalUs: replayed.totalUs });
 
   if (o.vs !== false) {
     const t = await initTf();

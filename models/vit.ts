@@ -13,7 +13,7 @@ import { type Tensor, shapeStr } from '../engine/core/tensor.ts';
 import { runtime } from '../engine/core/runtime.ts';
 import { reshape } from '../engine/core/shape.ts';
 import { ShapeError, ThawError } from '../engine/core/errors.ts';
-import { Conv2d, Linear, GELU, Dropout, Sequential, LayerNorm, STOCHASTIC, type Stochastic } from '../engine/nn/index.ts';
+import { Conv2d, Linear, GELU, Dropout, Sequential, LayerNorm, STOCHASTIC, type Stochastic, drawSeed } from '../engine/nn/index.ts';
 import { add, linear, slice, concat, broadcastTo, transpose, attention, type AttentionImpl } from '../kernels/index.ts';
 import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
@@ -79,8 +79,7 @@ export class MultiheadAttention extends Module implements Stochastic {
     const qkv = linear(x, this.inProjWeight, this.inProjBias); // (B, T, 3D)
     const part = (i: number) => slice(qkv, [0, 0, i * D], [B, T, D]);
     const p = this.training ? this.dropout : 0;
-    const seed = this.seed;
-    if (p > 0) this.seed = (this.seed + 1) >>> 0;
+    const seed = p > 0 ? drawSeed(this) : this.seed;
     const a = attention(part(0), part(1), part(2), { heads: this.numHeads, impl: this.resolvedImpl, dropout: p, seed });
     return this.out_proj.forward(a);
   }

@@ -5,6 +5,9 @@
  * handed out again before that encoder is submitted, because `queue.writeBuffer` into the reused buffer
  * would run *before* the pending commands on the queue timeline. Freed buffers therefore wait in
  * `pending` until the runtime submits, then join the free lists.
+ *
+ * Pinned buffers (a recorded step's, recording.ts, whose bind groups name them) leave circulation:
+ * released while pinned, a buffer is held until its last pin goes, and only then becomes reusable.
  */
 import { LimitError } from './errors.ts';
 
@@ -27,6 +30,8 @@ export interface PoolStats {
   pooledBytes: number;
   peakBytes: number;
   created: number;
+  /** Released buffers kept out of circulation by a recording that binds them. */
+  heldBuffers: number;
 }
 
 export class BufferPool {
@@ -34,6 +39,11 @@ export class BufferPool {
   private pending: GPUBuffer[] = [];
   private live = new Set<GPUBuffer>();
   private stats = { liveBytes: 0, pooledBytes: 0, peakBytes: 0, created: 0 };
+  private pins = new Map<GPUBuffer, number>();
+  private held = new Set<GPUBuffer>();
+
+  /** @internal While set, every buffer handed out and released lands in these sets (recording.ts). */
+  watch: { acquired: Set<GPUBuffer>; released: Set<GPUBuffer> } | null = null;
 
   /** Test hook: called with every buffer handed out (tests poison it with NaNs). */
   onAcquire: ((buf: GPUBuffer, bytes: number) => void) | null = null;
@@ -56,6 +66,7 @@ export class BufferPool {
       this.stats.created++;
     }
     this.live.add(buf);
+    this.watch?.acquired.add(buf);
     this.stats.liveBytes += size;
     this.onAcquire?.(buf, bytes);
     if (this.stats.liveBytes > this.stats.peakBytes) this.stats.peakBytes = this.stats.liveBytes;
@@ -66,7 +77,35 @@ export class BufferPool {
   release(buf: GPUBuffer): void {
     if (!this.live.delete(buf)) return;
     this.stats.liveBytes -= buf.size;
-    this.pending.push(buf);
+    this.watch?.released.add(buf);
+    if (this.pins.has(buf)) this.held.add(buf);
+    else this.pending.push(buf);
+  }
+
+  /** Whether `buf` is handed out and not released. */
+  isLive(buf: GPUBuffer): boolean { return this.live.has(buf); }
+
+  /**
+   * Keeps `buf` out of circulation until as many `unpin` calls: one already released (waiting or
+   * free) is taken back and held, one released later is held instead of reused.
+   */
+  pin(buf: GPUBuffer): void {
+    const n = this.pins.get(buf) ?? 0;
+    this.pins.set(buf, n + 1);
+    if (n > 0 || this.live.has(buf) || this.held.has(buf)) return;
+    const i = this.pending.indexOf(buf);
+    if (i >= 0) { this.pending.splice(i, 1); this.held.add(buf); return; }
+    const list = this.free.get(buf.size), j = list ? list.indexOf(buf) : -1;
+    if (j >= 0) { list!.splice(j, 1); this.stats.pooledBytes -= buf.size; this.held.add(buf); }
+  }
+
+  /** Drops one pin; a held buffer whose last pin goes becomes reusable after the next submit. */
+  unpin(buf: GPUBuffer): void {
+    const n = this.pins.get(buf);
+    if (n === undefined) return;
+    if (n > 1) { this.pins.set(buf, n - 1); return; }
+    this.pins.delete(buf);
+    if (this.held.delete(buf)) this.pending.push(buf);
   }
 
   /** Called by the runtime right after a queue submit. */
@@ -95,7 +134,7 @@ export class BufferPool {
     return {
       liveBuffers: this.live.size, liveBytes: this.stats.liveBytes,
       pooledBuffers: pooledBuffers + this.pending.length, pooledBytes: this.stats.pooledBytes,
-      peakBytes: this.stats.peakBytes, created: this.stats.created,
+      peakBytes: this.stats.peakBytes, created: this.stats.created, heldBuffers: this.held.size,
     };
   }
 }

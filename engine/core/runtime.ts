@@ -16,11 +16,47 @@ import { BufferPool } from './pool.ts';
 import { DeviceError, LimitError, ThawError } from './errors.ts';
 import { Profiler, type ProfileReport } from './profiler.ts';
 import { type Tuning, type TuningName, type TuningPatch, TUNINGS, tuningName, activeTuning, underTuning, mergeTuning } from './tuning.ts';
+import { Live } from './live.ts';
 
 /** Something bindable as a storage buffer: a raw GPUBuffer or anything carrying one (a Tensor). */
 export type Bindable = GPUBuffer | { readonly buffer: GPUBuffer };
 
 interface UniformField { offset: number; type: string; count: number }
+/** A kernel's uniform struct as reflected from its WGSL: its binding, size and fields. */
+export interface UniformLayout { binding: number; size: number; fields: Map<string, UniformField> }
+/** One uniform field's value; a live one (live.ts) is re-read at every replay of a recorded step. */
+export type Uniform = number | number[] | Live<number>;
+/** A dispatch's uniform values by field name, or all of them as one live record. */
+export type Params = Record<string, Uniform> | Live<Record<string, number | number[]>>;
+
+/** @internal Receives every dispatch and copy while a step is recorded (recording.ts). */
+export interface DispatchSink {
+  dispatch(name: string, key: string, pipeline: GPUComputePipeline, layout: GPUBindGroupLayout, storage: GPUBindGroupEntry[],
+    uniform: UniformLayout | null, params: Params, groups: [number, number, number]): void;
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void;
+  /** What the step did that a recording cannot replay (a host write or readback). */
+  refuse(reason: string): void;
+}
+
+/** Packs `params` at `base` of `view` by the reflected layout `u` (live values at their current value). */
+export function packUniform(view: DataView, base: number, u: UniformLayout, params: Params, key: string): void {
+  const values = params instanceof Live ? params.value : params;
+  for (const [name, f] of u.fields) {
+    let v = values[name];
+    if (v === undefined) {
+      if (name.startsWith('_pad')) continue;
+      throw new ThawError('kernel', `kernel ${key}: uniform field '${name}' was not given`);
+    }
+    if (v instanceof Live) v = v.value;
+    for (let j = 0; j < f.count; j++) {
+      const x = (typeof v === 'number' ? (j === 0 ? v : 0) : v[j]) ?? 0;
+      const o = base + f.offset + 4 * j;
+      if (f.type === 'f32') view.setFloat32(o, x, true);
+      else if (f.type === 'i32') view.setInt32(o, x, true);
+      else view.setUint32(o, x >>> 0, true);
+    }
+  }
+}
 interface Compiled {
   /** The kernel name (the key before its first ':'), for dispatch counts and profiles. */
   name: string;
@@ -28,7 +64,7 @@ interface Compiled {
   layout: GPUBindGroupLayout;
   /** Binding index by WGSL variable name, for storage bindings. */
   storage: { name: string; binding: number }[];
-  uniform: { name: string; binding: number; size: number; slot: number; fields: Map<string, UniformField> } | null;
+  uniform: (UniformLayout & { name: string; slot: number }) | null;
   workgroupSize: [number, number, number];
   /** The code, kept only under THAW_CHECK_KERNELS=1 to compare each later use's code with. */
   code?: string;
@@ -168,31 +204,25 @@ export class Runtime {
   get pipelines(): number { return this.cache.size; }
 
   /** Packs `params` into this submit's uniform area by the reflected layout; returns its offset. */
-  private packUniform(c: NonNullable<Compiled['uniform']>, params: Record<string, number | number[]>, key: string): number {
-    const base = this.uniformBytes, view = this.uniformView;
-    for (const [name, f] of c.fields) {
-      const v = params[name];
-      if (v === undefined) {
-        if (name.startsWith('_pad')) continue;
-        throw new ThawError('kernel', `kernel ${key}: uniform field '${name}' was not given`);
-      }
-      for (let j = 0; j < f.count; j++) {
-        const x = (typeof v === 'number' ? (j === 0 ? v : 0) : v[j]) ?? 0;
-        const o = base + f.offset + 4 * j;
-        if (f.type === 'f32') view.setFloat32(o, x, true);
-        else if (f.type === 'i32') view.setInt32(o, x, true);
-        else view.setUint32(o, x >>> 0, true);
-      }
-    }
+  private packSlot(c: NonNullable<Compiled['uniform']>, params: Params, key: string): number {
+    const base = this.uniformBytes;
+    packUniform(this.uniformView, base, c, params, key);
     this.uniformBytes += c.slot;
     return base;
   }
 
   /**
-   * Encodes one dispatch. `bindings` are keyed by the WGSL variable names; `params` fill the uniform
-   * struct by field name; `groups` is the workgroup count per dimension.
+   * @internal While set, every dispatch and copy is also handed to it (a step being recorded,
+   * recording.ts), and host writes and readbacks are reported to it as what it cannot replay.
    */
-  run(k: Kernel, bindings: Record<string, Bindable>, params: Record<string, number | number[]>, groups: [number, number?, number?]): void {
+  recorder: DispatchSink | null = null;
+
+  /**
+   * Encodes one dispatch. `bindings` are keyed by the WGSL variable names; `params` fill the uniform
+   * struct by field name (live values, live.ts, for host state that changes between steps); `groups`
+   * is the workgroup count per dimension.
+   */
+  run(k: Kernel, bindings: Record<string, Bindable>, params: Params, groups: [number, number?, number?]): void {
     if (this.gpu.lost) throw this.gpu.lost;
     const c = this.compile(k);
     const maxG = this.device.limits.maxComputeWorkgroupsPerDimension;
@@ -205,6 +235,7 @@ export class Runtime {
       if (!b) throw new ThawError('kernel', `kernel ${k.key}: binding '${s.name}' was not given`);
       entries.push({ binding: s.binding, resource: { buffer: 'buffer' in b ? b.buffer : b } });
     }
+    this.recorder?.dispatch(c.name, k.key, c.pipeline, c.layout, entries.slice(), c.uniform, params, g);
     if (this.debug) this.device.pushErrorScope('validation');
     const name = c.name;
     if (c.uniform && this.uniformBytes + c.uniform.slot > this.uniformHost.byteLength) this.flush();
@@ -221,7 +252,7 @@ export class Runtime {
     this.pass.setPipeline(c.pipeline);
     // Packed after every flush this dispatch can cause, so its uniforms go out with its own submit.
     if (c.uniform) {
-      const offset = this.packUniform(c.uniform, params, k.key);
+      const offset = this.packSlot(c.uniform, params, k.key);
       entries.push({ binding: c.uniform.binding, resource: { buffer: this.uniformGpu, offset, size: c.uniform.size } });
     }
     this.pass.setBindGroup(0, this.device.createBindGroup({ layout: c.layout, entries }));
@@ -238,6 +269,7 @@ export class Runtime {
 
   /** Encodes a buffer-to-buffer copy. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.recorder?.copy(src, srcOffset, dst, dstOffset, bytes);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (this.pass) { this.pass.end(); this.pass = null; }
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
@@ -262,12 +294,14 @@ export class Runtime {
 
   /** Writes host data into a buffer (flushes first, so pending commands see the old contents). */
   write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.recorder?.refuse(`it writes host data into a GPU buffer (${data.byteLength} bytes); per-step data must be an input written before each replay`);
     if (this.encoder) this.flush();
     this.device.queue.writeBuffer(buf, offset, data.buffer, data.byteOffset, data.byteLength);
   }
 
   /** Reads `bytes` from a buffer back to the host. */
   async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    this.recorder?.refuse('it reads a GPU buffer back to the host');
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.device.createBuffer({ size: Math.max(4, size), usage: 0x1 | 0x8 }); // MAP_READ | COPY_DST
     this.copy(buf, offset, staging, 0, size);

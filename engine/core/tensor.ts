@@ -191,7 +191,8 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-function collect(r: unknown, out: Tensor[]): void {
+/** @internal Every tensor in a value (tensor, array or record), in order. */
+export function collect(r: unknown, out: Tensor[]): void {
   if (r instanceof Tensor) out.push(r);
   else if (Array.isArray(r)) for (const x of r) collect(x, out);
   else if (r && typeof r === 'object') for (const x of Object.values(r)) collect(x, out);

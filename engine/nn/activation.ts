@@ -4,7 +4,7 @@ import type { Tensor } from '../core/tensor.ts';
 import { ShapeError } from '../core/errors.ts';
 import { reshape } from '../core/shape.ts';
 import { relu, relu6, leakyRelu, silu, hardswish, hardsigmoid, gelu, dropout, permute } from '../../kernels/index.ts';
-import { STOCHASTIC, type Stochastic } from './roles.ts';
+import { STOCHASTIC, type Stochastic, drawSeed } from './roles.ts';
 
 /** max(x, 0). */
 export class ReLU extends Module {
@@ -83,8 +83,6 @@ export class Dropout extends Module implements Stochastic {
   get randomInTraining(): boolean { return this.p > 0; }
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
-    const s = this.seed;
-    this.seed = (this.seed + 1) >>> 0;
-    return dropout(x, this.p, s);
+    return dropout(x, this.p, drawSeed(this));
   }
 }

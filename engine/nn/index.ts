@@ -9,7 +9,7 @@ export { ReLU, ReLU6, SiLU, Hardswish, Hardsigmoid, GELU, LeakyReLU, Identity, F
 export { LayerNorm, LayerNorm2d } from './layer_norm.ts';
 export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './pooling.ts';
 export { Sequential } from './container.ts';
-export { type Normalization, type Stochastic, NORMALIZATION, STOCHASTIC, isNormalization, isStochastic, batchDependentInTraining } from './roles.ts';
+export { type Normalization, type Stochastic, NORMALIZATION, STOCHASTIC, isNormalization, isStochastic, batchDependentInTraining, drawSeed } from './roles.ts';
 export { torchDefaultInit } from './init.ts';
 export * as F from './functional.ts';
 export { addN, concatChannels } from './functional.ts';

@@ -9,6 +9,7 @@
  */
 import type { Module } from './module.ts';
 import type { Tensor } from '../core/tensor.ts';
+import { live, type Live } from '../core/live.ts';
 
 /** Brand of {@link Normalization} layers. */
 export const NORMALIZATION: unique symbol = Symbol.for('thaw.role.normalization');
@@ -46,6 +47,18 @@ export interface Stochastic extends Module {
   seed: number;
   /** Whether a training-mode forward is random (e.g. a dropout rate above 0). */
   readonly randomInTraining: boolean;
+}
+
+/**
+ * The seed of a stochastic layer's next draw, advancing it: a live value (engine/core/live.ts), so a
+ * recorded step draws (and advances) a new seed at every replay, as an eager step does.
+ */
+export function drawSeed(m: Stochastic): Live<number> {
+  return live(() => {
+    const s = m.seed;
+    m.seed = (s + 1) >>> 0;
+    return s;
+  });
 }
 
 /** Whether `m` is a normalization layer with running statistics ({@link Normalization}). */

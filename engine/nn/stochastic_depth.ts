@@ -11,7 +11,7 @@ import type { Tensor } from '../core/tensor.ts';
 import { ThawError } from '../core/errors.ts';
 import { full } from '../core/factory.ts';
 import { dropout, mul } from '../../kernels/index.ts';
-import { STOCHASTIC, type Stochastic } from './roles.ts';
+import { STOCHASTIC, type Stochastic, drawSeed } from './roles.ts';
 
 export type StochasticDepthMode = 'row' | 'batch';
 
@@ -34,8 +34,7 @@ export class StochasticDepth extends Module implements Stochastic {
   /** x: (N, ...) → same shape; x itself when inactive. */
   forward(x: Tensor): Tensor {
     if (!this.active) return x;
-    const s = this.seed;
-    this.seed = (this.seed + 1) >>> 0;
+    const s = drawSeed(this);
     const shape = x.shape.map((d, i) => (i === 0 && this.mode === 'row' ? d : 1));
     const ones = full(shape, 1);
     const mask = dropout(ones, this.p, s);

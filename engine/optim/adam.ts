@@ -1,6 +1,7 @@
 /** Adam (L2 weight decay added to the gradient) and AdamW (decoupled decay), as torch.optim. */
 import type { Tensor } from '../core/tensor.ts';
 import { ThawError } from '../core/errors.ts';
+import { live } from '../core/live.ts';
 import { Optimizer, type ParamList, type GroupSpec, type ParamGroup, type ParamState, type UpdateItem } from './optimizer.ts';
 import { adamUpdate, adamMulti, type AdamItem } from '../../kernels/index.ts';
 
@@ -28,19 +29,19 @@ class AdamBase extends Optimizer<AdamHyper> {
 
   /** All parameters of the group in multi-tensor dispatches, one set per (step count, fresh moments). */
   protected override updateMany(items: UpdateItem[], g: ParamGroup<AdamHyper>): void {
-    const sets = new Map<string, { step: number; first: boolean; items: AdamItem[] }>();
+    const sets = new Map<string, { s: ParamState; first: boolean; items: AdamItem[] }>();
     for (const it of items) {
       const m = this.buffer(it.s, 'expAvg', it.param), v = this.buffer(it.s, 'expAvgSq', it.param);
       const first = m.fresh || v.fresh, key = `${it.s.step}:${first}`;
       let set = sets.get(key);
-      if (!set) sets.set(key, (set = { step: it.s.step, first, items: [] }));
+      if (!set) sets.set(key, (set = { s: it.s, first, items: [] }));
       set.items.push({ param: it.param, grad: it.grad, expAvg: m.t, expAvgSq: v.t });
     }
-    for (const set of sets.values()) {
-      adamMulti(set.items, {
+    for (const { s, first, items } of sets.values()) {
+      adamMulti(items, live(() => ({
         lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay,
-        decoupled: this.decoupled, step: set.step, first: set.first,
-      });
+        decoupled: this.decoupled, step: s.step, first,
+      })));
     }
   }
 

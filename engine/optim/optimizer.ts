@@ -9,6 +9,7 @@
 import { Tensor, keep } from '../core/tensor.ts';
 import { tensor } from '../core/factory.ts';
 import { ShapeError, ThawError } from '../core/errors.ts';
+import { live } from '../core/live.ts';
 
 /** Parameters as bare tensors (keyed by their index over all groups, as PyTorch's optimizer state_dict) or `[name, tensor]` pairs (`module.namedParameters()`). */
 export type ParamList = Tensor[] | [string, Tensor][];
@@ -80,7 +81,9 @@ export abstract class Optimizer<H extends BaseHyper> {
 
   /**
    * Encodes the updates of every trainable parameter that has a gradient: per group, `updateMany`
-   * over all of them (SGD and Adam run multi-tensor kernels, a few parameters per dispatch).
+   * over all of them (SGD and Adam run multi-tensor kernels, a few parameters per dispatch). Step
+   * counts advance in a live function and kernels read the hyper-parameters through live values
+   * (engine/core/live.ts), so a recorded training step replays with the rates and counts of its own step.
    */
   step(): void {
     this.groups.forEach((g, gi) => {
@@ -92,10 +95,11 @@ export abstract class Optimizer<H extends BaseHyper> {
         if (grad.size !== p.size) throw new ShapeError(`${this.kind}: gradient of '${name}' has shape [${grad.shape}], parameter has [${p.shape}]`);
         let s = this.state.get(p);
         if (!s) this.state.set(p, (s = { step: 0, buffers: {} }));
-        s.step++;
         items.push({ param: p, grad, s });
       }
-      if (items.length) this.updateMany(items, g);
+      if (!items.length) return;
+      live(() => { for (const it of items) it.s.step++; });
+      this.updateMany(items, g);
     });
   }
 

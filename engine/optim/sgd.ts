@@ -1,6 +1,7 @@
 /** SGD with momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD semantics). */
 import type { Tensor } from '../core/tensor.ts';
 import { ThawError } from '../core/errors.ts';
+import { live } from '../core/live.ts';
 import { Optimizer, type ParamList, type GroupSpec, type ParamGroup, type ParamState, type UpdateItem } from './optimizer.ts';
 import { sgdUpdate, sgdMulti, type SgdItem } from '../../kernels/index.ts';
 
@@ -34,14 +35,15 @@ export class SGD extends Optimizer<SgdHyper> {
 
   /** All parameters of the group in multi-tensor dispatches: one set for those whose momentum starts now, one for the rest. */
   protected override updateMany(items: UpdateItem[], g: ParamGroup<SgdHyper>): void {
-    if (g.momentum === 0) return sgdMulti(items.map((it) => ({ param: it.param, grad: it.grad, momentumBuffer: null })), g, false);
+    const a = live(() => ({ lr: g.lr, momentum: g.momentum, dampening: g.dampening, weightDecay: g.weightDecay, nesterov: g.nesterov }));
+    if (g.momentum === 0) return sgdMulti(items.map((it) => ({ param: it.param, grad: it.grad, momentumBuffer: null })), a, false);
     const fresh: SgdItem[] = [], old: SgdItem[] = [];
     for (const it of items) {
       const b = this.buffer(it.s, 'momentumBuffer', it.param);
       (b.fresh ? fresh : old).push({ param: it.param, grad: it.grad, momentumBuffer: b.t });
     }
-    if (fresh.length) sgdMulti(fresh, g, true);
-    if (old.length) sgdMulti(old, g, false);
+    if (fresh.length) sgdMulti(fresh, a, true);
+    if (old.length) sgdMulti(old, a, false);
   }
 
   protected update(param: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<SgdHyper>): void {

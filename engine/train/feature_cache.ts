@@ -116,9 +116,14 @@ export function shapeOf(b: { x: Float32Array; n: number }): number[] {
   return [c, hw, hw];
 }
 
-export function cachedBatch(cache: FeatureCache, idx: ArrayLike<number>): Tensor {
+/** The cached features of samples `idx`, in order, on the host. */
+export function cachedRows(cache: FeatureCache, idx: ArrayLike<number>): Float32Array {
   const out = new Float32Array(idx.length * cache.per);
   for (let i = 0; i < idx.length; i++) out.set(cache.data.subarray(idx[i] * cache.per, (idx[i] + 1) * cache.per), i * cache.per);
-  return tensor(out, [idx.length, ...cache.shape]);
+  return out;
+}
+
+export function cachedBatch(cache: FeatureCache, idx: ArrayLike<number>): Tensor {
+  return tensor(cachedRows(cache, idx), [idx.length, ...cache.shape]);
 }
 

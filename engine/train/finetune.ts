@@ -5,19 +5,26 @@
  * dropout and no random augmentation comes before it, the trunk is a fixed function: its features
  * are computed once per sample and the head trains from the cache. Otherwise the full network runs
  * every step, and autograd still records nothing below the lowest trainable layer.
+ *
+ * Full batches repeat one fixed-shape step (the head on cached features, or the whole network): it is
+ * recorded once (engine/core/recording.ts) and replayed with one submit per step, each batch written
+ * into the recording's input tensors. The first full step runs eagerly (it makes the optimizer state),
+ * the second is recorded; a smaller last batch runs eagerly, and a step the recording refuses (the
+ * log says why) runs eagerly throughout.
  */
 import type { Classifier } from './types.ts';
 import type { Module } from '../nn/module.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { batches } from '../data/dataset.ts';
 import { Rng } from '../data/rng.ts';
-import { tensor } from '../core/factory.ts';
+import { tensor, clone } from '../core/factory.ts';
 import { Tensor, tidy, keep, noGrad } from '../core/tensor.ts';
 import { backward } from '../autograd/backward.ts';
 import { runtime } from '../core/runtime.ts';
+import { record, type Recording } from '../core/recording.ts';
 import { SGD, Adam, AdamW, Scheduler, cosine, constant, oneCycle, warmup, clipGradNorm } from '../optim/index.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
-import { type CachePlan, type FeatureCache, planCache, splitAt, computeCache, shapeOf, cachedBatch } from './feature_cache.ts';
+import { type CachePlan, type FeatureCache, planCache, splitAt, computeCache, shapeOf, cachedBatch, cachedRows } from './feature_cache.ts';
 import { ThawError } from '../core/errors.ts';
 import { freezeTo } from './freeze.ts';
 import { isNormalization, isStochastic, type Normalization } from '../nn/roles.ts';
@@ -55,6 +62,8 @@ export interface FinetuneOptions {
    * momentum would keep more than 10% of their old statistics after the run, the others unchanged.
    */
   bnMomentum?: number | 'auto';
+  /** Record the full-batch training step once and replay it (one submit per step); default true. */
+  replay?: boolean;
   /** Evaluate on the test set every this many epochs (and after the last); default 1. */
   evalEvery?: number;
   /** What the log calls the per-epoch evaluation set ('test', or 'val' when a validation split is passed as `test`); default 'test'. */
@@ -85,6 +94,10 @@ export interface FinetuneResult {
   seconds: number;
   dispatchesPerStep: number;
   optimizerStateBytes: number;
+  /** Training steps run by replaying the recorded step (the others ran eagerly). */
+  replayedSteps: number;
+  /** Why full batches did not replay ('' when they did, or when replay was off). */
+  replayReason: string;
 }
 
 /**
@@ -222,6 +235,22 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   const hint = `Lower the learning rate (it is ${lrText}), clip gradients (clipNorm) or check the input data; the model's parameters are no longer finite, so reload them before using it.`;
   let optimizerStateBytes = 0;
   const pending: { check: PendingFiniteCheck; logits: Tensor; y: Int32Array; step: number }[] = [];
+  // One training step on (x, labels): forward, loss, backward, clipping, update; the step that is recorded.
+  const trainStep = (x: Tensor, labels: Tensor) => {
+    const out = tidy(() => {
+      const logits = trainCache ? split.rest(x) : model.forward(x);
+      const loss = crossEntropy(logits, labels, { labelSmoothing: o.labelSmoothing ?? 0 });
+      backward(loss);
+      return { loss: keep(loss), logits: keep(logits) };
+    });
+    if (o.clipNorm) clipGradNorm(model.trainableParameters(), o.clipNorm).dispose();
+    opt.step();
+    opt.zeroGrad();
+    return out;
+  };
+  // The recorded full-batch step, its input tensors, and the recording attempts so far.
+  let rec: Recording | null = null, xIn: Tensor | null = null, yIn: Tensor | null = null;
+  let tries = o.replay === false ? 2 : 0, replayedSteps = 0, replayReason = '';
   // The optimizer's state and the unread steps are freed however the loop ends (a diverged step throws).
   try {
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
@@ -251,21 +280,46 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
       for (const b of batches(train, o.batchSize, { shuffle: true, rng })) {
         checkLabels(b.y, C, 'training', b.indices);
         const d0 = runtime().dispatches;
-        const { loss, logits } = tidy(() => {
+        let loss: Tensor, logits: Tensor;
+        if (b.n === o.batchSize && (rec || tries < 2)) {
+          // A full batch: written into the fixed inputs, then replayed, recorded or (first) run eagerly.
+          xIn ??= keep(Tensor.alloc(trainCache ? [b.n, ...trainCache.shape] : [b.n, ...shapeOf(b)], 'f32', 'training input'));
+          yIn ??= keep(Tensor.alloc([b.n], 'i32', 'training labels'));
+          runtime().write(xIn.buffer, trainCache ? cachedRows(trainCache, b.indices) : b.x);
+          runtime().write(yIn.buffer, b.y);
+          if (rec) {
+            rec.replay();
+            replayedSteps++;
+            // The outputs are rewritten by the next replay: the loss is copied by the finite check, the logits here.
+            loss = rec.outputs[0];
+            logits = clone(rec.outputs[1]);
+          } else {
+            const r = record(() => trainStep(xIn!, yIn!));
+            tries++;
+            ({ loss, logits } = r.result);
+            if (r.recording) {
+              rec = r.recording;
+              const own = logits;
+              logits = clone(own);
+              own.dispose();
+              log(`step replay: on — the full-batch step (${rec.dispatches} dispatches) replays with one submit per step`);
+            } else if (tries === 2) {
+              replayReason = r.reason;
+              log(`step replay: off — the training step cannot be replayed: ${r.reason}`);
+            }
+          }
+        } else {
+          const x = trainCache ? cachedBatch(trainCache, b.indices) : tensor(b.x, [b.n, ...shapeOf(b)]);
           const labels = tensor(b.y, [b.n], 'i32');
-          const logits = trainCache ? split.rest(cachedBatch(trainCache, b.indices)) : model.forward(tensor(b.x, [b.n, ...shapeOf(b)]));
-          const loss = crossEntropy(logits, labels, { labelSmoothing: o.labelSmoothing ?? 0 });
-          backward(loss);
-          return { loss: keep(loss), logits: keep(logits) };
-        });
-        if (o.clipNorm) clipGradNorm(model.trainableParameters(), o.clipNorm).dispose();
-        opt.step();
-        opt.zeroGrad();
+          ({ loss, logits } = trainStep(x, labels));
+          x.dispose();
+          labels.dispose();
+        }
         sched.step();
         dispatchesPerStep = runtime().dispatches - d0;
         globalStep++;
         pending.push({ check: encodeFiniteCheck(trainable, 'value', loss), logits, y: Int32Array.from(b.y), step: globalStep });
-        loss.dispose();
+        if (loss !== rec?.outputs[0]) loss.dispose();
         seen += b.n;
         step++;
         if (pending.length >= 8) await drain();
@@ -282,12 +336,15 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
     optimizerStateBytes = opt.stateBytes();
   } finally {
     for (const p of pending.splice(0)) { p.check.dispose(); p.logits.dispose(); }
+    rec?.dispose();
+    xIn?.dispose();
+    yIn?.dispose();
     opt.dispose?.();
   }
   // The steps checked the trainable parameters (frozen ones do not change); running statistics are checked once, at the end.
   const last = await findNonFinite(model.namedBuffers(), globalStep, 'value');
   if (last) throw new NonFiniteError({ ...last, epoch: o.epochs }, hint);
-  return { epochs, usedCache, cacheReason: plan.reason, cachedStages: plan.all ? 'all' : plan.stages, cacheSeconds, seconds: (performance.now() - t0) / 1000, dispatchesPerStep, optimizerStateBytes };
+  return { epochs, usedCache, cacheReason: plan.reason, cachedStages: plan.all ? 'all' : plan.stages, cacheSeconds, seconds: (performance.now() - t0) / 1000, dispatchesPerStep, optimizerStateBytes, replayedSteps, replayReason };
 }
 
 /**

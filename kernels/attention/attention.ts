@@ -9,6 +9,7 @@
 import type { Tensor } from '../../engine/core/tensor.ts';
 import { ThawError } from '../../engine/core/errors.ts';
 import { runtime, withTuning } from '../../engine/core/runtime.ts';
+import { type Live, valueOf } from '../../engine/core/live.ts';
 import type { TuningPatch } from '../../engine/core/tuning.ts';
 import { attentionGeometry } from './geometry.ts';
 import { composedAttention } from './composed.ts';
@@ -32,8 +33,8 @@ export interface AttentionOptions {
   scale?: number;
   /** Dropout probability on the attention weights (0 = none, the default). */
   dropout?: number;
-  /** Seed (u32) of the dropout mask; pass a new one per step. */
-  seed?: number;
+  /** Seed (u32) of the dropout mask; pass a new one per step (a live one, engine/core/live.ts, when the step is recorded). */
+  seed?: number | Live<number>;
   /** Merged over runtime().tuning for this op, forward and backward (engine/core/tuning.ts). */
   tuning?: TuningPatch;
 }
@@ -51,7 +52,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const p = opts.dropout ?? 0;
   const seed = opts.seed ?? 0;
   if (!(p >= 0 && p < 1)) throw new ThawError('argument', `attention: dropout must be in [0, 1), got ${p}`);
-  if (!Number.isInteger(seed)) throw new ThawError('argument', `attention: seed must be an integer, got ${seed}`);
+  if (!Number.isInteger(valueOf(seed))) throw new ThawError('argument', `attention: seed must be an integer, got ${seed}`);
   void q.buffer; void k.buffer; void v.buffer; void mask?.buffer; // a disposed input throws before anything is allocated
   const impl = opts.impl === 'auto' ? runtime().tuning.attention.impl : opts.impl ?? 'fused';
   if (impl === 'composed') return composedAttention(q, k, v, mask, g, scale, p, seed);

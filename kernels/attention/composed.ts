@@ -11,6 +11,7 @@ import { softmax } from '../softmax/softmax.ts';
 import { dropout } from '../dropout/dropout.ts';
 import { permute } from '../permute/permute.ts';
 import type { AttentionGeometry } from './geometry.ts';
+import type { Live } from '../../engine/core/live.ts';
 
 /** Additive bias of a masked (padding) key; the fused kernels use the same constant (MASK_BIAS). */
 export const MASK_BIAS = -1e9;
@@ -19,7 +20,7 @@ export const MASK_BIAS = -1e9;
  * Composed scaled dot-product attention over validated geometry `g`; `mask` (B, Tk) or null, `p`
  * the attention-dropout probability (0 = none) drawn with `seed` over the (B, H, Tq, Tk) weights.
  */
-export function composedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, g: AttentionGeometry, scale: number, p: number, seed: number): Tensor {
+export function composedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, g: AttentionGeometry, scale: number, p: number, seed: number | Live<number>): Tensor {
   return tidy(() => {
     const { B, H, Tq, Tk, D } = g;
     // (B, T, H*D) -> (B, H, T, D)

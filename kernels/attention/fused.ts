@@ -13,6 +13,7 @@ import paramsSrc from './attention_params.wgsl';
 import backwardSrc from './attention_backward.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, type Kernel } from '../../engine/core/runtime.ts';
+import { type Live, mapLive } from '../../engine/core/live.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { LimitError } from '../../engine/core/errors.ts';
 import { type AttentionGeometry, MAX_HEAD_DIM } from './geometry.ts';
@@ -82,7 +83,7 @@ function kernel(name: keyof typeof IO, D: number, dropout: boolean): Kernel {
  * the attention-dropout probability (0 = none) with mask seed `seed`. Output and gradients use the
  * layout of the inputs.
  */
-export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, g: AttentionGeometry, scale: number, p: number, seed: number): Tensor {
+export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, g: AttentionGeometry, scale: number, p: number, seed: number | Live<number>): Tensor {
   if (g.D > MAX_HEAD_DIM) throw new LimitError(`attention: head dim ${g.D} exceeds the fused kernel's ${MAX_HEAD_DIM}; use impl 'composed'`);
   if (g.B * g.H > 65535) throw new LimitError(`attention: B*H = ${g.B * g.H} exceeds 65535 workgroups; use impl 'composed'`);
   const drop = p > 0;
@@ -90,7 +91,7 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | n
     B: g.B, H: g.H, Tq: g.Tq, Tk: g.Tk,
     qsB: g.qStrides[0], qsH: g.qStrides[1], qsT: g.qStrides[2],
     ksB: g.kStrides[0], ksH: g.kStrides[1], ksT: g.kStrides[2],
-    hasMask: mask ? 1 : 0, seed: seed >>> 0, scale, p, keepScale: p < 1 ? 1 / (1 - p) : 0,
+    hasMask: mask ? 1 : 0, seed: mapLive(seed, (s) => s >>> 0), scale, p, keepScale: p < 1 ? 1 / (1 - p) : 0,
   };
   const bh = g.B * g.H;
   // out: like q; lse: (B, H, Tq)

@@ -11,22 +11,24 @@ import { runtime, grid } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError, ThawError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
+import { type Live, valueOf, mapLive } from '../../engine/core/live.ts';
 
-function dropoutRaw(x: Tensor, p: number, seed: number): Tensor {
+function dropoutRaw(x: Tensor, p: number, seed: number | Live<number>): Tensor {
   const out = Tensor.alloc(x.shape);
   const [gx, gy] = grid(Math.ceil(x.size / 64));
   runtime().run(wgsl('dropout', dropoutSrc, { include: [flatIndex, each] }), { x, out },
-    { n: x.size, stride: gx * 64, seed: seed >>> 0, p, scale: p < 1 ? 1 / (1 - p) : 0 }, [gx, gy]);
+    { n: x.size, stride: gx * 64, seed: mapLive(seed, (s) => s >>> 0), p, scale: p < 1 ? 1 / (1 - p) : 0 }, [gx, gy]);
   return out;
 }
 
 /**
  * Zeroes each element with probability `p` and scales the rest by 1 / (1 - p). `seed` (a u32) picks
- * the mask; pass a new seed per step. With `training` false (or p = 0) it returns `x` itself.
+ * the mask; pass a new seed per step (a live one, engine/core/live.ts, when the step is recorded).
+ * With `training` false (or p = 0) it returns `x` itself.
  */
-export function dropout(x: Tensor, p: number, seed: number, training = true): Tensor {
+export function dropout(x: Tensor, p: number, seed: number | Live<number>, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new ThawError('argument', `dropout: p must be in [0, 1], got ${p}`);
-  if (!Number.isInteger(seed)) throw new ThawError('argument', `dropout: seed must be an integer, got ${seed}`);
+  if (!Number.isInteger(valueOf(seed))) throw new ThawError('argument', `dropout: seed must be an integer, got ${seed}`);
   if (x.dtype !== 'f32') throw new ShapeError(`dropout: argument 'x' has dtype ${x.dtype}, expected f32`);
   if (!training || p === 0) return x;
   const out = dropoutRaw(x, p, seed);

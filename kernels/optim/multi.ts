@@ -24,6 +24,7 @@ import teamSumSrc from '../common/team_sum.wgsl';
 import { runtime, grid, launch1d } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
+import { type Live, valueOf, mapLive } from '../../engine/core/live.ts';
 import { adamScalars, checkSame, type SgdArgs, type AdamArgs, sgdKernel, adamKernel } from './optim.ts';
 import { argBlocks, type Arg } from './args.ts';
 
@@ -69,10 +70,11 @@ export interface SgdItem { param: Tensor; grad: Tensor; momentumBuffer: Tensor |
 
 /**
  * SGD steps on several parameters sharing hyper-parameters and `first` (the momentum buffers hold
- * nothing yet), in ceil(items / K) dispatches; same arithmetic as sgdUpdate.
+ * nothing yet), in ceil(items / K) dispatches; same arithmetic as sgdUpdate. Live arguments
+ * (engine/core/live.ts) are re-read at every replay of a recorded step.
  */
-export function sgdMulti(items: SgdItem[], a: SgdArgs, first: boolean): void {
-  const mom = a.momentum !== 0;
+export function sgdMulti(items: SgdItem[], a: SgdArgs | Live<SgdArgs>, first: boolean): void {
+  const mom = valueOf(a).momentum !== 0;
   for (const it of items) {
     checkSame('sgd', it.param, { grad: it.grad, momentumBuffer: it.momentumBuffer });
     if (mom && !it.momentumBuffer) throw new ShapeError('sgd: momentum needs a momentum buffer');
@@ -84,11 +86,11 @@ export function sgdMulti(items: SgdItem[], a: SgdArgs, first: boolean): void {
     c.forEach((it, i) => { bind['p' + i] = it.param; bind['g' + i] = it.grad; if (mom) bind['b' + i] = it.momentumBuffer!; });
     const n = c.reduce((s, it) => s + it.param.size, 0);
     const { groups, stride } = launch1d(n);
-    runtime().run(sgdKernel(k, mom), bind, {
-      n, stride, first: first ? 1 : 0, nesterov: a.nesterov ? 1 : 0,
-      negLr: -a.lr, momentum: a.momentum, oneMinusDampening: 1 - a.dampening, weightDecay: a.weightDecay,
-      ...uniforms(c.map((it) => it.param)),
-    }, groups);
+    const u = uniforms(c.map((it) => it.param));
+    runtime().run(sgdKernel(k, mom), bind, mapLive(a, (v) => ({
+      n, stride, first: first ? 1 : 0, nesterov: v.nesterov ? 1 : 0,
+      negLr: -v.lr, momentum: v.momentum, oneMinusDampening: 1 - v.dampening, weightDecay: v.weightDecay, ...u,
+    })), groups);
   }
 }
 
@@ -97,18 +99,20 @@ export interface AdamItem { param: Tensor; grad: Tensor; expAvg: Tensor; expAvgS
 
 /**
  * Adam/AdamW steps on several parameters sharing hyper-parameters, step count and `first`, in
- * ceil(items / K) dispatches; same arithmetic as adamUpdate.
+ * ceil(items / K) dispatches; same arithmetic as adamUpdate. Live arguments (engine/core/live.ts)
+ * are re-read at every replay of a recorded step.
  */
-export function adamMulti(items: AdamItem[], a: AdamArgs): void {
+export function adamMulti(items: AdamItem[], a: AdamArgs | Live<AdamArgs>): void {
   for (const it of items) checkSame('adam', it.param, { grad: it.grad, expAvg: it.expAvg, expAvgSq: it.expAvgSq });
-  const s = adamScalars(a);
+  const s = mapLive(a, adamScalars);
   for (const c of chunk(items, perDispatch(4), (it) => [it.param, it.grad, it.expAvg, it.expAvgSq])) {
     const k = c.length;
     const bind: Record<string, Tensor> = {};
     c.forEach((it, i) => { bind['p' + i] = it.param; bind['g' + i] = it.grad; bind['m' + i] = it.expAvg; bind['v' + i] = it.expAvgSq; });
     const n = c.reduce((t, it) => t + it.param.size, 0);
     const { groups, stride } = launch1d(n);
-    runtime().run(adamKernel(k), bind, { n, stride, ...s, ...uniforms(c.map((it) => it.param)) }, groups);
+    const u = uniforms(c.map((it) => it.param));
+    runtime().run(adamKernel(k), bind, mapLive(s, (v) => ({ n, stride, ...v, ...u })), groups);
   }
 }
 

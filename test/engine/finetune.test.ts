@@ -9,6 +9,7 @@ import { runtime } from '../../engine/core/runtime.ts';
 import { assign } from '../../engine/core/factory.ts';
 import { ThawError } from '../../engine/core/errors.ts';
 import { finetune, makeOptimizer } from '../../engine/train/finetune.ts';
+import { freezeTo } from '../../engine/train/freeze.ts';
 import { NonFiniteError } from '../../kernels/finite/finite.ts';
 import { arrayDataset } from '../../engine/data/dataset.ts';
 import { KerasClassifier } from '../../models/keras/index.ts';
@@ -148,3 +149,30 @@ test('AdamW takes an explicit weightDecay 0 as 0 (it became 0.01); unknown optim
 });
 
 test.run();
+
+test('full batches replay the recorded step and end bitwise where the eager run ends; the partial last batch runs eagerly', async () => {
+  for (const cached of [false, true]) {
+    const k = 3 + Math.floor(rand() * 3), n = 4 * k + 1 + Math.floor(rand() * 3);
+    const { x, y } = data(n);
+    const models = [tiny(true), tiny(true)];
+    for (const [key, t] of models[1].stateDict()) assign(t, await models[0].stateDict().get(key)!.data());
+    if (cached) for (const m of models) freezeTo(m, -1);
+    const live = runtime().pool.getStats().liveBuffers;
+    const runs = [];
+    for (const [i, m] of models.entries()) {
+      runs.push(await finetune(m, arrayDataset(x, y), null, { epochs: 2, batchSize: 4, lr: 0.01, optimizer: 'adam', numClasses: K, featureCache: cached ? 'auto' : 'off', seed: 3, replay: i === 1 }));
+    }
+    assert.is(runs[1].usedCache, cached);
+    assert.is(runs[0].replayedSteps, 0);
+    assert.is(runs[1].replayedSteps, 2 * k - 2, `${k} full batches per epoch: the first eager, the second recorded, the rest replayed`);
+    assert.is(runs[1].replayReason, '');
+    assert.equal(runs[1].epochs.map((e) => [e.loss, e.trainAcc]), runs[0].epochs.map((e) => [e.loss, e.trainAcc]));
+    for (const [key, t] of models[0].stateDict()) {
+      const a = new Uint32Array((await t.data()).buffer), b = new Uint32Array((await models[1].stateDict().get(key)!.data()).buffer);
+      assert.equal(Array.from(b), Array.from(a), `${key} (cache ${cached})`);
+    }
+    assert.is(runtime().pool.getStats().liveBuffers, live, 'the recording, its inputs and its held buffers are freed');
+    assert.is(runtime().pool.getStats().heldBuffers, 0);
+    for (const m of models) m.dispose();
+  }
+});
