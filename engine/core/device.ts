@@ -70,9 +70,38 @@ async function nodeGpuFactory(): Promise<GPU> {
       throw new DeviceError('no-adapter', `could not load the Dawn binding (npm 'webgpu'): ${(e as Error).message}. Run \`npm ci\`.`);
     }
     Object.assign(globalThis, mod.globals);
+    throttleDawnPolling();
     g.__thawDawn = mod.create(DAWN_FLAGS);
   }
   return g.__thawDawn as GPU;
+}
+
+/**
+ * Dawn-node waits for GPU work (mapAsync, onSubmittedWorkDone) by re-posting a native callback with
+ * the global setImmediate until it is done: a busy loop that takes a whole core from the driver's
+ * threads, which on a software adapter compile the shaders and run the kernels. Its polls go
+ * through setImmediate for the first 2 ms of a wait (short waits end as fast as before), then
+ * through a 1 ms timer. Every other setImmediate call is unchanged.
+ */
+function throttleDawnPolling(): void {
+  const g = globalThis as any;
+  const immediate = g.setImmediate;
+  if (typeof immediate !== 'function' || immediate.thawThrottled) return;
+  const nativeSource = Function.prototype.toString.call(Math.max).replace('max', '');
+  // A poll posted from inside a poll continues a wait; any other starts one.
+  let waitStart = 0, inPoll = false;
+  const wrapped = function (this: unknown, fn: unknown, ...args: unknown[]) {
+    if (typeof fn === 'function' && fn.name === '' && Function.prototype.toString.call(fn) === nativeSource) {
+      const now = performance.now();
+      if (!inPoll) waitStart = now;
+      const poll = () => { inPoll = true; try { (fn as () => void)(); } finally { inPoll = false; } };
+      return now - waitStart > 2 ? setTimeout(poll, 1) : immediate(poll);
+    }
+    return immediate.call(this, fn, ...args);
+  };
+  Object.defineProperties(wrapped, Object.getOwnPropertyDescriptors(immediate));
+  (wrapped as any).thawThrottled = true;
+  g.setImmediate = wrapped;
 }
 
 function isNode(): boolean {
