@@ -82,6 +82,10 @@ const FLUSH_EVERY = 128;
 export class Runtime {
   readonly pool: BufferPool;
   private cache = new Map<string, Compiled>();
+  /** Pipelines being created asynchronously (compileOnly), by key. */
+  private readonly pending = new Map<string, Promise<void>>();
+  /** Inside compileOnly(): run() compiles and does not dispatch. */
+  private compiling = false;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private queued = 0;
@@ -96,6 +100,14 @@ export class Runtime {
   dispatches = 0;
   /** Milliseconds spent creating pipelines (shader compilation: large on a cold driver cache). */
   compileMs = 0;
+  /** Every pipeline created, in order, with its creation time in ms. */
+  readonly compiled: { key: string; ms: number }[] = [];
+  /**
+   * When set (init() sets it under THAW_PIPELINE_LOG=file in Node), each kernel's first dispatch is
+   * submitted alone and reported with its pipeline's creation ms and the ms its first dispatch took
+   * on the queue: software drivers (lavapipe) compile the machine code there, at first use.
+   */
+  pipelineLog: ((key: string, createMs: number, firstRunMs: number) => void) | null = null;
   /** Dispatch counts per kernel name. */
   readonly dispatchByName = new Map<string, number>();
   readonly debug: boolean;
@@ -130,14 +142,24 @@ export class Runtime {
   get tuning(): Tuning { return activeTuning() ?? this.adapterTuning; }
 
   private compile(k: Kernel): Compiled {
-    let c = this.cache.get(k.key);
-    if (c) {
-      if (c.code !== undefined && k.code() !== c.code) {
-        throw new ThawError('kernel', `kernel ${k.key}: two different WGSL codes share this key; a value that shapes the code is missing from its defines`);
-      }
-      return c;
-    }
+    const c = this.cached(k);
+    if (c) return c;
     const t0 = performance.now();
+    const p = this.prepare(k);
+    return this.store(k, p, this.device.createComputePipeline(p.descriptor), t0);
+  }
+
+  /** The cached pipeline of `k` (checking its code under THAW_CHECK_KERNELS=1), or undefined. */
+  private cached(k: Kernel): Compiled | undefined {
+    const c = this.cache.get(k.key);
+    if (c && c.code !== undefined && k.code() !== c.code) {
+      throw new ThawError('kernel', `kernel ${k.key}: two different WGSL codes share this key; a value that shapes the code is missing from its defines`);
+    }
+    return c;
+  }
+
+  /** Builds `k`'s code, reflects its bindings and workgroup size, and describes its pipeline. */
+  private prepare(k: Kernel): Omit<Compiled, 'pipeline'> & { descriptor: GPUComputePipelineDescriptor } {
     const code = k.code();
     let reflect: WgslReflect;
     try {
@@ -172,18 +194,80 @@ export class Runtime {
     }
     const device = this.device;
     const layout = device.createBindGroupLayout({ entries, label: k.key });
-    const module = device.createShaderModule({ code, label: k.key });
-    const pipeline = device.createComputePipeline({
+    const descriptor: GPUComputePipelineDescriptor = {
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: entry },
+      compute: { module: device.createShaderModule({ code, label: k.key }), entryPoint: entry },
       label: k.key,
-    });
+    };
     const ws = fn.workgroupSize as any;
     const workgroupSize: [number, number, number] = [Number(ws?.[0] ?? 1), Number(ws?.[1] ?? 1), Number(ws?.[2] ?? 1)];
-    c = { name: k.key.split(':')[0], pipeline, layout, storage, uniform, workgroupSize, code: this.checkKernels ? code : undefined };
+    return { name: k.key.split(':')[0], layout, storage, uniform, workgroupSize, code: this.checkKernels ? code : undefined, descriptor };
+  }
+
+  /** Caches a created pipeline and counts the milliseconds since `t0`. */
+  private store(k: Kernel, p: ReturnType<Runtime['prepare']>, pipeline: GPUComputePipeline, t0: number): Compiled {
+    const { descriptor: _, ...rest } = p;
+    const c: Compiled = { ...rest, pipeline };
     this.cache.set(k.key, c);
-    this.compileMs += performance.now() - t0;
+    const ms = performance.now() - t0;
+    this.compileMs += ms;
+    this.compiled.push({ key: k.key, ms });
     return c;
+  }
+
+  /** Starts creating `k`'s pipeline with createComputePipelineAsync, unless it is cached or under way. */
+  private compileAsync(k: Kernel): void {
+    if (this.cached(k) || this.pending.has(k.key)) return;
+    const t0 = performance.now();
+    const p = this.prepare(k);
+    this.pending.set(k.key, this.device.createComputePipelineAsync(p.descriptor).then(
+      (pipeline) => { if (!this.cache.has(k.key)) this.store(k, p, pipeline, t0); },
+      (e) => { throw new ThawError('kernel', `kernel ${k.key}: creating its pipeline failed: ${(e as Error)?.message ?? String(e)}`); },
+    ).finally(() => this.pending.delete(k.key)));
+  }
+
+  /**
+   * Runs `fn` without dispatching anything: each kernel it would run is compiled instead, with
+   * createComputePipelineAsync (all in flight at once), and cached; then each new pipeline is
+   * dispatched once with zero workgroups, which is where software drivers (lavapipe) compile its
+   * machine code. Resolves with the number of pipelines created. Buffers `fn` writes keep their
+   * contents and what it reads back is meaningless: only the kernels it picks (from shapes and
+   * options) count. warmupPipelines() runs a model's steps through it.
+   */
+  async compileOnly(fn: () => unknown): Promise<number> {
+    if (this.compiling) throw new ThawError('kernel', 'compileOnly() is already running; it does not nest');
+    this.flush();
+    const n0 = this.compiled.length;
+    this.compiling = true;
+    try {
+      await fn();
+    } finally {
+      this.compiling = false;
+      // Every compile is awaited (and its error reported) however fn ended.
+      const results = await Promise.allSettled([...this.pending.values()]);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    }
+    const fresh = this.compiled.slice(n0).map(({ key }) => this.cache.get(key)!);
+    if (fresh.length) {
+      // Zero workgroups read and write nothing, so any buffers of the bound types' minimum size will do.
+      const scratch = Array.from({ length: Math.max(0, ...fresh.map((c) => c.storage.length)) },
+        () => this.device.createBuffer({ size: 256, usage: 0x80 })); // STORAGE
+      this.flush();
+      this.encoder = this.device.createCommandEncoder();
+      const pass = this.encoder.beginComputePass();
+      for (const c of fresh) {
+        const entries: GPUBindGroupEntry[] = c.storage.map((b, i) => ({ binding: b.binding, resource: { buffer: scratch[i] } }));
+        if (c.uniform) entries.push({ binding: c.uniform.binding, resource: { buffer: this.uniformGpu, offset: 0, size: c.uniform.size } });
+        pass.setPipeline(c.pipeline);
+        pass.setBindGroup(0, this.device.createBindGroup({ layout: c.layout, entries }));
+        pass.dispatchWorkgroups(0);
+      }
+      pass.end();
+      await this.sync();
+      for (const b of scratch) b.destroy();
+    }
+    return fresh.length;
   }
 
   /** Starts timing every dispatch (see profiler.ts); one profile at a time. */
@@ -224,6 +308,8 @@ export class Runtime {
    */
   run(k: Kernel, bindings: Record<string, Bindable>, params: Params, groups: [number, number?, number?]): void {
     if (this.gpu.lost) throw this.gpu.lost;
+    if (this.compiling) { this.compileAsync(k); return; }
+    const before = this.pipelineLog && !this.cache.has(k.key) ? this.queueIdle() : null;
     const c = this.compile(k);
     const maxG = this.device.limits.maxComputeWorkgroupsPerDimension;
     const g: [number, number, number] = [groups[0], groups[1] ?? 1, groups[2] ?? 1];
@@ -260,11 +346,21 @@ export class Runtime {
     if (this.profiler) { this.pass.end(); this.pass = null; }
     this.dispatches++;
     this.dispatchByName.set(name, (this.dispatchByName.get(name) ?? 0) + 1);
+    if (before) {
+      const t = performance.now(), createMs = this.compiled[this.compiled.length - 1].ms, log = this.pipelineLog!;
+      Promise.all([before, this.queueIdle()]).then(([a, b]) => log(k.key, createMs, b - Math.max(a, t)), () => {});
+    }
     if (this.debug) {
       this.flush();
       const key = k.key;
       this.device.popErrorScope().then((e) => { if (e) this.gpu.errors.push(`in kernel ${key}: ${e.message}`); });
     } else if (++this.queued >= FLUSH_EVERY) this.flush();
+  }
+
+  /** Submits what is encoded; resolves with the time the queue has done it. */
+  private queueIdle(): Promise<number> {
+    this.flush();
+    return this.device.queue.onSubmittedWorkDone().then(() => performance.now());
   }
 
   /** Encodes a buffer-to-buffer copy. */
@@ -332,7 +428,15 @@ let rt: Runtime | null = null;
 /** The runtime for the shared device, creating the device on first call. */
 export async function init(): Promise<Runtime> {
   const g = await getGpu();
-  if (!rt || rt.gpu !== g) rt = new Runtime(g);
+  if (!rt || rt.gpu !== g) {
+    rt = new Runtime(g);
+    const file = typeof process !== 'undefined' ? process.env?.THAW_PIPELINE_LOG : undefined;
+    if (file && process.versions?.node) {
+      // One line per pipeline: "pid createMs firstRunMs key", appended (several processes may share the file).
+      const fs = await import('node:fs');
+      rt.pipelineLog = (key, createMs, firstRunMs) => fs.appendFileSync(file, `${process.pid} ${createMs.toFixed(1)} ${firstRunMs.toFixed(1)} ${key}\n`);
+    }
+  }
   return rt;
 }
 
