@@ -41,7 +41,8 @@ export {
 } from './engine/optim/index.ts';
 export { freeze, unfreeze, freezeTo, parseFreezeSpec, trainableSummary, type FreezeSpec, type FreezeOptions, type Grouped } from './engine/train/freeze.ts';
 export { loadStateDict, describeLoad, loadGap, nonFiniteSummary, stateToHost, type LoadReport, type LoadOptions, type RemapRule } from './engine/train/load.ts';
-export { finetune, evaluate, computeFeatures, computeCache, planCache, cacheBlocker, type FinetuneOptions, type FinetuneResult, type FeatureCache, type CachePlan,
+export { warmupPipelines, type WarmupOptions, type WarmupResult } from './engine/train/warmup.ts';
+export { finetune, warmupFinetune, evaluate, computeFeatures, computeCache, planCache, cacheBlocker, type FinetuneOptions, type FinetuneResult, type FeatureCache, type CachePlan,
   type EpochStats, type Progress,
 } from './engine/train/finetune.ts';
 export { parseCheckpoint, writeSafetensors, parseSafetensors, writePytorchZip, type Checkpoint, type HostTensor, type CheckpointFormat, type ParseOptions } from './engine/io/index.ts';

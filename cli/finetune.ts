@@ -12,7 +12,7 @@ import { writeSafetensors } from '../engine/io/safetensors.ts';
 import { loadStateDict, describeLoad, stateToHost, loadGap, nonFiniteSummary } from '../engine/train/load.ts';
 import { freeze, parseFreezeSpec, trainableSummary } from '../engine/train/freeze.ts';
 import { lora, mergeLora, saveLora, parseLoraTarget, type LoraConfig } from '../engine/train/lora.ts';
-import { finetune, fineTuneGradual, evaluate, type FinetuneResult, type FinetuneOptions } from '../engine/train/finetune.ts';
+import { finetune, fineTuneGradual, evaluate, warmupFinetune, type FinetuneResult, type FinetuneOptions } from '../engine/train/finetune.ts';
 import { loadFashionMnist, FASHION_MNIST_DIR } from '../engine/data/fashion_mnist.ts';
 import { FASHION_MNIST_CLASSES } from '../engine/data/idx.ts';
 import { idxDataset, subset, subsetPerClass, stratifiedSample, countPerClass, type Dataset } from '../engine/data/dataset.ts';
@@ -272,8 +272,6 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   if (untested.length) {
     say(`warning: ${untested.length} of ${C} classes have no test images (${quote(untested)}): their accuracy is n/a and the overall accuracy covers the other ${C - untested.length}`);
   }
-  const before = await evaluate(model, test, a.batch, C);
-  say(`accuracy before fine-tuning: ${pct(before.accuracy)}`);
   let bar: ProgressBar | null = null, barKey = '';
   const opts: FinetuneOptions = {
     epochs: a.epochs, batchSize: a.batch, lr: a.lr, optimizer: a.optimizer as any, schedule: a.schedule as any, seed: a.seed,
@@ -286,6 +284,11 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
       bar!.update(p.step, p.phase === 'train' ? `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(3) : '…'} ${p.imagesPerSec.toFixed(0)} img/s` : `${p.imagesPerSec.toFixed(0)} img/s`);
     },
   };
+  // Every pipeline the run uses, the evaluation before it included, compiled before the first runs.
+  const warm = await warmupFinetune(model, train, opts);
+  if (warm.pipelines) say(`warmup: ${warm.pipelines} pipelines compiled in ${warm.seconds.toFixed(1)} s`);
+  const before = await evaluate(model, test, a.batch, C);
+  say(`accuracy before fine-tuning: ${pct(before.accuracy)}`);
   // Each epoch is evaluated on the validation images when there are some, else on the test images.
   const evalSet = val ?? test;
   let result: FinetuneResult;

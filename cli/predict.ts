@@ -18,6 +18,7 @@ import { preprocess, type PreprocessSpec } from '../engine/data/preprocess.ts';
 import { ZOO, modelNames, nearestNames, type ZooEntry } from '../models/zoo.ts';
 import { resnet20 } from '../models/resnet_cifar.ts';
 import type { Classifier } from '../engine/train/types.ts';
+import { warmupPipelines } from '../engine/train/warmup.ts';
 import { suggest, UsageError } from './args.ts';
 import { checkCache, fetchWithProgress, isZooName } from './fetch.ts';
 import { sha256File } from '../models/zoo_fetch.ts';
@@ -201,6 +202,7 @@ export async function runPredict(a: PredictArgs): Promise<Prediction[]> {
     const results: Prediction[] = [];
     const k = Math.min(a.top, numClasses);
     const BATCH = 16;
+    await warmupPipelines(model, [Math.min(BATCH, images.length), 3, h, wd]);
     for (let s = 0; s < images.length; s += BATCH) {
       const chunk = images.slice(s, s + BATCH);
       const x = new Float32Array(chunk.length * per); // (N, 3, H, W)

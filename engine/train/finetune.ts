@@ -28,6 +28,7 @@ import { type CachePlan, type FeatureCache, planCache, splitAt, computeCache, sh
 import { ThawError } from '../core/errors.ts';
 import { freezeTo } from './freeze.ts';
 import { isNormalization, isStochastic, type Normalization } from '../nn/roles.ts';
+import { warmupPipelines, type WarmupResult } from './warmup.ts';
 import { crossEntropy, encodeFiniteCheck, findNonFinite, NonFiniteError, type NonFiniteReport, type PendingFiniteCheck } from '../../kernels/index.ts';
 
 export { planCache, cacheBlocker, computeCache, computeFeatures, type CachePlan, type FeatureCache } from './feature_cache.ts';
@@ -190,6 +191,18 @@ export async function evaluate(model: Classifier, ds: Dataset, batchSize: number
 }
 
 /**
+ * Compiles the pipelines that fine-tuning `model` on `train` with `o` runs (inference, and the
+ * training step with its optimizer, clipping and finiteness check) before the first of them runs.
+ * finetune() calls it; call it before your own evaluation of the model to warm that up too.
+ */
+export async function warmupFinetune(model: Classifier, train: Dataset, o: FinetuneOptions): Promise<WarmupResult> {
+  const shape = [Math.max(1, Math.min(o.batchSize, train.length)), ...shapeOf({ x: train.get(0).x, n: 1 })];
+  return warmupPipelines(model, shape, {
+    train: true, optimizer: () => makeOptimizer(model, o), clipNorm: o.clipNorm, labelSmoothing: o.labelSmoothing, finiteCheck: true,
+  });
+}
+
+/**
  * Fine-tunes `model` on `train` (its trainable parameters only), evaluating on `test` after each
  * epoch. With the cache, the fixed prefix of the trunk runs once per sample, not once per epoch.
  */
@@ -204,6 +217,8 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new ThawError('finetune', `lr must be a positive finite number, got ${o.lr}`);
   const log = o.log ?? (() => {});
   const t0 = performance.now();
+  const warm = await warmupFinetune(model, train, o);
+  if (warm.pipelines) log(`warmup: ${warm.pipelines} pipelines compiled in ${warm.seconds.toFixed(1)} s`);
   const plan: CachePlan = o.featureCache === 'off' ? { stages: 0, all: false, reason: 'disabled by option' } : planCache(model, !!o.augmented);
   const usedCache = plan.all || plan.stages > 0;
   const split = splitAt(model, usedCache ? plan : { stages: 0, all: false, reason: '' });
