@@ -253,6 +253,8 @@ export class Runtime {
       // Zero workgroups read and write nothing, so any buffers of the bound types' minimum size will do.
       const scratch = Array.from({ length: Math.max(0, ...fresh.map((c) => c.storage.length)) },
         () => this.device.createBuffer({ size: 256, usage: 0x80 })); // STORAGE
+      // Counts read from a zeroed buffer: a direct zero-workgroup dispatch draws a warning from Dawn.
+      const counts = this.device.createBuffer({ size: 16, usage: 0x100 }); // INDIRECT
       this.flush();
       this.encoder = this.device.createCommandEncoder();
       const pass = this.encoder.beginComputePass();
@@ -261,11 +263,11 @@ export class Runtime {
         if (c.uniform) entries.push({ binding: c.uniform.binding, resource: { buffer: this.uniformGpu, offset: 0, size: c.uniform.size } });
         pass.setPipeline(c.pipeline);
         pass.setBindGroup(0, this.device.createBindGroup({ layout: c.layout, entries }));
-        pass.dispatchWorkgroups(0);
+        pass.dispatchWorkgroupsIndirect(counts, 0);
       }
       pass.end();
       await this.sync();
-      for (const b of scratch) b.destroy();
+      for (const b of [...scratch, counts]) b.destroy();
     }
     return fresh.length;
   }
