@@ -105,7 +105,7 @@ export class Runtime {
   /**
    * When set (init() sets it under THAW_PIPELINE_LOG=file in Node), each kernel's first dispatch is
    * submitted alone and reported with its pipeline's creation ms and the ms its first dispatch took
-   * on the queue: software drivers (lavapipe) compile the machine code there, at first use.
+   * on the queue, where software drivers (lavapipe) may compile the machine code.
    */
   pipelineLog: ((key: string, createMs: number, firstRunMs: number) => void) | null = null;
   /** Dispatch counts per kernel name. */
