@@ -9,6 +9,7 @@ import { Tensor, tidy, noGrad } from '../core/tensor.ts';
 import { backward } from '../autograd/backward.ts';
 import { clipGradNorm } from '../optim/index.ts';
 import { isStochastic } from '../nn/roles.ts';
+import { invalidateFolds } from '../nn/fused.ts';
 import { ShapeError } from '../core/errors.ts';
 import { crossEntropy, encodeFiniteCheck } from '../../kernels/index.ts';
 
@@ -38,7 +39,8 @@ export interface WarmupResult {
  * Compiles every pipeline that `model`'s forward on an input of `inputShape` (batch first) uses,
  * and with `train` its training step's, before any of them runs: the runtime goes through the
  * steps without dispatching (Runtime.compileOnly), so the model's parameters, buffers, gradients,
- * dropout seeds and mode are as they were, and a step afterwards gives the same results.
+ * dropout seeds and mode are as they were, and a step afterwards gives the same results (the
+ * folded weights of frozen conv+bn pairs are recomputed at their next use).
  */
 export async function warmupPipelines(model: Module & { forward(x: Tensor): Tensor }, inputShape: readonly number[], opts: WarmupOptions = {}): Promise<WarmupResult> {
   if (!inputShape.length || inputShape.some((d) => !(Number.isInteger(d) && d > 0))) {
@@ -80,6 +82,8 @@ export async function warmupPipelines(model: Module & { forward(x: Tensor): Tens
       x.dispose();
     });
   } finally {
+    // Folded conv+bn weights (and their cached layouts) made during the pass hold nothing: recompute them at next use.
+    invalidateFolds();
     model.train(wasTraining);
     stochastic.forEach((m, i) => { m.seed = seeds[i]; });
     params.forEach((p, i) => {
