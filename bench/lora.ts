@@ -14,8 +14,9 @@
  * MobileNetV2 (one `thaw finetune --json` process per run): the pre-trained Keras MobileNetV2 of
  * nsfwjs at 64 px on Fashion-MNIST with 100 labels per class (1,000 training images) and a
  * stratified test subset (--test-size, default 1,000) of the Fashion-MNIST test split, drawn by the
- * seed. full: every layer (--freeze 0); LoRA: rank-r adapters on the pointwise convs plus the new
- * head (--lora); head: the new head alone (--freeze -1, from the feature cache). Adam, cosine
+ * seed. The model's head is nsfwjs' Dense 1280→256→128 with a new last layer (128→10). full: every
+ * layer (--freeze 0); LoRA: rank-r adapters on the 34 pointwise convs plus the head (--lora); head:
+ * the head alone (--freeze -1, from the feature cache). Adam, cosine
  * schedule, batch 64, the same epochs for every method, no augmentation. ms/step is the median
  * epoch's training time over its steps; time is the whole run (cached features, training, the
  * evaluation at the end), peak MiB the process's peak of GPU tensor memory.
@@ -24,7 +25,7 @@
  * 5e-4 MobileNetV2; LoRA 5e-3 / 3e-3, head 5e-3 / 5e-3); --lr-full, --lr-lora, --lr-head override them.
  *
  * Run: bash -c 'source scripts/env.sh; node bench/lora.ts [--quick] [--seeds 0,1,2] [--epochs 6]
- *        [--steps 400] [--rank 8] [--test-size 1000] [--parts bert,mobilenet]'
+ *        [--steps 400] [--rank 8] [--test-size 1000] [--parts bert,mobilenet] [--methods full,lora,head]'
  * --quick: one seed, 1 epoch, 40 BERT steps, 200 test images (checks the script, measures little).
  */
 import { spawnSync } from 'node:child_process';
@@ -137,7 +138,7 @@ async function sentenceAccuracy(model: BertForSequenceClassification, tok: WordP
   return correct / n;
 }
 
-async function bertNegation(rt: Runtime, o: { seeds: number[]; steps: number; preSteps: number; rank: number; lr: Record<Method, number> }): Promise<LoraRun[]> {
+async function bertNegation(rt: Runtime, o: { seeds: number[]; methods: Method[]; steps: number; preSteps: number; rank: number; lr: Record<Method, number> }): Promise<LoraRun[]> {
   const tok = WordPiece.fromVocabText(readFileSync(VOCAB, 'utf8'));
   const cfg = { ...NEGATION_BERT, vocabSize: tok.tokens.length };
   // The source task: the same sentences without negation.
@@ -153,7 +154,7 @@ async function bertNegation(rt: Runtime, o: { seeds: number[]; steps: number; pr
   pre.dispose();
 
   const runs: LoraRun[] = [];
-  for (const seed of o.seeds) for (const method of METHODS) {
+  for (const seed of o.seeds) for (const method of o.methods) {
     await rt.sync();
     rt.pool.resetPeak();
     const base = rt.pool.getStats().liveBytes;
@@ -178,11 +179,11 @@ async function bertNegation(rt: Runtime, o: { seeds: number[]; steps: number; pr
 }
 
 /** The cost of one training step per method at BERT-tiny's size (no accuracy: random tokens). */
-async function bertTinyCost(rt: Runtime, o: { rank: number; runs: number }): Promise<LoraRun[]> {
+async function bertTinyCost(rt: Runtime, o: { methods: Method[]; rank: number; runs: number }): Promise<LoraRun[]> {
   const B = 8, T = 128, V = 30522;
   const x = bertBatch(B, T, V);
   const runs: LoraRun[] = [];
-  for (const method of METHODS) {
+  for (const method of o.methods) {
     await rt.sync();
     rt.pool.resetPeak();
     const base = rt.pool.getStats().liveBytes;
@@ -211,11 +212,11 @@ async function bertTinyCost(rt: Runtime, o: { rank: number; runs: number }): Pro
 // ---------------------------------------------------------------------------------------------
 // MobileNetV2 on Fashion-MNIST, through `thaw finetune`.
 
-function mobilenet(o: { seeds: number[]; epochs: number; rank: number; testSize: number; lr: Record<Method, number> }): LoraRun[] {
+function mobilenet(o: { seeds: number[]; methods: Method[]; epochs: number; rank: number; testSize: number; lr: Record<Method, number> }): LoraRun[] {
   const out = mkdtempSync(join(tmpdir(), 'thaw-lora-bench-'));
   const runs: LoraRun[] = [];
   try {
-    for (const seed of o.seeds) for (const method of METHODS) {
+    for (const seed of o.seeds) for (const method of o.methods) {
       const how = method === 'full' ? ['--freeze', '0'] : method === 'head' ? ['--freeze', '-1'] : ['--lora', String(o.rank), '--lora-alpha', String(2 * o.rank)];
       const args = [THAW, 'finetune', '--model', 'mobilenetv2-nsfwjs', '--size', '64', '--labels-per-class', '100', '--test-size', String(o.testSize),
         '--epochs', String(o.epochs), '--eval-every', String(o.epochs), '--optimizer', 'adam', '--lr', String(o.lr[method]), '--batch', '64',
@@ -242,7 +243,7 @@ function mobilenet(o: { seeds: number[]; epochs: number; rank: number; testSize:
 // ---------------------------------------------------------------------------------------------
 
 function table(title: string, runs: LoraRun[], withAccuracy: boolean): void {
-  const rows = METHODS.map((m) => {
+  const rows = METHODS.filter((m) => runs.some((x) => x.method === m)).map((m) => {
     const r = runs.filter((x) => x.method === m);
     const acc = r.map((x) => x.accuracy * 100);
     return [m, String(r[0].trainableParams), (r[0].optimizerStateBytes / MiB).toFixed(2), mean(r.map((x) => x.peakMiB)), mean(r.map((x) => x.msPerStep)),
@@ -258,6 +259,8 @@ export async function run(): Promise<LoraRun[]> {
   const rank = Number(arg('rank', '8')), testSize = Number(arg('test-size', quick ? '200' : '1000'));
   const parts = arg('parts', 'bert,mobilenet').split(',');
   for (const p of parts) if (p !== 'bert' && p !== 'mobilenet') throw new Error(`bench/lora: unknown part '${p}' (bert, mobilenet)`);
+  const methods = arg('methods', METHODS.join(',')).split(',') as Method[];
+  for (const m of methods) if (!METHODS.includes(m)) throw new Error(`bench/lora: unknown method '${m}' (${METHODS.join(', ')})`);
   const lrs = (d: Record<Method, number>) => Object.fromEntries(METHODS.map((m) => [m, Number(arg(`lr-${m}`, String(d[m])))])) as Record<Method, number>;
   const bertLr = lrs({ full: 2e-3, lora: 5e-3, head: 5e-3 }), mobileLr = lrs({ full: 5e-4, lora: 3e-3, head: 5e-3 });
   const rt = await initThaw();
@@ -265,20 +268,20 @@ export async function run(): Promise<LoraRun[]> {
   const runs: LoraRun[] = [];
   const seedList = seeds.join(', ');
   if (parts.includes('bert')) {
-    const neg = await bertNegation(rt, { seeds, steps, preSteps: quick ? 40 : 300, rank, lr: bertLr });
-    const cost = await bertTinyCost(rt, { rank, runs: quick ? 2 : 5 });
+    const neg = await bertNegation(rt, { seeds, methods, steps, preSteps: quick ? 40 : 300, rank, lr: bertLr });
+    const cost = await bertTinyCost(rt, { methods, rank, runs: quick ? 2 : 5 });
     runs.push(...neg, ...cost);
     table(`BERT (hidden 32, 2 layers) on the negation task, ${steps} steps of 32 sentences, AdamW lr full ${bertLr.full} / LoRA ${bertLr.lora} / head ${bertLr.head}; ` +
       `accuracy on 1000 held-out sentences, mean ± sd over seeds ${seedList}; ${adapterLabel(rt)}`, neg, true);
     table(`BERT-tiny (hidden 128, 2 layers, vocabulary 30522) training step, batch 8 x 128 tokens, AdamW (median of ${quick ? 2 : 5}); ${adapterLabel(rt)}`, cost, false);
   }
   if (parts.includes('mobilenet')) {
-    const mob = mobilenet({ seeds, epochs, rank, testSize, lr: mobileLr });
+    const mob = mobilenet({ seeds, methods, epochs, rank, testSize, lr: mobileLr });
     runs.push(...mob);
     table(`MobileNetV2 (nsfwjs, 64 px) on Fashion-MNIST, 100 labels per class, ${epochs} epochs, Adam lr full ${mobileLr.full} / LoRA ${mobileLr.lora} / head ${mobileLr.head}; ` +
       `accuracy on ${testSize} test images, mean ± sd over seeds ${seedList}; ${adapterLabel(rt)}`, mob, true);
   }
-  console.log(`wrote ${writeResults(rt, parts.length === 2 ? 'lora' : `lora-${parts[0]}`, { seeds, epochs, steps, rank, alpha: 2 * rank, testSize, quick, lr: { bert: bertLr, mobilenet: mobileLr }, runs })}`);
+  console.log(`wrote ${writeResults(rt, ['lora', ...(parts.length === 2 ? [] : parts), ...(methods.length === METHODS.length ? [] : methods)].join('-'), { seeds, methods, epochs, steps, rank, alpha: 2 * rank, testSize, quick, lr: { bert: bertLr, mobilenet: mobileLr }, runs })}`);
   return runs;
 }
 
