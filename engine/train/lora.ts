@@ -70,7 +70,8 @@ export interface LoraOptions {
   dropout?: number;
   /**
    * Modules trained in full and saved with the adapters (PEFT's `modules_to_save`): names with PEFT's
-   * list semantics. Default: the model's head (`headPrefix`) when it has one, else none.
+   * list semantics. Default: the model's head: its parametric layers (`headLayers`) when it lists them, else
+   * `headPrefix`, else none.
    */
   modulesToSave?: readonly string[];
   /** Uniform [0, 1) source for A's initialisation (default Math.random). */
@@ -250,6 +251,17 @@ function under(key: string, prefixes: readonly string[]): boolean {
 }
 
 /**
+ * The default modules to save: every parametric layer of the head when the model lists them
+ * (`headLayers`: a Keras head of several Dense layers, which `freeze(-1)` also leaves trainable),
+ * else the head (`headPrefix`), else none.
+ */
+function headModules(model: Module): string[] {
+  const { headLayers, headPrefix } = model as { headLayers?: unknown; headPrefix?: unknown };
+  if (Array.isArray(headLayers) && headLayers.length && headLayers.every((n) => typeof n === 'string' && n)) return [...headLayers];
+  return typeof headPrefix === 'string' && headPrefix ? [headPrefix] : [];
+}
+
+/**
  * Adds LoRA adapters to the layers `target` names and freezes every other parameter except the
  * modules to save. Everything is checked before the model changes. Returns the config.
  */
@@ -264,8 +276,7 @@ function applyLora(model: Module, opts: LoraOptions, exactSave: boolean): LoraCo
   const dropout = opts.dropout ?? 0;
   if (!(dropout >= 0 && dropout < 1)) throw err(`LoRA dropout must be in [0, 1), got ${dropout}`);
   if (configs.has(model)) throw err('the model already has LoRA adapters; apply lora() once per model (mergeLora folds them in for export)');
-  const head = (model as { headPrefix?: unknown }).headPrefix;
-  const save = resolveModulesToSave(model, opts.modulesToSave ?? (typeof head === 'string' && head ? [head] : []), exactSave);
+  const save = resolveModulesToSave(model, opts.modulesToSave ?? headModules(model), exactSave);
   const { paths, targetModules } = resolveTargets(model, opts.target, (p) => under(p, save));
   const byPath = new Map(model.namedModules());
   const scaling = alpha / rank;

@@ -26,6 +26,8 @@ import { planCache } from '../../engine/train/feature_cache.ts';
 import { encodeTrainingCheckpoint, restoreTrainingCheckpoint } from '../../engine/train/checkpoint.ts';
 import { BertForSequenceClassification } from '../../models/bert.ts';
 import { mobilenetV2 } from '../../models/mobilenetv2.ts';
+import { KerasClassifier } from '../../models/keras/index.ts';
+import { freezeTo } from '../../engine/train/freeze.ts';
 
 test.before(async () => { await setup(); });
 
@@ -336,6 +338,26 @@ test('presets: BERT\'s attention q/k/v/out (the field-held Linear runs the adapt
   lora(deep, { target: /^features\.1[67]\.conv\.(0\.0|2)$/, rank: 2 });
   assert.is(planCache(deep, false).stages, 16, 'features.0..15 are cached, features.16 has the first adapter');
   deep.dispose();
+});
+
+test('a Keras head of several Dense layers trains whole, as freezeTo(-1) leaves it, not only its last layer', async () => {
+  const inp = { batch_input_shape: [null, 6, 6, 3] };
+  const topology = { class_name: 'Sequential', config: { name: 's', layers: [
+    { class_name: 'Conv2D', config: { name: 'pw', ...inp, filters: 5, kernel_size: 1, activation: 'relu' } },
+    { class_name: 'GlobalAveragePooling2D', config: { name: 'pool' } },
+    { class_name: 'Dense', config: { name: 'hidden', units: 4, activation: 'relu' } },
+    { class_name: 'Dense', config: { name: 'out', units: 3, activation: 'softmax' } },
+  ] } };
+  const trainable = (m: Module) => m.trainableParameters().map(([k]) => k).filter((k) => !k.includes('lora_'));
+  const frozen = new KerasClassifier(topology, { rng: rand });
+  freezeTo(frozen, -1);
+  const m = new KerasClassifier(topology, { rng: rand });
+  const c = lora(m, { target: 'pointwise', rank: 2 });
+  assert.equal(c.adapted, ['pw']);
+  assert.equal(c.modulesToSave, ['hidden', 'out']);
+  assert.equal(trainable(m), trainable(frozen));
+  assert.equal(trainable(m), ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']);
+  frozen.dispose(); m.dispose();
 });
 
 test('training checkpoints carry the adapters, their optimizer state and dropout seeds; a model without the adapters is refused', async () => {

@@ -11,24 +11,13 @@ import { crossEntropy } from '../../kernels/softmax/softmax.ts';
 import { WordPiece } from '../../engine/text/index.ts';
 import { BertForSequenceClassification, bertInputs } from '../../models/bert.ts';
 import { FIXTURES } from './bert_helpers.ts';
+import { negationSentence } from '../../bench/negation.ts';
 
 test.before(async () => { await setup(); });
 
 const tok = WordPiece.fromVocabText(readFileSync(join(FIXTURES, 'vocab.txt'), 'utf8'));
 
-/**
- * A tiny sentiment task from a hand-written word list, with negation: "the film was not bad !" is
- * positive. The label is (adjective is positive) XOR (negated), so no single word decides it: the
- * encoder has to relate "not" to the adjective.
- */
-function sentence(): { text: string; label: number } {
-  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
-  const positive = rand() < 0.5, negated = rand() < 0.5;
-  const adj = pick(positive ? ['great', 'good'] : ['bad', 'terrible']);
-  const text = `${pick(['', 'hello , ', 'i think '])}${pick(['the movie', 'the film', 'this movie', 'this film', 'it'])} ` +
-    `${pick(['was', 'is'])} ${negated ? 'not ' : ''}${adj}${pick(['', ' !', ' .'])}`;
-  return { text, label: positive !== negated ? 1 : 0 };
-}
+const sentence = () => negationSentence(rand);
 
 function batch(n: number) {
   const s = Array.from({ length: n }, sentence);
