@@ -15,7 +15,7 @@ export { record, Recording, type Recorded } from './engine/core/recording.ts';
 export { live, Live } from './engine/core/live.ts';
 export { getGpu, resetGpu, type Gpu, type AdapterSummary } from './engine/core/device.ts';
 export { Tensor, tidy, keep, dispose, type DType, type Shape, noGrad, gradEnabled } from './engine/core/tensor.ts';
-export { tensor, assign, clone } from './engine/core/factory.ts';
+export { tensor, tensorFromHalfBits, assign, clone } from './engine/core/factory.ts';
 export { backward } from './engine/autograd/backward.ts';
 export { variable } from './engine/core/tape.ts';
 export { ThawError, ShapeError, DeviceError, LimitError } from './engine/core/errors.ts';
@@ -24,7 +24,7 @@ export { reshape } from './engine/core/shape.ts';
 export {
   add, sub, mul, div, neg, exp, log, sqrt, square, affine, mulScalar, addScalar, powScalar,
   relu, relu6, leakyRelu, sigmoid, tanh, gelu, silu, hardswish, hardsigmoid, broadcastTo,
-  sum, mean, max, sumTo, matmul, linear, conv2d, softmax, logSoftmax, crossEntropy, permute, transpose,
+  cast, sum, mean, max, sumTo, matmul, linear, conv2d, softmax, logSoftmax, crossEntropy, permute, transpose,
   slice, concat, gather, maxPool2d, avgPool2d, globalAvgPool2d, batchNorm2d, pad2d, dropout, resize2d,
   layerNorm, attention, checkFinite, findNonFinite, encodeFiniteCheck, describeNonFinite, NonFiniteError,
   type NonFiniteReport, type PendingFiniteCheck,

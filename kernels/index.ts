@@ -7,6 +7,7 @@ export {
   relu, relu6, leakyRelu, sigmoid, tanh, gelu, silu, hardswish, hardsigmoid, addRelu, unary, binary, compare, broadcastTo,
   type UnaryOp, type BinaryOp,
 } from './elementwise/elementwise.ts';
+export { cast } from './cast/cast.ts';
 export { sum, mean, max, sumTo, type ReduceOptions } from './reduce/reduce.ts';
 export { matmul, linear, type MatmulVariant, type MatmulOptions } from './matmul/matmul.ts';
 export {

@@ -1,6 +1,7 @@
 /** Shared test helpers: device setup with poisoned buffers, seeded random data, and tolerant comparisons. */
 import { init, type Runtime } from '../engine/core/runtime.ts';
 import poisonSrc from './poison.wgsl';
+import { f16ToF32 } from '../engine/core/half.ts';
 
 let rt: Runtime | null = null;
 
@@ -67,4 +68,18 @@ export function numericGrad(f: (x: Float64Array) => number, x: ArrayLike<number>
     g[i] = (fp - fm) / (2 * h);
   }
   return g;
+}
+
+/** Values that exercise the rounding: random magnitudes over the whole range, exact ties, specials. */
+export function halfCases(n: number): number[] {
+  const v: number[] = [0, -0, 1, -1, 65504, -65504, 65519.99, 65520, -65520, 1e6, Infinity, -Infinity, NaN,
+    2 ** -14, 2 ** -24, 2 ** -25, 3 * 2 ** -26, 2 ** -26, 1e-9, -1e-9, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2048 + 1, 2048 + 3];
+  for (let i = 0; v.length < n; i++) {
+    const h = Math.floor(rand() * 0x7bff);
+    const k = i % 3;
+    if (k === 0) v.push((rand() < 0.5 ? -1 : 1) * 2 ** (rand() * 44 - 28)); // 2^-28 .. 2^16
+    else if (k === 1) v.push((f16ToF32(h) + f16ToF32(h + 1)) / 2 * (rand() < 0.5 ? -1 : 1)); // an exact tie
+    else v.push(f16ToF32(h) + (f16ToF32(h + 1) - f16ToF32(h)) * (0.5 + (rand() - 0.5) * 1e-3)); // next to a tie
+  }
+  return v;
 }

@@ -173,6 +173,8 @@ async function createGpu(): Promise<Gpu> {
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
   // Subgroup operations let the software adapters share loads across lanes (kernels/matmul/subgroup.ts).
   if (adapter.features.has('subgroups' as GPUFeatureName)) requiredFeatures.push('subgroups' as GPUFeatureName);
+  // Half-precision kernels (f16 tensors); an adapter without it refuses f16 (runtime.ts requireF16).
+  if (adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({ requiredLimits, requiredFeatures });

@@ -1,7 +1,8 @@
 /** Creating tensors from host data. */
-import { Tensor, type Shape, type DType, numel, shapeStr } from './tensor.ts';
+import { Tensor, type Shape, type DType, numel, shapeStr, storageBytes } from './tensor.ts';
+import { f32ToF16, toHalfBits } from './half.ts';
 import fillSrc from './fill.wgsl';
-import { runtime, launch1d } from './runtime.ts';
+import { runtime, launch1d, requireF16 } from './runtime.ts';
 import { wgsl } from './wgsl.ts';
 import { ShapeError, ThawError } from './errors.ts';
 
@@ -13,7 +14,8 @@ const I32_MIN = -(2 ** 31), I32_MAX = 2 ** 31 - 1;
  * range (Int32Array.from would truncate, zero or wrap them); for f32, a finite value beyond the f32
  * range (it would become ±Infinity). NaN and ±Infinity given for f32 are kept as they are.
  */
-function hostArray(data: ArrayLike<number>, dtype: DType, op: string): Float32Array | Int32Array {
+function hostArray(data: ArrayLike<number>, dtype: DType, op: string): Float32Array | Int32Array | Uint16Array {
+  if (dtype === 'f16') return halfWords(data);
   if (dtype === 'f32') {
     if (data instanceof Float32Array) return data;
     const arr = Float32Array.from(data);
@@ -35,14 +37,28 @@ function hostArray(data: ArrayLike<number>, dtype: DType, op: string): Float32Ar
   return Int32Array.from(data);
 }
 
+const Float16: { new(n: number): ArrayLike<number> } | undefined = (globalThis as any).Float16Array;
+
 /**
- * Uploads `data` as a tensor of `shape` (default: 1-D). Integer arrays become i32 unless `dtype` says
- * otherwise. Values that the dtype cannot hold exactly are refused (see hostArray), never wrapped.
+ * `data` as halves, rounded to nearest even (finite values beyond ±65504 become ±Infinity, as a cast
+ * to half does), padded with a zero half to whole 4-byte words, which writeBuffer needs. A
+ * Float16Array (where the runtime has one) is taken as it is, without conversion.
+ */
+function halfWords(data: ArrayLike<number>): Uint16Array {
+  const f16 = Float16 && data instanceof Float16;
+  return evenLength(f16 ? new Uint16Array((data as any).buffer, (data as any).byteOffset, data.length) : toHalfBits(data));
+}
+
+/**
+ * Uploads `data` as a tensor of `shape` (default: 1-D). Integer arrays become i32 and Float16Arrays
+ * f16 unless `dtype` says otherwise; numbers given for f16 are rounded to nearest even on the host.
+ * Values that f32 or i32 cannot hold exactly are refused (see hostArray), never wrapped.
  */
 export function tensor(data: ArrayLike<number>, shape?: Shape, dtype?: DType): Tensor {
   const s = shape ?? [data.length];
   if (numel(s) !== data.length) throw new ShapeError(`tensor: ${data.length} values do not fill shape ${shapeStr(s)} (${numel(s)} elements)`);
-  const dt: DType = dtype ?? (data instanceof Int32Array ? 'i32' : 'f32');
+  const dt: DType = dtype ?? (data instanceof Int32Array ? 'i32' : Float16 && data instanceof Float16 ? 'f16' : 'f32');
+  if (dt === 'f16') requireF16(); // before any conversion
   const arr = hostArray(data, dt, 'tensor');
   const t = Tensor.alloc(s, dt);
   if (arr.length) runtime().write(t.buffer, arr);
@@ -60,19 +76,49 @@ export function assign(t: Tensor, data: ArrayLike<number>): void {
   runtime().write(t.buffer, hostArray(data, t.dtype, 'assign'));
 }
 
-/** Copies a tensor (no gradient link). */
-export function clone(t: Tensor): Tensor {
-  const out = Tensor.alloc(t.shape, t.dtype);
-  if (t.size) runtime().copy(t.buffer, 0, out.buffer, 0, t.size * 4);
+/**
+ * Uploads raw IEEE half bits as an f16 tensor (checkpoint loaders: f16 data goes to the GPU without an
+ * f32 round trip).
+ */
+export function tensorFromHalfBits(bits: Uint16Array, shape: Shape): Tensor {
+  if (numel(shape) !== bits.length) throw new ShapeError(`tensorFromHalfBits: ${bits.length} halves do not fill shape ${shapeStr(shape)} (${numel(shape)} elements)`);
+  const t = Tensor.alloc(shape, 'f16');
+  if (bits.length) runtime().write(t.buffer, evenLength(bits));
+  return t;
+}
+
+/** Writes raw IEEE half bits into an existing f16 tensor (same element count), as `assign` does values. */
+export function assignHalfBits(t: Tensor, bits: Uint16Array): void {
+  assignEpoch++;
+  if (t.dtype !== 'f16') throw new ShapeError(`assignHalfBits: the tensor ${shapeStr(t.shape)} has dtype ${t.dtype}, expected f16`);
+  if (bits.length !== t.size) throw new ShapeError(`assignHalfBits: ${bits.length} halves for a tensor of shape ${shapeStr(t.shape)}`);
+  if (bits.length) runtime().write(t.buffer, evenLength(bits));
+}
+
+/** `bits`, or a copy one zero half longer when its length is odd (writeBuffer writes whole 4-byte words). */
+function evenLength(bits: Uint16Array): Uint16Array {
+  if (!(bits.length & 1)) return bits;
+  const out = new Uint16Array(bits.length + 1);
+  out.set(bits);
   return out;
 }
 
-/** A tensor of `shape` filled with `value`. */
-export function full(shape: Shape, value: number, dtype: 'f32' | 'i32' = 'f32'): Tensor {
+/** Copies a tensor (no gradient link). */
+export function clone(t: Tensor): Tensor {
+  const out = Tensor.alloc(t.shape, t.dtype);
+  if (t.size) runtime().copy(t.buffer, 0, out.buffer, 0, storageBytes(t.size, t.dtype));
+  return out;
+}
+
+/** A tensor of `shape` filled with `value` (for f16, `value` rounded to nearest even). */
+export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
   const out = Tensor.alloc(shape, dtype);
-  const { groups, stride } = launch1d(out.size);
-  runtime().run(wgsl('fill', fillSrc, { defines: { IS_INT: dtype === 'i32' } }),
-    { out }, { n: out.size, stride, value, ivalue: dtype === 'i32' ? value : 0 }, groups);
+  // f16: every 32-bit word holds the half twice, written as raw bits.
+  const h = dtype === 'f16' ? f32ToF16(value) : 0;
+  const n = dtype === 'f16' ? Math.ceil(out.size / 2) : out.size;
+  const { groups, stride } = launch1d(n);
+  runtime().run(wgsl('fill', fillSrc, { defines: { IS_INT: dtype !== 'f32' } }),
+    { out }, { n, stride, value, ivalue: dtype === 'i32' ? value : (h | (h << 16)) }, groups);
   return out;
 }
 

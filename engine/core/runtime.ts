@@ -161,6 +161,7 @@ export class Runtime {
   /** Builds `k`'s code, reflects its bindings and workgroup size, and describes its pipeline. */
   private prepare(k: Kernel): Omit<Compiled, 'pipeline'> & { descriptor: GPUComputePipelineDescriptor } {
     const code = k.code();
+    if (/^enable f16;/m.test(code)) requireF16(`the f16 build of kernel ${k.key.split(':')[0]}`);
     let reflect: WgslReflect;
     try {
       reflect = new WgslReflect(code);
@@ -458,7 +459,6 @@ export function runtime(): Runtime {
   return rt;
 }
 
-/** Drops the runtime after device loss (pair with resetGpu()). */
 /** Runs `fn` with every dispatch timed on the GPU; returns the per-kernel totals. */
 export async function profile(fn: () => Promise<void> | void, rt: Runtime = runtime()): Promise<ProfileReport> {
   const p = rt.startProfile();
@@ -471,7 +471,17 @@ export async function profile(fn: () => Promise<void> | void, rt: Runtime = runt
   return p.report();
 }
 
+/** Drops the runtime after device loss (pair with resetGpu()). */
 export function resetRuntime(): void { rt = null; }
+
+/** Throws, naming the feature, unless the device can run f16 kernels (WebGPU's 'shader-f16'). */
+export function requireF16(what = 'an f16 tensor'): void {
+  const g = runtime().gpu;
+  if (g.device.features.has('shader-f16')) return;
+  const name = g.info.description || g.info.device || g.info.kind;
+  throw new DeviceError('no-shader-f16', `${what} needs the WebGPU feature 'shader-f16', which this adapter (${g.info.kind}${name && name !== g.info.kind ? `: ${name}` : ''}) does not offer; use f32 (precision 'f32'), or an adapter with shader-f16 (THAW_ADAPTER=lavapipe)`);
+}
+
 
 /**
  * Workgroups of 64 for n invocations of a 1-D kernel, split over x and y as `grid` does; a kernel

@@ -1,13 +1,17 @@
 /**
- * GPU tensors: f32 or i32, contiguous row-major, on pooled storage buffers. Reshape shares storage
+ * GPU tensors: f32, i32 or f16, contiguous row-major, on pooled storage buffers. Reshape shares storage
  * (reference counted); `dispose()` drops this handle's reference. Scopes (`tidy`) dispose what an
  * expression created, and autograd nodes keep the tensors they saved alive until backward or release.
  */
-import { runtime } from './runtime.ts';
+import { runtime, requireF16 } from './runtime.ts';
 import { ShapeError, ThawError } from './errors.ts';
+import { fromHalfBits } from './half.ts';
 
-/** Element type of a tensor: 32-bit float or 32-bit signed integer. */
-export type DType = 'f32' | 'i32';
+/**
+ * Element type of a tensor: 32-bit float, 32-bit signed integer, or IEEE half (f16, which needs the
+ * adapter's 'shader-f16' feature; its buffers are padded to whole 4-byte words).
+ */
+export type DType = 'f32' | 'i32' | 'f16';
 /** Sizes of a tensor's dimensions, outermost first (row-major). */
 export type Shape = readonly number[];
 export type TypedArray = Float32Array | Int32Array;
@@ -21,6 +25,19 @@ export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
+}
+
+/** Bytes per element of each dtype. */
+export const ITEM_BYTES: Record<DType, number> = { f32: 4, i32: 4, f16: 2 };
+
+/** Bytes a tensor of `n` elements of `dtype` occupies: rounded up to whole 4-byte words, at least one. */
+export function storageBytes(n: number, dtype: DType): number {
+  return Math.max(4, Math.ceil((n * ITEM_BYTES[dtype]) / 4) * 4);
+}
+
+/** Throws for an f16 tensor given to an op that has no f16 build: the message names the cast that fixes it. */
+export function check32(op: string, arg: string, t: Tensor): void {
+  if (t.dtype === 'f16') throw new ShapeError(`${op}: argument '${arg}' is f16, which ${op} does not support; cast(${arg}, 'f32') first`);
 }
 
 export function shapeStr(shape: Shape): string { return `[${shape.join(', ')}]`; }
@@ -100,7 +117,7 @@ export class Tensor {
   /** Whether the tensor's GPU memory has been released. */
   get disposed(): boolean { return this.storage === null; }
 
-  /** The GPU buffer holding this tensor's data (may be larger than `size * 4` bytes). */
+  /** The GPU buffer holding this tensor's data (may be larger than `size` elements). */
   get buffer(): GPUBuffer {
     if (!this.storage) throw new ThawError('disposed', `tensor ${shapeStr(this.shape)}${this.name ? ` '${this.name}'` : ''} was disposed and cannot be used`);
     return this.storage.buffer;
@@ -138,10 +155,20 @@ export class Tensor {
     untrack(this);
   }
 
-  /** Copies the data to the host: a Float32Array for f32, an Int32Array for i32 (pass the type for i32). */
+  /**
+   * Copies the data to the host: a Float32Array for f32 and for f16 (every half is exact in f32), an
+   * Int32Array for i32 (pass the type for i32).
+   */
   async data<T extends TypedArray = Float32Array>(): Promise<T> {
+    if (this.dtype === 'f16') return fromHalfBits(await this.halfBits()) as T;
     const bytes = await runtime().read(this.buffer, this.size * 4);
     return (this.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes)) as T;
+  }
+
+  /** The raw IEEE half bits of an f16 tensor. */
+  async halfBits(): Promise<Uint16Array> {
+    if (this.dtype !== 'f16') throw new ShapeError(`halfBits(): tensor ${shapeStr(this.shape)} has dtype ${this.dtype}, expected f16`);
+    return new Uint16Array(await runtime().read(this.buffer, this.size * 2));
   }
 
   /** The data as a nested-free plain array. */
@@ -158,8 +185,8 @@ export class Tensor {
 
   /** @internal creates a tensor on a freshly acquired buffer. */
   static alloc(shape: Shape, dtype: DType = 'f32', what?: string): Tensor {
-    const n = numel(shape);
-    const buf = runtime().pool.acquire(Math.max(4, n * 4), what ?? `tensor ${shapeStr(shape)}`);
+    if (dtype === 'f16') requireF16();
+    const buf = runtime().pool.acquire(storageBytes(numel(shape), dtype), what ?? `tensor ${shapeStr(shape)}${dtype === 'f16' ? ' f16' : ''}`);
     return new Tensor(shape, dtype, new Storage(buf));
   }
 }

@@ -8,7 +8,8 @@
  *   a line mentions several), which keeps register blocks in plain variables;
  * - `blocks` generates larger pieces of code for `{{NAME}}` placeholders, from the defines alone;
  * - `include` puts shared pieces (kernels/common/*.wgsl) before the source, after any `enable`
- *   directives, which WGSL wants first and which are gathered from every part.
+ *   directives, which WGSL wants first and which are gathered from every part; code that uses the
+ *   f16 type (an f16 variant is a define, e.g. `T: 'f16'`) gets `enable f16;`.
  *
  * The pipeline-cache key is derived from the name, the defines and the unroll counts, never written
  * by hand. A name stands for one source and one set of includes (a second source under the same name
@@ -59,11 +60,12 @@ function assemble<D extends Record<string, Define>>(name: string, source: string
   }
   const enables = new Set<string>();
   const body = [...include, source].map((part) => part.replace(/^\s*enable\s+[\w\s,]+;\s*$/gm, (m) => { enables.add(m.trim()); return ''; }));
-  let code = [...enables, ...body].join('\n');
-  code = code.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+  let code = body.join('\n').replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
     if (!(k in values)) throw new ThawError('kernel', `kernel ${name}: no value for {{${k}}}`);
     return values[k];
   });
+  if (/\bf16\b|\bvec[234]h\b/.test(code.replace(/\/\/.*$/gm, ''))) enables.add('enable f16;');
+  code = [...enables, code].join('\n');
   if (opts.unroll) code = unrollLines(code, opts.unroll);
   return code;
 }

@@ -4,6 +4,9 @@
  */
 import { ensure, fail } from './errors.ts';
 import type { DType, HostTensor } from './types.ts';
+import { f16ToF32, f32ToF16, bf16ToHalfBits } from '../core/half.ts';
+
+export { f16ToF32, f32ToF16 };
 
 /** Bytes per stored element. */
 export const ITEMSIZE: Record<DType, number> = {
@@ -70,36 +73,7 @@ export function allocHost(dtype: DType, n: number): HostTensor['data'] {
   return new Int32Array(n);
 }
 
-/** Decodes one IEEE half (as a u16) to a number. */
-export function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
 const f32Scratch = new Float32Array(1), u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/** Encodes a number as IEEE half (round to nearest even, overflow to infinity). */
-export function f32ToF16(v: number): number {
-  f32Scratch[0] = v;
-  const x = u32Scratch[0], sign = (x >>> 16) & 0x8000, exp = (x >>> 23) & 0xff, man = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    const m = man | 0x800000, shift = 14 - e, half = 1 << (shift - 1);
-    let r = m >> shift;
-    const rest = m & ((1 << shift) - 1);
-    if (rest > half || (rest === half && (r & 1))) r++;
-    return sign | r;
-  }
-  let r = (e << 10) | (man >> 13);
-  const rest = man & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (r & 1))) r++; // a carry into the exponent is still right
-  return sign | r;
-}
 
 /** Encodes a number as bfloat16 (round to nearest even; NaN stays NaN). */
 export function f32ToBf16(v: number): number {
@@ -152,12 +126,29 @@ export function decodeRun(src: Uint8Array, at: number, n: number, dtype: DType, 
 }
 
 /**
+ * Adds `half` (and for bf16 `halfOverflow`) to a decoded f16/bf16 tensor, from its stored 16-bit
+ * patterns as decoded by the 'i16' path (`raw`); other dtypes are returned as they are.
+ */
+export function withHalf(h: HostTensor, raw: () => HostTensor['data']): HostTensor {
+  if (h.dtype !== 'f16' && h.dtype !== 'bf16') return h;
+  const bits = Uint16Array.from(raw(), (v) => v & 0xffff);
+  if (h.dtype === 'f16') return { ...h, half: bits };
+  const { bits: half, overflowed } = bf16ToHalfBits(bits);
+  return { ...h, half, halfOverflow: overflowed };
+}
+
+/**
  * Reads a (possibly strided) tensor out of a storage of `storageNumel` elements held in `src`
  * starting at byte `base`. Checks offset, sizes and strides against the storage before allocating;
  * strides of 0 (expanded tensors) may produce more elements than the storage holds, which we allow
  * only up to 2^24 elements so a tiny file cannot ask for gigabytes.
  */
 export function gather(src: Uint8Array, base: number, storageNumel: number, dtype: DType, le: boolean, offset: number, size: number[], stride: number[], name: string): HostTensor {
+  return withHalf(gatherAs(src, base, storageNumel, dtype, le, offset, size, stride, name),
+    () => gatherAs(src, base, storageNumel, 'i16', le, offset, size, stride, name).data);
+}
+
+function gatherAs(src: Uint8Array, base: number, storageNumel: number, dtype: DType, le: boolean, offset: number, size: number[], stride: number[], name: string): HostTensor {
   const n = checkShape(size, name);
   ensure(Array.isArray(stride) && stride.length === size.length && stride.every((s) => Number.isSafeInteger(s) && s >= 0), 'bad-shape', `${name}: stride ${brief(stride)} does not match size ${brief(size)}`);
   ensure(Number.isSafeInteger(offset) && offset >= 0, 'bad-shape', `${name}: storage offset ${brief(offset)} is not a non-negative integer`);

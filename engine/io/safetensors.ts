@@ -5,7 +5,7 @@
  * against the file before any tensor is allocated.
  */
 import { CheckpointError, ensure, fail } from './errors.ts';
-import { ITEMSIZE, brief, checkShape, decodeRun, allocHost, encodeHost, setOwn } from './dtype.ts';
+import { ITEMSIZE, brief, checkShape, decodeRun, allocHost, encodeHost, setOwn, withHalf } from './dtype.ts';
 import type { Checkpoint, DType, HostTensor } from './types.ts';
 
 /** safetensors dtype names ↔ ours. */
@@ -57,7 +57,11 @@ export function parseSafetensors(bytes: Uint8Array): Checkpoint {
   for (const e of entries) {
     const data = allocHost(e.dtype, e.numel);
     decodeRun(bytes, dataStart + e.begin, e.numel, e.dtype, true, data, 0, e.name);
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
+    tensors.set(e.name, withHalf({ dtype: e.dtype, shape: e.shape, data }, () => {
+      const raw = allocHost('i16', e.numel);
+      decodeRun(bytes, dataStart + e.begin, e.numel, 'i16', true, raw, 0, e.name);
+      return raw;
+    }));
   }
   return { format: 'safetensors', tensors, metadata };
 }

@@ -15,6 +15,13 @@ export interface HostTensor {
   dtype: DType;
   shape: number[];
   data: Float32Array | Int32Array | Uint8Array;
+  /**
+   * f16 and bf16 tensors: the values as IEEE half bits (f16 verbatim, bf16 rounded to nearest even),
+   * so an f16 tensor loads them with no f32 round trip.
+   */
+  half?: Uint16Array;
+  /** bf16 tensors: how many finite values lie beyond f16's range (±65504) and became ±Infinity in `half`. */
+  halfOverflow?: number;
 }
 
 /** Which parser produced a Checkpoint. */

@@ -6,7 +6,8 @@
 import type { Module } from '../nn/module.ts';
 import type { HostTensor } from '../io/types.ts';
 import { Tensor } from '../core/tensor.ts';
-import { assign } from '../core/factory.ts';
+import { assign, assignHalfBits } from '../core/factory.ts';
+import { toHalfBits } from '../core/half.ts';
 import { ThawError } from '../core/errors.ts';
 import { runtime } from '../core/runtime.ts';
 
@@ -44,6 +45,13 @@ export function nonFiniteSummary(h: HostTensor): string | null {
   if (first < 0) return null;
   const kinds = [nan ? `${nan} NaN` : '', inf ? `${inf} Inf` : ''].filter(Boolean).join(' and ');
   return `${kinds} of ${d.length} values, first at element ${first}`;
+}
+
+/** How many finite values of `d` round to ±Infinity in f16 (|v| >= 65520). */
+function countOverflow(d: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < d.length; i++) if (Math.abs(d[i]) >= 65520 && Number.isFinite(d[i])) n++;
+  return n;
 }
 
 /** What `loadStateDict` did: keys loaded, and keys missing, unexpected or mis-shaped. */
@@ -98,10 +106,21 @@ export function loadStateDict(model: Module, tensors: Map<string, HostTensor>, o
         'use a checkpoint saved before training diverged (nothing was loaded)');
     }
   }
+  const overflowed: string[] = [];
   for (const [key, h, target] of toLoad) {
     // Written in place, so tensors held elsewhere (an optimizer built before the load) stay valid.
-    assign(target, h.data as ArrayLike<number>);
+    if (target.dtype === 'f16' && h.data instanceof Float32Array) {
+      // f16 and bf16 checkpoints load their halves as they are (bf16 rounded); others round on the host.
+      const bits = h.half ?? toHalfBits(h.data);
+      const over = h.halfOverflow ?? (h.half ? 0 : countOverflow(h.data));
+      if (over) overflowed.push(`${key} (${over} of ${h.data.length})`);
+      assignHalfBits(target, bits);
+    } else assign(target, h.data as ArrayLike<number>);
     report.loaded.push(key);
+  }
+  if (overflowed.length && typeof console !== 'undefined') {
+    console.warn(`thaw: ${opts.source ?? 'the checkpoint'}: ${overflowed.length} tensor${overflowed.length > 1 ? 's hold' : ' holds'} values beyond f16's range (±65504), ` +
+      `loaded into f16 as ±Infinity: ${overflowed.slice(0, 4).join('; ')}${overflowed.length > 4 ? '; …' : ''}; keep these tensors in f32`);
   }
   for (const key of state.keys()) {
     if (seen.has(key)) continue;
