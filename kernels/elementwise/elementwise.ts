@@ -125,22 +125,25 @@ export const BINARY: { [K in BinaryOp]: BinaryRule } = {
 };
 
 
-function checkF32(op: string, arg: string, t: Tensor): void {
-  if (t.dtype !== 'f32') throw new ShapeError(`${op}: argument '${arg}' has dtype ${t.dtype}, expected f32`);
+/** Refuses a non-float argument, or a second argument whose dtype differs from the first's. */
+function checkFloat(op: string, arg: string, t: Tensor, like?: Tensor): void {
+  if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new ShapeError(`${op}: argument '${arg}' has dtype ${t.dtype}, expected f32 or f16`);
+  if (like && t.dtype !== like.dtype) throw new ShapeError(`${op}: argument '${arg}' has dtype ${t.dtype} and argument 'a' ${like.dtype}; cast() one so both match`);
 }
 
 /** Applies a unary op; `a`, `b` are its scalar parameters. */
 export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
-  checkF32(op, 'x', x);
-  const rule = UNARY[op];
+  checkFloat(op, 'x', x);
+  const rule = UNARY[op], T = x.dtype;
   void x.buffer; // throws for a disposed input before anything is allocated
-  const out = Tensor.alloc(x.shape);
+  const out = Tensor.alloc(x.shape, T);
   const { groups, stride } = launch1d(x.size);
-  runtime().run(wgsl('unary', unarySrc, { include: [mathSrc, flatIndex, each], defines: { EXPR: rule.fwd } }),
+  runtime().run(wgsl('unary', unarySrc, { include: [mathSrc, flatIndex, each], defines: { EXPR: rule.fwd, T } }),
     { x, out }, { n: x.size, stride, a, b }, groups);
   return record(op, [x], out, (g, _needs, [sx, sy]) => {
-    const dx = Tensor.alloc(x.shape);
-    runtime().run(wgsl('unary_backward', unaryBackSrc, { include: [mathSrc, flatIndex, each], defines: { EXPR: rule.bwd } }),
+    checkFloat(`${op} backward`, 'g', g, x);
+    const dx = Tensor.alloc(x.shape, T);
+    runtime().run(wgsl('unary_backward', unaryBackSrc, { include: [mathSrc, flatIndex, each], defines: { EXPR: rule.bwd, T } }),
       { x: sx, y: sy, g, dx }, { n: x.size, stride, a, b }, groups);
     return [dx];
   }, [x, out]);
@@ -152,9 +155,10 @@ export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
  */
 export function activationBackward(op: 'relu' | 'relu6', y: Tensor, g: Tensor): Tensor {
   const rule = UNARY[op];
-  const dx = Tensor.alloc(y.shape);
+  checkFloat(`${op} backward`, 'g', g, y);
+  const dx = Tensor.alloc(y.shape, y.dtype);
   const { groups, stride } = launch1d(y.size);
-  runtime().run(wgsl('unary_backward', unaryBackSrc, { include: [mathSrc, flatIndex, each], defines: { EXPR: rule.bwd } }),
+  runtime().run(wgsl('unary_backward', unaryBackSrc, { include: [mathSrc, flatIndex, each], defines: { EXPR: rule.bwd, T: y.dtype } }),
     { x: y, y, g, dx }, { n: y.size, stride, a: 0, b: 0 }, groups);
   return dx;
 }
@@ -165,8 +169,8 @@ export function activationBackward(op: 'relu' | 'relu6', y: Tensor, g: Tensor): 
  * gradient to both.
  */
 export function addRelu(a: Tensor, b: Tensor): Tensor {
-  checkF32('addRelu', 'a', a);
-  checkF32('addRelu', 'b', b);
+  checkFloat('addRelu', 'a', a);
+  checkFloat('addRelu', 'b', b, a);
   const out = binaryRaw(`${UNARY.relu.fwd.replaceAll('x', '(a + b)')}`, a, b, 'addRelu');
   return record('addRelu', [a, b], out, (g, needs, [sy]) => {
     const d = activationBackward('relu', sy, g);
@@ -203,14 +207,15 @@ function binaryRaw(expr: string, a: Tensor, b: Tensor, keyName = expr, outShape?
   const shape = outShape ? [...outShape] : broadcastShapes(keyName, a.shape, b.shape);
   if (shape.length > 8) throw new ShapeError(`${keyName}: rank ${shape.length} > 8 is not supported`);
   void a.buffer; void b.buffer;
-  const out = Tensor.alloc(shape);
+  const T = a.dtype;
+  const out = Tensor.alloc(shape, T);
   const n = out.size;
   const same = a.size === n && b.size === n;
   const sa = bstrides(a.shape, shape), sb = bstrides(b.shape, shape);
   const pad = (v: number[]) => [...v, ...new Array(8 - v.length).fill(1)];
   const sh = pad(shape);
   const { groups, stride } = launch1d(n);
-  runtime().run(wgsl('binary', binarySrc, { include: [flatIndex, each, dims8], defines: { EXPR: expr, SAME_SHAPE: same } }),
+  runtime().run(wgsl('binary', binarySrc, { include: [flatIndex, each, dims8], defines: { EXPR: expr, SAME_SHAPE: same, T } }),
     { a, b, out },
     { n, stride, rank: shape.length, shape0: sh.slice(0, 4), shape1: sh.slice(4), sa0: pad(sa).slice(0, 4), sa1: pad(sa).slice(4), sb0: pad(sb).slice(0, 4), sb1: pad(sb).slice(4) },
     groups);
@@ -219,8 +224,8 @@ function binaryRaw(expr: string, a: Tensor, b: Tensor, keyName = expr, outShape?
 
 /** Applies a broadcasting binary op. */
 export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
-  checkF32(op, 'a', a);
-  checkF32(op, 'b', b);
+  checkFloat(op, 'a', a);
+  checkFloat(op, 'b', b, a);
   const out = binaryRaw(BINARY[op].fwd, a, b, op);
   return record(op, [a, b], out, (g, needs, [sa, sb]) => {
     const [ga, gb] = BINARY[op].grad(g, sa, sb, needs);
@@ -231,6 +236,8 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 const COMPARE = { eq: 'a == b', ne: 'a != b', gt: 'a > b', ge: 'a >= b', lt: 'a < b', le: 'a <= b' } as const;
 /** 1.0 where the comparison holds, else 0.0 (broadcasting; no gradient). */
 export function compare(op: keyof typeof COMPARE, a: Tensor, b: Tensor): Tensor {
+  checkFloat(`cmp_${op}`, 'a', a);
+  checkFloat(`cmp_${op}`, 'b', b, a);
   return binaryRaw(`select(0.0, 1.0, ${COMPARE[op]})`, a, b, `cmp_${op}`);
 }
 

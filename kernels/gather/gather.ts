@@ -13,7 +13,7 @@ import gatherSrc from './gather.wgsl';
 import gatherBackSrc from './gather_backward.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
-import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { Tensor, shapeStr, check32 } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
@@ -31,6 +31,7 @@ export interface GatherOptions {
  */
 export function gather(table: Tensor, indices: Tensor, opts: GatherOptions = {}): Tensor {
   if (table.rank !== 2) throw new ShapeError(`gather: argument 'table' has shape ${shapeStr(table.shape)}, expected (V, D)`);
+  check32('gather', 'table', table);
   if (indices.dtype !== 'i32') throw new ShapeError(`gather: argument 'indices' has dtype ${indices.dtype}, expected i32`);
   const [V, D] = table.shape;
   if (V === 0) throw new ShapeError('gather: the table has no rows');

@@ -36,40 +36,48 @@ function tiledConfig(p: MatmulPlan): { RM: number; RN4: number; BK: number } {
   return p.M >= t.tiledBigMin && p.N >= t.tiledBigMin ? { ...t.tiledBig } : { ...t.tiledSmall };
 }
 
-function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: boolean, BIAS: boolean): Launch {
+function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: boolean, BIAS: boolean, T: 'f32' | 'f16'): Launch {
   const t = runtime().tuning.matmul;
+  // Operands of T, accumulated in f32, the result rounded to T.
+  const types = { AB: T, WIDE: 'f32', OUT: T };
   let v = variant;
   if (v === 'subgroup' || (v === 'auto' && t.kernel === 'subgroup')) {
-    const s = subgroupLaunch(p, transA, transB, undefined, BIAS);
+    const s = subgroupLaunch(p, transA, transB, undefined, BIAS, T);
     if (s) return s;
     if (v === 'subgroup') throw new ShapeError(`matmul: the subgroup kernel cannot run here (it needs the device's 'subgroups' feature and 16-byte rows: M ${p.M}, N ${p.N}, K ${p.K})`);
   }
   if (v === 'auto') v = t.kernel === 'subgroup' ? 'blocked' : t.kernel;
-  if (v === 'naive') return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { AB: 'f32', BIAS }, blocks: biasBlocks }), rows: 8, cols: 8 };
+  if (v === 'naive') return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { ...types, BIAS }, blocks: biasBlocks }), rows: 8, cols: 8 };
   if (v === 'blocked') {
     const [WX, WY] = t.blockedWG;
-    return { kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { AB: 'f32', WX, WY, BIAS }, unroll: { r: 8 }, blocks: biasBlocks }), rows: 8 * WY, cols: 8 * WX };
+    return { kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { ...types, WX, WY, BIAS }, unroll: { r: 8 }, blocks: biasBlocks }), rows: 8 * WY, cols: 8 * WX };
   }
   const c = tiledConfig(p);
   const TA = transA, TB = transB;
   return {
-    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { AB: 'f32', ...c, TA, TB, BIAS }, blocks: biasBlocks }),
+    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { ...types, ...c, TA, TB, BIAS }, blocks: biasBlocks }),
     rows: 16 * c.RM, cols: 64 * c.RN4,
   };
 }
 
 const MAX_GROUPS = 65535;
 
-/** Computes op(a) · op(b) (+ `bias` (N) on every row, in the store) into a new tensor, with no autograd. */
+/**
+ * Computes op(a) · op(b) (+ `bias` (N) on every row, in the store) into a new tensor, with no
+ * autograd. a and b are both f32 or both f16 (bias f32); f16 operands are accumulated in f32 and the
+ * result rounded to f16.
+ */
 export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, variant: MatmulVariant = 'auto', op = 'matmul', bias: Tensor | null = null): Tensor {
   for (const [n, t] of [['a', a], ['b', b]] as const) {
-    if (t.dtype !== 'f32') throw new ShapeError(`${op}: argument '${n}' has dtype ${t.dtype}, expected f32`);
+    if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new ShapeError(`${op}: argument '${n}' has dtype ${t.dtype}, expected f32 or f16`);
   }
+  if (a.dtype !== b.dtype) throw new ShapeError(`${op}: argument 'a' has dtype ${a.dtype} and argument 'b' ${b.dtype}; cast() one so both match`);
+  const T = a.dtype as 'f32' | 'f16';
   const p = planMatmul(a.shape, b.shape, transA, transB, op);
-  const out = Tensor.alloc(p.outShape);
+  const out = Tensor.alloc(p.outShape, T);
   if (out.size === 0) return out;
   if (bias && (bias.dtype !== 'f32' || bias.size !== p.N)) throw new ShapeError(`${op}: argument 'bias' has shape ${shapeStr(bias.shape)} ${bias.dtype}, expected [${p.N}] f32`);
-  const l = pick(variant, p, transA, transB, !!bias);
+  const l = pick(variant, p, transA, transB, !!bias, T);
   const gx = Math.ceil(p.N / l.cols), gy = Math.ceil(p.M / l.rows);
   if (gx > MAX_GROUPS) throw new ShapeError(`${op}: N=${p.N} needs ${gx} column workgroups, over the limit of ${MAX_GROUPS}`);
   // Chunk rows and batches over several dispatches when they exceed the per-dimension limit.

@@ -27,9 +27,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   var ka = 0u;
   var kb = 0u;
   for (var k = 0u; k < params.K; k++) {
-    let bl = vec4<f32>(b[b0 + kb], b[b1 + kb], b[b2 + kb], b[b3 + kb]);
-    let bh = vec4<f32>(b[b4 + kb], b[b5 + kb], b[b6 + kb], b[b7 + kb]);
-    { let x = vec4<f32>(a[a$r + ka]); acc$r_0 = fma(x, bl, acc$r_0); acc$r_1 = fma(x, bh, acc$r_1); }
+    let bl = vec4<f32>(ldB(b0 + kb), ldB(b1 + kb), ldB(b2 + kb), ldB(b3 + kb));
+    let bh = vec4<f32>(ldB(b4 + kb), ldB(b5 + kb), ldB(b6 + kb), ldB(b7 + kb));
+    { let x = vec4<f32>(ldA(a$r + ka)); acc$r_0 = fma(x, bl, acc$r_0); acc$r_1 = fma(x, bh, acc$r_1); }
     ka += params.sak;
     kb += params.sbk;
   }
@@ -42,11 +42,11 @@ fn storeRow(i: u32, row: u32, c: u32, lo: vec4<f32>, hi: vec4<f32>) {
   if (row >= params.M) { return; }
   let n = params.N;
   if (c + 7u < n) {
-    out[i] = epi(lo.x, c); out[i + 1u] = epi(lo.y, c + 1u); out[i + 2u] = epi(lo.z, c + 2u); out[i + 3u] = epi(lo.w, c + 3u);
-    out[i + 4u] = epi(hi.x, c + 4u); out[i + 5u] = epi(hi.y, c + 5u); out[i + 6u] = epi(hi.z, c + 6u); out[i + 7u] = epi(hi.w, c + 7u);
+    st(i, epi(lo.x, c)); st(i + 1u, epi(lo.y, c + 1u)); st(i + 2u, epi(lo.z, c + 2u)); st(i + 3u, epi(lo.w, c + 3u));
+    st(i + 4u, epi(hi.x, c + 4u)); st(i + 5u, epi(hi.y, c + 5u)); st(i + 6u, epi(hi.z, c + 6u)); st(i + 7u, epi(hi.w, c + 7u));
     return;
   }
   for (var j = 0u; j < 8u && c + j < n; j++) {
-    out[i + j] = epi(select(lo[j & 3u], hi[j & 3u], j >= 4u), c + j);
+    st(i + j, epi(select(lo[j & 3u], hi[j & 3u], j >= 4u), c + j));
   }
 }

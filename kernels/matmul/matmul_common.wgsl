@@ -1,5 +1,7 @@
 // Shared by every matmul kernel (the `include` of each): out = op(a) · op(b) per batch, where op is
-// a transpose or not. a and b are read as arrays of AB (f32, or vec4<f32> in matmul_subgroup.wgsl).
+// a transpose or not. a and b are arrays of AB (T, or vec4<T> in matmul_subgroup.wgsl) with T f32 or
+// f16; kernels read them through ldA/ldB, which widen to f32 (WIDE), accumulate in f32 and store
+// through st, which rounds to the output's type OUT.
 // Transposes are strides: a[m, k] lives at aOffset + m * sam + k * sak, b[k, n] at bOffset + k * sbk + n * sbn.
 // Batch dims are broadcast-merged on the host into at most 4 dims; a 0 batch stride broadcasts.
 // a: (batchA, M, K) or (batchA, K, M)
@@ -13,7 +15,11 @@ struct Params {
 }
 @group(0) @binding(0) var<storage, read> a: array<{{AB}}>;
 @group(0) @binding(1) var<storage, read> b: array<{{AB}}>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<{{OUT}}>;
+
+fn ldA(i: u32) -> {{WIDE}} { return {{WIDE}}(a[i]); }
+fn ldB(i: u32) -> {{WIDE}} { return {{WIDE}}(b[i]); }
+fn st(i: u32, v: f32) { out[i] = {{OUT}}(v); }
 @group(0) @binding(3) var<uniform> params: Params;
 {{BIAS_DECL}}
 

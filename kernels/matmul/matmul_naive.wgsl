@@ -11,9 +11,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   var ib = o.y + n * params.sbn;
   var acc = 0.0;
   for (var k = 0u; k < params.K; k++) {
-    acc += a[ia] * b[ib];
+    acc += ldA(ia) * ldB(ib);
     ia += params.sak;
     ib += params.sbk;
   }
-  out[(bi * params.M + m) * params.N + n] = epi(acc, n);
+  st((bi * params.M + m) * params.N + n, epi(acc, n));
 }

@@ -18,11 +18,11 @@ const TB = {{TB}};
 // op(a)[m, k] of the batch at offset oa, op(b)[k, n] of the batch at ob; 0 outside the matrices.
 fn loadA(oa: u32, m: u32, k: u32) -> f32 {
   let ok = m < params.M && k < params.K;
-  return select(0.0, a[select(0u, oa + m * params.sam + k * params.sak, ok)], ok);
+  return select(0.0, ldA(select(0u, oa + m * params.sam + k * params.sak, ok)), ok);
 }
 fn loadB(ob: u32, k: u32, n: u32) -> f32 {
   let ok = n < params.N && k < params.K;
-  return select(0.0, b[select(0u, ob + k * params.sbk + n * params.sbn, ok)], ok);
+  return select(0.0, ldB(select(0u, ob + k * params.sbk + n * params.sbn, ok)), ok);
 }
 
 // as_: (BK, BM) slice of op(a), rows AS apart; bs: (BK, BN / 4) slice of op(b), rows BS4 apart.
@@ -70,7 +70,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       let n = n0 + 4u * lid.x + 64u * j;
       let base = (bi * M + m) * N + n;
       for (var q = 0u; q < 4u; q++) {
-        if (n + q < N) { out[base + q] = epi(acc[i][j][q], n + q); }
+        if (n + q < N) { st(base + q, epi(acc[i][j][q], n + q)); }
       }
     }
   }

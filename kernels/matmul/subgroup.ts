@@ -30,27 +30,27 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB }: Readonly<SubgroupDefine
   if (!tA) {
     for (const q of R(TM / SG)) {
       setup.push(`  let ra${q} = off.x + min(m0 + lane + ${q * SG}u, M - 1u) * (${K4});`);
-      quad.push(`    let va${q} = a[ra${q} + k / 4u];`);
+      quad.push(`    let va${q} = ldA(ra${q} + k / 4u);`);
     }
   } else {
     for (const q of R(TM / (4 * SG))) {
       setup.push(`  let ca${q} = off.x + min(m0 / 4u + lane + ${q * SG}u, ${M4} - 1u);`);
-      for (const kk of R(4)) quad.push(`    let vt${kk}_${q} = a[ca${q} + (k + ${kk}u) * (${M4})];`);
-      single.push(`    let vs${q} = a[ca${q} + k * (${M4})];`);
+      for (const kk of R(4)) quad.push(`    let vt${kk}_${q} = ldA(ca${q} + (k + ${kk}u) * (${M4}));`);
+      single.push(`    let vs${q} = ldA(ca${q} + k * (${M4}));`);
     }
   }
   // op(b) columns of this lane, as bq{j}_{kk}: vec4 over the quad's four columns at k + kk.
   if (!tB) {
     for (const j of R(TNQ)) {
       setup.push(`  let cb${j} = off.y + min(n0 / 4u + lane + ${j * SG}u, ${N4} - 1u);`);
-      for (const kk of R(4)) quad.push(`    let bq${j}_${kk} = b[cb${j} + (k + ${kk}u) * (${N4})];`);
-      single.push(`    let bs${j} = b[cb${j} + k * (${N4})];`);
+      for (const kk of R(4)) quad.push(`    let bq${j}_${kk} = ldB(cb${j} + (k + ${kk}u) * (${N4}));`);
+      single.push(`    let bs${j} = ldB(cb${j} + k * (${N4}));`);
     }
   } else {
     for (const j of R(TNQ)) {
       for (const c of R(4)) {
         setup.push(`  let rb${j}_${c} = off.y + min(n0 + 4u * lane + ${4 * SG * j + c}u, N - 1u) * (${K4});`);
-        quad.push(`    let ut${j}_${c} = b[rb${j}_${c} + k / 4u];`);
+        quad.push(`    let ut${j}_${c} = ldB(rb${j}_${c} + k / 4u);`);
       }
       for (const kk of R(4)) quad.push(`    let bq${j}_${kk} = vec4<f32>(ut${j}_0[${kk}], ut${j}_1[${kk}], ut${j}_2[${kk}], ut${j}_3[${kk}]);`);
     }
@@ -76,7 +76,7 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB }: Readonly<SubgroupDefine
     store.push(`    let ro = base + (m0 + ${i}u) * N;`);
     for (const j of R(TNQ)) {
       store.push(`    let nc${j} = n0 + 4u * lane + ${4 * SG * j}u;`);
-      for (const c of R(4)) store.push(`    if (nc${j} + ${c}u < N) { out[ro + nc${j} + ${c}u] = epi(acc${i}_${j}[${c}], nc${j} + ${c}u); }`);
+      for (const c of R(4)) store.push(`    if (nc${j} + ${c}u < N) { st(ro + nc${j} + ${c}u, epi(acc${i}_${j}[${c}], nc${j} + ${c}u)); }`);
     }
     store.push('  }');
   }
@@ -87,12 +87,12 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB }: Readonly<SubgroupDefine
   };
 }
 
-type SubgroupDefines = { AB: string; SG: number; TM: number; TNQ: number; TA: boolean; TB: boolean; BIAS: boolean };
+type SubgroupDefines = { AB: string; WIDE: string; OUT: string; SG: number; TM: number; TNQ: number; TA: boolean; TB: boolean; BIAS: boolean };
 
 /** The subgroup kernel for one configuration. */
-function subgroupKernel(TM: number, TNQ: number, SG: number, TA: boolean, TB: boolean, BIAS: boolean): Kernel {
+function subgroupKernel(T: 'f32' | 'f16', TM: number, TNQ: number, SG: number, TA: boolean, TB: boolean, BIAS: boolean): Kernel {
   return wgsl<SubgroupDefines>('matmul_subgroup', src, {
-    include: [commonSrc], defines: { AB: 'vec4<f32>', SG, TM, TNQ, TA, TB, BIAS }, blocks: (d) => ({ ...subgroupBlocks(d), ...biasBlocks(d) }),
+    include: [commonSrc], defines: { AB: `vec4<${T}>`, WIDE: 'vec4<f32>', OUT: T, SG, TM, TNQ, TA, TB, BIAS }, blocks: (d) => ({ ...subgroupBlocks(d), ...biasBlocks(d) }),
   });
 }
 
@@ -113,7 +113,7 @@ export function subgroupSize(): number {
  * vec4 axes, or no rows/quads for this subgroup size in tuning.matmul.subgroup). `rows`/`cols` are
  * the output rows and columns one workgroup covers; params are launch.ts's (mOff in rows).
  */
-export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: { TM: number; TNQ: number }, bias = false): { kernel: Kernel; rows: number; cols: number } | null {
+export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: { TM: number; TNQ: number }, bias = false, T: 'f32' | 'f16' = 'f32'): { kernel: Kernel; rows: number; cols: number } | null {
   const SG = subgroupSize();
   const tune = force ?? runtime().tuning.matmul.subgroup[SG];
   if (!SG || !tune || !subgroupAligned(p.M, p.N, p.K, tA, tB)) return null;
@@ -124,7 +124,7 @@ export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: 
   while (!force && TM > rm && TM / 2 >= p.M && (TM / 2) % rm === 0) TM /= 2;
   const TNQ = tune.TNQ;
   return {
-    kernel: subgroupKernel(TM, TNQ, SG, tA, tB, bias),
+    kernel: subgroupKernel(T, TM, TNQ, SG, tA, tB, bias),
     rows: TM, cols: 4 * SG * TNQ,
   };
 }

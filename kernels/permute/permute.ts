@@ -8,7 +8,7 @@ import permuteSrc from './permute.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
 import dims8 from '../common/dims8.wgsl';
-import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
+import { Tensor, type Shape, shapeStr, check32 } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
@@ -52,6 +52,7 @@ export function planPermute(shape: Shape, perm: readonly number[]): { shape: num
 /** Permutes the axes of `x`: out.shape[i] = x.shape[dims[i]] (like torch.permute). */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (x.rank > MAX_RANK) throw new ShapeError(`permute: rank ${x.rank} > ${MAX_RANK} is not supported`);
+  check32('permute', 'x', x);
   const p = normPerm('permute', x.rank, dims);
   const outShape = p.map((d) => x.shape[d]);
   const inv: number[] = new Array(p.length);

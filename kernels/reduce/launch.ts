@@ -8,7 +8,7 @@ import reduceMergeSrc from './reduce_merge.wgsl';
 import reduceCommonSrc from './reduce_common.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import dims8 from '../common/dims8.wgsl';
-import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
+import { Tensor, type Shape, shapeStr, check32 } from '../../engine/core/tensor.ts';
 import { runtime, launch1d } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
@@ -106,6 +106,7 @@ export function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], scale: number
   const outShape = x.shape.filter((_, i) => !axes.includes(i));
   const p = launchPlan(x.shape, axes);
   if (p.kept.shape.length > 8 || p.outer.shape.length > 8) throw new ShapeError(`${op}: rank > 8 is not supported`);
+  check32(op, 'x', x);
   void x.buffer;
   const out = Tensor.alloc(outShape);
   if (out.size === 0) return out;

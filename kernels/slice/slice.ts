@@ -10,7 +10,7 @@ import concatSrc from './concat.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
 import dims8 from '../common/dims8.wgsl';
-import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
+import { Tensor, type Shape, shapeStr, check32 } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
@@ -20,6 +20,7 @@ const MAX_RANK = 8;
 
 /** dst[c] = src[c + shift] inside src, else 0. src: (src.shape), dst: (dstShape) */
 function window(src: Tensor, dstShape: Shape, shift: number[]): Tensor {
+  check32('slice', 'x', src);
   const dst = Tensor.alloc(dstShape, src.dtype);
   const pad = (v: readonly number[], fill: number) => [...v, ...new Array(8 - v.length).fill(fill)];
   const ds = pad(dstShape, 1), ss = pad(src.shape, 1), sh = pad(shift, 0);
@@ -72,6 +73,7 @@ function blockCopy(src: Tensor, dst: Tensor, outer: number, len: number, srcRow:
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new ShapeError('concat: no tensors given');
   const first = tensors[0];
+  check32('concat', 'tensors', first);
   const r = first.rank;
   if (!Number.isInteger(axis) || axis < -r || axis >= r) throw new ShapeError(`concat: axis ${axis} is out of range for rank ${r}`);
   const ax = axis < 0 ? axis + r : axis;
