@@ -77,6 +77,7 @@ export const COMMANDS: Record<string, Command> = {
     'from-scratch': { type: 'boolean', help: 'baseline: random weights, everything trainable' },
     augment: { type: 'boolean', help: 'random flips and crops (disables the feature cache)' },
     'no-cache': { type: 'boolean', help: 'never use the frozen-trunk feature cache' },
+    precision: { type: 'string', help: "f32, or mixed: the frozen-trunk feature cache in f16 (half the memory; needs an adapter with shader-f16), training in f32", default: 'f32' },
     'eval-every': { type: 'number', help: 'evaluate on the test images every N epochs (and after the last)', default: 1 },
     'head-epochs': { type: 'number', help: 'gradual unfreezing: train the head alone this many epochs first, then the groups after --freeze (a depth)', default: 0 },
     'lr-min': { type: 'number', help: 'discriminative rates: learning rate of the lowest trainable layer group, rising geometrically to --lr at the head (with --head-epochs: default --lr / 100)' },
@@ -123,6 +124,7 @@ export const COMMANDS: Record<string, Command> = {
     if (bnm !== 'auto' && !(bnm >= 0 && bnm <= 1)) throw new UsageError(`thaw finetune: --bn-momentum must be 'auto' or a number in [0, 1], got ${bnArg}`);
     const size = o.size as number | undefined;
     if (size !== undefined && !(Number.isInteger(size) && size >= 8)) throw new UsageError(`thaw finetune: --size must be an integer of at least 8 pixels, got ${size}`);
+    if (o.precision !== 'f32' && o.precision !== 'mixed') throw new UsageError(`thaw finetune: --precision must be f32 or mixed, got ${o.precision}`);
     await maxPixelsOption('finetune', o['max-pixels']);
     const { runFinetune } = await import('./finetune.ts');
     await runFinetune({
@@ -131,7 +133,7 @@ export const COMMANDS: Record<string, Command> = {
       optimizer: o.optimizer as string, schedule: o.schedule as string, seed: o.seed as number, out: o.out as string, json: !!o.json,
       fromScratch: !!o['from-scratch'], augment: !!o.augment, cache: !o['no-cache'], evalEvery: o['eval-every'] as number,
       headEpochs: o['head-epochs'] as number, lrMin, bnMomentum: bnm, labelSmoothing: ls,
-      lora: loraRank, loraTarget: o['lora-target'] as string | undefined, loraAlpha,
+      lora: loraRank, loraTarget: o['lora-target'] as string | undefined, loraAlpha, precision: o.precision as 'f32' | 'mixed',
     });
   }),
   predict: command('predict', 'Classify PNG/JPEG images with a zoo or fine-tuned checkpoint (top-k labels with probabilities)', '[--weights FILE|NAME] [options] IMAGE...', {

@@ -39,7 +39,7 @@ export interface FinetuneArgs {
   /** testSize: undefined = the default, 2000 or every image left when fewer; valSplit: fraction of each class's labelled images held out to validate on (0 = none). */
   model: string; weights?: string; data: string; labelsPerClass: number; testSize?: number; valSplit?: number; freeze?: string; size?: number;
   epochs: number; lr: number; batch: number; optimizer: string; schedule: string; seed: number; out: string;
-  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; evalEvery?: number; headEpochs?: number; lrMin?: number; bnMomentum?: number | 'auto'; labelSmoothing?: number;
+  json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; precision?: 'f32' | 'mixed'; evalEvery?: number; headEpochs?: number; lrMin?: number; bnMomentum?: number | 'auto'; labelSmoothing?: number;
   /** LoRA: the adapters' rank (instead of --freeze), their target (default 'pointwise') and alpha (default: the rank). */
   lora?: number; loraTarget?: string; loraAlpha?: number;
 }
@@ -275,7 +275,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   let bar: ProgressBar | null = null, barKey = '';
   const opts: FinetuneOptions = {
     epochs: a.epochs, batchSize: a.batch, lr: a.lr, optimizer: a.optimizer as any, schedule: a.schedule as any, seed: a.seed,
-    numClasses: C, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', weightDecay: 5e-4, evalEvery: a.evalEvery, bnMomentum: a.bnMomentum, labelSmoothing: a.labelSmoothing,
+    numClasses: C, augmented: a.augment, featureCache: a.cache ? 'auto' : 'off', precision: a.precision, weightDecay: 5e-4, evalEvery: a.evalEvery, bnMomentum: a.bnMomentum, labelSmoothing: a.labelSmoothing,
     lrRange: a.lrMin !== undefined && !gradual ? [a.lrMin, a.lr] : undefined, evalName: val ? 'val' : 'test',
     log: say,
     onProgress: a.json ? undefined : (p) => {

@@ -209,7 +209,7 @@ export class Session {
       const labels = tensor(b.y, [b.n], 'i32');
       const c = this.trainCache;
       const logits = c && this.rest
-        ? this.rest(tensor(gatherRows(c.data, b.indices, c.per), [b.n, ...c.shape]))
+        ? this.rest(tensor(gatherRows(c.data as Float32Array, b.indices, c.per), [b.n, ...c.shape])) // computeCache without half: f32
         : model.forward(tensor(b.x, [b.n, 3, 32, 32]));
       const loss = crossEntropy(logits, labels);
       backward(loss);

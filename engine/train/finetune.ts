@@ -20,7 +20,7 @@ import { Rng } from '../data/rng.ts';
 import { tensor, clone } from '../core/factory.ts';
 import { Tensor, tidy, keep, noGrad } from '../core/tensor.ts';
 import { backward } from '../autograd/backward.ts';
-import { runtime } from '../core/runtime.ts';
+import { runtime, requireF16 } from '../core/runtime.ts';
 import { record, type Recording } from '../core/recording.ts';
 import { SGD, Adam, AdamW, Scheduler, cosine, constant, oneCycle, warmup, clipGradNorm } from '../optim/index.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
@@ -53,6 +53,12 @@ export interface FinetuneOptions {
   seed?: number;
   /** 'auto' (default) uses the cache when valid; 'off' never does. */
   featureCache?: 'auto' | 'off';
+  /**
+   * 'f32' (default), or 'mixed': the feature cache holds the frozen prefix's outputs in f16 (half the
+   * memory; needs the adapter's 'shader-f16'), and everything that trains stays in f32. 'f16'
+   * (trainable layers in f16) is not supported yet.
+   */
+  precision?: 'f32' | 'mixed' | 'f16';
   /** True when the training dataset applies random augmentation (invalidates the cache). */
   augmented?: boolean;
   numClasses: number;
@@ -215,6 +221,10 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   if (!(OPTIMIZERS as readonly string[]).includes(o.optimizer ?? 'sgd')) throw new ThawError('finetune', `unknown optimizer '${o.optimizer}' (${OPTIMIZERS.join(', ')})`);
   if (!(SCHEDULES as readonly string[]).includes(o.schedule ?? 'cosine')) throw new ThawError('finetune', `unknown schedule '${o.schedule}' (${SCHEDULES.join(', ')})`);
   if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new ThawError('finetune', `lr must be a positive finite number, got ${o.lr}`);
+  const precision = o.precision ?? 'f32';
+  if (precision === 'f16') throw new ThawError('finetune', "precision 'f16' (trainable layers in f16) is not supported yet; use 'mixed' (the feature cache in f16, training in f32) or 'f32'");
+  if (precision !== 'f32' && precision !== 'mixed') throw new ThawError('finetune', `unknown precision '${precision}' (f32, mixed)`);
+  if (precision === 'mixed') requireF16("precision 'mixed'");
   const log = o.log ?? (() => {});
   const t0 = performance.now();
   const warm = await warmupFinetune(model, train, o);
@@ -225,14 +235,16 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   log(plan.all ? 'feature cache: on — the trunk is frozen and deterministic, so its features are computed once per sample and the head trains from the cache'
     : usedCache ? `feature cache: on after ${plan.stages} fixed trunk stage(s) — ${plan.reason}; the frozen prefix runs once per sample`
     : `feature cache: off — ${plan.reason}`);
+  if (precision === 'mixed') log(usedCache ? 'precision mixed: the feature cache holds f16; the layers that train run in f32' : 'precision mixed: no feature cache to hold in f16, so everything runs in f32');
   let trainCache: FeatureCache | undefined, testCache: FeatureCache | undefined;
   let cacheSeconds = 0;
   if (usedCache) {
     const c0 = performance.now();
     const total = train.length + (test?.length ?? 0);
     const progress = (done: number) => o.onProgress?.({ epoch: 0, epochs: o.epochs, step: done, stepsPerEpoch: total, loss: NaN, imagesPerSec: done / ((performance.now() - c0) / 1000), phase: 'features' });
-    trainCache = await computeCache(model, train, o.batchSize, split.prefix, progress);
-    if (test) testCache = await computeCache(model, test, o.batchSize, split.prefix, (d) => progress(train.length + d));
+    const half = precision === 'mixed';
+    trainCache = await computeCache(model, train, o.batchSize, split.prefix, progress, half);
+    if (test) testCache = await computeCache(model, test, o.batchSize, split.prefix, (d) => progress(train.length + d), half);
     cacheSeconds = (performance.now() - c0) / 1000;
   }
   model.train();

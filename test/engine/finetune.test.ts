@@ -9,7 +9,7 @@ import { runtime } from '../../engine/core/runtime.ts';
 import { assign } from '../../engine/core/factory.ts';
 import { ThawError } from '../../engine/core/errors.ts';
 import { finetune, makeOptimizer } from '../../engine/train/finetune.ts';
-import { freezeTo } from '../../engine/train/freeze.ts';
+import { freeze, freezeTo } from '../../engine/train/freeze.ts';
 import { NonFiniteError } from '../../kernels/finite/finite.ts';
 import { arrayDataset } from '../../engine/data/dataset.ts';
 import { KerasClassifier } from '../../models/keras/index.ts';
@@ -19,7 +19,7 @@ test.before(async () => { await setup(); });
 const S = 4, CH = 3, K = 3;
 
 /** A tiny Keras classifier: [Conv2D 1x1 → BatchNorm →] Flatten → Dense(K). */
-function tiny(withConv: boolean): KerasClassifier {
+function tiny(withConv: boolean, seed = (rand() * 2 ** 32) >>> 0): KerasClassifier {
   const layers = [
     ...(withConv ? [
       { class_name: 'Conv2D', config: { name: 'c', batch_input_shape: [null, S, S, CH], filters: 2, kernel_size: 1 } },
@@ -28,7 +28,7 @@ function tiny(withConv: boolean): KerasClassifier {
     { class_name: 'Flatten', config: { name: 'f', ...(withConv ? {} : { batch_input_shape: [null, S, S, CH] }) } },
     { class_name: 'Dense', config: { name: 'd', units: K } },
   ];
-  let s = (rand() * 2 ** 32) >>> 0;
+  let s = seed;
   return new KerasClassifier({ class_name: 'Sequential', config: { name: 't', layers } }, { rng: () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) });
 }
 
@@ -145,6 +145,29 @@ test('AdamW takes an explicit weightDecay 0 as 0 (it became 0.01); unknown optim
   assert.match((await rejection(finetune(m, arrayDataset(x, y), null, { ...o, schedule: 'cosin' as any }))).message, /^unknown schedule 'cosin' \(constant, cosine, onecycle, warmup-cosine\)/);
   assert.match((await rejection(finetune(m, arrayDataset(x, y), null, { ...o, lr: NaN }))).message, /^lr must be a positive finite number, got NaN/);
   assert.is(runtime().dispatches, d0);
+  m.dispose();
+});
+
+test("precision 'mixed': the feature cache holds f16 and the run matches f32 up to the features' rounding; 'f16' is refused", async () => {
+  const { x, y } = data(24);
+  const seed = (rand() * 2 ** 32) >>> 0;
+  const runs: { loss: number; lines: string[] }[] = [];
+  for (const precision of ['f32', 'mixed'] as const) {
+    const m = tiny(true, seed);
+    freeze(m, /^(c|bn)\./);
+    const lines: string[] = [];
+    const r = await finetune(m, arrayDataset(x, y), arrayDataset(x, y), { epochs: 2, batchSize: 8, lr: 0.05, numClasses: K, seed: 3, precision, log: (l) => lines.push(l) });
+    assert.ok(r.usedCache, precision);
+    runs.push({ loss: r.epochs.at(-1)!.loss, lines });
+    m.dispose();
+  }
+  assert.ok(runs[1].lines.includes('precision mixed: the feature cache holds f16; the layers that train run in f32'), runs[1].lines.join('\n'));
+  // Features rounded to f16 move the loss by about 2^-11 relative, far less than 1%.
+  assert.ok(Math.abs(runs[1].loss - runs[0].loss) <= 0.01 * runs[0].loss, `mixed loss ${runs[1].loss} vs f32 ${runs[0].loss}`);
+  assert.ok(runs[1].loss !== runs[0].loss, 'the mixed run should see f16-rounded features');
+  const m = tiny(true);
+  const e = await rejection(finetune(m, arrayDataset(x, y), null, { epochs: 1, batchSize: 8, lr: 0.05, numClasses: K, precision: 'f16' }));
+  assert.match(e.message, /^precision 'f16' \(trainable layers in f16\) is not supported yet; use 'mixed'/);
   m.dispose();
 });
 
