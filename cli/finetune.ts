@@ -5,7 +5,7 @@
  */
 import { writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { init, runtime } from '../engine/core/runtime.ts';
+import { init, runtime, requireF16 } from '../engine/core/runtime.ts';
 import { fetchModel } from '../models/zoo_fetch.ts';
 import { ensureDir, loadCheckpointFile, saveAtomic } from '../engine/io/fs.ts';
 import { writeSafetensors } from '../engine/io/safetensors.ts';
@@ -235,6 +235,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   }
   const rt = await init();
   say(`adapter: ${rt.gpu.info.description} (${rt.gpu.info.kind})`);
+  if (a.precision === 'mixed') requireF16('--precision mixed'); // before the model is built and evaluated
   const { model, loaded } = info.create(ck, { size: a.size, rng: () => initRng.next(), path, pretrained: !a.fromScratch });
   const source = a.fromScratch ? 'random initialisation (--from-scratch)' : path;
   if (loaded !== null) say(`weights: ${path}\n  ${loaded.split('\n').join('\n  ')}`);
