@@ -50,7 +50,8 @@ const ARCH_NAMES: Record<string, Arch> = {
 /** An architecture or zoo name → what to build (and a zoo entry for preprocessing and labels), or a usage error. */
 function archOf(name: string, from: string): { arch: Arch; zoo?: ZooEntry } {
   if (isZooName(name)) return { arch: ARCH_NAMES[ZOO[name].architecture], zoo: ZOO[name] };
-  if (ARCH_NAMES[name]) return { arch: ARCH_NAMES[name], zoo: Object.values(ZOO).find((e) => e.architecture === name) };
+  // A torchvision family is configured from the checkpoint, so no one zoo entry stands for it.
+  if (ARCH_NAMES[name]) return { arch: ARCH_NAMES[name], zoo: (FAMILIES as readonly string[]).includes(name) ? undefined : Object.values(ZOO).find((e) => e.architecture === name) };
   const known = [...new Set([...Object.keys(ARCH_NAMES), ...modelNames()])];
   const near = nearestNames(name, known, 2).map((n) => `'${n}'`).join(' or ');
   throw new UsageError(`thaw predict: unknown model '${name}' (${from}). Did you mean ${near}? Known: ${known.join(', ')}.`);
