@@ -50,13 +50,14 @@ export {
   DataFormatError, DataMissingError, DataArgError, UnknownModelError, ChecksumError, ModelUnavailableError,
   Rng, shuffle, permutation, randn, randu, type RngState,
   parseIdx, parseIdxImageSet, encodeIdxU8, FASHION_MNIST_CLASSES, type IdxData, type IdxTensor, type IdxImageSet,
-  fromRgba, fromGray, resizeBilinear, toChw, replicateChannels, normalize, flipHorizontal, randomHorizontalFlip,
+  fromRgba, fromGray, resizeBilinear, resizeBicubic, toChw, replicateChannels, normalize, flipHorizontal, randomHorizontalFlip,
   pad, crop, randomCrop, centerCrop, type Image, type ResizeMode,
-  preprocess, checkPreprocessSpec, resizeModeOf, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec, type Augment,
+  preprocess, checkPreprocessSpec, resizeModeOf, withInputSize, resizeForSpec, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec, type Augment,
   arrayDataset, mapDataset, subset, subsetPerClass, stratifiedSample, countPerClass, labelsOf, idxDataset,
   batches, type ImageSetDataset, type Example, type Dataset, type Batch, type BatchOptions,
 } from './engine/data/index.ts';
-export { ZOO, getZooEntry, modelNames, type ZooEntry, type Architecture } from './models/zoo.ts';
+export { ZOO, getZooEntry, modelNames, hubHashPrefix, sha256Matches, type ZooEntry, type Architecture } from './models/zoo.ts';
+export { inferConfig, buildFromConfig, detectFamily, describeConfig, FAMILIES, type Family, type TorchvisionConfig } from './models/zoo_infer.ts';
 export { resnet20, ResNetCifar } from './models/resnet_cifar.ts';
 export type { Classifier, Stage } from './engine/train/types.ts';
 export { BertModel, BertForSequenceClassification, bertInputs, bertConfig, bertConfigFromHf, BERT_BASE, BERT_TINY, loadBertWeights, type BertConfig, type BertActivation, type BertEncoderOutput } from './models/bert.ts';

@@ -17,6 +17,13 @@ function command(name: string, summary: string, usage: string, spec: Record<stri
 }
 
 /** An optional --max-pixels: a positive integer, set as the cap on decoded image pixels. */
+/** --heads: a positive integer, or undefined when not given. */
+function headsOption(command: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (!(Number.isInteger(v) && (v as number) >= 1)) throw new UsageError(`thaw ${command}: --heads must be a positive integer (a ViT's attention heads), got ${v}`);
+  return v as number;
+}
+
 async function maxPixelsOption(command: string, v: unknown): Promise<void> {
   const image = await import('../engine/data/image.ts');
   if (v === undefined) {
@@ -50,22 +57,23 @@ export const COMMANDS: Record<string, Command> = {
     filter: { type: 'string', help: 'only tensors (and layers) whose name matches this regular expression' },
     cache: { type: 'string', help: 'zoo cache folder, when inspecting a zoo name' },
     offline: { type: 'boolean', help: 'never download, when inspecting a zoo name' },
-  }, ['thaw inspect resnet20-12fca82f.th', 'thaw inspect out/finetune/weights.safetensors --json',
+    heads: { type: 'number', help: "a ViT's attention heads for the configuration shown (not stored in its checkpoint)" },
+  }, ['thaw inspect resnet20-12fca82f.th', 'thaw inspect convnext_tiny-983f1562.pth', 'thaw inspect out/finetune/weights.safetensors --json',
     'thaw inspect node_modules/nsfwjs/dist/models/mobilenet_v2/', "thaw inspect darknet-tiny --filter '^conv2d_1[0-9]'"],
   async (p) => {
     if (p.positionals.length !== 1) throw new UsageError(`thaw inspect: give exactly one checkpoint file, folder or zoo name (got ${p.positionals.length})`);
     const { runInspect } = await import('./inspect.ts');
-    await runInspect({ target: p.positionals[0], json: !!p.options.json, filter: p.options.filter as string | undefined, cache: p.options.cache as string | undefined, offline: !!p.options.offline });
+    await runInspect({ target: p.positionals[0], json: !!p.options.json, filter: p.options.filter as string | undefined, cache: p.options.cache as string | undefined, offline: !!p.options.offline, heads: headsOption('inspect', p.options.heads) });
   }),
   finetune: command('finetune', 'Fine-tune a pre-trained backbone on a dataset (default: ResNet-20 CIFAR-10 → Fashion-MNIST, 100 labels per class)', '[options]', {
-    model: { type: 'string', help: 'backbone from the zoo: resnet20-cifar10, mobilenetv2-nsfwjs, darknet-tiny', default: 'resnet20-cifar10' },
+    model: { type: 'string', help: 'backbone from the zoo: resnet20-cifar10, mobilenetv2-nsfwjs, darknet-tiny, and torchvision\'s ImageNet vit-b-16, convnext-tiny, efficientnet-b0, mobilenet-v3-small, mobilenet-v3-large (configured from the checkpoint, so --weights may hold another size of the family)', default: 'resnet20-cifar10' },
     size: { type: 'number', help: "input size in pixels (default: the checkpoint's own, e.g. 32 for ResNet-20, 224 for the Keras models)" },
     weights: { type: 'string', help: 'checkpoint file instead of the zoo download' },
     data: { type: 'string', help: "'fashion-mnist' or a folder with one subfolder per class", default: 'fashion-mnist' },
     'labels-per-class': { type: 'number', help: 'labelled training images per class', default: 100 },
     'test-size': { type: 'number', help: 'test images to evaluate on, drawn per class with the seed (default: 2000, or every image left when fewer)' },
     'val-split': { type: 'number', help: "fraction of each class's labelled images held out to evaluate on after each epoch (0: each epoch is evaluated on the test images)", default: 0 },
-    freeze: { type: 'string', help: "what to freeze: a depth in layer groups (ResNet-20: 7 = stem, layer1, layer2; -1 = all but the head), /regex/, or name prefixes (default: ResNet-20 7, MobileNetV2 12, darknet-tiny 13)" },
+    freeze: { type: 'string', help: "what to freeze: a depth in layer groups (ResNet-20: 7 = stem, layer1, layer2; -1 = all but the head), /regex/, or name prefixes (default: ResNet-20 7, MobileNetV2 12, darknet-tiny 13, the torchvision backbones -1)" },
     epochs: { type: 'number', help: 'training epochs', default: 10 },
     lr: { type: 'number', help: 'peak learning rate', default: 0.05 },
     batch: { type: 'number', help: 'batch size', default: 64 },
@@ -84,10 +92,11 @@ export const COMMANDS: Record<string, Command> = {
     'label-smoothing': { type: 'number', help: 'cross-entropy label smoothing, PyTorch\'s label_smoothing (0 = none)', default: 0 },
     'bn-momentum': { type: 'string', help: "momentum of the trainable BatchNorm layers (PyTorch convention), or 'auto': 0.1 where the checkpoint's own (Keras: 0.001) would leave stale running statistics", default: 'auto' },
     lora: { type: 'number', help: "LoRA: train rank-N adapters on the --lora-target layers (and the new head) with the rest frozen, instead of --freeze; also writes the adapter as PEFT's folder (out/adapter)" },
-    'lora-target': { type: 'string', help: "with --lora: the layers to adapt: module names (PEFT's target_modules, e.g. query,value), /regex/, or a preset: pointwise (1x1 convs), bert (default: pointwise)" },
+    'lora-target': { type: 'string', help: "with --lora: the layers to adapt: module names (PEFT's target_modules, e.g. query,value), /regex/, or a preset: pointwise (1x1 convs), bert (default: vit-b-16 out_proj,mlp.0,mlp.3; convnext-tiny block.3,block.5; else pointwise)" },
     'lora-alpha': { type: 'number', help: 'with --lora: the update is scaled by alpha / rank (default: the rank)' },
     'max-pixels': MAX_PIXELS,
-  }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', "thaw finetune --lora 4 --lora-target '/^layer3\\./'", 'thaw finetune --model mobilenetv2-nsfwjs --size 64', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
+  }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', "thaw finetune --lora 4 --lora-target '/^layer3\\./'", 'thaw finetune --model mobilenetv2-nsfwjs --size 64',
+    'thaw finetune --model vit-b-16 --lora 8 --data ./my-images --labels-per-class 20', 'thaw finetune --model efficientnet-b0 --weights efficientnet_b0_rwightman-7f5810bc.pth --size 128', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
   async (p) => {
     const o = p.options;
     if (p.positionals.length) throw new UsageError(`thaw finetune: unexpected argument '${p.positionals[0]}'`);
@@ -138,7 +147,8 @@ export const COMMANDS: Record<string, Command> = {
   }),
   predict: command('predict', 'Classify PNG/JPEG images with a zoo or fine-tuned checkpoint (top-k labels with probabilities)', '[--weights FILE|NAME] [options] IMAGE...', {
     weights: { type: 'string', help: "checkpoint: a file (.th/.pt/.safetensors, a 'thaw finetune' weights.safetensors, model.json) or a zoo name; default: the --model's zoo checkpoint" },
-    model: { type: 'string', help: "architecture or zoo name: resnet20-cifar10, darknet-tiny, mobilenetv2-nsfwjs (default: from the checkpoint's metadata, else resnet20-cifar10)" },
+    model: { type: 'string', help: "architecture or zoo name: resnet20-cifar10, darknet-tiny, mobilenetv2-nsfwjs, vit-b-16, convnext-tiny, efficientnet-b0, mobilenet-v3-small, mobilenet-v3-large, or a torchvision family configured from the checkpoint: vit, convnext, efficientnet, mobilenetv3 (default: from the checkpoint's metadata or keys, else resnet20-cifar10)" },
+    heads: { type: 'number', help: "a ViT's attention heads, which its checkpoint does not store (default: torchvision's for its width: 768 → 12, 1024 and 1280 → 16)" },
     labels: { type: 'string', help: 'class names in output order, comma-separated' },
     'labels-file': { type: 'string', help: 'class names: a JSON array, or one per line' },
     top: { type: 'number', help: 'how many labels to show per image', default: 5 },
@@ -147,7 +157,8 @@ export const COMMANDS: Record<string, Command> = {
     offline: { type: 'boolean', help: 'never download zoo files (cache and local copies only)' },
     'max-pixels': MAX_PIXELS,
   }, ['thaw predict --weights resnet20-cifar10 cat.png', 'thaw predict --weights out/finetune/weights.safetensors --top 3 shoe1.png shoe2.jpg',
-    'thaw predict --weights my.pt --labels no,yes --json img.png', 'thaw predict --model darknet-tiny --top 3 photo.jpg'],
+    'thaw predict --weights my.pt --labels no,yes --json img.png', 'thaw predict --model darknet-tiny --top 3 photo.jpg',
+    'thaw predict --model convnext-tiny photo.jpg', 'thaw predict --weights vit_b_16-c867db91.pth --model vit photo.jpg'],
   async (p) => {
     const o = p.options;
     if (!p.positionals.length) throw new UsageError("thaw predict: give one or more PNG/JPEG images, e.g. 'thaw predict --weights resnet20-cifar10 cat.png'");
@@ -158,6 +169,7 @@ export const COMMANDS: Record<string, Command> = {
     await runPredict({
       images: p.positionals, weights: o.weights as string | undefined, model: o.model as string | undefined, labels: o.labels as string | undefined,
       labelsFile: o['labels-file'] as string | undefined, top: o.top as number, json: !!o.json, cache: o.cache as string | undefined, offline: !!o.offline,
+      heads: headsOption('predict', o.heads),
     });
   }),
   bench: command('bench', "Benchmark thaw's kernels and fine-tuning against TF.js's WebGPU backend on this adapter", '[matmul|conv|finetune|all] [--vs tfjs] [--json] [--quick]', {

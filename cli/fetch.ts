@@ -3,11 +3,11 @@
  * every file sha256-checked by `fetchModel`; `--list` prints the zoo with licences and where each
  * model would come from. `fetchWithProgress` is shared with `predict` and `inspect`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchModel, defaultCacheDir, defaultOfflineDirs, type FetchedModel } from '../models/zoo_fetch.ts';
 import { ZOO, getZooEntry, modelNames, type ZooEntry } from '../models/zoo.ts';
-import { UnknownModelError } from '../engine/data/errors.ts';
+import { ModelUnavailableError, UnknownModelError } from '../engine/data/errors.ts';
 import { UsageError } from './args.ts';
 import { outputFolder } from './paths.ts';
 import { ProgressBar } from './progress.ts';
@@ -33,6 +33,11 @@ export function zooEntryOrUsage(name: string, command: string): ZooEntry {
   }
 }
 
+/** Total size of an entry's files, or null when some size is not published (torchvision's files). */
+export function entryBytes(e: ZooEntry): number | null {
+  return e.files.every((f) => f.bytes !== null) ? e.files.reduce((s, f) => s + f.bytes!, 0) : null;
+}
+
 /** Is `name` a zoo model name? */
 export function isZooName(name: string): boolean { return Object.prototype.hasOwnProperty.call(ZOO, name); }
 
@@ -43,23 +48,31 @@ export function isZooName(name: string): boolean { return Object.prototype.hasOw
 export async function fetchWithProgress(name: string, opts: { cacheDir?: string; offline?: boolean; quiet?: boolean } = {}): Promise<FetchedModel> {
   const entry = getZooEntry(name);
   checkCache(opts.cacheDir);
-  const total = entry.files.reduce((s, f) => s + f.bytes, 0);
   const done = new Map<string, number>();
   let bar: ProgressBar | null = null;
-  const res = await fetchModel(name, {
-    cacheDir: opts.cacheDir,
-    offline: opts.offline || undefined,
-    onProgress: opts.quiet ? undefined : (p) => {
-      done.set(p.file, p.received);
-      // Only show a bar when bytes actually move (copy or download); a cache hit is instant.
-      if (p.source === 'cache' && !bar) return;
-      // The bar counts kB: its "done/total" then reads like a size.
-      bar ??= new ProgressBar(`${name} (kB)`, Math.ceil(total / 1000));
-      let sum = 0;
-      for (const v of done.values()) sum += v;
-      bar.update(Math.round(sum / 1000), `${p.source === 'download' ? 'downloading' : 'copying local'} ${p.file}`);
-    },
-  });
+  let res: FetchedModel;
+  try {
+    res = await fetchModel(name, {
+      cacheDir: opts.cacheDir,
+      offline: opts.offline || undefined,
+      onProgress: opts.quiet ? undefined : (p) => {
+        done.set(p.file, p.received);
+        // Only show a bar when bytes actually move (copy or download); a cache hit is instant.
+        if (p.source === 'cache' && !bar) return;
+        // The bar counts kB: its "done/total" then reads like a size (a size the zoo does not know comes from the copy or the server).
+        const total = entryBytes(entry) ?? entry.files.reduce((s, f) => s + (f.path === p.file ? p.total : f.bytes ?? 0), 0);
+        bar ??= new ProgressBar(`${name} (kB)`, Math.max(1, Math.ceil(total / 1000)));
+        let sum = 0;
+        for (const v of done.values()) sum += v;
+        bar.update(Math.round(sum / 1000), `${p.source === 'download' ? 'downloading' : 'copying local'} ${p.file}`);
+      },
+    });
+  } catch (e) {
+    (bar as ProgressBar | null)?.done();
+    // The CLI can also read a copy kept anywhere: say so.
+    if (e instanceof ModelUnavailableError) throw new ModelUnavailableError(`${e.message} Or pass --weights FILE to use a copy kept elsewhere.`, { cause: e.cause });
+    throw e;
+  }
   (bar as ProgressBar | null)?.done();
   return res;
 }
@@ -102,12 +115,12 @@ function list(a: FetchArgs): void {
   if (a.json) {
     console.log(JSON.stringify(entries.map((e) => ({
       name: e.name, description: e.description, format: e.format, architecture: e.architecture, licence: e.licence, source: e.source,
-      files: e.files.length, bytes: e.files.reduce((s, f) => s + f.bytes, 0), availability: availability(e, cacheDir),
+      files: e.files.length, bytes: entryBytes(e), availability: availability(e, cacheDir),
     })), null, 2));
     return;
   }
   console.log(table(['model', 'format', 'size', 'files', 'licence', 'from here'], entries.map((e) => [
-    e.name, e.format, formatBytes(e.files.reduce((s, f) => s + f.bytes, 0)), String(e.files.length),
+    e.name, e.format, entryBytes(e) === null ? '?' : formatBytes(entryBytes(e)!), String(e.files.length),
     `${e.licence.spdx} (${e.licence.holder})`, availability(e, cacheDir),
   ]), [2, 3]));
   console.log(`\ncache: ${cacheDir}  (--cache DIR or $THAW_CACHE to change)`);
@@ -123,12 +136,12 @@ export async function runFetch(a: FetchArgs): Promise<void> {
   const out: Record<string, unknown>[] = [];
   for (const name of a.names) {
     const m = await fetchWithProgress(name, { cacheDir: a.cache, offline: a.offline, quiet: a.json });
-    const files = m.entry.files.map((f) => ({ path: m.files[f.path], bytes: f.bytes, sha256: f.sha256, source: m.sources[f.path] }));
+    const files = m.entry.files.map((f) => ({ path: m.files[f.path], bytes: statSync(m.files[f.path]).size, sha256: f.sha256, source: m.sources[f.path] }));
     out.push({ name, dir: m.dir, licence: m.entry.licence, files });
     if (a.json) continue;
-    const bytes = files.reduce((s, f) => s + f.bytes, 0);
+    const bytes = m.entry.files.reduce((s, f) => s + statSync(m.files[f.path]).size, 0);
     const from = [...new Set(files.map((f) => f.source))].join(' + ');
-    console.log(`${name}: ${files.length} file${files.length > 1 ? 's' : ''}, ${formatBytes(bytes)}, sha256 verified (from ${from}), licence ${m.entry.licence.spdx} (${m.entry.licence.holder})`);
+    console.log(`${name}: ${files.length} file${files.length > 1 ? 's' : ''}, ${formatBytes(bytes)}, ${m.entry.files.every((f) => f.sha256.length === 64) ? 'sha256' : 'sha256 hash prefix'} verified (from ${from}), licence ${m.entry.licence.spdx} (${m.entry.licence.holder})`);
     // Many-shard models: the folder and the first files (all of them with --json).
     if (files.length > 6) console.log(`  ${m.dir}/ (all ${files.length} files)`);
     for (const f of files.slice(0, 6)) console.log(`  ${f.path}`);

@@ -6,7 +6,10 @@
 import { writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { init, runtime, requireF16 } from '../engine/core/runtime.ts';
-import { fetchModel } from '../models/zoo_fetch.ts';
+import { fetchWithProgress } from './fetch.ts';
+import { loadTorchvision, torchvisionPreprocessing } from './torchvision.ts';
+import { buildFromConfig, inferConfig, type Family, type TorchvisionConfig } from '../models/zoo_infer.ts';
+import { withInputSize } from '../engine/data/preprocess.ts';
 import { ensureDir, loadCheckpointFile, saveAtomic } from '../engine/io/fs.ts';
 import { writeSafetensors } from '../engine/io/safetensors.ts';
 import { loadStateDict, describeLoad, stateToHost, loadGap, nonFiniteSummary } from '../engine/train/load.ts';
@@ -51,6 +54,8 @@ interface ModelInfo {
   defaultFreeze: string;
   /** Whether the architecture itself comes from the checkpoint (so --from-scratch reads it too). */
   topologyInCheckpoint: boolean;
+  /** What --lora adapts when --lora-target is not given (default 'pointwise'). */
+  loraTarget?: string;
   /** `ck` is null only for a from-scratch model whose architecture is not in the checkpoint; `pretrained` loads its weights. */
   create(ck: Checkpoint | null, o: { size?: number; rng: () => number; path: string; pretrained: boolean }): { model: Classifier; loaded: string | null };
 }
@@ -69,6 +74,36 @@ function kerasInfo(zoo: string, defaultFreeze: string, groupOf?: (layer: string)
       if (!o.pretrained) return { model: new KerasClassifier(topo, opts), loaded: null };
       const { model, report } = kerasClassifierFromCheckpoint(ck!, { ...opts, source: o.path });
       return { model, loaded: describeLoad(report) };
+    },
+  };
+}
+
+/**
+ * A torchvision backbone of the zoo: configured from the checkpoint's keys and shapes (so --weights
+ * may hold another size of the same family), every key loaded; the head is replaced afterwards.
+ */
+function torchvisionInfo(zoo: string, loraTarget?: string): ModelInfo {
+  return {
+    zoo, defaultFreeze: '-1', topologyInCheckpoint: true, loraTarget,
+    create(ck, o) {
+      const family = getZooEntry(zoo).architecture as Family;
+      let model: Classifier, loaded: string | null = null, config: TorchvisionConfig;
+      if (o.pretrained) {
+        const r = loadTorchvision(ck!, o.path, { family, rng: o.rng });
+        model = r.model; config = r.config; loaded = describeLoad(r.report);
+      } else {
+        config = inferConfig(ck!.tensors, { family });
+        model = buildFromConfig(config, { rng: o.rng });
+        model.preprocessing = torchvisionPreprocessing(config, undefined);
+      }
+      if (o.size) {
+        if (config.family === 'vit' && o.size !== config.options.imageSize) {
+          model.dispose();
+          throw new UsageError(`thaw finetune: --size ${o.size}: a ViT's input size is fixed by its position embeddings (${config.options.imageSize} for this checkpoint); leave out --size`);
+        }
+        model.preprocessing = withInputSize(model.preprocessing!, o.size);
+      }
+      return { model, loaded };
     },
   };
 }
@@ -92,6 +127,11 @@ const MODELS: Record<string, ModelInfo> = {
   },
   'mobilenetv2-nsfwjs': kerasInfo('mobilenetv2-nsfwjs', '12', mobilenetV2KerasGroup),
   'darknet-tiny': kerasInfo('darknet-tiny', '13'),
+  'vit-b-16': torchvisionInfo('vit-b-16', 'out_proj,mlp.0,mlp.3'),
+  'convnext-tiny': torchvisionInfo('convnext-tiny', 'block.3,block.5'),
+  'efficientnet-b0': torchvisionInfo('efficientnet-b0'),
+  'mobilenet-v3-small': torchvisionInfo('mobilenet-v3-small'),
+  'mobilenet-v3-large': torchvisionInfo('mobilenet-v3-large'),
 };
 
 const DEFAULT_TEST_SIZE = 2000;
@@ -211,7 +251,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
     const clash = a.fromScratch ? '--from-scratch' : a.freeze !== undefined ? '--freeze' : (a.headEpochs ?? 0) > 0 ? '--head-epochs' : a.lrMin !== undefined ? '--lr-min' : null;
     if (clash) throw new UsageError(`thaw finetune: --lora trains adapters on a frozen pre-trained model, so ${clash} does not apply; give one of them`);
   }
-  const loraTarget = a.lora === undefined ? null : parseLoraTarget(a.loraTarget ?? 'pointwise');
+  const loraTarget = a.lora === undefined ? null : parseLoraTarget(a.loraTarget ?? info.loraTarget ?? 'pointwise');
   const freezeSpec = a.freeze ?? info.defaultFreeze;
   const gradual = (a.headEpochs ?? 0) > 0;
   if (gradual && !/^-?\d+$/.test(freezeSpec)) throw new UsageError('thaw finetune: --head-epochs needs --freeze to be a depth (a number of layer groups)');
@@ -229,7 +269,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   const { classes } = plan;
   let ck: Checkpoint | null = null, path = '';
   if (!a.fromScratch || info.topologyInCheckpoint) {
-    const fetched = weights ? null : await fetchModel(info.zoo);
+    const fetched = weights ? null : await fetchWithProgress(info.zoo, { quiet: a.json });
     path = weights ?? fetched!.files[fetched!.entry.files[0].path];
     ck = await loadCheckpointFile(path);
   }
@@ -325,7 +365,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   if (bad.length) throw new ThawError('non-finite', `the trained weights hold NaN or Inf (${bad.slice(0, 3).join('; ')}${bad.length > 3 ? '; …' : ''}); lower --lr. Nothing was written to ${a.out}`);
   ensureDir(a.out);
   const weightsPath = join(a.out, 'weights.safetensors');
-  await saveAtomic(weightsPath, writeSafetensors(state, { model: a.model, classes: classes.join(',') }));
+  await saveAtomic(weightsPath, writeSafetensors(state, { model: a.model, classes: classes.join(','), preprocessing: JSON.stringify(model.preprocessing) }));
   const evalWord = val ? 'validation' : 'test';
   const svg = lineChartSvg(`thaw finetune ${a.model} on ${a.data} (${a.fromScratch ? 'from scratch' : 'pre-trained'})`, [
     { name: 'train loss', values: result.epochs.map((e) => e.loss), color: '#d62728', axis: 'left' },

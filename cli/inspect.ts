@@ -11,11 +11,12 @@ import { sniffFormat } from '../engine/io/index.ts';
 import { extractUmdTfjsModel } from '../engine/io/umd.ts';
 import type { Checkpoint } from '../engine/io/types.ts';
 import { modelNames } from '../models/zoo.ts';
+import { describeConfig, detectFamily, inferConfig, type TorchvisionConfig } from '../models/zoo_infer.ts';
 import { suggest, UsageError } from './args.ts';
 import { fetchWithProgress, formatBytes, isZooName, table } from './fetch.ts';
 import { inputFile, pathExists } from './paths.ts';
 
-export interface InspectArgs { target: string; json: boolean; filter?: string; cache?: string; offline: boolean }
+export interface InspectArgs { target: string; json: boolean; filter?: string; cache?: string; offline: boolean; heads?: number }
 
 /** Non-trainable state by name: BatchNorm running statistics and counters (PyTorch and Keras names). */
 const BUFFER = /(^|[./])(running_mean|running_var|num_batches_tracked|moving_mean|moving_variance)$/;
@@ -110,6 +111,23 @@ function metadataLines(md: Record<string, unknown>): string[] {
   });
 }
 
+/**
+ * The torchvision family a checkpoint's keys belong to and the builder arguments its keys and shapes
+ * determine (or why they do not), or null for other checkpoints.
+ */
+function torchvisionArchitecture(ck: Checkpoint, heads: number | undefined):
+  { family: string; name: string | null; config: TorchvisionConfig; description: string } | { family: string; error: string } | null {
+  const family = ck.format === 'tfjs-layers' ? null : detectFamily(ck.tensors);
+  if (!family) return null;
+  try {
+    const config = inferConfig(ck.tensors, { family, numHeads: heads });
+    return { family, name: config.name, config, description: describeConfig(config) };
+  } catch (e) {
+    if (e instanceof ThawError) return { family, error: e.message };
+    throw e;
+  }
+}
+
 /** Runs `thaw inspect`; returns the JSON summary. */
 export async function runInspect(a: InspectArgs): Promise<Record<string, unknown>> {
   let filter: RegExp | undefined;
@@ -128,11 +146,12 @@ export async function runInspect(a: InspectArgs): Promise<Record<string, unknown
   for (const t of tensors) dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
   const keras = kerasLayers(ck);
   const { modelTopology: _t, ...metadata } = ck.metadata;
+  const architecture = torchvisionArchitecture(ck, a.heads);
   const shown = filter ? tensors.filter((t) => filter!.test(t.name)) : tensors;
   const layers = keras ? (filter ? keras.layers.filter((l) => filter!.test(l.name)) : keras.layers) : undefined;
   const summary = {
     file: path, bytes: statSync(path).size, format: ck.format, tensorCount: tensors.length, dtypes, parameters: params, bufferValues: buffers,
-    metadata, ...(keras ? { keras: { version: keras.keras, class: keras.className, name: keras.name, layerCount: keras.layers.length }, layers } : {}),
+    metadata, ...(architecture ? { architecture } : {}), ...(keras ? { keras: { version: keras.keras, class: keras.className, name: keras.name, layerCount: keras.layers.length }, layers } : {}),
     tensors: shown,
   };
   if (a.json) { console.log(JSON.stringify(summary, null, 2)); return summary; }
@@ -142,6 +161,7 @@ export async function runInspect(a: InspectArgs): Promise<Record<string, unknown
   out.push(`format:      ${ck.format}${storage.size ? ` (${storage.size} of ${tensors.length} weights stored ${[...new Set(storage.values())].join('/')})` : ''}`);
   out.push(`tensors:     ${tensors.length} (${Object.entries(dtypes).map(([d, n]) => `${n} ${d}`).join(', ')})`);
   out.push(`parameters:  ${params.toLocaleString('en-US')}${buffers ? ` (+ ${buffers.toLocaleString('en-US')} values of running statistics and counters)` : ''}`);
+  if (architecture) out.push(`architecture: torchvision ${architecture.family}: ${'error' in architecture ? architecture.error : architecture.description}`);
   const md = metadataLines(metadata);
   out.push(md.length ? `metadata:\n${md.join('\n')}` : 'metadata:    (none)');
   if (keras) {

@@ -15,10 +15,12 @@ import type { Checkpoint } from '../engine/io/types.ts';
 import { loadStateDict, describeLoad } from '../engine/train/load.ts';
 import { readImage } from '../engine/data/image.ts';
 import { preprocess, type PreprocessSpec } from '../engine/data/preprocess.ts';
-import { ZOO, modelNames, nearestNames, type ZooEntry } from '../models/zoo.ts';
+import { ZOO, modelNames, nearestNames, sha256Matches, type ZooEntry } from '../models/zoo.ts';
 import { resnet20 } from '../models/resnet_cifar.ts';
 import type { Classifier } from '../engine/train/types.ts';
 import { warmupPipelines } from '../engine/train/warmup.ts';
+import { loadTorchvision, torchvisionPreprocessing } from './torchvision.ts';
+import { FAMILIES, detectFamily, type Family } from '../models/zoo_infer.ts';
 import { suggest, UsageError } from './args.ts';
 import { checkCache, fetchWithProgress, isZooName } from './fetch.ts';
 import { sha256File } from '../models/zoo_fetch.ts';
@@ -28,19 +30,28 @@ import { inputFile, pathExists } from './paths.ts';
 export interface PredictArgs {
   images: string[]; weights?: string; model?: string; labels?: string; labelsFile?: string;
   top: number; json: boolean; cache?: string; offline: boolean;
+  /** A ViT's attention heads, which its checkpoint does not store (default: torchvision's for its width). */
+  heads?: number;
 }
 
 /** One image's result. */
 export interface Prediction { image: string; top: { label: string; index: number; probability: number }[] }
 
-/** What predict can build: the CIFAR ResNet-20 (any head size) or any Keras classifier from a TF.js layers model. */
-type Arch = 'resnet20-cifar10' | 'keras';
-const ARCH_NAMES: Record<string, Arch> = { 'resnet20-cifar10': 'resnet20-cifar10', 'darknet-tiny': 'keras', 'mobilenetv2-keras': 'keras', keras: 'keras' };
+/**
+ * What predict can build: the CIFAR ResNet-20 (any head size), any Keras classifier from a TF.js
+ * layers model, or a torchvision family configured from the checkpoint's keys and shapes.
+ */
+type Arch = 'resnet20-cifar10' | 'keras' | Family;
+const ARCH_NAMES: Record<string, Arch> = {
+  'resnet20-cifar10': 'resnet20-cifar10', 'darknet-tiny': 'keras', 'mobilenetv2-keras': 'keras', keras: 'keras',
+  ...Object.fromEntries(FAMILIES.map((f) => [f, f])),
+};
 
 /** An architecture or zoo name → what to build (and a zoo entry for preprocessing and labels), or a usage error. */
 function archOf(name: string, from: string): { arch: Arch; zoo?: ZooEntry } {
   if (isZooName(name)) return { arch: ARCH_NAMES[ZOO[name].architecture], zoo: ZOO[name] };
-  if (ARCH_NAMES[name]) return { arch: ARCH_NAMES[name], zoo: Object.values(ZOO).find((e) => e.architecture === name) };
+  // A torchvision family is configured from the checkpoint, so no one zoo entry stands for it.
+  if (ARCH_NAMES[name]) return { arch: ARCH_NAMES[name], zoo: (FAMILIES as readonly string[]).includes(name) ? undefined : Object.values(ZOO).find((e) => e.architecture === name) };
   const known = [...new Set([...Object.keys(ARCH_NAMES), ...modelNames()])];
   const near = nearestNames(name, known, 2).map((n) => `'${n}'`).join(' or ');
   throw new UsageError(`thaw predict: unknown model '${name}' (${from}). Did you mean ${near}? Known: ${known.join(', ')}.`);
@@ -84,8 +95,10 @@ function checkWeights(a: PredictArgs, forced: { zoo?: ZooEntry } | undefined): v
 /** The zoo entry whose main file is byte-identical to `path` (size, then sha256), so a local copy gets its labels and preprocessing. */
 async function zooEntryOf(path: string): Promise<ZooEntry | undefined> {
   const size = statSync(path).size;
+  let hash: string | undefined;
   for (const e of Object.values(ZOO)) {
-    if (e.files[0].bytes === size && (await sha256File(path)) === e.files[0].sha256) return e;
+    const f = e.files[0];
+    if ((f.bytes === null || f.bytes === size) && sha256Matches(f, hash ??= await sha256File(path))) return e;
   }
   return undefined;
 }
@@ -127,7 +140,14 @@ function checkpointLabels(ck: Checkpoint, path: string, zoo: ZooEntry | undefine
 
 interface Built { model: Classifier; numClasses: number; spec: PreprocessSpec; sigmoid: boolean }
 
-async function build(arch: Arch, ck: Checkpoint, path: string, zoo: ZooEntry | undefined): Promise<Built> {
+async function build(arch: Arch, ck: Checkpoint, path: string, zoo: ZooEntry | undefined, heads: number | undefined): Promise<Built> {
+  if ((FAMILIES as readonly string[]).includes(arch)) {
+    const { model, config } = loadTorchvision(ck, path, { family: arch as Family, numHeads: heads });
+    const numClasses = config.options.numClasses;
+    // thaw finetune records the preprocessing it trained with (e.g. another --size).
+    const spec = typeof ck.metadata.preprocessing === 'string' ? JSON.parse(ck.metadata.preprocessing) as PreprocessSpec : torchvisionPreprocessing(config, zoo);
+    return { model, numClasses, spec, sigmoid: false };
+  }
   if (arch === 'resnet20-cifar10') {
     const keys = [...ck.tensors.keys()];
     const head = ck.tensors.get('linear.weight') ?? ck.tensors.get('module.linear.weight');
@@ -182,11 +202,12 @@ export async function runPredict(a: PredictArgs): Promise<Prediction[]> {
   const fromMeta = typeof ck.metadata.model === 'string' ? ck.metadata.model : undefined;
   const chosen = forced ?? (fromMeta ? archOf(fromMeta, `the metadata of ${basename(w.path)}`) : undefined)
     ?? (w.zoo ? archOf(w.zoo.name, 'zoo') : undefined)
+    ?? (ck.format !== 'tfjs-layers' && detectFamily(ck.tensors) ? { arch: detectFamily(ck.tensors)! as Arch } : undefined)
     ?? (ck.format === 'tfjs-layers' ? { arch: 'keras' as Arch } : archOf('resnet20-cifar10', 'default'));
   // The zoo entry gives the preprocessing: the one the weights came from, else the model's.
   const zoo = w.zoo ?? chosen.zoo;
   const rt = await init();
-  const { model, numClasses, spec, sigmoid } = await build(chosen.arch, ck, w.path, zoo);
+  const { model, numClasses, spec, sigmoid } = await build(chosen.arch, ck, w.path, zoo, a.heads);
   try {
     // Zoo labels only for the zoo's own file: a re-trained head with no `classes` metadata has unknown labels.
     let labels = labelsGiven ?? checkpointLabels(ck, w.path, w.zoo);

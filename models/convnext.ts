@@ -15,6 +15,7 @@ import { Conv2d, Linear, GELU, Flatten, Permute, Sequential, LayerNorm, LayerNor
 import { add, mul } from '../kernels/index.ts';
 import { type Classifier, type Stage, runStages, sequentialStages, sequentialGroups } from '../engine/train/types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
+import type { PreprocessSpec } from '../engine/data/preprocess.ts';
 import { ThawError } from '../engine/core/errors.ts';
 
 /** torchvision's CNBlock: x + StochasticDepth(layer_scale · block(x)). */
@@ -63,7 +64,8 @@ export class ConvNeXt extends Module implements Classifier {
   readonly classifier: Sequential;
   readonly headPrefix = 'classifier';
   readonly featureDim: number;
-  readonly preprocessing = IMAGENET_PREPROCESS;
+  /** Input preprocessing (settable: the zoo and the CLI give torchvision's resize-and-crop preset, or another size). */
+  preprocessing: PreprocessSpec = IMAGENET_PREPROCESS;
 
   constructor(readonly blockSetting: readonly CNBlockSetting[], opts: ConvNeXtOptions = {}) {
     super();

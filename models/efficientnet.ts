@@ -21,6 +21,7 @@ import { ThawError } from '../engine/core/errors.ts';
 import { add, globalAvgPool2d } from '../kernels/index.ts';
 import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
+import type { PreprocessSpec } from '../engine/data/preprocess.ts';
 import { makeDivisible } from './mobilenetv2.ts';
 
 /** One stage: [expand_ratio, kernel, stride, input_channels, out_channels, num_layers] (torchvision's MBConvConfig order), before scaling. */
@@ -129,7 +130,8 @@ export class EfficientNet extends Module implements Classifier {
   readonly classifier: Sequential;
   readonly headPrefix = 'classifier';
   readonly featureDim: number;
-  readonly preprocessing = IMAGENET_PREPROCESS;
+  /** Input preprocessing (settable: the zoo and the CLI give torchvision's resize-and-crop preset, or another size). */
+  preprocessing: PreprocessSpec = IMAGENET_PREPROCESS;
   /** The scaled stages. */
   readonly stagesCfg: MBConvStage[];
 

@@ -18,6 +18,7 @@ import { SqueezeExcitation } from '../engine/nn/squeeze_excitation.ts';
 import { ThawError } from '../engine/core/errors.ts';
 import { type Classifier, type Stage, runStages, sequentialStages, sequentialGroups } from '../engine/train/types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
+import type { PreprocessSpec } from '../engine/data/preprocess.ts';
 import { makeDivisible } from './mobilenetv2.ts';
 
 /**
@@ -115,7 +116,8 @@ export class MobileNetV3 extends Module implements Classifier {
   readonly classifier: Sequential;
   readonly headPrefix = 'classifier';
   readonly featureDim: number;
-  readonly preprocessing = IMAGENET_PREPROCESS;
+  /** Input preprocessing (settable: the zoo and the CLI give torchvision's resize-and-crop preset, or another size). */
+  preprocessing: PreprocessSpec = IMAGENET_PREPROCESS;
 
   constructor(name: MobileNetV3Name, opts: MobileNetV3Options = {}) {
     super();

@@ -17,6 +17,7 @@ import { Conv2d, Linear, GELU, Dropout, Sequential, LayerNorm, STOCHASTIC, type 
 import { add, linear, slice, concat, broadcastTo, transpose, attention, type AttentionImpl } from '../kernels/index.ts';
 import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
 import { IMAGENET_PREPROCESS } from './resnet.ts';
+import type { PreprocessSpec } from '../engine/data/preprocess.ts';
 import { normalInit } from './bert/layers.ts';
 
 /** Which attention implementation: 'auto' is the fused kernel on hardware adapters, the composed one on software ones. */
@@ -158,7 +159,8 @@ export class VisionTransformer extends Module implements Classifier {
   readonly headPrefix = 'heads';
   readonly featureDim: number;
   readonly seqLength: number;
-  readonly preprocessing = IMAGENET_PREPROCESS;
+  /** Input preprocessing (settable: the zoo and the CLI give torchvision's resize-and-crop preset, or another size). */
+  preprocessing: PreprocessSpec = IMAGENET_PREPROCESS;
   readonly config: Required<Omit<VisionTransformerOptions, 'rng' | 'seed'>>;
 
   constructor(opts: VisionTransformerOptions) {

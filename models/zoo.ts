@@ -5,9 +5,14 @@
  */
 import { UnknownModelError } from '../engine/data/errors.ts';
 import { IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec } from '../engine/data/preprocess.ts';
+import { IMAGENET_CLASSES } from './zoo_imagenet.ts';
+import type { Family } from './zoo_infer.ts';
 
-/** Backbone architectures the models/ folder builds. */
-export type Architecture = 'resnet20-cifar10' | 'darknet-tiny' | 'mobilenetv2-keras';
+/**
+ * Backbone architectures the models/ folder builds; a torchvision family ('vit', 'convnext',
+ * 'efficientnet', 'mobilenetv3') takes its configuration from the checkpoint's keys and shapes.
+ */
+export type Architecture = 'resnet20-cifar10' | 'darknet-tiny' | 'mobilenetv2-keras' | Family;
 
 /**
  * Checkpoint container formats: PyTorch legacy (pre-1.6 tar-less pickle) and zip, safetensors,
@@ -21,9 +26,26 @@ export interface ZooFile {
   path: string;
   /** Public download URL, or null for a file that only exists as a local copy. */
   url: string | null;
-  /** Lower-case hex sha256 of the exact bytes. */
+  /**
+   * Lower-case hex sha256 of the exact bytes: all 64 digits, or for torchvision's files the digits
+   * their name carries (torch.hub's hash-prefix check: the digest must start with them).
+   */
   sha256: string;
-  bytes: number;
+  /** Size in bytes, or null where only the hash prefix is published. */
+  bytes: number | null;
+}
+
+/**
+ * The hash prefix a file name carries as torch.hub reads it: the hex digits between the first '-'
+ * followed by hex digits and the next '.' ('vit_b_16-c867db91.pth' → 'c867db91'), or null.
+ */
+export function hubHashPrefix(fileName: string): string | null {
+  return /-([a-f0-9]*)\./.exec(fileName)?.[1] || null;
+}
+
+/** Whether a file's actual sha256 satisfies the zoo's: equal, or starting with a published prefix. */
+export function sha256Matches(file: Pick<ZooFile, 'sha256'>, actual: string): boolean {
+  return file.sha256.length >= 8 && actual.startsWith(file.sha256);
 }
 
 /** A zoo entry. */
@@ -118,6 +140,23 @@ const DARKNET_SHARDS: ReadonlyArray<readonly [string, number]> = [
   ['7985bd42bc5c0333e563998ad6d4616b0afaf1765f2b8c4c6df3944cf8f13992', 32768],
 ];
 
+const TORCHVISION_BASE = 'https://download.pytorch.org/models/';
+
+/** torchvision's ImageClassification preset: resize the shorter side, centre crop, ImageNet mean and std. */
+function torchvisionSpec(crop: number, resize: number, resizeMode: 'bilinear' | 'bicubic' = 'bilinear'): PreprocessSpec {
+  return { inputSize: [crop, crop], channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD, scale: 1 / 255, resize: resizeMode, alignCorners: false, resizeShorter: resize };
+}
+
+/** A torchvision ImageNet-1k checkpoint, verified as torch.hub does: by the hash prefix in its file name. */
+function torchvision(name: string, architecture: Family, file: string, spec: PreprocessSpec, description: string, licence = { spdx: 'BSD-3-Clause', holder: 'Soumith Chintala (torchvision)' }): ZooEntry {
+  return {
+    name, description, format: 'torch-zip', architecture, licence, preprocessing: spec, labels: IMAGENET_CLASSES,
+    source: `torchvision 0.14 (${file}); trained on ImageNet-1k, whose terms of access apply`,
+    files: [{ path: file, url: `${TORCHVISION_BASE}${file}`, sha256: hubHashPrefix(file)!, bytes: null }],
+    localDirs: [`../shared/checkpoints/${name}`],
+  };
+}
+
 const ENTRIES: readonly ZooEntry[] = deepFreeze([
   {
     ...RESNET20_COMMON,
@@ -174,6 +213,19 @@ const ENTRIES: readonly ZooEntry[] = deepFreeze([
       { path: 'group1-shard1of1.min.js', url: `${NSFWJS_BASE}group1-shard1of1.min.js`, sha256: 'ef2e0a63f7d2c4960b37b024b669313f65d3c45cd59e9042636c55b39de53517', bytes: 3493394 },
     ],
   },
+  torchvision('vit-b-16', 'vit', 'vit_b_16-c867db91.pth', torchvisionSpec(224, 256),
+    "torchvision's vit_b_16 IMAGENET1K_V1 (86.6M params, 81.07% top-1): patch 16, 12 layers, 12 heads, width 768"),
+  torchvision('convnext-tiny', 'convnext', 'convnext_tiny-983f1562.pth', torchvisionSpec(224, 236),
+    "torchvision's convnext_tiny IMAGENET1K_V1 (28.6M params, 82.52% top-1)"),
+  // torchvision 0.14 names efficientnet_b0_rwightman-3dd342df.pth, but that URL now serves a file whose
+  // sha256 starts 7f5810bc (it fails torch.hub's own check); torchvision >= 0.16 names this file.
+  torchvision('efficientnet-b0', 'efficientnet', 'efficientnet_b0_rwightman-7f5810bc.pth', torchvisionSpec(224, 256, 'bicubic'),
+    "torchvision's efficientnet_b0 IMAGENET1K_V1 (5.3M params, 77.69% top-1), ported from timm",
+    { spdx: 'Apache-2.0', holder: 'Ross Wightman (timm), via torchvision' }),
+  torchvision('mobilenet-v3-small', 'mobilenetv3', 'mobilenet_v3_small-047dcff4.pth', torchvisionSpec(224, 256),
+    "torchvision's mobilenet_v3_small IMAGENET1K_V1 (2.5M params, 67.67% top-1)"),
+  torchvision('mobilenet-v3-large', 'mobilenetv3', 'mobilenet_v3_large-8738ca79.pth', torchvisionSpec(224, 256),
+    "torchvision's mobilenet_v3_large IMAGENET1K_V1 (5.5M params, 74.04% top-1)"),
 ]);
 
 /** The registry, by name. */

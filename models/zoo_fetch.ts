@@ -11,7 +11,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { ChecksumError, ModelUnavailableError } from '../engine/data/errors.ts';
-import { getZooEntry, type ZooEntry, type ZooFile } from './zoo.ts';
+import { getZooEntry, sha256Matches, type ZooEntry, type ZooFile } from './zoo.ts';
 import { ensureDir } from '../engine/io/fs.ts';
 
 /** Where a file came from. */
@@ -23,6 +23,7 @@ export interface FetchProgress {
   file: string;
   source: FetchSource;
   received: number;
+  /** The file's size, or 0 when neither the zoo nor the server gives it. */
   total: number;
 }
 
@@ -82,13 +83,20 @@ export function envOfflineDirs(entry: ZooEntry, value: string | undefined = proc
   return dirs.flatMap((d) => [join(d, entry.name), d]);
 }
 
+/** torch.hub's checkpoint folder: `$TORCH_HOME/hub/checkpoints`, else `~/.cache/torch/hub/checkpoints`. */
+export function torchHubCheckpointDir(): string {
+  return join(process.env.TORCH_HOME || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'torch'), 'hub', 'checkpoints');
+}
+
 /**
  * The default local-copy directories of an entry: those `$THAW_OFFLINE_DIRS` names first, then its
- * localDirs under the package root, then under the cwd.
+ * localDirs under the package root, then under the cwd; for PyTorch checkpoints also torch.hub's
+ * cache, so a file torchvision has downloaded is found (and still checked).
  */
 export function defaultOfflineDirs(entry: ZooEntry): string[] {
   const roots = [...new Set([packageRoot(), process.cwd()])];
-  return [...new Set([...envOfflineDirs(entry), ...roots.flatMap((r) => entry.localDirs.map((d) => resolve(r, d)))])];
+  const hub = entry.format === 'torch-zip' || entry.format === 'torch-legacy' ? [torchHubCheckpointDir()] : [];
+  return [...new Set([...envOfflineDirs(entry), ...roots.flatMap((r) => entry.localDirs.map((d) => resolve(r, d))), ...hub])];
 }
 
 /** Lower-case hex sha256 of a file, streamed. */
@@ -116,24 +124,39 @@ async function writeVerified(chunks: AsyncIterable<Uint8Array>, dest: string, fi
   try {
     await pipeline(chunks, hasher, createWriteStream(tmp));
     const actual = h.digest('hex');
-    if (actual !== file.sha256) throw new ChecksumError(file.path, file.sha256, actual, source);
+    if (!sha256Matches(file, actual)) throw new ChecksumError(file.path, file.sha256, actual, source);
     renameSync(tmp, dest);
   } finally {
     if (existsSync(tmp)) unlinkSync(tmp);
   }
 }
 
+/** What the file must be: its full sha256 and size, or the hash prefix torch.hub checks. */
+function identity(file: ZooFile): string {
+  return file.sha256.length === 64 ? `sha256 ${file.sha256}, ${file.bytes} bytes` : `sha256 starting ${file.sha256}`;
+}
+
 function manualHint(entry: ZooEntry, file: ZooFile, dest: string): string {
-  return `To install it by hand, put the file (sha256 ${file.sha256}, ${file.bytes} bytes) at ${dest}, ` +
+  return `To install it by hand, put the file (${identity(file)}) at ${dest}, ` +
     `or in a directory named by $THAW_OFFLINE_DIRS or passed as offlineDirs (default: ${entry.localDirs.join(', ')} under the thaw checkout).`;
 }
 
+/** An Error's message with its causes' (fetch's 'fetch failed' hides the reason, e.g. getaddrinfo ENOTFOUND). */
+function reason(e: unknown): string {
+  const parts: string[] = [];
+  for (let c: any = e; c && parts.length < 3; c = c.cause) if (c.message) parts.push(String(c.message));
+  return parts.join(': ') || String(e);
+}
+
 async function fetchFile(entry: ZooEntry, file: ZooFile, dest: string, opts: FetchOptions, offlineDirs: readonly string[]): Promise<FetchSource> {
+  let total = file.bytes ?? 0;
   const report = (source: FetchSource, received: number) =>
-    opts.onProgress?.({ model: entry.name, file: file.path, source, received, total: file.bytes });
+    opts.onProgress?.({ model: entry.name, file: file.path, source, received, total });
   if (existsSync(dest)) {
-    if (statSync(dest).size === file.bytes && (await sha256File(dest)) === file.sha256) {
-      report('cache', file.bytes);
+    const size = statSync(dest).size;
+    if ((file.bytes === null || size === file.bytes) && sha256Matches(file, await sha256File(dest))) {
+      total = size;
+      report('cache', size);
       return 'cache';
     }
     unlinkSync(dest); // a stale or damaged cache entry: fetch it again
@@ -141,6 +164,7 @@ async function fetchFile(entry: ZooEntry, file: ZooFile, dest: string, opts: Fet
   for (const dir of offlineDirs) {
     const local = join(dir, file.path);
     if (!existsSync(local) || !statSync(local).isFile()) continue;
+    total = file.bytes ?? statSync(local).size;
     await writeVerified(createReadStream(local), dest, file, local, (n) => report('local', n));
     return 'local';
   }
@@ -158,17 +182,18 @@ async function fetchFile(entry: ZooEntry, file: ZooFile, dest: string, opts: Fet
   try {
     res = await doFetch(file.url);
   } catch (e) {
-    throw new ModelUnavailableError(`${entry.name}: cannot download ${file.url} (${(e as Error).message}). ${manualHint(entry, file, dest)}`, { cause: e });
+    throw new ModelUnavailableError(`${entry.name}: cannot download ${file.url} (${reason(e)}). ${manualHint(entry, file, dest)}`, { cause: e });
   }
   if (!res.ok || !res.body) {
     throw new ModelUnavailableError(`${entry.name}: downloading ${file.url} failed with HTTP ${res.status} ${res.statusText}. ${manualHint(entry, file, dest)}`);
   }
+  total = file.bytes ?? (Number(res.headers.get('content-length')) || 0);
   const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
   try {
     await writeVerified(body, dest, file, file.url, (n) => report('download', n));
   } catch (e) {
     if (e instanceof ChecksumError) throw e;
-    throw new ModelUnavailableError(`${entry.name}: the download of ${file.url} broke off (${(e as Error).message}). ${manualHint(entry, file, dest)}`, { cause: e });
+    throw new ModelUnavailableError(`${entry.name}: the download of ${file.url} broke off (${reason(e)}). ${manualHint(entry, file, dest)}`, { cause: e });
   }
   return 'download';
 }

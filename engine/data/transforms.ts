@@ -87,6 +87,57 @@ export function resizeBilinear(img: Image, size: readonly [number, number], mode
   return { width: ow, height: oh, channels: C, data: out };
 }
 
+/** torch's cubic convolution weights (A = -0.75) for a fractional offset t in [0, 1): taps at -1, 0, 1, 2. */
+function cubicWeights(t: number): [number, number, number, number] {
+  const A = -0.75;
+  const near = (x: number) => ((A + 2) * x - (A + 3)) * x * x + 1;
+  const far = (x: number) => ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+  return [far(t + 1), near(t), near(1 - t), far(2 - t)];
+}
+
+/**
+ * Bicubic resize to (height, width) with half-pixel centres and without antialiasing, as PyTorch's
+ * `interpolate(mode='bicubic', align_corners=False)` (and so torchvision's Resize on tensors):
+ * cubic convolution with A = -0.75, taps past the border clamped to the edge pixel. Values may
+ * overshoot the input's range, as PyTorch's do.
+ */
+export function resizeBicubic(img: Image, size: readonly [number, number]): Image {
+  checkImage(img, 'resizeBicubic');
+  const [oh, ow] = size;
+  if (!(Number.isInteger(oh) && Number.isInteger(ow) && oh > 0 && ow > 0)) throw new DataArgError(`resizeBicubic: size must be two positive integers, got [${size}]`);
+  const { width: iw, height: ih, channels: C, data: src } = img;
+  const taps = (inSize: number, outSize: number) => Array.from({ length: outSize }, (_, d) => {
+    const s = (d + 0.5) * (inSize / outSize) - 0.5;
+    const f = Math.floor(s);
+    return { idx: [-1, 0, 1, 2].map((k) => Math.min(Math.max(f + k, 0), inSize - 1)), w: cubicWeights(s - f) };
+  });
+  const ys = taps(ih, oh), xs = taps(iw, ow);
+  // Rows first (into (ih, ow)), then columns, in float64.
+  const tmp = new Float64Array(ih * ow * C);
+  for (let y = 0; y < ih; y++) {
+    for (let x = 0; x < ow; x++) {
+      const { idx, w } = xs[x];
+      for (let c = 0; c < C; c++) {
+        let v = 0;
+        for (let k = 0; k < 4; k++) v += w[k] * src[(y * iw + idx[k]) * C + c];
+        tmp[(y * ow + x) * C + c] = v;
+      }
+    }
+  }
+  const out = new Float32Array(oh * ow * C);
+  for (let y = 0; y < oh; y++) {
+    const { idx, w } = ys[y];
+    for (let x = 0; x < ow; x++) {
+      for (let c = 0; c < C; c++) {
+        let v = 0;
+        for (let k = 0; k < 4; k++) v += w[k] * tmp[(idx[k] * ow + x) * C + c];
+        out[(y * ow + x) * C + c] = v;
+      }
+    }
+  }
+  return { width: ow, height: oh, channels: C, data: out };
+}
+
 /** HWC image → (channels, height, width) planar array. */
 export function toChw(img: Image): Float32Array {
   checkImage(img, 'toChw');

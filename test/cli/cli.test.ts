@@ -177,7 +177,7 @@ test('finetune checks every option and input path before any work', () => {
     /^thaw finetune: --labels-per-class 20: class 'cat' has only 7 images; lower --labels-per-class to at most 7/, 'labels per class');
   failsEarly(thaw([...base, '--optimizer', 'rmsprop']), 2, /^thaw finetune: unknown --optimizer 'rmsprop'\. Choose from sgd, adam, adamw\.$/, 'optimizer');
   failsEarly(thaw([...base, '--schedule', 'cosin']), 2, /unknown --schedule 'cosin'\. Did you mean 'cosine'\?/, 'schedule');
-  failsEarly(thaw([...base, '--model', 'resnet20']), 2, /^thaw finetune: unknown --model 'resnet20'\. Did you mean 'resnet20-cifar10'\? Choose from resnet20-cifar10, mobilenetv2-nsfwjs, darknet-tiny\.$/, 'model');
+  failsEarly(thaw([...base, '--model', 'resnet20']), 2, /^thaw finetune: unknown --model 'resnet20'\. Did you mean 'resnet20-cifar10'\? Choose from resnet20-cifar10, mobilenetv2-nsfwjs, darknet-tiny, vit-b-16, convnext-tiny, efficientnet-b0, mobilenet-v3-small, mobilenet-v3-large\.$/, 'model');
   failsEarly(thaw([...base, '--eval-every', '0']), 2, /--eval-every must be a positive integer, got 0/, 'eval-every');
   failsEarly(thaw([...base, '--seed', '1.5']), 2, /--seed must be an integer, got 1\.5/, 'seed');
   failsEarly(thaw([...base, '--precision', 'f16']), 2, /--precision must be f32 or mixed, got f16/, 'precision');

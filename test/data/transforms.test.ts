@@ -8,8 +8,10 @@ import { DataArgError } from '../../engine/data/errors.ts';
 import { Rng } from '../../engine/data/rng.ts';
 import {
   centerCrop, crop, flipHorizontal, normalize, pad, randomCrop, randomHorizontalFlip, replicateChannels,
-  resizeBilinear, toChw, type Image, type ResizeMode,
+  resizeBicubic, resizeBilinear, toChw, type Image, type ResizeMode,
 } from '../../engine/data/transforms.ts';
+import { preprocess, withInputSize, type PreprocessSpec } from '../../engine/data/preprocess.ts';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../../engine/data/preprocess.ts';
 
 const test = suite('transforms');
 const seed = (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0;
@@ -75,6 +77,34 @@ test('resize matches PyTorch F.interpolate(bilinear) fixtures, align_corners Fal
       assert.ok(d < 2e-4, `${k.name} ${mode}: max diff ${d} vs torch`);
     }
   }
+});
+
+test('bicubic resize matches PyTorch F.interpolate(bicubic, align_corners=False) fixtures', () => {
+  const fx = JSON.parse(readFileSync(new URL('../fixtures/data/resize.json', import.meta.url), 'utf8'));
+  for (const k of fx.cases) {
+    const img: Image = { width: k.inW, height: k.inH, channels: k.channels, data: Float32Array.from(k.input) };
+    const got = resizeBicubic(img, [k.outH, k.outW]);
+    assert.equal([got.height, got.width, got.channels], [k.outH, k.outW, k.channels]);
+    const d = maxAbsDiff(got.data, k.bicubic);
+    assert.ok(d < 2e-4, `${k.name} bicubic: max diff ${d} vs torch`);
+  }
+});
+
+test("preprocess with resizeShorter matches torchvision's ImageClassification (resize, centre crop, normalise)", () => {
+  const fx = JSON.parse(readFileSync(new URL('../fixtures/data/imagenet.json', import.meta.url), 'utf8'));
+  assert.ok(fx.cases.length >= 4);
+  for (const k of fx.cases) {
+    const spec: PreprocessSpec = {
+      inputSize: [k.crop, k.crop], channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD, scale: 1 / 255,
+      resize: k.interpolation, alignCorners: false, resizeShorter: k.resize,
+    };
+    const got = preprocess({ width: k.inW, height: k.inH, channels: 3, data: Float32Array.from(k.input) }, spec);
+    assert.is(got.length, 3 * k.crop * k.crop);
+    const d = maxAbsDiff(got, k.chw);
+    assert.ok(d < 1e-4, `${k.inH}x${k.inW} → ${k.resize} → ${k.crop} ${k.interpolation}: max diff ${d} vs torchvision`);
+  }
+  const s = withInputSize({ ...fx.cases[0], inputSize: [224, 224], resizeShorter: 256 } as unknown as PreprocessSpec, 64);
+  assert.equal([s.inputSize, s.resizeShorter], [[64, 64], 73]);
 });
 
 test('resize matches TF.js resizeBilinear (alignCorners, halfPixelCenters, default)', async () => {

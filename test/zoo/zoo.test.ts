@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ChecksumError, ModelUnavailableError, UnknownModelError } from '../../engine/data/errors.ts';
 import { Rng } from '../../engine/data/rng.ts';
-import { editDistance, getZooEntry, modelNames, nearestNames, ZOO } from '../../models/zoo.ts';
+import { editDistance, getZooEntry, hubHashPrefix, modelNames, nearestNames, sha256Matches, ZOO } from '../../models/zoo.ts';
 import { fetchModel, sha256File, type FetchProgress } from '../../models/zoo_fetch.ts';
 
 const test = suite('zoo');
@@ -29,8 +29,15 @@ test('registry entries are well-formed', () => {
     assert.is(e.name, name);
     assert.ok(e.files.length > 0 && e.localDirs.length > 0, name);
     for (const f of e.files) {
-      assert.match(f.sha256, /^[0-9a-f]{64}$/, `${name}/${f.path}`);
-      assert.ok(Number.isInteger(f.bytes) && f.bytes > 0);
+      if (f.bytes === null) {
+        // torchvision's files: checked as torch.hub does, by the hash prefix their name carries.
+        assert.ok(f.url !== null && f.url.endsWith(`/${f.path}`), `${name}/${f.path} url`);
+        assert.is(f.sha256, hubHashPrefix(f.path), `${name}/${f.path} hash prefix`);
+        assert.match(f.sha256, /^[0-9a-f]{8,}$/);
+      } else {
+        assert.match(f.sha256, /^[0-9a-f]{64}$/, `${name}/${f.path}`);
+        assert.ok(Number.isInteger(f.bytes) && f.bytes > 0);
+      }
       assert.ok(f.url === null || f.url.startsWith('https://'), `${name}/${f.path} url`);
     }
     const labels = e.labels;
@@ -60,6 +67,64 @@ test('local copies match the registry (sha256 and size of every file found)', as
   if (existsSync(mj)) {
     const manifest = JSON.parse(readFileSync(mj, 'utf8')).weightsManifest.flatMap((g: { paths: string[] }) => g.paths);
     assert.equal(ZOO['darknet-tiny'].files.filter((f) => f.path.startsWith('group')).map((f) => f.path), manifest);
+  }
+});
+
+test("torchvision entries: published URLs, torch.hub's hash-prefix rule, torchvision's ImageNet presets", () => {
+  assert.is(hubHashPrefix('vit_b_16-c867db91.pth'), 'c867db91');
+  assert.is(hubHashPrefix('efficientnet_b0_rwightman-7f5810bc.pth'), '7f5810bc');
+  // torch.hub's HASH_REGEX '-([a-f0-9]*)\\.': the first '-' that hex digits and a '.' follow.
+  assert.is(hubHashPrefix('a-b-c867.pth'), 'c867');
+  assert.is(hubHashPrefix('model.pth'), null);
+  const full = createHash('sha256').update(String(seed)).digest('hex');
+  assert.ok(sha256Matches({ sha256: full.slice(0, 8) }, full) && sha256Matches({ sha256: full }, full));
+  assert.not.ok(sha256Matches({ sha256: full.slice(1, 9) }, full));
+  assert.not.ok(sha256Matches({ sha256: '' }, full), 'an empty prefix proves nothing');
+  const want: Record<string, [string, number, string]> = {
+    'vit-b-16': ['https://download.pytorch.org/models/vit_b_16-c867db91.pth', 256, 'bilinear'],
+    'convnext-tiny': ['https://download.pytorch.org/models/convnext_tiny-983f1562.pth', 236, 'bilinear'],
+    'efficientnet-b0': ['https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth', 256, 'bicubic'],
+    'mobilenet-v3-small': ['https://download.pytorch.org/models/mobilenet_v3_small-047dcff4.pth', 256, 'bilinear'],
+  };
+  for (const [name, [url, resize, interp]] of Object.entries(want)) {
+    const e = ZOO[name];
+    assert.is(e.files[0].url, url);
+    assert.equal([e.preprocessing.inputSize, e.preprocessing.resizeShorter, e.preprocessing.resize, e.preprocessing.mean, e.preprocessing.std],
+      [[224, 224], resize, interp, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]], name);
+    assert.is((e.labels as string[]).length, 1000);
+  }
+  assert.equal((ZOO['vit-b-16'].labels as string[]).slice(0, 2), ['tench', 'goldfish']);
+});
+
+test('not downloadable (unreachable server, wrong bytes): one line with the URL, the cache path to fill by hand; nothing kept', async () => {
+  const e = ZOO['convnext-tiny'];
+  const url = e.files[0].url!;
+  const cacheDir = join(tmp, 'cache');
+  const dest = join(cacheDir, 'convnext-tiny', 'convnext_tiny-983f1562.pth');
+  // A port nothing listens on: the connection is refused, as behind a firewall that rejects.
+  const closed = await serve(tmp);
+  const port = (closed.server.address() as AddressInfo).port;
+  await new Promise((r) => closed.server.close(r));
+  const refused: typeof fetch = (u) => globalThis.fetch(`http://127.0.0.1:${port}/${basename(String(u))}`);
+  const err = await fetchModel('convnext-tiny', { cacheDir, offlineDirs: [], offline: false, fetch: refused }).then(() => null, (x) => x);
+  assert.instance(err, ModelUnavailableError);
+  const msg = (err as Error).message;
+  assert.not.match(msg, '\n');
+  assert.match(msg, `cannot download ${url}`);
+  assert.match(msg, /ECONNREFUSED/, 'the reason under fetch failed');
+  assert.match(msg, `put the file (sha256 starting 983f1562) at ${dest}`);
+  // Served, but not the published file: the hash-prefix check refuses it.
+  const dir = join(tmp, 'srv');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'convnext_tiny-983f1562.pth'), `not the checkpoint ${seed}`);
+  const srv = await serve(dir);
+  try {
+    const bad = await fetchModel('convnext-tiny', { cacheDir, offlineDirs: [], offline: false, fetch: (u) => globalThis.fetch(srv.base + basename(String(u))) }).then(() => null, (x) => x);
+    assert.instance(bad, ChecksumError);
+    assert.match((bad as Error).message, 'expected 983f1562');
+    assert.equal(readdirSync(join(cacheDir, 'convnext-tiny')), [], 'nothing kept');
+  } finally {
+    srv.server.close();
   }
 });
 

@@ -1,0 +1,97 @@
+// The torchvision backbones from the CLI: `thaw inspect` prints the family and the config inferred
+// from a torch.save'd state_dict; `thaw predict --weights FILE --model convnext|vit` builds and loads
+// it; `thaw finetune --model convnext-tiny --weights FILE` (a small ConvNeXt of the same family)
+// fine-tunes it; a zoo checkpoint that cannot be had stops in one line naming the URL, the cache path
+// to fill by hand and --weights.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
+
+const test = suite('cli torchvision');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const FX = join(root, 'test', 'fixtures', 'models');
+let tmp = '';
+test.before(() => { tmp = mkdtempSync(join(tmpdir(), 'thaw-tv-cli-')); });
+test.after(() => { rmSync(tmp, { recursive: true, force: true }); });
+
+function thaw(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
+  const { NODE_OPTIONS: _, ...base } = process.env;
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'thaw.mjs'), ...args], {
+    cwd: root, encoding: 'utf8', env: { ...base, THAW_FROM_SOURCE: '1', THAW_CACHE: join(tmp, 'cache'), THAW_OFFLINE: '1', ...env },
+  });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+/** Two classes of 40x30 PNGs (dark and light), `n` each. */
+function folder(n: number): string {
+  const dir = join(tmp, 'data');
+  ['dark', 'light'].forEach((cls, c) => {
+    mkdirSync(join(dir, cls), { recursive: true });
+    for (let i = 0; i < n; i++) {
+      const im = new PNG({ width: 40, height: 30 });
+      for (let j = 0; j < im.data.length; j++) im.data[j] = (j & 3) === 3 ? 255 : (c ? 160 : 20) + ((j * 37 + i * 11) % 60);
+      writeFileSync(join(dir, cls, `${i}.png`), PNG.sync.write(im));
+    }
+  });
+  return dir;
+}
+
+test('thaw inspect prints the torchvision family and the config the keys and shapes determine', () => {
+  const cn = thaw(['inspect', join(FX, 'convnext_narrow.pth')]);
+  assert.is(cn.code, 0, cn.err);
+  assert.match(cn.out, 'architecture: torchvision convnext: ConvNeXt: ConvNeXt(block_setting=[[8, 16, 1], [16, None, 1]], num_classes=5)');
+  const vit = thaw(['inspect', join(FX, 'vit_tiny.pth'), '--json']);
+  assert.is(vit.code, 0, vit.err);
+  assert.match(JSON.parse(vit.out).architecture.error, /does not store its number of attention heads.*--heads N/);
+  const vit2 = thaw(['inspect', join(FX, 'vit_tiny.pth'), '--heads', '2']);
+  assert.match(vit2.out, 'VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64, num_classes=5)');
+});
+
+test('thaw predict --weights FILE builds the torchvision model the file holds (detected, or --model FAMILY)', () => {
+  const img = join(folder(1), 'dark', '0.png');
+  const cn = thaw(['predict', '--weights', join(FX, 'convnext_narrow.pth'), '--json', img]);
+  assert.is(cn.code, 0, cn.err);
+  const r = JSON.parse(cn.out);
+  assert.is(r.classes, 5);
+  assert.is(r.predictions[0].top.length, 5);
+  const vit = thaw(['predict', '--weights', join(FX, 'vit_tiny.pth'), '--model', 'vit', '--heads', '2', '--top', '2', img]);
+  assert.is(vit.code, 0, vit.err);
+  assert.match(vit.out, /model vit \(5 classes\)/);
+  const noHeads = thaw(['predict', '--weights', join(FX, 'vit_tiny.pth'), '--model', 'vit', img]);
+  assert.is(noHeads.code, 1);
+  assert.match(noHeads.err.trimEnd(), /vit_tiny\.pth: a ViT checkpoint does not store its number of attention heads.*\(--heads N\)$/);
+  assert.is(noHeads.err.trimEnd().split('\n').length, 1);
+});
+
+test('a zoo backbone that cannot be had: one line with the URL, the cache path to fill by hand, and --weights', () => {
+  const img = join(folder(1), 'dark', '0.png');
+  const r = thaw(['predict', '--model', 'convnext-tiny', img]);
+  assert.is(r.code, 1, r.err);
+  const line = r.err.trimEnd();
+  assert.is(line.split('\n').length, 1, line);
+  assert.match(line, 'https://download.pytorch.org/models/convnext_tiny-983f1562.pth');
+  assert.match(line, `at ${join(tmp, 'cache', 'convnext-tiny', 'convnext_tiny-983f1562.pth')}`);
+  assert.match(line, 'pass --weights FILE');
+});
+
+test('thaw finetune --model convnext-tiny --weights FILE fine-tunes a ConvNeXt of that family, writing weights predict reads', () => {
+  const data = folder(6);
+  const out = join(tmp, 'ft');
+  const r = thaw(['finetune', '--model', 'convnext-tiny', '--weights', join(FX, 'convnext_narrow.pth'), '--data', data,
+    '--labels-per-class', '4', '--epochs', '2', '--batch', '4', '--size', '32', '--out', out, '--json']);
+  assert.is(r.code, 0, r.err);
+  const rep = JSON.parse(r.out);
+  assert.equal(rep.inputSize, [32, 32]);
+  assert.is(rep.freeze, '-1');
+  const p = thaw(['predict', '--weights', join(out, 'weights.safetensors'), '--json', join(data, 'light', '5.png')]);
+  assert.is(p.code, 0, p.err);
+  assert.equal(JSON.parse(p.out).predictions[0].top.map((t: { label: string }) => t.label).sort(), ['dark', 'light']);
+});
+
+test.run();
