@@ -40,6 +40,10 @@ export {
   type Optimizer, type ParamGroup, type OptimizerStateDict, type Schedule, type SchedulerState, type OneCycleOptions,
 } from './engine/optim/index.ts';
 export { freeze, unfreeze, freezeTo, parseFreezeSpec, trainableSummary, type FreezeSpec, type FreezeOptions, type Grouped } from './engine/train/freeze.ts';
+export {
+  lora, mergeLora, unmergeLora, isLoraMerged, loraConfig, hasLora, loadLoraBytes, loraStateDict, parseLoraTarget, peftConfigJson, LORA_PRESETS,
+  type LoraOptions, type LoraConfig, type LoraTarget, type LoraPreset, type SaveLoraOptions, type LoadLoraOptions,
+} from './engine/train/lora.ts';
 export { loadStateDict, describeLoad, loadGap, nonFiniteSummary, stateToHost, type LoadReport, type LoadOptions, type RemapRule } from './engine/train/load.ts';
 export { warmupPipelines, type WarmupOptions, type WarmupResult } from './engine/train/warmup.ts';
 export { finetune, warmupFinetune, evaluate, computeFeatures, computeCache, planCache, cacheBlocker, type FinetuneOptions, type FinetuneResult, type FeatureCache, type CachePlan,

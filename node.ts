@@ -6,7 +6,4 @@ export { readImage } from './engine/data/image.ts';
 export { imageFolderDataset, indexImageFolder, checkImageHeaders, type ImageFolderDataset, type ImageFolderIndex } from './engine/data/folder.ts';
 export { fetchModel, type FetchedModel, type FetchOptions, type FetchSource, type FetchProgress } from './models/zoo_fetch.ts';
 export { saveTrainingCheckpoint, loadTrainingCheckpoint, type TrainingState, type RestoreTargets, type RestoredState } from './engine/train/checkpoint.ts';
-export {
-  lora, mergeLora, unmergeLora, isLoraMerged, loraConfig, hasLora, saveLora, loadLora, loraStateDict, parseLoraTarget, peftConfigJson, LORA_PRESETS,
-  type LoraOptions, type LoraConfig, type LoraTarget, type LoraPreset, type SaveLoraOptions, type LoadLoraOptions,
-} from './engine/train/lora.ts';
+export { saveLora, loadLora } from './engine/train/lora_files.ts';

@@ -23,7 +23,8 @@
  * `adapter_model.safetensors` with keys `base_model.model.<path>.lora_A.weight` / `.lora_B.weight`
  * (plus `base_model.model.<path>.<key>` for the modules to save, as PEFT's ModulesToSaveWrapper) and
  * `adapter_config.json` (PEFT's LoraConfig fields, sorted, 2-space indent). `loadLora(model, dir)`
- * reads such a folder (thaw's or PEFT's) into a model, checking everything before changing anything.
+ * reads such a folder (thaw's or PEFT's) into a model, checking everything before changing anything;
+ * both are Node-only (lora_files.ts), the rest of this file runs in browsers too.
  */
 import { Module } from '../nn/module.ts';
 import { Linear } from '../nn/linear.ts';
@@ -36,13 +37,9 @@ import { assign } from '../core/factory.ts';
 import { ThawError } from '../core/errors.ts';
 import { add, mulScalar } from '../../kernels/index.ts';
 import { freeze } from './freeze.ts';
-import { writeSafetensors, parseSafetensors } from '../io/safetensors.ts';
-import { saveAtomic, checkWritableDir } from '../io/fs.ts';
+import { parseSafetensors } from '../io/safetensors.ts';
 import type { HostTensor } from '../io/types.ts';
 import { nonFiniteSummary } from './load.ts';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { FileError, isSystemError } from '../core/errors.ts';
 
 /** Module names whose LoRA targets a preset stands for (PEFT's list semantics: a path matches a name it ends with). */
 export const LORA_PRESETS = {
@@ -412,35 +409,11 @@ export async function loraStateDict(model: Module): Promise<Map<string, HostTens
   return out;
 }
 
-/**
- * Writes the adapters (and the modules to save) as PEFT's `save_pretrained` does: `dir/adapter_model.safetensors`
- * and `dir/adapter_config.json`, each atomically (weights first). The folder is checked writable before any work.
- */
-export async function saveLora(model: Module, dir: string, o: SaveLoraOptions = {}): Promise<{ weights: string; config: string; keys: string[] }> {
-  const c = configs.get(model);
-  if (!c) throw err('saveLora: the model has no LoRA adapters (apply lora() first)');
-  checkWritableDir(dir, 'choose a folder you can write to');
-  const tensors = await loraStateDict(model);
-  const weights = join(dir, ADAPTER_WEIGHTS), config = join(dir, ADAPTER_CONFIG);
-  await saveAtomic(weights, writeSafetensors(tensors, { format: 'pt' }));
-  await saveAtomic(config, new TextEncoder().encode(JSON.stringify(peftConfigJson(c, o), null, 2)));
-  return { weights, config, keys: [...tensors.keys()] };
-}
-
 export interface LoadLoraOptions {
   /** The base checkpoint's name; refused when the adapter's base_model_name_or_path names another. */
   baseModel?: string;
   /** Starting seed of the adapters' dropout masks when loadLora creates them. */
   seed?: number;
-}
-
-async function readIn(dir: string, name: string, what: string): Promise<Uint8Array> {
-  try {
-    return await readFile(join(dir, name));
-  } catch (e) {
-    if (isSystemError(e)) throw new FileError(e, `give a folder holding ${what} (written by saveLora or PEFT's save_pretrained)`);
-    throw e;
-  }
 }
 
 /** Checks adapter_config.json's fields that thaw can honour; returns the settings. */
@@ -469,15 +442,12 @@ function checkPeftConfig(raw: unknown, source: string): { r: number; alpha: numb
 }
 
 /**
- * Loads a LoRA adapter folder (`adapter_model.safetensors` + `adapter_config.json`, from saveLora or
- * PEFT) into `model`: applies lora() with the file's rank, alpha, dropout, layers and modules to save
+ * Loads a LoRA adapter (the bytes of `adapter_config.json` and `adapter_model.safetensors`, from saveLora or
+ * PEFT; `source` names them in errors) into `model`: applies lora() with the file's rank, alpha, dropout, layers and modules to save
  * when the model has no adapters yet, or fills the matching adapters it has. Every key, shape and
  * setting is checked before the model changes; a problem is a ThawError naming it and the fix.
  */
-export async function loadLora(model: Module, dir: string, o: LoadLoraOptions = {}): Promise<LoraConfig> {
-  const cfgBytes = await readIn(dir, ADAPTER_CONFIG, ADAPTER_CONFIG);
-  const wBytes = await readIn(dir, ADAPTER_WEIGHTS, ADAPTER_WEIGHTS);
-  const source = dir;
+export async function loadLoraBytes(model: Module, cfgBytes: Uint8Array, wBytes: Uint8Array, source: string, o: LoadLoraOptions = {}): Promise<LoraConfig> {
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(cfgBytes));
