@@ -49,7 +49,8 @@ function refresh(): void {
   const idle = gpuOk && !busy;
   $<HTMLButtonElement>('load-backbone').disabled = !idle || !manifest?.backbones.length;
   $<HTMLButtonElement>('load-fashion').disabled = !idle || !!manifest?.fashionMissing;
-  $<HTMLInputElement>('freeze').disabled = !idle || !session.model;
+  $<HTMLInputElement>('freeze').disabled = !idle || !session.model || !!session.lora;
+  $<HTMLSelectElement>('lora').disabled = !idle || !session.model;
   $<HTMLButtonElement>('train').disabled = !idle || !session.ready;
   $<HTMLButtonElement>('stop').disabled = busy !== 'training';
   $<HTMLButtonElement>('predict-sample').disabled = !idle || !session.ready || !collection?.test.length;
@@ -190,6 +191,7 @@ function dropTarget(id: string, onDrop: (dt: DataTransfer) => void): void {
 function wire(): void {
   $('load-backbone').onclick = () => ui(loadBackbone());
   $('load-fashion').onclick = () => ui(loadFashion());
+  $('lora').onchange = (e) => { session.setLora(Number((e.target as HTMLSelectElement).value)); plannedEnd = 0; refresh(); };
   $('freeze').oninput = (e) => { session.setFreeze(Number((e.target as HTMLInputElement).value)); refresh(); };
   $('lr').onchange = (e) => { const v = Number((e.target as HTMLInputElement).value); if (v > 0) session.setLr(v); };
   $('batch').onchange = (e) => { session.setBatchSize(Number((e.target as HTMLSelectElement).value)); refresh(); };
@@ -260,12 +262,13 @@ const ready = boot();
     phase: busy ?? 'idle', error: lastError, webgpu: gpuOk, adapter: adapterInfo,
     backbone: session.backbone, loaded: session.report?.loaded.length ?? 0, missing: session.report?.missing ?? [],
     classes: session.classes, trainSize: collection?.train.length ?? 0, testSize: collection?.test.length ?? 0,
-    freezeDepth: session.freezeDepth, groups: session.groups().length, trainable: session.summary()?.trainableElements ?? 0,
+    freezeDepth: session.freezeDepth, loraRank: session.loraRank, loraAdapted: session.lora?.adapted ?? [], groups: session.groups().length, trainable: session.summary()?.trainableElements ?? 0,
     cache: session.state.cache, step: session.state.step, epoch: session.state.epoch, losses: [...session.state.losses],
     testAccs: session.state.testAccs, imagesPerSec: session.state.imagesPerSec, prediction: lastPrediction, shown: readStats(),
   }),
   loadBackbone, loadFashion,
   setFreeze: (n: number) => { session.setFreeze(n); refresh(); },
+  setLora: (rank: number) => { session.setLora(rank); plannedEnd = 0; refresh(); },
   setLr: (lr: number) => { session.setLr(lr); ($('lr') as HTMLInputElement).value = String(lr); },
   runSteps: async (n: number, opts: { evaluate?: boolean } = {}) => ({ losses: await train(n, !!opts.evaluate) }),
   evaluate: evaluateNow,

@@ -9,8 +9,8 @@
  */
 import {
   resnet20, parseCheckpoint, loadStateDict, loadGap, freezeTo, trainableSummary,
-  tensor, tidy, keep, backward, noGrad, crossEntropy, softmax, SGD, batches, Rng,
-  type ResNetCifar, type Dataset, type Batch, type LoadReport, type Tensor,
+  tensor, tidy, keep, backward, noGrad, crossEntropy, softmax, SGD, batches, Rng, lora,
+  type ResNetCifar, type HostTensor, type LoraConfig, type Dataset, type Batch, type LoadReport, type Tensor,
 } from '../index.ts';
 import { planCache, computeCache, evaluate, type FeatureCache } from '../engine/train/finetune.ts';
 import type { Stage } from '../engine/train/types.ts';
@@ -35,6 +35,10 @@ export interface TrainState {
   cache: { on: boolean; after: string; shape: number[]; reason: string; seconds: number } | null;
 }
 
+/** What LoRA adapts in ResNet-20: the 3x3 convs of every residual block (it has no pointwise convs). */
+export const LORA_TARGET = /^layer\d\.\d+\.conv[12]$/;
+export const LORA_TARGET_TEXT = 'the 3×3 convs of the 9 residual blocks (layerN.B.conv1/conv2)';
+
 /** Progress of a long phase (reading the checkpoint, computing cached features). */
 export type PhaseProgress = (what: string, done: number, total: number) => void;
 
@@ -50,6 +54,9 @@ export class Session {
   lr = 0.05;
   batchSize = 16;
   seed = 0;
+  /** LoRA rank (0: off, the freeze depth decides what trains); the adapters in the model when on. */
+  loraRank = 0;
+  lora: LoraConfig | null = null;
   state: TrainState = emptyState();
   private opt: SGD | null = null;
   private trainCache: FeatureCache | null = null;
@@ -58,6 +65,8 @@ export class Session {
   private rest: ((h: Tensor) => Tensor) | null = null;
   private iter: Generator<Batch> | null = null;
   private rng = new Rng(0);
+  /** The loaded checkpoint's tensors: the model is rebuilt from them when LoRA is turned on, off or changed. */
+  private weights: Map<string, HostTensor> | null = null;
 
   /** Layer groups of the backbone, input side first (what the freeze slider counts). */
   groups(): string[][] { return this.model?.layerGroups() ?? []; }
@@ -65,34 +74,72 @@ export class Session {
   /** Parses a checkpoint's bytes and loads it into a fresh ResNet-20 (its CIFAR-10 head included). */
   async loadBackbone(bytes: Uint8Array, name: string): Promise<LoadReport> {
     const ckpt = await parseCheckpoint(bytes, { name });
+    const report = this.build(ckpt.tensors, name);
+    this.weights = ckpt.tensors;
+    this.backbone = name;
+    this.report = report;
+    this.reset();
+    return report;
+  }
+
+  /**
+   * A fresh ResNet-20 from a checkpoint's tensors replaces the model: the head for the current classes,
+   * then the LoRA adapters or the freeze depth. The old model stays if the tensors do not fit.
+   */
+  private build(tensors: Map<string, HostTensor>, name: string): LoadReport {
     const model = resnet20(10);
     let report: LoadReport;
+    let cfg: LoraConfig | null = null;
     try {
-      report = loadStateDict(model, ckpt.tensors, { remap: ['strip-module'], source: name });
+      report = loadStateDict(model, tensors, { remap: ['strip-module'], source: name });
       // A trunk tensor the file lacks would stay random under a frozen trunk; only the head may be missing (a new one replaces it).
       const gap = loadGap(report, (k) => k.startsWith(`${model.headPrefix}.`));
       if (gap) throw new Error(`${name} does not fit ResNet-20: ${gap}`);
+      if (this.classes.length) {
+        const r = new Rng(this.seed + 1);
+        model.replaceHead(this.classes.length, () => r.next());
+      }
+      const g = model.layerGroups().length;
+      if (this.freezeDepth < 0 || this.freezeDepth >= g) this.freezeDepth = g - 1;
+      if (this.loraRank) {
+        const r = new Rng(this.seed + 2);
+        cfg = lora(model, { target: LORA_TARGET, rank: this.loraRank, rng: () => r.next() });
+      } else freezeTo(model, this.freezeDepth);
     } catch (e) {
       model.dispose();
       throw e;
     }
     this.model?.dispose();
     this.model = model;
-    this.backbone = name;
-    this.report = report;
-    const g = this.groups().length;
-    if (this.freezeDepth < 0 || this.freezeDepth >= g) this.freezeDepth = g - 1;
-    if (this.classes.length) this.newHead();
-    else freezeTo(model, this.freezeDepth);
-    this.reset();
+    this.lora = cfg;
     return report;
+  }
+
+  /**
+   * LoRA with this rank (0: off). Adapters cannot be taken out of a model, so the model is rebuilt
+   * from the loaded checkpoint: training so far is discarded and the curves start over.
+   */
+  setLora(rank: number): void {
+    if (!(Number.isInteger(rank) && rank >= 0)) throw new Error(`LoRA rank must be 0 (off) or a positive integer, got ${rank}`);
+    if (rank === this.loraRank) return;
+    const was = this.loraRank;
+    this.loraRank = rank;
+    if (!this.weights) return;
+    try {
+      this.build(this.weights, this.backbone);
+    } catch (e) {
+      this.loraRank = was;
+      throw e;
+    }
+    this.reset();
   }
 
   /** Sets the labelled data; a new head with one output per class replaces the old one. */
   setData(train: Dataset, test: Dataset | null, classes: string[]): void {
     if (classes.length < 2) throw new Error(`fine-tuning needs at least 2 classes, got ${classes.length}`);
     this.train = train; this.test = test; this.classes = classes;
-    if (this.model) this.newHead();
+    if (this.model && this.lora) this.build(this.weights!, this.backbone); // a new head, then new adapters (lora() freezes the rest)
+    else if (this.model) this.newHead();
     this.reset();
   }
 
@@ -100,6 +147,7 @@ export class Session {
   setFreeze(n: number): void {
     const g = this.groups().length;
     if (!(Number.isInteger(n) && n >= 0 && n < g)) throw new Error(`freeze depth must be 0..${g - 1}, got ${n}`);
+    if (this.lora) throw new Error('LoRA decides what trains; turn LoRA off to choose a freeze depth');
     if (n === this.freezeDepth) return;
     this.freezeDepth = n;
     freezeTo(this.model!, n);
@@ -121,6 +169,7 @@ export class Session {
   trainsLabel(): string {
     const g = this.groups();
     const n = this.freezeDepth;
+    if (this.lora) return `LoRA rank ${this.lora.rank}`;
     return n >= g.length - 1 ? 'train the head' : n <= 0 ? 'train everything' : `train from ${g[n][0]}`;
   }
 
@@ -169,7 +218,7 @@ export class Session {
   /** Applies the freeze depth, builds the optimizer and the feature cache of the frozen stages. */
   async prepare(progress?: PhaseProgress): Promise<void> {
     const model = this.need();
-    freezeTo(model, this.freezeDepth);
+    if (!this.lora) freezeTo(model, this.freezeDepth);
     const plan = planCache(model, false);
     const stages = stagesOf(model);
     const k = plan.all ? stages.length : plan.stages;

@@ -1,5 +1,5 @@
 /** Drawing the demo's panels from the session state: freeze groups, stats, thumbnails, predictions. */
-import type { Session } from './session.ts';
+import { LORA_TARGET_TEXT, type Session } from './session.ts';
 import type { Collection, Item } from './data.ts';
 import { drawImage, fitCanvas } from './images.ts';
 
@@ -18,7 +18,7 @@ export function renderFreeze(s: Session): void {
   const box = $('groups');
   box.replaceChildren(...groups.map((g, i) => {
     const el = document.createElement('span');
-    el.className = `group ${i < s.freezeDepth ? 'frozen' : 'trainable'}`;
+    el.className = `group ${(s.lora ? i < groups.length - 1 : i < s.freezeDepth) ? 'frozen' : 'trainable'}`;
     el.textContent = g.length === 1 ? g[0] : g.join('+');
     return el;
   }));
@@ -26,8 +26,12 @@ export function renderFreeze(s: Session): void {
   slider.max = String(Math.max(0, groups.length - 1));
   slider.value = String(Math.max(0, s.freezeDepth));
   const out = $('freeze-out');
-  out.textContent = !groups.length ? '–' : s.freezeDepth === groups.length - 1 ? 'head only'
+  out.textContent = !groups.length ? '–' : s.lora ? 'LoRA' : s.freezeDepth === groups.length - 1 ? 'head only'
     : s.freezeDepth === 0 ? 'nothing frozen' : `${s.freezeDepth} of ${groups.length} frozen`;
+  $<HTMLSelectElement>('lora').value = String(s.loraRank);
+  $('lora-note').textContent = s.lora
+    ? `Rank-${s.lora.rank} adapters on ${s.lora.adapted.length} layers: ${LORA_TARGET_TEXT}; the pre-trained weights stay frozen, the adapters and the head train. Changing LoRA reloads the checkpoint and starts training over.`
+    : `Off: the freeze depth decides what trains. Turning LoRA on (adapters on ${LORA_TARGET_TEXT}) reloads the checkpoint and starts training over.`;
   const sum = s.summary();
   $('freeze-summary').innerHTML = sum
     ? `<b>${sum.trainableElements.toLocaleString()}</b> trainable weights in ${sum.trainable} tensors; ${sum.frozen} tensors and ${sum.frozenNorms} batch norms frozen.` +

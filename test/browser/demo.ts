@@ -1,8 +1,8 @@
 /**
  * The demo page's checks for test/browser/run.ts: the real ResNet-20 checkpoint and a Fashion-MNIST
  * sample, a short fine-tune with part of the trunk trainable (the loss must fall), held-out
- * evaluation, predictions for an uploaded PNG and a held-out image, a screenshot, and the page
- * without WebGPU.
+ * evaluation, predictions for an uploaded PNG and a held-out image, a screenshot, LoRA from the freeze
+ * panel, and the page without WebGPU.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ export interface Check { name: string; ok: boolean; ms?: number; detail?: string
 const PHASES: [number, number, string, number][] = [[10, 28, 'the head only', 0.85], [9, 10, 'layer3.2 + head', 1]];
 const STEPS = PHASES.reduce((a, p) => a + p[1], 0);
 const PER_CLASS = 10, TEST_PER_CLASS = 5;
+const LORA_RANK = 4, LORA_STEPS = 4;
 
 const demo = (page: Page) => ({
   status: () => page.evaluate(() => (window as any).thawDemo.status()),
@@ -145,6 +146,40 @@ export async function* demoChecks(page: Page, base: string, root: string, errors
     expect(!errors.length, `page errors: ${errors.join(' | ')}`);
     return 'out/browser/demo.png';
   });
+
+  yield await timed(`demo: LoRA rank ${LORA_RANK} trains only the adapters and the head; ${LORA_STEPS} steps give finite losses; off restores the freeze depth`, async () => {
+    const before = (await d.status()).trainable;
+    await d.call('setLora', LORA_RANK);
+    const s = await d.status();
+    expect(s.loraRank === LORA_RANK && s.step === 0 && s.losses.length === 0, `after setLora: rank ${s.loraRank}, step ${s.step}`);
+    expect(s.loraAdapted.length === 18, `adapted ${s.loraAdapted.length} layers: [${s.loraAdapted.slice(0, 3)}, …], expected the 18 block convs`);
+    const want = resnet20LoraWeights(LORA_RANK) + 64 * 10 + 10;
+    expect(s.trainable === want, `trainable weights ${s.trainable}, expected ${want} (rank-${LORA_RANK} adapters on the 18 block convs + the 64→10 head)`);
+    const losses: number[] = (await d.call('runSteps', LORA_STEPS)).losses;
+    console.log(`browser: demo LoRA rank ${LORA_RANK} losses: ${losses.map((l) => l.toFixed(3)).join(' ')}; cache: ${JSON.stringify((await d.status()).cache)}`);
+    expect(losses.length === LORA_STEPS && losses.every(Number.isFinite), `losses: [${losses}]`);
+    await d.call('setLora', 0);
+    const off = await d.status();
+    expect(off.loraRank === 0 && off.trainable === before, `LoRA off: trainable ${off.trainable}, before LoRA ${before}`);
+    expect(!errors.length, `page errors: ${errors.join(' | ')}`);
+    return `${s.trainable} trainable weights; loss ${losses[0].toFixed(3)} → ${losses.at(-1)!.toFixed(3)}`;
+  });
+}
+
+/**
+ * Weights of rank-r LoRA adapters on ResNet-20's 18 block convs (3x3, no bias), counted from the
+ * architecture: A is a 3x3 conv in → r, B a 1x1 conv r → out.
+ */
+function resnet20LoraWeights(r: number): number {
+  let n = 0, inPlanes = 16;
+  for (const planes of [16, 32, 64]) {
+    for (let b = 0; b < 3; b++) {
+      n += r * inPlanes * 9 + planes * r; // conv1: inPlanes → planes
+      n += r * planes * 9 + planes * r; // conv2: planes → planes
+      inPlanes = planes;
+    }
+  }
+  return n;
 }
 
 /** The same page with navigator.gpu removed: a clear message, not a blank page. */
