@@ -147,7 +147,7 @@ export async function* demoChecks(page: Page, base: string, root: string, errors
     return 'out/browser/demo.png';
   });
 
-  yield await timed(`demo: LoRA rank ${LORA_RANK} trains only the adapters and the head; ${LORA_STEPS} steps give finite losses; off restores the freeze depth`, async () => {
+  yield await timed(`demo: LoRA rank ${LORA_RANK} trains only the adapters and the head; ${LORA_STEPS} steps give finite losses (screenshot out/browser/demo-lora.png); off restores the freeze depth`, async () => {
     const before = (await d.status()).trainable;
     await d.call('setLora', LORA_RANK);
     const s = await d.status();
@@ -158,6 +158,7 @@ export async function* demoChecks(page: Page, base: string, root: string, errors
     const losses: number[] = (await d.call('runSteps', LORA_STEPS)).losses;
     console.log(`browser: demo LoRA rank ${LORA_RANK} losses: ${losses.map((l) => l.toFixed(3)).join(' ')}; cache: ${JSON.stringify((await d.status()).cache)}`);
     expect(losses.length === LORA_STEPS && losses.every(Number.isFinite), `losses: [${losses}]`);
+    await page.screenshot({ path: join(root, 'out', 'browser', 'demo-lora.png'), fullPage: true });
     await d.call('setLora', 0);
     const off = await d.status();
     expect(off.loraRank === 0 && off.trainable === before, `LoRA off: trainable ${off.trainable}, before LoRA ${before}`);
