@@ -3,11 +3,11 @@
 // Runs with a temp zoo cache and THAW_OFFLINE=1, so nothing is downloaded and ~/.cache is untouched.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runThaw, ROOT as root } from './helpers.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { writeSafetensors } from '../../engine/io/safetensors.ts';
 import { loadCheckpointFile } from '../../engine/io/fs.ts';
@@ -16,7 +16,6 @@ import { ZOO } from '../../models/zoo.ts';
 import { sha256File } from '../../models/zoo_fetch.ts';
 
 const test = suite('cli');
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARED = join(root, '..', 'shared');
 const RESNET = join(SHARED, 'checkpoints', 'resnet20-cifar10');
 const CHELSEA = join(SHARED, 'images', 'chelsea.png');
@@ -29,16 +28,7 @@ test.before(() => { tmp = mkdtempSync(join(tmpdir(), 'thaw-cli-')); });
 test.after(() => { rmSync(tmp, { recursive: true, force: true }); });
 
 /** Runs the CLI; returns exit code, stdout and stderr (as the user sees them: bin/thaw.mjs drops Dawn's known-harmless warnings). */
-function thaw(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
-  // bin/thaw.mjs registers tsx itself; the test runner's NODE_OPTIONS would load it twice (~0.5 s a run).
-  const { NODE_OPTIONS: _, ...base } = process.env;
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'thaw.mjs'), ...args], {
-    cwd: root, encoding: 'utf8',
-    env: { ...base, THAW_FROM_SOURCE: '1', THAW_CACHE: join(tmp, 'cache'), THAW_OFFLINE: '1', ...env },
-  });
-  if (r.error) throw r.error;
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+const thaw = (args: string[], env: Record<string, string> = {}) => runThaw(tmp, args, env);
 
 /** Asserts a failure the user sees as one line on stderr (no stack trace) matching `re`, with `code`, before any work (nothing on stdout). */
 function failsEarly(r: { code: number; out: string; err: string }, code: number, re: RegExp, what = ''): void {

@@ -4,44 +4,22 @@
 // under the base model's keys, which `thaw predict` loads.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { runThaw, darkLightFolder, ROOT as root } from './helpers.ts';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { PNG } from 'pngjs';
+import { join } from 'node:path';
 import { parseSafetensors } from '../../engine/io/safetensors.ts';
 import { loadCheckpointFile } from '../../engine/io/fs.ts';
 
 const test = suite('cli lora');
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RESNET = join(root, '..', 'shared', 'checkpoints', 'resnet20-cifar10', 'resnet20-12fca82f.th');
 let tmp = '';
 test.before(() => { tmp = mkdtempSync(join(tmpdir(), 'thaw-lora-cli-')); });
 test.after(() => { rmSync(tmp, { recursive: true, force: true }); });
 
-function thaw(args: string[]): { code: number; out: string; err: string } {
-  const { NODE_OPTIONS: _, ...base } = process.env;
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'thaw.mjs'), ...args], {
-    cwd: root, encoding: 'utf8', env: { ...base, THAW_FROM_SOURCE: '1', THAW_CACHE: join(tmp, 'cache'), THAW_OFFLINE: '1' },
-  });
-  if (r.error) throw r.error;
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+const thaw = (args: string[]) => runThaw(tmp, args);
 
-/** Two classes of 8x8 PNGs (dark and light), `n` each. */
-function folder(n: number): string {
-  const dir = join(tmp, 'data');
-  ['dark', 'light'].forEach((cls, c) => {
-    mkdirSync(join(dir, cls), { recursive: true });
-    for (let i = 0; i < n; i++) {
-      const im = new PNG({ width: 8, height: 8 });
-      for (let j = 0; j < im.data.length; j++) im.data[j] = (j & 3) === 3 ? 255 : (c ? 160 : 20) + ((j * 37 + i * 11) % 60);
-      writeFileSync(join(dir, cls, `${i}.png`), PNG.sync.write(im));
-    }
-  });
-  return dir;
-}
+const folder = (n: number) => darkLightFolder(join(tmp, 'data'), n, 8, 8);
 
 test('--lora options are checked before any work, in one line', () => {
   const cases: [string[], RegExp][] = [

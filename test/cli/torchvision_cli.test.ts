@@ -5,42 +5,20 @@
 // to fill by hand and --weights.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { runThaw, darkLightFolder, ROOT as root } from './helpers.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { PNG } from 'pngjs';
+import { join } from 'node:path';
 
 const test = suite('cli torchvision');
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FX = join(root, 'test', 'fixtures', 'models');
 let tmp = '';
 test.before(() => { tmp = mkdtempSync(join(tmpdir(), 'thaw-tv-cli-')); });
 test.after(() => { rmSync(tmp, { recursive: true, force: true }); });
 
-function thaw(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
-  const { NODE_OPTIONS: _, ...base } = process.env;
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'thaw.mjs'), ...args], {
-    cwd: root, encoding: 'utf8', env: { ...base, THAW_FROM_SOURCE: '1', THAW_CACHE: join(tmp, 'cache'), THAW_OFFLINE: '1', ...env },
-  });
-  if (r.error) throw r.error;
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+const thaw = (args: string[], env: Record<string, string> = {}) => runThaw(tmp, args, env);
 
-/** Two classes of 40x30 PNGs (dark and light), `n` each. */
-function folder(n: number): string {
-  const dir = join(tmp, 'data');
-  ['dark', 'light'].forEach((cls, c) => {
-    mkdirSync(join(dir, cls), { recursive: true });
-    for (let i = 0; i < n; i++) {
-      const im = new PNG({ width: 40, height: 30 });
-      for (let j = 0; j < im.data.length; j++) im.data[j] = (j & 3) === 3 ? 255 : (c ? 160 : 20) + ((j * 37 + i * 11) % 60);
-      writeFileSync(join(dir, cls, `${i}.png`), PNG.sync.write(im));
-    }
-  });
-  return dir;
-}
+const folder = (n: number) => darkLightFolder(join(tmp, 'data'), n, 40, 30);
 
 test('thaw inspect prints the torchvision family and the config the keys and shapes determine', () => {
   const cn = thaw(['inspect', join(FX, 'convnext_narrow.pth')]);
