@@ -92,7 +92,7 @@ export const COMMANDS: Record<string, Command> = {
     'label-smoothing': { type: 'number', help: 'cross-entropy label smoothing, PyTorch\'s label_smoothing (0 = none)', default: 0 },
     'bn-momentum': { type: 'string', help: "momentum of the trainable BatchNorm layers (PyTorch convention), or 'auto': 0.1 where the checkpoint's own (Keras: 0.001) would leave stale running statistics", default: 'auto' },
     lora: { type: 'number', help: "LoRA: train rank-N adapters on the --lora-target layers (and the new head) with the rest frozen, instead of --freeze; also writes the adapter as PEFT's folder (out/adapter)" },
-    'lora-target': { type: 'string', help: "with --lora: the layers to adapt: module names (PEFT's target_modules, e.g. query,value), /regex/, or a preset: pointwise (1x1 convs), bert (default: vit-b-16 out_proj,mlp.0,mlp.3; convnext-tiny block.3,block.5; else pointwise)" },
+    'lora-target': { type: 'string', help: "with --lora: the layers to adapt: module names (PEFT's target_modules, e.g. query,value), /regex/, or a preset: pointwise (1x1 convs), bert (default: resnet20-cifar10 the residual blocks' 3x3 convs; vit-b-16 out_proj,mlp.0,mlp.3; convnext-tiny block.3,block.5; else pointwise)" },
     'lora-alpha': { type: 'number', help: 'with --lora: the update is scaled by alpha / rank (default: the rank)' },
     'max-pixels': MAX_PIXELS,
   }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', "thaw finetune --lora 4 --lora-target '/^layer3\\./'", 'thaw finetune --model mobilenetv2-nsfwjs --size 64',

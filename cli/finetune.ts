@@ -111,7 +111,8 @@ function torchvisionInfo(zoo: string, loraTarget?: string): ModelInfo {
 
 const MODELS: Record<string, ModelInfo> = {
   'resnet20-cifar10': {
-    zoo: 'resnet20-cifar10', defaultFreeze: '7', topologyInCheckpoint: false,
+    // It has no pointwise convs: adapters go on the 3x3 convs of its nine residual blocks (not the stem).
+    zoo: 'resnet20-cifar10', defaultFreeze: '7', topologyInCheckpoint: false, loraTarget: '/^layer\\d\\.\\d+\\.conv[12]$/',
     create: (ck, o) => {
       const model = resnet20(10, o.rng);
       if (o.size) model.preprocessing = { ...model.preprocessing, inputSize: [o.size, o.size] };

@@ -74,4 +74,12 @@ test('finetune --lora on ResNet-20: adapters on layer3, the cache below them, PE
   assert.match(p.out, /dark|light/);
 });
 
+test('finetune --lora on ResNet-20 without --lora-target adapts the 3x3 convs of its nine residual blocks', () => {
+  if (!existsSync(RESNET)) { console.log('  skipped: the shared ResNet-20 checkpoint is not there'); return; }
+  const r = thaw(['finetune', '--weights', RESNET, '--data', folder(4), '--labels-per-class', '2', '--test-size', '4', '--epochs', '1', '--batch', '4',
+    '--lora', '2', '--out', join(tmp, 'ft-lora-default')]);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /lora: rank 2, alpha \d+ on 18 layer\(s\) \('layer1\.0\.conv1', 'layer1\.0\.conv2', 'layer1\.1\.conv1', … \(18 in all\)\)/);
+});
+
 test.run();
