@@ -13,9 +13,7 @@ import { Module } from '../engine/nn/module.ts';
 import type { Tensor } from '../engine/core/tensor.ts';
 import { Conv2d, Linear, GELU, Flatten, Permute, Sequential, LayerNorm, LayerNorm2d, StochasticDepth } from '../engine/nn/index.ts';
 import { add, mul } from '../kernels/index.ts';
-import { type Classifier, type Stage, runStages, sequentialStages, sequentialGroups } from '../engine/train/types.ts';
-import { IMAGENET_PREPROCESS } from './resnet.ts';
-import type { PreprocessSpec } from '../engine/data/preprocess.ts';
+import { TorchvisionClassifier } from './torchvision_classifier.ts';
 import { ThawError } from '../engine/core/errors.ts';
 
 /** torchvision's CNBlock: x + StochasticDepth(layer_scale · block(x)). */
@@ -59,16 +57,9 @@ export interface ConvNeXtOptions {
   seed?: number;
 }
 
-export class ConvNeXt extends Module implements Classifier {
-  readonly featuresSeq: Sequential;
-  readonly classifier: Sequential;
-  readonly headPrefix = 'classifier';
-  readonly featureDim: number;
-  /** Input preprocessing (settable: the zoo and the CLI give torchvision's resize-and-crop preset, or another size). */
-  preprocessing: PreprocessSpec = IMAGENET_PREPROCESS;
-
+/** torchvision's ConvNeXt: classifier = Sequential(LayerNorm2d, Flatten, Linear) on the pooled features. */
+export class ConvNeXt extends TorchvisionClassifier {
   constructor(readonly blockSetting: readonly CNBlockSetting[], opts: ConvNeXtOptions = {}) {
-    super();
     if (!blockSetting.length) throw new ThawError('argument', 'ConvNeXt: the block_setting should not be empty');
     const rng = opts.rng;
     const sdProb = opts.stochasticDepthProb ?? 0;
@@ -90,33 +81,8 @@ export class ConvNeXt extends Module implements Classifier {
       if (outC !== null) f.append(new Sequential(new LayerNorm2d(inC, 1e-6), new Conv2d(inC, outC, 2, { stride: 2, bias: true, rng })));
     }
     const last = blockSetting.at(-1)!;
-    this.featureDim = last[1] ?? last[0];
-    this.featuresSeq = this.child('features', f);
-    this.classifier = this.child('classifier', new Sequential(
-      new LayerNorm2d(this.featureDim, 1e-6), new Flatten(1), new Linear(this.featureDim, opts.numClasses ?? 1000, { rng }),
-    ));
-  }
-
-  /** The classifier: Sequential(LayerNorm2d, Flatten, Linear) under 'classifier', on pooled (N, featureDim) features. */
-  get head(): Module { return this.classifier; }
-
-  /** x: (N, 3, H, W) → (N, featureDim) */
-  features(x: Tensor): Tensor { return runStages(this.stages(), x); }
-
-  /** features.0 (stem, /4), then each stage and downsampling layer, then the global average pool → (N, featureDim). */
-  stages(): Stage[] { return sequentialStages(this.featuresSeq); }
-
-  /** x: (N, 3, H, W) → logits (N, numClasses) */
-  forward(x: Tensor): Tensor { return this.classifier.forward(this.features(x)); }
-
-  /** One group per entry of `features` (stem, stages, downsampling layers), then the classifier. */
-  layerGroups(): string[][] { return sequentialGroups(this.featuresSeq); }
-
-  /** A new `classifier.2` (Linear) for `numClasses`; the classifier's LayerNorm2d stays. */
-  replaceHead(numClasses: number, rng?: () => number): void {
-    const old = this.classifier.at(2)!;
-    this.classifier.set(2, new Linear(this.featureDim, numClasses, { rng }));
-    old.dispose();
+    const dim = last[1] ?? last[0];
+    super(f, new Sequential(new LayerNorm2d(dim, 1e-6), new Flatten(1), new Linear(dim, opts.numClasses ?? 1000, { rng })), dim);
   }
 }
 

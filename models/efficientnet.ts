@@ -19,9 +19,8 @@ import { SqueezeExcitation } from '../engine/nn/squeeze_excitation.ts';
 import { StochasticDepth } from '../engine/nn/stochastic_depth.ts';
 import { ThawError } from '../engine/core/errors.ts';
 import { add, globalAvgPool2d } from '../kernels/index.ts';
-import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
-import { IMAGENET_PREPROCESS } from './resnet.ts';
-import type { PreprocessSpec } from '../engine/data/preprocess.ts';
+import type { Stage } from '../engine/train/types.ts';
+import { TorchvisionClassifier } from './torchvision_classifier.ts';
 import { makeDivisible } from './mobilenetv2.ts';
 
 /** One stage: [expand_ratio, kernel, stride, input_channels, out_channels, num_layers] (torchvision's MBConvConfig order), before scaling. */
@@ -125,25 +124,18 @@ export interface EfficientNetOptions {
   rng?: () => number;
 }
 
-export class EfficientNet extends Module implements Classifier {
-  readonly featuresSeq: Sequential;
-  readonly classifier: Sequential;
-  readonly headPrefix = 'classifier';
-  readonly featureDim: number;
-  /** Input preprocessing (settable: the zoo and the CLI give torchvision's resize-and-crop preset, or another size). */
-  preprocessing: PreprocessSpec = IMAGENET_PREPROCESS;
+/** torchvision's EfficientNet: classifier = Sequential(Dropout, Linear). */
+export class EfficientNet extends TorchvisionClassifier {
   /** The scaled stages. */
   readonly stagesCfg: MBConvStage[];
 
   constructor(opts: EfficientNetOptions = {}) {
-    super();
     const v: EfficientNetVariant = EFFICIENTNET_VARIANTS[opts.variant ?? 'efficientnet_b0'];
     if (!v) throw new ThawError('argument', `EfficientNet: unknown variant '${opts.variant}', expected one of ${Object.keys(EFFICIENTNET_VARIANTS).join(', ')}`);
     const rng = opts.rng;
     const bnEps = opts.bnEps ?? v.bnEps, bnMomentum = opts.bnMomentum ?? v.bnMomentum;
     const stages = scaleSetting(opts.setting ?? EFFICIENTNET_B0_SETTING, opts.widthMult ?? v.widthMult, opts.depthMult ?? v.depthMult);
     if (!stages.length) throw new ThawError('argument', 'EfficientNet: the setting has no stages');
-    this.stagesCfg = stages;
     const sdProb = opts.stochasticDepthProb ?? 0.2;
     const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
     const bn = { eps: bnEps, momentum: bnMomentum, rng };
@@ -162,13 +154,9 @@ export class EfficientNet extends Module implements Classifier {
     const lastIn = stages.at(-1)!.outC;
     const last = opts.lastChannel ?? 4 * lastIn;
     f.append(new ConvNormAct(lastIn, last, 1, { ...bn, activation: 'silu' }));
-    this.featuresSeq = this.child('features', f);
-    this.featureDim = last;
-    this.classifier = this.child('classifier', new Sequential(new Dropout(opts.dropout ?? v.dropout), new Linear(last, opts.numClasses ?? 1000, { rng })));
+    super(f, new Sequential(new Dropout(opts.dropout ?? v.dropout), new Linear(last, opts.numClasses ?? 1000, { rng })), last);
+    this.stagesCfg = stages;
   }
-
-  /** The classifier: Sequential(Dropout, Linear) under 'classifier'. */
-  get head(): Module { return this.classifier; }
 
   /** The trunk's units in order: [state-dict prefix, module]: the stem, every MBConv block, the last 1x1 conv. */
   private units(): [string, Module][] {
@@ -181,28 +169,15 @@ export class EfficientNet extends Module implements Classifier {
     return out;
   }
 
-  /** x: (N, 3, H, W) → (N, featureDim) */
-  features(x: Tensor): Tensor { return runStages(this.stages(), x); }
-
   /** The stem (/2), each MBConv block, the last 1x1 conv, then the global average pool → (N, featureDim). */
-  stages(): Stage[] {
+  override stages(): Stage[] {
     const out: Stage[] = this.units().map(([name, m]) => ({ name, prefixes: [name], forward: (x: Tensor) => m.forward(x) }));
     out.push({ name: 'pool', prefixes: [], forward: (x) => globalAvgPool2d(x) });
     return out;
   }
 
-  /** x: (N, 3, H, W) → logits (N, numClasses) */
-  forward(x: Tensor): Tensor { return this.classifier.forward(this.features(x)); }
-
   /** One group per stem, MBConv block and last conv, then the classifier. */
-  layerGroups(): string[][] { return [...this.units().map(([name]) => [name]), ['classifier']]; }
-
-  /** A new `classifier.1` (Linear) for `numClasses`; the Dropout stays. */
-  replaceHead(numClasses: number, rng?: () => number): void {
-    const old = this.classifier.at(1)!;
-    this.classifier.set(1, new Linear(this.featureDim, numClasses, { rng }));
-    old.dispose();
-  }
+  override layerGroups(): string[][] { return [...this.units().map(([name]) => [name]), ['classifier']]; }
 }
 
 /** torchvision's `efficientnet_b0` .. `efficientnet_b7` by name (B0: 5.3 M parameters). */

@@ -10,8 +10,7 @@ import { Module } from '../engine/nn/module.ts';
 import type { Tensor } from '../engine/core/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear, Dropout, Sequential, ConvNormAct } from '../engine/nn/index.ts';
 import { add } from '../kernels/index.ts';
-import { type Classifier, type Stage, runStages, sequentialStages, sequentialGroups } from '../engine/train/types.ts';
-import { IMAGENET_PREPROCESS } from './resnet.ts';
+import { TorchvisionClassifier } from './torchvision_classifier.ts';
 
 /** torchvision's `_make_divisible`: round to the nearest multiple of `divisor`, never down by more than 10%. */
 export function makeDivisible(v: number, divisor = 8): number {
@@ -64,16 +63,9 @@ const SETTING: readonly (readonly [number, number, number, number])[] = [
   [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1],
 ];
 
-export class MobileNetV2 extends Module implements Classifier {
-  readonly featuresSeq: Sequential;
-  readonly classifier: Sequential;
-  readonly headPrefix = 'classifier';
-  readonly featureDim: number;
-  readonly preprocessing = IMAGENET_PREPROCESS;
-  private readonly dropoutP: number;
-
+/** torchvision's MobileNetV2: classifier = Sequential(Dropout, Linear). */
+export class MobileNetV2 extends TorchvisionClassifier {
   constructor(opts: MobileNetV2Options = {}) {
-    super();
     const wm = opts.widthMult ?? 1;
     const rng = opts.rng;
     let inC = makeDivisible(32 * wm);
@@ -87,34 +79,7 @@ export class MobileNetV2 extends Module implements Classifier {
       }
     }
     f.append(convBnRelu6(inC, last, 1, 1, 1, rng));
-    this.featuresSeq = this.child('features', f);
-    this.featureDim = last;
-    this.dropoutP = opts.dropout ?? 0.2;
-    this.classifier = this.child('classifier', new Sequential(new Dropout(this.dropoutP), new Linear(last, opts.numClasses ?? 1000, { rng })));
-  }
-
-  /** The classifier: Sequential(Dropout, Linear) under 'classifier'. */
-  get head(): Module { return this.classifier; }
-
-  /** x: (N, 3, H, W) → (N, featureDim) */
-  features(x: Tensor): Tensor {
-    return runStages(this.stages(), x);
-  }
-
-  /** features.0 (stem, /2) … features.18 (1x1 to featureDim, /32), then the global average pool → (N, featureDim). */
-  stages(): Stage[] { return sequentialStages(this.featuresSeq); }
-
-  /** x: (N, 3, H, W) → logits (N, numClasses) */
-  forward(x: Tensor): Tensor { return this.classifier.forward(this.features(x)); }
-
-  /** One group per entry of `features` (stem, 17 inverted residuals, last 1x1 conv), then the classifier. */
-  layerGroups(): string[][] { return sequentialGroups(this.featuresSeq); }
-
-  /** A new `classifier.1` (Linear) for `numClasses`; the Dropout stays. */
-  replaceHead(numClasses: number, rng?: () => number): void {
-    const old = this.classifier.at(1)!;
-    this.classifier.set(1, new Linear(this.featureDim, numClasses, { rng }));
-    old.dispose();
+    super(f, new Sequential(new Dropout(opts.dropout ?? 0.2), new Linear(last, opts.numClasses ?? 1000, { rng })), last);
   }
 }
 

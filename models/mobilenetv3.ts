@@ -16,9 +16,7 @@ import { Linear, Dropout, Hardswish, Sequential } from '../engine/nn/index.ts';
 import { ConvNormAct } from '../engine/nn/conv_norm_act.ts';
 import { SqueezeExcitation } from '../engine/nn/squeeze_excitation.ts';
 import { ThawError } from '../engine/core/errors.ts';
-import { type Classifier, type Stage, runStages, sequentialStages, sequentialGroups } from '../engine/train/types.ts';
-import { IMAGENET_PREPROCESS } from './resnet.ts';
-import type { PreprocessSpec } from '../engine/data/preprocess.ts';
+import { TorchvisionClassifier } from './torchvision_classifier.ts';
 import { makeDivisible } from './mobilenetv2.ts';
 
 /**
@@ -111,16 +109,9 @@ export interface MobileNetV3Options {
   rng?: () => number;
 }
 
-export class MobileNetV3 extends Module implements Classifier {
-  readonly featuresSeq: Sequential;
-  readonly classifier: Sequential;
-  readonly headPrefix = 'classifier';
-  readonly featureDim: number;
-  /** Input preprocessing (settable: the zoo and the CLI give torchvision's resize-and-crop preset, or another size). */
-  preprocessing: PreprocessSpec = IMAGENET_PREPROCESS;
-
+/** torchvision's MobileNetV3: classifier = Sequential(Linear, Hardswish, Dropout, Linear). */
+export class MobileNetV3 extends TorchvisionClassifier {
   constructor(name: MobileNetV3Name, opts: MobileNetV3Options = {}) {
-    super();
     const wm = opts.widthMult ?? 1, rng = opts.rng;
     const named = mobilenetV3Setting(name, opts.reducedTail, opts.dilated);
     const setting = opts.setting ?? named.setting;
@@ -134,32 +125,8 @@ export class MobileNetV3 extends Module implements Classifier {
     }
     const lastIn = ch(setting.at(-1)![3]), lastConv = 6 * lastIn;
     f.append(new ConvNormAct(lastIn, lastConv, 1, { ...BN, activation: 'hardswish', rng }));
-    this.featuresSeq = this.child('features', f);
-    this.featureDim = lastConv;
-    this.classifier = this.child('classifier', new Sequential(
-      new Linear(lastConv, lastChannel, { rng }), new Hardswish(), new Dropout(opts.dropout ?? 0.2), new Linear(lastChannel, opts.numClasses ?? 1000, { rng })));
-  }
-
-  /** The classifier: Sequential(Linear, Hardswish, Dropout, Linear) under 'classifier'. */
-  get head(): Module { return this.classifier; }
-
-  /** x: (N, 3, H, W) → (N, featureDim) */
-  features(x: Tensor): Tensor { return runStages(this.stages(), x); }
-
-  /** features.0 (stem, /2), each inverted residual, the last 1x1 conv, then the global average pool → (N, featureDim). */
-  stages(): Stage[] { return sequentialStages(this.featuresSeq); }
-
-  /** x: (N, 3, H, W) → logits (N, numClasses) */
-  forward(x: Tensor): Tensor { return this.classifier.forward(this.features(x)); }
-
-  /** One group per entry of `features`, then the classifier (both of its Linears). */
-  layerGroups(): string[][] { return sequentialGroups(this.featuresSeq); }
-
-  /** A new `classifier.3` (the last Linear) for `numClasses`; classifier.0, the Hardswish and the Dropout stay. */
-  replaceHead(numClasses: number, rng?: () => number): void {
-    const last = this.classifier.at(3) as Linear;
-    this.classifier.set(3, new Linear(last.inFeatures, numClasses, { rng }));
-    last.dispose();
+    super(f, new Sequential(
+      new Linear(lastConv, lastChannel, { rng }), new Hardswish(), new Dropout(opts.dropout ?? 0.2), new Linear(lastChannel, opts.numClasses ?? 1000, { rng })), lastConv);
   }
 }
 
