@@ -71,7 +71,7 @@ async function loadBackbone(id?: string): Promise<void> {
     setProgress(0.7, `parsing ${b.id} and uploading the weights…`);
     const t0 = performance.now();
     const rep = await session.loadBackbone(bytes, b.id);
-    plannedEnd = 0;
+    startedOver();
     const n = session.model!.parameters().reduce((a, p) => a + p.size, 0);
     const groups = session.groups();
     $('backbone-report').innerHTML = `<b>${rep.loaded.length}</b> tensors (${(n / 1e6).toFixed(2)} M weights) loaded from <b>${b.id}</b> ` +
@@ -89,13 +89,26 @@ function headText(): string {
 
 function useCollection(c: Collection): void {
   collection = c;
-  plannedEnd = 0;
   session.setData(toDataset(c.train, spec), c.test.length ? toDataset(c.test, spec) : null, c.classes);
   const n = counts(c);
   $('data-summary').innerHTML = `<b>${c.train.length}</b> training images in <b>${c.classes.length}</b> classes, ` +
     `<b>${c.test.length}</b> held out · ${c.source}<br>` + c.classes.map((k, i) => `${k} ${n[i]}`).join(' · ');
   renderThumbs(c);
   document.getElementById('head-note')?.replaceChildren(headText());
+  startedOver();
+}
+
+/** After a new model, head or adapters: the chart's plan and the shown prediction belonged to the old one. */
+function startedOver(): void {
+  plannedEnd = 0;
+  lastPrediction = null;
+  renderPrediction([], null);
+}
+
+function setLora(rank: number): void {
+  session.setLora(rank);
+  startedOver();
+  refresh();
 }
 
 async function loadFashion(perClass?: number, testPerClass?: number): Promise<void> {
@@ -191,7 +204,7 @@ function dropTarget(id: string, onDrop: (dt: DataTransfer) => void): void {
 function wire(): void {
   $('load-backbone').onclick = () => ui(loadBackbone());
   $('load-fashion').onclick = () => ui(loadFashion());
-  $('lora').onchange = (e) => { session.setLora(Number((e.target as HTMLSelectElement).value)); plannedEnd = 0; refresh(); };
+  $('lora').onchange = (e) => setLora(Number((e.target as HTMLSelectElement).value));
   $('freeze').oninput = (e) => { session.setFreeze(Number((e.target as HTMLInputElement).value)); refresh(); };
   $('lr').onchange = (e) => { const v = Number((e.target as HTMLInputElement).value); if (v > 0) session.setLr(v); };
   $('batch').onchange = (e) => { session.setBatchSize(Number((e.target as HTMLSelectElement).value)); refresh(); };
@@ -268,7 +281,7 @@ const ready = boot();
   }),
   loadBackbone, loadFashion,
   setFreeze: (n: number) => { session.setFreeze(n); refresh(); },
-  setLora: (rank: number) => { session.setLora(rank); plannedEnd = 0; refresh(); },
+  setLora,
   setLr: (lr: number) => { session.setLr(lr); ($('lr') as HTMLInputElement).value = String(lr); },
   runSteps: async (n: number, opts: { evaluate?: boolean } = {}) => ({ losses: await train(n, !!opts.evaluate) }),
   evaluate: evaluateNow,

@@ -152,6 +152,8 @@ export async function* demoChecks(page: Page, base: string, root: string, errors
     await d.call('setLora', LORA_RANK);
     const s = await d.status();
     expect(s.loraRank === LORA_RANK && s.step === 0 && s.losses.length === 0, `after setLora: rank ${s.loraRank}, step ${s.step}`);
+    const shownTop = await page.$$eval('#top3 li', (li) => li.length);
+    expect(s.prediction === null && shownTop === 0, `after setLora the old model's prediction is still shown (${shownTop} rows)`);
     expect(s.loraAdapted.length === 18, `adapted ${s.loraAdapted.length} layers: [${s.loraAdapted.slice(0, 3)}, …], expected the 18 block convs`);
     const want = resnet20LoraWeights(LORA_RANK) + 64 * 10 + 10;
     expect(s.trainable === want, `trainable weights ${s.trainable}, expected ${want} (rank-${LORA_RANK} adapters on the 18 block convs + the 64→10 head)`);
