@@ -6,6 +6,9 @@
  * would run *before* the pending commands on the queue timeline. Freed buffers therefore wait in
  * `pending` until the runtime submits, then join the free lists.
  *
+ * Free buffers are handed out lowest creation number first, so a step that repeats gets the same
+ * buffers in the same places every time (the runtime's bind groups over them are then reused).
+ *
  * Pinned buffers (a recorded step's, recording.ts, whose bind groups name them) leave circulation:
  * released while pinned, a buffer is held until its last pin goes, and only then becomes reusable.
  */
@@ -34,8 +37,15 @@ export interface PoolStats {
   heldBuffers: number;
 }
 
+const highestFirst = (a: number, b: number) => b - a;
+
 export class BufferPool {
-  private free = new Map<number, GPUBuffer[]>();
+  /** Free buffers by size class: their creation numbers, highest first (pop() gives the lowest). */
+  private free = new Map<number, number[]>();
+  private ids = new Map<GPUBuffer, number>();
+  private byId: GPUBuffer[] = [];
+  /** Each buffer's size by creation number (GPUBuffer.size is a native call under Dawn). */
+  private sizes: number[] = [];
   private pending: GPUBuffer[] = [];
   private live = new Set<GPUBuffer>();
   private stats = { liveBytes: 0, pooledBytes: 0, peakBytes: 0, created: 0 };
@@ -45,24 +55,34 @@ export class BufferPool {
   /** @internal While set, every buffer handed out and released lands in these sets (recording.ts). */
   watch: { acquired: Set<GPUBuffer>; released: Set<GPUBuffer> } | null = null;
 
+  /** Called before pooled buffers are destroyed (the runtime drops the bind groups that name them). */
+  onDestroy: (() => void) | null = null;
+
   /** Test hook: called with every buffer handed out (tests poison it with NaNs). */
   onAcquire: ((buf: GPUBuffer, bytes: number) => void) | null = null;
 
   constructor(private device: GPUDevice, private maxBufferSize: number, private maxBinding: number) {}
 
-  /** A buffer of at least `bytes`, possibly reused. `what` names the tensor for limit errors. */
-  acquire(bytes: number, what = 'tensor'): GPUBuffer {
+  /**
+   * A buffer of at least `bytes`, possibly reused. `what` names the tensor for limit errors: a name,
+   * or its shape (and `suffix`), made into a name only then.
+   */
+  acquire(bytes: number, what: string | readonly number[] = 'tensor', suffix = ''): GPUBuffer {
     const size = sizeClass(bytes);
     if (bytes > this.maxBinding || size > this.maxBufferSize) {
-      throw new LimitError(`${what} needs ${bytes} bytes, over this adapter's limit ` +
+      throw new LimitError(`${typeof what === 'string' ? what : `tensor [${what.join(', ')}]${suffix}`} needs ${bytes} bytes, over this adapter's limit ` +
         `(maxStorageBufferBindingSize ${this.maxBinding}, maxBufferSize ${this.maxBufferSize}); use a smaller batch or input size`);
     }
-    const list = this.free.get(size);
-    let buf = list?.pop();
-    if (buf) {
+    const id = this.free.get(size)?.pop();
+    let buf: GPUBuffer;
+    if (id !== undefined) {
+      buf = this.byId[id];
       this.stats.pooledBytes -= size;
     } else {
       buf = this.device.createBuffer({ size, usage: USAGE_STORAGE });
+      this.ids.set(buf, this.byId.length);
+      this.byId.push(buf);
+      this.sizes.push(size);
       this.stats.created++;
     }
     this.live.add(buf);
@@ -76,7 +96,7 @@ export class BufferPool {
   /** Returns a buffer; it becomes reusable after the next submit. */
   release(buf: GPUBuffer): void {
     if (!this.live.delete(buf)) return;
-    this.stats.liveBytes -= buf.size;
+    this.stats.liveBytes -= this.sizes[this.ids.get(buf)!];
     this.watch?.released.add(buf);
     if (this.pins.has(buf)) this.held.add(buf);
     else this.pending.push(buf);
@@ -95,7 +115,7 @@ export class BufferPool {
     if (n > 0 || this.live.has(buf) || this.held.has(buf)) return;
     const i = this.pending.indexOf(buf);
     if (i >= 0) { this.pending.splice(i, 1); this.held.add(buf); return; }
-    const list = this.free.get(buf.size), j = list ? list.indexOf(buf) : -1;
+    const list = this.free.get(buf.size), j = list ? list.indexOf(this.ids.get(buf)!) : -1;
     if (j >= 0) { list!.splice(j, 1); this.stats.pooledBytes -= buf.size; this.held.add(buf); }
   }
 
@@ -110,18 +130,31 @@ export class BufferPool {
 
   /** Called by the runtime right after a queue submit. */
   afterSubmit(): void {
+    if (!this.pending.length) return;
+    const touched = new Set<number[]>();
     for (const b of this.pending) {
-      let list = this.free.get(b.size);
-      if (!list) this.free.set(b.size, (list = []));
-      list.push(b);
-      this.stats.pooledBytes += b.size;
+      const id = this.ids.get(b)!, size = this.sizes[id];
+      let list = this.free.get(size);
+      if (!list) this.free.set(size, (list = []));
+      list.push(id);
+      touched.add(list);
+      this.stats.pooledBytes += size;
     }
     this.pending.length = 0;
+    for (const list of touched) list.sort(highestFirst);
   }
 
   /** Destroys every pooled (not live) buffer. */
   trim(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.onDestroy?.();
+    for (const list of this.free.values()) {
+      for (const id of list) {
+        const b = this.byId[id];
+        b.destroy();
+        this.ids.delete(b);
+        delete this.byId[id];
+      }
+    }
     this.free.clear();
     this.stats.pooledBytes = 0;
   }

@@ -6,9 +6,12 @@
  * Host cost per dispatch: every dispatch's uniforms are packed into one host staging area and reach the
  * GPU in one `writeBuffer` per submit, each dispatch binding its slice of one uniform buffer. The
  * uniform buffer is rewritten for every submit: `writeBuffer` and `submit` are ordered on the queue
- * timeline, so the previous submit's commands have read it by then. (Dynamic offsets with bind groups
- * cached by buffers cost less to encode, but lavapipe then ran each dispatch twice as long:
- * bench/dispatch.ts, 66 vs 21 µs per tiny op.)
+ * timeline, so the previous submit's commands have read it by then. Bind groups are cached by kernel,
+ * storage buffers and uniform offset (createBindGroup was most of a tiny op's host time under Dawn):
+ * the pool hands out buffers in a fixed order and each submit's uniform slots start at 0, so a step
+ * that repeats binds what it bound before. (Dynamic offsets would need fewer bind groups, but lavapipe
+ * then ran each dispatch over three times as long.) A pass sets a pipeline or bind group only when it
+ * changes.
  */
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { type Gpu, checkGpu, getGpu } from './device.ts';
@@ -21,9 +24,10 @@ import { Live } from './live.ts';
 /** Something bindable as a storage buffer: a raw GPUBuffer or anything carrying one (a Tensor). */
 export type Bindable = GPUBuffer | { readonly buffer: GPUBuffer };
 
-interface UniformField { offset: number; type: string; count: number }
+/** A uniform struct member: its name, byte offset, scalar type (0 f32, 1 i32, 2 u32) and lanes. */
+interface UniformField { name: string; offset: number; type: 0 | 1 | 2; count: number; pad: boolean }
 /** A kernel's uniform struct as reflected from its WGSL: its binding, size and fields. */
-export interface UniformLayout { binding: number; size: number; fields: Map<string, UniformField> }
+export interface UniformLayout { binding: number; size: number; fields: UniformField[] }
 /** One uniform field's value; a live one (live.ts) is re-read at every replay of a recorded step. */
 export type Uniform = number | number[] | Live<number>;
 /** A dispatch's uniform values by field name, or all of them as one live record. */
@@ -41,19 +45,21 @@ export interface DispatchSink {
 /** Packs `params` at `base` of `view` by the reflected layout `u` (live values at their current value). */
 export function packUniform(view: DataView, base: number, u: UniformLayout, params: Params, key: string): void {
   const values = params instanceof Live ? params.value : params;
-  for (const [name, f] of u.fields) {
-    let v = values[name];
+  const fields = u.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
+    let v = values[f.name];
     if (v === undefined) {
-      if (name.startsWith('_pad')) continue;
-      throw new ThawError('kernel', `kernel ${key}: uniform field '${name}' was not given`);
+      if (f.pad) continue;
+      throw new ThawError('kernel', `kernel ${key}: uniform field '${f.name}' was not given`);
     }
     if (v instanceof Live) v = v.value;
+    const o = base + f.offset, type = f.type;
     for (let j = 0; j < f.count; j++) {
       const x = (typeof v === 'number' ? (j === 0 ? v : 0) : v[j]) ?? 0;
-      const o = base + f.offset + 4 * j;
-      if (f.type === 'f32') view.setFloat32(o, x, true);
-      else if (f.type === 'i32') view.setInt32(o, x, true);
-      else view.setUint32(o, x >>> 0, true);
+      if (type === 0) view.setFloat32(o + 4 * j, x, true);
+      else if (type === 1) view.setInt32(o + 4 * j, x, true);
+      else view.setUint32(o + 4 * j, x >>> 0, true);
     }
   }
 }
@@ -66,6 +72,10 @@ interface Compiled {
   storage: { name: string; binding: number }[];
   uniform: (UniformLayout & { name: string; slot: number }) | null;
   workgroupSize: [number, number, number];
+  /** Bind groups made for it (Runtime.bindGroup). */
+  groups: GroupTrie;
+  /** Dispatches not yet added to Runtime.dispatchByName. */
+  uncounted: number;
   /** The code, kept only under THAW_CHECK_KERNELS=1 to compare each later use's code with. */
   code?: string;
 }
@@ -78,6 +88,18 @@ export interface Kernel {
 }
 
 const FLUSH_EVERY = 128;
+/** Cached bind groups kept at most (all are dropped when there would be more). */
+const MAX_BIND_GROUPS = 8192;
+
+/** Bind groups by each storage buffer in binding order, then by uniform offset. */
+type GroupTrie = Map<GPUBuffer | number, GroupTrie | GPUBindGroup>;
+
+/** The storage entries of a bind group of `c` over `bufs`, in binding order. */
+function storageEntries(c: Compiled, bufs: GPUBuffer[]): GPUBindGroupEntry[] {
+  const entries: GPUBindGroupEntry[] = [];
+  for (let i = 0; i < c.storage.length; i++) entries.push({ binding: c.storage[i].binding, resource: { buffer: bufs[i] } });
+  return entries;
+}
 
 export class Runtime {
   readonly pool: BufferPool;
@@ -89,6 +111,14 @@ export class Runtime {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private queued = 0;
+  /** What the open pass has set: a dispatch with the same pipeline or bind group does not set it again. */
+  private passPipeline: GPUComputePipeline | null = null;
+  private passGroup: GPUBindGroup | null = null;
+  /** Bind groups cached over all kernels. */
+  private groupCount = 0;
+  /** run()'s storage buffers, in binding order (reused). */
+  private readonly bound: GPUBuffer[] = [];
+  private readonly maxWorkgroups: number;
   /** This submit's uniforms, host side; `uniformBytes` of them are used. */
   private readonly uniformHost: ArrayBuffer;
   private readonly uniformView: DataView;
@@ -108,8 +138,20 @@ export class Runtime {
    * on the queue, where software drivers (lavapipe) may compile the machine code.
    */
   pipelineLog: ((key: string, createMs: number, firstRunMs: number) => void) | null = null;
+  private readonly byName = new Map<string, number>();
+  /** Kernels dispatched since `byName` was last brought up to date, each with its `uncounted` dispatches. */
+  private readonly uncounted: Compiled[] = [];
   /** Dispatch counts per kernel name. */
-  readonly dispatchByName = new Map<string, number>();
+  get dispatchByName(): Map<string, number> {
+    if (this.uncounted.length) {
+      for (const c of this.uncounted) {
+        this.byName.set(c.name, (this.byName.get(c.name) ?? 0) + c.uncounted);
+        c.uncounted = 0;
+      }
+      this.uncounted.length = 0;
+    }
+    return this.byName;
+  }
   readonly debug: boolean;
   /** THAW_CHECK_KERNELS=1: rebuild each cached kernel's code at every use and fail if its key hides a difference. */
   readonly checkKernels: boolean;
@@ -118,6 +160,11 @@ export class Runtime {
   readonly tuningName: TuningName;
   /** The adapter's tuning table, deep-frozen. */
   readonly adapterTuning: Tuning;
+  /**
+   * The fixed subgroup size when the device has the 'subgroups' feature and the adapter reports a
+   * single size (kernels that need a workgroup to be exactly one subgroup), else 0.
+   */
+  readonly subgroupSize: number;
 
   constructor(readonly gpu: Gpu) {
     this.tuningName = tuningName(gpu.info, typeof process !== 'undefined' ? process.env?.THAW_TUNING || undefined : undefined);
@@ -127,6 +174,11 @@ export class Runtime {
     this.debug = typeof process !== 'undefined' && process.env?.THAW_DEBUG === '1';
     this.checkKernels = typeof process !== 'undefined' && process.env?.THAW_CHECK_KERNELS === '1';
     this.uniformAlign = L.minUniformBufferOffsetAlignment;
+    this.maxWorkgroups = L.maxComputeWorkgroupsPerDimension;
+    const info = (gpu.adapter as any).info ?? {};
+    const lo = Number(info.subgroupMinSize ?? 0), hi = Number(info.subgroupMaxSize ?? 0);
+    this.subgroupSize = gpu.device.features.has('subgroups' as GPUFeatureName) && lo > 0 && lo === hi ? lo : 0;
+    this.pool.onDestroy = () => this.forgetBindGroups();
     this.uniformHost = new ArrayBuffer(Math.max(64 * 1024, FLUSH_EVERY * 2 * this.uniformAlign));
     this.uniformView = new DataView(this.uniformHost);
     this.uniformGpu = gpu.device.createBuffer({ size: this.uniformHost.byteLength, usage: 0x40 | 0x8, label: 'uniforms' }); // UNIFORM | COPY_DST
@@ -178,12 +230,12 @@ export class Runtime {
       if (!b) continue;
       if (b.group !== 0) throw new ThawError('kernel', `kernel ${k.key}: only @group(0) is supported`);
       if (b.resourceType === 0) {
-        const fields = new Map<string, UniformField>();
+        const fields: UniformField[] = [];
         for (const m of (b.type as any).members ?? []) {
           const tname: string = m.type.name;
           const count = tname.startsWith('vec') ? Number(tname[3]) : 1;
           const base = tname.startsWith('vec') ? ((m.type as any).format?.name ?? 'f32') : tname;
-          fields.set(m.name, { offset: m.offset, type: base, count });
+          fields.push({ name: m.name, offset: m.offset, type: base === 'f32' ? 0 : base === 'i32' ? 1 : 2, count, pad: m.name.startsWith('_pad') });
         }
         const size = Math.max(16, b.type.size);
         uniform = { name: b.name, binding: b.binding, size, slot: Math.ceil(size / this.uniformAlign) * this.uniformAlign, fields };
@@ -202,7 +254,7 @@ export class Runtime {
     };
     const ws = fn.workgroupSize as any;
     const workgroupSize: [number, number, number] = [Number(ws?.[0] ?? 1), Number(ws?.[1] ?? 1), Number(ws?.[2] ?? 1)];
-    return { name: k.key.split(':')[0], layout, storage, uniform, workgroupSize, code: this.checkKernels ? code : undefined, descriptor };
+    return { name: k.key.split(':')[0], layout, storage, uniform, workgroupSize, groups: new Map(), uncounted: 0, code: this.checkKernels ? code : undefined, descriptor };
   }
 
   /** Caches a created pipeline and counts the milliseconds since `t0`. */
@@ -314,17 +366,17 @@ export class Runtime {
     if (this.compiling) { this.compileAsync(k); return; }
     const before = this.pipelineLog && !this.cache.has(k.key) ? this.queueIdle() : null;
     const c = this.compile(k);
-    const maxG = this.device.limits.maxComputeWorkgroupsPerDimension;
-    const g: [number, number, number] = [groups[0], groups[1] ?? 1, groups[2] ?? 1];
-    if (g.some((x) => x > maxG)) throw new LimitError(`kernel ${k.key}: ${g.join('x')} workgroups exceeds maxComputeWorkgroupsPerDimension ${maxG}`);
-    if (g.some((x) => x === 0)) return;
-    const entries: GPUBindGroupEntry[] = [];
-    for (const s of c.storage) {
-      const b = bindings[s.name];
-      if (!b) throw new ThawError('kernel', `kernel ${k.key}: binding '${s.name}' was not given`);
-      entries.push({ binding: s.binding, resource: { buffer: 'buffer' in b ? b.buffer : b } });
+    const gx = groups[0], gy = groups[1] ?? 1, gz = groups[2] ?? 1, maxG = this.maxWorkgroups;
+    if (gx > maxG || gy > maxG || gz > maxG) throw new LimitError(`kernel ${k.key}: ${gx}x${gy}x${gz} workgroups exceeds maxComputeWorkgroupsPerDimension ${maxG}`);
+    if (gx === 0 || gy === 0 || gz === 0) return;
+    const bufs = this.bound;
+    const ns = c.storage.length;
+    for (let i = 0; i < ns; i++) {
+      const b = bindings[c.storage[i].name];
+      if (!b) throw new ThawError('kernel', `kernel ${k.key}: binding '${c.storage[i].name}' was not given`);
+      bufs[i] = 'buffer' in b ? b.buffer : b;
     }
-    this.recorder?.dispatch(c.name, k.key, c.pipeline, c.layout, entries.slice(), c.uniform, params, g);
+    if (this.recorder) this.recorder.dispatch(c.name, k.key, c.pipeline, c.layout, storageEntries(c, bufs), c.uniform, params, [gx, gy, gz]);
     if (this.debug) this.device.pushErrorScope('validation');
     const name = c.name;
     if (c.uniform && this.uniformBytes + c.uniform.slot > this.uniformHost.byteLength) this.flush();
@@ -335,20 +387,20 @@ export class Runtime {
       if (!tw) { this.flush(); tw = this.profiler.next(name)!; }
       if (!this.encoder) this.encoder = this.device.createCommandEncoder();
       this.pass = this.encoder.beginComputePass({ timestampWrites: tw });
+      this.passPipeline = null; this.passGroup = null;
     }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
-    this.pass.setPipeline(c.pipeline);
+    if (!this.pass) { this.pass = this.encoder.beginComputePass(); this.passPipeline = null; this.passGroup = null; }
+    const pass = this.pass;
+    if (c.pipeline !== this.passPipeline) pass.setPipeline((this.passPipeline = c.pipeline));
     // Packed after every flush this dispatch can cause, so its uniforms go out with its own submit.
-    if (c.uniform) {
-      const offset = this.packSlot(c.uniform, params, k.key);
-      entries.push({ binding: c.uniform.binding, resource: { buffer: this.uniformGpu, offset, size: c.uniform.size } });
-    }
-    this.pass.setBindGroup(0, this.device.createBindGroup({ layout: c.layout, entries }));
-    this.pass.dispatchWorkgroups(g[0], g[1], g[2]);
-    if (this.profiler) { this.pass.end(); this.pass = null; }
+    const offset = c.uniform ? this.packSlot(c.uniform, params, k.key) : 0;
+    const group = this.bindGroup(c, bufs, offset);
+    if (group !== this.passGroup) pass.setBindGroup(0, (this.passGroup = group));
+    pass.dispatchWorkgroups(gx, gy, gz);
+    if (this.profiler) { pass.end(); this.pass = null; }
     this.dispatches++;
-    this.dispatchByName.set(name, (this.dispatchByName.get(name) ?? 0) + 1);
+    if (c.uncounted++ === 0) this.uncounted.push(c);
     if (before) {
       const t = performance.now(), createMs = this.compiled[this.compiled.length - 1].ms, log = this.pipelineLog!;
       Promise.all([before, this.queueIdle()]).then(([a, b]) => log(k.key, createMs, b - Math.max(a, t)), () => {});
@@ -358,6 +410,36 @@ export class Runtime {
       const key = k.key;
       this.device.popErrorScope().then((e) => { if (e) this.gpu.errors.push(`in kernel ${key}: ${e.message}`); });
     } else if (++this.queued >= FLUSH_EVERY) this.flush();
+  }
+
+  /**
+   * The bind group of `c` over the storage buffers `bufs` (in binding order) and the uniform slot at
+   * `offset`, made once and then reused: a step that repeats binds the same buffers at the same slots.
+   */
+  private bindGroup(c: Compiled, bufs: GPUBuffer[], offset: number): GPUBindGroup {
+    let node = c.groups;
+    for (let i = 0; i < c.storage.length; i++) {
+      let next = node.get(bufs[i]) as GroupTrie | undefined;
+      if (!next) node.set(bufs[i], (next = new Map()));
+      node = next;
+    }
+    let group = node.get(offset) as GPUBindGroup | undefined;
+    if (!group) {
+      if (this.groupCount >= MAX_BIND_GROUPS) this.forgetBindGroups();
+      const entries = storageEntries(c, bufs);
+      if (c.uniform) entries.push({ binding: c.uniform.binding, resource: { buffer: this.uniformGpu, offset, size: c.uniform.size } });
+      group = this.device.createBindGroup({ layout: c.layout, entries });
+      node.set(offset, group);
+      this.groupCount++;
+    }
+    return group;
+  }
+
+  /** Drops every cached bind group (they name buffers the pool may destroy). */
+  private forgetBindGroups(): void {
+    for (const c of this.cache.values()) c.groups = new Map();
+    this.groupCount = 0;
+    this.passGroup = null;
   }
 
   /** Submits what is encoded; resolves with the time the queue has done it. */

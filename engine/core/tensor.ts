@@ -186,7 +186,7 @@ export class Tensor {
   /** @internal creates a tensor on a freshly acquired buffer. */
   static alloc(shape: Shape, dtype: DType = 'f32', what?: string): Tensor {
     if (dtype === 'f16') requireF16();
-    const buf = runtime().pool.acquire(storageBytes(numel(shape), dtype), what ?? `tensor ${shapeStr(shape)}${dtype === 'f16' ? ' f16' : ''}`);
+    const buf = runtime().pool.acquire(storageBytes(numel(shape), dtype), what ?? shape, dtype === 'f16' ? ' f16' : '');
     return new Tensor(shape, dtype, new Storage(buf));
   }
 }
