@@ -53,21 +53,25 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
         }
         continue;
       }
-      const needs = node.inputs.map((i) => i.requiresGrad);
-      // Gradients gathered so far, which the backward may add into its own in the same kernel.
-      const into: GradInto = {
-        grads: node.inputs.map((inp, i) => (needs[i] && node.inputs.indexOf(inp) === node.inputs.lastIndexOf(inp) ? grads.get(inp) ?? null : null)),
-        used: [],
-      };
+      const inputs = node.inputs, n = inputs.length;
+      const needs: boolean[] = new Array(n);
+      const gathered: (Tensor | null)[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const inp = inputs[i];
+        needs[i] = inp.requiresGrad;
+        // Gradients gathered so far, which the backward may add into its own in the same kernel.
+        gathered[i] = needs[i] && inputs.indexOf(inp) === inputs.lastIndexOf(inp) ? grads.get(inp) ?? null : null;
+      }
+      const into: GradInto = { grads: gathered, used: [] };
       const gs = noGrad(() => node.backwardFn(g, needs, node.saved, into));
       if (!opts.retainGraph) node.release();
-      node.inputs.forEach((inp, i) => {
-        const gi = gs[i];
-        if (!needs[i] || !gi) return;
+      for (let i = 0; i < n; i++) {
+        const inp = inputs[i], gi = gs[i];
+        if (!needs[i] || !gi) continue;
         if (gi.size !== inp.size) throw new ShapeError(`backward of '${node.op}': gradient for input ${i} has shape [${gi.shape}], input has [${inp.shape}]`);
         const prev = grads.get(inp);
         grads.set(inp, prev && !into.used[i] ? noGrad(() => add(prev, gi)) : gi);
-      });
+      }
     }
   });
 }

@@ -14,9 +14,13 @@ import { activeTuning, underTuning } from './tuning.ts';
  * (an op's `tuning` option, withTuning()) runs its backward under the same tuning.
  */
 export function record(op: string, inputs: Tensor[], out: Tensor, backward: BackwardFn, save: Tensor[] = []): Tensor {
-  if (!gradEnabled() || !inputs.some((t) => t.requiresGrad)) return out;
+  if (!gradEnabled()) return out;
+  let any = false;
+  for (let i = 0; i < inputs.length; i++) if (inputs[i].requiresGrad) { any = true; break; }
+  if (!any) return out;
   out.requiresGrad = true;
-  const saved = save.map((t) => keep(t.unrecordedView()));
+  const saved: Tensor[] = [];
+  for (let i = 0; i < save.length; i++) saved.push(keep(save[i].unrecordedView()));
   const t = activeTuning();
   const node = new Node(op, inputs, saved, t ? (g, needs, sv, into) => underTuning(t, () => backward(g, needs, sv, into)) : backward);
   out.node = node;

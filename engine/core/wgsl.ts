@@ -46,7 +46,18 @@ export function wgsl<D extends Record<string, Define>>(name: string, source: str
   for (const k in defines) key += `${k}=${defines[k]},`;
   if (opts.unroll) for (const k in opts.unroll) key += `$${k}=${opts.unroll[k]},`;
   if (opts.entry) key += `@${opts.entry}`;
-  return { key, entry: opts.entry, code: () => assemble(name, source, include, defines, opts) };
+  return new WgslKernel(key, name, source, include, defines, opts);
+}
+
+/** What wgsl() returns: the key now, the code only when asked (a method, not a closure made per call). */
+class WgslKernel<D extends Record<string, Define>> implements Kernel {
+  readonly entry: string | undefined;
+  constructor(readonly key: string, private readonly name: string, private readonly source: string,
+    private readonly include: readonly string[], private readonly defines: D, private readonly opts: WgslOptions<D>) {
+    this.entry = opts.entry;
+  }
+
+  code(): string { return assemble(this.name, this.source, this.include, this.defines, this.opts); }
 }
 
 function assemble<D extends Record<string, Define>>(name: string, source: string, include: readonly string[], defines: D, opts: WgslOptions<D>): string {

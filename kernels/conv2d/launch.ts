@@ -76,10 +76,7 @@ export function transposeWeights(w: Tensor, g: ConvGeom, swap: boolean, cgPad: n
  */
 export function subgroupLanes(): number {
   const rt = runtime();
-  if (!rt.tuning.conv.subgroups || !rt.device.features.has('subgroups' as GPUFeatureName)) return 0;
-  const info = (rt.gpu.adapter as any).info ?? {};
-  const lo = Number(info.subgroupMinSize ?? 0), hi = Number(info.subgroupMaxSize ?? 0);
-  return lo > 0 && lo === hi ? lo : 0;
+  return rt.tuning.conv.subgroups ? rt.subgroupSize : 0;
 }
 
 /** Channel vec4s per invocation of the GEMM kernels: up to tuning.conv.maxCV, fewer for narrow groups. */

@@ -101,11 +101,7 @@ function subgroupKernel(T: 'f32' | 'f16', TM: number, TNQ: number, SG: number, T
  * single size (the kernel needs a workgroup to be exactly one subgroup), else 0.
  */
 export function subgroupSize(): number {
-  const rt = runtime();
-  if (!rt.device.features.has('subgroups' as GPUFeatureName)) return 0;
-  const info = (rt.gpu.adapter as any).info ?? {};
-  const lo = Number(info.subgroupMinSize ?? 0), hi = Number(info.subgroupMaxSize ?? 0);
-  return lo > 0 && lo === hi ? lo : 0;
+  return runtime().subgroupSize;
 }
 
 /**
