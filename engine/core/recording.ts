@@ -132,22 +132,25 @@ export class Recording {
       rt.device.queue.writeBuffer(this.uniformGpu!, lo, cap.host, lo, hi - lo);
     }
     const enc = rt.device.createCommandEncoder();
-    let pass: GPUComputePassEncoder | null = null, pipeline: GPUComputePipeline | null = null;
-    for (const e of this.entries) {
+    let pass: GPUComputePassEncoder | null = null, pipeline: GPUComputePipeline | null = null, group: GPUBindGroup | null = null;
+    const entries = this.entries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
       if (e.copy) {
         if (pass) { pass.end(); pass = null; }
         enc.copyBufferToBuffer(e.copy.src, e.copy.srcOffset, e.copy.dst, e.copy.dstOffset, e.copy.bytes);
       } else {
-        if (!pass) { pass = enc.beginComputePass(); pipeline = null; }
+        if (!pass) { pass = enc.beginComputePass(); pipeline = null; group = null; }
         if (e.pipeline !== pipeline) pass.setPipeline((pipeline = e.pipeline)!);
-        pass.setBindGroup(0, e.bindGroup!);
+        if (e.bindGroup !== group) pass.setBindGroup(0, (group = e.bindGroup)!);
         pass.dispatchWorkgroups(e.x, e.y, e.z);
       }
     }
     if (pass) pass.end();
     rt.device.queue.submit([enc.finish()]);
     rt.dispatches += this.dispatches;
-    for (const [name, k] of this.byName) rt.dispatchByName.set(name, (rt.dispatchByName.get(name) ?? 0) + k);
+    const counts = rt.dispatchByName;
+    for (const [name, k] of this.byName) counts.set(name, (counts.get(name) ?? 0) + k);
   }
 
   /** Frees the outputs, the uniform buffer and every pinned buffer (they return to the pool). */
