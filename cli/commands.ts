@@ -34,6 +34,7 @@ async function maxPixelsOption(command: string, v: unknown): Promise<void> {
   image.setMaxPixels(v as number);
 }
 
+const HEADS: OptionSpec = { type: 'number', help: "a ViT's attention heads, which its checkpoint does not store (default: torchvision's for its width: 768 → 12, 1024 and 1280 → 16)" };
 const MAX_PIXELS: OptionSpec = { type: 'number', help: 'refuse images larger than this many pixels, read from their headers before decoding (default: $THAW_MAX_PIXELS or 100000000)' };
 
 export const COMMANDS: Record<string, Command> = {
@@ -94,6 +95,7 @@ export const COMMANDS: Record<string, Command> = {
     lora: { type: 'number', help: "LoRA: train rank-N adapters on the --lora-target layers (and the new head) with the rest frozen, instead of --freeze; also writes the adapter as PEFT's folder (out/adapter)" },
     'lora-target': { type: 'string', help: "with --lora: the layers to adapt: module names (PEFT's target_modules, e.g. query,value), /regex/, or a preset: pointwise (1x1 convs), bert (default: resnet20-cifar10 the residual blocks' 3x3 convs; vit-b-16 out_proj,mlp.0,mlp.3; convnext-tiny block.3,block.5; else pointwise)" },
     'lora-alpha': { type: 'number', help: 'with --lora: the update is scaled by alpha / rank (default: the rank)' },
+    heads: HEADS,
     'max-pixels': MAX_PIXELS,
   }, ['thaw finetune', 'thaw finetune --freeze 7 --epochs 10', "thaw finetune --lora 4 --lora-target '/^layer3\\./'", 'thaw finetune --model mobilenetv2-nsfwjs --size 64',
     'thaw finetune --model vit-b-16 --lora 8 --data ./my-images --labels-per-class 20', 'thaw finetune --model efficientnet-b0 --weights efficientnet_b0_rwightman-7f5810bc.pth --size 128', 'thaw finetune --from-scratch --epochs 30 --out out/scratch', 'thaw finetune --data ./my-images --labels-per-class 20'],
@@ -143,12 +145,13 @@ export const COMMANDS: Record<string, Command> = {
       fromScratch: !!o['from-scratch'], augment: !!o.augment, cache: !o['no-cache'], evalEvery: o['eval-every'] as number,
       headEpochs: o['head-epochs'] as number, lrMin, bnMomentum: bnm, labelSmoothing: ls,
       lora: loraRank, loraTarget: o['lora-target'] as string | undefined, loraAlpha, precision: o.precision as 'f32' | 'mixed',
+      heads: headsOption('finetune', o.heads),
     });
   }),
   predict: command('predict', 'Classify PNG/JPEG images with a zoo or fine-tuned checkpoint (top-k labels with probabilities)', '[--weights FILE|NAME] [options] IMAGE...', {
     weights: { type: 'string', help: "checkpoint: a file (.th/.pt/.safetensors, a 'thaw finetune' weights.safetensors, model.json) or a zoo name; default: the --model's zoo checkpoint" },
     model: { type: 'string', help: "architecture or zoo name: resnet20-cifar10, darknet-tiny, mobilenetv2-nsfwjs, vit-b-16, convnext-tiny, efficientnet-b0, mobilenet-v3-small, mobilenet-v3-large, or a torchvision family configured from the checkpoint: vit, convnext, efficientnet, mobilenetv3 (default: from the checkpoint's metadata or keys, else resnet20-cifar10)" },
-    heads: { type: 'number', help: "a ViT's attention heads, which its checkpoint does not store (default: torchvision's for its width: 768 → 12, 1024 and 1280 → 16)" },
+    heads: HEADS,
     labels: { type: 'string', help: 'class names in output order, comma-separated' },
     'labels-file': { type: 'string', help: 'class names: a JSON array, or one per line' },
     top: { type: 'number', help: 'how many labels to show per image', default: 5 },

@@ -46,6 +46,8 @@ export interface FinetuneArgs {
   json: boolean; fromScratch: boolean; augment: boolean; cache: boolean; precision?: 'f32' | 'mixed'; evalEvery?: number; headEpochs?: number; lrMin?: number; bnMomentum?: number | 'auto'; labelSmoothing?: number;
   /** LoRA: the adapters' rank (instead of --freeze), their target (default 'pointwise') and alpha (default: the rank). */
   lora?: number; loraTarget?: string; loraAlpha?: number;
+  /** A ViT's attention heads, which its checkpoint does not store (default: torchvision's for its width). */
+  heads?: number;
 }
 
 /** How the CLI builds a backbone: from scratch, or with a zoo checkpoint's weights (Keras models also take their architecture from it). */
@@ -58,7 +60,7 @@ interface ModelInfo {
   /** What --lora adapts when --lora-target is not given (default 'pointwise'). */
   loraTarget?: string;
   /** `ck` is null only for a from-scratch model whose architecture is not in the checkpoint; `pretrained` loads its weights. */
-  create(ck: Checkpoint | null, o: { size?: number; rng: () => number; path: string; pretrained: boolean }): { model: Classifier; loaded: string | null };
+  create(ck: Checkpoint | null, o: { size?: number; rng: () => number; path: string; pretrained: boolean; heads?: number }): { model: Classifier; loaded: string | null };
 }
 
 function kerasInfo(zoo: string, defaultFreeze: string, groupOf?: (layer: string) => string): ModelInfo {
@@ -90,10 +92,10 @@ function torchvisionInfo(zoo: string, loraTarget?: string): ModelInfo {
       const family = getZooEntry(zoo).architecture as Family;
       let model: Classifier, loaded: string | null = null, config: TorchvisionConfig;
       if (o.pretrained) {
-        const r = loadTorchvision(ck!, o.path, { family, rng: o.rng });
+        const r = loadTorchvision(ck!, o.path, { family, rng: o.rng, numHeads: o.heads });
         model = r.model; config = r.config; loaded = describeLoad(r.report);
       } else {
-        config = inferConfig(ck!.tensors, { family });
+        config = inferConfig(ck!.tensors, { family, numHeads: o.heads });
         model = buildFromConfig(config, { rng: o.rng });
         model.preprocessing = torchvisionPreprocessing(config, undefined);
       }
@@ -245,6 +247,9 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   if (a.fromScratch && a.weights !== undefined && !info.topologyInCheckpoint) {
     throw new UsageError(`thaw finetune: --weights is not read with --from-scratch (${a.model} starts from random weights then); give one of them`);
   }
+  if (a.heads !== undefined && getZooEntry(info.zoo).architecture !== 'vit') {
+    throw new UsageError(`thaw finetune: --heads is for ViT backbones (their checkpoints do not store the head count); ${a.model} has none, leave it out`);
+  }
   if (a.fromScratch && a.freeze !== undefined) throw new UsageError('thaw finetune: --freeze has no effect with --from-scratch (every parameter trains from random weights); give one of them');
   for (const [flag, v, names] of [['optimizer', a.optimizer, ['sgd', 'adam', 'adamw']], ['schedule', a.schedule, ['constant', 'cosine', 'onecycle', 'warmup-cosine']]] as const) {
     if (!(names as readonly string[]).includes(v)) throw new UsageError(`thaw finetune: unknown --${flag} '${v}'.${suggest(v, [...names])} Choose from ${names.join(', ')}.`);
@@ -278,7 +283,7 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   const rt = await init();
   say(`adapter: ${rt.gpu.info.description} (${rt.gpu.info.kind})`);
   if (a.precision === 'mixed') requireF16('--precision mixed'); // before the model is built and evaluated
-  const { model, loaded } = info.create(ck, { size: a.size, rng: () => initRng.next(), path, pretrained: !a.fromScratch });
+  const { model, loaded } = info.create(ck, { size: a.size, rng: () => initRng.next(), path, pretrained: !a.fromScratch, heads: a.heads });
   const source = a.fromScratch ? 'random initialisation (--from-scratch)' : path;
   if (loaded !== null) say(`weights: ${path}\n  ${loaded.split('\n').join('\n  ')}`);
   const augment = a.augment ? { rng: rng.fork(), flip: true, cropPadding: 4 } : undefined;

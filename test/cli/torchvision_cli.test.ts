@@ -72,4 +72,18 @@ test('thaw finetune --model convnext-tiny --weights FILE fine-tunes a ConvNeXt o
   assert.equal(JSON.parse(p.out).predictions[0].top.map((t: { label: string }) => t.label).sort(), ['dark', 'light']);
 });
 
+test('thaw finetune --model vit-b-16 --weights FILE --heads N fine-tunes a ViT whose width names no head count; without --heads, one line asks for it', () => {
+  const data = folder(4);
+  const args = ['finetune', '--model', 'vit-b-16', '--weights', join(FX, 'vit_tiny.pth'), '--data', data, '--labels-per-class', '3', '--epochs', '1', '--batch', '3', '--json'];
+  const noHeads = thaw([...args, '--out', join(tmp, 'vit0')]);
+  assert.is(noHeads.code, 1);
+  assert.match(noHeads.err.trimEnd(), /vit_tiny\.pth: a ViT checkpoint does not store its number of attention heads.*\(--heads N\)$/);
+  const r = thaw([...args, '--heads', '2', '--out', join(tmp, 'vit')]);
+  assert.is(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).inputSize, [32, 32]);
+  const notVit = thaw(['finetune', '--model', 'convnext-tiny', '--weights', join(FX, 'convnext_narrow.pth'), '--data', data, '--heads', '2']);
+  assert.is(notVit.code, 2);
+  assert.match(notVit.err, /--heads is for ViT backbones.*convnext-tiny has none/);
+});
+
 test.run();
