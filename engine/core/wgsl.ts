@@ -3,7 +3,11 @@
  *
  *   wgsl('reduce', reduceSrc, { include: [reduceCommon], defines: { VT: 'vec4<f32>', INIT: '0.0' } })
  *
- * - `defines` fill `{{NAME}}` placeholders (every placeholder must have one);
+ * - `defines` fill `{{NAME}}` placeholders (every placeholder must have one, or a default written
+ *   in the source: `{{NAME:text}}` is `text` where NAME is not defined); `{{NAME(expr)}}` is
+ *   `VALUE(expr)` where NAME is defined, else just `expr` (a conversion only some builds need). A
+ *   storage-type variant uses both, so the f32 build of a kernel that also has an f16 build keeps the
+ *   code and key it had: `array<{{T:f32}}>`, `{{W(x[i])}}` (see `storageDefines`);
  * - `unroll` repeats each line that mentions `$name` for name = 0 .. n-1 (the cartesian product when
  *   a line mentions several), which keeps register blocks in plain variables;
  * - `blocks` generates larger pieces of code for `{{NAME}}` placeholders, from the defines alone;
@@ -60,6 +64,20 @@ class WgslKernel<D extends Record<string, Define>> implements Kernel {
   code(): string { return assemble(this.name, this.source, this.include, this.defines, this.opts); }
 }
 
+/**
+ * The defines of a kernel's storage-type build: none for f32 (the placeholders' defaults: the f32
+ * code), else T (the stored scalar type), W / W4 (widen a stored scalar / vec4 to f32) and S / S4
+ * (round an f32 scalar / vec4 to T for a store). Arithmetic stays f32 in every build.
+ */
+export function storageDefines(dtype: string): Record<string, string> {
+  if (dtype === 'f32') return {};
+  if (dtype !== 'f16') throw new ThawError('kernel', `no storage build for dtype ${dtype}`);
+  return { T: 'f16', W: 'f32', W4: 'vec4<f32>', S: 'f16', S4: 'vec4<f16>' };
+}
+
+/** `{{NAME(expr)}}` for generated blocks: `f(expr)` when the define f is given, else `expr`. */
+export const applyDefine = (f: Define | undefined, expr: string): string => (f === undefined ? expr : `${f}(${expr})`);
+
 function assemble<D extends Record<string, Define>>(name: string, source: string, include: readonly string[], defines: D, opts: WgslOptions<D>): string {
   const values: Record<string, string> = {};
   for (const k in defines) values[k] = String(defines[k]);
@@ -71,10 +89,16 @@ function assemble<D extends Record<string, Define>>(name: string, source: string
   }
   const enables = new Set<string>();
   const body = [...include, source].map((part) => part.replace(/^\s*enable\s+[\w\s,]+;\s*$/gm, (m) => { enables.add(m.trim()); return ''; }));
-  let code = body.join('\n').replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
-    if (!(k in values)) throw new ThawError('kernel', `kernel ${name}: no value for {{${k}}}`);
-    return values[k];
+  let code = body.join('\n').replace(/\{\{(\w+)(?::([^{}]*))?\}\}/g, (_, k: string, dflt?: string) => {
+    if (k in values) return values[k];
+    if (dflt === undefined) throw new ThawError('kernel', `kernel ${name}: no value for {{${k}}}`);
+    return dflt;
   });
+  // Then the calls, from the innermost out (`{{S({{W(x[i])}} * 2.0)}}`).
+  for (let prev = ''; prev !== code;) {
+    prev = code;
+    code = code.replace(/\{\{(\w+)\(([^{}]*?)\)\}\}/g, (_, k: string, e: string) => (k in values ? `${values[k]}(${e})` : e));
+  }
   if (/\bf16\b|\bvec[234]h\b/.test(code.replace(/\/\/.*$/gm, ''))) enables.add('enable f16;');
   code = [...enables, code].join('\n');
   if (opts.unroll) code = unrollLines(code, opts.unroll);

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup } from '../helpers.ts';
-import { wgsl, unrollLines } from '../../engine/core/wgsl.ts';
+import { wgsl, unrollLines, storageDefines, applyDefine } from '../../engine/core/wgsl.ts';
 import { Runtime, type Kernel } from '../../engine/core/runtime.ts';
 import { ThawError } from '../../engine/core/errors.ts';
 import { Tensor } from '../../engine/core/tensor.ts';
@@ -32,6 +32,18 @@ test('the key differs when any define differs, and is the same when all are equa
   assert.ok(a.key.startsWith('thaw_test_key:'), `the kernel name leads the key (dispatch counts read it): ${a.key}`);
   assert.is.not(wgsl('thaw_test_key_b', SRC, { defines: { FLAG: true, VALUE: '1.0' } }).key, a.key, 'another name, another key');
   assert.is(a.code(), SRC.replace('{{FLAG}}', 'true').replace('{{VALUE}}', '1.0'));
+});
+
+test('storage builds: {{T:f32}} and {{W(..)}} give the f32 code and key without defines, the f16 code with storageDefines', () => {
+  const src = 'var<storage, read> x: array<{{T:f32}}>;\nfn ld(i: u32) -> f32 { return {{W(x[i])}}; }\nfn st(v: f32) -> {{T:f32}} { return {{S({{W(x[0])}} + v)}}; }';
+  const f32 = wgsl('thaw_test_storage', src, { defines: { N: 1, ...storageDefines('f32') } });
+  assert.is(f32.key, wgsl('thaw_test_storage', src, { defines: { N: 1 } }).key, 'no key change for f32');
+  assert.is(f32.code(), 'var<storage, read> x: array<f32>;\nfn ld(i: u32) -> f32 { return x[i]; }\nfn st(v: f32) -> f32 { return x[0] + v; }');
+  const f16 = wgsl('thaw_test_storage', src, { defines: { N: 1, ...storageDefines('f16') } });
+  assert.is(f16.code(), 'enable f16;\nvar<storage, read> x: array<f16>;\nfn ld(i: u32) -> f32 { return f32(x[i]); }\nfn st(v: f32) -> f16 { return f16(f32(x[0]) + v); }');
+  assert.is(applyDefine(undefined, 'x[i]'), 'x[i]');
+  assert.is(applyDefine('f32', 'x[i]'), 'f32(x[i])');
+  assert.ok(thrown(() => wgsl('thaw_test_storage_missing', 'let a = {{NOPE}};').code()) instanceof ThawError, 'a placeholder without a default still needs a value');
 });
 
 test('a second source under the same name throws, naming it; the same source again does not', () => {
