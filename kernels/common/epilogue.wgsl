@@ -2,7 +2,7 @@
 // kernel declares `params` (with `hasRes` and `act`) and the `res` binding.
 // The residual added before the activation (params.hasRes; `res` is any buffer without one).
 fn resid(i: u32) -> f32 {
-  if (params.hasRes == 1u) { return res[i]; }
+  if (params.hasRes == 1u) { return {{W(res[i])}}; }
   return 0.0;
 }
 // Epilogue activation (params.act): 0 none, 1 ReLU, 2 ReLU6 — as the unary kernels compute them.

@@ -10,12 +10,16 @@
  *   adapters that have them; dx runs it once per stride phase), and a split-K row-window
  *   weight gradient (weight_grad.ts).
  * `variant: 'naive'` forces the one-output-per-invocation kernels, the oracle the tests compare with.
+ * f16 (x, w, residual, dy all f16; bias f32): the GEMM, pointwise and Winograd kernels read halves,
+ * accumulate in f32 and store halves (Winograd's transformed operands and the weight gradient's
+ * partial sums stay f32); depthwise convs run on the grouped GEMM in f16; the naive kernels are f32 only.
  * Backward computes only the gradients autograd asks for, so a frozen conv whose input needs no
  * gradient runs no dx kernel. See README.md for the kernels and their blocking.
  */
 import { Tensor, type Shape, shapeStr, keep, noGrad } from '../../engine/core/tensor.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { sum } from '../reduce/reduce.ts';
+import { cast } from '../cast/cast.ts';
 import { type Conv2dOptions, type ConvGeom, type ConvVariant, type ConvActivation, convGeometry } from './geometry.ts';
 import { unary, binary, activationBackward } from '../elementwise/elementwise.ts';
 import { naiveForward, naiveInputGrad, naiveWeightGrad, transposeWeights, pointwise, channelVecs, reshaped } from './launch.ts';
@@ -33,8 +37,15 @@ const isDepthwise = (g: ConvGeom) => g.groups === g.Cin && g.cinG === 1;
 const isPointwise = (g: ConvGeom) => g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 &&
   g.pt + g.pb + g.pl + g.pr === 0 && (g.H * g.W) % 4 === 0;
 
-/** The kernel family a pass runs: the forced variant (checked to apply) or the fastest that applies. */
-export function pickVariant(g: ConvGeom, v: ConvVariant = 'auto'): Exclude<ConvVariant, 'auto'> {
+/**
+ * The kernel family a pass runs: the forced variant (checked to apply) or the fastest that applies;
+ * for f16, the families with an f16 build (depthwise convs on the grouped GEMM).
+ */
+export function pickVariant(g: ConvGeom, v: ConvVariant = 'auto', dtype = 'f32'): Exclude<ConvVariant, 'auto'> {
+  if (dtype === 'f16') {
+    if (v === 'naive' || v === 'depthwise') throw new ShapeError(`conv2d: variant '${v}' has no f16 build; use variant 'auto' or 'gemm', or cast(x, 'f32') and cast(w, 'f32') first`);
+    if (v === 'auto' && isDepthwise(g)) return 'gemm';
+  }
   if (v === 'depthwise' && !isDepthwise(g)) throw new ShapeError(`conv2d: variant 'depthwise' needs groups = Cin and Cin/groups = 1, got groups ${g.groups}, Cin ${g.Cin}`);
   if (v === 'pointwise' && !isPointwise(g)) throw new ShapeError(`conv2d: variant 'pointwise' needs a 1x1 kernel, stride 1, no padding and H*W divisible by 4, got ${g.kh}x${g.kw} stride ${g.sh}x${g.sw} on ${g.H}x${g.W}`);
   if (v !== 'auto') return v;
@@ -43,6 +54,12 @@ export function pickVariant(g: ConvGeom, v: ConvVariant = 'auto'): Exclude<ConvV
 
 function checkF32(op: string, name: string, t: Tensor): void {
   if (t.dtype !== 'f32') throw new ShapeError(`${op}: argument '${name}' has dtype ${t.dtype}, expected f32`);
+}
+
+/** Refuses a non-float argument, or one whose dtype differs from `like`'s (the first operand's). */
+function checkFloat(op: string, name: string, t: Tensor, like?: Tensor, likeName = 'x'): void {
+  if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new ShapeError(`${op}: argument '${name}' has dtype ${t.dtype}, expected f32 or f16`);
+  if (like && t.dtype !== like.dtype) throw new ShapeError(`${op}: argument '${name}' has dtype ${t.dtype} and argument '${likeName}' ${like.dtype}; cast() one so both match`);
 }
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
@@ -94,14 +111,14 @@ function separateAct(y: Tensor, act: ConvActivation | undefined, res: Tensor | n
 }
 
 function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: ConvVariant, actName?: ConvActivation, res: Tensor | null = null): Tensor {
-  const kind = pickVariant(g, v);
+  const kind = pickVariant(g, v, x.dtype);
   if (kind === 'naive') return separateAct(naiveForward(x, w, bias, g), actName, res);
   if (kind === 'depthwise') return separateAct(depthwiseForward(x, w, bias, g), actName, res);
   const act = actName ? ACT_CODE[actName] : 0;
   const cache = constant.get(w);
   const m = kind === 'gemm' ? winogradForwardTile(g) : 0;
   if (m) return winogradForward(x, w, bias, g, m, act, cache, res);
-  const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW]);
+  const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW], x.dtype);
   const tm = subgroupChannels(g.coutG);
   const cv = channelVecs(g.coutG);
   const cgPad = roundUp(g.coutG, tm || 4 * cv);
@@ -124,19 +141,19 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
 }
 
 /** Whether inputGrad adds a gradient into dx in its epilogue (the GEMM, subgroup pointwise and Winograd kernels). */
-function addsIntoDx(g: ConvGeom, v: ConvVariant): boolean {
-  const kind = pickVariant(g, v);
+function addsIntoDx(g: ConvGeom, v: ConvVariant, dtype: string): boolean {
+  const kind = pickVariant(g, v, dtype);
   return kind === 'gemm' || (kind === 'pointwise' && subgroupChannels(g.cinG) > 0);
 }
 
 /** dx, plus `acc` (like dx) added in the epilogue where addsIntoDx holds. */
 function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant, acc: Tensor | null = null): Tensor {
-  const kind = pickVariant(g, v);
+  const kind = pickVariant(g, v, dy.dtype);
   if (kind === 'naive') return naiveInputGrad(dy, w, g);
   if (kind === 'depthwise') return depthwiseInputGrad(dy, w, g);
   const m = kind === 'gemm' ? winogradTile(g) : 0;
   if (m) return winogradInputGrad(dy, w, g, m, acc);
-  const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W]);
+  const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W], dy.dtype);
   const tm = subgroupChannels(g.cinG);
   const cv = channelVecs(g.cinG);
   const cgPad = roundUp(g.cinG, tm || 4 * cv);
@@ -153,7 +170,7 @@ function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant, acc: Tens
 }
 
 function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom, v: ConvVariant): Tensor {
-  const kind = pickVariant(g, v);
+  const kind = pickVariant(g, v, x.dtype);
   if (kind === 'naive') return naiveWeightGrad(x, dy, g);
   if (kind === 'depthwise') return depthwiseWeightGrad(x, dy, g);
   return gemmWeightGrad(x, dy, g);
@@ -166,11 +183,12 @@ function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom, v: ConvVariant): Tensor 
  * `residual` (like y) is added before the activation, in the same epilogue: act(conv + bias + residual),
  * a residual block's tail; its gradient is the (masked) dy.
  * x: (N, Cin, H, W), w: (Cout, Cin/groups, kh, kw), bias: (Cout) or null → y: (N, Cout, OH, OW).
+ * x, w, residual and y share one dtype, f32 or f16 (f32 arithmetic); bias is f32.
  */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}, residual: Tensor | null = null): Tensor {
   if (opts.tuning) return withTuning(opts.tuning, () => conv2d(x, w, bias, { ...opts, tuning: undefined }, residual));
-  checkF32('conv2d', 'x', x);
-  checkF32('conv2d', 'w', w);
+  checkFloat('conv2d', 'x', x);
+  checkFloat('conv2d', 'w', w, x);
   const g = convGeometry(x.shape, w.shape, opts);
   if (bias) {
     checkF32('conv2d', 'bias', bias);
@@ -179,10 +197,11 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   const v = opts.variant ?? 'auto', act = opts.activation;
   if (act && !(act in ACT_CODE)) throw new ShapeError(`conv2d: activation '${act}' is not one of ${Object.keys(ACT_CODE).join(', ')}`);
   if (residual) {
-    checkF32('conv2d', 'residual', residual);
+    checkFloat('conv2d', 'residual', residual, x);
     const want = [g.N, g.Cout, g.OH, g.OW];
     if (shapeStr(residual.shape) !== shapeStr(want)) throw new ShapeError(`conv2d: argument 'residual' has shape ${shapeStr(residual.shape)}, expected ${shapeStr(want)}`);
   }
+  pickVariant(g, v, x.dtype); // refuses a variant without this dtype's build before any work
   const y = forward(x, w, bias, g, v, act, residual);
   // Save only what the needed gradients read: dw reads x, dx reads w; the activation's mask reads y.
   const save = [...(w.requiresGrad ? [x] : []), ...(x.requiresGrad ? [w] : []), ...(act ? [y] : [])];
@@ -193,7 +212,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     const sw = x.requiresGrad ? saved[w.requiresGrad ? 1 : 0] : null;
     const dy = act ? activationBackward(act, saved[saved.length - 1], dyOut) : dyOut;
     // A gradient x already has (another branch reading x) is added in dx's epilogue.
-    const acc = needs[0] && into?.grads[0] && shapeStr(into.grads[0].shape) === shapeStr(x.shape) && addsIntoDx(g, v) ? into.grads[0] : null;
+    const acc = needs[0] && into?.grads[0] && shapeStr(into.grads[0].shape) === shapeStr(x.shape) && into.grads[0].dtype === x.dtype && addsIntoDx(g, v, x.dtype) ? into.grads[0] : null;
     if (acc) into!.used[0] = true;
     const grads = [
       needs[0] ? inputGrad(dy, sw!, g, v, acc) : null,
@@ -208,8 +227,8 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   }, save);
 }
 
-function checkDy(op: string, dy: Tensor, g: ConvGeom): void {
-  checkF32(op, 'dy', dy);
+function checkDy(op: string, dy: Tensor, g: ConvGeom, like: Tensor, likeName: string): void {
+  checkFloat(op, 'dy', dy, like, likeName);
   const want = [g.N, g.Cout, g.OH, g.OW];
   if (shapeStr(dy.shape) !== shapeStr(want)) throw new ShapeError(`${op}: argument 'dy' has shape ${shapeStr(dy.shape)}, expected ${shapeStr(want)}`);
 }
@@ -217,24 +236,26 @@ function checkDy(op: string, dy: Tensor, g: ConvGeom): void {
 /** Input gradient dx (N, Cin, H, W) of conv2d, from dy (N, Cout, OH, OW) and w (Cout, Cin/groups, kh, kw). */
 export function conv2dInputGrad(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv2dOptions = {}): Tensor {
   if (opts.tuning) return withTuning(opts.tuning, () => conv2dInputGrad(dy, w, xShape, { ...opts, tuning: undefined }));
-  checkF32('conv2dInputGrad', 'w', w);
+  checkFloat('conv2dInputGrad', 'w', w);
   const g = convGeometry(xShape, w.shape, opts, 'conv2dInputGrad');
-  checkDy('conv2dInputGrad', dy, g);
+  checkDy('conv2dInputGrad', dy, g, w, 'w');
   return inputGrad(dy, w, g, opts.variant ?? 'auto');
 }
 
 /** Weight gradient dw (Cout, Cin/groups, kh, kw) of conv2d, from x (N, Cin, H, W) and dy (N, Cout, OH, OW). */
 export function conv2dWeightGrad(x: Tensor, dy: Tensor, wShape: Shape, opts: Conv2dOptions = {}): Tensor {
   if (opts.tuning) return withTuning(opts.tuning, () => conv2dWeightGrad(x, dy, wShape, { ...opts, tuning: undefined }));
-  checkF32('conv2dWeightGrad', 'x', x);
+  checkFloat('conv2dWeightGrad', 'x', x);
   const g = convGeometry(x.shape, wShape, opts, 'conv2dWeightGrad');
-  checkDy('conv2dWeightGrad', dy, g);
+  checkDy('conv2dWeightGrad', dy, g, x, 'x');
   return weightGrad(x, dy, g, opts.variant ?? 'auto');
 }
 
-/** Bias gradient (Cout): dy (N, Cout, OH, OW) summed over N, OH, OW. */
+/** Bias gradient (Cout), f32 like the bias: dy (N, Cout, OH, OW) summed over N, OH, OW (an f16 dy widened first). */
 export function conv2dBiasGrad(dy: Tensor): Tensor {
   if (dy.rank !== 4) throw new ShapeError(`conv2dBiasGrad: argument 'dy' has shape ${shapeStr(dy.shape)}, expected rank 4`);
-  const s = sum(dy, [0, 2, 3]);
+  const d32 = dy.dtype === 'f16' ? cast(dy, 'f32') : dy;
+  const s = sum(d32, [0, 2, 3]);
+  if (d32 !== dy) d32.dispose();
   return s.rank === 1 ? s : reshaped(s, [dy.shape[1]]);
 }

@@ -9,7 +9,7 @@ import epilogueSrc from '../common/epilogue.wgsl';
 import subgroupsSrc from '../common/subgroups.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
-import { wgsl } from '../../engine/core/wgsl.ts';
+import { wgsl, storageDefines, applyDefine } from '../../engine/core/wgsl.ts';
 import { pad, subgroupLanes } from './launch.ts';
 
 /** One axis of a correlation dispatch: which destination pixels, which taps. */
@@ -80,12 +80,12 @@ const include = [gemmCommonSrc, epilogueSrc];
 const includeSg = [subgroupsSrc, ...include];
 
 /** The FMAS block of gemm.wgsl: per column tap, its weights, then each pixel's window value times them. */
-function fmaBlock(PX: number, CV: number, SSW: number, CSW: number, NKW: number, A: number): string {
+function fmaBlock(PX: number, CV: number, SSW: number, CSW: number, NKW: number, A: number, W4?: string): string {
   const lines: string[] = [];
   const lo = Math.min(0, (NKW - 1) * CSW);
   for (let k = 0; k < NKW; k++) for (let p = 0; p < PX; p++) {
     // Each tap's weights are loaded right before their multiply-adds, which keeps few values live.
-    if (p === 0) for (let v = 0; v < CV; v++) lines.push(`      let w${k}_${v} = wt[wi + ${k}u * tapStride + ${v}u];`);
+    if (p === 0) for (let v = 0; v < CV; v++) lines.push(`      let w${k}_${v} = ${applyDefine(W4, `wt[wi + ${k}u * tapStride + ${v}u]`)};`);
     const e = A + p * SSW + k * CSW - lo;
     lines.push(`      { let x = vec4<f32>(s${e >> 2}[${e & 3}]);`);
     for (let v = 0; v < CV; v++) lines.push(`        a${p}_${v} = fma(w${k}_${v}, x, a${p}_${v});`);
@@ -96,11 +96,11 @@ function fmaBlock(PX: number, CV: number, SSW: number, CSW: number, NKW: number,
 
 /** The FMAS block of gemm.wgsl with subgroups: per column tap, the lanes' weight loads, then per channel quad
  * its broadcast from the lane that loaded it times every pixel's window value. */
-function fmaBlockSg(SG: number, CQ: number, LQ: number, PX: number, SSW: number, CSW: number, NKW: number, A: number): string {
+function fmaBlockSg(SG: number, CQ: number, LQ: number, PX: number, SSW: number, CSW: number, NKW: number, A: number, W4?: string): string {
   const lines: string[] = [];
   const lo = Math.min(0, (NKW - 1) * CSW);
   for (let k = 0; k < NKW; k++) {
-    for (let l = 0; l < LQ; l++) lines.push(`      let w${k}_${l} = wt[wi + ${k}u * tapStride + wq${l}];`);
+    for (let l = 0; l < LQ; l++) lines.push(`      let w${k}_${l} = ${applyDefine(W4, `wt[wi + ${k}u * tapStride + wq${l}]`)};`);
     for (let q = 0; q < CQ; q++) {
       lines.push(`      { let w = subgroupBroadcast(w${k}_${Math.floor(q / SG)}, ${q % SG}u);`);
       for (let p = 0; p < PX; p++) {
@@ -123,7 +123,8 @@ export function subgroupChannels(Cg: number): number {
 /**
  * One correlation dispatch (gemm.wgsl, its subgroup build when `tm` > 0) writing the subgrid ph x pw of dst,
  * with `res` (like dst) added and `act` (1 ReLU, 2 ReLU6) applied to each output as it is stored. src: (N, Cred*groups,
- * Hs, Ws) from haloPad, wt from transposeWeights, dst: (N, Cg*groups, Hd, Wd).
+ * Hs, Ws) from haloPad, wt from transposeWeights, dst: (N, Cg*groups, Hd, Wd); src, wt, dst (and res) all f32
+ * or all f16 (f32 arithmetic), bias f32.
  */
 export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number,
   cgPad: number, cv: number, ph: AxisPlan, pw: AxisPlan, kh: number, kw: number, tm = 0, act = 0, res: Tensor | null = null): void {
@@ -145,9 +146,9 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
   // Channel quads per invocation (per workgroup with subgroups) and weight quads each lane loads.
   const CQ = tm ? tm / 4 : cv, LQ = tm ? Math.ceil(CQ / SG) : 0;
   const kernel = wgsl(tm ? 'conv2d_gemm_sg' : 'conv2d_gemm', gemmSrc, {
-    include: tm ? includeSg : include, defines: { WG: tm ? SG : 64, SG, CQ, PX, ...cols }, unroll: { p: PX, v: CQ, l: LQ, t: NV, e: 4 },
-    blocks: (d) => ({
-      FMAS: d.SG ? fmaBlockSg(d.SG, d.CQ, Math.ceil(d.CQ / d.SG), d.PX, d.SSW, d.CSW, d.NKW, d.A) : fmaBlock(d.PX, d.CQ, d.SSW, d.CSW, d.NKW, d.A),
+    include: tm ? includeSg : include, defines: { WG: tm ? SG : 64, SG, CQ, PX, ...cols, ...storageDefines(src.dtype) }, unroll: { p: PX, v: CQ, l: LQ, t: NV, e: 4 },
+    blocks: (d: Record<string, any>) => ({
+      FMAS: d.SG ? fmaBlockSg(d.SG, d.CQ, Math.ceil(d.CQ / d.SG), d.PX, d.SSW, d.CSW, d.NKW, d.A, d.W4) : fmaBlock(d.PX, d.CQ, d.SSW, d.CSW, d.NKW, d.A, d.W4),
     }),
   });
   runtime().run(kernel, { src, wt, bias: bias ?? wt, dst, res: res ?? wt }, {

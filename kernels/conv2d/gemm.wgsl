@@ -59,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var rb = (n * params.Cred * params.groups + g * params.Cred) * planeV + row * Wsv + j0 * {{SSW}}u / 4u + params.winStart;
     var wi = ((g * params.kh + ky) * params.kw + params.kx0) * params.Cred * cgv + cob * {{CQ}}u;
     for (var c = 0u; c < params.Cred; c++) {
-      let s$t = src[rb + $tu];
+      let s$t = {{W4(src[rb + $tu])}};
 {{FMAS}}
       rb += planeV;
       wi += cgv;
@@ -71,5 +71,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let b$v_$e = select(0.0, bias[g * params.Cg + min(o$v + $eu, params.Cg - 1u)], params.hasBias == 1u);
   let ok$p = B < total && j0 + $pu < params.Wsub;
   let d$p = out + params.dsw * (j0 + $pu);
-  if (ok$p && o$v + $eu < params.Cg) { dst[d$p + (o$v + $eu) * plane] = actf(a$p_$v[$eu] + b$v_$e + resid(d$p + (o$v + $eu) * plane)); }
+  if (ok$p && o$v + $eu < params.Cg) { dst[d$p + (o$v + $eu) * plane] = {{S(actf(a$p_$v[$eu] + b$v_$e + resid(d$p + (o$v + $eu) * plane)))}}; }
 }

@@ -8,9 +8,9 @@ struct Params {
   winStart: u32, c0h: i32, csh: i32,
   hasBias: u32, strideX: u32, act: u32, hasRes: u32,
 }
-@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> src: array<vec4<{{T:f32}}>>;
+@group(0) @binding(1) var<storage, read> wt: array<vec4<{{T:f32}}>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<{{T:f32}}>;
 @group(0) @binding(4) var<uniform> params: Params;
-@group(0) @binding(5) var<storage, read> res: array<f32>;
+@group(0) @binding(5) var<storage, read> res: array<{{T:f32}}>;

@@ -14,7 +14,7 @@ import flatIndexSrc from '../common/flat_index.wgsl';
 import eachSrc from '../common/each.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, grid, launch1d } from '../../engine/core/runtime.ts';
-import { wgsl } from '../../engine/core/wgsl.ts';
+import { wgsl, storageDefines, applyDefine } from '../../engine/core/wgsl.ts';
 import type { ConvGeom } from './geometry.ts';
 
 // Tunables of the fast kernels: runtime().tuning.conv (engine/core/tuning.ts).
@@ -62,9 +62,9 @@ export function naiveWeightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
  */
 export function transposeWeights(w: Tensor, g: ConvGeom, swap: boolean, cgPad: number): Tensor {
   const Cred = swap ? g.coutG : g.cinG, Cg = swap ? g.cinG : g.coutG;
-  const wt = Tensor.alloc([g.groups, g.kh, g.kw, Cred, cgPad]);
+  const wt = Tensor.alloc([g.groups, g.kh, g.kw, Cred, cgPad], w.dtype);
   const { groups, stride } = launch1d(wt.size);
-  runtime().run(wgsl('conv2d_wtrans', wtransSrc, { include: oneD }), { w, wt },
+  runtime().run(wgsl('conv2d_wtrans', wtransSrc, { include: oneD, defines: storageDefines(w.dtype) }), { w, wt },
     { groups: g.groups, Cred, Cg, cgPad, kh: g.kh, kw: g.kw, swap: swap ? 1 : 0, n: wt.size, stride }, groups);
   return wt;
 }
@@ -83,10 +83,10 @@ export function subgroupLanes(): number {
 export function channelVecs(cg: number): number { return Math.max(1, Math.min(runtime().tuning.conv.maxCV, Math.floor(cg / 4))); }
 
 /** The FMAS block of pointwise.wgsl (each weight vec4 loaded right before its multiply-adds) and its pixel order. */
-function pointwiseBlocks({ PV, CV, STRIDED }: { PV: number; CV: number; STRIDED: boolean }): Record<string, string> {
+function pointwiseBlocks({ PV, CV, STRIDED, W4 }: { PV: number; CV: number; STRIDED: boolean; W4?: string }): Record<string, string> {
   const fmas: string[] = [];
   for (let v = 0; v < CV; v++) {
-    fmas.push(`    let w${v} = wt[wi + ${v}u];`);
+    fmas.push(`    let w${v} = ${applyDefine(W4, `wt[wi + ${v}u]`)};`);
     for (let e = 0; e < 4; e++) for (let q = 0; q < PV; q++) fmas.push(`    a${v}_${e}_${q} = fma(x${q}, vec4<f32>(w${v}[${e}]), a${v}_${e}_${q});`);
   }
   return { FMAS: fmas.join('\n'), PIXEL: STRIDED ? '($qu * 64u + lid)' : `(lid * ${PV}u + $qu)` };
@@ -100,7 +100,7 @@ export function pointwise(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Ten
   const coBlocks = cgPad / (4 * cv);
   const [gx, gy] = grid(Math.ceil((N * HW4) / (64 * PV)));
   const kernel = wgsl('conv2d_pointwise', pointwiseSrc, {
-    defines: { PV, CV: cv, STRIDED: strided }, unroll: { q: PV, v: cv, e: 4 }, blocks: pointwiseBlocks,
+    defines: { PV, CV: cv, STRIDED: strided, ...storageDefines(src.dtype) }, unroll: { q: PV, v: cv, e: 4 }, blocks: pointwiseBlocks,
   });
   runtime().run(kernel,
     { src, wt, bias: bias ?? wt, dst },
@@ -115,9 +115,9 @@ export function pointwise(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Ten
 export function pad(src: Tensor, Hp: number, Wp: number, pt: number, pl: number): Tensor {
   if (Wp % 4) throw new Error(`conv2d pad: row length ${Wp} is not a multiple of 4`);
   const [N, C, H, W] = src.shape;
-  const xp = Tensor.alloc([N, C, Hp, Wp]);
+  const xp = Tensor.alloc([N, C, Hp, Wp], src.dtype);
   const { groups, stride } = launch1d(xp.size / 4);
-  runtime().run(wgsl('conv2d_pad', padSrc, { include: oneD }), { x: src, xp },
+  runtime().run(wgsl('conv2d_pad', padSrc, { include: oneD, defines: storageDefines(src.dtype) }), { x: src, xp },
     { H, W, Hp, Wpv: Wp / 4, pt, pl, n: xp.size / 4, stride }, groups);
   return xp;
 }

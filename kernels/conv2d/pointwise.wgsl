@@ -9,10 +9,10 @@
 // src: (N, Cred*groups, HW) as vec4s, wt: (groups, 1, 1, Cred, CgPad) as vec4s, bias: (Cg*groups)
 // read when hasBias = 1, dst: (N, Cg*groups, HW) as vec4s
 struct Params { N: u32, groups: u32, Cred: u32, Cg: u32, HW4: u32, cgPad: u32, coBlocks: u32, hasBias: u32, strideX: u32 }
-@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> src: array<vec4<{{T:f32}}>>;
+@group(0) @binding(1) var<storage, read> wt: array<vec4<{{T:f32}}>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> dst: array<vec4<{{T:f32}}>>;
 @group(0) @binding(4) var<uniform> params: Params;
 
 @compute @workgroup_size(64)
@@ -30,7 +30,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let cgv = params.cgPad / 4u;
   var wi = g * params.Cred * cgv + cob * {{CV}}u;
   for (var c = 0u; c < params.Cred; c++) {
-    let x$q = src[off$q];
+    let x$q = {{W4(src[off$q])}};
 {{FMAS}}
     off$q += params.HW4;
     wi += cgv;
@@ -38,5 +38,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let Cdst = params.Cg * params.groups;
   let o$v_$e = cob * 4u * {{CV}}u + 4u * $vu + $eu;
   let b$v_$e = select(0.0, bias[g * params.Cg + min(o$v_$e, params.Cg - 1u)], params.hasBias == 1u);
-  if (P$q < total && o$v_$e < params.Cg) { dst[((Q$q / params.HW4) * Cdst + g * params.Cg + o$v_$e) * params.HW4 + Q$q % params.HW4] = a$v_$e_$q + vec4<f32>(b$v_$e); }
+  if (P$q < total && o$v_$e < params.Cg) { dst[((Q$q / params.HW4) * Cdst + g * params.Cg + o$v_$e) * params.HW4 + Q$q % params.HW4] = {{S4(a$v_$e_$q + vec4<f32>(b$v_$e))}}; }
 }

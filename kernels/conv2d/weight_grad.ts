@@ -7,7 +7,8 @@ import weightGradSrc from './weight_grad.wgsl';
 import subgroupsSrc from '../common/subgroups.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime } from '../../engine/core/runtime.ts';
-import { wgsl } from '../../engine/core/wgsl.ts';
+import { wgsl, storageDefines } from '../../engine/core/wgsl.ts';
+import { cast } from '../cast/cast.ts';
 import { sum } from '../reduce/reduce.ts';
 import type { ConvGeom } from './geometry.ts';
 import { pad, reshaped, subgroupLanes } from './launch.ts';
@@ -39,7 +40,7 @@ function tapBlockSg(SG: number, TM: number, RB: number, SW: number, DW: number, 
   return TAPS.join('\n');
 }
 
-/** Weight gradient dw (Cout, Cin/groups, kh, kw) from x (N, Cin, H, W) and dy (N, Cout, OH, OW). */
+/** Weight gradient dw (Cout, Cin/groups, kh, kw) from x (N, Cin, H, W) and dy (N, Cout, OH, OW), all of one dtype (f32 or f16; f32 sums). */
 export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const OWp = Math.ceil(g.OW / 4) * 4;
   // xp covers every window: rows (OH-1)*sh + (kh-1)*dh + 1, columns (OWp-1)*sw + (kw-1)*dw + 1,
@@ -51,7 +52,7 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const SG = subgroupLanes();
   const NV = Math.ceil((3 * g.sw + (g.kw - 1) * g.dw + 1) / 4);
   // The column taps (stride, dilation, count) shape the code.
-  const taps = { SW: g.sw, DW: g.dw, KW: g.kw };
+  const taps = { SW: g.sw, DW: g.dw, KW: g.kw, ...storageDefines(x.dtype) };
   let kernel: Kernel, coBlocks: number, rowBlocks: number, wgs: number;
   if (SG) {
     // Subgroup kernel: TM channels per workgroup, RB rows per lane within the accumulator budget.
@@ -94,8 +95,9 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   xp.dispose();
   dyp.dispose();
   const wShape = [g.Cout, g.cinG, g.kh, g.kw];
-  if (S === 1) return reshaped(part, wShape);
-  const dw = sum(part, 0);
-  part.dispose();
+  let dw = S === 1 ? part : sum(part, 0);
+  if (dw !== part) part.dispose();
+  // The partial sums are f32 whatever the operands; dw is rounded to their dtype once, at the end.
+  if (x.dtype !== 'f32') { const r = cast(dw, x.dtype); dw.dispose(); dw = r; }
   return reshaped(dw, wShape);
 }

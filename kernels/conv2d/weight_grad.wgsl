@@ -25,8 +25,8 @@ struct Params {
   kh: u32, kw: u32, sh: u32, dh: u32,
   rowsPerChunk: u32, coBlocks: u32, rowBlocks: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
-@group(0) @binding(0) var<storage, read> xp: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> xp: array<vec4<{{T:f32}}>>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<{{T:f32}}>>;
 @group(0) @binding(2) var<storage, read_write> part: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
@@ -62,8 +62,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var xb$r = ((n * params.Cin + g * params.cinG + c$r) * params.Hp + oh * params.sh + ky$r * params.dh) * Wpv;
     var db = n * params.Cout * dyPlane + oh * OWv;
     for (var q = 0u; q < OWv; q++) {
-      let s$r_$t = xp[xb$r + $tu];
-      let g$l = dy[db + d$l];
+      let s$r_$t = {{W4(xp[xb$r + $tu])}};
+      let g$l = {{W4(dy[db + d$l])}};
 {{TAPS}}
       xb$r += {{SW}}u;
       db += 1u;

@@ -22,7 +22,7 @@ import tilesSrc from './winograd_tiles.wgsl';
 import epilogueSrc from '../common/epilogue.wgsl';
 import { Tensor, keep } from '../../engine/core/tensor.ts';
 import { runtime, launch1d, type Kernel } from '../../engine/core/runtime.ts';
-import { wgsl } from '../../engine/core/wgsl.ts';
+import { wgsl, storageDefines, applyDefine } from '../../engine/core/wgsl.ts';
 import { channelVecs, oneD } from './launch.ts';
 import { gemmCorrelate, forwardAxis, subgroupChannels } from './gemm.ts';
 import type { ConvGeom } from './geometry.ts';
@@ -64,22 +64,22 @@ function inputBody(m: number): string {
 }
 
 /** Weight transform lines: g = the filter (flipped for dx), h = G g, U = h G^T stored per xi. */
-function weightBody(m: number, flip: boolean): string {
+function weightBody(m: number, flip: boolean, W?: string): string {
   const { G } = MATS[m], a = m + 2, L: string[] = [];
   const tap = (p: number, q: number) => (flip ? (2 - p) * 3 + (2 - q) : p * 3 + q);
-  for (const p of R(3)) for (const q of R(3)) L.push(`  let g${p}_${q} = select(0.0, w[base + ${tap(p, q)}u], ok);`);
+  for (const p of R(3)) for (const q of R(3)) L.push(`  let g${p}_${q} = select(0.0, ${applyDefine(W, `w[base + ${tap(p, q)}u]`)}, ok);`);
   for (const i of R(a)) for (const q of R(3)) L.push(`  let h${i}_${q} = ${lin(G[i], R(3).map((p) => `g${p}_${q}`))};`);
   for (const i of R(a)) for (const j of R(a)) L.push(`  u[out + ${i * a + j}u * xiStride] = ${lin(G[j], R(3).map((q) => `h${i}_${q}`))};`);
   return L.join('\n');
 }
 
 /** Output transform lines: m = the GEMM results, p = A^T m, dst = p A + b where inside dst. */
-function outputBody(m: number): string {
+function outputBody(m: number, S?: string): string {
   const { AT } = MATS[m], a = m + 2, L: string[] = [];
   for (const i of R(a)) for (const j of R(a)) L.push(`  let m${i}_${j} = mm[src + ${i * a + j}u * xiStride];`);
   for (const p of R(m)) for (const j of R(a)) L.push(`  let p${p}_${j} = ${lin(AT[p], R(a).map((i) => `m${i}_${j}`))};`);
   for (const p of R(m)) for (const q of R(m)) {
-    L.push(`  if (y0 + ${p}u < params.H && x0 + ${q}u < params.W) { dst[out + ${p}u * params.W + ${q}u] = actf(${lin(AT[q], R(a).map((j) => `p${p}_${j}`))} + b + resid(out + ${p}u * params.W + ${q}u)); }`);
+    L.push(`  if (y0 + ${p}u < params.H && x0 + ${q}u < params.W) { dst[out + ${p}u * params.W + ${q}u] = ${applyDefine(S, `actf(${lin(AT[q], R(a).map((j) => `p${p}_${j}`))} + b + resid(out + ${p}u * params.W + ${q}u))`)}; }`);
   }
   return L.join('\n');
 }
@@ -112,21 +112,22 @@ function run1d(kernel: Kernel, bindings: Record<string, Tensor>, params: Record<
 }
 
 /** The transform kernels, for tile size M (and, for the weights, FLIP: the input-gradient filter). */
-const weightKernel = (M: number, FLIP: boolean) => wgsl('conv2d_wino_w', wSrc, {
-  include: oneD, defines: { M, FLIP },
+const weightKernel = (M: number, FLIP: boolean, T: string) => wgsl('conv2d_wino_w', wSrc, {
+  include: oneD, defines: { M, FLIP, ...storageDefines(T) },
   // w is (Cout, Cin, 3, 3): forward reads w[c, r], dx w[r, c].
-  blocks: (d) => ({ BASE: d.FLIP ? 'r * params.Cg + c' : 'c * params.Cred + r', BODY: weightBody(d.M, d.FLIP) }),
+  blocks: (d: Record<string, any>) => ({ BASE: d.FLIP ? 'r * params.Cg + c' : 'c * params.Cred + r', BODY: weightBody(d.M, d.FLIP, d.W) }),
 });
-const inputKernel = (M: number) => wgsl('conv2d_wino_in', inSrc, { include: [tilesSrc, ...oneD], defines: { M }, blocks: (d) => ({ BODY: inputBody(d.M) }) });
-const outputKernel = (M: number) => wgsl('conv2d_wino_out', outSrc, {
-  include: [tilesSrc, ...oneD, epilogueSrc], defines: { M }, blocks: (d) => ({ BODY: outputBody(d.M) }),
+const inputKernel = (M: number, T: string) => wgsl('conv2d_wino_in', inSrc, { include: [tilesSrc, ...oneD], defines: { M, ...storageDefines(T) }, blocks: (d) => ({ BODY: inputBody(d.M) }) });
+const outputKernel = (M: number, T: string) => wgsl('conv2d_wino_out', outSrc, {
+  include: [tilesSrc, ...oneD, epilogueSrc], defines: { M, ...storageDefines(T) }, blocks: (d: Record<string, any>) => ({ BODY: outputBody(d.M, d.S) }),
 });
 
 /**
  * The 3x3 correlation dst = src ⋆ g (+ bias) by F(m x m, 3 x 3), the one routine behind both
  * passes. src: (N, Cred, Hs, Ws); dst: (N, Cg, Hd, Wd), whose pixel (y, x) sums the source patch
  * starting at (y - oy, x - ox); w: the conv's (Cout, Cin, 3, 3) weights, read as g = w[c, r] when
- * `flip` is false (forward), else as g = w[r, c] turned by 180 degrees (input gradient).
+ * `flip` is false (forward), else as g = w[r, c] turned by 180 degrees (input gradient). src, w and
+ * dst (and res) are all f32 or all f16; the transformed operands and the GEMM stay f32.
  */
 function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape: number[], oy: number, ox: number, flip: boolean, m: number, act = 0,
   cache?: Map<string, Tensor>, res: Tensor | null = null): Tensor {
@@ -143,18 +144,18 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
   let u = cache?.get(ukey);
   if (!u) {
     u = Tensor.alloc([A2, Cred, cgPad]);
-    run1d(weightKernel(m, flip), { w, u }, { Cred, Cg, cgPad }, Cred * cgPad);
+    run1d(weightKernel(m, flip, w.dtype), { w, u }, { Cred, Cg, cgPad }, Cred * cgPad);
     cache?.set(ukey, keep(u));
   }
   const v = Tensor.alloc([1, A2 * Cred, 1, T4]);
-  run1d(inputKernel(m), { src, v },
+  run1d(inputKernel(m, src.dtype), { src, v },
     { C: Cred, H: Hs, W: Ws, tH, tW, T, T4, oy, ox, hasBias: 0, act: 0, hasRes: 0 }, Cred * T4);
   const mm = Tensor.alloc([1, A2 * Cg, 1, T4]);
   gemmCorrelate(v, u, null, mm, A2, Cred, Cg, cgPad, cv, forwardAxis(1, 1, 1, 0, 1), forwardAxis(T4, 1, 1, 0, 1), 1, 1, tm);
   v.dispose();
   if (!cache) u.dispose();
-  const dst = Tensor.alloc([N, Cg, Hd, Wd]);
-  run1d(outputKernel(m), { mm, bias: bias ?? mm, dst, res: res ?? mm },
+  const dst = Tensor.alloc([N, Cg, Hd, Wd], src.dtype);
+  run1d(outputKernel(m, src.dtype), { mm, bias: bias ?? mm, dst, res: res ?? mm },
     { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, oy: 0, ox: 0, hasBias: bias ? 1 : 0, act, hasRes: res ? 1 : 0 }, Cg * T);
   mm.dispose();
   return dst;

@@ -6,12 +6,12 @@
 // generated from B^T.
 // Params and the tile grid: winograd_tiles.wgsl.
 // src: (N, C, H, W), v: (a*a, C, T4)
-@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<{{T:f32}}>;
 @group(0) @binding(2) var<storage, read_write> v: array<f32>;
 
 fn at(plane: u32, r: i32, q: i32, ok: bool) -> f32 {
   let inside = ok && r >= 0 && q >= 0 && u32(r) < params.H && u32(q) < params.W;
-  return select(0.0, src[select(0u, (plane * params.H + u32(r)) * params.W + u32(q), inside)], inside);
+  return select(0.0, {{W(src[select(0u, (plane * params.H + u32(r)) * params.W + u32(q), inside)])}}, inside);
 }
 
 fn each(i: u32) {

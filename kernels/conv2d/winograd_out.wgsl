@@ -5,8 +5,8 @@
 // Params and the tile grid: winograd_tiles.wgsl; resid and actf: kernels/common/epilogue.wgsl.
 @group(0) @binding(1) var<storage, read> mm: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(4) var<storage, read> res: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<{{T:f32}}>;
+@group(0) @binding(4) var<storage, read> res: array<{{T:f32}}>;
 
 fn each(i: u32) {
   let t = i % params.T;

@@ -5,7 +5,7 @@
 // transform lines and the filter's base index ({{BASE}}) are generated (winograd.ts).
 // w: (Cout, Cin, 3, 3), u: (a*a, Cred, cgPad)
 struct Params { Cred: u32, Cg: u32, cgPad: u32, n: u32, stride: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
-@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(0) var<storage, read> w: array<{{T:f32}}>;
 @group(0) @binding(1) var<storage, read_write> u: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 

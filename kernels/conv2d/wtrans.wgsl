@@ -3,8 +3,8 @@
 // Input gradient (swap = 1): c = output channel, o = input channel of group g.
 // w: (groups*coutG, cinG, kh, kw), wt: (groups, kh, kw, Cred, cgPad)
 struct Params { groups: u32, Cred: u32, Cg: u32, cgPad: u32, kh: u32, kw: u32, swap: u32, n: u32, stride: u32 }
-@group(0) @binding(0) var<storage, read> w: array<f32>;
-@group(0) @binding(1) var<storage, read_write> wt: array<f32>;
+@group(0) @binding(0) var<storage, read> w: array<{{T:f32}}>;
+@group(0) @binding(1) var<storage, read_write> wt: array<{{T:f32}}>;
 @group(0) @binding(2) var<uniform> params: Params;
 
 fn each(i: u32) {
