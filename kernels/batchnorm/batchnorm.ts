@@ -3,6 +3,8 @@
  * training mode normalises with the batch mean and biased variance and updates the running stats in
  * place on the GPU (unbiased variance, `momentum`); inference mode uses the running stats. Backward
  * covers x, weight and bias in both modes (in inference mode it is a per-channel affine).
+ * x (and y, dx) may be f16: read and written as halves, every statistic and sum computed in f32;
+ * weight, bias, the running statistics and their gradients stay f32.
  */
 import partialSrc from './bn_partial.wgsl';
 import mergeSrc from './bn_merge.wgsl';
@@ -25,7 +27,7 @@ import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, type Kernel, launch1d } from '../../engine/core/runtime.ts';
-import { wgsl } from '../../engine/core/wgsl.ts';
+import { wgsl, applyDefine } from '../../engine/core/wgsl.ts';
 import { ShapeError, ThawError } from '../../engine/core/errors.ts';
 import { activationBackward } from '../elementwise/elementwise.ts';
 import { record } from '../../engine/core/tape.ts';
@@ -55,20 +57,34 @@ export interface BatchNormOptions {
 /** f32 or, when each channel's run of HW values splits into vec4s, vec4<f32> (4x fewer loads). */
 function vecWidth(HW: number): 1 | 4 { return HW % 4 === 0 ? 4 : 1; }
 
-/** What a per-channel kernel of load width W (vecWidth) and fused ACTIVATION is built from. */
-function vecBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none' }): Record<string, string> {
-  const T = d.W === 4 ? 'vec4<f32>' : 'f32', act = d.ACTIVATION;
+/** The defines of an x of `dtype`: HALF for f16 (stored as halves, computed and summed in f32). */
+const halfDefine = (dtype: string): { HALF?: boolean } => (dtype === 'f16' ? { HALF: true } : {});
+
+/**
+ * The compute type T of load width W, the stored type XT (T, or halves with HALF) and, with HALF,
+ * LD (widen a stored value to T) and STO (round a T to XT) for `{{LD(..)}}` / `{{STO(..)}}`.
+ */
+function storage(d: { W: 1 | 4; HALF?: boolean }): { T: string; XT: string; LD?: string; STO?: string } {
+  const T = d.W === 4 ? 'vec4<f32>' : 'f32';
+  if (!d.HALF) return { T, XT: T };
+  const XT = d.W === 4 ? 'vec4<f16>' : 'f16';
+  return { T, XT, LD: T, STO: XT };
+}
+
+/** What a per-channel kernel of load width W (vecWidth), storage (HALF) and fused ACTIVATION is built from. */
+function vecBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; HALF?: boolean }): Record<string, string> {
+  const s = storage(d), T = s.T, act = d.ACTIVATION;
   return {
-    T,
+    ...s,
     HSUM: d.W === 4 ? 'dot(v, vec4<f32>(1.0))' : 'v',
     SQ: d.W === 4 ? 'dot(d, d)' : 'd * d',
     // bn_apply: the activation of the output.
     ACT: act === 'relu' ? `select(v, ${T}(0.0), v < ${T}(0.0))` : act === 'relu6' ? `clamp(v, ${T}(0.0), ${T}(6.0))` : 'v',
     // bn_backward_partial: g masked by the activation's derivative, read from the output y.
-    MASK_DECL: act !== 'none' ? `@group(0) @binding(5) var<storage, read> y: array<${T}>;\n@group(0) @binding(6) var<storage, read_write> gm: array<${T}>;` : '',
+    MASK_DECL: act !== 'none' ? `@group(0) @binding(5) var<storage, read> y: array<${s.XT}>;\n@group(0) @binding(6) var<storage, read_write> gm: array<${s.XT}>;` : '',
     LOAD_G: act !== 'none'
-      ? `      let yv = y[base + j];\n      let gv = select(${T}(0.0), g[base + j], ${act === 'relu' ? `yv > ${T}(0.0)` : `(yv > ${T}(0.0)) & (yv < ${T}(6.0))`});\n      gm[base + j] = gv;`
-      : '      let gv = g[base + j];',
+      ? `      let yv = ${applyDefine(s.LD, 'y[base + j]')};\n      let gv = select(${T}(0.0), ${applyDefine(s.LD, 'g[base + j]')}, ${act === 'relu' ? `yv > ${T}(0.0)` : `(yv > ${T}(0.0)) & (yv < ${T}(6.0))`});\n      gm[base + j] = ${applyDefine(s.STO, 'gv')};`
+      : `      let gv = ${applyDefine(s.LD, 'g[base + j]')};`,
   };
 }
 
@@ -76,8 +92,8 @@ const VEC_INCLUDE: Record<string, string[]> = {
   bn_partial: [flatIndex, chunkSrc], bn_backward_partial: [flatIndex, chunkSrc], bn_apply: [flatIndex, each], bn_backward_dx: [flatIndex, each],
 };
 
-function vecKernel(name: string, src: string, w: 1 | 4, act: BnActivation | null = null): Kernel {
-  return wgsl(name, src, { include: VEC_INCLUDE[name], defines: { W: w, ACTIVATION: (act ?? 'none') as BnActivation | 'none' }, blocks: vecBlocks });
+function vecKernel(name: string, src: string, w: 1 | 4, act: BnActivation | null = null, dtype = 'f32'): Kernel {
+  return wgsl(name, src, { include: VEC_INCLUDE[name], defines: { W: w, ACTIVATION: (act ?? 'none') as BnActivation | 'none', ...halfDefine(dtype) }, blocks: vecBlocks });
 }
 
 /**
@@ -97,7 +113,7 @@ export function setBnOnePassMax(n: number): number {
 }
 
 /** bn_train's running-statistics and counter bindings and code. */
-function trainBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; RUNNING: number; COUNTER: number }): Record<string, string> {
+function trainBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; RUNNING: number; COUNTER: number; HALF?: boolean }): Record<string, string> {
   return {
     ...vecBlocks(d),
     RUNNING_DECL: [
@@ -116,20 +132,20 @@ function trainBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; RUNNING: 
 }
 
 /** bn_train_backward's dx and activation-mask bindings and code. */
-function trainBackBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; DX: number }): Record<string, string> {
-  const T = d.W === 4 ? 'vec4<f32>' : 'f32', act = d.ACTIVATION;
+function trainBackBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; DX: number; HALF?: boolean }): Record<string, string> {
+  const s = storage(d), T = s.T, act = d.ACTIVATION, ld = (e: string) => applyDefine(s.LD, e);
   return {
-    T,
+    ...s,
     HSUM: vecBlocks(d).HSUM,
-    DX_DECL: d.DX ? `@group(0) @binding(6) var<storage, read_write> dx: array<${T}>;` : '',
-    MASK_DECL: act !== 'none' ? `@group(0) @binding(7) var<storage, read> y: array<${T}>;` : '',
-    LOAD: act === 'none' ? 'return g[i];'
-      : `return select(${T}(0.0), g[i], ${act === 'relu' ? `y[i] > ${T}(0.0)` : `(y[i] > ${T}(0.0)) & (y[i] < ${T}(6.0))`});`,
+    DX_DECL: d.DX ? `@group(0) @binding(6) var<storage, read_write> dx: array<${s.XT}>;` : '',
+    MASK_DECL: act !== 'none' ? `@group(0) @binding(7) var<storage, read> y: array<${s.XT}>;` : '',
+    LOAD: act === 'none' ? `return ${ld('g[i]')};`
+      : `return select(${T}(0.0), ${ld('g[i]')}, ${act === 'relu' ? `${ld('y[i]')} > ${T}(0.0)` : `(${ld('y[i]')} > ${T}(0.0)) & (${ld('y[i]')} < ${T}(6.0))`});`,
     DX_PASS: d.DX ? [
       '  for (var e = t; e < total; e += TEAM) {',
       '    let i = elem(c, e);',
-      '    let xhat = (x[i] - st.x) * st.y;',
-      '    dx[i] = weight[c] * st.y * (grad_at(i) - sg / params.M - xhat * (sgx / params.M));',
+      `    let xhat = (${ld('x[i]')} - st.x) * st.y;`,
+      `    dx[i] = ${applyDefine(s.STO, 'weight[c] * st.y * (grad_at(i) - sg / params.M - xhat * (sgx / params.M))')};`,
       '  }',
     ].join('\n') : '',
   };
@@ -145,9 +161,9 @@ function batchNormOnePass(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const rt = runtime(), M = N * HW, W = vecWidth(HW), HWv = HW / W, ACTIVATION = (act ?? 'none') as BnActivation | 'none';
   const team = teamFor(N * HWv), groups = teamGroups(C, team);
   const w = weight ?? full([C], 1), b = bias ?? full([C], 0);
-  const stats = Tensor.alloc([C, 2]), out = Tensor.alloc(x.shape);
-  const RUNNING = runningMean ? 1 : 0, COUNTER = counter ? 1 : 0;
-  rt.run(wgsl('bn_train', trainSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, SUM_T: 'f32', W, ACTIVATION, RUNNING, COUNTER }, blocks: trainBlocks }),
+  const stats = Tensor.alloc([C, 2]), out = Tensor.alloc(x.shape, x.dtype);
+  const RUNNING = runningMean ? 1 : 0, COUNTER = counter ? 1 : 0, HALF = halfDefine(x.dtype);
+  rt.run(wgsl('bn_train', trainSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, SUM_T: 'f32', W, ACTIVATION, RUNNING, COUNTER, ...HALF }, blocks: trainBlocks }),
     { x, out, stats, weight: w, shift: b, ...(RUNNING ? { runningMean: runningMean!, runningVar: runningVar! } : {}), ...(COUNTER ? { count: counter! } : {}) },
     { rows: C, N, C, HWv, eps, momentum, unbias: M / (M - 1) }, groups);
   if (!bias) b.dispose();
@@ -156,8 +172,9 @@ function batchNormOnePass(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     const needW = !!weight && needs[1], needB = !!bias && needs[weight ? 2 : 1];
     if (!needs[0] && !needW && !needB) return inputs.map(() => null);
     const sumG = Tensor.alloc([C]), sumGXhat = Tensor.alloc([C]);
-    const dx = needs[0] ? Tensor.alloc(x.shape) : null;
-    rt.run(wgsl('bn_train_backward', trainBackSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, SUM_T: 'vec2<f32>', W, ACTIVATION, DX: dx ? 1 : 0 }, blocks: trainBackBlocks }),
+    checkGrad(gOut, x);
+    const dx = needs[0] ? Tensor.alloc(x.shape, x.dtype) : null;
+    rt.run(wgsl('bn_train_backward', trainBackSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, SUM_T: 'vec2<f32>', W, ACTIVATION, DX: dx ? 1 : 0, ...HALF }, blocks: trainBackBlocks }),
       { g: gOut, x: sx, stats: sStats, weight: sW, sumG, sumGXhat, ...(dx ? { dx } : {}), ...(act ? { y: sY } : {}) }, { rows: C, N, C, HWv, M }, groups);
     const grads: (Tensor | null)[] = [dx];
     if (weight) grads.push(needW ? sumGXhat : null);
@@ -184,6 +201,11 @@ export function bnChunks(N: number, C: number, HW: number): { K: number; nPer: n
   return { K: Math.ceil(N / nPer), nPer };
 }
 
+/** Refuses an output gradient whose dtype is not x's. */
+function checkGrad(g: Tensor, x: Tensor): void {
+  if (g.dtype !== x.dtype) throw new ShapeError(`batchNorm2d backward: the output gradient has dtype ${g.dtype} and argument 'x' ${x.dtype}; cast() it to ${x.dtype}`);
+}
+
 function checkVec(name: string, t: Tensor | null, C: number): void {
   if (t && (t.size !== C || t.dtype !== 'f32')) {
     throw new ShapeError(`batchNorm2d: argument '${name}' has shape ${shapeStr(t.shape)} ${t.dtype}, expected [${C}] f32 (one per channel)`);
@@ -195,10 +217,10 @@ function checkVec(name: string, t: Tensor | null, C: number): void {
  * the mean is large against the spread (folding it into the shift would cancel in f32).
  */
 function channelAffine(x: Tensor, center: Tensor, scale: Tensor, shift: Tensor, C: number, HW: number, act: BnActivation | null = null): Tensor {
-  const out = Tensor.alloc(x.shape);
+  const out = Tensor.alloc(x.shape, x.dtype);
   const w = vecWidth(HW);
   const { groups, stride } = launch1d(x.size / w);
-  runtime().run(vecKernel('bn_apply', applySrc, w, act), { x, center, scale, shift, out }, { n: x.size / w, stride, C, HWv: HW / w }, groups);
+  runtime().run(vecKernel('bn_apply', applySrc, w, act, x.dtype), { x, center, scale, shift, out }, { n: x.size / w, stride, C, HWv: HW / w }, groups);
   return out;
 }
 
@@ -209,7 +231,7 @@ function channelAffine(x: Tensor, center: Tensor, scale: Tensor, shift: Tensor, 
  */
 export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null,
   opts: BatchNormOptions = {}): Tensor {
-  if (x.rank < 2 || x.dtype !== 'f32') throw new ShapeError(`batchNorm2d: argument 'x' has shape ${shapeStr(x.shape)} ${x.dtype}, expected (N, C, ...) f32`);
+  if (x.rank < 2 || (x.dtype !== 'f32' && x.dtype !== 'f16')) throw new ShapeError(`batchNorm2d: argument 'x' has shape ${shapeStr(x.shape)} ${x.dtype}, expected (N, C, ...) f32 or f16`);
   const training = opts.training ?? false, momentum = opts.momentum ?? 0.1, eps = opts.eps ?? 1e-5;
   if (!(eps > 0)) throw new ThawError('argument', `batchNorm2d: eps must be positive, got ${eps}`);
   if (!(momentum >= 0 && momentum <= 1)) throw new ThawError('argument', `batchNorm2d: momentum must be in [0, 1], got ${momentum}`);
@@ -236,7 +258,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     const { K, nPer } = bnChunks(N, C, HW), vw = vecWidth(HW);
     const part = Tensor.alloc([C, K, 2]);
     const l = launch1d(C * K);
-    rt.run(vecKernel('bn_partial', partialSrc, vw), { x, part }, { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
+    rt.run(vecKernel('bn_partial', partialSrc, vw, null, x.dtype), { x, part }, { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
     rt.run(wgsl('bn_merge', mergeSrc, { include: [channelSrc, statsSrc] }), { part, mean, invstd, variance, weight: w, scale }, { N, C, HW, K, nPer, eps }, cg);
     part.dispose();
     if (training && runningMean && runningVar) {
@@ -261,14 +283,15 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     const needW = !!weight && needs[1], needB = !!bias && needs[weight ? 2 : 1];
     let sumG: Tensor | null = null, sumGXhat: Tensor | null = null;
     // With an activation, g is the masked gradient: written by the backward sums when they run.
+    checkGrad(gOut, x);
     let g = gOut, masked: Tensor | null = null;
     if (needW || needB || (needs[0] && useBatch)) {
       sumG = Tensor.alloc([C]); sumGXhat = Tensor.alloc([C]);
       const { K, nPer } = bnChunks(N, C, HW), vw = vecWidth(HW);
       const part = Tensor.alloc([C, K, 2]);
       const l = launch1d(C * K);
-      if (act) masked = g = Tensor.alloc(x.shape);
-      rt.run(vecKernel('bn_backward_partial', backPartialSrc, vw, act), act ? { g: gOut, x: sx, mean: sMean, part, y: sY, gm: masked! } : { g, x: sx, mean: sMean, part },
+      if (act) masked = g = Tensor.alloc(x.shape, x.dtype);
+      rt.run(vecKernel('bn_backward_partial', backPartialSrc, vw, act, x.dtype), act ? { g: gOut, x: sx, mean: sMean, part, y: sY, gm: masked! } : { g, x: sx, mean: sMean, part },
         { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
       rt.run(wgsl('bn_backward_merge', backMergeSrc, { include: [channelSrc] }), { part, invstd: sInv, sumG, sumGXhat }, { C, K }, cg);
       part.dispose();
@@ -277,10 +300,10 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     }
     let dx: Tensor | null = null;
     if (needs[0] && useBatch) {
-      dx = Tensor.alloc(x.shape);
+      dx = Tensor.alloc(x.shape, x.dtype);
       const vw = vecWidth(HW);
       const { groups, stride } = launch1d(x.size / vw);
-      rt.run(vecKernel('bn_backward_dx', backDxSrc, vw),
+      rt.run(vecKernel('bn_backward_dx', backDxSrc, vw, null, x.dtype),
         { g, x: sx, mean: sMean, invstd: sInv, weight: sW, sumG: sumG!, sumGXhat: sumGXhat!, dx }, { n: x.size / vw, stride, C, HWv: HW / vw, M }, groups);
     } else if (needs[0]) {
       const zero = full([C], 0);

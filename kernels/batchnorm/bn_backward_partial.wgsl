@@ -3,8 +3,8 @@
 // y, and the masked gradient is written to gm for the dx kernel (each element is visited once).
 // Included: flat_index.wgsl, bn_chunk.wgsl.
 // g, x: (N, C, HW / W) of {{T}}, mean: (C), part: (C, K) of (sum g, sum g * (x - mean)); y, gm: like g
-@group(0) @binding(0) var<storage, read> g: array<{{T}}>;
-@group(0) @binding(1) var<storage, read> x: array<{{T}}>;
+@group(0) @binding(0) var<storage, read> g: array<{{XT}}>;
+@group(0) @binding(1) var<storage, read> x: array<{{XT}}>;
 @group(0) @binding(2) var<storage, read> mean: array<f32>;
 @group(0) @binding(3) var<storage, read_write> part: array<vec2<f32>>;
 @group(0) @binding(4) var<uniform> params: Params;
@@ -23,7 +23,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var j = 0u; j < params.HWv; j++) {
 {{LOAD_G}}
       sg += hsum(gv);
-      sgx += hsum(gv * (x[base + j] - m));
+      sgx += hsum(gv * ({{LD(x[base + j])}} - m));
     }
   }
   part[t] = vec2<f32>(sg, sgx);

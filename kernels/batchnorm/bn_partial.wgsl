@@ -3,7 +3,7 @@
 // chunk's first value, so neither pass loses the spread to a large mean).
 // Included: flat_index.wgsl, bn_chunk.wgsl.
 // x: (N, C, HW / W) of {{T}}, part: (C, K) of (mean, M2)
-@group(0) @binding(0) var<storage, read> x: array<{{T}}>;
+@group(0) @binding(0) var<storage, read> x: array<{{XT}}>;
 @group(0) @binding(1) var<storage, read_write> part: array<vec2<f32>>;
 @group(0) @binding(2) var<uniform> params: Params;
 
@@ -15,18 +15,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (t >= params.C * params.K) { return; }
   let ch = chunk_of(t);
   let c = ch.x;
-  let pivot = hsum(x[(ch.y * params.C + c) * params.HWv]) / f32({{W}});
+  let pivot = hsum({{LD(x[(ch.y * params.C + c) * params.HWv])}}) / f32({{W}});
   var acc = 0.0;
   for (var n = ch.y; n < ch.z; n++) {
     let base = (n * params.C + c) * params.HWv;
-    for (var j = 0u; j < params.HWv; j++) { acc += hsum(x[base + j] - pivot); }
+    for (var j = 0u; j < params.HWv; j++) { acc += hsum({{LD(x[base + j])}} - pivot); }
   }
   let count = f32((ch.z - ch.y) * params.HWv * {{W}}u);
   let m = pivot + acc / count;
   var m2 = 0.0;
   for (var n = ch.y; n < ch.z; n++) {
     let base = (n * params.C + c) * params.HWv;
-    for (var j = 0u; j < params.HWv; j++) { m2 += sq(x[base + j] - m); }
+    for (var j = 0u; j < params.HWv; j++) { m2 += sq({{LD(x[base + j])}} - m); }
   }
   part[t] = vec2<f32>(m, m2);
 }

@@ -9,8 +9,8 @@
 // x: (N, C, HW / W) of {{T}}, out: like x, stats: (C) of (mean, invstd), weight, shift: (C);
 // runningMean, runningVar: (C), count: (1) i32
 struct Params { rows: u32, N: u32, C: u32, HWv: u32, eps: f32, momentum: f32, unbias: f32 }
-@group(0) @binding(0) var<storage, read> x: array<{{T}}>;
-@group(0) @binding(1) var<storage, read_write> out: array<{{T}}>;
+@group(0) @binding(0) var<storage, read> x: array<{{XT}}>;
+@group(0) @binding(1) var<storage, read_write> out: array<{{XT}}>;
 @group(0) @binding(2) var<storage, read_write> stats: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read> weight: array<f32>;
 @group(0) @binding(4) var<storage, read> shift: array<f32>;
@@ -29,13 +29,13 @@ fn row_main(c: u32, t: u32, lid: u32, valid: bool) {
   var pivot = 0.0;
   var acc = 0.0;
   if (valid) {
-    pivot = hsum(x[c * params.HWv]) / f32({{W}});
-    for (var e = t; e < total; e += TEAM) { acc += hsum(x[elem(c, e)] - pivot); }
+    pivot = hsum({{LD(x[c * params.HWv])}}) / f32({{W}});
+    for (var e = t; e < total; e += TEAM) { acc += hsum({{LD(x[elem(c, e)])}} - pivot); }
   }
   let m = pivot + team_sum(acc, lid, t) / nvals;
   workgroupBarrier();
   var m2 = 0.0;
-  if (valid) { for (var e = t; e < total; e += TEAM) { m2 += sq(x[elem(c, e)] - m); } }
+  if (valid) { for (var e = t; e < total; e += TEAM) { m2 += sq({{LD(x[elem(c, e)])}} - m); } }
   let v = team_sum(m2, lid, t) / nvals;
   if (!valid) { return; }
   let is = inverseSqrt(v + params.eps);
@@ -45,5 +45,5 @@ fn row_main(c: u32, t: u32, lid: u32, valid: bool) {
   }
   let s = weight[c] * is;
   let b = shift[c];
-  for (var e = t; e < total; e += TEAM) { let i = elem(c, e); out[i] = act((x[i] - m) * s + b); }
+  for (var e = t; e < total; e += TEAM) { let i = elem(c, e); out[i] = {{STO(act(({{LD(x[i])}} - m) * s + b))}}; }
 }

@@ -7,8 +7,8 @@
 // Included: team.wgsl, team_sum.wgsl (vec2<f32>).
 // g, x: (N, C, HW / W) of {{T}}, stats: (C) of (mean, invstd), weight, sumG, sumGXhat: (C), dx, y: like x
 struct Params { rows: u32, N: u32, C: u32, HWv: u32, M: f32 }
-@group(0) @binding(0) var<storage, read> g: array<{{T}}>;
-@group(0) @binding(1) var<storage, read> x: array<{{T}}>;
+@group(0) @binding(0) var<storage, read> g: array<{{XT}}>;
+@group(0) @binding(1) var<storage, read> x: array<{{XT}}>;
 @group(0) @binding(2) var<storage, read> stats: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read> weight: array<f32>;
 @group(0) @binding(4) var<storage, read_write> sumG: array<f32>;
@@ -30,7 +30,7 @@ fn row_main(c: u32, t: u32, lid: u32, valid: bool) {
     for (var e = t; e < total; e += TEAM) {
       let i = elem(c, e);
       let gv = grad_at(i);
-      s += vec2<f32>(hsum(gv), hsum(gv * (x[i] - st.x)));
+      s += vec2<f32>(hsum(gv), hsum(gv * ({{LD(x[i])}} - st.x)));
     }
   }
   let tot = team_sum(s, lid, t);

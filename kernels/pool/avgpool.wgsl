@@ -2,8 +2,8 @@
 // count_include_pad the window clipped to the padded input (H + padB), else the in-image count.
 // x: (P, H, W) with P = N*C, out: (P, OH, OW)
 // Included: flat_index.wgsl, each.wgsl, plane.wgsl, params.wgsl, avgpool_window.wgsl.
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<{{T:f32}}>;
+@group(0) @binding(1) var<storage, read_write> out: array<{{T:f32}}>;
 @group(0) @binding(2) var<uniform> params: Params;
 
 fn each(i: u32) {
@@ -12,7 +12,7 @@ fn each(i: u32) {
   let w = window(o.y, o.x);
   var acc = 0.0;
   for (var ih = w.x; ih < w.y; ih++) {
-    for (var iw = w.z; iw < w.w; iw++) { acc += x[o.base + u32(ih * W + iw)]; }
+    for (var iw = w.z; iw < w.w; iw++) { acc += {{W(x[o.base + u32(ih * W + iw)])}}; }
   }
-  out[i] = acc / divisor(o.y, o.x);
+  out[i] = {{S(acc / divisor(o.y, o.x))}};
 }

@@ -1,8 +1,8 @@
 // Average pooling backward as a gather: each input element sums g / divisor over the windows that
 // cover it. g: (P, OH, OW), dx: (P, H, W)
 // Included: flat_index.wgsl, each.wgsl, plane.wgsl, params.wgsl, avgpool_window.wgsl.
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(0) var<storage, read> g: array<{{T:f32}}>;
+@group(0) @binding(1) var<storage, read_write> dx: array<{{T:f32}}>;
 @group(0) @binding(2) var<uniform> params: Params;
 
 fn each(i: u32) {
@@ -16,8 +16,8 @@ fn each(i: u32) {
     for (var kw = 0; kw < params.kW; kw++) {
       let ow = tap_out(q.x, kw, params.padL, 1, params.sW, OW);
       if (ow < 0) { continue; }
-      acc += g[q.base + u32(oh * OW + ow)] / divisor(oh, ow);
+      acc += {{W(g[q.base + u32(oh * OW + ow)])}} / divisor(oh, ow);
     }
   }
-  dx[i] = acc;
+  dx[i] = {{S(acc)}};
 }

@@ -2,8 +2,8 @@
 // input plane (PyTorch's convention); ties keep the first element in scan order; pads never win.
 // x: (P, H, W) with P = N*C, out: (P, OH, OW), indices: (P, OH, OW) i32
 // Included: flat_index.wgsl, each.wgsl, plane.wgsl, params.wgsl.
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<{{T:f32}}>;
+@group(0) @binding(1) var<storage, read_write> out: array<{{T:f32}}>;
 @group(0) @binding(2) var<storage, read_write> indices: array<i32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
@@ -21,13 +21,13 @@ fn each(i: u32) {
     for (var kw = 0; kw < params.kW; kw++) {
       let iw = w0 + kw * params.dW;
       if (iw < 0 || iw >= W) { continue; }
-      let v = x[o.base + u32(ih * W + iw)];
+      let v = {{W(x[o.base + u32(ih * W + iw)])}};
       if (idx < 0 || v > best) {
         best = v;
         idx = ih * W + iw;
       }
     }
   }
-  out[i] = best;
+  out[i] = {{S(best)}};
   indices[i] = idx;
 }

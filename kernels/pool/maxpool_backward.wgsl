@@ -2,9 +2,9 @@
 // gradients of the windows that cover it and chose it as their argmax.
 // g: (P, OH, OW), indices: (P, OH, OW) i32, dx: (P, H, W)
 // Included: flat_index.wgsl, each.wgsl, plane.wgsl, params.wgsl.
-@group(0) @binding(0) var<storage, read> g: array<f32>;
+@group(0) @binding(0) var<storage, read> g: array<{{T:f32}}>;
 @group(0) @binding(1) var<storage, read> indices: array<i32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<{{T:f32}}>;
 @group(0) @binding(3) var<uniform> params: Params;
 
 fn each(i: u32) {
@@ -21,8 +21,8 @@ fn each(i: u32) {
       let ow = tap_out(q.x, kw, params.padL, params.dW, params.sW, OW);
       if (ow < 0) { continue; }
       let o = q.base + u32(oh * OW + ow);
-      if (indices[o] == me) { acc += g[o]; }
+      if (indices[o] == me) { acc += {{W(g[o])}}; }
     }
   }
-  dx[i] = acc;
+  dx[i] = {{S(acc)}};
 }

@@ -13,12 +13,13 @@ import avgSrc from './avgpool.wgsl';
 import avgWindowSrc from './avgpool_window.wgsl';
 import avgBackSrc from './avgpool_backward.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
-import { wgsl } from '../../engine/core/wgsl.ts';
+import { wgsl, storageDefines } from '../../engine/core/wgsl.ts';
 import { runtime, launch1d } from '../../engine/core/runtime.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mean } from '../reduce/reduce.ts';
 import { resolvePadding, type Padding2d, type Pad4 } from '../pad/pad.ts';
 import { record } from '../../engine/core/tape.ts';
+import { reshape } from '../../engine/core/shape.ts';
 
 type Pair = number | readonly [number, number];
 
@@ -84,21 +85,28 @@ function uniforms(g: PoolGeometry, n: number, stride: number, countIncludePad: b
 
 
 function checkX(op: string, x: Tensor): void {
-  if (x.dtype !== 'f32') throw new ShapeError(`${op}: argument 'x' has dtype ${x.dtype}, expected f32`);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`${op}: argument 'x' has dtype ${x.dtype}, expected f32 or f16`);
+}
+
+/** Refuses an output gradient whose dtype is not the input's. */
+function checkGrad(op: string, g: Tensor, x: Tensor): void {
+  if (g.dtype !== x.dtype) throw new ShapeError(`${op} backward: the output gradient has dtype ${g.dtype} and argument 'x' ${x.dtype}; cast() it to ${x.dtype}`);
 }
 
 /** Max pooling that also returns the argmax (i32, flat index ih*W + iw within each input plane, as PyTorch). */
 export function maxPool2dWithIndices(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): { out: Tensor; indices: Tensor } {
   checkX('maxPool2d', x);
   const g = poolGeometry('maxPool2d', x.shape, kernel, opts);
-  const out = Tensor.alloc([g.N, g.C, g.OH, g.OW]);
+  const T = storageDefines(x.dtype);
+  const out = Tensor.alloc([g.N, g.C, g.OH, g.OW], x.dtype);
   const indices = Tensor.alloc(out.shape, 'i32');
   const { groups, stride } = launch1d(out.size);
-  runtime().run(wgsl('maxpool2d', maxSrc, { include: [flatIndex, each, plane, paramsSrc] }), { x, out, indices }, uniforms(g, out.size, stride, false), groups);
+  runtime().run(wgsl('maxpool2d', maxSrc, { include: [flatIndex, each, plane, paramsSrc], defines: T }), { x, out, indices }, uniforms(g, out.size, stride, false), groups);
   record('maxPool2d', [x], out, (gr, _needs, [idx]) => {
-    const dx = Tensor.alloc(x.shape);
+    checkGrad('maxPool2d', gr, x);
+    const dx = Tensor.alloc(x.shape, x.dtype);
     const l = launch1d(dx.size);
-    runtime().run(wgsl('maxpool2d_backward', maxBackSrc, { include: [flatIndex, each, plane, paramsSrc] }), { g: gr, indices: idx, dx },
+    runtime().run(wgsl('maxpool2d_backward', maxBackSrc, { include: [flatIndex, each, plane, paramsSrc], defines: T }), { g: gr, indices: idx, dx },
       uniforms(g, dx.size, l.stride, false), l.groups);
     return [dx];
   }, [indices]);
@@ -120,20 +128,30 @@ export function avgPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Te
   }
   const g = poolGeometry('avgPool2d', x.shape, kernel, { ...opts, dilation: 1 });
   const cip = opts.countIncludePad ?? opts.padding !== 'same';
-  const out = Tensor.alloc([g.N, g.C, g.OH, g.OW]);
+  const T = storageDefines(x.dtype);
+  const out = Tensor.alloc([g.N, g.C, g.OH, g.OW], x.dtype);
   const { groups, stride } = launch1d(out.size);
-  runtime().run(wgsl('avgpool2d', avgSrc, { include: [flatIndex, each, plane, paramsSrc, avgWindowSrc] }), { x, out }, uniforms(g, out.size, stride, cip), groups);
+  runtime().run(wgsl('avgpool2d', avgSrc, { include: [flatIndex, each, plane, paramsSrc, avgWindowSrc], defines: T }), { x, out }, uniforms(g, out.size, stride, cip), groups);
   return record('avgPool2d', [x], out, (gr) => {
-    const dx = Tensor.alloc(x.shape);
+    checkGrad('avgPool2d', gr, x);
+    const dx = Tensor.alloc(x.shape, x.dtype);
     const l = launch1d(dx.size);
-    runtime().run(wgsl('avgpool2d_backward', avgBackSrc, { include: [flatIndex, each, plane, paramsSrc, avgWindowSrc] }), { g: gr, dx },
+    runtime().run(wgsl('avgpool2d_backward', avgBackSrc, { include: [flatIndex, each, plane, paramsSrc, avgWindowSrc], defines: T }), { g: gr, dx },
       uniforms(g, dx.size, l.stride, cip), l.groups);
     return [dx];
   });
 }
 
-/** Mean over H and W: (N, C, H, W) → (N, C), or (N, C, 1, 1) with `keepdims` (AdaptiveAvgPool2d(1)). */
+/**
+ * Mean over H and W: (N, C, H, W) → (N, C), or (N, C, 1, 1) with `keepdims` (AdaptiveAvgPool2d(1)).
+ * f16 runs as one H x W average pool (summed in f32), the reduction kernels being f32 only.
+ */
 export function globalAvgPool2d(x: Tensor, keepdims = false): Tensor {
   if (x.rank !== 4) throw new ShapeError(`globalAvgPool2d: argument 'x' has shape ${shapeStr(x.shape)}, expected rank 4 (N, C, H, W)`);
-  return mean(x, [2, 3], keepdims);
+  if (x.dtype !== 'f16') return mean(x, [2, 3], keepdims);
+  const y = avgPool2d(x, [x.shape[2], x.shape[3]]);
+  if (keepdims) return y;
+  const out = reshape(y, [x.shape[0], x.shape[1]]);
+  y.dispose();
+  return out;
 }

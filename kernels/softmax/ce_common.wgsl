@@ -1,6 +1,6 @@
 // Shared by cross_entropy.wgsl and cross_entropy_backward.wgsl (bindings 0-1; the kernel's Params
 // have len = C, ignoreIndex and nanBits). logits: (N, C), labels: (N) i32
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(0) var<storage, read> logits: array<{{T:f32}}>;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
 
 // Whether label y is a class, in [0, C), and not ignoreIndex.

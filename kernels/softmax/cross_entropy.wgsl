@@ -15,7 +15,7 @@ fn row_main(row: u32, t: u32, lid: u32, valid: bool) {
   let base = row * params.len;
   var a = LSE_INIT;
   if (valid) {
-    for (var k = t; k < params.len; k += TEAM) { a = lse_push(a, logits[base + k]); }
+    for (var k = t; k < params.len; k += TEAM) { a = lse_push(a, {{W(logits[base + k])}}); }
   }
   let tot = team_lse(a, lid, t);
   if (!valid || t != 0u) { return; }
@@ -26,6 +26,6 @@ fn row_main(row: u32, t: u32, lid: u32, valid: bool) {
     rowLoss[row] = not_class(y);
   } else {
     let c = f32(params.len);
-    rowLoss[row] = l - (1.0 - params.eps) * logits[base + u32(y)] - params.eps / c * tot.z;
+    rowLoss[row] = l - (1.0 - params.eps) * {{W(logits[base + u32(y)])}} - params.eps / c * tot.z;
   }
 }

@@ -8,21 +8,21 @@ struct Params { n: u32, stride: u32, len: u32, ignoreIndex: i32, eps: f32, nanBi
 @group(0) @binding(2) var<storage, read> lse: array<f32>;
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<storage, read> count: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dlogits: array<{{T:f32}}>;
 @group(0) @binding(6) var<uniform> params: Params;
 
 fn each(e: u32) {
   let i = e / params.len;
   let c = e % params.len;
   let y = labels[i];
-  if (!is_class(y)) { dlogits[e] = not_class(y); return; }
+  if (!is_class(y)) { dlogits[e] = {{S(not_class(y))}}; return; }
   var scale: f32;
   switch ({{MODE}}u) {
     case 0u: { scale = g[i]; }
     case 1u: { scale = g[0]; }
     default: { scale = g[0] / count[0]; }
   }
-  let p = exp(logits[e] - lse[i]);
+  let p = exp({{W(logits[e])}} - lse[i]);
   let tgt = select(0.0, 1.0 - params.eps, u32(y) == c) + params.eps / f32(params.len);
-  dlogits[e] = scale * (p - tgt);
+  dlogits[e] = {{S(scale * (p - tgt))}};
 }

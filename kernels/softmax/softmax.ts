@@ -19,7 +19,7 @@ import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
-import { wgsl } from '../../engine/core/wgsl.ts';
+import { wgsl, storageDefines } from '../../engine/core/wgsl.ts';
 import { teamFor, teamGroups as rowGroups } from '../common/team.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
@@ -41,7 +41,7 @@ function rowView(shape: Shape, axis: number): { outer: number; len: number; inne
 
 function softmaxImpl(x: Tensor, axis: number, log: boolean): Tensor {
   const op = log ? 'logSoftmax' : 'softmax';
-  if (x.dtype !== 'f32') throw new ShapeError(`${op}: argument 'x' has dtype ${x.dtype}, expected f32`);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`${op}: argument 'x' has dtype ${x.dtype}, expected f32 or f16`);
   if (x.rank === 0) throw new ShapeError(`${op}: argument 'x' is a scalar, expected rank >= 1`);
   const ax = normAxis(op, x.rank, axis);
   void x.buffer; // a disposed input throws here, before anything is allocated
@@ -50,13 +50,16 @@ function softmaxImpl(x: Tensor, axis: number, log: boolean): Tensor {
   const team = teamFor(len);
   const params = { rows, len, inner };
   // x: (outer, len, inner), out: (outer, len, inner)
-  const out = Tensor.alloc(x.shape);
-  runtime().run(wgsl('softmax', softmaxSrc, { include: [teamSrc, onlineSrc, rowsSrc], defines: { TEAM: team, LOG: log } }),
+  // f16: read and written as halves, computed in f32.
+  const T = storageDefines(x.dtype);
+  const out = Tensor.alloc(x.shape, x.dtype);
+  runtime().run(wgsl('softmax', softmaxSrc, { include: [teamSrc, onlineSrc, rowsSrc], defines: { TEAM: team, LOG: log, ...T } }),
     { x, out }, params, rowGroups(rows, team));
   return record(op, [x], out, (g, _needs, [y]) => {
+    if (g.dtype !== x.dtype) throw new ShapeError(`${op} backward: the output gradient has dtype ${g.dtype} and argument 'x' ${x.dtype}; cast() it to ${x.dtype}`);
     // y, g, dx: (outer, len, inner)
-    const dx = Tensor.alloc(x.shape);
-    runtime().run(wgsl('softmax_backward', softmaxBackSrc, { include: [teamSrc, teamSumSrc, rowsSrc], defines: { TEAM: team, LOG: log, SUM_T: 'f32' } }),
+    const dx = Tensor.alloc(x.shape, x.dtype);
+    runtime().run(wgsl('softmax_backward', softmaxBackSrc, { include: [teamSrc, teamSumSrc, rowsSrc], defines: { TEAM: team, LOG: log, SUM_T: 'f32', ...T } }),
       { y, g, dx }, params, rowGroups(rows, team));
     return [dx];
   }, [out]);
@@ -93,7 +96,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
   if (!(reduction in MODE)) throw new ShapeError(`crossEntropy: reduction '${reduction}' is not one of 'mean', 'sum', 'none'`);
   if (!(eps >= 0 && eps <= 1)) throw new ShapeError(`crossEntropy: labelSmoothing ${eps} is outside [0, 1]`);
   if (!Number.isInteger(ignoreIndex)) throw new ShapeError(`crossEntropy: ignoreIndex ${ignoreIndex} is not an integer`);
-  if (logits.dtype !== 'f32' || logits.rank !== 2) throw new ShapeError(`crossEntropy: argument 'logits' has ${logits.dtype} shape ${shapeStr(logits.shape)}, expected f32 (N, C)`);
+  if ((logits.dtype !== 'f32' && logits.dtype !== 'f16') || logits.rank !== 2) throw new ShapeError(`crossEntropy: argument 'logits' has ${logits.dtype} shape ${shapeStr(logits.shape)}, expected f32 or f16 (N, C)`);
   const [N, C] = logits.shape;
   if (labels.dtype !== 'i32' || labels.rank !== 1 || labels.shape[0] !== N) {
     throw new ShapeError(`crossEntropy: argument 'labels' has ${labels.dtype} shape ${shapeStr(labels.shape)}, expected i32 [${N}]`);
@@ -104,7 +107,9 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
   // logits: (N, C), labels: (N), rowLoss: (N), lse: (N)
   const rowLoss = Tensor.alloc([N]);
   const lse = Tensor.alloc([N]);
-  runtime().run(wgsl('cross_entropy', ceSrc, { include: [ceCommonSrc, teamSrc, onlineSrc], defines: { TEAM: team } }),
+  // f16 logits are read as halves; the loss and lse are f32, dlogits has the logits' dtype.
+  const T = storageDefines(logits.dtype);
+  runtime().run(wgsl('cross_entropy', ceSrc, { include: [ceCommonSrc, teamSrc, onlineSrc], defines: { TEAM: team, ...T } }),
     { logits, labels, rowLoss, lse }, { rows: N, len: C, ignoreIndex, eps, nanBits: NAN_BITS }, rowGroups(N, team));
   let out = rowLoss;
   let count: Tensor | null = null;
@@ -119,9 +124,9 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
   const mode = MODE[reduction];
   const result = record('crossEntropy', [logits, labels], out, (g, _needs, [sl, sy, slse, scount]) => {
     // dlogits: (N, C); g: (N) for 'none', (1) otherwise
-    const dlogits = Tensor.alloc(logits.shape);
+    const dlogits = Tensor.alloc(logits.shape, logits.dtype);
     const [gx, gy] = grid(Math.ceil(N * C / 64));
-    runtime().run(wgsl('cross_entropy_backward', ceBackSrc, { include: [ceCommonSrc, flatIndex, each], defines: { MODE: mode } }),
+    runtime().run(wgsl('cross_entropy_backward', ceBackSrc, { include: [ceCommonSrc, flatIndex, each], defines: { MODE: mode, ...T } }),
       { logits: sl, labels: sy, lse: slse, g, count: scount ?? slse, dlogits },
       { n: N * C, stride: gx * 64, len: C, ignoreIndex, eps, nanBits: NAN_BITS }, [gx, gy]);
     return [dlogits, null];

@@ -4,15 +4,15 @@
 // its elements. LOG selects log-softmax.
 // Included: team.wgsl, online.wgsl, rows.wgsl.
 // x: (outer, len, inner), out: (outer, len, inner)
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<{{T:f32}}>;
+@group(0) @binding(1) var<storage, read_write> out: array<{{T:f32}}>;
 @group(0) @binding(2) var<uniform> params: Params;
 
 fn row_main(row: u32, t: u32, lid: u32, valid: bool) {
   let base = row_base(row);
   var a = LSE_INIT;
   if (valid) {
-    for (var k = t; k < params.len; k += TEAM) { a = lse_push(a, x[base + k * params.inner]); }
+    for (var k = t; k < params.len; k += TEAM) { a = lse_push(a, {{W(x[base + k * params.inner])}}); }
   }
   let tot = team_lse(a, lid, t);
   let M = tot.x;
@@ -22,6 +22,6 @@ fn row_main(row: u32, t: u32, lid: u32, valid: bool) {
   let inv = 1.0 / S;
   for (var k = t; k < params.len; k += TEAM) {
     let i = base + k * params.inner;
-    if ({{LOG}}) { out[i] = x[i] - M - logS; } else { out[i] = exp(x[i] - M) * inv; }
+    if ({{LOG}}) { out[i] = {{S({{W(x[i])}} - M - logS)}}; } else { out[i] = {{S(exp({{W(x[i])}} - M) * inv)}}; }
   }
 }

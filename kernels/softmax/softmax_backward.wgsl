@@ -4,9 +4,9 @@
 //   log-softmax: dx = g - exp(y) * sum(g)
 // Included: team.wgsl, team_sum.wgsl (f32), rows.wgsl.
 // y, g, dx: (outer, len, inner)
-@group(0) @binding(0) var<storage, read> y: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(0) var<storage, read> y: array<{{T:f32}}>;
+@group(0) @binding(1) var<storage, read> g: array<{{T:f32}}>;
+@group(0) @binding(2) var<storage, read_write> dx: array<{{T:f32}}>;
 @group(0) @binding(3) var<uniform> params: Params;
 
 fn row_main(row: u32, t: u32, lid: u32, valid: bool) {
@@ -15,13 +15,13 @@ fn row_main(row: u32, t: u32, lid: u32, valid: bool) {
   if (valid) {
     for (var k = t; k < params.len; k += TEAM) {
       let i = base + k * params.inner;
-      if ({{LOG}}) { s += g[i]; } else { s += g[i] * y[i]; }
+      if ({{LOG}}) { s += {{W(g[i])}}; } else { s += {{W(g[i])}} * {{W(y[i])}}; }
     }
   }
   let dot = team_sum(s, lid, t);
   if (!valid) { return; }
   for (var k = t; k < params.len; k += TEAM) {
     let i = base + k * params.inner;
-    if ({{LOG}}) { dx[i] = g[i] - exp(y[i]) * dot; } else { dx[i] = y[i] * (g[i] - dot); }
+    if ({{LOG}}) { dx[i] = {{S({{W(g[i])}} - exp({{W(y[i])}}) * dot)}}; } else { dx[i] = {{S({{W(y[i])}} * ({{W(g[i])}} - dot))}}; }
   }
 }

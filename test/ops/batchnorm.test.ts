@@ -9,7 +9,7 @@ import { mul, unary } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
 import { runtime } from '../../engine/core/runtime.ts';
 import { batchNorm2d, bnChunks, incrementCounter, setBnOnePassMax, type BatchNormOptions } from '../../kernels/batchnorm/batchnorm.ts';
-import { batchNormRef } from '../../kernels/batchnorm/reference.ts';
+import { batchNormRef, bnBackwardRef } from '../../kernels/batchnorm/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });
@@ -82,21 +82,6 @@ for (const [shape, training] of [[[3, 5, 3, 7], true], [[2, 3, 5, 1], true], [[5
     assertClose(r.dbias!, numericGrad((v) => loss(xs, ws, v), bs), 2e-3, 2e-4, 'dbias');
     for (const t of [w, b, rm, rv]) t.dispose();
   });
-}
-
-/** float64 training-mode backward: dx, dweight, dbias of sum(bn(x) * g). */
-function bnBackwardRef(x: ArrayLike<number>, shape: number[], w: ArrayLike<number>, g: ArrayLike<number>, eps: number) {
-  const [N, C] = shape, HW = shape.slice(2).reduce((a, b) => a * b, 1), M = N * HW;
-  const dx = new Float64Array(x.length), dw = new Float64Array(C), db = new Float64Array(C);
-  for (let c = 0; c < C; c++) {
-    const idx: number[] = [];
-    for (let n = 0; n < N; n++) for (let s = 0; s < HW; s++) idx.push((n * C + c) * HW + s);
-    const m = idx.reduce((a, k) => a + x[k], 0) / M;
-    const inv = 1 / Math.sqrt(idx.reduce((a, k) => a + (x[k] - m) ** 2, 0) / M + eps);
-    for (const k of idx) { db[c] += g[k]; dw[c] += g[k] * (x[k] - m) * inv; }
-    for (const k of idx) dx[k] = w[c] * inv * (g[k] - db[c] / M - (x[k] - m) * inv * dw[c] / M);
-  }
-  return { dx, dw, db };
 }
 
 // Shapes whose per-channel reductions split into several chunks (the last one short), with and
