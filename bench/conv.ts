@@ -11,7 +11,8 @@
  * against each other once per layer and op before timing. `--quick` times fewer runs (median of 3,
  * one warm-up) for slow adapters. Prints a table (median and best ms, GFLOP/s of the medians, the
  * speedup of the medians and of the best runs, the latter less hurt by a shared machine) and writes JSON to
- * bench/results/conv-<adapter>.json.
+ * bench/results/conv-<adapter>.json. BENCH_DTYPES=f32,f16 times thaw's f16 kernels too (f16 x, w and dy,
+ * f32 accumulation; depthwise on the grouped GEMM) against the same tfjs f32 run.
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +36,7 @@ export type Op = 'fwd' | 'dx' | 'dw';
 
 export interface RunOptions { quick?: boolean; batch?: number; layers?: string[]; ops?: Op[]; tfjs?: boolean; print?: boolean }
 
-export interface Result { layer: string; op: Op; batch: number; kernel: string; gflop: number; thawMs: Timing; tfjsMs: Timing | null; thawGflops: number; tfjsGflops: number | null; speedup: number | null }
+export interface Result { layer: string; op: Op; batch: number; dtype: 'f32' | 'f16'; kernel: string; gflop: number; thawMs: Timing; tfjsMs: Timing | null; thawGflops: number; tfjsGflops: number | null; speedup: number | null }
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
@@ -67,6 +68,7 @@ export async function run(o: RunOptions = {}): Promise<Result[]> {
   const runs = o.quick ? 3 : benchRuns();
   const warmup = o.quick ? 1 : 2;
   const ops: Op[] = o.ops ?? ['fwd', 'dx', 'dw'];
+  const dtypes = (process.env.BENCH_DTYPES ?? 'f32').split(',') as ('f32' | 'f16')[];
   const layers = LAYERS.filter((l) => !o.layers || o.layers.some((s) => l.name.includes(s)));
   if (o.print !== false) console.log(`adapter: ${adapterLabel(rt)}; batch ${N}; ${runs} timed runs`);
   const results: Result[] = [];
@@ -75,12 +77,12 @@ export async function run(o: RunOptions = {}): Promise<Result[]> {
     const g = convGeometry(xs, ws, L.opts);
     const ys = conv2dOutputShape(xs, ws, L.opts);
     const X = randomData(xs.reduce((a, b) => a * b)), W = randomData(ws.reduce((a, b) => a * b)), DY = randomData(ys.reduce((a, b) => a * b));
-    const x = tensor(X, xs), w = tensor(W, ws), dy = tensor(DY, ys);
-    const thawOp: Record<Op, () => Tensor> = {
+    const operands = dtypes.map((dtype) => ({ dtype, x: tensor(X, xs, dtype), w: tensor(W, ws, dtype), dy: tensor(DY, ys, dtype) }));
+    const thawOp = ({ x, w, dy }: { x: Tensor; w: Tensor; dy: Tensor }): Record<Op, () => Tensor> => ({
       fwd: () => conv2d(x, w, null, L.opts),
       dx: () => conv2dInputGrad(dy, w, xs, L.opts),
       dw: () => conv2dWeightGrad(x, dy, ws, L.opts),
-    };
+    });
     let tfOp: Record<Op, () => any> | null = null, tfT: any[] = [];
     if (tfx) {
       const tf = tfx.tf;
@@ -106,34 +108,40 @@ export async function run(o: RunOptions = {}): Promise<Result[]> {
     }
     for (const op of ops) {
       const gflop = (2 * convMacs(g)) / 1e9;
-      // Agreement check (also compiles both sides' pipelines).
-      const ours = thawOp[op]();
-      const got = await ours.data();
-      const shape = ours.shape;
-      ours.dispose();
-      if (tfx && tfOp) {
-        const theirs = tfOp[op]();
-        const raw = await theirs.data();
-        theirs.dispose();
-        const want = op === 'dw' ? oihwToHwio(got as Float32Array, depthwise(L) ? [1, shape[0], shape[2], shape[3]] : shape) : toChannelsLast(got as Float32Array, shape);
-        const err = maxDiff(want, raw);
-        if (!(err < 1e-2 * Math.max(1, Math.sqrt(g.cinG * g.kh * g.kw)))) throw new Error(`${L.name} ${op}: thaw and tfjs disagree, max |diff| ${err}`);
+      let tfjsMs: Timing | null = null;
+      for (const [k, operand] of operands.entries()) {
+        const f = thawOp(operand)[op];
+        // Agreement check (also compiles both sides' pipelines).
+        const ours = f();
+        const got = await ours.data();
+        const shape = ours.shape;
+        ours.dispose();
+        if (tfx && tfOp) {
+          const theirs = tfOp[op]();
+          const raw = await theirs.data();
+          theirs.dispose();
+          const want = op === 'dw' ? oihwToHwio(got as Float32Array, depthwise(L) ? [1, shape[0], shape[2], shape[3]] : shape) : toChannelsLast(got as Float32Array, shape);
+          const err = maxDiff(want, raw);
+          // f16: the operands' and the result's rounding, a few units of 2^-11 of the largest value.
+          const tol = operand.dtype === 'f16' ? 2 ** -7 * raw.reduce((m: number, v: number) => Math.max(m, Math.abs(v)), 0) : 1e-2 * Math.max(1, Math.sqrt(g.cinG * g.kh * g.kw));
+          if (!(err < tol)) throw new Error(`${L.name} ${op} ${operand.dtype}: thaw and tfjs disagree, max |diff| ${err}`);
+        }
+        const thawMs = await time(thawStep(rt, () => f().dispose()), runs, warmup);
+        if (k === 0) tfjsMs = tfx && tfOp ? await time(tfStep(tfx, tfOp[op]), runs, warmup) : null;
+        const kernel = pickVariant(g, 'auto', operand.dtype);
+        results.push({
+          layer: L.name, op, batch: N, dtype: operand.dtype, kernel, gflop, thawMs, tfjsMs, thawGflops: gflop / (thawMs.median / 1e3),
+          tfjsGflops: tfjsMs ? gflop / (tfjsMs.median / 1e3) : null, speedup: tfjsMs ? tfjsMs.median / thawMs.median : null,
+        });
       }
-      const thawMs = await time(thawStep(rt, () => thawOp[op]().dispose()), runs, warmup);
-      const tfjsMs = tfx && tfOp ? await time(tfStep(tfx, tfOp[op]), runs, warmup) : null;
-      const kernel = pickVariant(g);
-      results.push({
-        layer: L.name, op, batch: N, kernel, gflop, thawMs, tfjsMs, thawGflops: gflop / (thawMs.median / 1e3),
-        tfjsGflops: tfjsMs ? gflop / (tfjsMs.median / 1e3) : null, speedup: tfjsMs ? tfjsMs.median / thawMs.median : null,
-      });
     }
-    for (const t of [x, w, dy]) t.dispose();
+    for (const { x, w, dy } of operands) for (const t of [x, w, dy]) t.dispose();
     for (const t of tfT) t.dispose();
   }
   if (o.print !== false) {
-    printTable(`conv2d f32, ${adapterLabel(rt)}, batch ${N} (median of ${runs} runs; ms and GFLOP/s)`,
-      ['layer', 'op', 'kernel', 'thaw ms', 'tfjs ms', 'thaw best', 'tfjs best', 'thaw GFLOP/s', 'tfjs GFLOP/s', 'speedup', 'best/best'],
-      results.map((r) => [r.layer, r.op, r.kernel, r.thawMs.median, r.tfjsMs?.median ?? '-', r.thawMs.min, r.tfjsMs?.min ?? '-', r.thawGflops, r.tfjsGflops ?? '-',
+    printTable(`conv2d (tfjs f32), ${adapterLabel(rt)}, batch ${N} (median of ${runs} runs; ms and GFLOP/s)`,
+      ['layer', 'op', 'dtype', 'kernel', 'thaw ms', 'tfjs ms', 'thaw best', 'tfjs best', 'thaw GFLOP/s', 'tfjs GFLOP/s', 'speedup', 'best/best'],
+      results.map((r) => [r.layer, r.op, r.dtype, r.kernel, r.thawMs.median, r.tfjsMs?.median ?? '-', r.thawMs.min, r.tfjsMs?.min ?? '-', r.thawGflops, r.tfjsGflops ?? '-',
         r.speedup === null ? '-' : `${r.speedup.toFixed(1)}x`, r.tfjsMs ? `${(r.tfjsMs.min / r.thawMs.min).toFixed(1)}x` : '-']));
     console.log(`\nwrote ${writeResults(rt, `conv${N === 8 ? '' : `-b${N}`}`, results)}`);
   }
