@@ -3,7 +3,9 @@
 # then the browser suite when Chromium is installed, and prints one summary line "N passed, N failed".
 # The test files are split over THAW_TEST_JOBS processes (default: the number of cores, at most 4), each
 # with its own GPU device: on a cold shader cache most of the time is the driver compiling pipelines,
-# one at a time per process. Each process's output is printed as a block when it ends.
+# one at a time per process. The split balances the CPU seconds each file took alone on an empty
+# shader cache (scripts/test_weights.txt, written by scripts/test_weights.sh; a file not listed
+# counts as 20 s). Each process's output is printed as a block when it ends.
 # Then the op and model suites (test/ops, test/nn, test/models, test/transformer) run again with
 # THAW_TUNING=hardware: the kernel paths a real GPU takes (engine/core/tuning.ts: tiled matmul, no
 # subgroup conv kernels, no Winograd, fused attention), on the software adapter; their counts join the
@@ -19,18 +21,24 @@ pattern="${1:-\.test\.ts$}"
 jobs="${THAW_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 [ "$jobs" -gt 4 ] && jobs=4
 log=$(mktemp)
-# run_pass LABEL FILE...: the files over $jobs processes (largest first, dealt out in snake order so
-# the processes get similar shares), each process's output appended to $log as a block when it ends.
+# Cold CPU seconds per test file (scripts/test_weights.txt: "seconds file" lines).
+declare -A weight=()
+[ -f scripts/test_weights.txt ] && while read -r s f; do weight[$f]=$s; done < scripts/test_weights.txt
+# run_pass LABEL FILE...: the files over $jobs processes (heaviest first, each to the process with the
+# least weight so far), each process's output appended to $log as a block when it ends.
 run_pass() {
   local label=$1; shift
-  local files=("$@") n=$jobs j i r
-  [ "${#files[@]}" -lt "$n" ] && n=${#files[@]}
+  local n=$jobs j k f
+  [ "$#" -lt "$n" ] && n=$#
   [ "$n" -lt 1 ] && n=1
-  local -a shard=() pids=() logs=()
-  for i in "${!files[@]}"; do
-    r=$(( i % (2 * n) )); j=$(( r < n ? r : 2 * n - 1 - r ))
-    shard[$j]="${shard[$j]:-}${shard[$j]:+|}$(printf '%s' "${files[$i]}" | sed 's/[.]/\\./g')"
-  done
+  local -a shard=() load=() pids=() logs=()
+  for ((j = 0; j < n; j++)); do load[$j]=0; done
+  while read -r _ f; do
+    j=0
+    for ((k = 1; k < n; k++)); do [ "${load[$k]}" -lt "${load[$j]}" ] && j=$k; done
+    load[$j]=$(( ${load[$j]} + ${weight[$f]:-20} ))
+    shard[$j]="${shard[$j]:-}${shard[$j]:+|}$(printf '%s' "$f" | sed 's/[.]/\\./g')"
+  done < <(for f in "$@"; do echo "${weight[$f]:-20} $f"; done | sort -k1,1rn -k2)
   for ((j = 0; j < n; j++)); do
     local l; l=$(mktemp); logs+=("$l")
     # -i drops whole folders only: a bare 'fixtures' also matched ops/conv2d_fixtures.test.ts.
@@ -45,9 +53,8 @@ run_pass() {
     if ! sed 's/\x1b\[[0-9;]*m//g' "${logs[$j]}" | grep -q 'Total:'; then crashed=1; fi
   done
 }
-# Test files (under test/) matching the pattern, largest first.
-list() { (cd test && find "$@" -name '*.test.ts' -not -path './browser/*' -not -path './fixtures/*' -printf '%s %p\n' \
-  | sed 's| \./| |' | grep -E " .*${pattern}" | sort -rn | cut -d' ' -f2-); }
+# Test files (under test/) matching the pattern.
+list() { (cd test && find "$@" -name '*.test.ts' -not -path './browser/*' -not -path './fixtures/*' | sed 's|^\./||' | grep -E "$pattern"); }
 rc=0
 mapfile -t files < <(list .)
 run_pass "" "${files[@]}"
