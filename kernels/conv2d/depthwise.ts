@@ -94,7 +94,7 @@ function correlateBlocks(d: Readonly<CorrelateDefines>): Record<string, string> 
  * haloPad or, when `bounded`, unpadded with rows a multiple of 4 long.
  */
 function correlate(src: Tensor, w: Tensor, bias: Tensor | null, dst: Tensor, M: number, isDx: boolean, ph: AxisPlan, pw: AxisPlan, kh: number, kw: number, bounded: boolean): void {
-  const { TH, TW } = runtime().tuning.depthwise;
+  const { TW } = runtime().tuning.depthwise, TH = tileRows(kh);
   const [N, C, Hd, Wd] = dst.shape;
   const [, Csrc, Hs, Ws] = src.shape;
   // A phase no tap reaches still writes its zeros: no taps at all.
@@ -119,6 +119,12 @@ function correlate(src: Tensor, w: Tensor, bias: Tensor | null, dst: Tensor, M: 
   }, [gx, gy]);
 }
 
+/** Tile rows for a kernel kh taps tall (tuning.depthwise: tallTH from tallKH taps on, else TH). */
+function tileRows(kh: number): number {
+  const t = runtime().tuning.depthwise;
+  return kh >= t.tallKH ? t.tallTH : t.TH;
+}
+
 /** Depthwise forward: y (N, Cin*M, OH, OW). */
 export function depthwiseForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom): Tensor {
   const t = runtime().tuning.depthwise;
@@ -127,7 +133,7 @@ export function depthwiseForward(x: Tensor, w: Tensor, bias: Tensor | null, g: C
   const ph = forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh), pw = forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw);
   if (boundedOk(g.W)) correlate(x, w, bias, y, g.coutG, false, ph, pw, g.kh, g.kw, true);
   else {
-    const p = haloPad(x, [ph], [pw], t.TW, t.TH);
+    const p = haloPad(x, [ph], [pw], t.TW, tileRows(g.kh));
     correlate(p.src, w, bias, y, g.coutG, false, p.phs[0], p.pws[0], g.kh, g.kw, false);
     p.src.dispose();
   }
@@ -148,7 +154,7 @@ export function depthwiseInputGrad(dy: Tensor, w: Tensor, g: ConvGeom): Tensor {
   const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W]);
   const phs = inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), pws = inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw);
   const bounded = boundedOk(g.OW);
-  const p = bounded ? { src: dy.unrecordedView(), phs, pws } : haloPad(dy, phs, pws, t.TW, t.TH);
+  const p = bounded ? { src: dy.unrecordedView(), phs, pws } : haloPad(dy, phs, pws, t.TW, tileRows(g.kh));
   for (const ph of p.phs) for (const pw of p.pws) correlate(p.src, w, null, dx, g.coutG, true, ph, pw, g.kh, g.kw, bounded);
   p.src.dispose();
   return dx;

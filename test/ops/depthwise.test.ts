@@ -56,8 +56,8 @@ const TUNINGS: [Partial<DepthwiseTuning>, number[]][] = [
   [{ rowsTW: 12, rowsMinLanes: 100000, TH: 2, TW: 8 }, [0, 2, 3, 8, 10]],
   [{ rowsTW: 16, rowsMinLanes: 37 }, [0, 1, 8]],
   [{ rowsTW: 8, rowsMinLanes: 200, vecStore: false }, [3, 7, 8, 10]],
-  // The tile kernels (forward / dx) and the fallback weight gradient.
-  [{ rowsFwd: false, rowsDx: false, rowsDw: false, gradMinLanes: 7 }, [0, 2, 4, 5, 7, 8]],
+  // The tile kernels (forward / dx; case 4's 5-tap-tall kernel at tallTH rows) and the fallback weight gradient.
+  [{ rowsFwd: false, rowsDx: false, rowsDw: false, gradMinLanes: 7, tallKH: 5 }, [0, 2, 4, 5, 7, 8]],
   [{ rowsFwd: false, rowsDx: false, rowsDw: false, TH: 1, TW: 12, unpadded: false, gradTW: 4 }, [1, 3, 9]],
 ];
 
