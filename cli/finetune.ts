@@ -343,7 +343,10 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   try {
     if (gradual) {
       const r = await fineTuneGradual(model, train, evalSet, { ...opts, headEpochs: a.headEpochs!, unfreezeTo: Number(freezeSpec), lrRange: [a.lrMin ?? a.lr / 100, a.lr] });
-      result = { ...r.full, epochs: [...r.head.epochs, ...r.full.epochs.map((e) => ({ ...e, epoch: e.epoch + r.head.epochs.length }))], seconds: r.head.seconds + r.full.seconds, cacheSeconds: r.head.cacheSeconds + r.full.cacheSeconds };
+      result = {
+        ...r.full, epochs: [...r.head.epochs, ...r.full.epochs.map((e) => ({ ...e, epoch: e.epoch + r.head.epochs.length }))], seconds: r.head.seconds + r.full.seconds, cacheSeconds: r.head.cacheSeconds + r.full.cacheSeconds,
+        skippedSteps: r.head.skippedSteps + r.full.skippedSteps, peakGpuBytes: Math.max(r.head.peakGpuBytes, r.full.peakGpuBytes), featureCacheBytes: Math.max(r.head.featureCacheBytes, r.full.featureCacheBytes),
+      };
     } else {
       result = await finetune(model, train, evalSet, opts);
     }
@@ -393,6 +396,9 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
     epochs, epochEvaluatedOn: evalWord, featureCache: { used: result.usedCache, cachedStages: result.cachedStages, reason: result.cacheReason, seconds: result.cacheSeconds },
     seconds: result.seconds, dispatchesPerStep: result.dispatchesPerStep, optimizerStateBytes: result.optimizerStateBytes,
     peakGpuBytes: runtime().pool.getStats().peakBytes,
+    // The training run alone, per precision: its peak of live GPU tensors, the feature cache's host bytes, loss scaling.
+    precision: result.precision, trainingPeakGpuBytes: result.peakGpuBytes, featureCacheBytes: result.featureCacheBytes,
+    ...(result.precision === 'mixed' ? { lossScale: result.lossScale, skippedSteps: result.skippedSteps } : {}),
     files: [weightsPath, join(a.out, 'report.json'), join(a.out, 'curves.svg'), ...adapterFiles],
   };
   await saveAtomic(join(a.out, 'report.json'), new TextEncoder().encode(JSON.stringify(report, null, 2)));
@@ -403,8 +409,12 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
     say('per-class accuracy (test images):\n' + perClass.map((p) => `  ${p.class.padEnd(w)} ${pct(p.accuracy).padStart(6)}  (${p.testImages})`).join('\n'));
     say('confusion matrix (rows: true class, columns: predicted):\n' + after.confusion.map((r, i) =>
       `  ${String(i).padStart(2)} ${perClass[i].testImages ? r.map((v) => String(v).padStart(4)).join('') : '   n/a (no test images)'}`).join('\n'));
+    say(`precision ${result.precision}: training peak ${mib(result.peakGpuBytes)} MiB of GPU tensors, feature cache ${mib(result.featureCacheBytes)} MiB` +
+      (result.precision === 'mixed' ? `, loss scale ${result.lossScale}, ${result.skippedSteps} step(s) skipped on overflow` : ''));
     say(`wrote ${report.files.join(', ')}`);
   }
   model.dispose();
   return report;
 }
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
