@@ -268,6 +268,11 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   const rng = new Rng(a.seed);
   // A separate stream for weight init, so the data subset and head init do not depend on it.
   const initRng = new Rng(a.seed ^ 0x5eed);
+  // An adapter without shader-f16 cannot run --precision mixed: said before any data is read or anything written.
+  if (a.precision === 'mixed') {
+    await init();
+    requireF16('--precision mixed');
+  }
   // The input paths are checked, the data indexed, checked and split before any model or GPU work;
   // then the output folder is created and probed (not after training; a run refused above leaves none behind).
   const { weights } = preflightFinetune(a);
@@ -282,7 +287,6 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   }
   const rt = await init();
   say(`adapter: ${rt.gpu.info.description} (${rt.gpu.info.kind})`);
-  if (a.precision === 'mixed') requireF16('--precision mixed'); // before the model is built and evaluated
   const { model, loaded } = info.create(ck, { size: a.size, rng: () => initRng.next(), path, pretrained: !a.fromScratch, heads: a.heads });
   const source = a.fromScratch ? 'random initialisation (--from-scratch)' : path;
   if (loaded !== null) say(`weights: ${path}\n  ${loaded.split('\n').join('\n  ')}`);
