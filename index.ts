@@ -26,7 +26,7 @@ export {
   relu, relu6, leakyRelu, sigmoid, tanh, gelu, silu, hardswish, hardsigmoid, broadcastTo,
   cast, sum, mean, max, sumTo, matmul, linear, conv2d, softmax, logSoftmax, crossEntropy, permute, transpose,
   slice, concat, gather, maxPool2d, avgPool2d, globalAvgPool2d, batchNorm2d, pad2d, dropout, resize2d,
-  layerNorm, attention, checkFinite, findNonFinite, encodeFiniteCheck, describeNonFinite, NonFiniteError,
+  layerNorm, attention, autocast, autocasting, HalfWeights, AUTOCAST_POLICY, checkFinite, findNonFinite, encodeFiniteCheck, describeNonFinite, NonFiniteError,
   type NonFiniteReport, type PendingFiniteCheck,
   type Conv2dOptions, type Padding, type Pool2dOptions, type BatchNormOptions, type ResizeOptions, type AttentionOptions,
   type AttentionImpl, type BnActivation, type ConvActivation, type ConvVariant, type CrossEntropyOptions, type GatherOptions,
@@ -36,7 +36,7 @@ export { Module, type Init } from './engine/nn/module.ts';
 export { type Normalization, type Stochastic, isNormalization, isStochastic } from './engine/nn/roles.ts';
 export * as nn from './engine/nn/index.ts';
 export {
-  SGD, Adam, AdamW, Scheduler, clipGradNorm, constant, stepDecay, cosine, linear as linearSchedule, warmup, oneCycle,
+  SGD, Adam, AdamW, Scheduler, clipGradNorm, LossScaler, type LossScalerOptions, constant, stepDecay, cosine, linear as linearSchedule, warmup, oneCycle,
   type Optimizer, type ParamGroup, type OptimizerStateDict, type Schedule, type SchedulerState, type OneCycleOptions,
 } from './engine/optim/index.ts';
 export { freeze, unfreeze, freezeTo, parseFreezeSpec, trainableSummary, type FreezeSpec, type FreezeOptions, type Grouped } from './engine/train/freeze.ts';

@@ -86,7 +86,7 @@ export const COMMANDS: Record<string, Command> = {
     'from-scratch': { type: 'boolean', help: 'baseline: random weights, everything trainable' },
     augment: { type: 'boolean', help: 'random flips and crops (disables the feature cache)' },
     'no-cache': { type: 'boolean', help: 'never use the frozen-trunk feature cache' },
-    precision: { type: 'string', help: "f32, or mixed: the frozen-trunk feature cache in f16 (half the memory; needs an adapter with shader-f16), training in f32", default: 'f32' },
+    precision: { type: 'string', help: "f32, or mixed (needs an adapter with shader-f16): the feature cache in f16, matmuls in f16 from f32 master weights, loss and norms in f32, dynamic loss scaling", default: 'f32' },
     'eval-every': { type: 'number', help: 'evaluate on the test images every N epochs (and after the last)', default: 1 },
     'head-epochs': { type: 'number', help: 'gradual unfreezing: train the head alone this many epochs first, then the groups after --freeze (a depth)', default: 0 },
     'lr-min': { type: 'number', help: 'discriminative rates: learning rate of the lowest trainable layer group, rising geometrically to --lr at the head (with --head-epochs: default --lr / 100)' },
@@ -135,6 +135,7 @@ export const COMMANDS: Record<string, Command> = {
     if (bnm !== 'auto' && !(bnm >= 0 && bnm <= 1)) throw new UsageError(`thaw finetune: --bn-momentum must be 'auto' or a number in [0, 1], got ${bnArg}`);
     const size = o.size as number | undefined;
     if (size !== undefined && !(Number.isInteger(size) && size >= 8)) throw new UsageError(`thaw finetune: --size must be an integer of at least 8 pixels, got ${size}`);
+    if (o.precision === 'f16') throw new UsageError('thaw finetune: --precision f16 (weights in f16 without f32 masters) is not offered: updates smaller than half an f16 step of a weight would be lost; use --precision mixed');
     if (o.precision !== 'f32' && o.precision !== 'mixed') throw new UsageError(`thaw finetune: --precision must be f32 or mixed, got ${o.precision}`);
     await maxPixelsOption('finetune', o['max-pixels']);
     const { runFinetune } = await import('./finetune.ts');

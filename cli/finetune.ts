@@ -268,6 +268,11 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   const rng = new Rng(a.seed);
   // A separate stream for weight init, so the data subset and head init do not depend on it.
   const initRng = new Rng(a.seed ^ 0x5eed);
+  // An adapter without shader-f16 cannot run --precision mixed: said before any data is read or anything written.
+  if (a.precision === 'mixed') {
+    await init();
+    requireF16('--precision mixed');
+  }
   // The input paths are checked, the data indexed, checked and split before any model or GPU work;
   // then the output folder is created and probed (not after training; a run refused above leaves none behind).
   const { weights } = preflightFinetune(a);
@@ -282,7 +287,6 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   }
   const rt = await init();
   say(`adapter: ${rt.gpu.info.description} (${rt.gpu.info.kind})`);
-  if (a.precision === 'mixed') requireF16('--precision mixed'); // before the model is built and evaluated
   const { model, loaded } = info.create(ck, { size: a.size, rng: () => initRng.next(), path, pretrained: !a.fromScratch, heads: a.heads });
   const source = a.fromScratch ? 'random initialisation (--from-scratch)' : path;
   if (loaded !== null) say(`weights: ${path}\n  ${loaded.split('\n').join('\n  ')}`);
@@ -343,7 +347,10 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
   try {
     if (gradual) {
       const r = await fineTuneGradual(model, train, evalSet, { ...opts, headEpochs: a.headEpochs!, unfreezeTo: Number(freezeSpec), lrRange: [a.lrMin ?? a.lr / 100, a.lr] });
-      result = { ...r.full, epochs: [...r.head.epochs, ...r.full.epochs.map((e) => ({ ...e, epoch: e.epoch + r.head.epochs.length }))], seconds: r.head.seconds + r.full.seconds, cacheSeconds: r.head.cacheSeconds + r.full.cacheSeconds };
+      result = {
+        ...r.full, epochs: [...r.head.epochs, ...r.full.epochs.map((e) => ({ ...e, epoch: e.epoch + r.head.epochs.length }))], seconds: r.head.seconds + r.full.seconds, cacheSeconds: r.head.cacheSeconds + r.full.cacheSeconds,
+        skippedSteps: r.head.skippedSteps + r.full.skippedSteps, peakGpuBytes: Math.max(r.head.peakGpuBytes, r.full.peakGpuBytes), featureCacheBytes: Math.max(r.head.featureCacheBytes, r.full.featureCacheBytes),
+      };
     } else {
       result = await finetune(model, train, evalSet, opts);
     }
@@ -393,6 +400,9 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
     epochs, epochEvaluatedOn: evalWord, featureCache: { used: result.usedCache, cachedStages: result.cachedStages, reason: result.cacheReason, seconds: result.cacheSeconds },
     seconds: result.seconds, dispatchesPerStep: result.dispatchesPerStep, optimizerStateBytes: result.optimizerStateBytes,
     peakGpuBytes: runtime().pool.getStats().peakBytes,
+    // The training run alone, per precision: its peak of live GPU tensors, the feature cache's host bytes, loss scaling.
+    precision: result.precision, trainingPeakGpuBytes: result.peakGpuBytes, featureCacheBytes: result.featureCacheBytes,
+    ...(result.precision === 'mixed' ? { lossScale: result.lossScale, skippedSteps: result.skippedSteps } : {}),
     files: [weightsPath, join(a.out, 'report.json'), join(a.out, 'curves.svg'), ...adapterFiles],
   };
   await saveAtomic(join(a.out, 'report.json'), new TextEncoder().encode(JSON.stringify(report, null, 2)));
@@ -403,8 +413,12 @@ export async function runFinetune(a: FinetuneArgs): Promise<Record<string, unkno
     say('per-class accuracy (test images):\n' + perClass.map((p) => `  ${p.class.padEnd(w)} ${pct(p.accuracy).padStart(6)}  (${p.testImages})`).join('\n'));
     say('confusion matrix (rows: true class, columns: predicted):\n' + after.confusion.map((r, i) =>
       `  ${String(i).padStart(2)} ${perClass[i].testImages ? r.map((v) => String(v).padStart(4)).join('') : '   n/a (no test images)'}`).join('\n'));
+    say(`precision ${result.precision}: training peak ${mib(result.peakGpuBytes)} MiB of GPU tensors, feature cache ${mib(result.featureCacheBytes)} MiB` +
+      (result.precision === 'mixed' ? `, loss scale ${result.lossScale}, ${result.skippedSteps} step(s) skipped on overflow` : ''));
     say(`wrote ${report.files.join(', ')}`);
   }
   model.dispose();
   return report;
 }
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);

@@ -159,7 +159,26 @@ export class BufferPool {
     this.stats.pooledBytes = 0;
   }
 
-  resetPeak(): void { this.stats.peakBytes = this.stats.liveBytes; }
+  /** Starts the peak over from the live bytes now; returns the peak it replaces. */
+  resetPeak(): number {
+    const old = this.stats.peakBytes;
+    this.stats.peakBytes = this.stats.liveBytes;
+    return old;
+  }
+
+  /**
+   * Runs `fn` and returns its result with the peak of live bytes during it; the pool's own peak then
+   * counts that span as before (a measured span does not hide an earlier peak).
+   */
+  async measurePeak<T>(fn: () => Promise<T>): Promise<{ result: T; peakBytes: number }> {
+    const old = this.resetPeak();
+    try {
+      const result = await fn();
+      return { result, peakBytes: this.stats.peakBytes };
+    } finally {
+      this.stats.peakBytes = Math.max(old, this.stats.peakBytes);
+    }
+  }
 
   getStats(): PoolStats {
     let pooledBuffers = 0;

@@ -41,7 +41,7 @@ class AdamBase extends Optimizer<AdamHyper> {
       adamMulti(items, live(() => ({
         lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay,
         decoupled: this.decoupled, step: s.step, first,
-      })));
+      })), this.skipIf);
     }
   }
 

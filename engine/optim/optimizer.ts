@@ -46,6 +46,12 @@ export abstract class Optimizer<H extends BaseHyper> {
   /** The parameter groups, in construction order. */
   readonly groups: ParamGroup<H>[];
   protected readonly state = new Map<Tensor, ParamState>();
+  /**
+   * A found-Inf flag (1 i32, on the GPU) that the update kernels read: where it is non-zero they
+   * leave parameters and state unchanged (a step that dynamic loss scaling skips, LossScaler).
+   * Step counts still advance, since they are host state.
+   */
+  skipIf: Tensor | null = null;
 
   constructor(readonly kind: string, params: ParamList | GroupSpec<H>[], defaults: H) {
     const specs: GroupSpec<H>[] = isGroupList(params) ? params : [{ params } as GroupSpec<H>];

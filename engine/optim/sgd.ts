@@ -36,14 +36,14 @@ export class SGD extends Optimizer<SgdHyper> {
   /** All parameters of the group in multi-tensor dispatches: one set for those whose momentum starts now, one for the rest. */
   protected override updateMany(items: UpdateItem[], g: ParamGroup<SgdHyper>): void {
     const a = live(() => ({ lr: g.lr, momentum: g.momentum, dampening: g.dampening, weightDecay: g.weightDecay, nesterov: g.nesterov }));
-    if (g.momentum === 0) return sgdMulti(items.map((it) => ({ param: it.param, grad: it.grad, momentumBuffer: null })), a, false);
+    if (g.momentum === 0) return sgdMulti(items.map((it) => ({ param: it.param, grad: it.grad, momentumBuffer: null })), a, false, this.skipIf);
     const fresh: SgdItem[] = [], old: SgdItem[] = [];
     for (const it of items) {
       const b = this.buffer(it.s, 'momentumBuffer', it.param);
       (b.fresh ? fresh : old).push({ param: it.param, grad: it.grad, momentumBuffer: b.t });
     }
-    if (fresh.length) sgdMulti(fresh, a, true);
-    if (old.length) sgdMulti(old, a, false);
+    if (fresh.length) sgdMulti(fresh, a, true, this.skipIf);
+    if (old.length) sgdMulti(old, a, false, this.skipIf);
   }
 
   protected update(param: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<SgdHyper>): void {

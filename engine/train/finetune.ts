@@ -22,14 +22,14 @@ import { Tensor, tidy, keep, noGrad } from '../core/tensor.ts';
 import { backward } from '../autograd/backward.ts';
 import { runtime, requireF16 } from '../core/runtime.ts';
 import { record, type Recording } from '../core/recording.ts';
-import { SGD, Adam, AdamW, Scheduler, cosine, constant, oneCycle, warmup, clipGradNorm } from '../optim/index.ts';
+import { SGD, Adam, AdamW, Scheduler, cosine, constant, oneCycle, warmup, clipGradNorm, LossScaler, type LossScalerOptions } from '../optim/index.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { type CachePlan, type FeatureCache, planCache, splitAt, computeCache, shapeOf, cachedBatch, cachedRows } from './feature_cache.ts';
 import { ThawError } from '../core/errors.ts';
 import { freezeTo } from './freeze.ts';
 import { isNormalization, isStochastic, type Normalization } from '../nn/roles.ts';
 import { warmupPipelines, type WarmupResult } from './warmup.ts';
-import { crossEntropy, encodeFiniteCheck, findNonFinite, NonFiniteError, type NonFiniteReport, type PendingFiniteCheck } from '../../kernels/index.ts';
+import { crossEntropy, cast, autocast, HalfWeights, encodeFiniteCheck, findNonFinite, NonFiniteError, type NonFiniteReport, type PendingFiniteCheck } from '../../kernels/index.ts';
 
 export { planCache, cacheBlocker, computeCache, computeFeatures, type CachePlan, type FeatureCache } from './feature_cache.ts';
 
@@ -54,11 +54,18 @@ export interface FinetuneOptions {
   /** 'auto' (default) uses the cache when valid; 'off' never does. */
   featureCache?: 'auto' | 'off';
   /**
-   * 'f32' (default), or 'mixed': the feature cache holds the frozen prefix's outputs in f16 (half the
-   * memory; needs the adapter's 'shader-f16'), and everything that trains stays in f32. 'f16'
-   * (trainable layers in f16) is not supported yet.
+   * 'f32' (default), or 'mixed' (needs the adapter's 'shader-f16'), as torch.autocast with a
+   * GradScaler: the feature cache holds the frozen prefix's outputs in f16; the training step runs
+   * under `autocast` (kernels/autocast.ts: matmuls on f16 operands, loss, softmax, norms and
+   * reductions in f32), weights cast to f16 from their f32 masters once per step, frozen ones once per
+   * run; the loss is scaled dynamically (`lossScale`), gradients, masters and optimizer state are f32,
+   * and a step whose gradients overflow is skipped on the GPU. Evaluation runs in f32 on the masters.
+   * 'f16' (weights held in f16, no masters) is refused: updates below half an f16 step of a weight
+   * would be lost.
    */
   precision?: 'f32' | 'mixed' | 'f16';
+  /** Dynamic loss scaling of precision 'mixed' (LossScaler: initial 2^16, ×2 every 2000 good steps, ×0.5 on overflow). */
+  lossScale?: LossScalerOptions;
   /** True when the training dataset applies random augmentation (invalidates the cache). */
   augmented?: boolean;
   numClasses: number;
@@ -105,6 +112,15 @@ export interface FinetuneResult {
   replayedSteps: number;
   /** Why full batches did not replay ('' when they did, or when replay was off). */
   replayReason: string;
+  precision: 'f32' | 'mixed';
+  /** Steps whose update was skipped because their scaled gradients overflowed (precision 'mixed'; else 0). */
+  skippedSteps: number;
+  /** The loss scale at the end (precision 'mixed'; else 1). */
+  lossScale: number;
+  /** Most GPU memory held by live tensors during the run (the buffer pool's peak), in bytes. */
+  peakGpuBytes: number;
+  /** Host memory of the feature cache (training and test sets), in bytes; 0 without the cache. */
+  featureCacheBytes: number;
 }
 
 /**
@@ -222,9 +238,24 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   if (!(SCHEDULES as readonly string[]).includes(o.schedule ?? 'cosine')) throw new ThawError('finetune', `unknown schedule '${o.schedule}' (${SCHEDULES.join(', ')})`);
   if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new ThawError('finetune', `lr must be a positive finite number, got ${o.lr}`);
   const precision = o.precision ?? 'f32';
-  if (precision === 'f16') throw new ThawError('finetune', "precision 'f16' (trainable layers in f16) is not supported yet; use 'mixed' (the feature cache in f16, training in f32) or 'f32'");
+  if (precision === 'f16') throw new ThawError('finetune', "precision 'f16' (weights held in f16, no f32 masters) is refused: updates smaller than half an f16 step of a weight would be lost; use 'mixed' (f16 compute, f32 masters and loss scaling) or 'f32'");
   if (precision !== 'f32' && precision !== 'mixed') throw new ThawError('finetune', `unknown precision '${precision}' (f32, mixed)`);
   if (precision === 'mixed') requireF16("precision 'mixed'");
+  const mixed = precision === 'mixed';
+  // Checked before any work (throws on bad options); its buffers are made here and freed at the end.
+  const scaler = mixed ? new LossScaler(o.lossScale) : null;
+  const halves = mixed ? new HalfWeights(model.parameters().filter((p) => !p.requiresGrad)) : null;
+  try {
+    const { result, peakBytes } = await runtime().pool.measurePeak(() => run(model, train, test, o, scaler, halves));
+    return { ...result, peakGpuBytes: peakBytes };
+  } finally {
+    scaler?.dispose();
+    halves?.dispose();
+  }
+}
+
+async function run(model: Classifier, train: Dataset, test: Dataset | null, o: FinetuneOptions, scaler: LossScaler | null, halves: HalfWeights | null): Promise<Omit<FinetuneResult, 'peakGpuBytes'>> {
+  const precision = scaler ? 'mixed' : 'f32';
   const log = o.log ?? (() => {});
   const t0 = performance.now();
   const warm = await warmupFinetune(model, train, o);
@@ -235,14 +266,14 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   log(plan.all ? 'feature cache: on — the trunk is frozen and deterministic, so its features are computed once per sample and the head trains from the cache'
     : usedCache ? `feature cache: on after ${plan.stages} fixed trunk stage(s) — ${plan.reason}; the frozen prefix runs once per sample`
     : `feature cache: off — ${plan.reason}`);
-  if (precision === 'mixed') log(usedCache ? 'precision mixed: the feature cache holds f16; the layers that train run in f32' : 'precision mixed: no feature cache to hold in f16, so everything runs in f32');
+  if (scaler) log(`precision mixed: ${usedCache ? 'the feature cache holds f16; ' : ''}the training step runs under autocast (matmuls in f16, loss and norms in f32) with f32 master weights and dynamic loss scaling from ${o.lossScale?.init ?? 2 ** 16}`);
   let trainCache: FeatureCache | undefined, testCache: FeatureCache | undefined;
   let cacheSeconds = 0;
   if (usedCache) {
     const c0 = performance.now();
     const total = train.length + (test?.length ?? 0);
     const progress = (done: number) => o.onProgress?.({ epoch: 0, epochs: o.epochs, step: done, stepsPerEpoch: total, loss: NaN, imagesPerSec: done / ((performance.now() - c0) / 1000), phase: 'features' });
-    const half = precision === 'mixed';
+    const half = !!scaler;
     trainCache = await computeCache(model, train, o.batchSize, split.prefix, progress, half);
     if (test) testCache = await computeCache(model, test, o.batchSize, split.prefix, (d) => progress(train.length + d), half);
     cacheSeconds = (performance.now() - c0) / 1000;
@@ -265,13 +296,19 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   // One training step on (x, labels): forward, loss, backward, clipping, update; the step that is recorded.
   const trainStep = (x: Tensor, labels: Tensor) => {
     const out = tidy(() => {
-      const logits = trainCache ? split.rest(x) : model.forward(x);
-      const loss = crossEntropy(logits, labels, { labelSmoothing: o.labelSmoothing ?? 0 });
-      backward(loss);
-      return { loss: keep(loss), logits: keep(logits) };
+      const forward = () => {
+        const logits = trainCache ? split.rest(x) : model.forward(x);
+        return { logits, loss: crossEntropy(logits, labels, { labelSmoothing: o.labelSmoothing ?? 0 }) };
+      };
+      const { logits, loss } = scaler ? autocast(forward, halves) : forward();
+      backward(loss, scaler?.seed(loss));
+      return { loss: keep(loss), logits: keep(logits.dtype === 'f32' ? logits : noGrad(() => cast(logits, 'f32'))) };
     });
+    // Unscaled before clipping, so the clipping norm is the true one (torch's unscale_ then clip).
+    scaler?.unscale(trainable.map(([, p]) => p));
     if (o.clipNorm) clipGradNorm(model.trainableParameters(), o.clipNorm).dispose();
-    opt.step();
+    if (scaler) scaler.step(opt);
+    else opt.step();
     opt.zeroGrad();
     return out;
   };
@@ -357,6 +394,10 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
       const stats: EpochStats = { epoch, loss: lossSum / seen, trainAcc: correct / seen, seconds, imagesPerSec: seen / seconds, lr: opt.groups[0].lr };
       if (test && (epoch % (o.evalEvery ?? 1) === 0 || epoch === o.epochs)) stats.testAcc = (await evaluate(model, test, o.batchSize, C, testCache && { cache: testCache, rest: split.rest })).accuracy;
       epochs.push(stats);
+      if (scaler) {
+        const r = await scaler.read();
+        log(`loss scale ${r.scale} after epoch ${epoch}; ${r.skipped} step(s) skipped so far (gradients overflowed in f16)`);
+      }
       log(`epoch ${epoch}/${o.epochs}: loss ${stats.loss.toFixed(4)}, train acc ${(stats.trainAcc * 100).toFixed(1)}%` +
         (stats.testAcc !== undefined ? `, ${o.evalName ?? 'test'} acc ${(stats.testAcc * 100).toFixed(1)}%` : '') + `, ${stats.imagesPerSec.toFixed(0)} img/s`);
     }
@@ -371,7 +412,12 @@ export async function finetune(model: Classifier, train: Dataset, test: Dataset 
   // The steps checked the trainable parameters (frozen ones do not change); running statistics are checked once, at the end.
   const last = await findNonFinite(model.namedBuffers(), globalStep, 'value');
   if (last) throw new NonFiniteError({ ...last, epoch: o.epochs }, hint);
-  return { epochs, usedCache, cacheReason: plan.reason, cachedStages: plan.all ? 'all' : plan.stages, cacheSeconds, seconds: (performance.now() - t0) / 1000, dispatchesPerStep, optimizerStateBytes, replayedSteps, replayReason };
+  const scaled = scaler ? await scaler.read() : { scale: 1, skipped: 0 };
+  return {
+    epochs, usedCache, cacheReason: plan.reason, cachedStages: plan.all ? 'all' : plan.stages, cacheSeconds, seconds: (performance.now() - t0) / 1000, dispatchesPerStep, optimizerStateBytes, replayedSteps, replayReason,
+    precision, skippedSteps: scaled.skipped, lossScale: scaled.scale,
+    featureCacheBytes: (trainCache?.data.byteLength ?? 0) + (testCache?.data.byteLength ?? 0),
+  };
 }
 
 /**

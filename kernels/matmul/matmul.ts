@@ -8,6 +8,7 @@ import { ShapeError } from '../../engine/core/errors.ts';
 import { reshape } from '../../engine/core/shape.ts';
 import { add } from '../elementwise/elementwise.ts';
 import { sumTo } from '../reduce/reduce.ts';
+import { castRaw } from '../cast/cast.ts';
 import { matmulRaw, type MatmulVariant } from './launch.ts';
 import { record } from '../../engine/core/tape.ts';
 import { withTuning } from '../../engine/core/runtime.ts';
@@ -54,7 +55,7 @@ function matmul2(a: Tensor, b: Tensor, bias: Tensor | null, transA: boolean, tra
       needs[0] && sb ? gradA(g, a.shape, sb, transA, transB, variant) : null,
       needs[1] && sa ? gradB(g, sa, b.shape, transA, transB, variant) : null,
       // The bias gradient: g summed over every row, as add's backward of the broadcast bias.
-      ...(bias ? [needs[2] ? sumTo(g, bias.shape) : null] : []),
+      ...(bias ? [needs[2] ? sumTo(g.dtype === 'f16' ? castRaw(g, 'f32') : g, bias.shape) : null] : []),
     ];
   }, save);
 }

@@ -8,7 +8,9 @@
 // One kernel for one tensor (K = 0) or K tensors (multi.ts); args.ts generates the bindings and the
 // get_/set_ accessors of param (p), grad (g), expAvg (m) and expAvgSq (v).
 // Included: flat_index.wgsl, each.wgsl, each_tensor.wgsl.
-// param: (n) updated in place; grad: (n); expAvg, expAvgSq: (n) first and second moments, updated in place
+// With SKIP (dynamic loss scaling) the kernel reads found[0] and, when set, leaves the parameter and
+// the moments unchanged (fresh moments are zeroed, so the next step reads zeros).
+// param: (n) updated in place; grad: (n); expAvg, expAvgSq: (n) first and second moments, updated in place; found: (1) with SKIP
 struct Params {
   n: u32, stride: u32, first: u32, decoupled: u32,
   weightDecay: f32, decay: f32, beta1: f32, oneMinusBeta1: f32,
@@ -19,6 +21,7 @@ struct Params {
 @group(0) @binding({{NEXT_BINDING}}) var<uniform> params: Params;
 
 fn step(t: u32, j: u32) {
+{{SKIP_STEP}}
   var p = get_p(t, j);
   var g = get_g(t, j);
   if (params.decoupled != 0u) {

@@ -10,6 +10,8 @@
  * most desktop adapters) and the per-parameter element ranges passed in the uniform. A thread finds its
  * parameter from the cumulative sizes and reads/writes through a generated `switch`. The arithmetic is
  * the single-tensor kernels' (optim.ts) expression for expression, so the results are bit-identical.
+ * With `found` (dynamic loss scaling, loss_scale.ts) the SGD and Adam kernels also bind that flag and
+ * leave everything unchanged when it is set.
  *
  * Parameters are chunked in order; a chunk is cut early where a buffer would be bound twice (tied
  * weights), so every element is updated by exactly one thread per dispatch, as before.
@@ -58,7 +60,8 @@ export function chunk<T>(items: T[], k: number, buffers: (t: T) => (Tensor | nul
   return out;
 }
 
-function uniforms(items: Tensor[]): Record<string, number> {
+/** The uniform fields e0.. (cumulative element counts) of the tensors one dispatch takes. */
+export function ranges(items: Tensor[]): Record<string, number> {
   const u: Record<string, number> = {};
   let end = 0;
   items.forEach((p, i) => { end += p.size; u['e' + i] = end; });
@@ -73,21 +76,21 @@ export interface SgdItem { param: Tensor; grad: Tensor; momentumBuffer: Tensor |
  * nothing yet), in ceil(items / K) dispatches; same arithmetic as sgdUpdate. Live arguments
  * (engine/core/live.ts) are re-read at every replay of a recorded step.
  */
-export function sgdMulti(items: SgdItem[], a: SgdArgs | Live<SgdArgs>, first: boolean): void {
+export function sgdMulti(items: SgdItem[], a: SgdArgs | Live<SgdArgs>, first: boolean, found: Tensor | null = null): void {
   const mom = valueOf(a).momentum !== 0;
   for (const it of items) {
     checkSame('sgd', it.param, { grad: it.grad, momentumBuffer: it.momentumBuffer });
     if (mom && !it.momentumBuffer) throw new ShapeError('sgd: momentum needs a momentum buffer');
   }
   const per = mom ? 3 : 2;
-  for (const c of chunk(items, perDispatch(per), (it) => [it.param, it.grad, it.momentumBuffer])) {
+  for (const c of chunk(items, perDispatch(per, found ? 1 : 0), (it) => [it.param, it.grad, it.momentumBuffer])) {
     const k = c.length;
-    const bind: Record<string, Tensor> = {};
+    const bind: Record<string, Tensor> = found ? { found } : {};
     c.forEach((it, i) => { bind['p' + i] = it.param; bind['g' + i] = it.grad; if (mom) bind['b' + i] = it.momentumBuffer!; });
     const n = c.reduce((s, it) => s + it.param.size, 0);
     const { groups, stride } = launch1d(n);
-    const u = uniforms(c.map((it) => it.param));
-    runtime().run(sgdKernel(k, mom), bind, mapLive(a, (v) => ({
+    const u = ranges(c.map((it) => it.param));
+    runtime().run(sgdKernel(k, mom, !!found), bind, mapLive(a, (v) => ({
       n, stride, first: first ? 1 : 0, nesterov: v.nesterov ? 1 : 0,
       negLr: -v.lr, momentum: v.momentum, oneMinusDampening: 1 - v.dampening, weightDecay: v.weightDecay, ...u,
     })), groups);
@@ -102,17 +105,17 @@ export interface AdamItem { param: Tensor; grad: Tensor; expAvg: Tensor; expAvgS
  * ceil(items / K) dispatches; same arithmetic as adamUpdate. Live arguments (engine/core/live.ts)
  * are re-read at every replay of a recorded step.
  */
-export function adamMulti(items: AdamItem[], a: AdamArgs | Live<AdamArgs>): void {
+export function adamMulti(items: AdamItem[], a: AdamArgs | Live<AdamArgs>, found: Tensor | null = null): void {
   for (const it of items) checkSame('adam', it.param, { grad: it.grad, expAvg: it.expAvg, expAvgSq: it.expAvgSq });
   const s = mapLive(a, adamScalars);
-  for (const c of chunk(items, perDispatch(4), (it) => [it.param, it.grad, it.expAvg, it.expAvgSq])) {
+  for (const c of chunk(items, perDispatch(4, found ? 1 : 0), (it) => [it.param, it.grad, it.expAvg, it.expAvgSq])) {
     const k = c.length;
-    const bind: Record<string, Tensor> = {};
+    const bind: Record<string, Tensor> = found ? { found } : {};
     c.forEach((it, i) => { bind['p' + i] = it.param; bind['g' + i] = it.grad; bind['m' + i] = it.expAvg; bind['v' + i] = it.expAvgSq; });
     const n = c.reduce((t, it) => t + it.param.size, 0);
     const { groups, stride } = launch1d(n);
-    const u = uniforms(c.map((it) => it.param));
-    runtime().run(adamKernel(k), bind, mapLive(s, (v) => ({ n, stride, ...v, ...u })), groups);
+    const u = ranges(c.map((it) => it.param));
+    runtime().run(adamKernel(k, !!found), bind, mapLive(s, (v) => ({ n, stride, ...v, ...u })), groups);
   }
 }
 
@@ -137,7 +140,7 @@ export function sumsqMulti(xs: Tensor[], partials: Tensor): void {
   let offset = 0;
   for (const c of chunk(xs, perDispatch(1, 1), (x) => [x])) {
     const k = c.length;
-    const u: Record<string, number> = { ...uniforms(c) };
+    const u: Record<string, number> = { ...ranges(c) };
     let w = 0;
     c.forEach((x, i) => { w += Math.ceil(x.size / CHUNK); u['c' + i] = w; });
     const [gx, gy] = grid(w);
@@ -168,6 +171,6 @@ export function scaleMulti(xs: Tensor[], scale: Tensor): void {
     c.forEach((x, i) => { bind['x' + i] = x; });
     const n = c.reduce((s, x) => s + x.size, 0);
     const { groups, stride } = launch1d(n);
-    runtime().run(wgsl('optim_multi_scale', scaleSrc, { include: [flatIndex, each, eachTensor], defines: { K: k }, blocks: ({ K }) => xBlocks(K, X_RW) }), bind, { n, stride, ...uniforms(c) }, groups);
+    runtime().run(wgsl('optim_multi_scale', scaleSrc, { include: [flatIndex, each, eachTensor], defines: { K: k }, blocks: ({ K }) => xBlocks(K, X_RW) }), bind, { n, stride, ...ranges(c) }, groups);
   }
 }

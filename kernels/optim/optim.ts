@@ -33,19 +33,42 @@ const MOMENTUM_STEP = `  var b = d;
   set_b(t, j, b);
   if (params.nesterov != 0u) { d = fma(b, params.momentum, d); } else { d = b; }`;
 
-/** The SGD kernel for one tensor (K = 0, optim_sgd*) or K tensors per dispatch (optim_multi_sgd*). */
-export function sgdKernel(K: number, momentum: boolean): Kernel {
+/**
+ * The bindings of `args` and, with `skip`, the found-Inf flag after them and SKIP_STEP: return
+ * without writing when it is set, after `reset` (which zeroes fresh state on a skipped first step).
+ */
+function skipBlocks(args: readonly Arg[], K: number, skip: boolean, reset: string) {
+  const b = argBlocks(args, K);
+  if (!skip) return { ...b, SKIP_STEP: '' };
+  const n = Number(b.NEXT_BINDING);
+  return {
+    ...b, BINDINGS: b.BINDINGS + `@group(0) @binding(${n}) var<storage, read> found: array<u32>;\n`, NEXT_BINDING: String(n + 1),
+    SKIP_STEP: `  if (found[0] != 0u) {${reset ? ` if (params.first != 0u) { ${reset} }` : ''} return; }`,
+  };
+}
+
+/**
+ * The SGD kernel for one tensor (K = 0, optim_sgd*) or K tensors per dispatch (optim_multi_sgd*);
+ * `skip`: it reads a found-Inf flag and updates nothing when it is set (loss_scale.ts).
+ */
+export function sgdKernel(K: number, momentum: boolean, skip = false): Kernel {
   return wgsl(`optim${K ? '_multi' : ''}_sgd${momentum ? '_momentum' : ''}`, sgdSrc, {
     include: [flatIndex, each, eachTensor],
-    defines: { K, MOMENTUM: momentum },
-    blocks: (d) => ({ ...argBlocks(d.MOMENTUM ? [PARAM, GRAD, MOMENTUM_BUFFER] : [PARAM, GRAD], d.K), MOMENTUM_STEP: d.MOMENTUM ? MOMENTUM_STEP : '' }),
+    defines: { K, MOMENTUM: momentum, SKIP: skip },
+    blocks: (d) => ({
+      ...skipBlocks(d.MOMENTUM ? [PARAM, GRAD, MOMENTUM_BUFFER] : [PARAM, GRAD], d.K, d.SKIP, d.MOMENTUM ? 'set_b(t, j, 0.0);' : ''),
+      MOMENTUM_STEP: d.MOMENTUM ? MOMENTUM_STEP : '',
+    }),
   });
 }
 
-/** The Adam/AdamW kernel for one tensor (K = 0, optim_adam) or K tensors per dispatch (optim_multi_adam). */
-export function adamKernel(K: number): Kernel {
+/** The Adam/AdamW kernel for one tensor (K = 0, optim_adam) or K tensors per dispatch (optim_multi_adam); `skip` as sgdKernel's. */
+export function adamKernel(K: number, skip = false): Kernel {
   const args: Arg[] = [PARAM, GRAD, { name: 'm', single: 'expAvg', access: 'read_write' }, { name: 'v', single: 'expAvgSq', access: 'read_write' }];
-  return wgsl(K ? 'optim_multi_adam' : 'optim_adam', adamSrc, { include: [flatIndex, each, eachTensor], defines: { K }, blocks: (d) => argBlocks(args, d.K) });
+  return wgsl(K ? 'optim_multi_adam' : 'optim_adam', adamSrc, {
+    include: [flatIndex, each, eachTensor], defines: { K, SKIP: skip },
+    blocks: (d) => skipBlocks(args, d.K, d.SKIP, 'set_m(t, j, 0.0); set_v(t, j, 0.0);'),
+  });
 }
 
 /** @internal Refuses a parameter that is not f32 or a gradient/state tensor of another size (multi.ts uses it too). */

@@ -8,7 +8,9 @@
 // One kernel for one tensor (K = 0) or K tensors (multi.ts); args.ts generates the bindings and the
 // get_/set_ accessors of param (p), grad (g) and, with MOMENTUM, the momentum buffer (b).
 // Included: flat_index.wgsl, each.wgsl, each_tensor.wgsl.
-// param: (n) updated in place; grad: (n); momentumBuffer: (n) updated in place
+// With SKIP (dynamic loss scaling) the kernel reads found[0] and, when set, leaves the parameter
+// unchanged (a fresh momentum buffer is zeroed, so the next step starts it from its gradient).
+// param: (n) updated in place; grad: (n); momentumBuffer: (n) updated in place; found: (1) with SKIP
 struct Params {
   n: u32, stride: u32, first: u32, nesterov: u32,
   negLr: f32, momentum: f32, oneMinusDampening: f32, weightDecay: f32,
@@ -18,6 +20,7 @@ struct Params {
 @group(0) @binding({{NEXT_BINDING}}) var<uniform> params: Params;
 
 fn step(t: u32, j: u32) {
+{{SKIP_STEP}}
   let p = get_p(t, j);
   var d = get_g(t, j);
   if (params.weightDecay != 0.0) { d = fma(p, params.weightDecay, d); }

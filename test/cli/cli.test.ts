@@ -170,7 +170,8 @@ test('finetune checks every option and input path before any work', () => {
   failsEarly(thaw([...base, '--model', 'resnet20']), 2, /^thaw finetune: unknown --model 'resnet20'\. Did you mean 'resnet20-cifar10'\? Choose from resnet20-cifar10, mobilenetv2-nsfwjs, darknet-tiny, vit-b-16, convnext-tiny, efficientnet-b0, mobilenet-v3-small, mobilenet-v3-large\.$/, 'model');
   failsEarly(thaw([...base, '--eval-every', '0']), 2, /--eval-every must be a positive integer, got 0/, 'eval-every');
   failsEarly(thaw([...base, '--seed', '1.5']), 2, /--seed must be an integer, got 1\.5/, 'seed');
-  failsEarly(thaw([...base, '--precision', 'f16']), 2, /--precision must be f32 or mixed, got f16/, 'precision');
+  failsEarly(thaw([...base, '--precision', 'f16']), 2, /^thaw finetune: --precision f16 \(weights in f16 without f32 masters\) is not offered: .*; use --precision mixed$/, 'precision f16');
+  failsEarly(thaw([...base, '--precision', 'bf16']), 2, /--precision must be f32 or mixed, got bf16/, 'precision');
   failsEarly(thaw([...base, '--head-epochs', '2', '--freeze', 'conv1']), 2, /--head-epochs needs --freeze to be a depth/, 'head-epochs');
   failsEarly(thaw(['finetune', '--weights', '--data', data]), 2, /--weights needs a value, but the next argument is the option --data/, 'missing value');
   failsEarly(thaw([...base, '--max-pixels', '0']), 2, /--max-pixels must be a positive integer/, 'max-pixels');
