@@ -3,7 +3,7 @@
  * (kernels/index.ts) takes its tensor arguments in the dtype this file's one table names.
  *
  * - `{ f16: [i, ...] }`: the arguments at those positions are cast to f16 (the op has an f16 kernel
- *   that accumulates in f32): matmul, linear. A trainable leaf (a master weight, f32) is cast once
+ *   that accumulates in f32): matmul, linear, conv2d (but grouped convs). A trainable leaf (a master weight, f32) is cast once
  *   per region, and the cast is on the tape, so its gradient comes back through the cast as f32. A
  *   frozen weight listed in the region's `HalfWeights` is cast once for the whole run and kept.
  * - `'f32'`: every f16 argument is cast to f32 first: the loss, softmax, norms, reductions, and every
@@ -11,22 +11,27 @@
  * - `'promote'`: elementwise ops with two tensor arguments run in f16 when both are f16 and in f32
  *   when their dtypes differ (the f16 one is cast), as torch promotes to the widest type.
  *
- * Ops not in the table (unary elementwise ops, cast, optimizer kernels) run as given. Outside a
+ * Ops not in the table (unary elementwise ops, batch norm and pooling, which read f16 and keep f32
+ * statistics, cast, optimizer kernels) run as given. Outside a
  * region nothing is cast. Gradients in the backward pass keep the dtype of what they differentiate.
  */
 import { Tensor, keep } from '../engine/core/tensor.ts';
 import { cast } from './cast/cast.ts';
 
-type Rule = 'f32' | 'promote' | { f16: number[] };
+/** `f16`: the argument positions cast to f16; `unless`: the calls that run in f32 instead. */
+type Rule = 'f32' | 'promote' | { f16: number[]; unless?: (args: any[]) => boolean };
 
 /** The autocast policy: op name (as kernels/index.ts exports it) → what its arguments become. */
 export const AUTOCAST_POLICY = {
   matmul: { f16: [0, 1] }, linear: { f16: [0, 1] },
   add: 'promote', sub: 'promote', mul: 'promote', div: 'promote', addRelu: 'promote', binary: 'promote', compare: 'promote',
   sum: 'f32', mean: 'f32', max: 'f32', sumTo: 'f32',
-  softmax: 'f32', logSoftmax: 'f32', crossEntropy: 'f32', layerNorm: 'f32', batchNorm2d: 'f32',
-  conv2d: 'f32', attention: 'f32', dropout: 'f32', resize2d: 'f32', pad2d: 'f32',
-  maxPool2d: 'f32', maxPool2dWithIndices: 'f32', avgPool2d: 'f32', globalAvgPool2d: 'f32',
+  softmax: 'f32', logSoftmax: 'f32', crossEntropy: 'f32', layerNorm: 'f32',
+  // x, the weight and the residual in f16 (the bias stays f32); grouped (depthwise) convs in f32: their
+  // f16 build runs on the grouped GEMM, several times slower than the f32 depthwise kernels.
+  conv2d: { f16: [0, 1, 4], unless: (args) => (args[3]?.groups ?? 1) > 1 },
+  attention: 'f32', dropout: 'f32', resize2d: 'f32', pad2d: 'f32',
+  // batchNorm2d and the pools take their input's dtype (f16 kernels, f32 statistics): not listed.
   permute: 'f32', transpose: 'f32', slice: 'f32', concat: 'f32', gather: 'f32',
 } as const satisfies Record<string, Rule>;
 
@@ -88,6 +93,7 @@ function convert(rule: Rule, args: unknown[], r: Region): unknown[] {
     if (!ts.some((t) => t.dtype === 'f16') || !ts.some((t) => t.dtype === 'f32')) return args;
     return args.map((a) => (isHalf(a) ? cast(a, 'f32') : a));
   }
+  if (rule.unless?.(args)) return convert('f32', args, r);
   return args.map((a, i) => (rule.f16.includes(i) && a instanceof Tensor ? toHalf(a, r) : a));
 }
 
