@@ -60,6 +60,17 @@ export async function repsFor(once: () => Promise<void>, minMs = 20): Promise<nu
   return Math.max(1, Math.min(1000, Math.ceil(minMs / Math.max(ms, 1e-3))));
 }
 
+/** The value after `--name` on the command line, else `dflt`. */
+export function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
+}
+
+export const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+/** Sample standard deviation (0 for one value). */
+export const sd = (v: number[]) => (v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)) : 0);
+export const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
 /** Number of timed runs (BENCH_RUNS, default 7, never below 5). */
 export function benchRuns(): number {
   return Math.max(5, Number(process.env.BENCH_RUNS ?? 7));

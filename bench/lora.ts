@@ -33,7 +33,7 @@ import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initThaw, adapterLabel, printTable, writeResults, time, thawStep } from './common.ts';
+import { initThaw, adapterLabel, printTable, writeResults, time, thawStep, arg, mean, sd, median } from './common.ts';
 import { bertBatch } from './bert.ts';
 import { negationSentence } from './negation.ts';
 import type { Runtime } from '../engine/core/runtime.ts';
@@ -62,14 +62,7 @@ const THAW = join(HERE, '..', 'bin', 'thaw.mjs');
 const VOCAB = join(HERE, '..', 'test', 'fixtures', 'bert', 'vocab.txt');
 const MiB = 2 ** 20;
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-}
 
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-const sd = (v: number[]) => (v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)) : 0);
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 /** Makes `model` train as `method`: everything, LoRA adapters (+ classifier), or the classifier alone. */
 function applyMethod(model: BertForSequenceClassification, method: Method, rank: number, rand: () => number, seed: number): void {

@@ -22,7 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initThaw, adapterLabel, printTable, writeResults } from './common.ts';
+import { initThaw, adapterLabel, printTable, writeResults, arg, mean, sd, median } from './common.ts';
 
 const THAW = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'thaw.mjs');
 const MiB = 2 ** 20;
@@ -34,13 +34,6 @@ export interface MixedRun {
   job: Job; precision: string; seed: number; accuracy: number; peakMiB: number; cacheMiB: number; secondsPerEpoch: number; skippedSteps: number; lossScale: number;
 }
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-}
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-const sd = (v: number[]) => (v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)) : 0);
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const pm = (v: number[], d = 1) => `${mean(v).toFixed(d)} ± ${sd(v).toFixed(d)}`;
 
 function jobArgs(job: Job, epochs: number, testSize: number): string[] {

@@ -14,19 +14,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { printTable, writeResults, initThaw } from './common.ts';
+import { printTable, writeResults, initThaw, arg, mean, sd } from './common.ts';
 
 interface Run { recipe: string; seed: number; pretrained: boolean; accuracy: number; seconds: number; wallSeconds: number; cache: boolean }
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-}
 
 const THAW = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'thaw.mjs');
 
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-const sd = (v: number[]) => (v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)) : 0);
 
 export async function run(): Promise<Run[]> {
   const model = arg('model', 'mobilenetv2-nsfwjs'), size = arg('size', '64'), freeze = arg('freeze', '8');
