@@ -55,6 +55,11 @@ export interface ConvTuning {
    */
   fwdWinograd: number;
   fwdWinogradMinChannels: number;
+  /**
+   * gemm and dw: read sources whose rows are a multiple of 4 long unpadded (bounds by select, no
+   * padding pass), as tuning.depthwise.unpadded does for the depthwise kernels.
+   */
+  unpadded: boolean;
 }
 
 /** Depthwise convolution kernels (kernels/conv2d/depthwise*.ts). */
@@ -168,7 +173,7 @@ const software: Tuning = {
   conv: {
     gemmPX: 8, sgPX: 4, sgTM: { 4: 16, 8: 32 }, subgroups: true, maxCV: 2, pwPV: 2, pwStrided: false,
     dwCV: 1, dwRB: 4, dwAcc: 24, sgDwTM: { 4: 8, 8: 16 }, sgDwAcc: { 4: 64, 8: 128 }, dwMinGroups: 256,
-    dxWinograd: 4, fwdWinograd: 4, fwdWinogradMinChannels: 24,
+    dxWinograd: 4, fwdWinograd: 4, fwdWinogradMinChannels: 24, unpadded: true,
   },
   // Both software adapters time alike within noise on these.
   depthwise: { ...SHARED_DEPTHWISE },

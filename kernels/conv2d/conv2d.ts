@@ -132,8 +132,9 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
   if (kind === 'pointwise' && tm) pointwiseSg(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, tm, act, res);
   else if (kind === 'pointwise') out = separateAct((pointwise(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv), y), actName, res);
   else {
-    const p = haloPad(x, [forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh)], [forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw)], tm ? runtime().tuning.conv.sgPX : runtime().tuning.conv.gemmPX);
-    gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm, act, res);
+    const t = runtime().tuning.conv;
+    const p = haloPad(x, [forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh)], [forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw)], tm ? t.sgPX : t.gemmPX, 1, t.unpadded);
+    gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm, act, res, p.bounded);
     p.src.dispose();
   }
   if (!cache) wt.dispose();
@@ -161,8 +162,9 @@ function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant, acc: Tens
   if (kind === 'pointwise' && tm) pointwiseSg(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, tm, 0, acc);
   else if (kind === 'pointwise') pointwise(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv);
   else {
-    const p = haloPad(dy, inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw), tm ? runtime().tuning.conv.sgPX : runtime().tuning.conv.gemmPX);
-    for (const ph of p.phs) for (const pw of p.pws) gemmCorrelate(p.src, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv, ph, pw, g.kh, g.kw, tm, 0, acc);
+    const t = runtime().tuning.conv;
+    const p = haloPad(dy, inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw), tm ? t.sgPX : t.gemmPX, 1, t.unpadded);
+    for (const ph of p.phs) for (const pw of p.pws) gemmCorrelate(p.src, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv, ph, pw, g.kh, g.kw, tm, 0, acc, p.bounded);
     p.src.dispose();
   }
   wt.dispose();

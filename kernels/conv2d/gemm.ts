@@ -61,19 +61,27 @@ function reach(plans: AxisPlan[], size: number, block: number): [number, number]
 /**
  * Zero-pads `src` by the halo the plans reach outside it (for whole blocks of `block` columns and
  * `blockH` rows), with the row length a multiple of 4, and shifts the plans to match;
- * gemm.wgsl then needs no bounds checks. Returns a new handle on `src` when no padding is needed.
+ * gemm.wgsl then needs no bounds checks. Returns a new handle on `src` when no padding is needed,
+ * and also (with `bounded: true`: the kernel must check its loads) when `unpadded` allows it and
+ * the rows of `src` are a multiple of 4 long.
  */
-export function haloPad(src: Tensor, phs: AxisPlan[], pws: AxisPlan[], block: number, blockH = 1): { src: Tensor; phs: AxisPlan[]; pws: AxisPlan[] } {
+export function haloPad(src: Tensor, phs: AxisPlan[], pws: AxisPlan[], block: number, blockH = 1, unpadded = false): { src: Tensor; phs: AxisPlan[]; pws: AxisPlan[]; bounded: boolean } {
   const [, , H, W] = src.shape;
   const [hlo, hhi] = reach(phs, H, blockH), [wlo, whi] = reach(pws, W, block);
   const Wp = Math.ceil((whi - wlo + 1) / 4) * 4;
-  if (hlo === 0 && hhi === H - 1 && wlo === 0 && Wp === W) return { src: src.unrecordedView(), phs, pws };
+  if (hlo === 0 && hhi === H - 1 && wlo === 0 && Wp === W) return { src: src.unrecordedView(), phs, pws, bounded: false };
+  if (unpadded && W % 4 === 0) return { src: src.unrecordedView(), phs, pws, bounded: true };
   return {
     src: pad(src, hhi - hlo + 1, Wp, -hlo, -wlo),
     phs: phs.map((p) => ({ ...p, c0: p.c0 - hlo })),
     pws: pws.map((p) => ({ ...p, c0: p.c0 - wlo })),
+    bounded: false,
   };
 }
+
+/** gemm.wgsl's source loads: from a zero-padded source, or bounds-checked (rows and window vec4s outside read 0). */
+const PADDED = { BOUNDS: '    let ok$t = true;' };
+const BOUNDED = { BOUNDS: '    let rv = u32(row) < params.Hs;\n    let ok$t = rv && u32(col0 + $t) < Wsv;' };
 
 /** What the GEMM kernel includes: its Params and bindings, and the conv epilogue. */
 const include = [gemmCommonSrc, epilogueSrc];
@@ -123,11 +131,11 @@ export function subgroupChannels(Cg: number): number {
 /**
  * One correlation dispatch (gemm.wgsl, its subgroup build when `tm` > 0) writing the subgrid ph x pw of dst,
  * with `res` (like dst) added and `act` (1 ReLU, 2 ReLU6) applied to each output as it is stored. src: (N, Cred*groups,
- * Hs, Ws) from haloPad, wt from transposeWeights, dst: (N, Cg*groups, Hd, Wd); src, wt, dst (and res) all f32
+ * Hs, Ws) from haloPad (`bounded` as it says), wt from transposeWeights, dst: (N, Cg*groups, Hd, Wd); src, wt, dst (and res) all f32
  * or all f16 (f32 arithmetic), bias f32.
  */
 export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number,
-  cgPad: number, cv: number, ph: AxisPlan, pw: AxisPlan, kh: number, kw: number, tm = 0, act = 0, res: Tensor | null = null): void {
+  cgPad: number, cv: number, ph: AxisPlan, pw: AxisPlan, kh: number, kw: number, tm = 0, act = 0, res: Tensor | null = null, bounded = false): void {
   const [N, , Hs, Ws] = src.shape;
   const [, , Hd, Wd] = dst.shape;
   const SG = tm ? subgroupLanes() : 0;
@@ -136,7 +144,7 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
   const empty = ph.nk === 0 || pw.nk === 0;
   const col = empty ? { ...pw, c0: 0, cs: 1, nk: 1 } : pw;
   const m = minTap(col);
-  const A = m % 4;
+  const A = ((m % 4) + 4) % 4;
   const NV = Math.ceil((A + (PX - 1) * col.ss + (col.nk - 1) * Math.abs(col.cs) + 1) / 4);
   const coBlocks = tm ? cgPad / tm : cgPad / (4 * cv);
   const jBlocks = Math.ceil(pw.sub / PX);
@@ -146,7 +154,7 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
   // Channel quads per invocation (per workgroup with subgroups) and weight quads each lane loads.
   const CQ = tm ? tm / 4 : cv, LQ = tm ? Math.ceil(CQ / SG) : 0;
   const kernel = wgsl(tm ? 'conv2d_gemm_sg' : 'conv2d_gemm', gemmSrc, {
-    include: tm ? includeSg : include, defines: { WG: tm ? SG : 64, SG, CQ, PX, ...cols, ...storageDefines(src.dtype) }, unroll: { p: PX, v: CQ, l: LQ, t: NV, e: 4 },
+    include: tm ? includeSg : include, defines: { WG: tm ? SG : 64, SG, CQ, PX, ...cols, ...storageDefines(src.dtype), ...(bounded ? BOUNDED : PADDED) }, unroll: { p: PX, v: CQ, l: LQ, t: NV, e: 4 },
     blocks: (d: Record<string, any>) => ({
       FMAS: d.SG ? fmaBlockSg(d.SG, d.CQ, Math.ceil(d.CQ / d.SG), d.PX, d.SSW, d.CSW, d.NKW, d.A, d.W4) : fmaBlock(d.PX, d.CQ, d.SSW, d.CSW, d.NKW, d.A, d.W4),
     }),

@@ -23,8 +23,11 @@
 //    tap the lanes load the quads once between them (LQ each, quad lid + SG*l) and subgroupBroadcast
 //    hands every lane every weight, a vector permute instead of a load. Per lane and reduction step:
 //    NKW*LQ + NV vec4 loads for NKW*PX*TM multiply-adds.
-// src arrives zero-padded (gemm.ts haloPad) with rows a multiple of 4 long and the window start
-// 4-aligned up to the compile-time phase A, so no load needs a bounds check.
+// src arrives either zero-padded (gemm.ts haloPad) with rows a multiple of 4 long and the window
+// start 4-aligned up to the compile-time phase A, so no load needs a bounds check, or (BOUNDED,
+// where its rows already are a multiple of 4 long) unpadded: each window vec4 then lies wholly
+// inside or outside its row, and rows and vec4s outside the source read as zeros (a select per
+// load, which saves the padding pass over the whole tensor).
 // Lines naming a pixel, channel quad, lane-load, window or vec4-lane index (dollar p, v, l, t, e)
 // are repeated for p < PX, v < CQ, l < LQ (none without subgroups), t < NV, e < 4 (wgsl unroll);
 // the FMAS block is unrolled by gemm.ts (subgroupBroadcast needs a constant lane). Accumulators are
@@ -53,13 +56,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // With subgroups, the weight quads this lane loads for the others: quad lid + SG*l of the block (clamped).
   let wq$l = min(lid + {{SG}}u * $lu, {{CQ}}u - 1u);
   var a$p_$v = vec4<f32>(0.0);
+  // First window vec4 of the row segment (negative where it hangs over the left edge of an unpadded source).
+  let col0 = i32(j0 * {{SSW}}u / 4u) + params.winStart;
   for (var k1 = 0u; k1 < params.nkh; k1++) {
     let ky = params.ky0 + k1 * params.kys;
-    let row = u32(i32(i * params.ssh) + params.c0h + i32(k1) * params.csh);
-    var rb = (n * params.Cred * params.groups + g * params.Cred) * planeV + row * Wsv + j0 * {{SSW}}u / 4u + params.winStart;
+    let row = i32(i * params.ssh) + params.c0h + i32(k1) * params.csh;
+{{BOUNDS}}
+    var rb = (n * params.Cred * params.groups + g * params.Cred) * planeV + u32(row) * Wsv + u32(col0);
     var wi = ((g * params.kh + ky) * params.kw + params.kx0) * params.Cred * cgv + cob * {{CQ}}u;
     for (var c = 0u; c < params.Cred; c++) {
-      let s$t = {{W4(src[rb + $tu])}};
+      let s$t = select(vec4<f32>(0.0), {{W4(src[select(0u, rb + $tu, ok$t)])}}, ok$t);
 {{FMAS}}
       rb += planeV;
       wi += cgv;

@@ -5,7 +5,7 @@ struct Params {
   Hs: u32, Ws: u32, Hd: u32, Wd: u32,
   Hsub: u32, Wsub: u32, rh: u32, rw: u32, dsh: u32, dsw: u32, ssh: u32, jBlocks: u32,
   nkh: u32, ky0: u32, kx0: u32, kys: u32, kxs: u32, kh: u32, kw: u32,
-  winStart: u32, c0h: i32, csh: i32,
+  winStart: i32, c0h: i32, csh: i32,
   hasBias: u32, strideX: u32, act: u32, hasRes: u32,
 }
 @group(0) @binding(0) var<storage, read> src: array<vec4<{{T:f32}}>>;

@@ -15,10 +15,10 @@ import { pad, reshaped, subgroupLanes } from './launch.ts';
 import type { Kernel } from '../../engine/core/runtime.ts';
 
 /** The TAPS block: per column tap, the window values of 4 output columns times each channel's dy. */
-function tapBlock(RB: number, C4: number, SW: number, DW: number, KW: number): string {
+function tapBlock(RB: number, C4: number, SW: number, DW: number, KW: number, A: number): string {
   const lines: string[] = [];
   for (let r = 0; r < RB; r++) for (let k = 0; k < KW; k++) {
-    const el = (p: number) => { const e = p * SW + k * DW; return `s${r}_${e >> 2}[${e & 3}]`; };
+    const el = (p: number) => { const e = A + p * SW + k * DW; return `s${r}_${e >> 2}[${e & 3}]`; };
     lines.push(`      { let x = vec4<f32>(${[0, 1, 2, 3].map(el).join(', ')});`);
     for (let o = 0; o < C4; o++) lines.push(`        a${r}_${o}_${k} = fma(g${o}, x, a${r}_${o}_${k});`);
     lines.push('      }');
@@ -27,18 +27,22 @@ function tapBlock(RB: number, C4: number, SW: number, DW: number, KW: number): s
 }
 
 /** The TAPS block of the subgroup build: per channel, its dy vec4 broadcast from the lane that loaded it, dotted with each row's window values of 4 output columns. */
-function tapBlockSg(SG: number, TM: number, RB: number, SW: number, DW: number, KW: number): string {
+function tapBlockSg(SG: number, TM: number, RB: number, SW: number, DW: number, KW: number, A: number): string {
   const TAPS: string[] = [];
   for (let o = 0; o < TM; o++) {
     TAPS.push(`      { let d = subgroupBroadcast(g${Math.floor(o / SG)}, ${o % SG}u);`);
     for (let r = 0; r < RB; r++) for (let k = 0; k < KW; k++) {
-      const el = (p: number) => { const e = p * SW + k * DW; return `s${r}_${e >> 2}[${e & 3}]`; };
+      const el = (p: number) => { const e = A + p * SW + k * DW; return `s${r}_${e >> 2}[${e & 3}]`; };
       TAPS.push(`        a${r}_${o}_${k} += dot(d, vec4<f32>(${[0, 1, 2, 3].map(el).join(', ')}));`);
     }
     TAPS.push('      }');
   }
   return TAPS.join('\n');
 }
+
+/** weight_grad.wgsl's x loads: from a zero-padded xp, or bounds-checked (rows and window vec4s outside read 0). */
+const PADDED = { ROWS: '    let rv$r = true;', COLS: '      let cv$t = true;' };
+const BOUNDED = { ROWS: '    let rv$r = u32(xr$r) < params.Hp;', COLS: '      let cv$t = u32(cw + $t) < Wpv;' };
 
 /** Weight gradient dw (Cout, Cin/groups, kh, kw) from x (N, Cin, H, W) and dy (N, Cout, OH, OW), all of one dtype (f32 or f16; f32 sums). */
 export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
@@ -47,12 +51,16 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   // rounded up to whole vec4s.
   const Hp = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
   const Wp = Math.ceil(((OWp - 1) * g.sw + (g.kw - 1) * g.dw + 1) / 4) * 4;
-  const xp = g.pt === 0 && g.pl === 0 && Hp <= g.H && Wp === g.W ? x.unrecordedView() : pad(x, Hp, Wp, g.pt, g.pl);
+  // x is read as it is where no padding is needed, or bounds-checked where its rows are whole vec4s.
+  const fits = g.pt === 0 && g.pl === 0 && Hp <= g.H && Wp === g.W;
+  const bounded = !fits && runtime().tuning.conv.unpadded && g.W % 4 === 0;
+  const xp = fits || bounded ? x.unrecordedView() : pad(x, Hp, Wp, g.pt, g.pl);
   const dyp = OWp === g.OW ? dy.unrecordedView() : pad(dy, g.OH, OWp, 0, 0);
   const SG = subgroupLanes();
-  const NV = Math.ceil((3 * g.sw + (g.kw - 1) * g.dw + 1) / 4);
-  // The column taps (stride, dilation, count) shape the code.
-  const taps = { SW: g.sw, DW: g.dw, KW: g.kw, ...storageDefines(x.dtype) };
+  const A = bounded ? ((-g.pl % 4) + 4) % 4 : 0;
+  const NV = Math.ceil((A + 3 * g.sw + (g.kw - 1) * g.dw + 1) / 4);
+  // The column taps (stride, dilation, count, window phase) and the source's bounds shape the code.
+  const taps = { SW: g.sw, DW: g.dw, KW: g.kw, A, ...(bounded ? BOUNDED : PADDED), ...storageDefines(x.dtype) };
   let kernel: Kernel, coBlocks: number, rowBlocks: number, wgs: number;
   if (SG) {
     // Subgroup kernel: TM channels per workgroup, RB rows per lane within the accumulator budget.
@@ -65,7 +73,7 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
     kernel = wgsl('conv2d_weight_grad_sg', weightGradSrc, {
       include: [subgroupsSrc], defines: { WG: SG, LANES: SG, CH: TM, RB, ...taps, ZERO: '0.0', SUM: 'a$r_$o_$k' },
       unroll: { r: RB, o: TM, l: Math.ceil(TM / SG), k: g.kw, t: NV },
-      blocks: (d) => ({ TAPS: tapBlockSg(d.LANES, d.CH, d.RB, d.SW, d.DW, d.KW) }),
+      blocks: (d) => ({ TAPS: tapBlockSg(d.LANES, d.CH, d.RB, d.SW, d.DW, d.KW, d.A) }),
     });
   } else {
     const t = runtime().tuning.conv;
@@ -77,7 +85,7 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
     kernel = wgsl('conv2d_weight_grad', weightGradSrc, {
       defines: { WG: 64, LANES: 1, CH: C4, RB, ...taps, ZERO: 'vec4<f32>(0.0)', SUM: 'dot(a$r_$o_$k, vec4<f32>(1.0))' },
       unroll: { r: RB, o: C4, l: C4, k: g.kw, t: NV },
-      blocks: (d) => ({ TAPS: tapBlock(d.RB, d.CH, d.SW, d.DW, d.KW) }),
+      blocks: (d) => ({ TAPS: tapBlock(d.RB, d.CH, d.SW, d.DW, d.KW, d.A) }),
     });
   }
   const rows = g.N * g.OH;
@@ -91,6 +99,7 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   runtime().run(kernel, { xp, dy: dyp, part }, {
     N: g.N, Cin: g.Cin, Cout: g.Cout, groups: g.groups, cinG: g.cinG, coutG: g.coutG, Hp: xp.shape[2], Wp: xp.shape[3],
     OH: g.OH, OWp, kh: g.kh, kw: g.kw, sh: g.sh, dh: g.dh, rowsPerChunk, coBlocks, rowBlocks,
+    pt: bounded ? g.pt : 0, winStart: bounded ? (-g.pl - A) / 4 : 0,
   }, [wgs, S]);
   xp.dispose();
   dyp.dispose();

@@ -13,8 +13,12 @@
 //    lanes load the TM dy vec4s between them (LQ each) and subgroupBroadcast hands every lane each
 //    channel's vec4, a vector permute instead of a load per lane; each lane loads only its rows'
 //    windows. Per lane: LQ + RB*NV vec4 loads for TM*RB*KW dot products of 4 columns.
-// xp and dy arrive zero-padded (weight_grad.ts): dy rows to OWp = OW rounded up to 4, xp rows to a
-// multiple of 4 covering every window, so no load needs a bounds check and padding adds zeros.
+// dy arrives zero-padded (weight_grad.ts) to rows of OWp = OW rounded up to 4. xp is either x
+// zero-padded to rows a multiple of 4 long covering every window (pt = winStart = 0, A = 0), so no
+// load needs a bounds check and padding adds zeros, or (BOUNDED, where x's rows already are a
+// multiple of 4 long) x itself: each window vec4 then lies wholly inside or outside its row, rows
+// and vec4s outside read as zeros, and the window of 4 output columns starts A floats into vec4
+// winStart (4*winStart + A = -pl).
 // Lines naming a row, channel, dy-load, tap or window index (dollar r, o, l, k, t) are repeated for
 // r < RB, o < CH, l < C4 (LQ with subgroups), k < KW, t < NV (wgsl unroll); the TAPS block is
 // unrolled by weight_grad.ts. Accumulators are vec4s (ZERO, summed by SUM) or, with subgroups, floats.
@@ -23,7 +27,7 @@ struct Params {
   N: u32, Cin: u32, Cout: u32, groups: u32, cinG: u32, coutG: u32,
   Hp: u32, Wp: u32, OH: u32, OWp: u32,
   kh: u32, kw: u32, sh: u32, dh: u32,
-  rowsPerChunk: u32, coBlocks: u32, rowBlocks: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  rowsPerChunk: u32, coBlocks: u32, rowBlocks: u32, pt: i32, winStart: i32, _pad0: u32,
 }
 @group(0) @binding(0) var<storage, read> xp: array<vec4<{{T:f32}}>>;
 @group(0) @binding(1) var<storage, read> dy: array<vec4<{{T:f32}}>>;
@@ -59,13 +63,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var R = chunk * params.rowsPerChunk; R < rEnd; R++) {
     let n = R / params.OH;
     let oh = R % params.OH;
-    var xb$r = ((n * params.Cin + g * params.cinG + c$r) * params.Hp + oh * params.sh + ky$r * params.dh) * Wpv;
+    let xr$r = i32(oh * params.sh + ky$r * params.dh) - params.pt;
+{{ROWS}}
+    var xb$r = (n * params.Cin + g * params.cinG + c$r) * params.Hp * Wpv + u32(xr$r) * Wpv + u32(params.winStart);
     var db = n * params.Cout * dyPlane + oh * OWv;
+    // First window vec4 of output columns 4q .. 4q + 3 (negative over the left edge of an unpadded xp).
+    var cw = params.winStart;
     for (var q = 0u; q < OWv; q++) {
-      let s$r_$t = {{W4(xp[xb$r + $tu])}};
+{{COLS}}
+      let s$r_$t = select(vec4<f32>(0.0), {{W4(xp[select(0u, xb$r + $tu, rv$r && cv$t)])}}, rv$r && cv$t);
       let g$l = {{W4(dy[db + d$l])}};
 {{TAPS}}
       xb$r += {{SW}}u;
+      cw += {{SW}};
       db += 1u;
     }
   }

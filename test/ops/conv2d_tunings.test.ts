@@ -41,6 +41,13 @@ const CASES: Case[] = [
 /** Depthwise with rows a multiple of 4 long (input and output), read unpadded. */
 const DW_ALIGNED: Case = { x: [2, 3, 7, 12], w: [6, 1, 3, 3], opts: { groups: 3, padding: [2, 0, 1, 1], dilation: [2, 1] }, bias: true };
 CASES.push(DW_ALIGNED, { x: [1, 4, 9, 16], w: [4, 1, 3, 3], opts: { groups: 4, padding: 1, stride: 2 } });
+/** GEMM and dw with rows a multiple of 4 long, read unpadded (tuning.conv.unpadded): x and dy; x only; strided dx phases. */
+const GEMM_ALIGNED: Case[] = [
+  { x: [2, 5, 7, 8], w: [7, 5, 3, 3], opts: { padding: 1 }, bias: true },
+  { x: [1, 6, 9, 12], w: [5, 6, 3, 2], opts: { stride: 2, padding: [1, 2, 3, 0], dilation: [2, 1] } },
+  { x: [2, 4, 8, 16], w: [6, 4, 3, 3], opts: { stride: 2, padding: 1 }, bias: true },
+];
+CASES.push(...GEMM_ALIGNED);
 
 function variantsFor(c: Case): Exclude<ConvVariant, 'auto'>[] {
   const g = convGeometry(c.x, c.w, c.opts);
@@ -84,7 +91,7 @@ test('every tuning of the fast kernels is correct (block sizes, subgroup blocks,
     const t = {
       conv: {
         gemmPX: 4 * Math.ceil(PB / 3), maxCV: PB, pwPV: Math.min(PB, 4), pwStrided: strided, dwMinGroups: PB * 7, dwRB: PB, dwAcc: 8 * PB,
-        sgPX: 4 * Math.ceil(PB / 3), sgTM: { 4: 4 * PB, 8: 8 * PB }, sgDwTM: { 4: 4 * PB, 8: 8 * PB }, sgDwAcc: { 4: 24 * PB, 8: 24 * PB },
+        unpadded: PB % 2 === 0, sgPX: 4 * Math.ceil(PB / 3), sgTM: { 4: 4 * PB, 8: 8 * PB }, sgDwTM: { 4: 4 * PB, 8: 8 * PB }, sgDwAcc: { 4: 24 * PB, 8: 24 * PB },
       },
       depthwise: { TH: PB, TW: 4 * (1 + (PB % 2)), gradTW: PB > 3 ? 8 : 4, gradMinLanes: PB * 5, unpadded: PB % 2 === 0 },
     };
@@ -97,6 +104,7 @@ test('every tuning of the fast kernels is correct (block sizes, subgroup blocks,
       await checkAgainstRef(CASES[13], 'gemm', `gemm PX ${c.gemmPX} CV ${PB} 17 channels${sg}`, tuning);
       await checkAgainstRef(CASES[9], 'pointwise', `pointwise PV ${c.pwPV}${sg}`, tuning);
       await checkAgainstRef(CASES[11], 'gemm', `gemm PX ${c.gemmPX} 1x1 stride 2${sg}`, tuning);
+      for (const a of GEMM_ALIGNED) await checkAgainstRef(a, 'gemm', `gemm PX ${c.gemmPX} CV ${PB} rows of ${a.x[3]}${c.unpadded ? ' unpadded' : ''}${sg}`, tuning);
     }
     await checkAgainstRef(CASES[7], 'depthwise', `depthwise ${d.TH}x${d.TW}`, t);
     await checkAgainstRef(CASES[6], 'depthwise', `depthwise ${d.TH}x${d.TW} multiplier 2`, t);
