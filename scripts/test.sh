@@ -60,10 +60,11 @@ mapfile -t files < <(list .)
 run_pass "" "${files[@]}"
 # The hardware pass leaves out the files whose kernels read no tuning, or read the same values in
 # both tables (reductions, depthwise, batch norm), or that run the hardware table's kernels themselves
-# (conv2d_tunings: every gemm and pointwise case also without subgroups): they would run the first
-# pass's kernels again.
+# (conv2d_tunings: every gemm and pointwise case also without subgroups; f16_conv: its kernel-path
+# cases name the default table's kernels and it runs the no-subgroup ones itself): they would run the
+# first pass's kernels again.
 # Warm, the rest took ~155 s in one process on lavapipe.
-HW_SKIP='^ops/(conv2d_tunings|reduce|depthwise|batchnorm|elementwise|activation|gather|pad|permute|slice|resize|dropout|pool|softmax)\.test\.ts$|^transformer/(wordpiece|gelu|layernorm)\.test\.ts$'
+HW_SKIP='^ops/(conv2d_tunings|f16_conv|reduce|depthwise|batchnorm|elementwise|activation|gather|pad|permute|slice|resize|dropout|pool|softmax)\.test\.ts$|^transformer/(wordpiece|gelu|layernorm)\.test\.ts$'
 if [ "${THAW_TEST_HARDWARE:-1}" != 0 ]; then
   mapfile -t hw < <(list ops nn models transformer | grep -Ev "$HW_SKIP")
   if [ "${#hw[@]}" -gt 0 ]; then
