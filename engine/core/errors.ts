@@ -30,6 +30,15 @@ export function check(cond: unknown, op: string, arg: string, got: string, expec
   if (!cond) throw new ShapeError(`${op}: argument '${arg}' has ${got}, expected ${expected}`);
 }
 
+/**
+ * Refuses an op's argument that is not a float tensor (f32 or f16), or whose dtype differs from `like`'s
+ * (the argument named `likeName`).
+ */
+export function checkFloat(op: string, arg: string, t: { dtype: string }, like?: { dtype: string }, likeName = 'a'): void {
+  if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new ShapeError(`${op}: argument '${arg}' has dtype ${t.dtype}, expected f32 or f16`);
+  if (like && t.dtype !== like.dtype) throw new ShapeError(`${op}: argument '${arg}' has dtype ${t.dtype} and argument '${likeName}' ${like.dtype}; cast() one so both match`);
+}
+
 /** A Node.js system error (`fs`, `net`): a string `code` such as 'ENOENT', usually a `syscall` and a `path`. */
 export interface SystemError extends Error { code: string; syscall?: string; path?: string; dest?: string; port?: number; address?: string }
 

@@ -17,7 +17,7 @@
  * gradient runs no dx kernel. See README.md for the kernels and their blocking.
  */
 import { Tensor, type Shape, shapeStr, keep, noGrad } from '../../engine/core/tensor.ts';
-import { ShapeError } from '../../engine/core/errors.ts';
+import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
 import { sum } from '../reduce/reduce.ts';
 import { cast } from '../cast/cast.ts';
 import { type Conv2dOptions, type ConvGeom, type ConvVariant, type ConvActivation, convGeometry } from './geometry.ts';
@@ -54,12 +54,6 @@ export function pickVariant(g: ConvGeom, v: ConvVariant = 'auto', dtype = 'f32')
 
 function checkF32(op: string, name: string, t: Tensor): void {
   if (t.dtype !== 'f32') throw new ShapeError(`${op}: argument '${name}' has dtype ${t.dtype}, expected f32`);
-}
-
-/** Refuses a non-float argument, or one whose dtype differs from `like`'s (the first operand's). */
-function checkFloat(op: string, name: string, t: Tensor, like?: Tensor, likeName = 'x'): void {
-  if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new ShapeError(`${op}: argument '${name}' has dtype ${t.dtype}, expected f32 or f16`);
-  if (like && t.dtype !== like.dtype) throw new ShapeError(`${op}: argument '${name}' has dtype ${t.dtype} and argument '${likeName}' ${like.dtype}; cast() one so both match`);
 }
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
@@ -190,7 +184,7 @@ function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom, v: ConvVariant): Tensor 
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}, residual: Tensor | null = null): Tensor {
   if (opts.tuning) return withTuning(opts.tuning, () => conv2d(x, w, bias, { ...opts, tuning: undefined }, residual));
   checkFloat('conv2d', 'x', x);
-  checkFloat('conv2d', 'w', w, x);
+  checkFloat('conv2d', 'w', w, x, 'x');
   const g = convGeometry(x.shape, w.shape, opts);
   if (bias) {
     checkF32('conv2d', 'bias', bias);
@@ -199,7 +193,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   const v = opts.variant ?? 'auto', act = opts.activation;
   if (act && !(act in ACT_CODE)) throw new ShapeError(`conv2d: activation '${act}' is not one of ${Object.keys(ACT_CODE).join(', ')}`);
   if (residual) {
-    checkFloat('conv2d', 'residual', residual, x);
+    checkFloat('conv2d', 'residual', residual, x, 'x');
     const want = [g.N, g.Cout, g.OH, g.OW];
     if (shapeStr(residual.shape) !== shapeStr(want)) throw new ShapeError(`conv2d: argument 'residual' has shape ${shapeStr(residual.shape)}, expected ${shapeStr(want)}`);
   }

@@ -13,7 +13,7 @@ import dims8 from '../common/dims8.wgsl';
 import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, launch1d } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
-import { ShapeError } from '../../engine/core/errors.ts';
+import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
 import { reduceTo } from '../reduce/launch.ts';
 import { record } from '../../engine/core/tape.ts';
 
@@ -125,11 +125,6 @@ export const BINARY: { [K in BinaryOp]: BinaryRule } = {
 };
 
 
-/** Refuses a non-float argument, or a second argument whose dtype differs from the first's. */
-function checkFloat(op: string, arg: string, t: Tensor, like?: Tensor): void {
-  if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new ShapeError(`${op}: argument '${arg}' has dtype ${t.dtype}, expected f32 or f16`);
-  if (like && t.dtype !== like.dtype) throw new ShapeError(`${op}: argument '${arg}' has dtype ${t.dtype} and argument 'a' ${like.dtype}; cast() one so both match`);
-}
 
 /** Applies a unary op; `a`, `b` are its scalar parameters. */
 export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {

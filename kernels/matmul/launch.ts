@@ -12,7 +12,7 @@ import { type MatmulPlan, planMatmul, biasBlocks } from './plan.ts';
 import { Tensor, type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
-import { ShapeError } from '../../engine/core/errors.ts';
+import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
 import { broadcastShapes } from '../elementwise/elementwise.ts';
 
 /**
@@ -68,9 +68,8 @@ const MAX_GROUPS = 65535;
  * result rounded to f16.
  */
 export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, variant: MatmulVariant = 'auto', op = 'matmul', bias: Tensor | null = null): Tensor {
-  for (const [n, t] of [['a', a], ['b', b]] as const) {
-    if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new ShapeError(`${op}: argument '${n}' has dtype ${t.dtype}, expected f32 or f16`);
-  }
+  checkFloat(op, 'a', a);
+  checkFloat(op, 'b', b);
   if (a.dtype !== b.dtype) throw new ShapeError(`${op}: argument 'a' has dtype ${a.dtype} and argument 'b' ${b.dtype}; cast() one so both match`);
   const T = a.dtype as 'f32' | 'f16';
   const p = planMatmul(a.shape, b.shape, transA, transB, op);

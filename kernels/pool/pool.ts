@@ -15,7 +15,7 @@ import avgBackSrc from './avgpool_backward.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
 import { wgsl, storageDefines } from '../../engine/core/wgsl.ts';
 import { runtime, launch1d } from '../../engine/core/runtime.ts';
-import { ShapeError } from '../../engine/core/errors.ts';
+import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
 import { mean } from '../reduce/reduce.ts';
 import { resolvePadding, type Padding2d, type Pad4 } from '../pad/pad.ts';
 import { record } from '../../engine/core/tape.ts';
@@ -84,9 +84,6 @@ function uniforms(g: PoolGeometry, n: number, stride: number, countIncludePad: b
 }
 
 
-function checkX(op: string, x: Tensor): void {
-  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`${op}: argument 'x' has dtype ${x.dtype}, expected f32 or f16`);
-}
 
 /** Refuses an output gradient whose dtype is not the input's. */
 function checkGrad(op: string, g: Tensor, x: Tensor): void {
@@ -95,7 +92,7 @@ function checkGrad(op: string, g: Tensor, x: Tensor): void {
 
 /** Max pooling that also returns the argmax (i32, flat index ih*W + iw within each input plane, as PyTorch). */
 export function maxPool2dWithIndices(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): { out: Tensor; indices: Tensor } {
-  checkX('maxPool2d', x);
+  checkFloat('maxPool2d', 'x', x);
   const g = poolGeometry('maxPool2d', x.shape, kernel, opts);
   const T = storageDefines(x.dtype);
   const out = Tensor.alloc([g.N, g.C, g.OH, g.OW], x.dtype);
@@ -122,7 +119,7 @@ export function maxPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Te
 
 /** Average pooling over NCHW; see Pool2dOptions for the divisor rules. Dilation is not supported (as PyTorch). */
 export function avgPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Tensor {
-  checkX('avgPool2d', x);
+  checkFloat('avgPool2d', 'x', x);
   if (opts.dilation !== undefined && pair('avgPool2d', 'dilation', opts.dilation).some((v) => v !== 1)) {
     throw new ShapeError('avgPool2d: dilation is not supported');
   }

@@ -21,7 +21,7 @@ import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
 import { wgsl, storageDefines } from '../../engine/core/wgsl.ts';
 import { teamFor, teamGroups as rowGroups } from '../common/team.ts';
-import { ShapeError } from '../../engine/core/errors.ts';
+import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
 
 const NAN_BITS = 0x7fc00000;
@@ -41,7 +41,7 @@ function rowView(shape: Shape, axis: number): { outer: number; len: number; inne
 
 function softmaxImpl(x: Tensor, axis: number, log: boolean): Tensor {
   const op = log ? 'logSoftmax' : 'softmax';
-  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`${op}: argument 'x' has dtype ${x.dtype}, expected f32 or f16`);
+  checkFloat(op, 'x', x);
   if (x.rank === 0) throw new ShapeError(`${op}: argument 'x' is a scalar, expected rank >= 1`);
   const ax = normAxis(op, x.rank, axis);
   void x.buffer; // a disposed input throws here, before anything is allocated
