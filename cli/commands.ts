@@ -86,7 +86,7 @@ export const COMMANDS: Record<string, Command> = {
     'from-scratch': { type: 'boolean', help: 'baseline: random weights, everything trainable' },
     augment: { type: 'boolean', help: 'random flips and crops (disables the feature cache)' },
     'no-cache': { type: 'boolean', help: 'never use the frozen-trunk feature cache' },
-    precision: { type: 'string', help: "f32, or mixed (needs an adapter with shader-f16): the feature cache in f16, matmuls in f16 from f32 master weights, loss and norms in f32, dynamic loss scaling", default: 'f32' },
+    precision: { type: 'string', help: "f32, or mixed (needs an adapter with shader-f16): the feature cache in f16, matmuls and convs in f16 from f32 master weights, loss in f32, dynamic loss scaling", default: 'f32' },
     'eval-every': { type: 'number', help: 'evaluate on the test images every N epochs (and after the last)', default: 1 },
     'head-epochs': { type: 'number', help: 'gradual unfreezing: train the head alone this many epochs first, then the groups after --freeze (a depth)', default: 0 },
     'lr-min': { type: 'number', help: 'discriminative rates: learning rate of the lowest trainable layer group, rising geometrically to --lr at the head (with --head-epochs: default --lr / 100)' },

@@ -56,8 +56,8 @@ export interface FinetuneOptions {
   /**
    * 'f32' (default), or 'mixed' (needs the adapter's 'shader-f16'), as torch.autocast with a
    * GradScaler: the feature cache holds the frozen prefix's outputs in f16; the training step runs
-   * under `autocast` (kernels/autocast.ts: matmuls on f16 operands, loss, softmax, norms and
-   * reductions in f32), weights cast to f16 from their f32 masters once per step, frozen ones once per
+   * under `autocast` (kernels/autocast.ts: matmuls and convs on f16 operands, batch norm with
+   * f32 statistics, loss, softmax, layer norm and reductions in f32), weights cast to f16 from their f32 masters once per step, frozen ones once per
    * run; the loss is scaled dynamically (`lossScale`), gradients, masters and optimizer state are f32,
    * and a step whose gradients overflow is skipped on the GPU. Evaluation runs in f32 on the masters.
    * 'f16' (weights held in f16, no masters) is refused: updates below half an f16 step of a weight
@@ -266,7 +266,7 @@ async function run(model: Classifier, train: Dataset, test: Dataset | null, o: F
   log(plan.all ? 'feature cache: on — the trunk is frozen and deterministic, so its features are computed once per sample and the head trains from the cache'
     : usedCache ? `feature cache: on after ${plan.stages} fixed trunk stage(s) — ${plan.reason}; the frozen prefix runs once per sample`
     : `feature cache: off — ${plan.reason}`);
-  if (scaler) log(`precision mixed: ${usedCache ? 'the feature cache holds f16; ' : ''}the training step runs under autocast (matmuls in f16, loss and norms in f32) with f32 master weights and dynamic loss scaling from ${o.lossScale?.init ?? 2 ** 16}`);
+  if (scaler) log(`precision mixed: ${usedCache ? 'the feature cache holds f16; ' : ''}the training step runs under autocast (matmuls and convs in f16, loss in f32) with f32 master weights and dynamic loss scaling from ${o.lossScale?.init ?? 2 ** 16}`);
   let trainCache: FeatureCache | undefined, testCache: FeatureCache | undefined;
   let cacheSeconds = 0;
   if (usedCache) {
