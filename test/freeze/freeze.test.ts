@@ -2,7 +2,7 @@
 // backward for trainable parameters, and the feature-cache path equals the no-cache path.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, randArray, assertClose } from '../helpers.ts';
+import { setup, randArray, assertClose, runSeed } from '../helpers.ts';
 import { tensor } from '../../engine/core/factory.ts';
 import { tidy, noGrad } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
@@ -180,7 +180,7 @@ test('freeze-aware backward: trainable grads equal the full backward, and fewer 
     let diff = 0, norm = 0;
     for (let i = 0; i < g.length; i++) { diff += (f[i] - g[i]) ** 2; norm += g[i] ** 2; }
     const rel = Math.sqrt(diff / norm);
-    assert.ok(rel <= 1e-3, `${k} (folded): |folded - full| / |full| = ${rel.toExponential(2)} > 1e-3`);
+    assert.ok(rel <= 1e-3, `${k} (folded): |folded - full| / |full| = ${rel.toExponential(2)} > 1e-3 (replay: THAW_SEED=${runSeed})`);
   }
   full.dispose(); frozen.dispose(); x.dispose(); y.dispose();
 });
