@@ -91,5 +91,8 @@ if [ -z "${1:-}" ] && [ -f test/browser/run.ts ] && [ "${THAW_SKIP_BROWSER:-0}" 
   [ "$brc" != 0 ] && rc=1
 fi
 [ "$rc" != 0 ] && [ "$failed" = 0 ] && failed=1
+# The failed tests' names again, last, so a log's tail names them.
+fails=$( (clean "$log" | grep -A3 ' FAIL ' | grep -v '^--$'; [ -n "${blog:-}" ] && clean "$blog" | grep '^  ✗ ') | sed 's/^ */  /')
+[ -n "$fails" ] && printf 'failed tests:\n%s\n' "$fails"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $rc

@@ -145,11 +145,13 @@ test('freeze-aware backward: trainable grads equal the full backward, and fewer 
   const grads = async (m: ResNetCifar) => {
     m.eval(); // identical BN behaviour in both runs (frozen BN runs in inference mode anyway)
     const d0 = runtime().dispatches;
-    tidy(() => { backward(crossEntropy(m.forward(x), y)); return undefined; });
+    const logits = tidy(() => { const z = m.forward(x); backward(crossEntropy(z, y)); return z; });
     const dispatches = runtime().dispatches - d0;
     const out = new Map<string, Float32Array>();
     for (const [k, p] of m.namedParameters()) if (k.startsWith('layer3.') || k.startsWith('linear.')) out.set(k, await p.grad!.data());
-    return { out, dispatches };
+    const z = await logits.data();
+    logits.dispose();
+    return { out, dispatches, logits: z };
   };
   const full = await model(7);
   const a = await grads(full);
@@ -163,11 +165,13 @@ test('freeze-aware backward: trainable grads equal the full backward, and fewer 
   for (const [k, g] of a.out) assertClose(b.out.get(k)!, g, 1e-5, 1e-6, k);
   console.log(`  dispatches for forward+backward: full ${a.dispatches}, layer3+head trainable ${b.dispatches}`);
   assert.ok(b.dispatches < a.dispatches * 0.75, `frozen prefix should skip its backward kernels (${b.dispatches} vs ${a.dispatches})`);
-  // With the frozen conv-bn pairs folded (nn/fused.ts): fewer kernels still, and the same gradients up
-  // to float32 rounding of the folded weights. This model's activations (up to ~2e3 in layer3) amplify
-  // that rounding, and a pre-activation within rounding of zero can take the other side of a ReLU and
-  // move single elements by ~0.2% of the largest gradient (a CI run drew one): so each tensor is
-  // compared as a whole, |c - a| / |a| <= 1e-3 (a wrong fold is off by far more).
+  // With the frozen conv-bn pairs folded (nn/fused.ts): fewer kernels still, and the same results up
+  // to float32 rounding of the folded weights. The forward is continuous, so the logits must agree to
+  // rounding (1e-5 of their norm: runs draw ~5e-7; an eps 30x too large gives 1e-3). The gradients
+  // are not continuous: this model's activations (up to ~2e3 in layer3) amplify the rounding, and a pre-activation within
+  // rounding of zero can take the other side of a ReLU, which moves a whole row of a weight gradient
+  // (CI runs drew 5e-3 of the tensor's norm). So each gradient is compared as a whole, at 2e-2 of its
+  // norm: that still fails a fold whose gradient path is wrong, which is off by O(1).
   const clear = () => { for (const [, p] of frozen.namedParameters()) { p.grad?.dispose(); p.grad = null; } };
   clear();
   await grads(frozen); // computes the folds (once)
@@ -175,12 +179,16 @@ test('freeze-aware backward: trainable grads equal the full backward, and fewer 
   const c = await grads(frozen);
   console.log(`  with frozen conv-bn pairs folded: ${c.dispatches}`);
   assert.ok(c.dispatches < b.dispatches, `folding should run fewer kernels (${c.dispatches} vs ${b.dispatches})`);
-  for (const [k, g] of a.out) {
-    const f = c.out.get(k)!;
+  const relNorm = (f: Float32Array, g: Float32Array) => {
     let diff = 0, norm = 0;
     for (let i = 0; i < g.length; i++) { diff += (f[i] - g[i]) ** 2; norm += g[i] ** 2; }
-    const rel = Math.sqrt(diff / norm);
-    assert.ok(rel <= 1e-3, `${k} (folded): |folded - full| / |full| = ${rel.toExponential(2)} > 1e-3 (replay: THAW_SEED=${runSeed})`);
+    return Math.sqrt(diff / norm);
+  };
+  const zr = relNorm(c.logits, a.logits);
+  assert.ok(zr <= 1e-5, `logits (folded): |folded - full| / |full| = ${zr.toExponential(2)} > 1e-5 (replay: THAW_SEED=${runSeed})`);
+  for (const [k, g] of a.out) {
+    const rel = relNorm(c.out.get(k)!, g);
+    assert.ok(rel <= 2e-2, `${k} (folded): |folded - full| / |full| = ${rel.toExponential(2)} > 2e-2 (replay: THAW_SEED=${runSeed})`);
   }
   full.dispose(); frozen.dispose(); x.dispose(); y.dispose();
 });
