@@ -168,10 +168,10 @@ test('freeze-aware backward: trainable grads equal the full backward, and fewer 
   // With the frozen conv-bn pairs folded (nn/fused.ts): fewer kernels still, and the same results up
   // to float32 rounding of the folded weights. The forward is continuous, so the logits must agree to
   // rounding (1e-5 of their norm: runs draw ~5e-7; an eps 30x too large gives 1e-3). The gradients
-  // are not continuous: this model's activations (up to ~2e3 in layer3) amplify the rounding, and a pre-activation within
-  // rounding of zero can take the other side of a ReLU, which moves a whole row of a weight gradient
-  // (CI runs drew 5e-3 of the tensor's norm). So each gradient is compared as a whole, at 2e-2 of its
-  // norm: that still fails a fold whose gradient path is wrong, which is off by O(1).
+  // are not continuous: this model's activations (up to ~2e3 in layer3) amplify the rounding, and a
+  // pre-activation within rounding of zero can take the other side of a ReLU, which moves a whole row
+  // of a weight gradient (CI runs drew 5e-3 of the tensor's norm). So each gradient is compared as a
+  // whole, at 2e-2 of its norm: that still fails a fold whose gradient path is wrong (off by O(1)).
   const clear = () => { for (const [, p] of frozen.namedParameters()) { p.grad?.dispose(); p.grad = null; } };
   clear();
   await grads(frozen); // computes the folds (once)
