@@ -16,7 +16,7 @@
  * Backward computes only the gradients autograd asks for, so a frozen conv whose input needs no
  * gradient runs no dx kernel. See README.md for the kernels and their blocking.
  */
-import { Tensor, type Shape, shapeStr, keep, noGrad } from '../../engine/core/tensor.ts';
+import { Tensor, type Shape, shapeStr, keep, noGrad, gradEnabled } from '../../engine/core/tensor.ts';
 import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
 import { sum } from '../reduce/reduce.ts';
 import { cast } from '../cast/cast.ts';
@@ -26,7 +26,7 @@ import { naiveForward, naiveInputGrad, naiveWeightGrad, transposeWeights, pointw
 import { gemmCorrelate, forwardAxis, inputGradAxes, haloPad, subgroupChannels } from './gemm.ts';
 import { weightGrad as gemmWeightGrad } from './weight_grad.ts';
 import { depthwiseForward, depthwiseInputGrad, depthwiseWeightGrad } from './depthwise.ts';
-import { winogradTile, winogradForwardTile, winogradForward, winogradInputGrad } from './winograd.ts';
+import { winogradTile, winogradForwardTile, winogradForward, winogradInputGrad, winogradWeightsBoth } from './winograd.ts';
 import { record } from '../../engine/core/tape.ts';
 import { runtime, withTuning } from '../../engine/core/runtime.ts';
 
@@ -104,14 +104,24 @@ function separateAct(y: Tensor, act: ConvActivation | undefined, res: Tensor | n
   });
 }
 
-function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: ConvVariant, actName?: ConvActivation, res: Tensor | null = null): Tensor {
+/**
+ * y, and (where `dxWeights` asks and both passes run Winograd with one tile size) the input
+ * gradient's transformed weights, made in the same dispatch as the forward's.
+ */
+function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: ConvVariant, actName?: ConvActivation, res: Tensor | null = null, dxWeights = false): { y: Tensor; udx?: Tensor } {
   const kind = pickVariant(g, v, x.dtype);
-  if (kind === 'naive') return separateAct(naiveForward(x, w, bias, g), actName, res);
-  if (kind === 'depthwise') return separateAct(depthwiseForward(x, w, bias, g), actName, res);
+  if (kind === 'naive') return { y: separateAct(naiveForward(x, w, bias, g), actName, res) };
+  if (kind === 'depthwise') return { y: separateAct(depthwiseForward(x, w, bias, g), actName, res) };
   const act = actName ? ACT_CODE[actName] : 0;
   const cache = constant.get(w);
   const m = kind === 'gemm' ? winogradForwardTile(g) : 0;
-  if (m) return winogradForward(x, w, bias, g, m, act, cache, res);
+  if (m && dxWeights && !cache && winogradTile(g) === m) {
+    const u = winogradWeightsBoth(w, g, m);
+    const y = winogradForward(x, w, bias, g, m, act, undefined, res, u.fwd);
+    u.fwd.dispose();
+    return { y, udx: u.dx };
+  }
+  if (m) return { y: winogradForward(x, w, bias, g, m, act, cache, res) };
   const y = Tensor.alloc([g.N, g.Cout, g.OH, g.OW], x.dtype);
   const tm = subgroupChannels(g.coutG);
   const cv = channelVecs(g.coutG);
@@ -132,7 +142,7 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
     p.src.dispose();
   }
   if (!cache) wt.dispose();
-  return out;
+  return { y: out };
 }
 
 /** Whether inputGrad adds a gradient into dx in its epilogue (the GEMM, subgroup pointwise and Winograd kernels). */
@@ -141,13 +151,13 @@ function addsIntoDx(g: ConvGeom, v: ConvVariant, dtype: string): boolean {
   return kind === 'gemm' || (kind === 'pointwise' && subgroupChannels(g.cinG) > 0);
 }
 
-/** dx, plus `acc` (like dx) added in the epilogue where addsIntoDx holds. */
-function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant, acc: Tensor | null = null): Tensor {
+/** dx, plus `acc` (like dx) added in the epilogue where addsIntoDx holds; `udx`: the forward's winogradWeightsBoth dx weights. */
+function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant, acc: Tensor | null = null, udx?: Tensor): Tensor {
   const kind = pickVariant(g, v, dy.dtype);
   if (kind === 'naive') return naiveInputGrad(dy, w, g);
   if (kind === 'depthwise') return depthwiseInputGrad(dy, w, g);
   const m = kind === 'gemm' ? winogradTile(g) : 0;
-  if (m) return winogradInputGrad(dy, w, g, m, acc);
+  if (m) return winogradInputGrad(dy, w, g, m, acc, udx);
   const dx = Tensor.alloc([g.N, g.Cin, g.H, g.W], dy.dtype);
   const tm = subgroupChannels(g.cinG);
   const cv = channelVecs(g.cinG);
@@ -198,12 +208,13 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     if (shapeStr(residual.shape) !== shapeStr(want)) throw new ShapeError(`conv2d: argument 'residual' has shape ${shapeStr(residual.shape)}, expected ${shapeStr(want)}`);
   }
   pickVariant(g, v, x.dtype); // refuses a variant without this dtype's build before any work
-  const y = forward(x, w, bias, g, v, act, residual);
-  // Save only what the needed gradients read: dw reads x, dx reads w; the activation's mask reads y.
-  const save = [...(w.requiresGrad ? [x] : []), ...(x.requiresGrad ? [w] : []), ...(act ? [y] : [])];
+  // dx's Winograd weights are made with the forward's where dx will run (one dispatch for both).
+  const { y, udx } = forward(x, w, bias, g, v, act, residual, x.requiresGrad && gradEnabled());
+  // Save only what the needed gradients read: dw reads x, dx reads w (or its transformed weights); the activation's mask reads y.
+  const save = [...(w.requiresGrad ? [x] : []), ...(x.requiresGrad ? [udx ?? w] : []), ...(act ? [y] : [])];
   const inputs = [x, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   const op = `conv2d${residual ? '+residual' : ''}${act ? '+' + act : ''}`;
-  return record(op, inputs, y, (dyOut, needs, saved, into) => {
+  const out = record(op, inputs, y, (dyOut, needs, saved, into) => {
     const sx = w.requiresGrad ? saved[0] : null;
     const sw = x.requiresGrad ? saved[w.requiresGrad ? 1 : 0] : null;
     const dy = act ? activationBackward(act, saved[saved.length - 1], dyOut) : dyOut;
@@ -211,7 +222,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     const acc = needs[0] && into?.grads[0] && shapeStr(into.grads[0].shape) === shapeStr(x.shape) && into.grads[0].dtype === x.dtype && addsIntoDx(g, v, x.dtype) ? into.grads[0] : null;
     if (acc) into!.used[0] = true;
     const grads = [
-      needs[0] ? inputGrad(dy, sw!, g, v, acc) : null,
+      needs[0] ? inputGrad(dy, udx ? w : sw!, g, v, acc, udx ? sw! : undefined) : null,
       needs[1] ? weightGrad(sx!, dy, g, v) : null,
       ...(bias ? [needs[2] ? conv2dBiasGrad(dy) : null] : []),
     ];
@@ -221,6 +232,8 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     if (residual && act && !needs[grads.length - 1]) dy.dispose();
     return grads;
   }, save);
+  udx?.dispose();
+  return out;
 }
 
 function checkDy(op: string, dy: Tensor, g: ConvGeom, like: Tensor, likeName: string): void {

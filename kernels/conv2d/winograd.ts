@@ -63,14 +63,34 @@ function inputBody(m: number): string {
   return L.join('\n');
 }
 
-/** Weight transform lines: g = the filter (flipped for dx), h = G g, U = h G^T stored per xi. */
-function weightBody(m: number, flip: boolean, W?: string): string {
-  const { G } = MATS[m], a = m + 2, L: string[] = [];
+/**
+ * A weight transform function `name(i, Cred, Cg, cgPad)` writing `out`: g = the filter of invocation
+ * i's channel pair (flipped for dx; read through the define W, f16 weights widened), h = G g,
+ * U = h G^T stored per xi.
+ */
+function weightFn(name: string, m: number, flip: boolean, out: string, W?: string): string {
+  const { G } = MATS[m], a = m + 2;
+  const L = [`fn ${name}(i: u32, Cred: u32, Cg: u32, cgPad: u32) {`,
+    '  let c = i % cgPad;', '  let r = i / cgPad;', '  let ok = c < Cg;',
+    // w is (Cout, Cin, 3, 3): forward reads w[c, r], dx w[r, c].
+    `  let base = select(0u, (${flip ? 'r * Cg + c' : 'c * Cred + r'}) * 9u, ok);`,
+    '  let o = r * cgPad + c;', '  let xiStride = Cred * cgPad;'];
   const tap = (p: number, q: number) => (flip ? (2 - p) * 3 + (2 - q) : p * 3 + q);
   for (const p of R(3)) for (const q of R(3)) L.push(`  let g${p}_${q} = select(0.0, ${applyDefine(W, `w[base + ${tap(p, q)}u]`)}, ok);`);
   for (const i of R(a)) for (const q of R(3)) L.push(`  let h${i}_${q} = ${lin(G[i], R(3).map((p) => `g${p}_${q}`))};`);
-  for (const i of R(a)) for (const j of R(a)) L.push(`  u[out + ${i * a + j}u * xiStride] = ${lin(G[j], R(3).map((q) => `h${i}_${q}`))};`);
+  for (const i of R(a)) for (const j of R(a)) L.push(`  ${out}[o + ${i * a + j}u * xiStride] = ${lin(G[j], R(3).map((q) => `h${i}_${q}`))};`);
+  L.push('}');
   return L.join('\n');
+}
+
+/** winograd_w.wgsl's blocks: one transform (FLIP for dx), or with BOTH the forward's into u and the input gradient's into u2. */
+function weightBlocks(d: Record<string, any>): Record<string, string> {
+  if (!d.BOTH) return { U2: '', FNS: weightFn('transform', d.M, d.FLIP, 'u', d.W), EACH: '  transform(i, params.Cred, params.Cg, params.cgPad);' };
+  return {
+    U2: '@group(0) @binding(3) var<storage, read_write> u2: array<f32>;',
+    FNS: [weightFn('forwardU', d.M, false, 'u', d.W), weightFn('inputGradU', d.M, true, 'u2', d.W)].join('\n\n'),
+    EACH: '  if (i < params.n1) { forwardU(i, params.Cred, params.Cg, params.cgPad); } else { inputGradU(i - params.n1, params.Cg, params.Cred, params.cgPad2); }',
+  };
 }
 
 /** Output transform lines: m = the GEMM results, p = A^T m, dst = p A + b where inside dst. */
@@ -111,12 +131,28 @@ function run1d(kernel: Kernel, bindings: Record<string, Tensor>, params: Record<
   runtime().run(kernel, bindings, { ...params, n: total, stride }, groups);
 }
 
-/** The transform kernels, for tile size M (and, for the weights, FLIP: the input-gradient filter). */
-const weightKernel = (M: number, FLIP: boolean, T: string) => wgsl('conv2d_wino_w', wSrc, {
-  include: oneD, defines: { M, FLIP, ...storageDefines(T) },
-  // w is (Cout, Cin, 3, 3): forward reads w[c, r], dx w[r, c].
-  blocks: (d: Record<string, any>) => ({ BASE: d.FLIP ? 'r * params.Cg + c' : 'c * params.Cred + r', BODY: weightBody(d.M, d.FLIP, d.W) }),
+/** The transform kernels, for tile size M (and, for the weights, FLIP: the input-gradient filter; BOTH: both filters). */
+const weightKernel = (M: number, FLIP: boolean, T: string, BOTH = false) => wgsl('conv2d_wino_w', wSrc, {
+  include: oneD, defines: { M, FLIP, BOTH, ...storageDefines(T) }, blocks: weightBlocks,
 });
+
+/** Output channels of the GEMM's weight layout for a group of Cg channels: Cg rounded up to its channel block. */
+function gemmCgPad(Cg: number): number {
+  const tm = subgroupChannels(Cg), cv = channelVecs(Cg);
+  return Math.ceil(Cg / (tm || 4 * cv)) * (tm || 4 * cv);
+}
+
+/**
+ * The transformed weights of both passes of a conv with tile size m, in one dispatch: the forward's
+ * and the input gradient's (which winogradInputGrad takes as `u`). Both f32, whatever w's dtype.
+ */
+export function winogradWeightsBoth(w: Tensor, g: ConvGeom, m: number): { fwd: Tensor; dx: Tensor } {
+  const A2 = (m + 2) * (m + 2), padF = gemmCgPad(g.Cout), padD = gemmCgPad(g.Cin);
+  const fwd = Tensor.alloc([A2, g.Cin, padF]), dx = Tensor.alloc([A2, g.Cout, padD]);
+  const n1 = g.Cin * padF;
+  run1d(weightKernel(m, false, w.dtype, true), { w, u: fwd, u2: dx }, { Cred: g.Cin, Cg: g.Cout, cgPad: padF, cgPad2: padD, n1 }, n1 + g.Cout * padD);
+  return { fwd, dx };
+}
 const inputKernel = (M: number, T: string) => wgsl('conv2d_wino_in', inSrc, { include: [tilesSrc, ...oneD], defines: { M, ...storageDefines(T) }, blocks: (d) => ({ BODY: inputBody(d.M) }) });
 const outputKernel = (M: number, T: string) => wgsl('conv2d_wino_out', outSrc, {
   include: [tilesSrc, ...oneD, epilogueSrc], defines: { M, ...storageDefines(T) }, blocks: (d: Record<string, any>) => ({ BODY: outputBody(d.M, d.S) }),
@@ -130,21 +166,22 @@ const outputKernel = (M: number, T: string) => wgsl('conv2d_wino_out', outSrc, {
  * dst (and res) are all f32 or all f16; the transformed operands and the GEMM stay f32.
  */
 function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape: number[], oy: number, ox: number, flip: boolean, m: number, act = 0,
-  cache?: Map<string, Tensor>, res: Tensor | null = null): Tensor {
+  cache?: Map<string, Tensor>, res: Tensor | null = null, given?: Tensor): Tensor {
   const [N, Cred, Hs, Ws] = src.shape, [, Cg, Hd, Wd] = dstShape;
   const a = m + 2, A2 = a * a;
   const tH = Math.ceil(Hd / m), tW = Math.ceil(Wd / m), T = N * tH * tW;
   const tm = subgroupChannels(Cg), cv = channelVecs(Cg);
-  const cgPad = Math.ceil(Cg / (tm || 4 * cv)) * (tm || 4 * cv);
+  const cgPad = gemmCgPad(Cg);
   // Rows of whole pixel blocks, so the GEMM's last block reads its own row (PX is a multiple of 4).
   const PX = tm ? runtime().tuning.conv.sgPX : runtime().tuning.conv.gemmPX;
   const T4 = Math.ceil(T / PX) * PX;
-  // Transformed weights: from `cache` (weights that never change, e.g. folded frozen ones) when given.
+  // Transformed weights: `given` (winogradWeightsBoth's, the caller's), from `cache` (weights that
+  // never change, e.g. folded frozen ones), or transformed here.
   const ukey = `wino:${m}:${flip}:${cgPad}`;
-  let u = cache?.get(ukey);
+  let u = given ?? cache?.get(ukey);
   if (!u) {
     u = Tensor.alloc([A2, Cred, cgPad]);
-    run1d(weightKernel(m, flip, w.dtype), { w, u }, { Cred, Cg, cgPad }, Cred * cgPad);
+    run1d(weightKernel(m, flip, w.dtype), { w, u }, { Cred, Cg, cgPad, cgPad2: 0, n1: 0 }, Cred * cgPad);
     cache?.set(ukey, keep(u));
   }
   const v = Tensor.alloc([1, A2 * Cred, 1, T4]);
@@ -153,7 +190,7 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
   const mm = Tensor.alloc([1, A2 * Cg, 1, T4]);
   gemmCorrelate(v, u, null, mm, A2, Cred, Cg, cgPad, cv, forwardAxis(1, 1, 1, 0, 1), forwardAxis(T4, 1, 1, 0, 1), 1, 1, tm);
   v.dispose();
-  if (!cache) u.dispose();
+  if (!cache && !given) u.dispose();
   const dst = Tensor.alloc([N, Cg, Hd, Wd], src.dtype);
   run1d(outputKernel(m, src.dtype), { mm, bias: bias ?? mm, dst, res: res ?? mm },
     { C: Cg, H: Hd, W: Wd, tH, tW, T, T4, oy: 0, ox: 0, hasBias: bias ? 1 : 0, act, hasRes: res ? 1 : 0 }, Cg * T);
@@ -165,14 +202,14 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
  * y (N, Cout, OH, OW) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3) (m = 2 or 4);
  * `act` (1 ReLU, 2 ReLU6) is applied in the output transform; `cache` keeps the transformed weights.
  */
-export function winogradForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, m: number, act = 0, cache?: Map<string, Tensor>, res: Tensor | null = null): Tensor {
-  return winogradCorrelate(x, w, bias, [g.N, g.Cout, g.OH, g.OW], g.pt, g.pl, false, m, act, cache, res);
+export function winogradForward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, m: number, act = 0, cache?: Map<string, Tensor>, res: Tensor | null = null, u?: Tensor): Tensor {
+  return winogradCorrelate(x, w, bias, [g.N, g.Cout, g.OH, g.OW], g.pt, g.pl, false, m, act, cache, res, u);
 }
 
 /**
  * dx (N, Cin, H, W) of a 3x3 stride-1 undilated ungrouped conv by F(m x m, 3 x 3): dy correlated with
  * the flipped filter, plus `acc` (like dx) in the output transform when given.
  */
-export function winogradInputGrad(dy: Tensor, w: Tensor, g: ConvGeom, m: number, acc: Tensor | null = null): Tensor {
-  return winogradCorrelate(dy, w, null, [g.N, g.Cin, g.H, g.W], 2 - g.pt, 2 - g.pl, true, m, 0, undefined, acc);
+export function winogradInputGrad(dy: Tensor, w: Tensor, g: ConvGeom, m: number, acc: Tensor | null = null, u?: Tensor): Tensor {
+  return winogradCorrelate(dy, w, null, [g.N, g.Cin, g.H, g.W], 2 - g.pt, 2 - g.pl, true, m, 0, undefined, acc, u);
 }

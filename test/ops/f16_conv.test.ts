@@ -62,6 +62,9 @@ for (const c of CASES) {
       return y;
     }));
     for (const k of c.kernels) assert.ok(ran(s0, k) > 0, `${c.name} runs ${k}`);
+    // Forward and dx on Winograd with one tile size: one dispatch transforms the weights for both.
+    const tiles = withTuning(c.tuning, () => [winogradForwardTile(g), winogradTile(g)]);
+    if (tiles[0] && tiles[0] === tiles[1]) assert.is(ran(s0, 'conv2d_wino_w'), 1, `${c.name} one weight transform`);
     assert.is(y.dtype, 'f16'); assert.is(x.grad!.dtype, 'f16'); assert.is(w.grad!.dtype, 'f16'); assert.is(b.grad!.dtype, 'f32');
     const Xh = half(X), Wh = half(W), GYh = half(GY), opts = c.opts;
     // Per output, the sum of |terms| of its reduction and the reduction length.

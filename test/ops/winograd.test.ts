@@ -61,8 +61,9 @@ test('Winograd forward (F(2x2), F(4x4), with and without subgroups, bias on/off)
 });
 
 test('conv2d + backward with Winograd forward and dx matches float64 (y, dx, dw, db)', async () => {
-  for (const m of [2, 4]) {
-    const t = { fwdWinograd: m, dxWinograd: m, fwdWinogradMinChannels: 0 };
+  // One tile size: one weight transform dispatch for both passes; two sizes: one each.
+  for (const [m, md] of [[2, 2], [4, 4], [4, 2]]) {
+    const t = { fwdWinograd: m, dxWinograd: md, fwdWinogradMinChannels: 0 };
     for (const c of [CASES[0], CASES[3], CASES[5]]) {
       const X = randArray(numel(c.x)), Wt = randArray(numel(c.w)), B = c.bias ? randArray(c.w[0]) : null;
       const ys = conv2dOutputShape(c.x, c.w, c.opts), GY = randArray(numel(ys));
@@ -74,11 +75,12 @@ test('conv2d + backward with Winograd forward and dx matches float64 (y, dx, dw,
         backward(y, tensor(GY, ys));
         return y;
       });
-      const what = `F(${m}) ${JSON.stringify(c)}`;
+      const what = `F(${m}) dx F(${md}) ${JSON.stringify(c)}`;
       assert.is(ran(since, 'conv2d_wino_in'), 2, `Winograd forward and dx ran for ${what}`);
+      assert.is(ran(since, 'conv2d_wino_w'), m === md ? 1 : 2, `weight transform dispatches for ${what}`);
       const yr = conv2dRef(X, c.x, Wt, c.w, B, c.opts), dxr = conv2dDxRef(GY, c.x, Wt, c.w, c.opts);
       assertClose(await y.data(), yr, 1e-4, atol(m, yr), `${what} y`);
-      assertClose(await x.grad!.data(), dxr, 1e-4, atol(m, dxr), `${what} dx`);
+      assertClose(await x.grad!.data(), dxr, 1e-4, atol(md, dxr), `${what} dx`);
       assertClose(await w.grad!.data(), conv2dDwRef(X, c.x, GY, c.w, c.opts), 1e-4, 5e-5, `${what} dw`);
       if (b) assertClose(await b.grad!.data(), conv2dDbiasRef(GY, ys), 1e-4, 5e-5, `${what} db`);
       for (const u of [y, x.grad, w.grad, b?.grad, x, w, b]) u?.dispose();
