@@ -64,6 +64,7 @@ export type { BatchNormOptions, BnActivation } from './batchnorm/batchnorm.ts';
 export const batchNorm2d = bn.batchNorm2d;
 export type { Padding2d } from './pad/pad.ts';
 export const pad2d = autocastOp('pad2d', pd.pad2d);
+export const subsamplePad = pd.subsamplePad;
 export const dropout = autocastOp('dropout', dr.dropout);
 export type { ResizeOptions, ResizeMode } from './resize/resize.ts';
 export const resize2d = autocastOp('resize2d', rs.resize2d);

@@ -3,49 +3,22 @@
  * state-dict keys: conv1, bn1, layer{1,2,3}.{i}.{conv1,bn1,conv2,bn2}, linear.
  *
  * Shortcut "option A": when a block changes shape, the shortcut is `x[:, :, ::2, ::2]` zero-padded
- * with planes/4 channels on each side — no weights. We build it from reshapes, a slice and channel
- * padding, all recorded for autograd, so the block's input gradient includes the shortcut's term.
+ * with planes/4 channels on each side — no weights: one subsamplePad dispatch, recorded for autograd
+ * (one dispatch back), so the block's input gradient includes the shortcut's term.
  */
 import { Module } from '../engine/nn/module.ts';
 import type { Tensor } from '../engine/core/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear } from '../engine/nn/index.ts';
 import { convBnAct } from '../engine/nn/fused.ts';
-import { reshape } from '../engine/core/shape.ts';
 import { type Classifier, type Stage, runStages } from '../engine/train/types.ts';
 import type { PreprocessSpec } from '../engine/data/preprocess.ts';
-import { globalAvgPool2d, pad2d, slice } from '../kernels/index.ts';
+import { globalAvgPool2d, subsamplePad } from '../kernels/index.ts';
 
 /** The preprocessing the akamaster checkpoints were trained with (32x32, ImageNet mean/std). */
 export const CIFAR_PREPROCESS: PreprocessSpec = {
   inputSize: [32, 32], channels: 3, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], scale: 1 / 255,
   resize: 'bilinear', alignCorners: false,
 };
-
-/** x[:, :, ::2, ::2] then zero channels planes/4 on each side. x: (N, C, H, W) → (N, C + 2p, H/2, W/2) */
-function shortcutA(x: Tensor, pad: number): Tensor {
-  const [n, c, h, w] = x.shape;
-  // Subsample by reshaping to (N, C, H/2, 2, W/2, 2) and slicing index 0 of both 2-axes (H, W even here).
-  if (h % 2 || w % 2) throw new Error(`option-A shortcut needs even H and W, got ${h}x${w}`);
-  const v = reshape(x, [n * c * (h / 2), 2, w / 2, 2]);
-  const s = slice(v, [0, 0, 0, 0], [n * c * (h / 2), 1, w / 2, 1]);
-  v.dispose();
-  const sub = reshape(s, [n, c, h / 2, w / 2]);
-  s.dispose();
-  const out = padChannels(sub, pad);
-  sub.dispose();
-  return out;
-}
-
-function padChannels(x: Tensor, p: number): Tensor {
-  // Treat channels as the H axis of a (N, 1, C, H*W) view and zero-pad it top and bottom.
-  const [n, c, h, w] = x.shape;
-  const v = reshape(x, [n, 1, c, h * w]);
-  const padded = pad2d(v, [p, p, 0, 0]);
-  v.dispose();
-  const out = reshape(padded, [n, c + 2 * p, h, w]);
-  padded.dispose();
-  return out;
-}
 
 /**
  * BasicBlock: conv3x3-bn-relu-conv3x3-bn + shortcut, relu. A frozen conv-bn pair runs as one conv
@@ -64,7 +37,7 @@ export class BasicBlockA extends Module {
   }
   forward(x: Tensor): Tensor {
     const h = convBnAct(this.conv1, this.bn1, x, 'relu');
-    const sc = this.shortcutPad >= 0 ? shortcutA(x, this.shortcutPad) : x;
+    const sc = this.shortcutPad >= 0 ? subsamplePad(x, 2, this.shortcutPad, this.shortcutPad) : x;
     // relu(bn2(conv2(h)) + sc): in the folded conv's epilogue when frozen, else addRelu.
     return convBnAct(this.conv2, this.bn2, h, 'relu', sc);
   }

@@ -1,15 +1,17 @@
 /**
- * Zero (constant) padding of NCHW tensors, asymmetric, with negative pads cropping; and the shared
- * resolution of padding specs (number, [ph, pw], [t, b, l, r], TF 'same', 'valid') used by pooling.
+ * Zero (constant) padding of NCHW tensors, asymmetric, with negative pads cropping; the shared
+ * resolution of padding specs (number, [ph, pw], [t, b, l, r], TF 'same', 'valid') used by pooling;
+ * and subsamplePad, a strided subsample with zero channels around it (the CIFAR ResNets' shortcut).
  */
 import padSrc from './pad.wgsl';
+import subsamplePadSrc from './subsample_pad.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
 import plane from '../common/plane.wgsl';
 import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, launch1d } from '../../engine/core/runtime.ts';
-import { wgsl } from '../../engine/core/wgsl.ts';
-import { ShapeError } from '../../engine/core/errors.ts';
+import { wgsl, storageDefines } from '../../engine/core/wgsl.ts';
+import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
 
 /** A padding spec: symmetric, per axis [ph, pw], explicit [top, bottom, left, right], or TF's 'same' / 'valid'. */
@@ -63,4 +65,32 @@ export function pad2d(x: Tensor, padding: Exclude<Padding2d, 'same'>, value = 0)
   const out = padRaw(x, p, value);
   const back: Pad4 = { top: -p.top, bottom: -p.bottom, left: -p.left, right: -p.right };
   return record('pad2d', [x], out, (g) => [padRaw(g, back, 0)]);
+}
+
+/** One subsample_pad.wgsl dispatch: into a new tensor of `dstShape`, forward or (`backward`) its gradient. */
+function subsamplePadRun(src: Tensor, dstShape: number[], big: readonly number[], small: readonly number[], step: number, before: number, backward: boolean): Tensor {
+  const [, C, H, W] = big, [, CO, OH, OW] = small;
+  const dst = Tensor.alloc(dstShape, src.dtype);
+  const { groups, stride } = launch1d(dst.size);
+  runtime().run(wgsl('subsample_pad', subsamplePadSrc, { include: [flatIndex, each], defines: { BACKWARD: backward, ...storageDefines(src.dtype) } }),
+    { src, dst }, { n: dst.size, stride, C, H, W, CO, OH, OW, step, before }, groups);
+  return dst;
+}
+
+/**
+ * `x[:, :, ::step, ::step]` with `before` zero channels ahead of it and `after` behind, in one
+ * dispatch (its gradient in one too): the option-A shortcut of the CIFAR ResNets.
+ * x: (N, C, H, W), f32 or f16 → (N, before + C + after, ceil(H / step), ceil(W / step)).
+ */
+export function subsamplePad(x: Tensor, step: number, before: number, after: number): Tensor {
+  if (x.rank !== 4) throw new ShapeError(`subsamplePad: argument 'x' has shape ${shapeStr(x.shape)}, expected rank 4 (N, C, H, W)`);
+  checkFloat('subsamplePad', 'x', x);
+  if (!Number.isInteger(step) || step < 1) throw new ShapeError(`subsamplePad: step ${step} must be a positive integer`);
+  if (!Number.isInteger(before) || !Number.isInteger(after) || before < 0 || after < 0) {
+    throw new ShapeError(`subsamplePad: channel pads ${before}, ${after} must be non-negative integers`);
+  }
+  const [N, C, H, W] = x.shape;
+  const big = x.shape, small = [N, before + C + after, Math.ceil(H / step), Math.ceil(W / step)];
+  const out = subsamplePadRun(x, small, big, small, step, before, false);
+  return record('subsamplePad', [x], out, (g) => [subsamplePadRun(g, [...big], big, small, step, before, true)]);
 }

@@ -7,8 +7,10 @@ import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { pad2d, padOf, resolvePadding, type Padding2d } from '../../kernels/pad/pad.ts';
-import { pad2dRef } from '../../kernels/pad/reference.ts';
+import { pad2d, padOf, resolvePadding, subsamplePad, type Padding2d } from '../../kernels/pad/pad.ts';
+import { pad2dRef, subsamplePadRef, subsamplePadDxRef } from '../../kernels/pad/reference.ts';
+import { roundToHalf } from '../../kernels/cast/reference.ts';
+import { runtime } from '../../engine/core/runtime.ts';
 import { variable } from '../../engine/core/tape.ts';
 
 test.before(async () => { await setup(); });
@@ -59,6 +61,43 @@ test('pad2d refuses crops larger than the input', () => {
   const x = tensor(new Float32Array(4), [1, 1, 2, 2]);
   assert.throws(() => pad2d(x, [-2, -1, 0, 0]), /crop/);
   x.dispose();
+});
+
+// subsamplePad: x[:, :, ::step, ::step] between zero channels, forward and backward one dispatch each;
+// odd planes (ceil(H / step) rows, as torch's slicing), asymmetric and absent channel pads.
+for (const [shape, step, before, after] of [[[2, 3, 7, 9], 2, 2, 1], [[1, 5, 8, 5], 3, 0, 4], [[3, 4, 6, 6], 2, 2, 2], [[1, 2, 5, 3], 1, 1, 0]] as [number[], number, number, number][]) {
+  for (const dtype of ['f32', 'f16'] as const) {
+    test(`subsamplePad ${dtype} [${shape}] step ${step} channels +${before}/+${after}: forward and backward vs float64`, async () => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      // f16: inputs rounded to half first, so the copies are exact in both dtypes.
+      const round = (v: Float32Array) => (dtype === 'f16' ? Float32Array.from(v, roundToHalf) : v);
+      const xs = round(randArray(n));
+      const ref = subsamplePadRef(xs, shape, step, before, after);
+      const gs = round(randArray(ref.length));
+      const x = variable(tensor(xs, shape, dtype));
+      const since = runtime().dispatchByName.get('subsample_pad') ?? 0;
+      const y = tidy(() => { const y = subsamplePad(x, step, before, after); backward(y, tensor(gs, y.shape, dtype)); return y; });
+      assert.is((runtime().dispatchByName.get('subsample_pad') ?? 0) - since, 2, 'one dispatch forward, one backward');
+      assert.equal(y.shape, [shape[0], before + shape[1] + after, Math.ceil(shape[2] / step), Math.ceil(shape[3] / step)]);
+      assert.is(y.dtype, dtype);
+      assert.is(x.grad!.dtype, dtype);
+      assertClose(await y.data(), ref, 0, 0, 'forward');
+      assertClose(await x.grad!.data(), subsamplePadDxRef(gs, shape, step, before, after), 0, 0, 'backward');
+      for (const t of [y, x.grad!, x]) t.dispose();
+    });
+  }
+}
+
+test('subsamplePad refuses a bad rank, dtype, step or channel pad', () => {
+  const x = tensor(new Float32Array(8), [1, 2, 2, 2]);
+  const i = tensor(new Int32Array(8), [1, 2, 2, 2], 'i32');
+  const v = tensor(new Float32Array(8), [2, 2, 2]);
+  assert.throws(() => subsamplePad(v, 2, 1, 1), /rank 4/);
+  assert.throws(() => subsamplePad(i, 2, 1, 1), /dtype i32/);
+  assert.throws(() => subsamplePad(x, 0, 1, 1), /step 0/);
+  assert.throws(() => subsamplePad(x, 2, -1, 1), /non-negative/);
+  assert.throws(() => subsamplePad(x, 2, 1, 0.5), /non-negative/);
+  for (const t of [x, i, v]) t.dispose();
 });
 
 test.run();
