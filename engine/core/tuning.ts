@@ -56,6 +56,15 @@ export interface ConvTuning {
   fwdWinograd: number;
   fwdWinogradMinChannels: number;
   /**
+   * fwdWinogradMinChannels for constant weights (conv2d's `constantWeights`, e.g. folded frozen
+   * conv-BN pairs), whose GEMM and Winograd layouts are both made once: the direct GEMM is then one
+   * dispatch against Winograd's three (input transform, GEMM, output transform). lavapipe, per
+   * forward (batch 8 / 32, shared machine, best of runs): 32->32 16px direct ~1.4 / ~5 ms vs
+   * F(4x4) ~1.8 / ~6; 48->48 16px (batch 8) ~3.7 vs ~3.0; 64->64 8px ~1.0 / ~4.8 vs ~1.1 / ~4.3;
+   * 128->128 14px (batch 8) ~45 vs ~11.
+   */
+  fwdWinogradConstantMinChannels: number;
+  /**
    * gemm and dw: read sources whose rows are a multiple of 4 long unpadded (bounds by select, no
    * padding pass), as tuning.depthwise.unpadded does for the depthwise kernels.
    */
@@ -173,7 +182,7 @@ const software: Tuning = {
   conv: {
     gemmPX: 8, sgPX: 4, sgTM: { 4: 16, 8: 32 }, subgroups: true, maxCV: 2, pwPV: 2, pwStrided: false,
     dwCV: 1, dwRB: 4, dwAcc: 24, sgDwTM: { 4: 8, 8: 16 }, sgDwAcc: { 4: 64, 8: 128 }, dwMinGroups: 256,
-    dxWinograd: 4, fwdWinograd: 4, fwdWinogradMinChannels: 24, unpadded: true,
+    dxWinograd: 4, fwdWinograd: 4, fwdWinogradMinChannels: 24, fwdWinogradConstantMinChannels: 40, unpadded: true,
   },
   // Both software adapters time alike within noise on these.
   depthwise: { ...SHARED_DEPTHWISE },

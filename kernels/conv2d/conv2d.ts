@@ -114,7 +114,7 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
   if (kind === 'depthwise') return { y: separateAct(depthwiseForward(x, w, bias, g), actName, res) };
   const act = actName ? ACT_CODE[actName] : 0;
   const cache = constant.get(w);
-  const m = kind === 'gemm' ? winogradForwardTile(g) : 0;
+  const m = kind === 'gemm' ? winogradForwardTile(g, !!cache) : 0;
   if (m && dxWeights && !cache && winogradTile(g) === m) {
     const u = winogradWeightsBoth(w, g, m);
     const y = winogradForward(x, w, bias, g, m, act, undefined, res, u.fwd);

@@ -116,12 +116,13 @@ export function winogradTile(g: ConvGeom): number {
 /**
  * The Winograd tile size M for this conv's forward pass on this adapter (tuning.conv.fwdWinograd), or 0
  * to run the direct kernels: also 0 when the harmonic mean of Cin and Cout is below
- * tuning.conv.fwdWinogradMinChannels, where the transforms (~Cin + Cout per tile) cost more than the
- * GEMM saves (~Cin * Cout per tile).
+ * tuning.conv.fwdWinogradMinChannels (fwdWinogradConstantMinChannels for `constant` weights, whose
+ * layouts are cached), where the transforms (~Cin + Cout per tile) cost more than the GEMM saves
+ * (~Cin * Cout per tile).
  */
-export function winogradForwardTile(g: ConvGeom): number {
+export function winogradForwardTile(g: ConvGeom, constant = false): number {
   const t = runtime().tuning.conv;
-  const big = (2 * g.Cin * g.Cout) / (g.Cin + g.Cout) >= t.fwdWinogradMinChannels;
+  const big = (2 * g.Cin * g.Cout) / (g.Cin + g.Cout) >= (constant ? t.fwdWinogradConstantMinChannels : t.fwdWinogradMinChannels);
   const m = applies(g) && big ? t.fwdWinograd : 0;
   return MATS[m] ? m : 0;
 }

@@ -223,14 +223,17 @@ test('ResNet-20 training step with a frozen trunk: fewer dispatches with folding
   const model = resnet20(10).train();
   freezeTo(model, model.layerGroups().length - 1);
   const step = async () => {
-    const d0 = runtime().dispatches;
+    const d0 = runtime().dispatches, k0 = new Map(runtime().dispatchByName);
     const loss = tidy(() => { const l = crossEntropy(model.forward(x), y); backward(l); return l; });
-    const dispatches = runtime().dispatches - d0;
+    const ran = (k: string) => (runtime().dispatchByName.get(k) ?? 0) - (k0.get(k) ?? 0);
+    // Not counting the test runner's poisoning of released buffers (helpers.ts).
+    const dispatches = runtime().dispatches - d0 - ran('test_poison');
+    const kernels = { subsamplePad: ran('subsample_pad'), slicePad: ran('slice') + ran('pad2d'), winograd: ran('conv2d_wino_in') };
     const grads = [];
     for (const [, p] of model.trainableParameters()) { grads.push(await p.grad!.data()); p.grad!.dispose(); p.grad = null; }
     const l = await loss.item();
     loss.dispose();
-    return { dispatches, l, grads };
+    return { dispatches, kernels, l, grads };
   };
   const old = setConvBnFolding(false);
   const plain = await step();
@@ -239,6 +242,14 @@ test('ResNet-20 training step with a frozen trunk: fewer dispatches with folding
   const folded = await step();
   console.log(`  ResNet-20 forward+backward, head trainable: ${plain.dispatches} dispatches op by op, ${folded.dispatches} folded`);
   assert.ok(folded.dispatches <= plain.dispatches - 19 * 3, `at least the 19 frozen batch norms' 3 kernels each are gone (${folded.dispatches} vs ${plain.dispatches})`);
+  // The two option-A shortcuts: one dispatch each. The folded weights are constant, so the 32-channel
+  // convs run the direct GEMM (one dispatch, tuning.conv.fwdWinogradConstantMinChannels) and only the
+  // five 64-channel 3x3 stride-1 convs run Winograd where the table has it on (three dispatches each).
+  assert.equal(folded.kernels.subsamplePad, 2, 'shortcut dispatches');
+  assert.equal(folded.kernels.slicePad, 0, 'no slice or pad kernels');
+  const wino = runtime().tuning.conv.fwdWinograd ? 5 : 0;
+  assert.is(folded.kernels.winograd, wino, 'Winograd convs');
+  assert.ok(folded.dispatches <= 39 - 2 * (5 - wino), `a head-only forward and backward runs at most 39 dispatches, 2 fewer per conv off Winograd (${folded.dispatches})`);
   assertClose([folded.l], [plain.l], 1e-5, 0, 'loss');
   for (let i = 0; i < plain.grads.length; i++) assertClose(folded.grads[i], plain.grads[i], 1e-4, 1e-6, `head gradient ${i}`);
   model.dispose();

@@ -11,7 +11,7 @@ import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { runtime } from '../../engine/core/runtime.ts';
 import type { ConvTuning } from '../../engine/core/tuning.ts';
-import { conv2d, conv2dOutputShape, conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef, type Conv2dOptions } from '../../kernels/conv2d/conv2d.ts';
+import { conv2d, conv2dOutputShape, conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef, constantWeights, releaseConstantWeights, type Conv2dOptions } from '../../kernels/conv2d/conv2d.ts';
 import { subgroupLanes } from '../../kernels/conv2d/launch.ts';
 import { variable } from '../../engine/core/tape.ts';
 
@@ -119,6 +119,35 @@ test('Winograd forward runs only for 3x3 stride-1 undilated ungrouped convs at o
   assert.is(ran(since, 'conv2d_wino_in'), 0, 'fwdWinograd off');
   x.dispose();
   w.dispose();
+});
+
+test('constant weights take fwdWinogradConstantMinChannels: Winograd at or above it, else the direct GEMM, both matching float64', async () => {
+  const c = CASES[2]; // 20 -> 24 channels: harmonic mean 21.8
+  const X = randArray(numel(c.x)), Wt = randArray(numel(c.w)), B = randArray(c.w[0]);
+  const x = tensor(X, c.x), w = tensor(Wt, c.w), b = tensor(B, [B.length]);
+  const ref = conv2dRef(X, c.x, Wt, c.w, B, c.opts);
+  constantWeights(w);
+  for (const [min, wino] of [[22, 0], [21.8, 1]]) {
+    // fwdWinogradMinChannels would say the opposite: the constant weights' threshold decides.
+    const t = { fwdWinograd: 4, fwdWinogradMinChannels: wino ? 22 : 0, fwdWinogradConstantMinChannels: min };
+    for (const call of ['first', 'second']) {
+      const since = snapshot();
+      const y = conv2d(x, w, b, tuned(c.opts, t));
+      const what = `constant threshold ${min}, ${call} call`;
+      assert.is(ran(since, 'conv2d_wino_in'), wino, `${what}: Winograd runs`);
+      assert.is(ran(since, 'conv2d_gemm_sg') + ran(since, 'conv2d_gemm'), 1, `${what}: one GEMM`);
+      assert.is(ran(since, 'conv2d_wino_w') + ran(since, 'conv2d_wtrans'), call === 'first' ? 1 : 0, `${what}: the weight layout made once`);
+      assertClose(await y.data(), ref, 1e-4, atol(4, ref), what);
+      y.dispose();
+    }
+  }
+  releaseConstantWeights(w);
+  for (const [min, wino] of [[22, 1], [21.8, 1]]) {
+    const since = snapshot();
+    conv2d(x, w, b, tuned(c.opts, { fwdWinograd: 4, fwdWinogradMinChannels: 0, fwdWinogradConstantMinChannels: min })).dispose();
+    assert.is(ran(since, 'conv2d_wino_in'), wino, `weights no longer constant: fwdWinogradMinChannels decides (${min})`);
+  }
+  for (const t of [x, w, b]) t.dispose();
 });
 
 test.run();
