@@ -23,7 +23,7 @@ import { cast } from '../cast/cast.ts';
 import { type Conv2dOptions, type ConvGeom, type ConvVariant, type ConvActivation, convGeometry } from './geometry.ts';
 import { unary, binary, activationBackward } from '../elementwise/elementwise.ts';
 import { naiveForward, naiveInputGrad, naiveWeightGrad, transposeWeights, pointwise, channelVecs, reshaped } from './launch.ts';
-import { gemmCorrelate, forwardAxis, inputGradAxes, haloPad, subgroupChannels } from './gemm.ts';
+import { type WeightRead, gemmCorrelate, forwardAxis, inputGradAxes, haloPad, subgroupChannels } from './gemm.ts';
 import { weightGrad as gemmWeightGrad } from './weight_grad.ts';
 import { depthwiseForward, depthwiseInputGrad, depthwiseWeightGrad } from './depthwise.ts';
 import { winogradTile, winogradForwardTile, winogradForward, winogradInputGrad, winogradWeightsBoth } from './winograd.ts';
@@ -62,11 +62,12 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
  * A 1x1 stride-1 unpadded convolution on the subgroup GEMM: each image is one row of H*W pixels
  * (H*W % 4 == 0), so row windows are plain vec4 runs and nothing needs padding.
  */
-function pointwiseSg(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number, cgPad: number, tm: number, act = 0, res: Tensor | null = null): void {
+function pointwiseSg(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number, cgPad: number, tm: number, act = 0,
+  res: Tensor | null = null, read: WeightRead = 'packed'): void {
   const [N, Cs, H, W] = src.shape, Cd = dst.shape[1];
   const s = src.unrecordedView([N, Cs, 1, H * W]), d = dst.unrecordedView([N, Cd, 1, H * W]);
   const r = res ? res.unrecordedView([N, Cd, 1, H * W]) : null;
-  gemmCorrelate(s, wt, bias, d, groupsN, Cred, Cg, cgPad, 1, forwardAxis(1, 1, 1, 0, 1), forwardAxis(H * W, 1, 1, 0, 1), 1, 1, tm, act, r);
+  gemmCorrelate(s, wt, bias, d, groupsN, Cred, Cg, cgPad, 1, forwardAxis(1, 1, 1, 0, 1), forwardAxis(H * W, 1, 1, 0, 1), 1, 1, tm, act, r, false, read);
   s.dispose();
   d.dispose();
   r?.dispose();
@@ -126,22 +127,26 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
   const tm = subgroupChannels(g.coutG);
   const cv = channelVecs(g.coutG);
   const cgPad = roundUp(g.coutG, tm || 4 * cv);
+  // The GEMM kernels read changing weights in place (OIHW); constant weights and pointwise.wgsl use
+  // the packed layout (kept for constant weights, so it is built once).
+  const packed = !!cache || (kind === 'pointwise' && !tm);
   const wkey = `wt:${cgPad}:${g.groups}`;
-  let wt = cache?.get(wkey);
+  let wt = packed ? cache?.get(wkey) : w;
   if (!wt) {
     wt = transposeWeights(w, g, false, cgPad);
     cache?.set(wkey, keep(wt));
   }
+  const read = packed ? 'packed' : 'forward';
   let out = y;
-  if (kind === 'pointwise' && tm) pointwiseSg(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, tm, act, res);
+  if (kind === 'pointwise' && tm) pointwiseSg(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, tm, act, res, read);
   else if (kind === 'pointwise') out = separateAct((pointwise(x, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv), y), actName, res);
   else {
     const t = runtime().tuning.conv;
     const p = haloPad(x, [forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh)], [forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw)], tm ? t.sgPX : t.gemmPX, 1, t.unpadded);
-    gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm, act, res, p.bounded);
+    gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm, act, res, p.bounded, read);
     p.src.dispose();
   }
-  if (!cache) wt.dispose();
+  if (packed && !cache) wt.dispose();
   return { y: out };
 }
 
@@ -162,16 +167,18 @@ function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant, acc: Tens
   const tm = subgroupChannels(g.cinG);
   const cv = channelVecs(g.cinG);
   const cgPad = roundUp(g.cinG, tm || 4 * cv);
-  const wt = transposeWeights(w, g, true, cgPad);
-  if (kind === 'pointwise' && tm) pointwiseSg(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, tm, 0, acc);
-  else if (kind === 'pointwise') pointwise(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv);
-  else {
+  // The GEMM kernels read w in place, transposed (OIHW as Cred = coutG, Cg = cinG); pointwise.wgsl needs the packed layout.
+  if (kind === 'pointwise' && tm) pointwiseSg(dy, w, null, dx, g.groups, g.coutG, g.cinG, cgPad, tm, 0, acc, 'dx');
+  else if (kind === 'pointwise') {
+    const wt = transposeWeights(w, g, true, cgPad);
+    pointwise(dy, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv);
+    wt.dispose();
+  } else {
     const t = runtime().tuning.conv;
     const p = haloPad(dy, inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw), tm ? t.sgPX : t.gemmPX, 1, t.unpadded);
-    for (const ph of p.phs) for (const pw of p.pws) gemmCorrelate(p.src, wt, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv, ph, pw, g.kh, g.kw, tm, 0, acc, p.bounded);
+    for (const ph of p.phs) for (const pw of p.pws) gemmCorrelate(p.src, w, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv, ph, pw, g.kh, g.kw, tm, 0, acc, p.bounded, 'dx');
     p.src.dispose();
   }
-  wt.dispose();
   return dx;
 }
 

@@ -87,13 +87,23 @@ const BOUNDED = { BOUNDS: '    let rv = u32(row) < params.Hs;\n    let ok$t = rv
 const include = [gemmCommonSrc, epilogueSrc];
 const includeSg = [subgroupsSrc, ...include];
 
+/**
+ * The load of weight quad `q` (a constant, or wq{l}: the quad lane load l serves, with subgroups) at column tap k:
+ * one vec4 of the packed layout, or (OIHW) four scalars at the quad's channel offsets wo{q}_{e} (gemm.wgsl).
+ */
+function weightLoad(OIHW: number, k: number, q: number, sg: boolean, d: { W?: string; W4?: string }): string {
+  const at = `wi + ${k}u * tapStride`;
+  if (!OIHW) return applyDefine(d.W4, `wt[${at} + ${sg ? `wq${q}` : `${q}u`}]`);
+  return `vec4<f32>(${[0, 1, 2, 3].map((e) => applyDefine(d.W, `wt[${at} + wo${q}_${e}]`)).join(', ')})`;
+}
+
 /** The FMAS block of gemm.wgsl: per column tap, its weights, then each pixel's window value times them. */
-function fmaBlock(PX: number, CV: number, SSW: number, CSW: number, NKW: number, A: number, W4?: string): string {
+function fmaBlock(PX: number, CV: number, SSW: number, CSW: number, NKW: number, A: number, OIHW: number, d: { W?: string; W4?: string }): string {
   const lines: string[] = [];
   const lo = Math.min(0, (NKW - 1) * CSW);
   for (let k = 0; k < NKW; k++) for (let p = 0; p < PX; p++) {
     // Each tap's weights are loaded right before their multiply-adds, which keeps few values live.
-    if (p === 0) for (let v = 0; v < CV; v++) lines.push(`      let w${k}_${v} = ${applyDefine(W4, `wt[wi + ${k}u * tapStride + ${v}u]`)};`);
+    if (p === 0) for (let v = 0; v < CV; v++) lines.push(`      let w${k}_${v} = ${weightLoad(OIHW, k, v, false, d)};`);
     const e = A + p * SSW + k * CSW - lo;
     lines.push(`      { let x = vec4<f32>(s${e >> 2}[${e & 3}]);`);
     for (let v = 0; v < CV; v++) lines.push(`        a${p}_${v} = fma(w${k}_${v}, x, a${p}_${v});`);
@@ -104,11 +114,11 @@ function fmaBlock(PX: number, CV: number, SSW: number, CSW: number, NKW: number,
 
 /** The FMAS block of gemm.wgsl with subgroups: per column tap, the lanes' weight loads, then per channel quad
  * its broadcast from the lane that loaded it times every pixel's window value. */
-function fmaBlockSg(SG: number, CQ: number, LQ: number, PX: number, SSW: number, CSW: number, NKW: number, A: number, W4?: string): string {
+function fmaBlockSg(SG: number, CQ: number, LQ: number, PX: number, SSW: number, CSW: number, NKW: number, A: number, OIHW: number, d: { W?: string; W4?: string }): string {
   const lines: string[] = [];
   const lo = Math.min(0, (NKW - 1) * CSW);
   for (let k = 0; k < NKW; k++) {
-    for (let l = 0; l < LQ; l++) lines.push(`      let w${k}_${l} = ${applyDefine(W4, `wt[wi + ${k}u * tapStride + wq${l}]`)};`);
+    for (let l = 0; l < LQ; l++) lines.push(`      let w${k}_${l} = ${weightLoad(OIHW, k, l, true, d)};`);
     for (let q = 0; q < CQ; q++) {
       lines.push(`      { let w = subgroupBroadcast(w${k}_${Math.floor(q / SG)}, ${q % SG}u);`);
       for (let p = 0; p < PX; p++) {
@@ -128,14 +138,41 @@ export function subgroupChannels(Cg: number): number {
   return Math.min(runtime().tuning.conv.sgTM[SG] ?? 4 * SG, Math.ceil(Cg / 4) * 4);
 }
 
+/** gemm.wgsl's weight code: the binding's element type, the per-quad channel offsets (OIHW) and the quad base (packed). */
+function weightBlocks(d: { OIHW: number; SG: number; CQ: number; T?: string }): Record<string, string> {
+  const T = d.T ?? 'f32', woff: string[] = [];
+  if (d.OIHW) {
+    for (let q = 0; q < (d.SG ? Math.ceil(d.CQ / d.SG) : d.CQ); q++) for (let e = 0; e < 4; e++) {
+      const o = d.SG ? `(cob * ${d.CQ}u + wq${q}) * 4u + ${e}u` : `cob * ${4 * d.CQ}u + ${4 * q + e}u`;
+      woff.push(`  let wo${q}_${e} = min(${o}, params.Cg - 1u) * params.wsO;`);
+    }
+  }
+  return { WTYPE: d.OIHW ? T : `vec4<${T}>`, WOFF: woff.join('\n'), WQ: d.OIHW ? '' : ` + cob * ${d.CQ}u` };
+}
+
+/**
+ * How gemm.wgsl reads its weights: `wt` packed by transposeWeights (or Winograd's transform) as
+ * (groups, kh, kw, Cred, cgPad), or 'forward' / 'dx': `wt` is the conv's OIHW weights (Cout, Cin/groups,
+ * kh, kw), read in place with Cred = Cin/groups for the forward pass, Cred = Cout/groups for dx.
+ */
+export type WeightRead = 'packed' | 'forward' | 'dx';
+
+/** Strides of weight element (g, ky, kx, c, o) in `wt` (vec4 units when packed). */
+function weightStrides(read: WeightRead, Cred: number, Cg: number, cgPad: number, kh: number, kw: number) {
+  if (read === 'packed') { const cgv = cgPad / 4; return { wsG: kh * kw * Cred * cgv, wsY: kw * Cred * cgv, wsX: Cred * cgv, wsC: cgv, wsO: 1 }; }
+  const khw = kh * kw;
+  return { wsG: Cg * Cred * khw, wsY: kw, wsX: 1, wsC: read === 'forward' ? khw : Cg * khw, wsO: read === 'forward' ? Cred * khw : khw };
+}
+
 /**
  * One correlation dispatch (gemm.wgsl, its subgroup build when `tm` > 0) writing the subgrid ph x pw of dst,
  * with `res` (like dst) added and `act` (1 ReLU, 2 ReLU6) applied to each output as it is stored. src: (N, Cred*groups,
- * Hs, Ws) from haloPad (`bounded` as it says), wt from transposeWeights, dst: (N, Cg*groups, Hd, Wd); src, wt, dst (and res) all f32
- * or all f16 (f32 arithmetic), bias f32.
+ * Hs, Ws) from haloPad (`bounded` as it says), wt as `read` says, dst: (N, Cg*groups, Hd, Wd); src, wt, dst (and res) all f32
+ * or all f16 (f32 arithmetic), bias f32. cgPad: Cg rounded up to the channels a workgroup computes.
  */
 export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number,
-  cgPad: number, cv: number, ph: AxisPlan, pw: AxisPlan, kh: number, kw: number, tm = 0, act = 0, res: Tensor | null = null, bounded = false): void {
+  cgPad: number, cv: number, ph: AxisPlan, pw: AxisPlan, kh: number, kw: number, tm = 0, act = 0, res: Tensor | null = null, bounded = false,
+  read: WeightRead = 'packed'): void {
   const [N, , Hs, Ws] = src.shape;
   const [, , Hd, Wd] = dst.shape;
   const SG = tm ? subgroupLanes() : 0;
@@ -154,14 +191,17 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
   // Channel quads per invocation (per workgroup with subgroups) and weight quads each lane loads.
   const CQ = tm ? tm / 4 : cv, LQ = tm ? Math.ceil(CQ / SG) : 0;
   const kernel = wgsl(tm ? 'conv2d_gemm_sg' : 'conv2d_gemm', gemmSrc, {
-    include: tm ? includeSg : include, defines: { WG: tm ? SG : 64, SG, CQ, PX, ...cols, ...storageDefines(src.dtype), ...(bounded ? BOUNDED : PADDED) }, unroll: { p: PX, v: CQ, l: LQ, t: NV, e: 4 },
+    include: tm ? includeSg : include,
+    defines: { WG: tm ? SG : 64, SG, CQ, PX, ...cols, OIHW: read === 'packed' ? 0 : 1, ...storageDefines(src.dtype), ...(bounded ? BOUNDED : PADDED) },
+    unroll: { p: PX, v: CQ, l: LQ, t: NV, e: 4 },
     blocks: (d: Record<string, any>) => ({
-      FMAS: d.SG ? fmaBlockSg(d.SG, d.CQ, Math.ceil(d.CQ / d.SG), d.PX, d.SSW, d.CSW, d.NKW, d.A, d.W4) : fmaBlock(d.PX, d.CQ, d.SSW, d.CSW, d.NKW, d.A, d.W4),
+      FMAS: d.SG ? fmaBlockSg(d.SG, d.CQ, Math.ceil(d.CQ / d.SG), d.PX, d.SSW, d.CSW, d.NKW, d.A, d.OIHW, d) : fmaBlock(d.PX, d.CQ, d.SSW, d.CSW, d.NKW, d.A, d.OIHW, d),
+      ...weightBlocks(d as { OIHW: number; SG: number; CQ: number; T?: string }),
     }),
   });
   runtime().run(kernel, { src, wt, bias: bias ?? wt, dst, res: res ?? wt }, {
     N, groups: groupsN, Cred, Cg, Hs, Ws, Hd, Wd, Hsub: ph.sub, Wsub: pw.sub, rh: ph.r, rw: pw.r, dsh: ph.ds, dsw: pw.ds,
     ssh: ph.ss, jBlocks, nkh: empty ? 0 : ph.nk, ky0: ph.k0, kx0: col.k0, kys: ph.ks, kxs: col.ks, kh, kw,
-    winStart: (m - A) / 4, c0h: ph.c0, csh: ph.cs, cgPad, coBlocks, hasBias: bias ? 1 : 0, strideX: gx, act, hasRes: res ? 1 : 0,
+    winStart: (m - A) / 4, c0h: ph.c0, csh: ph.cs, coBlocks, ...weightStrides(read, Cred, Cg, cgPad, kh, kw), hasBias: bias ? 1 : 0, strideX: gx, act, hasRes: res ? 1 : 0,
   }, [gx, gy, groupsN * coBlocks]);
 }

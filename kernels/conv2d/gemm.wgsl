@@ -15,7 +15,10 @@
 //  - an invocation computes PX consecutive destination pixels of one row x CQ channel quads;
 //  - for each source channel and tap row it loads the row window all NKW column taps of its PX
 //    pixels read as NV aligned vec4s, and each window value feeds every (pixel, tap) pair reading it;
-//  - weights are vec4s over 4 output channels, each tap's loaded just before its multiply-adds.
+//  - weights are vec4s over 4 output channels, each tap's loaded just before its multiply-adds: one
+//    vec4 of the packed layout (g, ky, kx, c, o), or with OIHW four scalars read in place from the
+//    conv's own weights (OIHW for the forward pass, its transpose for dx: the strides wsC, wsO say
+//    which), so no rearranging pass runs; the quad's channels past Cg read channel Cg - 1 (never stored).
 // Two builds of it (gemm.ts), which differ only in the FMAS block and the lane loads:
 //  - conv2d_gemm (SG = 0): workgroups of WG = 64 invocations, each loading its own CQ weight vec4s;
 //  - conv2d_gemm_sg, where subgroups exist: a workgroup is exactly one subgroup of WG = SG lanes
@@ -35,7 +38,8 @@
 //
 // Params and bindings: gemm_common.wgsl.
 // src: (N, Cred*groups, Hs, Ws) as vec4s, wt: (groups, kh, kw, Cred, CgPad) as vec4s (CgPad = Cg
-// rounded up to 4*CQ, zero-filled), bias: (Cg*groups) read when hasBias = 1, dst: (N, Cg*groups, Hd, Wd)
+// rounded up to 4*CQ, zero-filled) or with OIHW the conv's weights, element (g, ky, kx, c, o) at
+// g*wsG + ky*wsY + kx*wsX + c*wsC + o*wsO; bias: (Cg*groups) read when hasBias = 1, dst: (N, Cg*groups, Hd, Wd)
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = wid.z / params.coBlocks;
@@ -50,11 +54,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let n = Bc / (params.jBlocks * params.Hsub);
   let Wsv = params.Ws / 4u;
   let planeV = params.Hs * Wsv;
-  let cgv = params.cgPad / 4u;
-  // Weight vec4s between consecutive column taps.
-  let tapStride = params.kxs * params.Cred * cgv;
+  // Weight elements (vec4s when packed) between consecutive column taps.
+  let tapStride = params.kxs * params.wsX;
   // With subgroups, the weight quads this lane loads for the others: quad lid + SG*l of the block (clamped).
   let wq$l = min(lid + {{SG}}u * $lu, {{CQ}}u - 1u);
+{{WOFF}}
   var a$p_$v = vec4<f32>(0.0);
   // First window vec4 of the row segment (negative where it hangs over the left edge of an unpadded source).
   let col0 = i32(j0 * {{SSW}}u / 4u) + params.winStart;
@@ -63,12 +67,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let row = i32(i * params.ssh) + params.c0h + i32(k1) * params.csh;
 {{BOUNDS}}
     var rb = (n * params.Cred * params.groups + g * params.Cred) * planeV + u32(row) * Wsv + u32(col0);
-    var wi = ((g * params.kh + ky) * params.kw + params.kx0) * params.Cred * cgv + cob * {{CQ}}u;
+    var wi = g * params.wsG + ky * params.wsY + params.kx0 * params.wsX{{WQ}};
     for (var c = 0u; c < params.Cred; c++) {
       let s$t = select(vec4<f32>(0.0), {{W4(src[select(0u, rb + $tu, ok$t)])}}, ok$t);
 {{FMAS}}
       rb += planeV;
-      wi += cgv;
+      wi += params.wsC;
     }
   }
   let plane = params.Hd * params.Wd;

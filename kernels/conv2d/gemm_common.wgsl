@@ -1,7 +1,8 @@
 // Uniforms and bindings of the correlation GEMM (gemm.wgsl, both builds), included with
 // kernels/common/epilogue.wgsl (which reads params.act, params.hasRes and res).
 struct Params {
-  N: u32, groups: u32, Cred: u32, Cg: u32, cgPad: u32, coBlocks: u32,
+  N: u32, groups: u32, Cred: u32, Cg: u32, coBlocks: u32,
+  wsG: u32, wsY: u32, wsX: u32, wsC: u32, wsO: u32,
   Hs: u32, Ws: u32, Hd: u32, Wd: u32,
   Hsub: u32, Wsub: u32, rh: u32, rw: u32, dsh: u32, dsw: u32, ssh: u32, jBlocks: u32,
   nkh: u32, ky0: u32, kx0: u32, kys: u32, kxs: u32, kh: u32, kw: u32,
@@ -9,7 +10,7 @@ struct Params {
   hasBias: u32, strideX: u32, act: u32, hasRes: u32,
 }
 @group(0) @binding(0) var<storage, read> src: array<vec4<{{T:f32}}>>;
-@group(0) @binding(1) var<storage, read> wt: array<vec4<{{T:f32}}>>;
+@group(0) @binding(1) var<storage, read> wt: array<{{WTYPE}}>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<{{T:f32}}>;
 @group(0) @binding(4) var<uniform> params: Params;

@@ -75,6 +75,30 @@ for (const c of NEEDS) {
   });
 }
 
+// ---- The GEMM kernels read trainable weights in place ----------------------------------------
+const IN_PLACE: { name: string; xs: number[]; ws: number[]; opts: Conv2dOptions }[] = [
+  { name: '3x3 stride 2', xs: [2, 5, 9, 7], ws: [6, 5, 3, 3], opts: { stride: 2, padding: 1 } },
+  { name: 'grouped 3x2 dilated', xs: [1, 6, 7, 9], ws: [9, 2, 3, 2], opts: { groups: 3, dilation: [2, 1], padding: [2, 1] } },
+  { name: '1x1 over odd pixels', xs: [3, 7, 5, 3], ws: [5, 7, 1, 1], opts: {} },
+  { name: '1x1 over vec4 rows', xs: [2, 6, 4, 4], ws: [7, 6, 1, 1], opts: {} },
+];
+for (const c of IN_PLACE) for (const sg of [true, false]) {
+  test(`${c.name}${sg ? '' : ' (no subgroups)'}: forward and dx read OIHW weights with no layout pass; y, dx, dw match the references`, async () => {
+    const tuning: TuningPatch = { conv: { dxWinograd: 0, fwdWinograd: 0, ...(sg ? {} : { subgroups: false }) } };
+    const opts = { ...c.opts, tuning };
+    // Without subgroups a 1x1 conv over vec4 rows runs pointwise.wgsl, which reads the packed layout.
+    const packed = !(sg && subgroupLanes()) && (numel(c.xs.slice(2)) % 4 === 0) && c.ws[2] * c.ws[3] === 1;
+    const ys = conv2dOutputShape(c.xs, c.ws, opts);
+    const X = randArray(numel(c.xs)), Wt = randArray(numel(c.ws)), GY = randArray(numel(ys));
+    const since = snapshot();
+    const r = await runWithGrads(X, c.xs, Wt, c.ws, null, GY, opts);
+    assert.is(ran(since, 'conv2d_wtrans'), packed ? 2 : 0, 'weight layout passes');
+    assertClose(r.y, conv2dRef(X, c.xs, Wt, c.ws, null, c.opts), 1e-4, 1e-5, 'y');
+    assertClose(r.dx, conv2dDxRef(GY, c.xs, Wt, c.ws, c.opts), 1e-4, 1e-5, 'dx');
+    assertClose(r.dw, conv2dDwRef(X, c.xs, GY, c.ws, c.opts), 1e-4, 5e-5, 'dw');
+  });
+}
+
 // ---- Shapes and errors ----------------------------------------------------------------------
 test("output shapes: 'same' follows TensorFlow, 'valid', explicit and asymmetric padding", () => {
   assert.equal(conv2dOutputShape([1, 3, 9, 10], [4, 3, 4, 4], { padding: 'same', stride: 2 }), [1, 4, 5, 5]);
