@@ -12,7 +12,7 @@
  * the fold is dropped when the pair stops being frozen, when freeze()/unfreeze() run, and when any
  * tensor is written by `assign` (checkpoint loads). The module's own parameters and buffers are
  * untouched, so state dicts and saving see the original, unfolded tensors. Anything else runs conv,
- * then batch norm with the activation fused into its kernels (forward and backward).
+ * then batch norm with the residual and the activation fused into its kernels (forward and backward).
  *
  * Numerics: the folded affine is the same map up to float32 rounding of the products (a few ulps of
  * the output); the unfused path centres by the mean before scaling, which matters only when a
@@ -23,7 +23,7 @@ import { keep, noGrad } from '../core/tensor.ts';
 import { writeEpoch } from '../core/factory.ts';
 import type { Conv2d } from './conv.ts';
 import type { BatchNorm2d } from './norm.ts';
-import { conv2d, constantWeights, releaseConstantWeights, type ConvActivation, unary, binary, addRelu } from '../../kernels/index.ts';
+import { conv2d, constantWeights, releaseConstantWeights, type ConvActivation, unary, binary } from '../../kernels/index.ts';
 
 interface Fold { w: Tensor; b: Tensor; sources: (Tensor | null)[]; epoch: number; localEpoch: number }
 
@@ -106,16 +106,16 @@ export function foldedConvBn(conv: Conv2d, bn: BatchNorm2d): { w: Tensor; b: Ten
 /**
  * act(bn(conv(x)) + residual): one conv dispatch chain with folded weights, the residual and the
  * activation in its epilogue when the pair is frozen (see above), else conv, then batch norm (with the
- * activation fused, or addRelu with a residual). x: (N, Cin, H, W) → (N, Cout, OH, OW); residual: like the output
+ * residual and the activation fused into its kernels). x: (N, Cin, H, W) → (N, Cout, OH, OW); residual: like the output
  */
 export function convBnAct(conv: Conv2d, bn: BatchNorm2d, x: Tensor, act?: ConvActivation, residual: Tensor | null = null): Tensor {
   const f = foldedConvBn(conv, bn);
   const { stride, padding, dilation, groups } = conv.config;
   if (f) return conv2d(x, f.w, f.b, { stride, padding, dilation, groups, activation: act }, residual);
-  if (!residual) return bn.forward(conv.forward(x), act); // the activation fused into the batch-norm kernels
-  const y = bn.forward(conv.forward(x));
-  if (act === 'relu') return addRelu(y, residual);
-  const sum = binary('add', y, residual);
+  const y = conv.forward(x);
+  // The residual and the activation fused into the batch-norm kernels; a residual of another dtype is added after (promoting).
+  if (!residual || residual.dtype === y.dtype) return bn.forward(y, act, residual);
+  const sum = binary('add', bn.forward(y), residual);
   return act ? unary(act, sum) : sum;
 }
 

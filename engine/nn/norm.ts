@@ -71,14 +71,17 @@ export class BatchNorm2d extends Module implements Normalization {
   /** Whether this call uses (and updates) batch statistics: training mode and not frozen. */
   get usesBatchStats(): boolean { return this.training && !this.frozenNorm; }
 
-  /** x: (N, C, H, W) → same shape; `activation` (ReLU, ReLU6) is fused into the batch-norm kernels. */
-  forward(x: Tensor, activation?: BnActivation): Tensor {
+  /**
+   * x: (N, C, H, W) → same shape; `activation` (ReLU, ReLU6) is fused into the batch-norm kernels, and
+   * so is `residual` (like x), added before the activation: act(bn(x) + residual).
+   */
+  forward(x: Tensor, activation?: BnActivation, residual: Tensor | null = null): Tensor {
     if (x.rank !== 4 || x.shape[1] !== this.numFeatures) {
       throw new ShapeError(`BatchNorm2d: input has shape ${shapeStr(x.shape)}, expected (N, ${this.numFeatures}, H, W)`);
     }
     const training = this.usesBatchStats;
     // num_batches_tracked is counted by the running-statistics update kernel (one dispatch fewer).
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar,
-      { training, momentum: this.momentum, eps: this.eps, counter: training ? this.numBatchesTracked : null, activation });
+      { training, momentum: this.momentum, eps: this.eps, counter: training ? this.numBatchesTracked : null, activation, residual });
   }
 }

@@ -51,6 +51,12 @@ export interface BatchNormOptions {
    * batch-norm backward sums (no separate activation kernels either way). Bit-identical to the ops in turn.
    */
   activation?: BnActivation | null;
+  /**
+   * Added to the normalised output before the activation, act(bn(x) + residual) (a residual block's
+   * tail), in the same kernel; like x. Its gradient is the (masked) output gradient, which the
+   * backward sums write as they mask it.
+   */
+  residual?: Tensor | null;
 }
 
 
@@ -71,11 +77,20 @@ function storage(d: { W: 1 | 4; HALF?: boolean }): { T: string; XT: string; LD?:
   return { T, XT, LD: T, STO: XT };
 }
 
-/** What a per-channel kernel of load width W (vecWidth), storage (HALF) and fused ACTIVATION is built from. */
-function vecBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; HALF?: boolean }): Record<string, string> {
+/** The residual's binding (at `binding`) and its term in the output expression, with RES. */
+function resBlocks(d: { W: 1 | 4; HALF?: boolean; RES?: number }, binding: number): Record<string, string> {
+  const s = storage(d);
+  return d.RES
+    ? { RES_DECL: `@group(0) @binding(${binding}) var<storage, read> res: array<${s.XT}>;`, ADD_RES: ` + ${applyDefine(s.LD, 'res[i]')}` }
+    : { RES_DECL: '', ADD_RES: '' };
+}
+
+/** What a per-channel kernel of load width W (vecWidth), storage (HALF), fused ACTIVATION (and bn_apply's RES) is built from. */
+function vecBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; HALF?: boolean; RES?: number }): Record<string, string> {
   const s = storage(d), T = s.T, act = d.ACTIVATION;
   return {
     ...s,
+    ...resBlocks(d, 6),
     HSUM: d.W === 4 ? 'dot(v, vec4<f32>(1.0))' : 'v',
     SQ: d.W === 4 ? 'dot(d, d)' : 'd * d',
     // bn_apply: the activation of the output.
@@ -92,8 +107,10 @@ const VEC_INCLUDE: Record<string, string[]> = {
   bn_partial: [flatIndex, chunkSrc], bn_backward_partial: [flatIndex, chunkSrc], bn_apply: [flatIndex, each], bn_backward_dx: [flatIndex, each],
 };
 
-function vecKernel(name: string, src: string, w: 1 | 4, act: BnActivation | null = null, dtype = 'f32'): Kernel {
-  return wgsl(name, src, { include: VEC_INCLUDE[name], defines: { W: w, ACTIVATION: (act ?? 'none') as BnActivation | 'none', ...halfDefine(dtype) }, blocks: vecBlocks });
+function vecKernel(name: string, src: string, w: 1 | 4, act: BnActivation | null = null, dtype = 'f32', res = false): Kernel {
+  return wgsl(name, src, {
+    include: VEC_INCLUDE[name], defines: { W: w, ACTIVATION: (act ?? 'none') as BnActivation | 'none', ...halfDefine(dtype), ...(res ? { RES: 1 } : {}) }, blocks: vecBlocks,
+  });
 }
 
 /**
@@ -113,9 +130,10 @@ export function setBnOnePassMax(n: number): number {
 }
 
 /** bn_train's running-statistics and counter bindings and code. */
-function trainBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; RUNNING: number; COUNTER: number; HALF?: boolean }): Record<string, string> {
+function trainBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; RUNNING: number; COUNTER: number; HALF?: boolean; RES?: number }): Record<string, string> {
   return {
     ...vecBlocks(d),
+    ...resBlocks(d, 9),
     RUNNING_DECL: [
       ...(d.RUNNING ? ['@group(0) @binding(5) var<storage, read_write> runningMean: array<f32>;', '@group(0) @binding(6) var<storage, read_write> runningVar: array<f32>;'] : []),
       ...(d.COUNTER ? ['@group(0) @binding(7) var<storage, read_write> count: array<i32>;'] : []),
@@ -131,11 +149,13 @@ function trainBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; RUNNING: 
   };
 }
 
-/** bn_train_backward's dx and activation-mask bindings and code. */
-function trainBackBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; DX: number; HALF?: boolean }): Record<string, string> {
+/** bn_train_backward's dx, activation-mask and masked-gradient (GM) bindings and code. */
+function trainBackBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; DX: number; HALF?: boolean; GM?: number }): Record<string, string> {
   const s = storage(d), T = s.T, act = d.ACTIVATION, ld = (e: string) => applyDefine(s.LD, e);
   return {
     ...s,
+    GM_DECL: d.GM ? `@group(0) @binding(9) var<storage, read_write> gm: array<${s.XT}>;` : '',
+    GM_STORE: d.GM ? `      gm[i] = ${applyDefine(s.STO, 'gv')};` : '',
     HSUM: vecBlocks(d).HSUM,
     DX_DECL: d.DX ? `@group(0) @binding(6) var<storage, read_write> dx: array<${s.XT}>;` : '',
     MASK_DECL: act !== 'none' ? `@group(0) @binding(7) var<storage, read> y: array<${s.XT}>;` : '',
@@ -157,28 +177,33 @@ function trainBackBlocks(d: { W: 1 | 4; ACTIVATION: BnActivation | 'none'; DX: n
  * team's tree order instead of chunk by chunk.
  */
 function batchNormOnePass(x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null,
-  counter: Tensor | null, act: BnActivation | null, momentum: number, eps: number, N: number, C: number, HW: number): Tensor {
+  counter: Tensor | null, act: BnActivation | null, momentum: number, eps: number, N: number, C: number, HW: number, res: Tensor | null): Tensor {
   const rt = runtime(), M = N * HW, W = vecWidth(HW), HWv = HW / W, ACTIVATION = (act ?? 'none') as BnActivation | 'none';
   const team = teamFor(N * HWv), groups = teamGroups(C, team);
   const w = weight ?? full([C], 1), b = bias ?? full([C], 0);
   const stats = Tensor.alloc([C, 2]), out = Tensor.alloc(x.shape, x.dtype);
-  const RUNNING = runningMean ? 1 : 0, COUNTER = counter ? 1 : 0, HALF = halfDefine(x.dtype);
-  rt.run(wgsl('bn_train', trainSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, SUM_T: 'f32', W, ACTIVATION, RUNNING, COUNTER, ...HALF }, blocks: trainBlocks }),
-    { x, out, stats, weight: w, shift: b, ...(RUNNING ? { runningMean: runningMean!, runningVar: runningVar! } : {}), ...(COUNTER ? { count: counter! } : {}) },
+  const RUNNING = runningMean ? 1 : 0, COUNTER = counter ? 1 : 0, HALF = halfDefine(x.dtype), RES: { RES?: number } = res ? { RES: 1 } : {};
+  rt.run(wgsl('bn_train', trainSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, SUM_T: 'f32', W, ACTIVATION, RUNNING, COUNTER, ...HALF, ...RES }, blocks: trainBlocks }),
+    { x, out, stats, weight: w, shift: b, ...(RUNNING ? { runningMean: runningMean!, runningVar: runningVar! } : {}), ...(COUNTER ? { count: counter! } : {}), ...(res ? { res } : {}) },
     { rows: C, N, C, HWv, eps, momentum, unbias: M / (M - 1) }, groups);
   if (!bias) b.dispose();
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  record(act ? `batchNorm2d+${act}` : 'batchNorm2d', inputs, out, (gOut, needs, [sx, sStats, sW, sY]) => {
-    const needW = !!weight && needs[1], needB = !!bias && needs[weight ? 2 : 1];
-    if (!needs[0] && !needW && !needB) return inputs.map(() => null);
-    const sumG = Tensor.alloc([C]), sumGXhat = Tensor.alloc([C]);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : []), ...(res ? [res] : [])];
+  record(opName(act, res), inputs, out, (gOut, needs, [sx, sStats, sW, sY]) => {
+    const needW = !!weight && needs[1], needB = !!bias && needs[weight ? 2 : 1], needR = !!res && needs[inputs.length - 1];
     checkGrad(gOut, x);
+    // Without an activation the residual's gradient is the output gradient itself.
+    const gRes = needR && !act ? gOut : null;
+    if (!needs[0] && !needW && !needB && !(needR && act)) return residualGrads(inputs.length, gRes);
+    const sumG = Tensor.alloc([C]), sumGXhat = Tensor.alloc([C]);
     const dx = needs[0] ? Tensor.alloc(x.shape, x.dtype) : null;
-    rt.run(wgsl('bn_train_backward', trainBackSrc, { include: [teamSrc, teamSumSrc], defines: { TEAM: team, SUM_T: 'vec2<f32>', W, ACTIVATION, DX: dx ? 1 : 0, ...HALF }, blocks: trainBackBlocks }),
-      { g: gOut, x: sx, stats: sStats, weight: sW, sumG, sumGXhat, ...(dx ? { dx } : {}), ...(act ? { y: sY } : {}) }, { rows: C, N, C, HWv, M }, groups);
+    const gm = needR && act ? Tensor.alloc(x.shape, x.dtype) : null;
+    rt.run(wgsl('bn_train_backward', trainBackSrc, {
+      include: [teamSrc, teamSumSrc], defines: { TEAM: team, SUM_T: 'vec2<f32>', W, ACTIVATION, DX: dx ? 1 : 0, ...HALF, ...(gm ? { GM: 1 } : {}) }, blocks: trainBackBlocks,
+    }), { g: gOut, x: sx, stats: sStats, weight: sW, sumG, sumGXhat, ...(dx ? { dx } : {}), ...(act ? { y: sY } : {}), ...(gm ? { gm } : {}) }, { rows: C, N, C, HWv, M }, groups);
     const grads: (Tensor | null)[] = [dx];
     if (weight) grads.push(needW ? sumGXhat : null);
     if (bias) grads.push(needB ? sumG : null);
+    if (res) grads.push(gm ?? gRes);
     if (!needW) sumGXhat.dispose();
     if (!needB) sumG.dispose();
     return grads;
@@ -186,6 +211,16 @@ function batchNormOnePass(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   stats.dispose();
   if (!weight) w.dispose();
   return out;
+}
+
+/** The op's tape name: batchNorm2d[+residual][+act]. */
+const opName = (act: BnActivation | null, res: Tensor | null) => `batchNorm2d${res ? '+residual' : ''}${act ? '+' + act : ''}`;
+
+/** Gradients of a backward that needs none of x, weight, bias: null for each, `gRes` for the residual (last). */
+function residualGrads(n: number, gRes: Tensor | null): (Tensor | null)[] {
+  const grads: (Tensor | null)[] = new Array(n).fill(null);
+  grads[n - 1] = gRes;
+  return grads;
 }
 
 /** An activation batchNorm2d can fuse (forward in bn_apply, its mask in the backward sums). */
@@ -216,11 +251,11 @@ function checkVec(name: string, t: Tensor | null, C: number): void {
  * out = (x - center[c]) * scale[c] + shift[c] over (N, C, HW). Centring first keeps precision when
  * the mean is large against the spread (folding it into the shift would cancel in f32).
  */
-function channelAffine(x: Tensor, center: Tensor, scale: Tensor, shift: Tensor, C: number, HW: number, act: BnActivation | null = null): Tensor {
+function channelAffine(x: Tensor, center: Tensor, scale: Tensor, shift: Tensor, C: number, HW: number, act: BnActivation | null = null, res: Tensor | null = null): Tensor {
   const out = Tensor.alloc(x.shape, x.dtype);
   const w = vecWidth(HW);
   const { groups, stride } = launch1d(x.size / w);
-  runtime().run(vecKernel('bn_apply', applySrc, w, act, x.dtype), { x, center, scale, shift, out }, { n: x.size / w, stride, C, HWv: HW / w }, groups);
+  runtime().run(vecKernel('bn_apply', applySrc, w, act, x.dtype, !!res), { x, center, scale, shift, out, ...(res ? { res } : {}) }, { n: x.size / w, stride, C, HWv: HW / w }, groups);
   return out;
 }
 
@@ -246,7 +281,11 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
   if (act && act !== 'relu' && act !== 'relu6') throw new ThawError('argument', `batchNorm2d: activation must be 'relu' or 'relu6', got ${act}`);
   const counter = training ? opts.counter ?? null : null;
   if (counter && (counter.dtype !== 'i32' || counter.size !== 1)) throw new ShapeError(`batchNorm2d: counter must be a one-element i32 tensor, got ${shapeStr(counter.shape)} ${counter.dtype}`);
-  if (useBatch && M <= onePassMax) return batchNormOnePass(x, weight, bias, training ? runningMean : null, training ? runningVar : null, counter, act, momentum, eps, N, C, HW);
+  const res = opts.residual ?? null;
+  if (res && (shapeStr(res.shape) !== shapeStr(x.shape) || res.dtype !== x.dtype)) {
+    throw new ShapeError(`batchNorm2d: argument 'residual' has shape ${shapeStr(res.shape)} ${res.dtype}, expected ${shapeStr(x.shape)} ${x.dtype} (like x)`);
+  }
+  if (useBatch && M <= onePassMax) return batchNormOnePass(x, weight, bias, training ? runningMean : null, training ? runningVar : null, counter, act, momentum, eps, N, C, HW, res);
   const rt = runtime();
   const cg: [number] = [Math.ceil(C / 64)];
   const mean = Tensor.alloc([C]), invstd = Tensor.alloc([C]);
@@ -277,10 +316,10 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     rt.run(wgsl('bn_running', runningSrc, { include: [channelSrc, statsSrc] }), { runningMean: runningMean!, runningVar: runningVar!, mean, invstd, weight: w, scale }, { C, eps }, cg);
     if (counter) incrementCounter(counter);
   }
-  const out = channelAffine(x, mean, scale, b, C, HW, act);
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  record(act ? `batchNorm2d+${act}` : 'batchNorm2d', inputs, out, (gOut, needs, [sx, sMean, sInv, sW, sScale, sY]) => {
-    const needW = !!weight && needs[1], needB = !!bias && needs[weight ? 2 : 1];
+  const out = channelAffine(x, mean, scale, b, C, HW, act, res);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : []), ...(res ? [res] : [])];
+  record(opName(act, res), inputs, out, (gOut, needs, [sx, sMean, sInv, sW, sScale, sY]) => {
+    const needW = !!weight && needs[1], needB = !!bias && needs[weight ? 2 : 1], needR = !!res && needs[inputs.length - 1];
     let sumG: Tensor | null = null, sumGXhat: Tensor | null = null;
     // With an activation, g is the masked gradient: written by the backward sums when they run.
     checkGrad(gOut, x);
@@ -295,7 +334,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
         { N, C, HWv: HW / vw, K, nPer, stride: l.stride }, l.groups);
       rt.run(wgsl('bn_backward_merge', backMergeSrc, { include: [channelSrc] }), { part, invstd: sInv, sumG, sumGXhat }, { C, K }, cg);
       part.dispose();
-    } else if (act && needs[0]) {
+    } else if (act && (needs[0] || needR)) {
       masked = g = activationBackward(act, sY, gOut);
     }
     let dx: Tensor | null = null;
@@ -313,9 +352,11 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
     const grads: (Tensor | null)[] = [dx];
     if (weight) grads.push(needW ? sumGXhat : null);
     if (bias) grads.push(needB ? sumG : null);
+    // The residual's gradient: the masked gradient (kept), or the output gradient without an activation.
+    if (res) grads.push(needR ? g : null);
     if (!needW) sumGXhat?.dispose();
     if (!needB) sumG?.dispose();
-    masked?.dispose();
+    if (!needR) masked?.dispose();
     return grads;
   }, [x, mean, invstd, w, scale, ...(act ? [out] : [])]);
   for (const t of [mean, invstd, scale]) t.dispose();

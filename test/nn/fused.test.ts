@@ -216,6 +216,41 @@ test('trainBn keeps BatchNorm affine parameters trainable: no folding', async ()
   m.dispose();
 });
 
+// relu(bn(conv(x)) + r) of unfrozen pairs: the residual and the ReLU run in the batch-norm kernels
+// (no elementwise kernels forward or backward), with conv, bn then addRelu's output and gradients.
+for (const mode of ['training', 'eval', 'frozen bn'] as const) {
+  test(`convBnAct with a residual (${mode}): the sum and the ReLU in the batch-norm kernels, same output and gradients as bn then addRelu`, async () => {
+    const xs = [2, 3, 7, 5], X = randArray(numel(xs)), R = randArrayFrom(2 * 5 * 7 * 5);
+    const go = async (fusedOp: boolean) => {
+      let s = 7;
+      const rng = () => { s = (s * 16807) % 2147483647; return s / 2147483647; };
+      const conv = new Conv2d(3, 5, 3, { padding: 1, bias: false, rng }), bn = new BatchNorm2d(5);
+      if (mode !== 'training') { bn.eval(); conv.eval(); }
+      if (mode === 'frozen bn') { bn.frozenNorm = true; bn.weight!.requiresGrad = false; bn.bias!.requiresGrad = false; }
+      const x = variable(tensor(X, xs)), r = variable(tensor(R, [2, 5, 7, 5]));
+      const rt = runtime(), ew = () => ['unary', 'unary_backward', 'binary'].reduce((t, k) => t + (rt.dispatchByName.get(k) ?? 0), 0);
+      const e0 = ew();
+      const y = tidy(() => {
+        const y = fusedOp ? convBnAct(conv, bn, x, 'relu', r) : addRelu(bn.forward(conv.forward(x)), r);
+        backward(y, tensor(Float32Array.from({ length: y.size }, (_, i) => Math.sin(i)), y.shape));
+        return y;
+      });
+      const grads = [x.grad!, r.grad!, conv.weight.grad!, ...(mode === 'frozen bn' ? [] : [bn.weight!.grad!, bn.bias!.grad!])];
+      const out = { y: await y.data(), grads: await Promise.all(grads.map((g) => g.data())), elementwise: ew() - e0 };
+      for (const t of [y, x, r, ...grads]) t.dispose();
+      conv.dispose(); bn.dispose();
+      return out;
+    };
+    const f = await go(true), p = await go(false);
+    assert.ok(f.y.some((v) => v === 0) && f.y.some((v) => v > 0), 'some outputs clipped');
+    assertClose(f.y, p.y, 1e-6, 1e-7, 'y');
+    for (let i = 0; i < p.grads.length; i++) assertClose(f.grads[i], p.grads[i], 1e-5, 1e-7, `gradient ${i}`);
+    assert.is(p.elementwise, 2, 'addRelu forward and its mask');
+    // Inference mode with a frozen affine has no backward sums to mask in: one mask kernel.
+    assert.is(f.elementwise, mode === 'frozen bn' ? 1 : 0, 'elementwise kernels');
+  });
+}
+
 test('ResNet-20 training step with a frozen trunk: fewer dispatches with folding, same loss and head gradients', async () => {
   const B = 4;
   const x = tensor(randArray(B * 3 * 32 * 32), [B, 3, 32, 32]);

@@ -210,6 +210,62 @@ for (const act of ['relu', 'relu6'] as const) {
   }
 }
 
+// act(bn(x) + residual) in the batch-norm kernels: against the float64 references, with the residual's
+// gradient the masked output gradient, and no elementwise kernel forward or backward.
+for (const act of ['relu', null] as const) {
+  for (const [shape, training, trainAffine, onePass] of [[[3, 5, 3, 3], true, true, true], [[2, 3, 5, 4], true, true, false],
+    [[2, 5, 3, 3], false, true, false], [[3, 3, 2, 5], false, false, false]] as const) {
+    const mode = training ? `training, ${onePass ? 'one dispatch' : 'chunks'}` : `inference, affine ${trainAffine ? 'trainable' : 'frozen'}`;
+    test(`batchNorm2d residual${act ? ` + ${act}` : ''} (${shape}, ${mode}): y and every gradient match the references, no elementwise kernels`, async () => {
+      const oldMax = setBnOnePassMax(onePass ? 1 << 16 : 0);
+      const n = shape.reduce((a, b) => a * b, 1), C = shape[1], HW = n / shape[0] / C, eps = 1e-5;
+      const X = randArray(n, -3, 3), R = randArray(n, -2, 2), G = randArray(n), W = randArray(C, 0.5, 2), B = randArray(C, -1, 1);
+      const RM = randArray(C, -1, 1), RV = randArray(C, 0.3, 2);
+      const x = variable(tensor(X, [...shape])), res = variable(tensor(R, [...shape])), w = tensor(W), b = tensor(B), rm = tensor(RM), rv = tensor(RV);
+      if (trainAffine) { w.requiresGrad = true; b.requiresGrad = true; }
+      const rt = runtime(), elementwise = () => ['unary', 'unary_backward', 'binary'].reduce((t, k) => t + (rt.dispatchByName.get(k) ?? 0), 0);
+      const e0 = elementwise();
+      const y = tidy(() => {
+        const y = batchNorm2d(x, w, b, rm, rv, { training, activation: act, residual: res });
+        backward(y, tensor(G, [...shape]));
+        return y;
+      });
+      // Inference mode with a frozen affine has no backward sums to mask in: one mask kernel.
+      assert.is(elementwise() - e0, !training && !trainAffine && act ? 1 : 0, 'elementwise kernels run');
+      const ref = batchNormRef(X, [...shape], W, B, RM, RV, { training, eps }).out;
+      const Y = ref.map((v, i) => (act ? Math.max(0, v + R[i]) : v + R[i]));
+      const Yg = await y.data();
+      assertClose(Yg, Y, 1e-4, 1e-5, 'y');
+      // The mask is read from the output (as the activation's backward defines it).
+      const GM = Float64Array.from(G, (g, i) => (act && Yg[i] <= 0 ? 0 : g));
+      assertClose(await res.grad!.data(), GM, 0, 0, 'residual gradient');
+      let ref2: { dx: ArrayLike<number>; dw: ArrayLike<number>; db: ArrayLike<number> };
+      if (training) ref2 = bnBackwardRef(X, [...shape], W, GM, eps);
+      else {
+        const dx = new Float64Array(n), dw = new Float64Array(C), db = new Float64Array(C);
+        for (let i = 0; i < n; i++) {
+          const c = Math.floor(i / HW) % C, inv = 1 / Math.sqrt(RV[c] + eps);
+          dx[i] = GM[i] * W[c] * inv; dw[c] += GM[i] * (X[i] - RM[c]) * inv; db[c] += GM[i];
+        }
+        ref2 = { dx, dw, db };
+      }
+      assertClose(await x.grad!.data(), ref2.dx, 1e-3, 1e-4, 'dx');
+      if (trainAffine) {
+        assertClose(await w.grad!.data(), ref2.dw, 1e-3, 1e-4, 'dweight');
+        assertClose(await b.grad!.data(), ref2.db, 1e-3, 1e-4, 'dbias');
+      }
+      for (const t of [y, x.grad, res.grad, w.grad, b.grad, x, res, w, b, rm, rv]) t?.dispose();
+      setBnOnePassMax(oldMax);
+    });
+  }
+}
+
+test('batchNorm2d refuses a residual unlike x', () => {
+  const x = tensor(new Float32Array(12), [1, 3, 2, 2]);
+  assert.throws(() => batchNorm2d(x, null, null, null, null, { training: true, residual: tensor(new Float32Array(12), [1, 3, 4, 1]) }), /residual/);
+  x.dispose();
+});
+
 test('batchNorm2d training on few values per channel: one kernel forward, one backward (dx and the affine gradients)', async () => {
   const rt = runtime();
   const x = variable(tensor(randArray(2 * 3 * 4 * 5), [2, 3, 4, 5])), w = variable(tensor(randArray(3, 0.5, 1.5))), b = variable(tensor(randArray(3)));

@@ -128,18 +128,22 @@ test('f16 crossEntropy (label smoothing, an ignored row): f16 logits, f32 loss, 
 
 // One case per batch-norm path: one dispatch with vec4 loads and a fused ReLU, chunked scalar sums,
 // inference with running statistics.
-for (const [name, shape, mode] of [['one dispatch, vec4, ReLU', [3, 5, 4, 8], 'one'], ['chunked, scalar', [5, 3, 7, 9], 'chunked'], ['inference', [2, 3, 5, 7], 'eval']] as const) {
+for (const [name, shape, mode, act, withRes] of [['one dispatch, vec4, ReLU', [3, 5, 4, 8], 'one', 'relu', false], ['chunked, scalar', [5, 3, 7, 9], 'chunked', null, false],
+  ['inference', [2, 3, 5, 7], 'eval', null, false], ['one dispatch, vec4, residual + ReLU', [3, 5, 4, 8], 'one', 'relu', true],
+  ['chunked, scalar, residual + ReLU', [5, 3, 7, 9], 'chunked', 'relu', true], ['inference, residual', [2, 3, 5, 7], 'eval', null, true]] as const) {
   test(`f16 batchNorm2d ${name}: statistics and sums in f32, running stats and affine grads f32`, async () => {
     const [N, C] = shape, HW = shape[2] * shape[3], M = N * HW, n = numel([...shape]);
     const X = randArray(n, -2, 2), G = randArray(n), Ws = randArray(C, 0.5, 1.5), Bs = randArray(C), rm0 = randArray(C, -0.3, 0.3), rv0 = randArray(C, 0.5, 2);
-    const Xh = half(X), Gh = half(G), training = mode !== 'eval', act = mode === 'one' ? 'relu' as const : null;
+    const Xh = half(X), Gh = half(G), training = mode !== 'eval';
+    const R = withRes ? randArray(n, -1, 1) : null, Rh = R ? half(R) : null;
     const old = setBnOnePassMax(mode === 'chunked' ? 0 : 1 << 16);
     try {
       const x = variable(tensor(X, [...shape], 'f16')), w = variable(tensor(Ws)), b = variable(tensor(Bs));
+      const res = R ? variable(tensor(R, [...shape], 'f16')) : null;
       const rm = tensor(rm0), rv = tensor(rv0);
       const d0 = new Map(runtime().dispatchByName);
       const y = tidy(() => {
-        const y = batchNorm2d(x, w, b, rm, rv, { training, activation: act });
+        const y = batchNorm2d(x, w, b, rm, rv, { training, activation: act, residual: res });
         backward(y, tensor(G, [...shape], 'f16'));
         return y;
       });
@@ -147,12 +151,14 @@ for (const [name, shape, mode] of [['one dispatch, vec4, ReLU', [3, 5, 4, 8], 'o
       assert.ok(ran(mode === 'one' ? 'bn_train' : mode === 'chunked' ? 'bn_partial' : 'bn_running') > 0, 'the path under test ran');
       assert.is(y.dtype, 'f16'); assert.is(x.grad!.dtype, 'f16'); assert.is(w.grad!.dtype, 'f32'); assert.is(rm.dtype, 'f32');
       const ref = batchNormRef(Xh, shape, Ws, Bs, rm0, rv0, { training });
-      const yRef = act ? ref.out.map((v) => Math.max(0, v)) : ref.out;
+      const sum = Rh ? ref.out.map((v, i) => v + Rh[i]) : ref.out;
+      const yRef = act ? sum.map((v) => Math.max(0, v)) : sum;
       // Mean and variance over M values in f32 move xhat by ~M f32 roundings of its magnitude (a few units).
       const stat = training ? 8 * M * U32 : 8 * U32;
       assertHalfClose(await y.data(), yRef, (i) => stat * (Math.abs(ref.out[i]) + 4), 'y');
       // Masked by the ReLU as the kernels mask it (from the stored y).
       const yGot = await y.data(), Gm = act ? Gh.map((v, i) => (yGot[i] > 0 ? v : 0)) : Gh;
+      if (res) { assert.is(res.grad!.dtype, 'f16'); assert.equal(Array.from(await res.grad!.data()), Array.from(Gm), 'residual gradient: the masked g'); }
       const back = training ? bnBackwardRef(Xh, [...shape], Ws, Gm, 1e-5) : null;
       const inv = Array.from({ length: C }, (_, c) => 1 / Math.sqrt(rv0[c] + 1e-5));
       const dx = back ? back.dx : Gm.map((v, i) => v * Ws[Math.floor(i / HW) % C] * inv[Math.floor(i / HW) % C]);
@@ -164,7 +170,7 @@ for (const [name, shape, mode] of [['one dispatch, vec4, ReLU', [3, 5, 4, 8], 'o
         assertHalfClose(await w.grad!.data(), back!.dw, () => 16 * M * U32 * gScale * M, 'dweight', false);
         assertHalfClose(await b.grad!.data(), back!.db, () => 4 * M * U32 * gScale * M, 'dbias', false);
       }
-      for (const t of [y, x.grad, w.grad, b.grad, x, w, b, rm, rv] as Tensor[]) t.dispose();
+      for (const t of [y, x.grad, w.grad, b.grad, x, w, b, rm, rv, res?.grad, res]) t?.dispose();
     } finally { setBnOnePassMax(old); }
   });
 }
