@@ -1,9 +1,10 @@
 // out[i] = f(a[ia], b[ib]) with NumPy broadcasting: the output index is split into up to 8 dims
 // (shape0/shape1), and each operand's offset uses its own strides (0 on broadcast dims).
 // Included: flat_index.wgsl, each.wgsl, dims8.wgsl.
-// a: (broadcastable to out), b: (broadcastable to out), out: (n), all of T (f32 or f16); f computes in f32.
+// a: (broadcastable to out), b: (broadcastable to out), out: (n), all of T (f32 or f16); f computes in f32
+// (and may read the scalar params.s).
 struct Params {
-  n: u32, stride: u32, rank: u32, _pad0: u32,
+  n: u32, stride: u32, rank: u32, s: f32,
   shape0: vec4<u32>, shape1: vec4<u32>,
   sa0: vec4<u32>, sa1: vec4<u32>,
   sb0: vec4<u32>, sb1: vec4<u32>,

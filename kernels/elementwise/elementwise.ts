@@ -198,7 +198,7 @@ function bstrides(shape: Shape, out: Shape): number[] {
   return s;
 }
 
-function binaryRaw(expr: string, a: Tensor, b: Tensor, keyName = expr, outShape?: Shape): Tensor {
+function binaryRaw(expr: string, a: Tensor, b: Tensor, keyName = expr, outShape?: Shape, s = 1): Tensor {
   const shape = outShape ? [...outShape] : broadcastShapes(keyName, a.shape, b.shape);
   if (shape.length > 8) throw new ShapeError(`${keyName}: rank ${shape.length} > 8 is not supported`);
   void a.buffer; void b.buffer;
@@ -212,7 +212,7 @@ function binaryRaw(expr: string, a: Tensor, b: Tensor, keyName = expr, outShape?
   const { groups, stride } = launch1d(n);
   runtime().run(wgsl('binary', binarySrc, { include: [flatIndex, each, dims8], defines: { EXPR: expr, SAME_SHAPE: same, T } }),
     { a, b, out },
-    { n, stride, rank: shape.length, shape0: sh.slice(0, 4), shape1: sh.slice(4), sa0: pad(sa).slice(0, 4), sa1: pad(sa).slice(4), sb0: pad(sb).slice(0, 4), sb1: pad(sb).slice(4) },
+    { n, stride, rank: shape.length, s, shape0: sh.slice(0, 4), shape1: sh.slice(4), sa0: pad(sa).slice(0, 4), sa1: pad(sa).slice(4), sb0: pad(sb).slice(0, 4), sb1: pad(sb).slice(4) },
     groups);
   return out;
 }
@@ -242,6 +242,11 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   if (shapeStr(target) !== shapeStr(shape)) throw new ShapeError(`broadcastTo: cannot broadcast ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
   const out = binaryRaw('a', x, x, 'expand', shape);
   return record('broadcastTo', [x], out, (g) => [reduceTo(g, x.shape)]);
+}
+
+/** `x` broadcast to `shape` and times `s` in one dispatch, not recorded (a backward's gradient: mean's). */
+export function broadcastScaled(x: Tensor, shape: Shape, s: number): Tensor {
+  return binaryRaw('a * params.s', x, x, 'expand_scaled', shape, s);
 }
 
 /** a + b, elementwise with NumPy broadcasting. */

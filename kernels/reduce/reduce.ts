@@ -6,7 +6,7 @@
  * chunked reductions fold their partials in a second pass (reduce_merge.wgsl), in a fixed order.
  */
 import { Tensor, type Shape } from '../../engine/core/tensor.ts';
-import { broadcastTo, mul, div, mulScalar, compare } from '../elementwise/elementwise.ts';
+import { broadcastTo, broadcastScaled, mul, div, compare } from '../elementwise/elementwise.ts';
 import { record } from '../../engine/core/tape.ts';
 import { withTuning } from '../../engine/core/runtime.ts';
 import type { TuningPatch } from '../../engine/core/tuning.ts';
@@ -36,10 +36,7 @@ export function mean(x: Tensor, axes?: number | number[], keepdims = false, opts
   const n = ax.reduce((a, i) => a * x.shape[i], 1);
   const r = reduceRaw('sum', x, ax, 1 / Math.max(n, 1));
   const out = keepdims ? reshapeOwned(r, keepShape(x.shape, ax)) : r;
-  return record('mean', [x], out, (g) => {
-    const b = broadcastTo(g.alias(keepShape(x.shape, ax)), x.shape);
-    return [binaryScalarMul(b, 1 / Math.max(n, 1))];
-  });
+  return record('mean', [x], out, (g) => [broadcastScaled(g.alias(keepShape(x.shape, ax)), x.shape, 1 / Math.max(n, 1))]);
 }
 
 /** Max over `axes`; the gradient is split evenly among tied maxima (like torch.amax). */
@@ -62,5 +59,4 @@ export function sumTo(x: Tensor, shape: Shape): Tensor {
   return out === x ? x : record('sumTo', [x], out, (g) => [broadcastTo(g, x.shape)]);
 }
 
-function binaryScalarMul(t: Tensor, s: number): Tensor { return mulScalar(t, s); }
 function eqMask(a: Tensor, b: Tensor): Tensor { return compare('eq', a, b); }

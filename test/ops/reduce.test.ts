@@ -5,7 +5,7 @@ import { tensor } from '../../engine/core/factory.ts';
 import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
-import { withTuning } from '../../engine/core/runtime.ts';
+import { withTuning, runtime } from '../../engine/core/runtime.ts';
 import { TUNINGS } from '../../engine/core/tuning.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum, mean, max, sumTo, reducePlan, type ReducePlan } from '../../kernels/reduce/reduce.ts';
@@ -209,6 +209,19 @@ test('random shapes and axes vs float64', async () => {
     const axes = [...Array(rank).keys()].filter(() => rand() < 0.5);
     await checkForward(shape, rand() < 0.1 ? undefined : axes, `random #${it}`);
   }
+});
+
+test('mean backward is one dispatch: the gradient broadcast and its 1/n scale together', async () => {
+  const shape = [3, 5, 7], X = randArray(numel(shape)), G = randArray(5);
+  const x = variable(tensor(X, shape));
+  const y = mean(x, [0, 2]);
+  const d0 = new Map(runtime().dispatchByName);
+  tidy(() => backward(y, tensor(G, [5])));
+  // (test_poison: the test runner's fill of freed buffers.)
+  const ran = [...runtime().dispatchByName].filter(([k, v]) => v !== (d0.get(k) ?? 0) && k !== 'test_poison').map(([k, v]) => `${k}=${v - (d0.get(k) ?? 0)}`);
+  assert.equal(ran, ['binary=1'], 'backward dispatches');
+  assertClose(await x.grad!.data(), reference('mean', X, shape, [0, 2], G).grad, 1e-6, 1e-7, 'dx');
+  for (const t of [x.grad, x, y]) t!.dispose();
 });
 
 test('empty inputs: sum and mean are 0, empty outputs stay empty', async () => {
