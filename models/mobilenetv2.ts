@@ -10,6 +10,7 @@ import { Module } from '../engine/nn/module.ts';
 import type { Tensor } from '../engine/core/tensor.ts';
 import { Conv2d, BatchNorm2d, Linear, Dropout, Sequential, ConvNormAct } from '../engine/nn/index.ts';
 import { add } from '../kernels/index.ts';
+import { convBnAct } from '../engine/nn/fused.ts';
 import { TorchvisionClassifier } from './torchvision_classifier.ts';
 
 /** torchvision's `_make_divisible`: round to the nearest multiple of `divisor`, never down by more than 10%. */
@@ -41,10 +42,19 @@ export class InvertedResidual extends Module {
     layers.push(new Conv2d(hidden, outC, 1, { bias: false, rng }), new BatchNorm2d(outC));
     this.conv = this.child('conv', new Sequential(...layers));
   }
-  /** x: (N, inC, H, W) → (N, outC, H/stride, W/stride) */
+  /**
+   * x: (N, inC, H, W) → (N, outC, H/stride, W/stride). The projection conv and its BN run as one
+   * convBnAct (folded when frozen), with the input added in its kernels.
+   */
   forward(x: Tensor): Tensor {
-    const y = this.conv.forward(x);
-    return this.useResidual ? add(x, y) : y;
+    const n = this.conv.length, conv = this.conv.at(n - 2), bn = this.conv.at(n - 1);
+    if (!(conv instanceof Conv2d && bn instanceof BatchNorm2d)) {
+      const y = this.conv.forward(x);
+      return this.useResidual ? add(x, y) : y;
+    }
+    let h = x;
+    for (let i = 0; i < n - 2; i++) h = this.conv.at(i)!.forward(h);
+    return convBnAct(conv, bn, h, undefined, this.useResidual ? x : null);
   }
 }
 

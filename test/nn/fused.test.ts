@@ -9,7 +9,7 @@ import { tidy, type Tensor, noGrad } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { runtime } from '../../engine/core/runtime.ts';
 import { conv2d, type Conv2dOptions } from '../../kernels/conv2d/conv2d.ts';
-import { unary, binary, addRelu } from '../../kernels/elementwise/elementwise.ts';
+import { unary, binary, addRelu, add } from '../../kernels/elementwise/elementwise.ts';
 import { subgroupLanes } from '../../kernels/conv2d/launch.ts';
 import { Module } from '../../engine/nn/module.ts';
 import { Conv2d, BatchNorm2d } from '../../engine/nn/index.ts';
@@ -18,7 +18,7 @@ import * as fused from '../../engine/nn/fused.ts';
 import { freeze, unfreeze, freezeTo } from '../../engine/train/freeze.ts';
 import { loadStateDict } from '../../engine/train/load.ts';
 import { resnet20 } from '../../models/resnet_cifar.ts';
-import { mobilenetV2 } from '../../models/mobilenetv2.ts';
+import { mobilenetV2, InvertedResidual } from '../../models/mobilenetv2.ts';
 import { crossEntropy } from '../../kernels/softmax/softmax.ts';
 import { variable } from '../../engine/core/tape.ts';
 
@@ -291,6 +291,39 @@ test('ResNet-20 training step with a frozen trunk: fewer dispatches with folding
   x.dispose();
   y.dispose();
 });
+
+for (const frozen of [false, true]) {
+  test(`MobileNetV2 inverted residual (${frozen ? 'frozen: folded projection' : 'training'}): the input added in the projection's kernels, same output and input gradient as conv, bn, then add`, async () => {
+    let s = 3;
+    const rng = () => { s = (s * 16807) % 2147483647; return s / 2147483647; };
+    const block = new InvertedResidual(8, 8, 1, 3, rng).train();
+    if (frozen) freeze(block, '*');
+    const X = randArray(2 * 8 * 5 * 7), G = randArray(2 * 8 * 5 * 7);
+    const go = async (fusedOp: boolean) => {
+      const x = variable(tensor(X, [2, 8, 5, 7]));
+      const rt = runtime(), b0 = rt.dispatchByName.get('binary') ?? 0;
+      const y = tidy(() => {
+        const y = fusedOp ? block.forward(x) : add(x, block.conv.forward(x));
+        backward(y, tensor(G, y.shape));
+        return y;
+      });
+      const grads = [x.grad!, ...block.parameters().filter((p) => p.requiresGrad).map((p) => p.grad!)];
+      const out = { y: await y.data(), grads: await Promise.all(grads.map((g) => g.data())), binary: (rt.dispatchByName.get('binary') ?? 0) - b0 };
+      for (const p of block.parameters()) { p.grad?.dispose(); p.grad = null; }
+      for (const t of [y, x.grad, x]) t?.dispose();
+      return out;
+    };
+    await go(true); // computes the frozen pairs' folds
+    const p = await go(false), f = await go(true);
+    assert.is(f.grads.length, frozen ? 1 : 1 + 3 * 3, 'gradients compared');
+    const scale = p.y.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    assertClose(f.y, p.y, 1e-5, 1e-6 * scale, 'y');
+    for (let i = 0; i < p.grads.length; i++) assertClose(f.grads[i], p.grads[i], 1e-4, 1e-6, `gradient ${i}`);
+    assert.is(p.binary, 1, 'op by op: the add');
+    assert.is(f.binary, 0, 'fused: no add kernel');
+    block.dispose();
+  });
+}
 
 test('MobileNetV2 training step: the ReLU6 of every conv-BN-ReLU6 runs in the batch-norm kernels (no activation kernels)', async () => {
   const model = mobilenetV2({ widthMult: 0.25, numClasses: 3, dropout: 0 }).train();
