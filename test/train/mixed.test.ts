@@ -112,16 +112,17 @@ test('LossScaler: unscale divides by the scale and flags Inf/NaN; a flagged step
     // optimizer.step()), so the good steps are its steps 1 and 2, with their bias corrections.
     const ref = Float32Array.from(p0), m = new Float32Array(n), v = new Float32Array(n);
     const adamStep = (step: number) => adamRef(ref, g, m, v, { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step });
-    // The kernel computes the bias corrections in f32 from its GPU step count: 1 - 0.999 rounded to f32 is 1.3e-5 off.
-    const rtol = 2e-5;
+    // The kernel computes the bias corrections in f32 from its GPU step count (pow in f32; 1 - 0.999
+    // rounded to f32 alone is 1.3e-5 off): each update (about lr in size) within 1e-4 of its size.
+    const rtol = 1e-6, atol = 0.01 * 1e-4;
     if (kind === 'sgd') assertClose(now, Float32Array.from(p0, (v, i) => Math.fround(v - Math.fround(0.1 * g[i]))), 1e-6, 1e-7, 'sgd after skips: buffer restarted from g');
-    else { adamStep(1); assertClose(now, ref, rtol, 1e-7, 'adam after two skipped steps: its step 1'); }
+    else { adamStep(1); assertClose(now, ref, rtol, atol, 'adam after two skipped steps: its step 1'); }
     assert.equal(await scaler.read(), { scale: 2, skipped: 2 }, 'one good step of interval 2');
     stepWith(2, 0);
     assert.equal(await scaler.read(), { scale: 4, skipped: 2 }, 'two good steps in a row double the scale');
     if (kind === 'adam') {
       adamStep(2);
-      assertClose(await p.data(), ref, rtol, 1e-7, 'adam: its step 2');
+      assertClose(await p.data(), ref, rtol, 2 * atol, 'adam: its step 2');
       assert.is(opt.stateOf(p)!.step, 4, 'the host counts every step taken');
       assert.is((await opt.stateDict()).state['0'].step, 2, 'the state dict counts the good steps');
     }
