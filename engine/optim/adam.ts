@@ -1,5 +1,6 @@
 /** Adam (L2 weight decay added to the gradient) and AdamW (decoupled decay), as torch.optim. */
-import type { Tensor } from '../core/tensor.ts';
+import { Tensor, keep } from '../core/tensor.ts';
+import { tensor } from '../core/factory.ts';
 import { ThawError } from '../core/errors.ts';
 import { live } from '../core/live.ts';
 import { Optimizer, type ParamList, type GroupSpec, type ParamGroup, type ParamState, type UpdateItem } from './optimizer.ts';
@@ -27,12 +28,24 @@ class AdamBase extends Optimizer<AdamHyper> {
     if (!(g.weightDecay >= 0)) throw new ThawError('optim', `${this.kind}: group ${gi} has weightDecay ${g.weightDecay}; it must be >= 0`);
   }
 
-  /** All parameters of the group in multi-tensor dispatches, one set per (step count, fresh moments). */
+  /**
+   * All parameters of the group in multi-tensor dispatches, one set per (step count, fresh moments,
+   * and under `skipIf` the GPU step counter). Under `skipIf` the step count is the GPU counter of
+   * good steps (ParamState's `steps`), started from the host count where a state has none yet.
+   */
   protected override updateMany(items: UpdateItem[], g: ParamGroup<AdamHyper>): void {
     const sets = new Map<string, { s: ParamState; first: boolean; items: AdamItem[] }>();
+    const counters = new Map<number, Tensor>(), ids = new Map<Tensor, number>();
     for (const it of items) {
       const m = this.buffer(it.s, 'expAvg', it.param), v = this.buffer(it.s, 'expAvgSq', it.param);
-      const first = m.fresh || v.fresh, key = `${it.s.step}:${first}`;
+      // it.s.step already counts this step: the steps before it were all taken (none could be skipped without a counter).
+      if (this.skipIf && !it.s.steps) {
+        let c = counters.get(it.s.step);
+        if (!c) counters.set(it.s.step, (c = keep(tensor(new Int32Array([it.s.step - 1]), [1], 'i32'))));
+        it.s.steps = c;
+      }
+      if (it.s.steps && !ids.has(it.s.steps)) ids.set(it.s.steps, ids.size);
+      const first = m.fresh || v.fresh, key = `${it.s.step}:${first}:${this.skipIf ? ids.get(it.s.steps!) : ''}`;
       let set = sets.get(key);
       if (!set) sets.set(key, (set = { s: it.s, first, items: [] }));
       set.items.push({ param: it.param, grad: it.grad, expAvg: m.t, expAvgSq: v.t });
@@ -41,7 +54,7 @@ class AdamBase extends Optimizer<AdamHyper> {
       adamMulti(items, live(() => ({
         lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay,
         decoupled: this.decoupled, step: s.step, first,
-      })), this.skipIf);
+      })), this.skipIf ? { found: this.skipIf, steps: s.steps! } : null);
     }
   }
 

@@ -8,6 +8,9 @@
  * during training: a step with loss scaling has no readback and replays as recorded. `read()` brings
  * the scale and the number of skipped steps back when asked (once per epoch in finetune).
  *
+ * A skipped step changes nothing, Adam's step count included (it counts good steps on the GPU), as
+ * torch's GradScaler skips optimizer.step().
+ *
  * Defaults: initial scale 2^16, growth ×2 every 2000 good steps, backoff ×0.5 (torch's). A fine-tune
  * of a few hundred steps never grows the scale at 2000; its first steps back off from 2^16 until the
  * scaled gradients fit in f16, which costs a few skipped steps.

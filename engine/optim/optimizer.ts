@@ -22,8 +22,13 @@ export type ParamGroup<H> = H & {
   initialLr?: number;
 };
 
-/** Per-parameter state: its step count and GPU buffers (each of the parameter's size). */
-export interface ParamState { step: number; buffers: Record<string, Tensor> }
+/**
+ * Per-parameter state: its step count and GPU buffers (each of the parameter's size). `steps`: the
+ * step count on the GPU (1 i32, shared by the parameters whose state started together), which
+ * optimizers whose update depends on the count (Adam) keep under `skipIf`: a skipped step does not
+ * count there, while the host's `step` counts every step taken.
+ */
+export interface ParamState { step: number; buffers: Record<string, Tensor>; steps?: Tensor }
 
 /** One parameter to update in a step: the parameter, its gradient and its state (step already counted). */
 export interface UpdateItem { param: Tensor; grad: Tensor; s: ParamState }
@@ -49,7 +54,8 @@ export abstract class Optimizer<H extends BaseHyper> {
   /**
    * A found-Inf flag (1 i32, on the GPU) that the update kernels read: where it is non-zero they
    * leave parameters and state unchanged (a step that dynamic loss scaling skips, LossScaler).
-   * Step counts still advance, since they are host state.
+   * The host's step counts still advance; Adam counts steps on the GPU then (ParamState's `steps`),
+   * so that a skipped step does not count, as torch's GradScaler skips optimizer.step().
    */
   skipIf: Tensor | null = null;
 
@@ -158,7 +164,7 @@ export abstract class Optimizer<H extends BaseHyper> {
     for (const [p, s] of this.state) {
       const buffers: Record<string, Float32Array> = {};
       for (const [k, t] of Object.entries(s.buffers)) buffers[k] = (await t.data()) as Float32Array;
-      state[names.get(p)!] = { step: s.step, buffers };
+      state[names.get(p)!] = { step: s.steps ? (await s.steps.data())[0] : s.step, buffers };
     }
     const groups = this.groups.map((g) => {
       const { params, ...hyper } = g;
@@ -201,7 +207,12 @@ export abstract class Optimizer<H extends BaseHyper> {
   }
 
   private disposeState(): void {
-    for (const s of this.state.values()) for (const t of Object.values(s.buffers)) t.dispose();
+    const steps = new Set<Tensor>();
+    for (const s of this.state.values()) {
+      for (const t of Object.values(s.buffers)) t.dispose();
+      if (s.steps) steps.add(s.steps);
+    }
+    for (const t of steps) t.dispose();
     this.state.clear();
   }
 

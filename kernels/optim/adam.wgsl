@@ -9,8 +9,13 @@
 // get_/set_ accessors of param (p), grad (g), expAvg (m) and expAvgSq (v).
 // Included: flat_index.wgsl, each.wgsl, each_tensor.wgsl.
 // With SKIP (dynamic loss scaling) the kernel reads found[0] and, when set, leaves the parameter and
-// the moments unchanged (fresh moments are zeroed, so the next step reads zeros).
-// param: (n) updated in place; grad: (n); expAvg, expAvgSq: (n) first and second moments, updated in place; found: (1) with SKIP
+// the moments unchanged (fresh moments are zeroed, so the next step reads zeros). A skipped step
+// does not count (torch's GradScaler skips optimizer.step()), so the step count t is then the GPU
+// counter steps[0] + 1 (the good steps so far, this one included) and the bias corrections are
+// computed here in f32 from it, as torch's fused Adam does with its on-device step: the uniform's
+// negStepSize is then -lr and its bc2Sqrt unused.
+// param: (n) updated in place; grad: (n); expAvg, expAvgSq: (n) first and second moments, updated in place;
+// found: (1) and steps: (1, good steps before this one) with SKIP
 struct Params {
   n: u32, stride: u32, first: u32, decoupled: u32,
   weightDecay: f32, decay: f32, beta1: f32, oneMinusBeta1: f32,
@@ -22,6 +27,7 @@ struct Params {
 
 fn step(t: u32, j: u32) {
 {{SKIP_STEP}}
+{{STEP_SCALARS}}
   var p = get_p(t, j);
   var g = get_g(t, j);
   if (params.decoupled != 0u) {
@@ -39,6 +45,6 @@ fn step(t: u32, j: u32) {
   v = v * params.beta2 + params.oneMinusBeta2 * g * g;
   set_m(t, j, m);
   set_v(t, j, v);
-  let denom = sqrt(v) / params.bc2Sqrt + params.eps;
-  set_p(t, j, p + params.negStepSize * m / denom);
+  let denom = sqrt(v) / bc2Sqrt + params.eps;
+  set_p(t, j, p + negStepSize * m / denom);
 }

@@ -19,6 +19,7 @@
 import type { Tensor } from '../../engine/core/tensor.ts';
 import sumsqSrc from './sumsq.wgsl';
 import scaleSrc from './scale.wgsl';
+import stepCountSrc from './step_count.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
 import eachTensor from './each_tensor.wgsl';
@@ -103,20 +104,32 @@ export interface AdamItem { param: Tensor; grad: Tensor; expAvg: Tensor; expAvgS
 /**
  * Adam/AdamW steps on several parameters sharing hyper-parameters, step count and `first`, in
  * ceil(items / K) dispatches; same arithmetic as adamUpdate. Live arguments (engine/core/live.ts)
- * are re-read at every replay of a recorded step.
+ * are re-read at every replay of a recorded step. With `skip` (dynamic loss scaling) the kernels
+ * leave everything unchanged when `skip.found` is set, take the step count from `skip.steps` (1
+ * u32: the good steps so far) instead of `a.step`, and a last dispatch counts this step in it
+ * unless it was skipped, so a skipped step does not advance the bias corrections.
  */
-export function adamMulti(items: AdamItem[], a: AdamArgs | Live<AdamArgs>, found: Tensor | null = null): void {
+export function adamMulti(items: AdamItem[], a: AdamArgs | Live<AdamArgs>, skip: { found: Tensor; steps: Tensor } | null = null): void {
   for (const it of items) checkSame('adam', it.param, { grad: it.grad, expAvg: it.expAvg, expAvgSq: it.expAvgSq });
-  const s = mapLive(a, adamScalars);
-  for (const c of chunk(items, perDispatch(4, found ? 1 : 0), (it) => [it.param, it.grad, it.expAvg, it.expAvgSq])) {
+  const s = mapLive(a, (v) => adamScalars(v, !!skip));
+  for (const c of chunk(items, perDispatch(4, skip ? 2 : 0), (it) => [it.param, it.grad, it.expAvg, it.expAvgSq])) {
     const k = c.length;
-    const bind: Record<string, Tensor> = found ? { found } : {};
+    const bind: Record<string, Tensor> = skip ? { found: skip.found, steps: skip.steps } : {};
     c.forEach((it, i) => { bind['p' + i] = it.param; bind['g' + i] = it.grad; bind['m' + i] = it.expAvg; bind['v' + i] = it.expAvgSq; });
     const n = c.reduce((t, it) => t + it.param.size, 0);
     const { groups, stride } = launch1d(n);
     const u = ranges(c.map((it) => it.param));
-    runtime().run(adamKernel(k, !!found), bind, mapLive(s, (v) => ({ n, stride, ...v, ...u })), groups);
+    runtime().run(adamKernel(k, !!skip), bind, mapLive(s, (v) => ({ n, stride, ...v, ...u })), groups);
   }
+  if (skip) countGoodStep(skip.steps, skip.found);
+}
+
+/** Adds 1 to the step counter `steps` (1, i32) unless `found[0]` is set (a skipped step does not count). */
+function countGoodStep(steps: Tensor, found: Tensor): void {
+  for (const [t, what] of [[steps, 'steps'], [found, 'found']] as const) {
+    if (t.dtype !== 'i32' || t.size !== 1) throw new ShapeError(`adam: '${what}' has ${t.size} ${t.dtype} elements, expected 1 i32`);
+  }
+  runtime().run(wgsl('optim_step_count', stepCountSrc), { steps, found }, {}, [1, 1, 1]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -67,7 +67,15 @@ export function adamKernel(K: number, skip = false): Kernel {
   const args: Arg[] = [PARAM, GRAD, { name: 'm', single: 'expAvg', access: 'read_write' }, { name: 'v', single: 'expAvgSq', access: 'read_write' }];
   return wgsl(K ? 'optim_multi_adam' : 'optim_adam', adamSrc, {
     include: [flatIndex, each, eachTensor], defines: { K, SKIP: skip },
-    blocks: (d) => skipBlocks(args, d.K, d.SKIP, 'set_m(t, j, 0.0); set_v(t, j, 0.0);'),
+    blocks: (d) => {
+      const b = skipBlocks(args, d.K, d.SKIP, 'set_m(t, j, 0.0); set_v(t, j, 0.0);');
+      if (!d.SKIP) return { ...b, STEP_SCALARS: '  let bc2Sqrt = params.bc2Sqrt;\n  let negStepSize = params.negStepSize;' };
+      const n = Number(b.NEXT_BINDING);
+      return {
+        ...b, BINDINGS: b.BINDINGS + `@group(0) @binding(${n}) var<storage, read> steps: array<u32>;\n`, NEXT_BINDING: String(n + 1),
+        STEP_SCALARS: '  let st = f32(steps[0] + 1u);\n  let bc2Sqrt = sqrt(1.0 - pow(params.beta2, st));\n  let negStepSize = params.negStepSize / (1.0 - pow(params.beta1, st));',
+      };
+    },
   });
 }
 
@@ -112,10 +120,13 @@ export function adamUpdate(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq
   }, groups);
 }
 
-/** The uniform values of an Adam step, computed in float64 as torch.optim does. */
-export function adamScalars(a: AdamArgs): Record<string, number> {
-  const bc1 = 1 - a.beta1 ** a.step;
-  const bc2 = 1 - a.beta2 ** a.step;
+/**
+ * The uniform values of an Adam step, computed in float64 as torch.optim does; with `gpuStep` the
+ * kernel applies the bias corrections from its GPU step count (adam.wgsl's SKIP), so they are left out.
+ */
+export function adamScalars(a: AdamArgs, gpuStep = false): Record<string, number> {
+  const bc1 = gpuStep ? 1 : 1 - a.beta1 ** a.step;
+  const bc2 = gpuStep ? 1 : 1 - a.beta2 ** a.step;
   return {
     first: (a.first ?? a.step === 1) ? 1 : 0, decoupled: a.decoupled ? 1 : 0,
     weightDecay: a.decoupled ? 0 : a.weightDecay, decay: a.decoupled ? 1 - a.lr * a.weightDecay : 1,

@@ -16,6 +16,7 @@ import { SWIFTSHADER_ICD } from '../../engine/core/device.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { linear, crossEntropy, add, sum, permute, autocast, autocasting } from '../../kernels/index.ts';
 import { SGD, Adam, LossScaler } from '../../engine/optim/index.ts';
+import { adamRef } from '../../kernels/optim/reference.ts';
 import { finetune, computeFeatures } from '../../engine/train/finetune.ts';
 import { freeze } from '../../engine/train/freeze.ts';
 import { arrayDataset } from '../../engine/data/dataset.ts';
@@ -79,7 +80,7 @@ test('autocast: linear takes f16 operands (each weight cast once per region), th
   for (const t of [x, w, b, y, h, h32]) t.dispose();
 });
 
-test('LossScaler: unscale divides by the scale and flags Inf/NaN; a flagged step leaves parameters and state bitwise unchanged and halves the scale; interval good steps double it', async () => {
+test('LossScaler: unscale divides by the scale and flags Inf/NaN; a flagged step leaves parameters and state bitwise unchanged, does not count as an Adam step and halves the scale; interval good steps double it', async () => {
   const n = 37 + Math.floor(rand() * 50);
   for (const kind of ['sgd', 'adam'] as const) {
     const p0 = randArray(n);
@@ -107,11 +108,24 @@ test('LossScaler: unscale divides by the scale and flags Inf/NaN; a flagged step
     // A good step: the gradient unscaled exactly (a power of two), the update as from g itself.
     stepWith(2, 0);
     const now = await p.data();
+    // Adam's reference from p0: the skipped steps do not count (torch's GradScaler skips
+    // optimizer.step()), so the good steps are its steps 1 and 2, with their bias corrections.
+    const ref = Float32Array.from(p0), m = new Float32Array(n), v = new Float32Array(n);
+    const adamStep = (step: number) => adamRef(ref, g, m, v, { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step });
+    // The kernel computes the bias corrections in f32 from its GPU step count (pow in f32; 1 - 0.999
+    // rounded to f32 alone is 1.3e-5 off): each update (about lr in size) within 1e-4 of its size.
+    const rtol = 1e-6, atol = 0.01 * 1e-4;
     if (kind === 'sgd') assertClose(now, Float32Array.from(p0, (v, i) => Math.fround(v - Math.fround(0.1 * g[i]))), 1e-6, 1e-7, 'sgd after skips: buffer restarted from g');
-    else assert.ok(now.some((v, i) => v !== p0[i]), 'adam moved');
+    else { adamStep(1); assertClose(now, ref, rtol, atol, 'adam after two skipped steps: its step 1'); }
     assert.equal(await scaler.read(), { scale: 2, skipped: 2 }, 'one good step of interval 2');
     stepWith(2, 0);
     assert.equal(await scaler.read(), { scale: 4, skipped: 2 }, 'two good steps in a row double the scale');
+    if (kind === 'adam') {
+      adamStep(2);
+      assertClose(await p.data(), ref, rtol, 2 * atol, 'adam: its step 2');
+      assert.is(opt.stateOf(p)!.step, 4, 'the host counts every step taken');
+      assert.is((await opt.stateDict()).state['0'].step, 2, 'the state dict counts the good steps');
+    }
     scaler.dispose();
     opt.dispose();
     p.dispose();
