@@ -38,7 +38,7 @@ export class BasicBlockA extends Module {
   forward(x: Tensor): Tensor {
     const h = convBnAct(this.conv1, this.bn1, x, 'relu');
     const sc = this.shortcutPad >= 0 ? subsamplePad(x, 2, this.shortcutPad, this.shortcutPad) : x;
-    // relu(bn2(conv2(h)) + sc): in the folded conv's epilogue when frozen, else addRelu.
+    // relu(bn2(conv2(h)) + sc): in the folded conv's epilogue when frozen, else in the batch-norm kernels.
     return convBnAct(this.conv2, this.bn2, h, 'relu', sc);
   }
 }
