@@ -8,7 +8,7 @@ import naiveSrc from './matmul_naive.wgsl';
 import blockedSrc from './matmul_blocked.wgsl';
 import tiledSrc from './matmul_tiled.wgsl';
 import { subgroupLaunch } from './subgroup.ts';
-import { type MatmulPlan, planMatmul, biasBlocks } from './plan.ts';
+import { type MatmulPlan, planMatmul, biasBlocks, rowSumBlocks } from './plan.ts';
 import { Tensor, type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
@@ -36,26 +36,45 @@ function tiledConfig(p: MatmulPlan): { RM: number; RN4: number; BK: number } {
   return p.M >= t.tiledBigMin && p.N >= t.tiledBigMin ? { ...t.tiledBig } : { ...t.tiledSmall };
 }
 
-function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: boolean, BIAS: boolean, T: 'f32' | 'f16'): Launch {
+// Each kernel's ROWSUM statements (plan.ts rowSumBlocks): rs accumulates op(a)'s row in k order; the
+// first column of workgroups (one lane of it) stores it.
+const NAIVE_RS = { RS_INIT: '  var rs = 0.0;', RS_ADD: '    rs += av;', RS_STORE: '  if (n == 0u) { rowsum[bi * params.M + m] = rs; }' };
+const BLOCKED_RS = {
+  RS_INIT: '  var rs$r = 0.0;', RS_ADD: ' rs$r += x.x;',
+  RS_STORE: '  if (gid.x == 0u && r + $ru < M) { rowsum[bi * M + r + $ru] = rs$r; }',
+};
+const TILED_RS = {
+  RS_INIT: '  var rs: array<f32, RM>;', RS_ADD: '        rs[i] += av.x;',
+  RS_STORE: '    if (wid.x == 0u && lid.x == 0u) { rowsum[bi * M + m] = rs[i]; }',
+};
+
+function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: boolean, BIAS: boolean, T: 'f32' | 'f16', rowSum: boolean): Launch {
   const t = runtime().tuning.matmul;
   // Operands of T, accumulated in f32, the result rounded to T.
   const types = { AB: T, WIDE: 'f32', OUT: T };
+  // ROWSUM is defined only in its build, so the other builds keep their keys.
+  const rs: { ROWSUM?: true } = rowSum ? { ROWSUM: true } : {};
   let v = variant;
   if (v === 'subgroup' || (v === 'auto' && t.kernel === 'subgroup')) {
-    const s = subgroupLaunch(p, transA, transB, undefined, BIAS, T);
+    const s = subgroupLaunch(p, transA, transB, undefined, BIAS, T, rowSum);
     if (s) return s;
     if (v === 'subgroup') throw new ShapeError(`matmul: the subgroup kernel cannot run here (it needs the device's 'subgroups' feature and 16-byte rows: M ${p.M}, N ${p.N}, K ${p.K})`);
   }
   if (v === 'auto') v = t.kernel === 'subgroup' ? 'blocked' : t.kernel;
-  if (v === 'naive') return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { ...types, BIAS }, blocks: biasBlocks }), rows: 8, cols: 8 };
+  if (v === 'naive') {
+    return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { ...types, BIAS, ...rs }, blocks: (d: { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, NAIVE_RS) }) }), rows: 8, cols: 8 };
+  }
   if (v === 'blocked') {
     const [WX, WY] = t.blockedWG;
-    return { kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { ...types, WX, WY, BIAS }, unroll: { r: 8 }, blocks: biasBlocks }), rows: 8 * WY, cols: 8 * WX };
+    return {
+      kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { ...types, WX, WY, BIAS, ...rs }, unroll: { r: 8 }, blocks: (d: { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, BLOCKED_RS) }) }),
+      rows: 8 * WY, cols: 8 * WX,
+    };
   }
   const c = tiledConfig(p);
   const TA = transA, TB = transB;
   return {
-    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { ...types, ...c, TA, TB, BIAS }, blocks: biasBlocks }),
+    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { ...types, ...c, TA, TB, BIAS, ...rs }, blocks: (d: { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, TILED_RS) }) }),
     rows: 16 * c.RM, cols: 64 * c.RN4,
   };
 }
@@ -65,9 +84,10 @@ const MAX_GROUPS = 65535;
 /**
  * Computes op(a) · op(b) (+ `bias` (N) on every row, in the store) into a new tensor, with no
  * autograd. a and b are both f32 or both f16 (bias f32); f16 operands are accumulated in f32 and the
- * result rounded to f16.
+ * result rounded to f16. With `rowSum` (f32, batch * M elements) the same dispatch also writes the
+ * sum over k of every row of op(a) there (a linear layer's bias gradient, beside its weight gradient).
  */
-export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, variant: MatmulVariant = 'auto', op = 'matmul', bias: Tensor | null = null): Tensor {
+export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, variant: MatmulVariant = 'auto', op = 'matmul', bias: Tensor | null = null, rowSum: Tensor | null = null): Tensor {
   checkFloat(op, 'a', a);
   checkFloat(op, 'b', b);
   if (a.dtype !== b.dtype) throw new ShapeError(`${op}: argument 'a' has dtype ${a.dtype} and argument 'b' ${b.dtype}; cast() one so both match`);
@@ -76,13 +96,14 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, 
   const out = Tensor.alloc(p.outShape, T);
   if (out.size === 0) return out;
   if (bias && (bias.dtype !== 'f32' || bias.size !== p.N)) throw new ShapeError(`${op}: argument 'bias' has shape ${shapeStr(bias.shape)} ${bias.dtype}, expected [${p.N}] f32`);
-  const l = pick(variant, p, transA, transB, !!bias, T);
+  if (rowSum && (rowSum.dtype !== 'f32' || rowSum.size !== p.batch * p.M)) throw new ShapeError(`${op}: argument 'rowSum' has shape ${shapeStr(rowSum.shape)} ${rowSum.dtype}, expected ${p.batch * p.M} f32 elements (batch * M)`);
+  const l = pick(variant, p, transA, transB, !!bias, T, !!rowSum);
   const gx = Math.ceil(p.N / l.cols), gy = Math.ceil(p.M / l.rows);
   if (gx > MAX_GROUPS) throw new ShapeError(`${op}: N=${p.N} needs ${gx} column workgroups, over the limit of ${MAX_GROUPS}`);
   // Chunk rows and batches over several dispatches when they exceed the per-dimension limit.
   for (let y0 = 0; y0 < gy; y0 += MAX_GROUPS) {
     for (let z0 = 0; z0 < p.batch; z0 += MAX_GROUPS) {
-      runtime().run(l.kernel, bias ? { a, b, out, bias } : { a, b, out }, {
+      runtime().run(l.kernel, { a, b, out, ...(bias ? { bias } : {}), ...(rowSum ? { rowsum: rowSum } : {}) }, {
         M: p.M, N: p.N, K: p.K, mOff: y0 * l.rows, bOff: z0,
         sam: p.sam, sak: p.sak, sbk: p.sbk, sbn: p.sbn,
         batchShape: p.batchShape, aBatch: p.aBatch, bBatch: p.bBatch,

@@ -51,11 +51,14 @@ function matmul2(a: Tensor, b: Tensor, bias: Tensor | null, transA: boolean, tra
   return record(bias ? 'linear' : 'matmul', bias ? [a, b, bias] : [a, b], out, (g, needs, saved) => {
     const sa = b.requiresGrad ? saved[0] : null;
     const sb = a.requiresGrad ? saved[saved.length - 1] : null;
+    // With both the weight's and the bias's gradients wanted, the weight-gradient matmul also sums g's
+    // rows into the bias gradient (ROWSUM); otherwise the bias gradient is g summed over every row, as
+    // add's backward of the broadcast bias.
+    const fusedBias = bias && needs[1] && needs[2] && sa ? Tensor.alloc(bias.shape) : null;
     return [
       needs[0] && sb ? gradA(g, a.shape, sb, transA, transB, variant) : null,
-      needs[1] && sa ? gradB(g, sa, b.shape, transA, transB, variant) : null,
-      // The bias gradient: g summed over every row, as add's backward of the broadcast bias.
-      ...(bias ? [needs[2] ? sumTo(g.dtype === 'f16' ? castRaw(g, 'f32') : g, bias.shape) : null] : []),
+      needs[1] && sa ? gradB(g, sa, b.shape, transA, transB, variant, fusedBias) : null,
+      ...(bias ? [needs[2] ? fusedBias ?? sumTo(g.dtype === 'f16' ? castRaw(g, 'f32') : g, bias.shape) : null] : []),
     ];
   }, save);
 }
@@ -72,21 +75,22 @@ function gradA(g: Tensor, aShape: Shape, b: Tensor, tA: boolean, tB: boolean, v:
 /**
  * Gradient of b: op(a)ᵀ·dC, laid out like b (so transB gives dCᵀ·op(a)), summed over the batch dims
  * b was broadcast along. A b shared by all of a's batches (the linear-layer case) folds the batch
- * into the reduction: one 2-D product over all batch rows, no batched temporary.
+ * into the reduction: one 2-D product over all batch rows, no batched temporary. `biasGrad` (linear's
+ * case: tB, b 2-D) receives g summed over its rows from the same dispatch.
  */
-function gradB(g: Tensor, a: Tensor, bShape: Shape, tA: boolean, tB: boolean, v: MatmulVariant): Tensor {
+function gradB(g: Tensor, a: Tensor, bShape: Shape, tA: boolean, tB: boolean, v: MatmulVariant, biasGrad: Tensor | null = null): Tensor {
   const aBatch = numel(a.shape.slice(0, -2));
   if (!tA && aBatch > 1 && numel(bShape.slice(0, -2)) === 1) {
     const [M, K, N] = [a.shape[a.rank - 2], a.shape[a.rank - 1], g.shape[g.rank - 1]];
     const a2 = a.unrecordedView([aBatch * M, K]), g2 = g.unrecordedView([aBatch * M, N]);  // (B*M, K), (B*M, N)
-    const d = tB ? matmulRaw(g2, a2, true, false, v) : matmulRaw(a2, g2, true, false, v);
+    const d = tB ? matmulRaw(g2, a2, true, false, v, 'matmul', null, biasGrad) : matmulRaw(a2, g2, true, false, v);
     a2.dispose(); g2.dispose();
     if (d.rank === bShape.length) return d;
     const r = d.unrecordedView(bShape);
     d.dispose();
     return r;
   }
-  const d = tB ? matmulRaw(g, a, true, tA, v) : matmulRaw(a, g, !tA, false, v);
+  const d = tB ? matmulRaw(g, a, true, tA, v, 'matmul', null, biasGrad) : matmulRaw(a, g, !tA, false, v);
   return sumTo(d, bShape);
 }
 

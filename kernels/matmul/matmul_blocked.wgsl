@@ -24,17 +24,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   let b$r = o.y + min(c + $ru, N - 1u) * sbn;
   // accR_0, accR_1: row R of the block, columns 0-3 and 4-7.
   var acc$r_0 = vec4<f32>(); var acc$r_1 = vec4<f32>();
+{{RS_INIT:}}
   var ka = 0u;
   var kb = 0u;
   for (var k = 0u; k < params.K; k++) {
     let bl = vec4<f32>(ldB(b0 + kb), ldB(b1 + kb), ldB(b2 + kb), ldB(b3 + kb));
     let bh = vec4<f32>(ldB(b4 + kb), ldB(b5 + kb), ldB(b6 + kb), ldB(b7 + kb));
-    { let x = vec4<f32>(ldA(a$r + ka)); acc$r_0 = fma(x, bl, acc$r_0); acc$r_1 = fma(x, bh, acc$r_1); }
+    { let x = vec4<f32>(ldA(a$r + ka)); acc$r_0 = fma(x, bl, acc$r_0); acc$r_1 = fma(x, bh, acc$r_1);{{RS_ADD:}} }
     ka += params.sak;
     kb += params.sbk;
   }
   let base = (bi * M + r) * N + c;
   storeRow(base + $ru * N, r + $ru, c, acc$r_0, acc$r_1);
+{{RS_STORE:}}
 }
 
 // Stores one row of the block: out[i .. i+7] = (lo, hi), skipping rows and columns outside out.

@@ -6,7 +6,7 @@
 // Batch dims are broadcast-merged on the host into at most 4 dims; a 0 batch stride broadcasts.
 // a: (batchA, M, K) or (batchA, K, M)
 // b: (batchB, K, N) or (batchB, N, K)
-// out: (batch, M, N), bias: (N)
+// out: (batch, M, N), bias: (N), rowsum: (batch, M) in the ROWSUM build (plan.ts rowSumBlocks)
 struct Params {
   M: u32, N: u32, K: u32, mOff: u32,
   sam: u32, sak: u32, sbk: u32, sbn: u32,
@@ -22,6 +22,7 @@ fn ldB(i: u32) -> {{WIDE}} { return {{WIDE}}(b[i]); }
 fn st(i: u32, v: f32) { out[i] = {{OUT}}(v); }
 @group(0) @binding(3) var<uniform> params: Params;
 {{BIAS_DECL}}
+{{RS_DECL:}}
 
 // The value stored in column n: v, plus bias[n] in the BIAS build (linear's bias as the epilogue).
 fn epi(v: f32, n: u32) -> f32 { return {{EPI}}; }

@@ -10,10 +10,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   var ia = o.x + m * params.sam;
   var ib = o.y + n * params.sbn;
   var acc = 0.0;
+{{RS_INIT:}}
   for (var k = 0u; k < params.K; k++) {
-    acc += ldA(ia) * ldB(ib);
+    let av = ldA(ia);
+    acc += av * ldB(ib);
+{{RS_ADD:}}
     ia += params.sak;
     ib += params.sbk;
   }
   st((bi * params.M + m) * params.N + n, epi(acc, n));
+{{RS_STORE:}}
 }

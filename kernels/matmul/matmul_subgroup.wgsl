@@ -46,4 +46,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   let base = z * M * N;
 {{STORE}}
+{{RS_STORE:}}
 }

@@ -40,6 +40,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let bi = wid.z + params.bOff;
   let o = batchOffsets(bi);
   var acc: array<array<vec4<f32>, RN4>, RM>;
+{{RS_INIT:}}
   for (var k0 = 0u; k0 < K; k0 += BK) {
     // Stage a: BM x BK values, 256 at a time; consecutive invocations walk a's contiguous dim.
     for (var e = tid; e < BM * BK; e += 256u) {
@@ -59,6 +60,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       for (var i = 0u; i < RM; i++) {
         let av = vec4<f32>(as_[kk * AS + lid.y + 16u * i]);
         for (var j = 0u; j < RN4; j++) { acc[i][j] = fma(av, bv[j], acc[i][j]); }
+{{RS_ADD:}}
       }
     }
     workgroupBarrier();
@@ -66,6 +68,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   for (var i = 0u; i < RM; i++) {
     let m = m0 + lid.y + 16u * i;
     if (m >= M) { continue; }
+{{RS_STORE:}}
     for (var j = 0u; j < RN4; j++) {
       let n = n0 + 4u * lid.x + 64u * j;
       let base = (bi * M + m) * N + n;

@@ -72,3 +72,13 @@ export function biasBlocks(d: { BIAS: boolean }): Record<string, string> {
     ? { BIAS_DECL: '@group(0) @binding(4) var<storage, read> bias: array<f32>;', EPI: 'v + bias[n]' }
     : { BIAS_DECL: '', EPI: 'v' };
 }
+
+/**
+ * The ROWSUM build's binding and statements: besides out, the kernel writes rowsum[batch, m], the sum
+ * over k of op(a)[m, k] (f32, accumulated in k order alongside the product), from its first column
+ * of workgroups. With op(a) = gᵀ in a linear layer's weight gradient this is the bias gradient, so
+ * it costs no dispatch of its own. `code` holds each kernel's RS_INIT / RS_ADD / RS_STORE.
+ */
+export function rowSumBlocks(d: { ROWSUM?: boolean }, code: { RS_INIT: string; RS_ADD: string; RS_STORE: string }): Record<string, string> {
+  return d.ROWSUM ? { RS_DECL: '@group(0) @binding(5) var<storage, read_write> rowsum: array<f32>;', ...code } : {};
+}

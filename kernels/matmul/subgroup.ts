@@ -9,7 +9,7 @@ import commonSrc from './matmul_common.wgsl';
 import { runtime, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import type { MatmulPlan } from './plan.ts';
-import { biasBlocks } from './plan.ts';
+import { biasBlocks, rowSumBlocks } from './plan.ts';
 
 /** Whether the subgroup kernel can read these operands as vec4s (16-byte rows along its vec4 axis). */
 export function subgroupAligned(M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
@@ -22,8 +22,8 @@ export function subgroupRowMultiple(SG: number, transA: boolean): number {
 }
 
 /** The unrolled blocks of the subgroup kernel for one configuration. */
-function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB }: Readonly<SubgroupDefines>): Record<string, string> {
-  const setup: string[] = [], acc: string[] = [], quad: string[] = [], single: string[] = [], store: string[] = [];
+function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB, ROWSUM }: Readonly<SubgroupDefines>): Record<string, string> {
+  const setup: string[] = [], acc: string[] = [], quad: string[] = [], single: string[] = [], store: string[] = [], rsStore: string[] = [];
   const R = (n: number) => [...Array(n).keys()];
   const K4 = 'K / 4u', M4 = 'M / 4u', N4 = 'N / 4u';
   // op(a) rows, and per row i a vec4 over the four k of the quad (aq) or one k (as).
@@ -72,6 +72,13 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB }: Readonly<SubgroupDefine
       for (const kk of R(4)) quad.push(`    acc${i}_${j} = fma(vec4<f32>(aq${i}[${kk}]), bq${j}_${kk}, acc${i}_${j});`);
       if (tA && !tB) single.push(`    acc${i}_${j} = fma(vec4<f32>(ws${Math.floor(i / 4)}[${i % 4}]), bs${j}, acc${i}_${j});`);
     }
+    // ROWSUM: row i of op(a), four k at a time (the same value in every lane after the broadcast).
+    if (ROWSUM) {
+      acc.push(`  var rs${i} = vec4<f32>();`);
+      quad.push(`    rs${i} += aq${i};`);
+      if (tA && !tB) single.push(`    rs${i}.x += ws${Math.floor(i / 4)}[${i % 4}];`);
+      rsStore.push(`  if (wid.x == 0u && lane == 0u && m0 + ${i}u < M) { rowsum[z * M + m0 + ${i}u] = (rs${i}.x + rs${i}.y) + (rs${i}.z + rs${i}.w); }`);
+    }
     store.push(`  if (m0 + ${i}u < M) {`);
     store.push(`    let ro = base + (m0 + ${i}u) * N;`);
     for (const j of R(TNQ)) {
@@ -84,15 +91,17 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB }: Readonly<SubgroupDefine
   return {
     TILE_N: String(4 * SG * TNQ),
     SETUP: setup.join('\n'), ACC: acc.join('\n'), QUAD: quad.join('\n'), SINGLE: single.join('\n'), STORE: store.join('\n'),
+    ...rowSumBlocks({ ROWSUM }, { RS_INIT: '', RS_ADD: '', RS_STORE: rsStore.join('\n') }),
   };
 }
 
-type SubgroupDefines = { AB: string; WIDE: string; OUT: string; SG: number; TM: number; TNQ: number; TA: boolean; TB: boolean; BIAS: boolean };
+type SubgroupDefines = { AB: string; WIDE: string; OUT: string; SG: number; TM: number; TNQ: number; TA: boolean; TB: boolean; BIAS: boolean; ROWSUM?: boolean };
 
 /** The subgroup kernel for one configuration. */
-function subgroupKernel(T: 'f32' | 'f16', TM: number, TNQ: number, SG: number, TA: boolean, TB: boolean, BIAS: boolean): Kernel {
+function subgroupKernel(T: 'f32' | 'f16', TM: number, TNQ: number, SG: number, TA: boolean, TB: boolean, BIAS: boolean, rowSum: boolean): Kernel {
   return wgsl<SubgroupDefines>('matmul_subgroup', src, {
-    include: [commonSrc], defines: { AB: `vec4<${T}>`, WIDE: 'vec4<f32>', OUT: T, SG, TM, TNQ, TA, TB, BIAS }, blocks: (d) => ({ ...subgroupBlocks(d), ...biasBlocks(d) }),
+    include: [commonSrc], defines: { AB: `vec4<${T}>`, WIDE: 'vec4<f32>', OUT: T, SG, TM, TNQ, TA, TB, BIAS, ...(rowSum ? { ROWSUM: true } : {}) },
+    blocks: (d) => ({ ...subgroupBlocks(d), ...biasBlocks(d) }),
   });
 }
 
@@ -109,7 +118,7 @@ export function subgroupSize(): number {
  * vec4 axes, or no rows/quads for this subgroup size in tuning.matmul.subgroup). `rows`/`cols` are
  * the output rows and columns one workgroup covers; params are launch.ts's (mOff in rows).
  */
-export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: { TM: number; TNQ: number }, bias = false, T: 'f32' | 'f16' = 'f32'): { kernel: Kernel; rows: number; cols: number } | null {
+export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: { TM: number; TNQ: number }, bias = false, T: 'f32' | 'f16' = 'f32', rowSum = false): { kernel: Kernel; rows: number; cols: number } | null {
   const SG = subgroupSize();
   const tune = force ?? runtime().tuning.matmul.subgroup[SG];
   if (!SG || !tune || !subgroupAligned(p.M, p.N, p.K, tA, tB)) return null;
@@ -120,7 +129,7 @@ export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: 
   while (!force && TM > rm && TM / 2 >= p.M && (TM / 2) % rm === 0) TM /= 2;
   const TNQ = tune.TNQ;
   return {
-    kernel: subgroupKernel(T, TM, TNQ, SG, tA, tB, bias),
+    kernel: subgroupKernel(T, TM, TNQ, SG, tA, tB, bias, rowSum),
     rows: TM, cols: 4 * SG * TNQ,
   };
 }

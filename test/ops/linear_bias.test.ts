@@ -1,8 +1,9 @@
 // linear's bias is added in the matmul kernel's store: bit for bit matmul then add (forward and the
-// gradients of x, weight and bias) with every matmul kernel, and no separate add dispatch.
+// gradients of x and weight) with every matmul kernel, and no separate add dispatch. Its gradient is
+// summed by the weight-gradient matmul (ROWSUM), with no reduce dispatch: against a float64 sum.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, randArray } from '../helpers.ts';
+import { setup, randArray, assertClose } from '../helpers.ts';
 import { tensor } from '../../engine/core/factory.ts';
 import { tidy, type Tensor } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
@@ -26,22 +27,31 @@ for (const kernel of ['blocked', 'tiled', 'subgroup'] as const) {
       const run = async (fused: boolean) => withTuning({ matmul: { kernel } }, async () => {
         const x = variable(tensor(X, xs)), w = variable(tensor(W, [outF, inF])), b = variable(tensor(B, [outF]));
         const rt = runtime();
-        let adds = 0;
+        let adds = 0, reduces = 0;
+        const count = (k: string) => rt.dispatchByName.get(k) ?? 0;
         const y = tidy(() => {
-          const a0 = rt.dispatchByName.get('binary') ?? 0;
+          const a0 = count('binary');
           const y = fused ? linear(x, w, b) : add(matmul(x, w, { transB: true }), b);
-          adds = (rt.dispatchByName.get('binary') ?? 0) - a0;
+          adds = count('binary') - a0;
+          const r0 = count('reduce');
           backward(y, tensor(G, y.shape));
+          reduces = count('reduce') - r0;
           return y;
         });
-        const r = { y: await y.data(), dx: await x.grad!.data(), dw: await w.grad!.data(), db: await b.grad!.data(), adds };
+        const r = { y: await y.data(), dx: await x.grad!.data(), dw: await w.grad!.data(), db: await b.grad!.data(), adds, reduces };
         for (const t of [y, x, w, b, x.grad, w.grad, b.grad] as (Tensor | null)[]) t?.dispose();
         return r;
       });
       const f = await run(true), p = await run(false);
-      for (const k of ['y', 'dx', 'dw', 'db'] as const) assert.equal(bits(f[k]), bits(p[k]), k);
+      for (const k of ['y', 'dx', 'dw'] as const) assert.equal(bits(f[k]), bits(p[k]), k);
+      const db = new Float64Array(outF);
+      for (let i = 0; i < G.length; i++) db[i % outF] += G[i];
+      assertClose(f.db, db, 1e-5, 1e-5, 'db (summed in the weight-gradient matmul)');
+      assertClose(p.db, db, 1e-5, 1e-5, 'db (summed by reduce)');
       assert.is(f.adds, 0, 'the add runs in the matmul');
       assert.is(p.adds, 1);
+      assert.is(f.reduces, 0, 'the bias gradient is summed in the weight-gradient matmul');
+      assert.ok(p.reduces >= 1);
     });
   }
 }

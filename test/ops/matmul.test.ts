@@ -7,7 +7,8 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { matmul, linear, type MatmulVariant } from '../../kernels/matmul/matmul.ts';
+import { matmul, matmulRaw, linear, type MatmulVariant } from '../../kernels/matmul/matmul.ts';
+import { Tensor } from '../../engine/core/tensor.ts';
 import { matmulRef } from '../../kernels/matmul/reference.ts';
 import { subgroupSize } from '../../kernels/matmul/subgroup.ts';
 import { variable } from '../../engine/core/tape.ts';
@@ -222,6 +223,33 @@ test('matmul subgroup: every transpose, ragged tiles, batched and broadcast, for
     }
     await checkBackward('subgroup', stored([2], 8, 12, tA), stored([], 12, 16, tB), tA, tB, `subgroup backward ${tag(tA, tB)}`);
   }
+});
+
+// ROWSUM: the same dispatch sums each row of op(a) over k (a linear layer's bias gradient beside its
+// weight gradient), on every kernel, every transpose, odd and vec4-aligned sizes, batched.
+test('matmulRaw rowSum: row sums of op(a) beside the product, every kernel and transpose, vs float64', async () => {
+  const variants: MatmulVariant[] = ['naive', 'blocked', 'tiled', ...(subgroupSize() ? ['subgroup' as const] : [])];
+  for (const variant of variants) {
+    for (const [tA, tB] of TRANS) {
+      const sizes = variant === 'subgroup' ? [[36, 8, 132], [132, 20, 4], [8, 512, 16]] : [[37, 11, 13], [5, 300, 3], [70, 9, 130]];
+      for (const [M, K, N] of sizes) {
+        for (const batch of [[], [3]]) {
+          const aShape = stored(batch, M, K, tA), bShape = stored([], K, N, tB);
+          const A = randArray(numelOf(aShape)), B = randArray(numelOf(bShape));
+          const nb = numelOf(batch), rs = new Float64Array(nb * M);
+          for (let t = 0; t < nb; t++) for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) rs[t * M + m] += A[t * M * K + (tA ? k * M + m : m * K + k)];
+          const what = `${variant} ${tag(tA, tB)} ${M}x${K}x${N} batch [${batch}]`;
+          const sums = Tensor.alloc([nb * M]);
+          const y = matmulRaw(tensor(A, aShape), tensor(B, bShape), tA, tB, variant, 'matmul', null, sums);
+          assertClose(await y.data(), matmulRef(A, aShape, B, bShape, { transA: tA, transB: tB }).data, 1e-4, 1e-5, `${what}: product`);
+          assertClose(await sums.data(), rs, 1e-5, 1e-5, `${what}: row sums`);
+          y.dispose(); sums.dispose();
+        }
+      }
+    }
+  }
+  assert.throws(() => matmulRaw(tensor(randArray(6), [2, 3]), tensor(randArray(12), [3, 4]), false, false, 'auto', 'matmul', null, Tensor.alloc([3])),
+    (e: unknown) => e instanceof ShapeError && /rowSum/.test((e as Error).message));
 });
 
 test.run();
