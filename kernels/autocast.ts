@@ -26,7 +26,7 @@ export const AUTOCAST_POLICY = {
   matmul: { f16: [0, 1] }, linear: { f16: [0, 1] },
   add: 'promote', sub: 'promote', mul: 'promote', div: 'promote', addRelu: 'promote', binary: 'promote', compare: 'promote',
   sum: 'f32', mean: 'f32', max: 'f32', sumTo: 'f32',
-  softmax: 'f32', logSoftmax: 'f32', crossEntropy: 'f32', layerNorm: 'f32',
+  softmax: 'f32', logSoftmax: 'f32', crossEntropy: 'f32', layerNorm: 'f32', residualLayerNorm: 'f32',
   // x, the weight and the residual in f16 (the bias stays f32); grouped (depthwise) convs in f32: their
   // f16 build runs on the grouped GEMM, several times slower than the f32 depthwise kernels.
   conv2d: { f16: [0, 1, 4], unless: (args) => (args[3]?.groups ?? 1) > 1 },

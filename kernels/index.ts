@@ -69,6 +69,8 @@ export const dropout = autocastOp('dropout', dr.dropout);
 export type { ResizeOptions, ResizeMode } from './resize/resize.ts';
 export const resize2d = autocastOp('resize2d', rs.resize2d);
 export const layerNorm = autocastOp('layerNorm', ln.layerNorm);
+export type { ResidualDropout } from './layernorm/layernorm.ts';
+export const residualLayerNorm = autocastOp('residualLayerNorm', ln.residualLayerNorm);
 export type { AttentionImpl, AttentionOptions } from './attention/attention.ts';
 export const attention = autocastOp('attention', at.attention);
 export { sgdUpdate, adamUpdate } from './optim/optim.ts';

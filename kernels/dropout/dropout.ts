@@ -6,6 +6,7 @@
 import dropoutSrc from './dropout.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
+import dropoutKeep from '../common/dropout_keep.wgsl';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
@@ -16,7 +17,7 @@ import { type Live, valueOf, mapLive } from '../../engine/core/live.ts';
 function dropoutRaw(x: Tensor, p: number, seed: number | Live<number>): Tensor {
   const out = Tensor.alloc(x.shape);
   const [gx, gy] = grid(Math.ceil(x.size / 64));
-  runtime().run(wgsl('dropout', dropoutSrc, { include: [flatIndex, each] }), { x, out },
+  runtime().run(wgsl('dropout', dropoutSrc, { include: [flatIndex, each, dropoutKeep] }), { x, out },
     { n: x.size, stride: gx * 64, seed: mapLive(seed, (s) => s >>> 0), p, scale: p < 1 ? 1 / (1 - p) : 0 }, [gx, gy]);
   return out;
 }

@@ -16,8 +16,34 @@ import teamSumSrc from '../common/team_sum.wgsl';
 import { runtime } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { teamFor, teamGroups } from '../common/team.ts';
-import { ShapeError } from '../../engine/core/errors.ts';
+import { ShapeError, ThawError } from '../../engine/core/errors.ts';
+import { type Live, valueOf, mapLive } from '../../engine/core/live.ts';
+import dropoutKeep from '../common/dropout_keep.wgsl';
 import { record } from '../../engine/core/tape.ts';
+
+/** The residual builds' defines and blocks (RESID: x = dropout(h) + res; DROP: with the dropout). */
+type LnDefines = { TEAM: number; AFFINE: boolean; SUM_T: string; RESID?: true; DROP?: boolean };
+
+function residBlocks(fwd: boolean) {
+  return (d: Readonly<LnDefines>): Record<string, string> => {
+    if (!d.RESID) return {};
+    const kept = (v: string, i: string) => (d.DROP ? `select(0.0, ${v} * params.scale, dropout_keep(params.seed, params.p, ${i}))` : v);
+    return fwd
+      ? {
+        DROP_PARAMS: 'seed: u32, p: f32, scale: f32,', X_ACCESS: 'read_write',
+        RESID_DECL: '@group(0) @binding(7) var<storage, read> h: array<f32>;\n@group(0) @binding(8) var<storage, read> res: array<f32>;',
+        FIRST_X: `  let v = ${kept('h[i]', 'i')} + res[i];\n  x[i] = v;\n  return v;`,
+      }
+      : {
+        DROP_PARAMS: 'seed: u32, p: f32, scale: f32,',
+        RESID_DECL: '@group(0) @binding(7) var<storage, read_write> dh: array<f32>;',
+        STORE_DH: `    dh[base + k] = ${kept('d', 'base + k')};`,
+      };
+  };
+}
+
+/** Dropout on the residual branch of `residualLayerNorm`: probability p, mask drawn with `seed`. */
+export interface ResidualDropout { p: number; seed: number | Live<number> }
 
 /**
  * Normalises `x` (..., D) over its last dim, then scales by `weight` (D) and shifts by `bias` (D)
@@ -25,43 +51,80 @@ import { record } from '../../engine/core/tape.ts';
  */
 export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
   if (x.dtype !== 'f32' || x.rank < 1) throw new ShapeError(`layerNorm: argument 'x' has ${x.dtype} shape ${shapeStr(x.shape)}, expected f32 (..., D)`);
-  const D = x.shape[x.rank - 1];
-  if (!weight !== !bias) throw new ShapeError('layerNorm: pass both weight and bias, or neither');
-  for (const [n, p] of [['weight', weight], ['bias', bias]] as const) {
-    if (p && (p.dtype !== 'f32' || p.rank !== 1 || p.size !== D)) throw new ShapeError(`layerNorm: argument '${n}' has shape ${shapeStr(p.shape)}, expected [${D}]`);
+  return layerNormImpl('layerNorm', x, null, weight, bias, eps, null);
+}
+
+/**
+ * LayerNorm(dropout(h) + res) over the last dim in one kernel (transformer sub-layer outputs: BERT's
+ * dense, dropout, residual add, LayerNorm), and one kernel for the gradients of h and res (plus the
+ * usual weight/bias one). The same values as dropout, add and layerNorm, bit for bit: the dropout
+ * draws the same mask for the same seed. `drop` null or p = 0: no dropout. h, res: f32 (..., D).
+ */
+export function residualLayerNorm(h: Tensor, res: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5, drop: ResidualDropout | null = null): Tensor {
+  for (const [n, t] of [['h', h], ['res', res]] as const) {
+    if (t.dtype !== 'f32' || t.rank < 1) throw new ShapeError(`residualLayerNorm: argument '${n}' has ${t.dtype} shape ${shapeStr(t.shape)}, expected f32 (..., D)`);
   }
-  if (!(eps >= 0)) throw new ShapeError(`layerNorm: eps must be >= 0, got ${eps}`);
-  void x.buffer; void weight?.buffer; void bias?.buffer; // a disposed input throws before anything is allocated
+  if (shapeStr(h.shape) !== shapeStr(res.shape)) throw new ShapeError(`residualLayerNorm: 'h' has shape ${shapeStr(h.shape)} and 'res' ${shapeStr(res.shape)}; they must match`);
+  if (drop) {
+    if (!(drop.p >= 0 && drop.p < 1)) throw new ThawError('argument', `residualLayerNorm: dropout p must be in [0, 1), got ${drop.p}`);
+    if (!Number.isInteger(valueOf(drop.seed))) throw new ThawError('argument', `residualLayerNorm: dropout seed must be an integer, got ${drop.seed}`);
+  }
+  return layerNormImpl('residualLayerNorm', h, res, weight, bias, eps, drop && drop.p > 0 ? drop : null);
+}
+
+/** layerNorm (res null: x is h) or residualLayerNorm (x = dropout(h) + res). */
+function layerNormImpl(op: string, h: Tensor, res: Tensor | null, weight: Tensor | null, bias: Tensor | null, eps: number, drop: ResidualDropout | null): Tensor {
+  const D = h.shape[h.rank - 1];
+  if (!weight !== !bias) throw new ShapeError(`${op}: pass both weight and bias, or neither`);
+  for (const [n, p] of [['weight', weight], ['bias', bias]] as const) {
+    if (p && (p.dtype !== 'f32' || p.rank !== 1 || p.size !== D)) throw new ShapeError(`${op}: argument '${n}' has shape ${shapeStr(p.shape)}, expected [${D}]`);
+  }
+  if (!(eps >= 0)) throw new ShapeError(`${op}: eps must be >= 0, got ${eps}`);
+  void h.buffer; void res?.buffer; void weight?.buffer; void bias?.buffer; // a disposed input throws before anything is allocated
   const affine = !!weight;
-  const rows = D === 0 ? 0 : x.size / D;
+  const rows = D === 0 ? 0 : h.size / D;
   const team = teamFor(D);
   const groups = teamGroups(rows, team);
-  // x: (rows, D), out: (rows, D), mean: (rows), rstd: (rows)
-  const out = Tensor.alloc(x.shape);
+  const resid: { RESID?: true; DROP?: boolean } = res ? { RESID: true, DROP: !!drop } : {};
+  const defines = (SUM_T: string): LnDefines => ({ TEAM: team, AFFINE: affine, SUM_T, ...resid });
+  const u = { rows, len: D, eps, ...(res ? { seed: drop ? mapLive(drop.seed, (s) => s >>> 0) : 0, p: drop?.p ?? 0, scale: drop ? 1 / (1 - drop.p) : 1 } : {}) };
+  const include = [commonSrc, teamSrc, teamSumSrc, dropoutKeep];
+  // x: (rows, D) (the residual build writes it: dropout(h) + res), out: (rows, D), mean: (rows), rstd: (rows)
+  const x = res ? Tensor.alloc(h.shape) : h;
+  const out = Tensor.alloc(h.shape);
   const mean = Tensor.alloc([rows]);
   const rstd = Tensor.alloc([rows]);
-  runtime().run(wgsl('layernorm', lnSrc, { include: [commonSrc, teamSrc, teamSumSrc], defines: { TEAM: team, AFFINE: affine, SUM_T: 'f32' } }),
-    { x, weight: weight ?? x, bias: bias ?? x, out, mean, rstd }, { rows, len: D, eps }, groups);
-  const inputs = affine ? [x, weight!, bias!] : [x];
-  const result = record('layerNorm', inputs, out, (g, needs, [sx, smean, srstd, sw]) => {
-    let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
-    if (needs[0]) {
-      // dx: (rows, D)
-      dx = Tensor.alloc(x.shape);
-      runtime().run(wgsl('layernorm_backward_dx', lnDxSrc, { include: [commonSrc, teamSrc, teamSumSrc], defines: { TEAM: team, AFFINE: affine, SUM_T: 'vec2<f32>' } }),
-        { x: sx, weight: sw ?? sx, g, mean: smean, rstd: srstd, dx }, { rows, len: D, eps }, groups);
+  runtime().run(wgsl('layernorm', lnSrc, { include, defines: defines('f32'), blocks: residBlocks(true) }),
+    { x, weight: weight ?? h, bias: bias ?? h, out, mean, rstd, ...(res ? { h, res } : {}) }, u, groups);
+  const inputs = [...(res ? [h, res] : [h]), ...(affine ? [weight!, bias!] : [])];
+  const nx = inputs.length - (affine ? 2 : 0);
+  const result = record(op, inputs, out, (g, needs, [sx, smean, srstd, sw]) => {
+    let dx: Tensor | null = null, dh: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+    if (needs.slice(0, nx).some((n) => n)) {
+      // dx: (rows, D), the gradient of x (and of res); dh: (rows, D) through the dropout
+      dx = Tensor.alloc(h.shape);
+      if (res) dh = Tensor.alloc(h.shape);
+      runtime().run(wgsl('layernorm_backward_dx', lnDxSrc, { include, defines: defines('vec2<f32>'), blocks: residBlocks(false) }),
+        { x: sx, weight: sw ?? sx, g, mean: smean, rstd: srstd, dx, ...(dh ? { dh } : {}) }, u, groups);
     }
-    if (affine && (needs[1] || needs[2])) {
+    if (affine && (needs[nx] || needs[nx + 1])) {
       // dweight: (D), dbias: (D)
       dw = Tensor.alloc([D]);
       db = Tensor.alloc([D]);
       runtime().run(wgsl('layernorm_backward_params', lnParamsSrc, { include: [commonSrc] }),
         { x: sx, g, mean: smean, rstd: srstd, dweight: dw, dbias: db }, { rows, len: D, eps }, [Math.ceil(D / 16)]);
-      if (!needs[1]) { dw.dispose(); dw = null; }
-      if (!needs[2]) { db.dispose(); db = null; }
+      if (!needs[nx]) { dw.dispose(); dw = null; }
+      if (!needs[nx + 1]) { db.dispose(); db = null; }
     }
-    return affine ? [dx, dw, db] : [dx];
+    // residual: [dh, dres]; plain: [dx]
+    let grads: (Tensor | null)[] = res ? [dh, dx] : [dx];
+    grads = grads.map((t, i) => {
+      if (t && !needs[i]) { t.dispose(); return null; }
+      return t;
+    });
+    return affine ? [...grads, dw, db] : grads;
   }, affine ? [x, mean, rstd, weight!] : [x, mean, rstd]);
+  if (res) x.dispose();
   mean.dispose();
   rstd.dispose();
   return result;

@@ -3,10 +3,13 @@
 //   dx = rstd * (gw - sum(gw) / n - xh * sum(gw * xh) / n)
 // Both sums are reduced together as a vec2.
 // Included: ln_common.wgsl, team.wgsl, team_sum.wgsl (vec2<f32>).
-// x: (rows, len), weight: (len), g: (rows, len), mean: (rows), rstd: (rows), dx: (rows, len)
+// The RESID build (x = dropout(h) + res) also writes dh, dx through the dropout's mask (DROP) or a
+// copy of it, so the residual branch's gradient needs no dispatch of its own.
+// x: (rows, len), weight: (len), g: (rows, len), mean: (rows), rstd: (rows), dx: (rows, len); RESID: dh: (rows, len)
 @group(0) @binding(4) var<storage, read> weight: array<f32>;
 @group(0) @binding(5) var<storage, read> g: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+{{RESID_DECL:}}
 
 fn gw(i: u32, k: u32) -> f32 {
   if ({{AFFINE}}) { return g[i] * weight[k]; }
@@ -30,6 +33,8 @@ fn row_main(row: u32, t: u32, lid: u32, valid: bool) {
   if (!valid) { return; }
   for (var k = t; k < params.len; k += TEAM) {
     let xh = (x[base + k] - mu) * r;
-    dx[base + k] = r * (gw(base + k, k) - tot.x - xh * tot.y);
+    let d = r * (gw(base + k, k) - tot.x - xh * tot.y);
+    dx[base + k] = d;
+{{STORE_DH:}}
   }
 }

@@ -10,7 +10,8 @@ import { ShapeError, ThawError } from '../../engine/core/errors.ts';
 import { reshape } from '../../engine/core/shape.ts';
 import { Linear, Dropout, STOCHASTIC, type Stochastic } from '../../engine/nn/index.ts';
 import type { BertConfig } from './config.ts';
-import { add, gelu, relu, tanh, gather, slice, layerNorm, attention, type AttentionImpl } from '../../kernels/index.ts';
+import { add, gelu, relu, tanh, gather, slice, residualLayerNorm, attention, type AttentionImpl } from '../../kernels/index.ts';
+import { drawSeed } from '../../engine/nn/roles.ts';
 import { LayerNorm } from '../../engine/nn/layer_norm.ts';
 
 /** N(0, std) init (Box-Muller over `rng`), BERT's init of Linear and Embedding weights. */
@@ -129,9 +130,11 @@ export class BertResidualOutput extends Module {
     this.LayerNorm = this.child('LayerNorm', new LayerNorm(config.hiddenSize, config.layerNormEps));
     this.dropout = this.child('dropout', new Dropout(config.hiddenDropout, config.seed === undefined ? undefined : config.seed + 7));
   }
-  /** h: (B, T, inF), input: (B, T, H) → (B, T, H). */
+  /** h: (B, T, inF), input: (B, T, H) → (B, T, H). Dropout, add and LayerNorm run as one kernel. */
   forward(h: Tensor, input: Tensor): Tensor {
-    return this.LayerNorm.forward(add(this.dropout.forward(this.dense.forward(h)), input));
+    const d = this.dropout, ln = this.LayerNorm;
+    const drop = d.training && d.p > 0 ? { p: d.p, seed: drawSeed(d) } : null;
+    return residualLayerNorm(this.dense.forward(h), input, ln.weight, ln.bias, ln.eps, drop);
   }
 }
 

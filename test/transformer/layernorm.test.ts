@@ -7,7 +7,12 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mul, addScalar } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { layerNorm } from '../../kernels/layernorm/layernorm.ts';
+import { layerNorm, residualLayerNorm } from '../../kernels/layernorm/layernorm.ts';
+import { dropout } from '../../kernels/dropout/dropout.ts';
+import { dropoutMaskRef } from '../../kernels/dropout/reference.ts';
+import { add } from '../../kernels/elementwise/elementwise.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import type { Tensor } from '../../engine/core/tensor.ts';
 import { layerNormRef, layerNormGradRef } from '../../kernels/layernorm/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
@@ -87,6 +92,66 @@ test('layerNorm keeps precision when |mean| >> std (two-pass variance)', async (
   const Xs = Float32Array.from(X, (v) => Math.fround(v + 300)); // the inputs the kernel saw
   assertClose(await shifted.data(), layerNormRef(Xs, D, null, null, 0), 2e-3, 2e-3, 'shifted');
   shifted.dispose(); x.dispose();
+});
+
+// residualLayerNorm: LayerNorm(dropout(h) + res) in one kernel, gradients of h and res in one more.
+// [shape, eps, p]: odd rows and lengths, BERT-tiny's 128, rows longer than a workgroup, no dropout.
+const RESID_CASES: [number[], number, number][] = [[[3, 11, 33], 1e-12, 0.3], [[5, 128], 1e-12, 0.1], [[2, 1030], 1e-5, 0], [[7, 5], 1e-5, 0.5]];
+for (const [shape, eps, p] of RESID_CASES) {
+  test(`residualLayerNorm [${shape}] p ${p}: forward and the gradients of h, res, weight, bias vs float64`, async () => {
+    const D = shape[shape.length - 1], n = numel(shape), seed = (Math.random() * 2 ** 32) >>> 0;
+    const H = randArray(n, -3, 3), R = randArray(n, -3, 3), Wt = randArray(D, 0.5, 1.5), Bs = randArray(D), G = randArray(n);
+    const h = variable(tensor(H, shape)), r = variable(tensor(R, shape)), w = variable(tensor(Wt, [D])), b = variable(tensor(Bs, [D]));
+    const y = tidy(() => {
+      const y = residualLayerNorm(h, r, w, b, eps, p > 0 ? { p, seed } : null);
+      backward(sum(mul(y, tensor(G, shape))));
+      return y;
+    });
+    const keep = dropoutMaskRef(n, p, seed), scale = 1 / (1 - p);
+    const X = Float64Array.from(H, (v, i) => (keep[i] ? Math.fround(v * scale) : 0) + R[i]);
+    assertClose(await y.data(), layerNormRef(X, D, Wt, Bs, eps), 1e-4, 1e-4, 'forward');
+    const ref = layerNormGradRef(X, D, Wt, G, eps);
+    assertClose(await r.grad!.data(), ref.dx, 1e-4, 1e-4, 'dres');
+    assertClose(await h.grad!.data(), ref.dx.map((v, i) => (keep[i] ? v * scale : 0)), 1e-4, 1e-4, 'dh');
+    assertClose(await w.grad!.data(), ref.dw, 1e-4, 1e-4, 'dweight');
+    assertClose(await b.grad!.data(), ref.db, 1e-5, 1e-5, 'dbias');
+    for (const t of [y, h.grad!, r.grad!, w.grad!, b.grad!, h, r, w, b]) t.dispose();
+  });
+}
+
+test('residualLayerNorm: bit for bit dropout + add + layerNorm, in 1 forward and 2 backward dispatches (5 composed)', async () => {
+  const shape = [6, 37], D = 37, n = 6 * 37, p = 0.25, seed = 12345;
+  const H = randArray(n, -2, 2), R = randArray(n, -2, 2), Wt = randArray(D, 0.5, 1.5), Bs = randArray(D), G = randArray(n);
+  const rt = runtime();
+  // Dispatches of the ops (the test helpers' poisoning of new buffers left out).
+  const ops = () => rt.dispatches - (rt.dispatchByName.get('test_poison') ?? 0);
+  const run = async (fused: boolean) => {
+    const h = variable(tensor(H, shape)), r = variable(tensor(R, shape)), w = variable(tensor(Wt, [D])), b = variable(tensor(Bs, [D]));
+    let fwd = 0, bwd = 0;
+    const y = tidy(() => {
+      const d0 = ops();
+      const y = fused ? residualLayerNorm(h, r, w, b, 1e-12, { p, seed }) : layerNorm(add(dropout(h, p, seed), r), w, b, 1e-12);
+      const d1 = ops();
+      backward(y, tensor(G, shape));
+      fwd = d1 - d0; bwd = ops() - d1;
+      return y;
+    });
+    const out = await Promise.all([y, h.grad!, r.grad!, w.grad!, b.grad!].map((t) => t.data()));
+    for (const t of [y, h.grad, r.grad, w.grad, b.grad, h, r, w, b] as (Tensor | null)[]) t?.dispose();
+    return { out, fwd, bwd };
+  };
+  const f = await run(true), c = await run(false);
+  ['y', 'dh', 'dres', 'dweight', 'dbias'].forEach((k, i) => assert.equal(Array.from(f.out[i]), Array.from(c.out[i]), k));
+  assert.is(f.fwd, 1);
+  assert.is(c.fwd, 3);
+  assert.ok(f.bwd === 2 && c.bwd === 3, `backward dispatches: fused ${f.bwd}, composed ${c.bwd}`);
+});
+
+test('residualLayerNorm rejects bad arguments by name', () => {
+  const h = tensor(randArray(12), [3, 4]), r = tensor(randArray(15), [3, 5]), w = tensor(randArray(4), [4]);
+  assert.throws(() => residualLayerNorm(h, r, null, null), (e: unknown) => e instanceof ShapeError && /'res'/.test((e as Error).message));
+  assert.throws(() => residualLayerNorm(h, h, w, w, 1e-5, { p: 1, seed: 0 }), /dropout p/);
+  for (const t of [h, r, w]) t.dispose();
 });
 
 test('layerNorm rejects mismatched parameters by name', () => {
