@@ -1,17 +1,26 @@
 /**
- * Attention composed from tested primitives: matmul (q·kᵀ), scale, mask-bias add, softmax,
- * dropout, matmul (·v), with permutes for the 'bthd' layout. Its gradient comes from the parts.
- * It stores the (B, H, Tq, Tk) probabilities for backward; the fused path does not.
+ * Attention composed from matmuls and one row kernel: matmul (q·kᵀ), then scale, mask bias, softmax
+ * and dropout in one pass (scores_softmax.wgsl, with its own one-kernel backward), matmul (·v), with
+ * permutes for the 'bthd' layout. It stores the (B, H, Tq, Tk) probabilities for backward; the
+ * fused path does not.
  */
 import { Tensor, tidy } from '../../engine/core/tensor.ts';
 import { reshape } from '../../engine/core/shape.ts';
 import { matmul } from '../matmul/matmul.ts';
-import { add, affine, mulScalar } from '../elementwise/elementwise.ts';
-import { softmax } from '../softmax/softmax.ts';
-import { dropout } from '../dropout/dropout.ts';
 import { permute } from '../permute/permute.ts';
 import type { AttentionGeometry } from './geometry.ts';
-import type { Live } from '../../engine/core/live.ts';
+import { type Live, mapLive } from '../../engine/core/live.ts';
+import { runtime } from '../../engine/core/runtime.ts';
+import { wgsl } from '../../engine/core/wgsl.ts';
+import { record } from '../../engine/core/tape.ts';
+import { teamFor, teamGroups } from '../common/team.ts';
+import teamSrc from '../common/team.wgsl';
+import teamSumSrc from '../common/team_sum.wgsl';
+import dropoutKeep from '../common/dropout_keep.wgsl';
+import onlineSrc from '../softmax/online.wgsl';
+import scoresCommon from './scores_common.wgsl';
+import scoresSrc from './scores_softmax.wgsl';
+import scoresBackSrc from './scores_softmax_backward.wgsl';
 
 /** Additive bias of a masked (padding) key; the fused kernels use the same constant (MASK_BIAS). */
 export const MASK_BIAS = -1e9;
@@ -26,11 +35,44 @@ export function composedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor 
     // (B, T, H*D) -> (B, H, T, D)
     const heads = (t: Tensor, T: number) => (g.layout === 'bhtd' ? t : permute(reshape(t, [B, T, H, D]), [0, 2, 1, 3]));
     const qh = heads(q, Tq), kh = heads(k, Tk), vh = heads(v, Tk);
-    let scores = mulScalar(matmul(qh, kh, { transB: true }), scale); // (B, H, Tq, Tk)
-    if (mask) scores = add(scores, reshape(affine(mask, -MASK_BIAS, MASK_BIAS), [B, 1, 1, Tk])); // 1 -> 0, 0 -> MASK_BIAS
-    let probs = softmax(scores, -1);
-    if (p > 0) probs = dropout(probs, p, seed);
+    const probs = scoresSoftmax(matmul(qh, kh, { transB: true }), mask, H * Tq, scale, p, seed); // (B, H, Tq, Tk)
     const o = matmul(probs, vh); // (B, H, Tq, D)
     return g.layout === 'bhtd' ? o : reshape(permute(o, [0, 2, 1, 3]), [B, Tq, H * D]);
   });
+}
+
+/**
+ * dropout(softmax(scores * scale + bias(mask)), p) over the last dim of scores (B, H, Tq, Tk) in one
+ * kernel, bias = mask * 1e9 - 1e9 per (batch, key) (0 attended, MASK_BIAS padding; mask (B, Tk) or
+ * null); `perBatch` = H * Tq rows share a mask row. The same values as mulScalar, affine, add,
+ * softmax and dropout; backward (the scores' gradient) is one kernel too. The mask gets no gradient.
+ */
+/** The DROP build's output binding and store (scores_softmax.wgsl). */
+const dropBlocks = (d: { DROP: boolean }): Record<string, string> => (d.DROP
+  ? {
+    OUT_DECL: '@group(0) @binding(3) var<storage, read_write> out: array<f32>;',
+    STORE_OUT: '    out[i] = select(0.0, y * params.dscale, dropout_keep(params.seed, params.p, i));',
+  }
+  : {});
+
+function scoresSoftmax(scores: Tensor, mask: Tensor | null, perBatch: number, scale: number, p: number, seed: number | Live<number>): Tensor {
+  const len = scores.shape[scores.rank - 1], rows = scores.size / len;
+  const team = teamFor(len), groups = teamGroups(rows, team);
+  const drop = p > 0;
+  const defines = { TEAM: team, MASKED: !!mask, DROP: drop };
+  const u = { rows, len, perBatch, seed: mapLive(seed, (s) => s >>> 0), scale, p, dscale: drop ? 1 / (1 - p) : 1 };
+  // w: (B, H, Tq, Tk) the softmax, saved for backward; out: w dropped (DROP)
+  const w = Tensor.alloc(scores.shape);
+  const out = drop ? Tensor.alloc(scores.shape) : w;
+  runtime().run(wgsl('attention_scores_softmax', scoresSrc, { include: [scoresCommon, teamSrc, onlineSrc, dropoutKeep], defines, blocks: dropBlocks }),
+    { scores, mask: mask ?? scores, w, ...(drop ? { out } : {}) }, u, groups);
+  const r = record('scoresSoftmax', [scores], out, (g, _needs, [sw]) => {
+    // dscores: (B, H, Tq, Tk)
+    const dscores = Tensor.alloc(scores.shape);
+    runtime().run(wgsl('attention_scores_softmax_backward', scoresBackSrc, { include: [scoresCommon, teamSrc, teamSumSrc, dropoutKeep], defines: { TEAM: team, DROP: drop, SUM_T: 'f32' } }),
+      { w: sw, g, dscores }, u, groups);
+    return [dscores];
+  }, [w]);
+  if (drop) w.dispose();
+  return r;
 }
