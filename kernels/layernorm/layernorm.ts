@@ -22,36 +22,52 @@ import dropoutKeep from '../common/dropout_keep.wgsl';
 import { record } from '../../engine/core/tape.ts';
 
 /** The residual builds' defines and blocks (RESID: x = dropout(h) + res; DROP: with the dropout). */
-type LnDefines = { TEAM: number; AFFINE: boolean; SUM_T: string; RESID?: true; DROP?: boolean };
+type LnDefines = { TEAM?: number; AFFINE?: boolean; SUM_T?: string; RESID?: true; DROP?: boolean; OUT_DROP?: true };
 
-function residBlocks(fwd: boolean) {
+function residBlocks(kernel: 'fwd' | 'dx' | 'params') {
   return (d: Readonly<LnDefines>): Record<string, string> => {
-    if (!d.RESID) return {};
+    const b: Record<string, string> = {};
+    const params = (d.RESID ? 'seed: u32, p: f32, scale: f32,' : '') + (d.OUT_DROP ? ' oseed: u32, op: f32, oscale: f32,' : '');
+    if (params) b.DROP_PARAMS = params;
+    if (d.OUT_DROP) {
+      if (kernel === 'fwd') b.ST_OUT = '  out[i] = select(0.0, v * params.oscale, dropout_keep(params.oseed, params.op, i));';
+      else b.G_IN = '  return select(0.0, g[i] * params.oscale, dropout_keep(params.oseed, params.op, i));';
+    }
+    if (!d.RESID || kernel === 'params') return b;
     const kept = (v: string, i: string) => (d.DROP ? `select(0.0, ${v} * params.scale, dropout_keep(params.seed, params.p, ${i}))` : v);
-    return fwd
+    return kernel === 'fwd'
       ? {
-        DROP_PARAMS: 'seed: u32, p: f32, scale: f32,', X_ACCESS: 'read_write',
+        ...b, X_ACCESS: 'read_write',
         RESID_DECL: '@group(0) @binding(7) var<storage, read> h: array<f32>;\n@group(0) @binding(8) var<storage, read> res: array<f32>;',
         FIRST_X: `  let v = ${kept('h[i]', 'i')} + res[i];\n  x[i] = v;\n  return v;`,
       }
       : {
-        DROP_PARAMS: 'seed: u32, p: f32, scale: f32,',
+        ...b,
         RESID_DECL: '@group(0) @binding(7) var<storage, read_write> dh: array<f32>;',
         STORE_DH: `    dh[base + k] = ${kept('d', 'base + k')};`,
       };
   };
 }
 
-/** Dropout on the residual branch of `residualLayerNorm`: probability p, mask drawn with `seed`. */
+/** A dropout fused into a layer norm (residualLayerNorm's branch, or the output): probability p, mask drawn with `seed`. */
 export interface ResidualDropout { p: number; seed: number | Live<number> }
 
 /**
  * Normalises `x` (..., D) over its last dim, then scales by `weight` (D) and shifts by `bias` (D)
- * when given (both or neither). `eps` is added to the biased variance (BERT uses 1e-12).
+ * when given (both or neither). `eps` is added to the biased variance (BERT uses 1e-12). `outDrop`:
+ * dropout on the output in the same kernel (the dropout op's values and mask for the same seed).
  */
-export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5, outDrop: ResidualDropout | null = null): Tensor {
   if (x.dtype !== 'f32' || x.rank < 1) throw new ShapeError(`layerNorm: argument 'x' has ${x.dtype} shape ${shapeStr(x.shape)}, expected f32 (..., D)`);
-  return layerNormImpl('layerNorm', x, null, weight, bias, eps, null);
+  return layerNormImpl('layerNorm', x, null, weight, bias, eps, null, checkDrop('layerNorm', outDrop));
+}
+
+/** drop checked, or null where it drops nothing. */
+function checkDrop(op: string, drop: ResidualDropout | null): ResidualDropout | null {
+  if (!drop) return null;
+  if (!(drop.p >= 0 && drop.p < 1)) throw new ThawError('argument', `${op}: dropout p must be in [0, 1), got ${drop.p}`);
+  if (!Number.isInteger(valueOf(drop.seed))) throw new ThawError('argument', `${op}: dropout seed must be an integer, got ${drop.seed}`);
+  return drop.p > 0 ? drop : null;
 }
 
 /**
@@ -59,21 +75,18 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
  * dense, dropout, residual add, LayerNorm), and one kernel for the gradients of h and res (plus the
  * usual weight/bias one). The same values as dropout, add and layerNorm, bit for bit: the dropout
  * draws the same mask for the same seed. `drop` null or p = 0: no dropout. h, res: f32 (..., D).
+ * `outDrop`: dropout on the output too, as layerNorm's.
  */
-export function residualLayerNorm(h: Tensor, res: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5, drop: ResidualDropout | null = null): Tensor {
+export function residualLayerNorm(h: Tensor, res: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5, drop: ResidualDropout | null = null, outDrop: ResidualDropout | null = null): Tensor {
   for (const [n, t] of [['h', h], ['res', res]] as const) {
     if (t.dtype !== 'f32' || t.rank < 1) throw new ShapeError(`residualLayerNorm: argument '${n}' has ${t.dtype} shape ${shapeStr(t.shape)}, expected f32 (..., D)`);
   }
   if (shapeStr(h.shape) !== shapeStr(res.shape)) throw new ShapeError(`residualLayerNorm: 'h' has shape ${shapeStr(h.shape)} and 'res' ${shapeStr(res.shape)}; they must match`);
-  if (drop) {
-    if (!(drop.p >= 0 && drop.p < 1)) throw new ThawError('argument', `residualLayerNorm: dropout p must be in [0, 1), got ${drop.p}`);
-    if (!Number.isInteger(valueOf(drop.seed))) throw new ThawError('argument', `residualLayerNorm: dropout seed must be an integer, got ${drop.seed}`);
-  }
-  return layerNormImpl('residualLayerNorm', h, res, weight, bias, eps, drop && drop.p > 0 ? drop : null);
+  return layerNormImpl('residualLayerNorm', h, res, weight, bias, eps, checkDrop('residualLayerNorm', drop), checkDrop('residualLayerNorm', outDrop));
 }
 
 /** layerNorm (res null: x is h) or residualLayerNorm (x = dropout(h) + res). */
-function layerNormImpl(op: string, h: Tensor, res: Tensor | null, weight: Tensor | null, bias: Tensor | null, eps: number, drop: ResidualDropout | null): Tensor {
+function layerNormImpl(op: string, h: Tensor, res: Tensor | null, weight: Tensor | null, bias: Tensor | null, eps: number, drop: ResidualDropout | null, outDrop: ResidualDropout | null): Tensor {
   const D = h.shape[h.rank - 1];
   if (!weight !== !bias) throw new ShapeError(`${op}: pass both weight and bias, or neither`);
   for (const [n, p] of [['weight', weight], ['bias', bias]] as const) {
@@ -85,16 +98,21 @@ function layerNormImpl(op: string, h: Tensor, res: Tensor | null, weight: Tensor
   const rows = D === 0 ? 0 : h.size / D;
   const team = teamFor(D);
   const groups = teamGroups(rows, team);
-  const resid: { RESID?: true; DROP?: boolean } = res ? { RESID: true, DROP: !!drop } : {};
-  const defines = (SUM_T: string): LnDefines => ({ TEAM: team, AFFINE: affine, SUM_T, ...resid });
-  const u = { rows, len: D, eps, ...(res ? { seed: drop ? mapLive(drop.seed, (s) => s >>> 0) : 0, p: drop?.p ?? 0, scale: drop ? 1 / (1 - drop.p) : 1 } : {}) };
+  // Each fused build's defines and uniform fields exist only in that build (the plain one keeps its key).
+  const fused: LnDefines = { ...(res ? { RESID: true, DROP: !!drop } : {}), ...(outDrop ? { OUT_DROP: true } : {}) };
+  const defines = (SUM_T: string): LnDefines => ({ TEAM: team, AFFINE: affine, SUM_T, ...fused });
+  const u = {
+    rows, len: D, eps,
+    ...(res ? { seed: drop ? mapLive(drop.seed, (s) => s >>> 0) : 0, p: drop?.p ?? 0, scale: drop ? 1 / (1 - drop.p) : 1 } : {}),
+    ...(outDrop ? { oseed: mapLive(outDrop.seed, (s) => s >>> 0), op: outDrop.p, oscale: 1 / (1 - outDrop.p) } : {}),
+  };
   const include = [commonSrc, teamSrc, teamSumSrc, dropoutKeep];
   // x: (rows, D) (the residual build writes it: dropout(h) + res), out: (rows, D), mean: (rows), rstd: (rows)
   const x = res ? Tensor.alloc(h.shape) : h;
   const out = Tensor.alloc(h.shape);
   const mean = Tensor.alloc([rows]);
   const rstd = Tensor.alloc([rows]);
-  runtime().run(wgsl('layernorm', lnSrc, { include, defines: defines('f32'), blocks: residBlocks(true) }),
+  runtime().run(wgsl('layernorm', lnSrc, { include, defines: defines('f32'), blocks: residBlocks('fwd') }),
     { x, weight: weight ?? h, bias: bias ?? h, out, mean, rstd, ...(res ? { h, res } : {}) }, u, groups);
   const inputs = [...(res ? [h, res] : [h]), ...(affine ? [weight!, bias!] : [])];
   const nx = inputs.length - (affine ? 2 : 0);
@@ -104,15 +122,15 @@ function layerNormImpl(op: string, h: Tensor, res: Tensor | null, weight: Tensor
       // dx: (rows, D), the gradient of x (and of res); dh: (rows, D) through the dropout
       dx = Tensor.alloc(h.shape);
       if (res) dh = Tensor.alloc(h.shape);
-      runtime().run(wgsl('layernorm_backward_dx', lnDxSrc, { include, defines: defines('vec2<f32>'), blocks: residBlocks(false) }),
+      runtime().run(wgsl('layernorm_backward_dx', lnDxSrc, { include, defines: defines('vec2<f32>'), blocks: residBlocks('dx') }),
         { x: sx, weight: sw ?? sx, g, mean: smean, rstd: srstd, dx, ...(dh ? { dh } : {}) }, u, groups);
     }
     if (affine && (needs[nx] || needs[nx + 1])) {
       // dweight: (D), dbias: (D)
       dw = Tensor.alloc([D]);
       db = Tensor.alloc([D]);
-      runtime().run(wgsl('layernorm_backward_params', lnParamsSrc, { include: [commonSrc] }),
-        { x: sx, g, mean: smean, rstd: srstd, dweight: dw, dbias: db }, { rows, len: D, eps }, [Math.ceil(D / 16)]);
+      runtime().run(wgsl('layernorm_backward_params', lnParamsSrc, { include: [commonSrc, dropoutKeep], defines: outDrop ? { OUT_DROP: true } : {}, blocks: residBlocks('params') }),
+        { x: sx, g, mean: smean, rstd: srstd, dweight: dw, dbias: db }, outDrop ? u : { rows, len: D, eps }, [Math.ceil(D / 16)]);
       if (!needs[nx]) { dw.dispose(); dw = null; }
       if (!needs[nx + 1]) { db.dispose(); db = null; }
     }

@@ -7,11 +7,16 @@
 // The RESID build normalises x = dropout(h) + res (DROP: with the dropout, else h + res), computing
 // it in the first pass and storing it in x, which the later passes and the backward kernels read.
 // x: (rows, len), weight: (len), bias: (len), out: (rows, len), mean: (rows), rstd: (rows)
-// RESID: h: (rows, len), res: (rows, len)
+// RESID: h: (rows, len), res: (rows, len). OUT_DROP: out = dropout(LayerNorm(x)) (the dropout kernel's mask).
 @group(0) @binding(4) var<storage, read> weight: array<f32>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 {{RESID_DECL:}}
+
+// out[i] = v; with OUT_DROP through the output dropout's mask.
+fn st_out(i: u32, v: f32) {
+{{ST_OUT:  out[i] = v;}}
+}
 
 // x[i], computed and stored first in the RESID build.
 fn first_x(i: u32) -> f32 {
@@ -30,7 +35,7 @@ fn row_main(row: u32, t: u32, lid: u32, valid: bool) {
   if (!valid) { return; }
   for (var k = t; k < params.len; k += TEAM) {
     let xh = (x[base + k] - mu) * r;
-    if ({{AFFINE}}) { out[base + k] = xh * weight[k] + bias[k]; } else { out[base + k] = xh; }
+    if ({{AFFINE}}) { st_out(base + k, xh * weight[k] + bias[k]); } else { st_out(base + k, xh); }
   }
   if (t == 0u) { mean[row] = mu; rstd[row] = r; }
 }

@@ -11,9 +11,14 @@
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
 {{RESID_DECL:}}
 
+// The output gradient; with OUT_DROP through the output dropout's mask.
+fn gin(i: u32) -> f32 {
+{{G_IN:  return g[i];}}
+}
+
 fn gw(i: u32, k: u32) -> f32 {
-  if ({{AFFINE}}) { return g[i] * weight[k]; }
-  return g[i];
+  if ({{AFFINE}}) { return gin(i) * weight[k]; }
+  return gin(i);
 }
 
 fn row_main(row: u32, t: u32, lid: u32, valid: bool) {

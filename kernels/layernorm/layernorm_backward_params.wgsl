@@ -8,6 +8,11 @@
 @group(0) @binding(5) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dbias: array<f32>;
 
+// The output gradient; with OUT_DROP through the output dropout's mask.
+fn gin(i: u32) -> f32 {
+{{G_IN:  return g[i];}}
+}
+
 var<workgroup> red: array<vec2<f32>, 256>;
 
 @compute @workgroup_size(256)
@@ -18,7 +23,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (col < params.len) {
     for (var r = lane; r < params.rows; r += 16u) {
       let i = r * params.len + col;
-      let gv = g[i];
+      let gv = gin(i);
       s += vec2<f32>(gv * (x[i] - mean[r]) * rstd[r], gv);
     }
   }

@@ -147,6 +147,53 @@ test('residualLayerNorm: bit for bit dropout + add + layerNorm, in 1 forward and
   assert.ok(f.bwd === 2 && c.bwd === 3, `backward dispatches: fused ${f.bwd}, composed ${c.bwd}`);
 });
 
+// The output dropout (outDrop) in the same kernels: BERT's embeddings (LayerNorm, then dropout).
+test('layerNorm with outDrop: bit for bit layerNorm + dropout, 1 forward and 2 backward dispatches (2 and 3); vs float64', async () => {
+  const shape = [5, 3, 29], D = 29, n = 5 * 3 * 29, p = 0.2, seed = (Math.random() * 2 ** 32) >>> 0;
+  const X = randArray(n, -2, 2), Wt = randArray(D, 0.5, 1.5), Bs = randArray(D), G = randArray(n);
+  const rt = runtime();
+  const ops = () => rt.dispatches - (rt.dispatchByName.get('test_poison') ?? 0);
+  const run = async (fused: boolean) => {
+    const x = variable(tensor(X, shape)), w = variable(tensor(Wt, [D])), b = variable(tensor(Bs, [D]));
+    let fwd = 0, bwd = 0;
+    const y = tidy(() => {
+      const d0 = ops();
+      const y = fused ? layerNorm(x, w, b, 1e-12, { p, seed }) : dropout(layerNorm(x, w, b, 1e-12), p, seed);
+      const d1 = ops();
+      backward(y, tensor(G, shape));
+      fwd = d1 - d0; bwd = ops() - d1;
+      return y;
+    });
+    const out = await Promise.all([y, x.grad!, w.grad!, b.grad!].map((t) => t.data()));
+    for (const t of [y, x.grad, w.grad, b.grad, x, w, b] as (Tensor | null)[]) t?.dispose();
+    return { out, fwd, bwd };
+  };
+  const f = await run(true), c = await run(false);
+  ['y', 'dx', 'dweight', 'dbias'].forEach((k, i) => assert.equal(Array.from(f.out[i]), Array.from(c.out[i]), k));
+  assert.equal([f.fwd, f.bwd, c.fwd, c.bwd], [1, 2, 2, 3]);
+  const keep = dropoutMaskRef(n, p, seed), scale = 1 / (1 - p);
+  assertClose(f.out[0], layerNormRef(X, D, Wt, Bs, 1e-12).map((v, i) => (keep[i] ? v * scale : 0)), 1e-4, 1e-4, 'forward');
+  const ref = layerNormGradRef(X, D, Wt, Float64Array.from(G, (g, i) => (keep[i] ? g * scale : 0)), 1e-12);
+  assertClose(f.out[1], ref.dx, 1e-4, 1e-4, 'dx');
+  assertClose(f.out[2], ref.dw, 1e-4, 1e-4, 'dweight');
+  assertClose(f.out[3], ref.db, 1e-4, 1e-4, 'dbias');
+});
+
+test('residualLayerNorm with both dropouts (branch and output) vs float64', async () => {
+  const shape = [4, 37], D = 37, n = 4 * 37, p = 0.3, q = 0.15, s1 = 11, s2 = 9001;
+  const H = randArray(n, -2, 2), R = randArray(n, -2, 2), Wt = randArray(D, 0.5, 1.5), Bs = randArray(D), G = randArray(n);
+  const h = variable(tensor(H, shape)), r = variable(tensor(R, shape)), w = variable(tensor(Wt, [D])), b = variable(tensor(Bs, [D]));
+  const y = tidy(() => { const y = residualLayerNorm(h, r, w, b, 1e-5, { p, seed: s1 }, { p: q, seed: s2 }); backward(y, tensor(G, shape)); return y; });
+  const k1 = dropoutMaskRef(n, p, s1), k2 = dropoutMaskRef(n, q, s2);
+  const X = Float64Array.from(H, (v, i) => (k1[i] ? Math.fround(v / (1 - p)) : 0) + R[i]);
+  assertClose(await y.data(), layerNormRef(X, D, Wt, Bs, 1e-5).map((v, i) => (k2[i] ? v / (1 - q) : 0)), 1e-4, 1e-4, 'forward');
+  const ref = layerNormGradRef(X, D, Wt, Float64Array.from(G, (g, i) => (k2[i] ? g / (1 - q) : 0)), 1e-5);
+  assertClose(await r.grad!.data(), ref.dx, 1e-4, 1e-4, 'dres');
+  assertClose(await h.grad!.data(), ref.dx.map((v, i) => (k1[i] ? v / (1 - p) : 0)), 1e-4, 1e-4, 'dh');
+  assertClose(await w.grad!.data(), ref.dw, 1e-4, 1e-4, 'dweight');
+  for (const t of [y, h.grad!, r.grad!, w.grad!, b.grad!, h, r, w, b]) t.dispose();
+});
+
 test('residualLayerNorm rejects bad arguments by name', () => {
   const h = tensor(randArray(12), [3, 4]), r = tensor(randArray(15), [3, 5]), w = tensor(randArray(4), [4]);
   assert.throws(() => residualLayerNorm(h, r, null, null), (e: unknown) => e instanceof ShapeError && /'res'/.test((e as Error).message));
