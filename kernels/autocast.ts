@@ -23,7 +23,7 @@ type Rule = 'f32' | 'promote' | { f16: number[]; unless?: (args: any[]) => boole
 
 /** The autocast policy: op name (as kernels/index.ts exports it) → what its arguments become. */
 export const AUTOCAST_POLICY = {
-  matmul: { f16: [0, 1] }, linear: { f16: [0, 1] },
+  matmul: { f16: [0, 1] }, linear: { f16: [0, 1] }, linearAct: { f16: [0, 1] },
   add: 'promote', sub: 'promote', mul: 'promote', div: 'promote', addRelu: 'promote', binary: 'promote', compare: 'promote',
   sum: 'f32', mean: 'f32', max: 'f32', sumTo: 'f32',
   softmax: 'f32', logSoftmax: 'f32', crossEntropy: 'f32', layerNorm: 'f32', residualLayerNorm: 'f32',

@@ -43,6 +43,8 @@ export const sumTo = autocastOp('sumTo', red.sumTo);
 export type { MatmulVariant, MatmulOptions } from './matmul/matmul.ts';
 export const matmul = autocastOp('matmul', mm.matmul);
 export const linear = autocastOp('linear', mm.linear);
+export type { EpilogueAct } from './matmul/matmul.ts';
+export const linearAct = autocastOp('linearAct', mm.linearAct);
 export { constantWeights, releaseConstantWeights, type Conv2dOptions, type ConvActivation, type ConvVariant, type Padding } from './conv2d/conv2d.ts';
 export const conv2d = autocastOp('conv2d', conv.conv2d);
 export type { CrossEntropyOptions } from './softmax/softmax.ts';

@@ -8,7 +8,8 @@ import naiveSrc from './matmul_naive.wgsl';
 import blockedSrc from './matmul_blocked.wgsl';
 import tiledSrc from './matmul_tiled.wgsl';
 import { subgroupLaunch } from './subgroup.ts';
-import { type MatmulPlan, planMatmul, biasBlocks, rowSumBlocks } from './plan.ts';
+import { type MatmulPlan, type EpiDefines, type EpilogueAct, planMatmul, biasBlocks, rowSumBlocks, epiBlocks } from './plan.ts';
+import mathSrc from '../common/math.wgsl';
 import { Tensor, type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
@@ -28,7 +29,7 @@ interface Launch { kernel: Kernel; rows: number; cols: number }
 // The blocked kernel's workgroup shape and the tiled kernel's tiles: runtime().tuning.matmul (engine/core/tuning.ts).
 
 /** Params, bindings and batchOffsets of every matmul kernel (subgroup.ts includes it too). */
-const include = [commonSrc];
+const include = [mathSrc, commonSrc];
 
 function tiledConfig(p: MatmulPlan): { RM: number; RN4: number; BK: number } {
   // 128x128 tiles need enough of them to fill a large GPU; smaller products use 64x64.
@@ -48,46 +49,61 @@ const TILED_RS = {
   RS_STORE: '    if (wid.x == 0u && lid.x == 0u) { rowsum[bi * M + m] = rs[i]; }',
 };
 
-function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: boolean, BIAS: boolean, T: 'f32' | 'f16', rowSum: boolean): Launch {
+function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: boolean, BIAS: boolean, T: 'f32' | 'f16', e: EpiFlags): Launch {
   const t = runtime().tuning.matmul;
   // Operands of T, accumulated in f32, the result rounded to T.
   const types = { AB: T, WIDE: 'f32', OUT: T };
-  // ROWSUM is defined only in its build, so the other builds keep their keys.
-  const rs: { ROWSUM?: true } = rowSum ? { ROWSUM: true } : {};
+  // The epilogue defines exist only in their builds, so the other builds keep their keys.
+  const rs = e;
   let v = variant;
   if (v === 'subgroup' || (v === 'auto' && t.kernel === 'subgroup')) {
-    const s = subgroupLaunch(p, transA, transB, undefined, BIAS, T, rowSum);
+    const s = subgroupLaunch(p, transA, transB, undefined, BIAS, T, e);
     if (s) return s;
     if (v === 'subgroup') throw new ShapeError(`matmul: the subgroup kernel cannot run here (it needs the device's 'subgroups' feature and 16-byte rows: M ${p.M}, N ${p.N}, K ${p.K})`);
   }
   if (v === 'auto') v = t.kernel === 'subgroup' ? 'blocked' : t.kernel;
   if (v === 'naive') {
-    return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { ...types, BIAS, ...rs }, blocks: (d: { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, NAIVE_RS) }) }), rows: 8, cols: 8 };
+    return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { ...types, BIAS, ...rs }, blocks: (d: EpiDefines & { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, NAIVE_RS), ...epiBlocks(d) }) }), rows: 8, cols: 8 };
   }
   if (v === 'blocked') {
     const [WX, WY] = t.blockedWG;
     return {
-      kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { ...types, WX, WY, BIAS, ...rs }, unroll: { r: 8 }, blocks: (d: { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, BLOCKED_RS) }) }),
+      kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { ...types, WX, WY, BIAS, ...rs }, unroll: { r: 8 }, blocks: (d: EpiDefines & { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, BLOCKED_RS), ...epiBlocks(d) }) }),
       rows: 8 * WY, cols: 8 * WX,
     };
   }
   const c = tiledConfig(p);
   const TA = transA, TB = transB;
   return {
-    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { ...types, ...c, TA, TB, BIAS, ...rs }, blocks: (d: { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, TILED_RS) }) }),
+    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { ...types, ...c, TA, TB, BIAS, ...rs }, blocks: (d: EpiDefines & { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, TILED_RS), ...epiBlocks(d) }) }),
     rows: 16 * c.RM, cols: 64 * c.RN4,
   };
 }
 
 const MAX_GROUPS = 65535;
 
+/** What a matmul's dispatch does besides the product (plan.ts rowSumBlocks, epiBlocks). */
+export interface MatmulEpilogue {
+  /** f32, batch * M elements: receives the sum over k of every row of op(a) (a linear layer's bias gradient, beside its weight gradient). */
+  rowSum?: Tensor | null;
+  /** The output's shape and dtype: the result is addTo + the product, added in the store (a gradient accumulated without an add dispatch). */
+  addTo?: Tensor | null;
+  /** The output is act(product + bias); `pre` (the output's shape and dtype) receives product + bias. */
+  act?: { op: EpilogueAct; pre: Tensor } | null;
+  /** a (the gradient of act's output) is read times act'(pre), pre laid out like a. */
+  dact?: { op: EpilogueAct; pre: Tensor } | null;
+}
+
+/** The epilogue defines of a launch, present only when set. */
+type EpiFlags = { ROWSUM?: true; ADD?: true; ACT?: EpilogueAct; DACT?: EpilogueAct };
+
 /**
  * Computes op(a) · op(b) (+ `bias` (N) on every row, in the store) into a new tensor, with no
  * autograd. a and b are both f32 or both f16 (bias f32); f16 operands are accumulated in f32 and the
- * result rounded to f16. With `rowSum` (f32, batch * M elements) the same dispatch also writes the
- * sum over k of every row of op(a) there (a linear layer's bias gradient, beside its weight gradient).
+ * result rounded to f16. `epi`: what the same dispatch does besides (MatmulEpilogue).
  */
-export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, variant: MatmulVariant = 'auto', op = 'matmul', bias: Tensor | null = null, rowSum: Tensor | null = null): Tensor {
+export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, variant: MatmulVariant = 'auto', op = 'matmul', bias: Tensor | null = null, epi: MatmulEpilogue = {}): Tensor {
+  const { rowSum = null, addTo = null, act = null, dact = null } = epi;
   checkFloat(op, 'a', a);
   checkFloat(op, 'b', b);
   if (a.dtype !== b.dtype) throw new ShapeError(`${op}: argument 'a' has dtype ${a.dtype} and argument 'b' ${b.dtype}; cast() one so both match`);
@@ -97,13 +113,19 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, 
   if (out.size === 0) return out;
   if (bias && (bias.dtype !== 'f32' || bias.size !== p.N)) throw new ShapeError(`${op}: argument 'bias' has shape ${shapeStr(bias.shape)} ${bias.dtype}, expected [${p.N}] f32`);
   if (rowSum && (rowSum.dtype !== 'f32' || rowSum.size !== p.batch * p.M)) throw new ShapeError(`${op}: argument 'rowSum' has shape ${shapeStr(rowSum.shape)} ${rowSum.dtype}, expected ${p.batch * p.M} f32 elements (batch * M)`);
-  const l = pick(variant, p, transA, transB, !!bias, T, !!rowSum);
+  if (addTo && (addTo.dtype !== T || addTo.size !== out.size)) throw new ShapeError(`${op}: argument 'addTo' has shape ${shapeStr(addTo.shape)} ${addTo.dtype}, expected ${shapeStr(p.outShape)} ${T}`);
+  if (act && (act.pre.dtype !== T || act.pre.size !== out.size)) throw new ShapeError(`${op}: the activation's 'pre' has shape ${shapeStr(act.pre.shape)} ${act.pre.dtype}, expected ${shapeStr(p.outShape)} ${T}`);
+  if (dact && (dact.pre.dtype !== T || dact.pre.size !== a.size)) throw new ShapeError(`${op}: the activation's 'pre' has shape ${shapeStr(dact.pre.shape)} ${dact.pre.dtype}, expected ${shapeStr(a.shape)} ${T} (a's)`);
+  const e: EpiFlags = {
+    ...(rowSum ? { ROWSUM: true } : {}), ...(addTo ? { ADD: true } : {}), ...(act ? { ACT: act.op } : {}), ...(dact ? { DACT: dact.op } : {}),
+  };
+  const l = pick(variant, p, transA, transB, !!bias, T, e);
   const gx = Math.ceil(p.N / l.cols), gy = Math.ceil(p.M / l.rows);
   if (gx > MAX_GROUPS) throw new ShapeError(`${op}: N=${p.N} needs ${gx} column workgroups, over the limit of ${MAX_GROUPS}`);
   // Chunk rows and batches over several dispatches when they exceed the per-dimension limit.
   for (let y0 = 0; y0 < gy; y0 += MAX_GROUPS) {
     for (let z0 = 0; z0 < p.batch; z0 += MAX_GROUPS) {
-      runtime().run(l.kernel, { a, b, out, ...(bias ? { bias } : {}), ...(rowSum ? { rowsum: rowSum } : {}) }, {
+      runtime().run(l.kernel, { a, b, out, ...(bias ? { bias } : {}), ...(rowSum ? { rowsum: rowSum } : {}), ...(addTo ? { prev: addTo } : {}), ...(act || dact ? { pre: (act ?? dact)!.pre } : {}) }, {
         M: p.M, N: p.N, K: p.K, mOff: y0 * l.rows, bOff: z0,
         sam: p.sam, sak: p.sak, sbk: p.sbk, sbn: p.sbn,
         batchShape: p.batchShape, aBatch: p.aBatch, bBatch: p.bBatch,

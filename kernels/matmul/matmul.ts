@@ -3,18 +3,20 @@
  * (no transpose copies), its backward beside it, and `linear` in PyTorch's layout; the float64 CPU
  * reference is in reference.ts. Kernels: see launch.ts (naive oracle, register-blocked for CPU adapters, tiled for GPUs).
  */
-import { Tensor, type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
+import { Tensor, type Shape, type GradInto, numel, shapeStr } from '../../engine/core/tensor.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { reshape } from '../../engine/core/shape.ts';
 import { add } from '../elementwise/elementwise.ts';
 import { sumTo } from '../reduce/reduce.ts';
 import { castRaw } from '../cast/cast.ts';
 import { matmulRaw, type MatmulVariant } from './launch.ts';
+import { planMatmul, type EpilogueAct } from './plan.ts';
 import { record } from '../../engine/core/tape.ts';
 import { withTuning } from '../../engine/core/runtime.ts';
 import type { TuningPatch } from '../../engine/core/tuning.ts';
 
-export { matmulRaw, type MatmulVariant } from './launch.ts';
+export { matmulRaw, type MatmulVariant, type MatmulEpilogue } from './launch.ts';
+export type { EpilogueAct } from './plan.ts';
 export { planMatmul, type MatmulPlan } from './plan.ts';
 
 /** Options of `matmul`. */
@@ -43,33 +45,58 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   return matmul2(a, b, null, transA, transB, variant);
 }
 
-/** op(a) · op(b) (+ bias (N) added in the kernel's store) for a and b of rank >= 2, recorded with its backward. */
-function matmul2(a: Tensor, b: Tensor, bias: Tensor | null, transA: boolean, transB: boolean, variant: MatmulVariant): Tensor {
-  const out = matmulRaw(a, b, transA, transB, variant, bias ? 'linear' : 'matmul', bias);
-  // Save only what backward will read: b for a's gradient, a for b's.
-  const save = [...(b.requiresGrad ? [a] : []), ...(a.requiresGrad ? [b] : [])];
-  return record(bias ? 'linear' : 'matmul', bias ? [a, b, bias] : [a, b], out, (g, needs, saved) => {
-    const sa = b.requiresGrad ? saved[0] : null;
-    const sb = a.requiresGrad ? saved[saved.length - 1] : null;
+/**
+ * op(a) · op(b) (+ bias (N) added in the kernel's store, then `act` applied there) for a and b of
+ * rank >= 2, recorded with its backward. With `act` the value before it is kept for backward, whose
+ * matmuls read the output gradient times act' as they load it (DACT).
+ */
+function matmul2(a: Tensor, b: Tensor, bias: Tensor | null, transA: boolean, transB: boolean, variant: MatmulVariant, act: EpilogueAct | null = null): Tensor {
+  const op = act ? 'linearAct' : bias ? 'linear' : 'matmul';
+  const pre = act ? Tensor.alloc(planMatmul(a.shape, b.shape, transA, transB, op).outShape, a.dtype) : null;
+  const out = matmulRaw(a, b, transA, transB, variant, op, bias, { act: act ? { op: act, pre: pre! } : null });
+  // Save only what backward will read: b for a's gradient, a for b's (and, after an activation, for
+  // the bias's: its weight-gradient matmul sums it), the value before the activation.
+  const keepA = b.requiresGrad || (!!act && !!bias?.requiresGrad);
+  const save = [...(keepA ? [a] : []), ...(a.requiresGrad ? [b] : []), ...(pre ? [pre] : [])];
+  const nSaved = save.length - (pre ? 1 : 0);
+  const result = record(op, bias ? [a, b, bias] : [a, b], out, (g0, needs, saved, into) => {
+    const sa = keepA ? saved[0] : null;
+    const sb = a.requiresGrad ? saved[nSaved - 1] : null;
+    const g: GradIn = { g: g0, dact: act ? { op: act, pre: saved[nSaved] } : null };
     // With both the weight's and the bias's gradients wanted, the weight-gradient matmul also sums g's
     // rows into the bias gradient (ROWSUM); otherwise the bias gradient is g summed over every row, as
     // add's backward of the broadcast bias.
-    const fusedBias = bias && needs[1] && needs[2] && sa ? Tensor.alloc(bias.shape) : null;
+    const fusedBias = bias && needs[2] && sa && (act || needs[1]) ? Tensor.alloc(bias.shape) : null;
+    // With act the bias gradient always comes from the weight-gradient matmul's row sums (g times
+    // act' is never formed), which then runs even when only the bias is trained.
+    const dw = (needs[1] || (act && needs[2])) && sa ? gradB(g, sa, b.shape, transA, transB, variant, fusedBias) : null;
+    if (dw && !needs[1]) dw.dispose();
     return [
-      needs[0] && sb ? gradA(g, a.shape, sb, transA, transB, variant) : null,
-      needs[1] && sa ? gradB(g, sa, b.shape, transA, transB, variant, fusedBias) : null,
-      ...(bias ? [needs[2] ? fusedBias ?? sumTo(g.dtype === 'f16' ? castRaw(g, 'f32') : g, bias.shape) : null] : []),
+      needs[0] && sb ? gradA(g, a.shape, sb, transA, transB, variant, into) : null,
+      needs[1] ? dw : null,
+      ...(bias ? [needs[2] ? fusedBias ?? sumTo(g.g.dtype === 'f16' ? castRaw(g.g, 'f32') : g.g, bias.shape) : null] : []),
     ];
   }, save);
+  pre?.dispose();
+  return result;
 }
+
+/** The output gradient of a matmul and, after an epilogue activation, the activation it goes back through (DACT). */
+interface GradIn { g: Tensor; dact: { op: EpilogueAct; pre: Tensor } | null }
 
 /**
  * Gradient of a: dC·op(b)ᵀ, laid out like a (so transA gives op(b)·dCᵀ), then summed over the batch
- * dims a was broadcast along.
+ * dims a was broadcast along. Where nothing is summed, the gradient autograd has gathered for a so
+ * far (`into`) is added in the matmul's store (ADD) instead of by a separate add.
  */
-function gradA(g: Tensor, aShape: Shape, b: Tensor, tA: boolean, tB: boolean, v: MatmulVariant): Tensor {
-  const d = tA ? matmulRaw(b, g, tB, true, v) : matmulRaw(g, b, false, !tB, v);
-  return sumTo(d, aShape);
+function gradA(gi: GradIn, aShape: Shape, b: Tensor, tA: boolean, tB: boolean, v: MatmulVariant, into?: GradInto): Tensor {
+  const { g, dact } = gi;
+  if (tA) return sumTo(matmulRaw(b, g, tB, true, v), aShape); // (no act: linearAct is never transA)
+  const prev = into?.grads[0] ?? null;
+  const whole = numel(planMatmul(g.shape, b.shape, false, !tB).outShape) === numel(aShape);
+  const addTo = prev && whole && prev.dtype === g.dtype && prev.size === numel(aShape) ? prev : null;
+  if (addTo) into!.used[0] = true;
+  return sumTo(matmulRaw(g, b, false, !tB, v, 'matmul', null, { addTo, dact }), aShape);
 }
 
 /**
@@ -78,19 +105,21 @@ function gradA(g: Tensor, aShape: Shape, b: Tensor, tA: boolean, tB: boolean, v:
  * into the reduction: one 2-D product over all batch rows, no batched temporary. `biasGrad` (linear's
  * case: tB, b 2-D) receives g summed over its rows from the same dispatch.
  */
-function gradB(g: Tensor, a: Tensor, bShape: Shape, tA: boolean, tB: boolean, v: MatmulVariant, biasGrad: Tensor | null = null): Tensor {
+function gradB(gi: GradIn, a: Tensor, bShape: Shape, tA: boolean, tB: boolean, v: MatmulVariant, biasGrad: Tensor | null = null): Tensor {
+  // With an activation (linear: tB) g is the a operand, read times act' as it loads.
+  const { g, dact } = gi;
   const aBatch = numel(a.shape.slice(0, -2));
   if (!tA && aBatch > 1 && numel(bShape.slice(0, -2)) === 1) {
     const [M, K, N] = [a.shape[a.rank - 2], a.shape[a.rank - 1], g.shape[g.rank - 1]];
     const a2 = a.unrecordedView([aBatch * M, K]), g2 = g.unrecordedView([aBatch * M, N]);  // (B*M, K), (B*M, N)
-    const d = tB ? matmulRaw(g2, a2, true, false, v, 'matmul', null, biasGrad) : matmulRaw(a2, g2, true, false, v);
+    const d = tB ? matmulRaw(g2, a2, true, false, v, 'matmul', null, { rowSum: biasGrad, dact: dact && tB ? { op: dact.op, pre: dact.pre.unrecordedView([aBatch * M, N]) } : null }) : matmulRaw(a2, g2, true, false, v);
     a2.dispose(); g2.dispose();
     if (d.rank === bShape.length) return d;
     const r = d.unrecordedView(bShape);
     d.dispose();
     return r;
   }
-  const d = tB ? matmulRaw(g, a, true, tA, v, 'matmul', null, biasGrad) : matmulRaw(a, g, !tA, false, v);
+  const d = tB ? matmulRaw(g, a, true, tA, v, 'matmul', null, { rowSum: biasGrad, dact: tB ? dact : null }) : matmulRaw(a, g, !tA, false, v);
   return sumTo(d, bShape);
 }
 
@@ -107,16 +136,32 @@ function matmulVector(a: Tensor, b: Tensor, tA: boolean, tB: boolean, variant: M
 }
 
 /**
- * PyTorch's linear layer: y = x·weightᵀ + bias. x: (..., in), weight: (out, in), bias: (out);
- * y: (..., out). Runs as one transB matmul over all of x's leading dims.
+ * act(x·weightᵀ + bias) with the activation applied in the matmul's store (one dispatch), and its
+ * backward reading the output gradient times act' as the weight- and input-gradient matmuls load it
+ * (no dispatch for the activation's backward). x: (..., in) of rank >= 2, weight: (out, in), bias: (out).
  */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+export function linearAct(x: Tensor, weight: Tensor, bias: Tensor | null, act: EpilogueAct): Tensor {
+  checkLinear(x, weight, bias);
+  if (x.rank < 2) throw new ShapeError(`linearAct: argument 'x' has shape ${shapeStr(x.shape)}, expected rank >= 2 (..., ${weight.shape[1]})`);
+  if (!['relu', 'gelu', 'geluTanh', 'tanh'].includes(act)) throw new ShapeError(`linearAct: activation '${act}' is not one of relu, gelu, geluTanh, tanh`);
+  return matmul2(x, weight, bias, false, true, 'auto', act);
+}
+
+function checkLinear(x: Tensor, weight: Tensor, bias: Tensor | null | undefined): void {
   if (weight.rank !== 2) throw new ShapeError(`linear: argument 'weight' has shape ${shapeStr(weight.shape)}, expected (out_features, in_features)`);
   const [outF, inF] = weight.shape;
   if (x.rank < 1 || x.shape[x.rank - 1] !== inF) {
     throw new ShapeError(`linear: argument 'x' has shape ${shapeStr(x.shape)}, expected (..., ${inF}) to match weight ${shapeStr(weight.shape)}`);
   }
   if (bias && (bias.rank !== 1 || bias.size !== outF)) throw new ShapeError(`linear: argument 'bias' has shape ${shapeStr(bias.shape)}, expected [${outF}]`);
+}
+
+/**
+ * PyTorch's linear layer: y = x·weightᵀ + bias. x: (..., in), weight: (out, in), bias: (out);
+ * y: (..., out). Runs as one transB matmul over all of x's leading dims.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  checkLinear(x, weight, bias);
   // The bias is added in the matmul kernel's store (bit for bit matmul, then add).
   if (bias && x.rank >= 2) return matmul2(x, weight, bias, false, true, 'auto');
   const y = matmul(x, weight, { transB: true });

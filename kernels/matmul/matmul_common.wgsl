@@ -6,7 +6,10 @@
 // Batch dims are broadcast-merged on the host into at most 4 dims; a 0 batch stride broadcasts.
 // a: (batchA, M, K) or (batchA, K, M)
 // b: (batchB, K, N) or (batchB, N, K)
-// out: (batch, M, N), bias: (N), rowsum: (batch, M) in the ROWSUM build (plan.ts rowSumBlocks)
+// out: (batch, M, N), bias: (N), rowsum: (batch, M) in the ROWSUM build (plan.ts rowSumBlocks),
+// prev: (batch, M, N) in the ADD build: out = prev + the product (a gradient accumulated in the store);
+// pre: (batch, M, N) in the ACT build, the value before the activation (out = act(pre)); in the DACT
+// build a's shape, and ldA reads a's elements times the activation's derivative at pre (plan.ts epiBlocks).
 struct Params {
   M: u32, N: u32, K: u32, mOff: u32,
   sam: u32, sak: u32, sbk: u32, sbn: u32,
@@ -17,12 +20,14 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<{{AB}}>;
 @group(0) @binding(2) var<storage, read_write> out: array<{{OUT}}>;
 
-fn ldA(i: u32) -> {{WIDE}} { return {{WIDE}}(a[i]); }
+{{LDA_FN}}
 fn ldB(i: u32) -> {{WIDE}} { return {{WIDE}}(b[i]); }
-fn st(i: u32, v: f32) { out[i] = {{OUT}}(v); }
+{{ST_FN}}
 @group(0) @binding(3) var<uniform> params: Params;
 {{BIAS_DECL}}
 {{RS_DECL:}}
+{{PREV_DECL:}}
+{{PRE_DECL:}}
 
 // The value stored in column n: v, plus bias[n] in the BIAS build (linear's bias as the epilogue).
 fn epi(v: f32, n: u32) -> f32 { return {{EPI}}; }

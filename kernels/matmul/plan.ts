@@ -1,7 +1,7 @@
 /** Shape planning of a (batched, broadcast, transposed) matmul: sizes, strides and the output shape. */
 import { type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
-import { broadcastShapes } from '../elementwise/elementwise.ts';
+import { broadcastShapes, UNARY } from '../elementwise/elementwise.ts';
 
 /** A planned matmul: sizes, element strides, merged batch dims and the output shape. */
 export interface MatmulPlan {
@@ -81,4 +81,36 @@ export function biasBlocks(d: { BIAS: boolean }): Record<string, string> {
  */
 export function rowSumBlocks(d: { ROWSUM?: boolean }, code: { RS_INIT: string; RS_ADD: string; RS_STORE: string }): Record<string, string> {
   return d.ROWSUM ? { RS_DECL: '@group(0) @binding(5) var<storage, read_write> rowsum: array<f32>;', ...code } : {};
+}
+
+/** Activations a linear layer can apply in its matmul's store (elementwise.ts UNARY rows without parameters). */
+export type EpilogueAct = 'relu' | 'gelu' | 'geluTanh' | 'tanh';
+
+/** The defines the load/store functions depend on (every matmul kernel's). */
+export type EpiDefines = { AB: string; WIDE: string; OUT: string; ADD?: boolean; ACT?: EpilogueAct; DACT?: EpilogueAct };
+
+/**
+ * matmul_common.wgsl's ldA and st, by build:
+ * - ADD: out = v + prev[i] (a gradient accumulated in the store);
+ * - ACT: pre[i] = v and out[i] = act(v) (a linear layer's activation as its epilogue);
+ * - DACT: ldA(i) = a[i] * act'(pre[i]) (the activation's backward applied to the output gradient as
+ *   the weight- and input-gradient matmuls load it, so it needs no dispatch of its own).
+ */
+export function epiBlocks(d: EpiDefines): Record<string, string> {
+  const out: Record<string, string> = {};
+  const v = d.ADD ? 'v0 + f32(prev[i])' : 'v0';
+  if (d.ADD) out.PREV_DECL = `@group(0) @binding(6) var<storage, read> prev: array<${d.OUT}>;`;
+  if (d.ACT) {
+    const r = UNARY[d.ACT];
+    out.PRE_DECL = `@group(0) @binding(7) var<storage, read_write> pre: array<${d.OUT}>;\nfn act(x: f32) -> f32 { return ${r.fwd}; }`;
+    out.ST_FN = `fn st(i: u32, v0: f32) { let v = ${v}; pre[i] = ${d.OUT}(v); out[i] = ${d.OUT}(act(v)); }`;
+  } else out.ST_FN = `fn st(i: u32, v0: f32) { out[i] = ${d.OUT}(${v}); }`;
+  if (d.DACT) {
+    const r = UNARY[d.DACT];
+    out.PRE_DECL = `@group(0) @binding(7) var<storage, read> pre: array<${d.AB}>;\nfn dact(g: f32, x: f32) -> f32 { let y = ${r.fwd}; return ${r.bwd}; }`;
+    out.LDA_FN = d.WIDE === 'f32'
+      ? 'fn ldA(i: u32) -> f32 { return dact(f32(a[i]), f32(pre[i])); }'
+      : `fn ldA(i: u32) -> ${d.WIDE} { let g = ${d.WIDE}(a[i]); let x = ${d.WIDE}(pre[i]); return ${d.WIDE}(dact(g.x, x.x), dact(g.y, x.y), dact(g.z, x.z), dact(g.w, x.w)); }`;
+  } else out.LDA_FN = `fn ldA(i: u32) -> ${d.WIDE} { return ${d.WIDE}(a[i]); }`;
+  return out;
 }

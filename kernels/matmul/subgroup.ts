@@ -9,7 +9,8 @@ import commonSrc from './matmul_common.wgsl';
 import { runtime, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import type { MatmulPlan } from './plan.ts';
-import { biasBlocks, rowSumBlocks } from './plan.ts';
+import { biasBlocks, rowSumBlocks, epiBlocks, type EpilogueAct } from './plan.ts';
+import mathSrc from '../common/math.wgsl';
 
 /** Whether the subgroup kernel can read these operands as vec4s (16-byte rows along its vec4 axis). */
 export function subgroupAligned(M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
@@ -95,13 +96,16 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB, ROWSUM }: Readonly<Subgro
   };
 }
 
-type SubgroupDefines = { AB: string; WIDE: string; OUT: string; SG: number; TM: number; TNQ: number; TA: boolean; TB: boolean; BIAS: boolean; ROWSUM?: boolean };
+type SubgroupDefines = { AB: string; WIDE: string; OUT: string; SG: number; TM: number; TNQ: number; TA: boolean; TB: boolean; BIAS: boolean; ROWSUM?: boolean; ADD?: boolean; ACT?: EpilogueAct; DACT?: EpilogueAct };
+
+/** The epilogue defines (launch.ts), present only when set. */
+type SubgroupEpi = { ROWSUM?: true; ADD?: true; ACT?: EpilogueAct; DACT?: EpilogueAct };
 
 /** The subgroup kernel for one configuration. */
-function subgroupKernel(T: 'f32' | 'f16', TM: number, TNQ: number, SG: number, TA: boolean, TB: boolean, BIAS: boolean, rowSum: boolean): Kernel {
+function subgroupKernel(T: 'f32' | 'f16', TM: number, TNQ: number, SG: number, TA: boolean, TB: boolean, BIAS: boolean, e: SubgroupEpi): Kernel {
   return wgsl<SubgroupDefines>('matmul_subgroup', src, {
-    include: [commonSrc], defines: { AB: `vec4<${T}>`, WIDE: 'vec4<f32>', OUT: T, SG, TM, TNQ, TA, TB, BIAS, ...(rowSum ? { ROWSUM: true } : {}) },
-    blocks: (d) => ({ ...subgroupBlocks(d), ...biasBlocks(d) }),
+    include: [mathSrc, commonSrc], defines: { AB: `vec4<${T}>`, WIDE: 'vec4<f32>', OUT: T, SG, TM, TNQ, TA, TB, BIAS, ...e },
+    blocks: (d) => ({ ...subgroupBlocks(d), ...biasBlocks(d), ...epiBlocks(d) }),
   });
 }
 
@@ -118,7 +122,7 @@ export function subgroupSize(): number {
  * vec4 axes, or no rows/quads for this subgroup size in tuning.matmul.subgroup). `rows`/`cols` are
  * the output rows and columns one workgroup covers; params are launch.ts's (mOff in rows).
  */
-export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: { TM: number; TNQ: number }, bias = false, T: 'f32' | 'f16' = 'f32', rowSum = false): { kernel: Kernel; rows: number; cols: number } | null {
+export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: { TM: number; TNQ: number }, bias = false, T: 'f32' | 'f16' = 'f32', e: SubgroupEpi = {}): { kernel: Kernel; rows: number; cols: number } | null {
   const SG = subgroupSize();
   const tune = force ?? runtime().tuning.matmul.subgroup[SG];
   if (!SG || !tune || !subgroupAligned(p.M, p.N, p.K, tA, tB)) return null;
@@ -129,7 +133,7 @@ export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: 
   while (!force && TM > rm && TM / 2 >= p.M && (TM / 2) % rm === 0) TM /= 2;
   const TNQ = tune.TNQ;
   return {
-    kernel: subgroupKernel(T, TM, TNQ, SG, tA, tB, bias, rowSum),
+    kernel: subgroupKernel(T, TM, TNQ, SG, tA, tB, bias, e),
     rows: TM, cols: 4 * SG * TNQ,
   };
 }

@@ -10,7 +10,7 @@ import { ShapeError, ThawError } from '../../engine/core/errors.ts';
 import { reshape } from '../../engine/core/shape.ts';
 import { Linear, Dropout, STOCHASTIC, type Stochastic } from '../../engine/nn/index.ts';
 import type { BertConfig } from './config.ts';
-import { add, gelu, relu, tanh, gather, slice, residualLayerNorm, attention, type AttentionImpl } from '../../kernels/index.ts';
+import { add, gelu, relu, tanh, gather, slice, linearAct, layerNorm, residualLayerNorm, attention, type AttentionImpl, type EpilogueAct } from '../../kernels/index.ts';
 import { drawSeed } from '../../engine/nn/roles.ts';
 import { LayerNorm } from '../../engine/nn/layer_norm.ts';
 
@@ -40,6 +40,16 @@ export class Embedding extends Module {
   get weight(): Tensor { return this._params.get('weight')!; }
   /** ids: i32 (...) → (..., dim). */
   forward(ids: Tensor): Tensor { return gather(this.weight, ids, { paddingIdx: this.paddingIdx ?? undefined }); }
+}
+
+/**
+ * act(dense(x)), the activation in the matmul's store; as dense's forward and then the activation
+ * where an adapter (LoRA) has replaced that forward.
+ */
+function denseAct(dense: Linear, x: Tensor, act: EpilogueAct): Tensor {
+  if (!Object.hasOwn(dense, 'forward')) return linearAct(x, dense.weight, dense.bias, act);
+  const h = dense.forward(x);
+  return act === 'relu' ? relu(h) : act === 'tanh' ? tanh(h) : gelu(h, act === 'geluTanh' ? 'tanh' : 'none');
 }
 
 /** A Linear with BERT's init: N(0, initializerRange) weight, zero bias. */
@@ -76,7 +86,11 @@ export class BertEmbeddings extends Module {
     const words = this.word_embeddings.forward(inputIds); // (B, T, H)
     const types = tokenTypeIds ? this.token_type_embeddings.forward(tokenTypeIds) : slice(this.token_type_embeddings.weight, [0, 0], [1, H]); // (B, T, H) or (1, H)
     const pos = slice(this.position_embeddings.weight, [0, 0], [T, H]); // (T, H)
-    return this.dropout.forward(this.LayerNorm.forward(add(add(words, types), pos)));
+    // LayerNorm(words + (types + pos)) and the dropout after it in one kernel.
+    const d = this.dropout, ln = this.LayerNorm, rest = add(types, pos);
+    const drop = d.training && d.p > 0 ? { p: d.p, seed: drawSeed(d) } : null;
+    if (shapeStr(rest.shape) === shapeStr(words.shape)) return residualLayerNorm(words, rest, ln.weight, ln.bias, ln.eps, null, drop);
+    return layerNorm(add(words, rest), ln.weight, ln.bias, ln.eps, drop);
   }
 }
 
@@ -157,11 +171,10 @@ export class BertIntermediate extends Module {
     super();
     this.dense = this.child('dense', bertLinear(config.hiddenSize, config.intermediateSize, config));
   }
-  /** x: (B, T, H) → (B, T, I). */
+  /** x: (B, T, H) → (B, T, I); the activation runs in the matmul's store. */
   forward(x: Tensor): Tensor {
-    const h = this.dense.forward(x);
     const a = this.config.activation;
-    return a === 'relu' ? relu(h) : gelu(h, a === 'gelu_tanh' ? 'tanh' : 'none');
+    return denseAct(this.dense, x, a === 'relu' ? 'relu' : a === 'gelu_tanh' ? 'geluTanh' : 'gelu');
   }
 }
 
@@ -216,6 +229,6 @@ export class BertPooler extends Module {
   forward(x: Tensor): Tensor {
     const [B, , H] = x.shape;
     if (x.rank !== 3) throw new ShapeError(`BertPooler: input has shape ${shapeStr(x.shape)}, expected (B, T, H)`);
-    return tanh(this.dense.forward(reshape(slice(x, [0, 0, 0], [B, 1, H]), [B, H])));
+    return denseAct(this.dense, reshape(slice(x, [0, 0, 0], [B, 1, H]), [B, H]), 'tanh');
   }
 }

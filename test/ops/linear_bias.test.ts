@@ -56,4 +56,30 @@ for (const kernel of ['blocked', 'tiled', 'subgroup'] as const) {
   }
 }
 
+// x feeding two linears: the second backward's x gradient adds the first's in its matmul store (the
+// gradient autograd gathered, GradInto), so no add dispatch; the same values as the separate add.
+for (const kernel of ['blocked', 'tiled', 'subgroup'] as const) {
+  test(`linear backward on the ${kernel} kernel: x's gathered gradient is added in the dx matmul, no add dispatch`, async () => {
+    const [rows, inF, outF] = kernel === 'subgroup' ? [12, 16, 8] : [7, 13, 9];
+    const X = randArray(rows * inF), W1 = randArray(outF * inF), W2 = randArray(outF * inF), B = randArray(outF), G = randArray(rows * outF);
+    await withTuning({ matmul: { kernel } }, async () => {
+      const x = variable(tensor(X, [rows, inF])), w1 = variable(tensor(W1, [outF, inF])), w2 = variable(tensor(W2, [outF, inF]));
+      const b = tensor(B, [outF]), rt = runtime();
+      let adds = 0;
+      tidy(() => {
+        const y = add(linear(x, w1, b), linear(x, w2, b));
+        const a0 = rt.dispatchByName.get('binary') ?? 0;
+        backward(y, tensor(G, y.shape));
+        adds = (rt.dispatchByName.get('binary') ?? 0) - a0;
+      });
+      // dx = G·(W1 + W2), in float64
+      const dx = new Float64Array(rows * inF);
+      for (let r = 0; r < rows; r++) for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) dx[r * inF + i] += G[r * outF + o] * (W1[o * inF + i] + W2[o * inF + i]);
+      assertClose(await x.grad!.data(), dx, 1e-4, 1e-5, 'dx');
+      assert.is(adds, 0, 'the second dx matmul adds the first in its store');
+      for (const t of [x, w1, w2, b, x.grad, w1.grad, w2.grad] as (Tensor | null)[]) t?.dispose();
+    });
+  });
+}
+
 test.run();

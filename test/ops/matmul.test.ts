@@ -240,7 +240,7 @@ test('matmulRaw rowSum: row sums of op(a) beside the product, every kernel and t
           for (let t = 0; t < nb; t++) for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) rs[t * M + m] += A[t * M * K + (tA ? k * M + m : m * K + k)];
           const what = `${variant} ${tag(tA, tB)} ${M}x${K}x${N} batch [${batch}]`;
           const sums = Tensor.alloc([nb * M]);
-          const y = matmulRaw(tensor(A, aShape), tensor(B, bShape), tA, tB, variant, 'matmul', null, sums);
+          const y = matmulRaw(tensor(A, aShape), tensor(B, bShape), tA, tB, variant, 'matmul', null, { rowSum: sums });
           assertClose(await y.data(), matmulRef(A, aShape, B, bShape, { transA: tA, transB: tB }).data, 1e-4, 1e-5, `${what}: product`);
           assertClose(await sums.data(), rs, 1e-5, 1e-5, `${what}: row sums`);
           y.dispose(); sums.dispose();
@@ -248,8 +248,26 @@ test('matmulRaw rowSum: row sums of op(a) beside the product, every kernel and t
       }
     }
   }
-  assert.throws(() => matmulRaw(tensor(randArray(6), [2, 3]), tensor(randArray(12), [3, 4]), false, false, 'auto', 'matmul', null, Tensor.alloc([3])),
+  assert.throws(() => matmulRaw(tensor(randArray(6), [2, 3]), tensor(randArray(12), [3, 4]), false, false, 'auto', 'matmul', null, { rowSum: Tensor.alloc([3]) }),
     (e: unknown) => e instanceof ShapeError && /rowSum/.test((e as Error).message));
+});
+
+// ADD: out = prev + the product, added in the store (a gradient accumulated without an add dispatch).
+test('matmulRaw addTo: prev + op(a)·op(b) in the store, every kernel and transpose, vs float64', async () => {
+  const variants: MatmulVariant[] = ['naive', 'blocked', 'tiled', ...(subgroupSize() ? ['subgroup' as const] : [])];
+  for (const variant of variants) {
+    for (const [tA, tB] of TRANS) {
+      const [M, K, N] = variant === 'subgroup' ? [36, 8, 132] : [37, 11, 13];
+      const aShape = stored([3], M, K, tA), bShape = stored([], K, N, tB);
+      const A = randArray(numelOf(aShape)), B = randArray(numelOf(bShape)), P = randArray(3 * M * N);
+      const ref = matmulRef(A, aShape, B, bShape, { transA: tA, transB: tB }).data.map((v, i) => v + P[i]);
+      const y = matmulRaw(tensor(A, aShape), tensor(B, bShape), tA, tB, variant, 'matmul', null, { addTo: tensor(P, [3, M, N]) });
+      assertClose(await y.data(), ref, 1e-4, 1e-5, `${variant} ${tag(tA, tB)} + prev`);
+      y.dispose();
+    }
+  }
+  assert.throws(() => matmulRaw(tensor(randArray(6), [2, 3]), tensor(randArray(12), [3, 4]), false, false, 'auto', 'matmul', null, { addTo: tensor(randArray(6), [2, 3]) }),
+    (e: unknown) => e instanceof ShapeError && /addTo/.test((e as Error).message));
 });
 
 test.run();

@@ -1,0 +1,95 @@
+// linearAct: act(x·Wᵀ + b) with the activation in the matmul's store and its backward applied as the
+// gradient matmuls load the output gradient: forward and the gradients of x, weight and bias against
+// float64 on every matmul kernel, in 1 forward and 2 backward dispatches (linear then the activation: 2 and 3).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setup, randArray, assertClose } from '../helpers.ts';
+import { tensor } from '../../engine/core/factory.ts';
+import { tidy, type Tensor } from '../../engine/core/tensor.ts';
+import { backward } from '../../engine/autograd/backward.ts';
+import { runtime, withTuning } from '../../engine/core/runtime.ts';
+import { variable } from '../../engine/core/tape.ts';
+import { linear, linearAct, type EpilogueAct } from '../../kernels/matmul/matmul.ts';
+import { unary, UNARY } from '../../kernels/elementwise/elementwise.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
+
+await setup();
+
+const ACTS: EpilogueAct[] = ['gelu', 'geluTanh', 'tanh', 'relu'];
+const ops = () => runtime().dispatches - (runtime().dispatchByName.get('test_poison') ?? 0); // the helpers' buffer poisoning left out
+
+for (const kernel of ['blocked', 'tiled', 'subgroup'] as const) {
+  // [x shape, out features]: odd (edge blocks) and vec4-aligned (the subgroup kernel) sizes.
+  const [xs, outF] = kernel === 'subgroup' ? [[2, 12, 16], 20] : [[3, 7, 13], 9];
+  for (const act of ACTS) {
+    test(`linearAct ${act} on the ${kernel} kernel, x [${xs}] -> ${outF}: forward and gradients vs float64, 1 + 2 dispatches`, async () => {
+      const inF = xs[xs.length - 1], rows = xs.reduce((a, b) => a * b, 1) / inF;
+      const X = randArray(rows * inF), W = randArray(outF * inF), B = randArray(outF), G = randArray(rows * outF);
+      // float64: pre = x·Wᵀ + b, y = act(pre), gp = g * act'(pre)
+      const r = UNARY[act], pre = new Float64Array(rows * outF);
+      for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
+        let s = B[o];
+        for (let k = 0; k < inF; k++) s += X[i * inF + k] * W[o * inF + k];
+        pre[i * outF + o] = s;
+      }
+      const gp = pre.map((v, i) => G[i] * r.dref(v, 0, 0));
+      const dx = new Float64Array(rows * inF), dw = new Float64Array(outF * inF), db = new Float64Array(outF);
+      for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
+        const v = gp[i * outF + o];
+        db[o] += v;
+        for (let k = 0; k < inF; k++) { dx[i * inF + k] += v * W[o * inF + k]; dw[o * inF + k] += v * X[i * inF + k]; }
+      }
+      await withTuning({ matmul: { kernel } }, async () => {
+        const run = async (fused: boolean) => {
+          const x = variable(tensor(X, xs)), w = variable(tensor(W, [outF, inF])), b = variable(tensor(B, [outF]));
+          let fwd = 0, bwd = 0;
+          const y = tidy(() => {
+            const d0 = ops();
+            const y = fused ? linearAct(x, w, b, act) : unary(act, linear(x, w, b));
+            const d1 = ops();
+            backward(y, tensor(G, y.shape));
+            fwd = d1 - d0; bwd = ops() - d1;
+            return y;
+          });
+          const out = { y: await y.data(), dx: await x.grad!.data(), dw: await w.grad!.data(), db: await b.grad!.data(), fwd, bwd };
+          for (const t of [y, x, w, b, x.grad, w.grad, b.grad] as (Tensor | null)[]) t?.dispose();
+          return out;
+        };
+        const f = await run(true), c = await run(false);
+        assertClose(f.y, pre.map((v) => r.ref(v, 0, 0)), 1e-4, 1e-5, 'forward');
+        assertClose(f.dx, dx, 1e-4, 1e-5, 'dx');
+        assertClose(f.dw, dw, 1e-4, 1e-5, 'dweight');
+        assertClose(f.db, db, 1e-4, 1e-5, 'dbias');
+        assert.is(f.fwd, 1, 'the activation runs in the matmul');
+        assert.is(f.bwd, 2, "dx and dW (with db); act' applied as they load g");
+        assert.is(c.fwd, 2);
+        assert.is(c.bwd, 3);
+      });
+    });
+  }
+}
+
+test('linearAct with a frozen weight: the bias gradient still goes through the activation', async () => {
+  const [rows, inF, outF] = [5, 7, 3];
+  const X = randArray(rows * inF), W = randArray(outF * inF), B = randArray(outF), G = randArray(rows * outF);
+  const x = tensor(X, [rows, inF]), w = tensor(W, [outF, inF]), b = variable(tensor(B, [outF]));
+  tidy(() => { const y = linearAct(x, w, b, 'gelu'); backward(y, tensor(G, y.shape)); });
+  const db = new Float64Array(outF);
+  for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
+    let s = B[o];
+    for (let k = 0; k < inF; k++) s += X[i * inF + k] * W[o * inF + k];
+    db[o] += G[i * outF + o] * UNARY.gelu.dref(s, 0, 0);
+  }
+  assert.is(w.grad, null);
+  assertClose(await b.grad!.data(), db, 1e-4, 1e-5, 'dbias');
+  for (const t of [x, w, b, b.grad!]) t.dispose();
+});
+
+test('linearAct rejects a 1-D x and an unknown activation', () => {
+  const w = tensor(randArray(6), [2, 3]);
+  assert.throws(() => linearAct(tensor(randArray(3), [3]), w, null, 'gelu'), (e: unknown) => e instanceof ShapeError && /rank >= 2/.test((e as Error).message));
+  assert.throws(() => linearAct(tensor(randArray(3), [1, 3]), w, null, 'silu' as EpilogueAct), (e: unknown) => e instanceof ShapeError && /silu/.test((e as Error).message));
+  w.dispose();
+});
+
+test.run();
