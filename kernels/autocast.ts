@@ -27,9 +27,13 @@ export const AUTOCAST_POLICY = {
   add: 'promote', sub: 'promote', mul: 'promote', div: 'promote', addRelu: 'promote', binary: 'promote', compare: 'promote',
   sum: 'f32', mean: 'f32', max: 'f32', sumTo: 'f32',
   softmax: 'f32', logSoftmax: 'f32', crossEntropy: 'f32', layerNorm: 'f32', residualLayerNorm: 'f32',
-  // x, the weight and the residual in f16 (the bias stays f32); grouped (depthwise) convs in f32: their
-  // f16 build runs on the grouped GEMM, several times slower than the f32 depthwise kernels.
-  conv2d: { f16: [0, 1, 4], unless: (args) => (args[3]?.groups ?? 1) > 1 },
+  // x, the weight and the residual in f16 (the bias stays f32). In f32: grouped (depthwise) convs, whose
+  // f16 build runs on the grouped GEMM, several times slower than the f32 depthwise kernels; and a
+  // trainable conv whose input needs no gradient (the stem, or the first trainable conv after a frozen
+  // prefix): nothing upstream reads its f16 input gradient, and its output gradient, which sums over
+  // the whole batch in batch norm's backward, overflowed f16 at the loss scale (MobileNetV2's stem:
+  // whole channels Inf, 2 to 4 of 16 steps skipped).
+  conv2d: { f16: [0, 1, 4], unless: (args) => (args[3]?.groups ?? 1) > 1 || (!args[0]?.requiresGrad && !!args[1]?.requiresGrad) },
   attention: 'f32', dropout: 'f32', resize2d: 'f32', pad2d: 'f32',
   // batchNorm2d and the pools take their input's dtype (f16 kernels, f32 statistics): not listed.
   permute: 'f32', transpose: 'f32', slice: 'f32', concat: 'f32', gather: 'f32',

@@ -14,7 +14,7 @@ import { variable } from '../../engine/core/tape.ts';
 import { tidy } from '../../engine/core/tensor.ts';
 import { SWIFTSHADER_ICD } from '../../engine/core/device.ts';
 import { backward } from '../../engine/autograd/backward.ts';
-import { linear, crossEntropy, add, sum, permute, autocast, autocasting } from '../../kernels/index.ts';
+import { linear, conv2d, crossEntropy, add, sum, permute, autocast, autocasting } from '../../kernels/index.ts';
 import { SGD, Adam, LossScaler } from '../../engine/optim/index.ts';
 import { adamRef } from '../../kernels/optim/reference.ts';
 import { finetune, computeFeatures } from '../../engine/train/finetune.ts';
@@ -78,6 +78,23 @@ test('autocast: linear takes f16 operands (each weight cast once per region), th
   const h = autocast(() => linear(x, w, b)), h32 = linear(x, w, b);
   assert.throws(() => add(h, h32), /cast\(\) one so both match/);
   for (const t of [x, w, b, y, h, h32]) t.dispose();
+});
+
+test('autocast conv2d: f16 unless grouped, or trainable with an input that needs no gradient (the stem, the first conv after a frozen prefix)', async () => {
+  const [n, c, h, w] = [2, 3, 5 + Math.floor(4 * rand()), 6 + Math.floor(4 * rand())];
+  const x = tensor(randArray(n * c * h * w), [n, c, h, w]);
+  const wt = variable(tensor(randArray(4 * c * 9), [4, c, 3, 3]));
+  const wFrozen = tensor(randArray(4 * c * 9), [4, c, 3, 3]);
+  const xg = variable(tensor(randArray(n * c * h * w), [n, c, h, w]));
+  const dw = tensor(randArray(c * 9), [c, 1, 3, 3]);
+  const dtypes = autocast(() => tidy(() => ({
+    stem: conv2d(x, wt, null, { padding: 1 }).dtype,
+    frozen: conv2d(x, wFrozen, null, { padding: 1 }).dtype,
+    inner: conv2d(xg, wt, null, { padding: 1 }).dtype,
+    depthwise: conv2d(xg, dw, null, { padding: 1, groups: c }).dtype,
+  })));
+  assert.equal(dtypes, { stem: 'f32', frozen: 'f16', inner: 'f16', depthwise: 'f32' });
+  for (const t of [x, wt, wFrozen, xg, dw]) t.dispose();
 });
 
 test('LossScaler: unscale divides by the scale and flags Inf/NaN; a flagged step leaves parameters and state bitwise unchanged, does not count as an Adam step and halves the scale; interval good steps double it', async () => {
