@@ -17,9 +17,6 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 # Each cached kernel's code is rebuilt at every use and compared, so a pipeline key that misses a value fails a test.
 export THAW_CHECK_KERNELS=1
-# lavapipe compiles shaders without LLVM's optimisation passes: on an empty shader cache the first
-# pass took 1103 CPU seconds instead of ~2570, and the tests' kernels are small. Benchmarks never set it.
-export GALLIVM_PERF="${GALLIVM_PERF-nopt}"
 pattern="${1:-\.test\.ts$}"
 jobs="${THAW_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 [ "$jobs" -gt 4 ] && jobs=4
