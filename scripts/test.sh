@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the test suites on the WebGPU adapter Dawn finds (THAW_ADAPTER=lavapipe|swiftshader to pick one),
 # then the browser suite when Chromium is installed, and prints one summary line "N passed, N failed".
-# The test files are split over THAW_TEST_JOBS processes (default: the number of cores, at most 4), each
-# with its own GPU device: on a cold shader cache most of the time is the driver compiling pipelines,
-# one at a time per process. The split balances the CPU seconds each file took alone on an empty
-# shader cache (scripts/test_weights.txt, written by scripts/test_weights.sh; a file not listed
-# counts as 20 s). Each process's output is printed as a block when it ends.
+# The test files run in THAW_TEST_JOBS processes (default: the number of cores, at most 4), each with
+# its own GPU device: on a cold shader cache most of the time is the driver compiling pipelines, one
+# at a time per process. Each process takes the next file from a shared queue, heaviest first by the
+# CPU seconds each file took alone on an empty shader cache (scripts/test_weights.txt, written by
+# scripts/test_weights.sh; a file not listed counts as 20 s). Each process's output is printed as a
+# block when it ends.
 # Then the op and model suites (test/ops, test/nn, test/models, test/transformer) run again with
 # THAW_TUNING=hardware: the kernel paths a real GPU takes (engine/core/tuning.ts: tiled matmul, no
 # subgroup conv kernels, no Winograd, fused attention), on the software adapter; their counts join the
@@ -17,6 +18,9 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 # Each cached kernel's code is rebuilt at every use and compared, so a pipeline key that misses a value fails a test.
 export THAW_CHECK_KERNELS=1
+# lavapipe compiles shaders without LLVM's optimisation passes: the tests' kernels are small, and on an
+# empty shader cache most of the suite's time is that compilation. Benchmarks never set it.
+export GALLIVM_PERF="${GALLIVM_PERF-nopt}"
 pattern="${1:-\.test\.ts$}"
 jobs="${THAW_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 [ "$jobs" -gt 4 ] && jobs=4
@@ -24,34 +28,33 @@ log=$(mktemp)
 # Cold CPU seconds per test file (scripts/test_weights.txt: "seconds file" lines).
 declare -A weight=()
 [ -f scripts/test_weights.txt ] && while read -r s f; do weight[$f]=$s; done < scripts/test_weights.txt
-# run_pass LABEL FILE...: the files over $jobs processes (heaviest first, each to the process with the
-# least weight so far), each process's output appended to $log as a block when it ends.
+# run_pass LABEL FILE...: the files over $jobs worker processes (scripts/test_worker.mjs), which take
+# them one at a time from a shared queue, heaviest first, so the processes finish close together
+# whatever a file costs on this machine; each process's output is appended to $log as a block.
 run_pass() {
   local label=$1; shift
-  local n=$jobs j k f
+  local n=$jobs j i=0 f q c left
   [ "$#" -lt "$n" ] && n=$#
-  [ "$n" -lt 1 ] && n=1
-  local -a shard=() load=() pids=() logs=()
-  for ((j = 0; j < n; j++)); do load[$j]=0; done
+  [ "$n" -lt 1 ] && return
+  local -a pids=() logs=()
+  q=$(mktemp -d); c=$(mktemp -d)
   while read -r _ f; do
-    j=0
-    for ((k = 1; k < n; k++)); do [ "${load[$k]}" -lt "${load[$j]}" ] && j=$k; done
-    load[$j]=$(( ${load[$j]} + ${weight[$f]:-20} ))
-    shard[$j]="${shard[$j]:-}${shard[$j]:+|}$(printf '%s' "$f" | sed 's/[.]/\\./g')"
+    i=$((i + 1)); : > "$q/$(printf '%04d' "$i") ${f//\//%}"
   done < <(for f in "$@"; do echo "${weight[$f]:-20} $f"; done | sort -k1,1rn -k2)
   for ((j = 0; j < n; j++)); do
     local l; l=$(mktemp); logs+=("$l")
-    # -i drops whole folders only: a bare 'fixtures' also matched ops/conv2d_fixtures.test.ts.
-    FORCE_COLOR=0 node_modules/.bin/uvu test "^(${shard[$j]:-no-such-file})$" -i '^(browser|fixtures)$' >"$l" 2>&1 &
+    FORCE_COLOR=0 node scripts/test_worker.mjs "$q" "$c" >"$l" 2>&1 &
     pids+=($!)
   done
   for ((j = 0; j < n; j++)); do
     wait "${pids[$j]}" || rc=1
     [ -n "$label" ] && echo "== $label"
     cat "${logs[$j]}" | tee -a "$log"
-    # uvu prints its Total only when the run completes; a crash mid-suite must not pass as green.
-    if ! sed 's/\x1b\[[0-9;]*m//g' "${logs[$j]}" | grep -q 'Total:'; then crashed=1; fi
   done
+  # A file still claimed (its process stopped mid-file) or never taken must not pass as green.
+  left=$(ls "$c" "$q" | grep ' ' | sed 's/^[0-9]* //; s|%|/|g')
+  if [ -n "$left" ]; then echo "test.sh: did not finish (a test process stopped: crash?): $left" | tee -a "$log"; crashed=1; fi
+  rm -rf "$q" "$c"
 }
 # Test files (under test/) matching the pattern.
 list() { (cd test && find "$@" -name '*.test.ts' -not -path './browser/*' -not -path './fixtures/*' | sed 's|^\./||' | grep -E "$pattern"); }
@@ -79,7 +82,7 @@ total=$(clean "$log" | awk '/Total:/{s+=$2} END{print s+0}')
 passed=$(clean "$log" | awk '/Passed:/{s+=$2} END{print s+0}')
 skipped=$(clean "$log" | awk '/Skipped:/{s+=$2} END{print s+0}')
 failed=$((total - passed))
-if [ "${crashed:-0}" = 1 ]; then echo "test.sh: a test process stopped before its summary (crash?)"; failed=$((failed + 1)); rc=1; fi
+if [ "${crashed:-0}" = 1 ]; then failed=$((failed + 1)); rc=1; fi
 if [ -z "${1:-}" ] && [ -f test/browser/run.ts ] && [ "${THAW_SKIP_BROWSER:-0}" != 1 ]; then
   blog=$(mktemp)
   node test/browser/run.ts 2>&1 | tee "$blog"

@@ -10,6 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 export THAW_CHECK_KERNELS=1
+export GALLIVM_PERF="${GALLIVM_PERF-nopt}"  # as scripts/test.sh
 pattern="${1:-\.test\.ts$}"
 out=scripts/test_weights.txt
 new=$(mktemp)
