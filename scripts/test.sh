@@ -7,8 +7,8 @@
 # CPU seconds each file took alone on an empty shader cache (scripts/test_weights.txt, written by
 # scripts/test_weights.sh; a file not listed counts as 20 s). Each process's output is printed as a
 # block when it ends.
-# Then the op and model suites (test/ops, test/nn, test/models, test/transformer) run again with
-# THAW_TUNING=hardware: the kernel paths a real GPU takes (engine/core/tuning.ts: tiled matmul, no
+# The op and model suites (test/ops, test/nn, test/models, test/transformer) also run with
+# THAW_TUNING=hardware, from a second queue that each process goes on to when the first is empty: the kernel paths a real GPU takes (engine/core/tuning.ts: tiled matmul, no
 # subgroup conv kernels, no Winograd, fused attention), on the software adapter; their counts join the
 # summary. THAW_TEST_HARDWARE=0 skips that pass. Files whose kernels read no tuning (or the same
 # values in both tables) are left out of it: see HW_SKIP.
@@ -24,59 +24,56 @@ export GALLIVM_PERF="${GALLIVM_PERF-nopt}"
 pattern="${1:-\.test\.ts$}"
 jobs="${THAW_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 [ "$jobs" -gt 4 ] && jobs=4
-log=$(mktemp)
 # Cold CPU seconds per test file (scripts/test_weights.txt: "seconds file" lines).
 declare -A weight=()
 [ -f scripts/test_weights.txt ] && while read -r s f; do weight[$f]=$s; done < scripts/test_weights.txt
-# run_pass LABEL FILE...: the files over $jobs worker processes (scripts/test_worker.mjs), which take
-# them one at a time from a shared queue, heaviest first, so the processes finish close together
-# whatever a file costs on this machine; each process's output is appended to $log as a block.
-run_pass() {
-  local label=$1; shift
-  local n=$jobs j i=0 f q c left
-  [ "$#" -lt "$n" ] && n=$#
-  [ "$n" -lt 1 ] && return
-  local -a pids=() logs=()
-  q=$(mktemp -d); c=$(mktemp -d)
+# queue DIR FILE...: one entry per file in DIR (see scripts/test_worker.mjs), heaviest first.
+queue() {
+  local d=$1 i=0 f; shift
   while read -r _ f; do
-    i=$((i + 1)); : > "$q/$(printf '%04d' "$i") ${f//\//%}"
+    i=$((i + 1)); : > "$d/$(printf '%04d' "$i") ${f//\//%}"
   done < <(for f in "$@"; do echo "${weight[$f]:-20} $f"; done | sort -k1,1rn -k2)
-  for ((j = 0; j < n; j++)); do
-    local l; l=$(mktemp); logs+=("$l")
-    FORCE_COLOR=0 node scripts/test_worker.mjs "$q" "$c" >"$l" 2>&1 &
-    pids+=($!)
-  done
-  for ((j = 0; j < n; j++)); do
-    wait "${pids[$j]}" || rc=1
-    [ -n "$label" ] && echo "== $label"
-    cat "${logs[$j]}" | tee -a "$log"
-  done
-  # A file still claimed (its process stopped mid-file) or never taken must not pass as green.
-  left=$(ls "$c" "$q" | grep ' ' | sed 's/^[0-9]* //; s|%|/|g')
-  if [ -n "$left" ]; then echo "test.sh: did not finish (a test process stopped: crash?): $left" | tee -a "$log"; crashed=1; fi
-  rm -rf "$q" "$c"
 }
 # Test files (under test/) matching the pattern.
 list() { (cd test && find "$@" -name '*.test.ts' -not -path './browser/*' -not -path './fixtures/*' | sed 's|^\./||' | grep -E "$pattern"); }
-rc=0
 mapfile -t files < <(list .)
-run_pass "" "${files[@]}"
-# The hardware pass leaves out the files whose kernels read no tuning, or read the same values in
-# both tables (reductions, depthwise, batch norm), or that run the hardware table's kernels themselves
-# (conv2d_tunings: every gemm and pointwise case also without subgroups; f16_conv: its kernel-path
-# cases name the default table's kernels and it runs the no-subgroup ones itself): they would run the
-# first pass's kernels again.
-# Warm, the rest took ~155 s in one process on lavapipe.
+# The op and model suites run a second time with THAW_TUNING=hardware. That pass leaves out the files
+# whose kernels read no tuning, or read the same values in both tables (reductions, depthwise, batch
+# norm), or that run the hardware table's kernels themselves (conv2d_tunings: every gemm and pointwise
+# case also without subgroups; f16_conv: its kernel-path cases name the default table's kernels and it
+# runs the no-subgroup ones itself): they would run the first pass's kernels again.
 HW_SKIP='^ops/(conv2d_tunings|f16_conv|reduce|depthwise|batchnorm|elementwise|activation|gather|pad|permute|slice|resize|dropout|pool|softmax)\.test\.ts$|^transformer/(wordpiece|gelu|layernorm)\.test\.ts$'
-if [ "${THAW_TEST_HARDWARE:-1}" != 0 ]; then
-  mapfile -t hw < <(list ops nn models transformer | grep -Ev "$HW_SKIP")
-  if [ "${#hw[@]}" -gt 0 ]; then
-    t0=$(date +%s)
-    echo "== THAW_TUNING=hardware: ${hw[*]}"
-    THAW_TUNING=hardware run_pass "THAW_TUNING=hardware" "${hw[@]}"
-    echo "== THAW_TUNING=hardware pass: $(( $(date +%s) - t0 )) s"
-  fi
-fi
+hw=()
+[ "${THAW_TEST_HARDWARE:-1}" != 0 ] && mapfile -t hw < <(list ops nn models transformer | grep -Ev "$HW_SKIP")
+# $jobs worker processes (scripts/test_worker.mjs) take the files one at a time from a shared queue,
+# so they finish close together whatever a file costs on this machine; a worker that finds the first
+# queue empty goes on with the hardware pass's queue in a new process. Each worker's output is
+# printed as a block when it ends.
+rc=0
+first=$(mktemp -d) second=$(mktemp -d) claimed=$(mktemp -d)
+queue "$first" "${files[@]}"
+[ "${#hw[@]}" -gt 0 ] && queue "$second" "${hw[@]}"
+n=$(( ${#files[@]} + ${#hw[@]} )); [ "$n" -gt "$jobs" ] && n=$jobs
+pids=() logs=()
+for ((j = 0; j < n; j++)); do
+  l=$(mktemp); logs+=("$l")
+  ( export FORCE_COLOR=0; r=0
+    node scripts/test_worker.mjs "$first" "$claimed" || r=1
+    if [ "${#hw[@]}" -gt 0 ]; then
+      echo "== THAW_TUNING=hardware"
+      THAW_TUNING=hardware node scripts/test_worker.mjs "$second" "$claimed" || r=1
+    fi
+    exit $r ) >"$l" 2>&1 &
+  pids+=($!)
+done
+log=$(mktemp)
+for ((j = 0; j < n; j++)); do
+  wait "${pids[$j]}" || rc=1
+  cat "${logs[$j]}" | tee -a "$log"
+done
+# A file still claimed (its process stopped mid-file) or never taken must not pass as green.
+left=$(ls "$claimed" "$first" "$second" | grep ' ' | sed 's/^[0-9]* //; s|%|/|g')
+if [ -n "$left" ]; then echo "test.sh: did not finish (a test process stopped: crash?): $left" | tee -a "$log"; crashed=1; fi
 clean() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 total=$(clean "$log" | awk '/Total:/{s+=$2} END{print s+0}')
 passed=$(clean "$log" | awk '/Passed:/{s+=$2} END{print s+0}')
