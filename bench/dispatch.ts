@@ -58,15 +58,15 @@ export async function tinyOps(rt: Runtime, ops: number, runs: number): Promise<{
   }
 }
 
-export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<DispatchRow[]> {
-  const rt = await initThaw();
-  const runs = o.quick ? 3 : benchRuns(), ops = o.quick ? 200 : 2000;
-  const rows: DispatchRow[] = [];
+/** Batch of the ResNet-20 step. */
+export const RESNET_BATCH = 8;
 
-  const tiny = await tinyOps(rt, ops, runs);
-  rows.push({ case: `tiny op x${ops}`, engine: 'thaw', dispatches: tiny.n, encodeUs: tiny.encodeUs, totalUs: tiny.totalUs });
-
-  const B = 8;
+/**
+ * One ResNet-20 training step (forward, backward, SGD with momentum) at freeze depth 0, batch
+ * RESNET_BATCH: best of `runs`, host µs per dispatch issued eagerly and replayed from a recording.
+ */
+export async function resnet20Step(rt: Runtime, runs: number): Promise<Record<'eager' | 'replayed', { n: number; encodeUs: number; totalUs: number }>> {
+  const B = RESNET_BATCH;
   const x = tensor(randomData(B * 3 * 32 * 32), [B, 3, 32, 32]);
   const y = tensor(Int32Array.from({ length: B }, (_, i) => i % 10), [B], 'i32');
   const model = resnet20(10).train();
@@ -76,18 +76,38 @@ export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<Di
     opt.step();
     opt.zeroGrad();
   };
-  const step = await measure(() => {
-    const d0 = rt.dispatches;
-    trainStep();
-    return rt.dispatches - d0;
-  }, () => rt.sync(), runs);
-  rows.push({ case: `ResNet-20 step (batch ${B})`, engine: 'thaw', dispatches: step.n, encodeUs: step.encodeUs, totalUs: step.totalUs });
+  try {
+    const eager = await measure(() => {
+      const d0 = rt.dispatches;
+      trainStep();
+      return rt.dispatches - d0;
+    }, () => rt.sync(), runs);
+    const { recording, reason } = record(trainStep);
+    if (!recording) throw new Error(`the ResNet-20 step could not be recorded: ${reason}`);
+    try {
+      const replayed = await measure(() => { recording.replay(); return recording.dispatches; }, () => rt.sync(), runs);
+      return { eager, replayed };
+    } finally {
+      recording.dispose();
+    }
+  } finally {
+    opt.dispose();
+    model.dispose();
+    x.dispose(); y.dispose();
+  }
+}
 
-  const { recording, reason } = record(trainStep);
-  if (!recording) throw new Error(`the ResNet-20 step could not be recorded: ${reason}`);
-  const replayed = await measure(() => { recording.replay(); return recording.dispatches; }, () => rt.sync(), runs);
-  recording.dispose();
-  rows.push({ case: `ResNet-20 step replayed (batch ${B})`, engine: 'thaw', dispatches: replayed.n, encodeUs: replayed.encodeUs, totalUs: replayed.totalUs });
+export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<DispatchRow[]> {
+  const rt = await initThaw();
+  const runs = o.quick ? 3 : benchRuns(), ops = o.quick ? 200 : 2000;
+  const rows: DispatchRow[] = [];
+
+  const tiny = await tinyOps(rt, ops, runs);
+  rows.push({ case: `tiny op x${ops}`, engine: 'thaw', dispatches: tiny.n, encodeUs: tiny.encodeUs, totalUs: tiny.totalUs });
+
+  const step = await resnet20Step(rt, runs);
+  rows.push({ case: `ResNet-20 step (batch ${RESNET_BATCH})`, engine: 'thaw', dispatches: step.eager.n, encodeUs: step.eager.encodeUs, totalUs: step.eager.totalUs });
+  rows.push({ case: `ResNet-20 step replayed (batch ${RESNET_BATCH})`, engine: 'thaw', dispatches: step.replayed.n, encodeUs: step.replayed.encodeUs, totalUs: step.replayed.totalUs });
 
   if (o.vs !== false) {
     const t = await initTf();

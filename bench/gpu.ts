@@ -5,7 +5,8 @@
  *
  * Sections, each printed as it ends (and the JSON rewritten, so a run cut short keeps what it has):
  * - the adapter and driver;
- * - host µs per dispatch of eager tiny ops (bench/dispatch.ts's loop; run first, it is cheap); replayed: n/a (not implemented);
+ * - host µs per dispatch (bench/dispatch.ts; run first, it is cheap): eager tiny ops, and a ResNet-20
+ *   training step (batch 8) issued eagerly and replayed from a recording (engine/core/recording.ts);
  * - matmul f32, square, 512..4096: thaw and tfjs-webgpu GFLOP/s on the same adapter (bench/matmul.ts),
  *   and thaw's share of the card's f32 peak (non-tensor-core) when the card is in PEAKS or --peak-tflops says it;
  * - the four conv layers of bench/conv.ts, fwd/dx/dw, thaw vs tfjs (its run(), one layer at a time);
@@ -34,7 +35,7 @@ import { resnet50 } from '../models/resnet.ts';
 import { BertForSequenceClassification, BERT_BASE, BERT_TINY } from '../models/bert.ts';
 import { run as matmulRun } from './matmul.ts';
 import { run as convRun, LAYERS as CONV_LAYERS } from './conv.ts';
-import { tinyOps } from './dispatch.ts';
+import { tinyOps, resnet20Step, RESNET_BATCH } from './dispatch.ts';
 import { bertBatch } from './bert.ts';
 
 export const SECTIONS = ['matmul', 'conv', 'resnet50', 'bert', 'dispatch'] as const;
@@ -160,10 +161,18 @@ export async function run(o: GpuBenchOptions = {}): Promise<Record<string, unkno
   await section('dispatch', async () => {
     const ops = quick ? 200 : 2000;
     const r = await tinyOps(rt, ops, runs);
-    printTable(`host cost per dispatch (bench/dispatch.ts's tiny-op loop: ${ops} adds of 64 elements; best of ${runs})`,
-      ['mode', 'encode µs/dispatch', 'total µs/dispatch'],
-      [['eager', r.encodeUs, r.totalUs], ['replayed', 'n/a', 'n/a']]);
-    return { status: 'ok', ops, dispatches: r.n, eager: { encodeUs: r.encodeUs, totalUs: r.totalUs }, replayed: 'n/a: not implemented' };
+    const step = await resnet20Step(rt, runs);
+    const name = `ResNet-20 step (batch ${RESNET_BATCH})`;
+    printTable(`host cost per dispatch (bench/dispatch.ts: ${ops} adds of 64 elements, a ${name}; best of ${runs})`,
+      ['case', 'mode', 'dispatches', 'encode µs/dispatch', 'total µs/dispatch'],
+      [[`tiny op x${ops}`, 'eager', r.n, r.encodeUs, r.totalUs],
+        [name, 'eager', step.eager.n, step.eager.encodeUs, step.eager.totalUs],
+        [name, 'replayed', step.replayed.n, step.replayed.encodeUs, step.replayed.totalUs]]);
+    const row = (t: { n: number; encodeUs: number; totalUs: number }) => ({ dispatches: t.n, encodeUs: t.encodeUs, totalUs: t.totalUs });
+    return {
+      status: 'ok', ops, dispatches: r.n, eager: { encodeUs: r.encodeUs, totalUs: r.totalUs },
+      resnet20: { case: name, eager: row(step.eager), replayed: row(step.replayed) },
+    };
   });
 
   await section('matmul', async () => {
