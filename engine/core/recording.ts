@@ -84,11 +84,13 @@ export class Recording {
   readonly outputs: Tensor[];
   /** Dispatches per replay. */
   readonly dispatches: number;
-  private readonly entries: { bindGroup: GPUBindGroup | null; pipeline: GPUComputePipeline | null; x: number; y: number; z: number; copy: Copy['copy'] | null }[];
+  /** Per entry: a dispatch's pipeline where it must be set (null where the pass has it already), bind group and workgroups, or a copy. */
+  private readonly entries: { pipeline: GPUComputePipeline | null; bindGroup: GPUBindGroup | null; x: number; y: number; z: number; copy: Copy['copy'] | null }[];
   private readonly uniformGpu: GPUBuffer | null;
   private readonly view: DataView;
   private readonly dirty: [number, number];
-  private readonly byName = new Map<string, number>();
+  /** Dispatches per kernel name in one replay, and replays not yet added to the runtime's counts. */
+  private readonly counted = { counts: new Map<string, number>(), replays: 0 };
   private disposed = false;
 
   /** @internal Made by record(). */
@@ -101,14 +103,16 @@ export class Recording {
     let lo = Infinity, hi = 0;
     for (const p of cap.patches) { lo = Math.min(lo, p.offset); hi = Math.max(hi, p.offset + p.layout.size); }
     this.dirty = [lo === Infinity ? 0 : lo, Math.ceil(hi / 4) * 4];
-    let n = 0;
+    let n = 0, last: GPUComputePipeline | null = null;
+    const counts = this.counted.counts;
     this.entries = cap.ops.map((op) => {
-      if (op.copy) return { bindGroup: null, pipeline: null, x: 0, y: 0, z: 0, copy: op.copy };
+      if (op.copy) { last = null; return { pipeline: null, bindGroup: null, x: 0, y: 0, z: 0, copy: op.copy }; }
       n++;
-      this.byName.set(op.name, (this.byName.get(op.name) ?? 0) + 1);
+      counts.set(op.name, (counts.get(op.name) ?? 0) + 1);
       const entries = op.storage.slice();
       if (op.uniform) entries.push({ binding: op.uniform.binding, resource: { buffer: this.uniformGpu!, offset: op.uniform.offset, size: op.uniform.size } });
-      return { bindGroup: device.createBindGroup({ layout: op.layout, entries }), pipeline: op.pipeline, x: op.x, y: op.y, z: op.z, copy: null };
+      const pipeline = op.pipeline === last ? null : (last = op.pipeline);
+      return { pipeline, bindGroup: device.createBindGroup({ layout: op.layout, entries }), x: op.x, y: op.y, z: op.z, copy: null };
     });
     this.dispatches = n;
   }
@@ -132,7 +136,7 @@ export class Recording {
       rt.device.queue.writeBuffer(this.uniformGpu!, lo, cap.host, lo, hi - lo);
     }
     const enc = rt.device.createCommandEncoder();
-    let pass: GPUComputePassEncoder | null = null, pipeline: GPUComputePipeline | null = null, group: GPUBindGroup | null = null;
+    let pass: GPUComputePassEncoder | null = null;
     const entries = this.entries;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
@@ -140,17 +144,16 @@ export class Recording {
         if (pass) { pass.end(); pass = null; }
         enc.copyBufferToBuffer(e.copy.src, e.copy.srcOffset, e.copy.dst, e.copy.dstOffset, e.copy.bytes);
       } else {
-        if (!pass) { pass = enc.beginComputePass(); pipeline = null; group = null; }
-        if (e.pipeline !== pipeline) pass.setPipeline((pipeline = e.pipeline)!);
-        if (e.bindGroup !== group) pass.setBindGroup(0, (group = e.bindGroup)!);
+        if (!pass) pass = enc.beginComputePass();
+        if (e.pipeline) pass.setPipeline(e.pipeline);
+        pass.setBindGroup(0, e.bindGroup);
         pass.dispatchWorkgroups(e.x, e.y, e.z);
       }
     }
     if (pass) pass.end();
     rt.device.queue.submit([enc.finish()]);
     rt.dispatches += this.dispatches;
-    const counts = rt.dispatchByName;
-    for (const [name, k] of this.byName) counts.set(name, (counts.get(name) ?? 0) + k);
+    rt.countReplay(this.counted);
   }
 
   /** Frees the outputs, the uniform buffer and every pinned buffer (they return to the pool). */

@@ -141,6 +141,8 @@ export class Runtime {
   private readonly byName = new Map<string, number>();
   /** Kernels dispatched since `byName` was last brought up to date, each with its `uncounted` dispatches. */
   private readonly uncounted: Compiled[] = [];
+  /** Recorded steps replayed since `byName` was last brought up to date: each one's dispatches per replay, and its replays. */
+  private readonly uncountedReplays: { counts: Map<string, number>; replays: number }[] = [];
   /** Dispatch counts per kernel name. */
   get dispatchByName(): Map<string, number> {
     if (this.uncounted.length) {
@@ -150,7 +152,19 @@ export class Runtime {
       }
       this.uncounted.length = 0;
     }
+    if (this.uncountedReplays.length) {
+      for (const r of this.uncountedReplays) {
+        for (const [name, k] of r.counts) this.byName.set(name, (this.byName.get(name) ?? 0) + k * r.replays);
+        r.replays = 0;
+      }
+      this.uncountedReplays.length = 0;
+    }
     return this.byName;
+  }
+
+  /** @internal Counts one more replay of a recorded step (recording.ts) in dispatchByName, when it is next read. */
+  countReplay(r: { counts: Map<string, number>; replays: number }): void {
+    if (r.replays++ === 0) this.uncountedReplays.push(r);
   }
   readonly debug: boolean;
   /** THAW_CHECK_KERNELS=1: rebuild each cached kernel's code at every use and fail if its key hides a difference. */

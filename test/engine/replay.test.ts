@@ -177,6 +177,38 @@ test('disposing a recording returns every buffer it held to the pool', async () 
   x.dispose(); y.dispose(); opt.dispose(); m.dispose();
 });
 
+test('each replay adds the recorded step\'s dispatches to the runtime\'s counts, per kernel as the eager step does', async () => {
+  const rt = runtime();
+  const m = makeModel().train();
+  const { opt } = makeOpt(m, 'sgd', 8);
+  const x = tensor(randArray(6 * 3 * H * H), [6, 3, H, H]), y = tensor(randInt(6, C), [6], 'i32');
+  step(m, opt, x, y).dispose();
+  const since = (before: Map<string, number>) => {
+    const out: Record<string, number> = {};
+    for (const [k, n] of rt.dispatchByName) if (n !== (before.get(k) ?? 0)) out[k] = n - (before.get(k) ?? 0);
+    return out;
+  };
+  let c0 = new Map(rt.dispatchByName), d0 = rt.dispatches;
+  step(m, opt, x, y).dispose();
+  const eager = since(c0), eagerN = rt.dispatches - d0;
+  assert.ok(Object.keys(eager).length > 3);
+  const { result, recording } = record(() => step(m, opt, x, y));
+  result.dispose();
+  assert.ok(recording);
+  assert.is(recording!.dispatches, eagerN);
+  c0 = new Map(rt.dispatchByName); d0 = rt.dispatches;
+  recording!.replay();
+  assert.equal(since(c0), eager, 'one replay');
+  recording!.replay();
+  recording!.replay();
+  const thrice = Object.fromEntries(Object.entries(eager).map(([k, n]) => [k, 3 * n]));
+  assert.equal(since(c0), thrice, 'three replays, counts read between them');
+  assert.is(rt.dispatches - d0, 3 * eagerN);
+  await rt.sync();
+  recording!.dispose();
+  x.dispose(); y.dispose(); opt.dispose(); m.dispose();
+});
+
 test('a step that writes host data, reads back, keeps new tensors or reads an outside live value is refused, and still runs', async () => {
   const x = tensor(randArray(7), [7]);
   const w = record(() => tensor([1, 2, 3]));
