@@ -216,6 +216,13 @@ function batchNormOnePass(x: Tensor, weight: Tensor | null, bias: Tensor | null,
 /** The op's tape name: batchNorm2d[+residual][+act]. */
 const opName = (act: BnActivation | null, res: Tensor | null) => `batchNorm2d${res ? '+residual' : ''}${act ? '+' + act : ''}`;
 
+/** bn_update's count binding and increment, where it keeps a step counter. */
+function updateBlocks(d: { COUNTER: number }): Record<string, string> {
+  return d.COUNTER
+    ? { COUNT_DECL: '@group(0) @binding(5) var<storage, read_write> count: array<i32>;', COUNT: '  if (c == 0u) { count[0] = count[0] + 1; }' }
+    : { COUNT_DECL: '', COUNT: '' };
+}
+
 /** Gradients of a backward that needs none of x, weight, bias: null for each, `gRes` for the residual (last). */
 function residualGrads(n: number, gRes: Tensor | null): (Tensor | null)[] {
   const grads: (Tensor | null)[] = new Array(n).fill(null);
@@ -305,9 +312,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
       rt.run(wgsl('bn_update', updateSrc, {
         include: [channelSrc],
         defines: { COUNTER: withCount },
-        blocks: (d) => d.COUNTER
-          ? { COUNT_DECL: '@group(0) @binding(5) var<storage, read_write> count: array<i32>;', COUNT: '  if (c == 0u) { count[0] = count[0] + 1; }' }
-          : { COUNT_DECL: '', COUNT: '' },
+        blocks: updateBlocks,
       }), counter ? { runningMean, runningVar, mean, variance, count: counter } : { runningMean, runningVar, mean, variance },
       { C, momentum, unbias: M / (M - 1) }, cg);
     } else if (counter) incrementCounter(counter);

@@ -164,6 +164,12 @@ function weightStrides(read: WeightRead, Cred: number, Cg: number, cgPad: number
   return { wsG: Cg * Cred * khw, wsY: kw, wsX: 1, wsC: read === 'forward' ? khw : Cg * khw, wsO: read === 'forward' ? Cred * khw : khw };
 }
 
+/** gemm.wgsl's generated code, from its defines (one function, not a closure per dispatch). */
+const gemmBlocks = (d: Record<string, any>) => ({
+  FMAS: d.SG ? fmaBlockSg(d.SG, d.CQ, Math.ceil(d.CQ / d.SG), d.PX, d.SSW, d.CSW, d.NKW, d.A, d.OIHW, d) : fmaBlock(d.PX, d.CQ, d.SSW, d.CSW, d.NKW, d.A, d.OIHW, d),
+  ...weightBlocks(d as { OIHW: number; SG: number; CQ: number; T?: string }),
+});
+
 /**
  * One correlation dispatch (gemm.wgsl, its subgroup build when `tm` > 0) writing the subgrid ph x pw of dst,
  * with `res` (like dst) added and `act` (1 ReLU, 2 ReLU6) applied to each output as it is stored. src: (N, Cred*groups,
@@ -194,10 +200,7 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
     include: tm ? includeSg : include,
     defines: { WG: tm ? SG : 64, SG, CQ, PX, ...cols, OIHW: read === 'packed' ? 0 : 1, ...storageDefines(src.dtype), ...(bounded ? BOUNDED : PADDED) },
     unroll: { p: PX, v: CQ, l: LQ, t: NV, e: 4 },
-    blocks: (d: Record<string, any>) => ({
-      FMAS: d.SG ? fmaBlockSg(d.SG, d.CQ, Math.ceil(d.CQ / d.SG), d.PX, d.SSW, d.CSW, d.NKW, d.A, d.OIHW, d) : fmaBlock(d.PX, d.CQ, d.SSW, d.CSW, d.NKW, d.A, d.OIHW, d),
-      ...weightBlocks(d as { OIHW: number; SG: number; CQ: number; T?: string }),
-    }),
+    blocks: gemmBlocks,
   });
   runtime().run(kernel, { src, wt, bias: bias ?? wt, dst, res: res ?? wt }, {
     N, groups: groupsN, Cred, Cg, Hs, Ws, Hd, Wd, Hsub: ph.sub, Wsub: pw.sub, rh: ph.r, rw: pw.r, dsh: ph.ds, dsw: pw.ds,

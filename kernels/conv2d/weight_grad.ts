@@ -45,6 +45,10 @@ const PADDED = { ROWS: '    let rv$r = true;', COLS: '      let cv$t = true;' };
 const BOUNDED = { ROWS: '    let rv$r = u32(xr$r) < params.Hp;', COLS: '      let cv$t = u32(cw + $t) < Wpv;' };
 
 /** Weight gradient dw (Cout, Cin/groups, kh, kw) from x (N, Cin, H, W) and dy (N, Cout, OH, OW), all of one dtype (f32 or f16; f32 sums). */
+/** The kernels' generated taps, from their defines (functions made once, not per call). */
+const sgTapBlocks = (d: Record<string, any>) => ({ TAPS: tapBlockSg(d.LANES, d.CH, d.RB, d.SW, d.DW, d.KW, d.A) });
+const tapBlocks = (d: Record<string, any>) => ({ TAPS: tapBlock(d.RB, d.CH, d.SW, d.DW, d.KW, d.A) });
+
 export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const OWp = Math.ceil(g.OW / 4) * 4;
   // xp covers every window: rows (OH-1)*sh + (kh-1)*dh + 1, columns (OWp-1)*sw + (kw-1)*dw + 1,
@@ -73,7 +77,7 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
     kernel = wgsl('conv2d_weight_grad_sg', weightGradSrc, {
       include: [subgroupsSrc], defines: { WG: SG, LANES: SG, CH: TM, RB, ...taps, ZERO: '0.0', SUM: 'a$r_$o_$k' },
       unroll: { r: RB, o: TM, l: Math.ceil(TM / SG), k: g.kw, t: NV },
-      blocks: (d) => ({ TAPS: tapBlockSg(d.LANES, d.CH, d.RB, d.SW, d.DW, d.KW, d.A) }),
+      blocks: sgTapBlocks,
     });
   } else {
     const t = runtime().tuning.conv;
@@ -85,7 +89,7 @@ export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
     kernel = wgsl('conv2d_weight_grad', weightGradSrc, {
       defines: { WG: 64, LANES: 1, CH: C4, RB, ...taps, ZERO: 'vec4<f32>(0.0)', SUM: 'dot(a$r_$o_$k, vec4<f32>(1.0))' },
       unroll: { r: RB, o: C4, l: C4, k: g.kw, t: NV },
-      blocks: (d) => ({ TAPS: tapBlock(d.RB, d.CH, d.SW, d.DW, d.KW, d.A) }),
+      blocks: tapBlocks,
     });
   }
   const rows = g.N * g.OH;

@@ -154,9 +154,11 @@ export function winogradWeightsBoth(w: Tensor, g: ConvGeom, m: number): { fwd: T
   run1d(weightKernel(m, false, w.dtype, true), { w, u: fwd, u2: dx }, { Cred: g.Cin, Cg: g.Cout, cgPad: padF, cgPad2: padD, n1 }, n1 + g.Cout * padD);
   return { fwd, dx };
 }
-const inputKernel = (M: number, T: string) => wgsl('conv2d_wino_in', inSrc, { include: [tilesSrc, ...oneD], defines: { M, ...storageDefines(T) }, blocks: (d) => ({ BODY: inputBody(d.M) }) });
+const inputBlocks = (d: { M: number }) => ({ BODY: inputBody(d.M) });
+const outputBlocks = (d: Record<string, any>) => ({ BODY: outputBody(d.M, d.S) });
+const inputKernel = (M: number, T: string) => wgsl('conv2d_wino_in', inSrc, { include: [tilesSrc, ...oneD], defines: { M, ...storageDefines(T) }, blocks: inputBlocks });
 const outputKernel = (M: number, T: string) => wgsl('conv2d_wino_out', outSrc, {
-  include: [tilesSrc, ...oneD, epilogueSrc], defines: { M, ...storageDefines(T) }, blocks: (d: Record<string, any>) => ({ BODY: outputBody(d.M, d.S) }),
+  include: [tilesSrc, ...oneD, epilogueSrc], defines: { M, ...storageDefines(T) }, blocks: outputBlocks,
 });
 
 /**

@@ -49,6 +49,12 @@ const TILED_RS = {
   RS_STORE: '    if (wid.x == 0u && lid.x == 0u) { rowsum[bi * M + m] = rs[i]; }',
 };
 
+/** The naive, blocked and tiled kernels' generated code, from their defines (functions made once, not per call). */
+type MatmulBlockDefines = EpiDefines & { BIAS: boolean; ROWSUM?: true };
+const naiveBlocks = (d: MatmulBlockDefines) => ({ ...biasBlocks(d), ...rowSumBlocks(d, NAIVE_RS), ...epiBlocks(d) });
+const blockedBlocks = (d: MatmulBlockDefines) => ({ ...biasBlocks(d), ...rowSumBlocks(d, BLOCKED_RS), ...epiBlocks(d) });
+const tiledBlocks = (d: MatmulBlockDefines) => ({ ...biasBlocks(d), ...rowSumBlocks(d, TILED_RS), ...epiBlocks(d) });
+
 function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: boolean, BIAS: boolean, T: 'f32' | 'f16', e: EpiFlags): Launch {
   const t = runtime().tuning.matmul;
   // Operands of T, accumulated in f32, the result rounded to T.
@@ -63,19 +69,19 @@ function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: bo
   }
   if (v === 'auto') v = t.kernel === 'subgroup' ? 'blocked' : t.kernel;
   if (v === 'naive') {
-    return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { ...types, BIAS, ...rs }, blocks: (d: EpiDefines & { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, NAIVE_RS), ...epiBlocks(d) }) }), rows: 8, cols: 8 };
+    return { kernel: wgsl('matmul_naive', naiveSrc, { include, defines: { ...types, BIAS, ...rs }, blocks: naiveBlocks }), rows: 8, cols: 8 };
   }
   if (v === 'blocked') {
     const [WX, WY] = t.blockedWG;
     return {
-      kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { ...types, WX, WY, BIAS, ...rs }, unroll: { r: 8 }, blocks: (d: EpiDefines & { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, BLOCKED_RS), ...epiBlocks(d) }) }),
+      kernel: wgsl('matmul_blocked', blockedSrc, { include, defines: { ...types, WX, WY, BIAS, ...rs }, unroll: { r: 8 }, blocks: blockedBlocks }),
       rows: 8 * WY, cols: 8 * WX,
     };
   }
   const c = tiledConfig(p);
   const TA = transA, TB = transB;
   return {
-    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { ...types, ...c, TA, TB, BIAS, ...rs }, blocks: (d: EpiDefines & { BIAS: boolean; ROWSUM?: true }) => ({ ...biasBlocks(d), ...rowSumBlocks(d, TILED_RS), ...epiBlocks(d) }) }),
+    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { ...types, ...c, TA, TB, BIAS, ...rs }, blocks: tiledBlocks }),
     rows: 16 * c.RM, cols: 64 * c.RN4,
   };
 }

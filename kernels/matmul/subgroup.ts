@@ -101,11 +101,14 @@ type SubgroupDefines = { AB: string; WIDE: string; OUT: string; SG: number; TM: 
 /** The epilogue defines (launch.ts), present only when set. */
 type SubgroupEpi = { ROWSUM?: true; ADD?: true; ACT?: EpilogueAct; DACT?: EpilogueAct };
 
+/** The subgroup kernel's generated code, from its defines (one function, not a closure per call). */
+const subgroupKernelBlocks = (d: SubgroupDefines) => ({ ...subgroupBlocks(d), ...biasBlocks(d), ...epiBlocks(d) });
+
 /** The subgroup kernel for one configuration. */
 function subgroupKernel(T: 'f32' | 'f16', TM: number, TNQ: number, SG: number, TA: boolean, TB: boolean, BIAS: boolean, e: SubgroupEpi): Kernel {
   return wgsl<SubgroupDefines>('matmul_subgroup', src, {
     include: [mathSrc, commonSrc], defines: { AB: `vec4<${T}>`, WIDE: 'vec4<f32>', OUT: T, SG, TM, TNQ, TA, TB, BIAS, ...e },
-    blocks: (d) => ({ ...subgroupBlocks(d), ...biasBlocks(d), ...epiBlocks(d) }),
+    blocks: subgroupKernelBlocks,
   });
 }
 

@@ -47,6 +47,12 @@ function skipBlocks(args: readonly Arg[], K: number, skip: boolean, reset: strin
   };
 }
 
+/** The SGD kernel's generated code, from its defines (one function, not a closure per call). */
+const sgdBlocks = (d: { K: number; MOMENTUM: boolean; SKIP: boolean }) => ({
+  ...skipBlocks(d.MOMENTUM ? [PARAM, GRAD, MOMENTUM_BUFFER] : [PARAM, GRAD], d.K, d.SKIP, d.MOMENTUM ? 'set_b(t, j, 0.0);' : ''),
+  MOMENTUM_STEP: d.MOMENTUM ? MOMENTUM_STEP : '',
+});
+
 /**
  * The SGD kernel for one tensor (K = 0, optim_sgd*) or K tensors per dispatch (optim_multi_sgd*);
  * `skip`: it reads a found-Inf flag and updates nothing when it is set (loss_scale.ts).
@@ -55,28 +61,25 @@ export function sgdKernel(K: number, momentum: boolean, skip = false): Kernel {
   return wgsl(`optim${K ? '_multi' : ''}_sgd${momentum ? '_momentum' : ''}`, sgdSrc, {
     include: [flatIndex, each, eachTensor],
     defines: { K, MOMENTUM: momentum, SKIP: skip },
-    blocks: (d) => ({
-      ...skipBlocks(d.MOMENTUM ? [PARAM, GRAD, MOMENTUM_BUFFER] : [PARAM, GRAD], d.K, d.SKIP, d.MOMENTUM ? 'set_b(t, j, 0.0);' : ''),
-      MOMENTUM_STEP: d.MOMENTUM ? MOMENTUM_STEP : '',
-    }),
+    blocks: sgdBlocks,
   });
 }
 
+const ADAM_ARGS: Arg[] = [PARAM, GRAD, { name: 'm', single: 'expAvg', access: 'read_write' }, { name: 'v', single: 'expAvgSq', access: 'read_write' }];
+/** The Adam kernel's generated code, from its defines. */
+const adamBlocks = (d: { K: number; SKIP: boolean }) => {
+  const b = skipBlocks(ADAM_ARGS, d.K, d.SKIP, 'set_m(t, j, 0.0); set_v(t, j, 0.0);');
+  if (!d.SKIP) return { ...b, STEP_SCALARS: '  let bc2Sqrt = params.bc2Sqrt;\n  let negStepSize = params.negStepSize;' };
+  const n = Number(b.NEXT_BINDING);
+  return {
+    ...b, BINDINGS: b.BINDINGS + `@group(0) @binding(${n}) var<storage, read> steps: array<u32>;\n`, NEXT_BINDING: String(n + 1),
+    STEP_SCALARS: '  let st = f32(steps[0] + 1u);\n  let bc2Sqrt = sqrt(1.0 - pow(params.beta2, st));\n  let negStepSize = params.negStepSize / (1.0 - pow(params.beta1, st));',
+  };
+};
+
 /** The Adam/AdamW kernel for one tensor (K = 0, optim_adam) or K tensors per dispatch (optim_multi_adam); `skip` as sgdKernel's. */
 export function adamKernel(K: number, skip = false): Kernel {
-  const args: Arg[] = [PARAM, GRAD, { name: 'm', single: 'expAvg', access: 'read_write' }, { name: 'v', single: 'expAvgSq', access: 'read_write' }];
-  return wgsl(K ? 'optim_multi_adam' : 'optim_adam', adamSrc, {
-    include: [flatIndex, each, eachTensor], defines: { K, SKIP: skip },
-    blocks: (d) => {
-      const b = skipBlocks(args, d.K, d.SKIP, 'set_m(t, j, 0.0); set_v(t, j, 0.0);');
-      if (!d.SKIP) return { ...b, STEP_SCALARS: '  let bc2Sqrt = params.bc2Sqrt;\n  let negStepSize = params.negStepSize;' };
-      const n = Number(b.NEXT_BINDING);
-      return {
-        ...b, BINDINGS: b.BINDINGS + `@group(0) @binding(${n}) var<storage, read> steps: array<u32>;\n`, NEXT_BINDING: String(n + 1),
-        STEP_SCALARS: '  let st = f32(steps[0] + 1u);\n  let bc2Sqrt = sqrt(1.0 - pow(params.beta2, st));\n  let negStepSize = params.negStepSize / (1.0 - pow(params.beta1, st));',
-      };
-    },
-  });
+  return wgsl(K ? 'optim_multi_adam' : 'optim_adam', adamSrc, { include: [flatIndex, each, eachTensor], defines: { K, SKIP: skip }, blocks: adamBlocks });
 }
 
 /** @internal Refuses a parameter that is not f32 or a gradient/state tensor of another size (multi.ts uses it too). */

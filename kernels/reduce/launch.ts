@@ -70,9 +70,12 @@ interface Launch extends ReducePlan {
   kept: Dims; innerLen: number; innerStride: number; outer: Dims;
 }
 
+const last = (d: Dims) => d.shape.length - 1;
+/** Strides in vec4 units: every stride but the unit one is a multiple of the innermost dim's length (a multiple of 4 here). */
+const q = (v: number[]) => v.map((s) => (s === 1 ? 1 : s / 4));
+
 function launchPlan(shape: Shape, axes: number[]): Launch {
   const { kept, red } = plan(shape, axes);
-  const last = (d: Dims) => d.shape.length - 1;
   let nOut = kept.shape.reduce((a, b) => a * b, 1);
   let nRed = red.shape.reduce((a, b) => a * b, 1);
   // The innermost reduced dim is walked by a loop; the others are decomposed once per row.
@@ -83,8 +86,6 @@ function launchPlan(shape: Shape, axes: number[]): Launch {
   const keptInnerLen = kept.shape.length ? kept.shape[last(kept)] : 0;
   if (inner.stride === 1 && inner.len % 4 === 0) mode = 'rows4';
   else if (kept.shape.length && kept.stride[last(kept)] === 1 && keptInnerLen % 4 === 0) mode = 'cols4';
-  // Every stride but the unit one is a multiple of the innermost dim's length (a multiple of 4 here).
-  const q = (v: number[]) => v.map((s) => (s === 1 ? 1 : s / 4));
   const keptU: Dims = { shape: [...kept.shape], stride: mode === 'scalar' ? kept.stride : q(kept.stride) };
   const outerU: Dims = mode === 'scalar' ? outer : { shape: outer.shape, stride: q(outer.stride) };
   if (mode === 'rows4') { innerLen /= 4; nRed /= 4; }
@@ -102,6 +103,10 @@ export function reducePlan(shape: Shape, axes: number[]): ReducePlan {
   return { mode, nOut, nRed, nChunks, chunkLen };
 }
 
+const pad8 = (v: number[]) => [...v, ...new Array(8 - v.length).fill(1)];
+/** Lanes 4k..4k+3 of `v` padded to 8 with ones. */
+const v4 = (v: number[], k: number) => pad8(v).slice(4 * k, 4 * k + 4);
+
 export function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], scale: number): Tensor {
   const outShape = x.shape.filter((_, i) => !axes.includes(i));
   const p = launchPlan(x.shape, axes);
@@ -115,8 +120,6 @@ export function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], scale: number
     runtime().copy(x.buffer, 0, out.buffer, 0, out.size * 4);
     return out;
   }
-  const pad = (v: number[]) => [...v, ...new Array(8 - v.length).fill(1)];
-  const v4 = (v: number[], k: number) => pad(v).slice(4 * k, 4 * k + 4);
   const c = COMBINE[op];
   const vt = p.mode === 'scalar' ? 'f32' : 'vec4<f32>';
   const ot = p.mode === 'cols4' ? 'vec4<f32>' : 'f32';
