@@ -195,7 +195,7 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
   run1d(inputKernel(m, src.dtype), { src, v },
     { C: Cred, H: Hs, W: Ws, tH, tW, T, T4, oy, ox, hasBias: 0, act: 0, hasRes: 0 }, Cred * T4);
   const mm = Tensor.alloc([1, A2 * Cg, 1, T4]);
-  gemmCorrelate(v, u, null, mm, A2, Cred, Cg, cgPad, cv, forwardAxis(1, 1, 1, 0, 1), forwardAxis(T4, 1, 1, 0, 1), 1, 1, tm);
+  gemmCorrelate(v, u, null, mm, A2, Cred, Cg, cgPad, cv, [forwardAxis(1, 1, 1, 0, 1)], forwardAxis(T4, 1, 1, 0, 1), 1, 1, tm);
   v.dispose();
   if (!cache && !given) u.dispose();
   const dst = Tensor.alloc([N, Cg, Hd, Wd], src.dtype);
