@@ -46,18 +46,24 @@ export interface ConvTuning {
   dxWinograd: number;
   /**
    * Forward of 3x3 stride-1 undilated ungrouped convs: Winograd tile size, as dxWinograd (the same
-   * transforms and GEMMs, winograd.ts), for convs whose harmonic mean of Cin and Cout is at least
-   * fwdWinogradMinChannels (the GEMM saves ~Cin*Cout per tile, the transforms cost ~Cin + Cout).
-   * CPU ms per forward, direct vs F(4x4): lavapipe 64->64 56px batch 8 ~97 vs ~62, ResNet-20
-   * (batch 32) 64->64 8px ~9.5 vs ~4.6, 32->32 16px ~9.8 vs ~8.3, but 16->16 32px ~12 vs ~16,
-   * 3->16 ~2.7 vs ~8; SwiftShader ~470 vs ~290, ~53 vs ~29, ~58 vs ~43, 16->16 ~68 vs ~65,
-   * 3->16 ~25 vs ~35. F(2x2) never beat F(4x4).
+   * transforms and GEMMs, winograd.ts). F(2x2) never beat F(4x4).
    */
   fwdWinograd: number;
-  fwdWinogradMinChannels: number;
   /**
-   * fwdWinogradMinChannels for constant weights (conv2d's `constantWeights`, e.g. folded frozen
-   * conv-BN pairs), whose GEMM and Winograd layouts are both made once: the direct GEMM is then one
+   * Both passes run Winograd only for convs whose harmonic mean of Cin and Cout is at least this
+   * (the GEMM saves ~Cin*Cout per tile, the transforms cost ~Cin + Cout, and each pass is two
+   * dispatches more than the direct GEMM, the weight transform a third). CPU ms per pass, forward /
+   * dx (with its weight transform), direct vs F(4x4), batch 8, shared machine: lavapipe 16->16 32px
+   * ~2.6 / ~2.4 vs ~3.4 / ~3.3, 32->32 16px ~2.0 / ~1.8 vs ~2.2 / ~2.1, 48->48 16px ~4.8 / ~4.5 vs
+   * ~3.4 / ~3.5, 64->64 8px ~1.8 / ~1.8 vs ~1.5 / ~1.6, 64->64 56px ~82 / ~72 vs ~49 / ~47;
+   * SwiftShader 16->16 ~14 / ~14 vs ~16 / ~16, 32->32 ~11 / ~11 vs ~9 / ~9.4, 64->64 8px ~10 / ~10
+   * vs ~6.4 / ~6.3. 3->16: direct ~2.7 vs ~8 (lavapipe), ~25 vs ~35 (SwiftShader). 24 lies between:
+   * 32->32 is a little faster direct on lavapipe but ~20% faster on Winograd on SwiftShader.
+   */
+  winogradMinChannels: number;
+  /**
+   * winogradMinChannels of the forward pass for constant weights (conv2d's `constantWeights`, e.g.
+   * folded frozen conv-BN pairs), whose GEMM and Winograd layouts are both made once: the direct GEMM is then one
    * dispatch against Winograd's three (input transform, GEMM, output transform). lavapipe, per
    * forward (batch 8 / 32, shared machine, best of runs): 32->32 16px direct ~1.4 / ~5 ms vs
    * F(4x4) ~1.8 / ~6; 48->48 16px (batch 8) ~3.7 vs ~3.0; 64->64 8px ~1.0 / ~4.8 vs ~1.1 / ~4.3;
@@ -182,7 +188,7 @@ const software: Tuning = {
   conv: {
     gemmPX: 8, sgPX: 4, sgTM: { 4: 16, 8: 32 }, subgroups: true, maxCV: 2, pwPV: 2, pwStrided: false,
     dwCV: 1, dwRB: 4, dwAcc: 24, sgDwTM: { 4: 8, 8: 16 }, sgDwAcc: { 4: 64, 8: 128 }, dwMinGroups: 256,
-    dxWinograd: 4, fwdWinograd: 4, fwdWinogradMinChannels: 24, fwdWinogradConstantMinChannels: 40, unpadded: true,
+    dxWinograd: 4, fwdWinograd: 4, winogradMinChannels: 24, fwdWinogradConstantMinChannels: 40, unpadded: true,
   },
   // Both software adapters time alike within noise on these.
   depthwise: { ...SHARED_DEPTHWISE },

@@ -7,8 +7,8 @@
  * - 1x1, stride 1, no padding, H*W % 4 == 0: a pointwise GEMM (the subgroup GEMM over one long
  *   row per image where subgroups exist, else pointwise.wgsl);
  * - otherwise: a row-window implicit GEMM (gemm.ts: gemm.wgsl, built with subgroups on software
- *   adapters that have them; dx runs it once per stride phase), and a split-K row-window
- *   weight gradient (weight_grad.ts).
+ *   adapters that have them; dx runs it per stride phase, two row phases a dispatch), and a
+ *   split-K row-window weight gradient (weight_grad.ts).
  * `variant: 'naive'` forces the one-output-per-invocation kernels, the oracle the tests compare with.
  * f16 (x, w, residual, dy all f16; bias f32): the GEMM, pointwise and Winograd kernels read halves,
  * accumulate in f32 and store halves (Winograd's transformed operands and the weight gradient's
@@ -67,7 +67,7 @@ function pointwiseSg(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, 
   const [N, Cs, H, W] = src.shape, Cd = dst.shape[1];
   const s = src.unrecordedView([N, Cs, 1, H * W]), d = dst.unrecordedView([N, Cd, 1, H * W]);
   const r = res ? res.unrecordedView([N, Cd, 1, H * W]) : null;
-  gemmCorrelate(s, wt, bias, d, groupsN, Cred, Cg, cgPad, 1, forwardAxis(1, 1, 1, 0, 1), forwardAxis(H * W, 1, 1, 0, 1), 1, 1, tm, act, r, false, read);
+  gemmCorrelate(s, wt, bias, d, groupsN, Cred, Cg, cgPad, 1, [forwardAxis(1, 1, 1, 0, 1)], forwardAxis(H * W, 1, 1, 0, 1), 1, 1, tm, act, r, false, read);
   s.dispose();
   d.dispose();
   r?.dispose();
@@ -143,7 +143,7 @@ function forward(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeom, v: Conv
   else {
     const t = runtime().tuning.conv;
     const p = haloPad(x, [forwardAxis(g.OH, g.sh, g.dh, g.pt, g.kh)], [forwardAxis(g.OW, g.sw, g.dw, g.pl, g.kw)], tm ? t.sgPX : t.gemmPX, 1, t.unpadded);
-    gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, p.phs[0], p.pws[0], g.kh, g.kw, tm, act, res, p.bounded, read);
+    gemmCorrelate(p.src, wt, bias, y, g.groups, g.cinG, g.coutG, cgPad, cv, [p.phs[0]], p.pws[0], g.kh, g.kw, tm, act, res, p.bounded, read);
     p.src.dispose();
   }
   if (packed && !cache) wt.dispose();
@@ -176,7 +176,8 @@ function inputGrad(dy: Tensor, w: Tensor, g: ConvGeom, v: ConvVariant, acc: Tens
   } else {
     const t = runtime().tuning.conv;
     const p = haloPad(dy, inputGradAxes(g.H, g.sh, g.dh, g.pt, g.kh), inputGradAxes(g.W, g.sw, g.dw, g.pl, g.kw), tm ? t.sgPX : t.gemmPX, 1, t.unpadded);
-    for (const ph of p.phs) for (const pw of p.pws) gemmCorrelate(p.src, w, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv, ph, pw, g.kh, g.kw, tm, 0, acc, p.bounded, 'dx');
+    // Two row phases per dispatch (gemm.wgsl), one dispatch per column phase.
+    for (let r = 0; r < p.phs.length; r += 2) for (const pw of p.pws) gemmCorrelate(p.src, w, null, dx, g.groups, g.coutG, g.cinG, cgPad, cv, p.phs.slice(r, r + 2), pw, g.kh, g.kw, tm, 0, acc, p.bounded, 'dx');
     p.src.dispose();
   }
   return dx;

@@ -171,27 +171,29 @@ const gemmBlocks = (d: Record<string, any>) => ({
 });
 
 /**
- * One correlation dispatch (gemm.wgsl, its subgroup build when `tm` > 0) writing the subgrid ph x pw of dst,
+ * One correlation dispatch (gemm.wgsl, its subgroup build when `tm` > 0) writing the subgrids phs[r] x pw of dst
+ * (one or two row plans, e.g. two stride phases of dx, which differ only in their first row, size and taps),
  * with `res` (like dst) added and `act` (1 ReLU, 2 ReLU6) applied to each output as it is stored. src: (N, Cred*groups,
  * Hs, Ws) from haloPad (`bounded` as it says), wt as `read` says, dst: (N, Cg*groups, Hd, Wd); src, wt, dst (and res) all f32
  * or all f16 (f32 arithmetic), bias f32. cgPad: Cg rounded up to the channels a workgroup computes.
  */
 export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst: Tensor, groupsN: number, Cred: number, Cg: number,
-  cgPad: number, cv: number, ph: AxisPlan, pw: AxisPlan, kh: number, kw: number, tm = 0, act = 0, res: Tensor | null = null, bounded = false,
+  cgPad: number, cv: number, phs: readonly AxisPlan[], pw: AxisPlan, kh: number, kw: number, tm = 0, act = 0, res: Tensor | null = null, bounded = false,
   read: WeightRead = 'packed'): void {
   const [N, , Hs, Ws] = src.shape;
   const [, , Hd, Wd] = dst.shape;
+  const [ph, ph2 = phs[0]] = phs;
   const SG = tm ? subgroupLanes() : 0;
   const PX = tm ? runtime().tuning.conv.sgPX : runtime().tuning.conv.gemmPX;
   // A phase that no tap reaches still has to write its zeros: run no tap rows.
-  const empty = ph.nk === 0 || pw.nk === 0;
-  const col = empty ? { ...pw, c0: 0, cs: 1, nk: 1 } : pw;
+  const col = pw.nk === 0 ? { ...pw, c0: 0, cs: 1, nk: 1 } : pw;
+  const nkh = (p: AxisPlan) => (pw.nk === 0 ? 0 : p.nk);
   const m = minTap(col);
   const A = ((m % 4) + 4) % 4;
   const NV = Math.ceil((A + (PX - 1) * col.ss + (col.nk - 1) * Math.abs(col.cs) + 1) / 4);
   const coBlocks = tm ? cgPad / tm : cgPad / (4 * cv);
   const jBlocks = Math.ceil(pw.sub / PX);
-  const [gx, gy] = grid(Math.ceil((N * ph.sub * jBlocks) / (tm ? SG : 64)));
+  const [gx, gy] = grid(Math.ceil((N * Math.max(ph.sub, ph2.sub) * jBlocks) / (tm ? SG : 64)));
   // The column taps' structure (source step, tap step and count, window phase) shapes the code.
   const cols = { SSW: col.ss, CSW: col.cs, NKW: col.nk, A };
   // Channel quads per invocation (per workgroup with subgroups) and weight quads each lane loads.
@@ -203,8 +205,9 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
     blocks: gemmBlocks,
   });
   runtime().run(kernel, { src, wt, bias: bias ?? wt, dst, res: res ?? wt }, {
-    N, groups: groupsN, Cred, Cg, Hs, Ws, Hd, Wd, Hsub: ph.sub, Wsub: pw.sub, rh: ph.r, rw: pw.r, dsh: ph.ds, dsw: pw.ds,
-    ssh: ph.ss, jBlocks, nkh: empty ? 0 : ph.nk, ky0: ph.k0, kx0: col.k0, kys: ph.ks, kxs: col.ks, kh, kw,
-    winStart: (m - A) / 4, c0h: ph.c0, csh: ph.cs, coBlocks, ...weightStrides(read, Cred, Cg, cgPad, kh, kw), hasBias: bias ? 1 : 0, strideX: gx, act, hasRes: res ? 1 : 0,
-  }, [gx, gy, groupsN * coBlocks]);
+    N, groups: groupsN, Cred, Cg, Hs, Ws, Hd, Wd, Wsub: pw.sub, rw: pw.r, dsh: ph.ds, dsw: pw.ds,
+    ssh: ph.ss, jBlocks, kx0: col.k0, kys: ph.ks, kxs: col.ks, kh, kw, winStart: (m - A) / 4, csh: ph.cs,
+    Hsub: ph.sub, rh: ph.r, nkh: nkh(ph), ky0: ph.k0, c0h: ph.c0, Hsub2: ph2.sub, rh2: ph2.r, nkh2: nkh(ph2), ky02: ph2.k0, c0h2: ph2.c0,
+    coBlocks, ...weightStrides(read, Cred, Cg, cgPad, kh, kw), hasBias: bias ? 1 : 0, strideX: gx, act, hasRes: res ? 1 : 0,
+  }, [gx, gy, groupsN * coBlocks * phs.length]);
 }

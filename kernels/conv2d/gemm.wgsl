@@ -5,8 +5,10 @@
 //       wt[g, ky0 + k1*kys, kx0 + k2*kxs, c, o] * src[n, g*Cred + c, i*ssh + c0h + k1*csh, j*SSW + c0w + k2*CSW]
 //
 // Forward: src = x, dst = y, taps k = ky, source row oh*s - pad + ky*d, one dispatch.
-// Input gradient: src = dy, dst = dx, one dispatch per stride phase (rh, rw): inside a phase only an
-// arithmetic progression of taps hits whole output pixels, so no tap is wasted on stride holes.
+// Input gradient: src = dy, dst = dx, per stride phase (rh, rw): inside a phase only an arithmetic
+// progression of taps hits whole output pixels, so no tap is wasted on stride holes. The column taps
+// shape the code, so each column phase is its own dispatch; one dispatch runs two row phases (wid.z
+// picks the row plan: Hsub, rh, nkh, ky0, c0h or their second set).
 //
 // Software adapters run an invocation's lanes as one SIMD vector and turn every storage load into a
 // bounds-checked loop over lanes and components (lavapipe: ~15 instructions per lane and float,
@@ -42,16 +44,24 @@
 // g*wsG + ky*wsY + kx*wsX + c*wsC + o*wsO; bias: (Cg*groups) read when hasBias = 1, dst: (N, Cg*groups, Hd, Wd)
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let g = wid.z / params.coBlocks;
+  // Workgroups past groups*coBlocks in z run the second row plan (another stride phase of dx).
+  let gc = params.groups * params.coBlocks;
+  let second = wid.z >= gc;
+  let Hsub = select(params.Hsub, params.Hsub2, second);
+  let rh = select(params.rh, params.rh2, second);
+  let nkh = select(params.nkh, params.nkh2, second);
+  let ky0 = select(params.ky0, params.ky02, second);
+  let c0h = select(params.c0h, params.c0h2, second);
+  let g = (wid.z % gc) / params.coBlocks;
   let cob = wid.z % params.coBlocks;
-  let total = params.N * params.Hsub * params.jBlocks;
+  let total = params.N * Hsub * params.jBlocks;
   let B = (wid.x + wid.y * params.strideX) * {{WG}}u + lid;
   // This invocation's row segment: image n, destination subgrid row i, columns j0 .. j0 + PX - 1.
   // Past-the-end invocations compute the last segment and store nothing (they still join the broadcasts).
   let Bc = min(B, total - 1u);
   let j0 = (Bc % params.jBlocks) * {{PX}}u;
-  let i = (Bc / params.jBlocks) % params.Hsub;
-  let n = Bc / (params.jBlocks * params.Hsub);
+  let i = (Bc / params.jBlocks) % Hsub;
+  let n = Bc / (params.jBlocks * Hsub);
   let Wsv = params.Ws / 4u;
   let planeV = params.Hs * Wsv;
   // Weight elements (vec4s when packed) between consecutive column taps.
@@ -62,9 +72,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var a$p_$v = vec4<f32>(0.0);
   // First window vec4 of the row segment (negative where it hangs over the left edge of an unpadded source).
   let col0 = i32(j0 * {{SSW}}u / 4u) + params.winStart;
-  for (var k1 = 0u; k1 < params.nkh; k1++) {
-    let ky = params.ky0 + k1 * params.kys;
-    let row = i32(i * params.ssh) + params.c0h + i32(k1) * params.csh;
+  for (var k1 = 0u; k1 < nkh; k1++) {
+    let ky = ky0 + k1 * params.kys;
+    let row = i32(i * params.ssh) + c0h + i32(k1) * params.csh;
 {{BOUNDS}}
     var rb = (n * params.Cred * params.groups + g * params.Cred) * planeV + u32(row) * Wsv + u32(col0);
     var wi = g * params.wsG + ky * params.wsY + params.kx0 * params.wsX{{WQ}};
@@ -76,7 +86,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   let plane = params.Hd * params.Wd;
-  let out = (n * params.Cg * params.groups + g * params.Cg) * plane + (params.rh + params.dsh * i) * params.Wd + params.rw;
+  let out = (n * params.Cg * params.groups + g * params.Cg) * plane + (rh + params.dsh * i) * params.Wd + params.rw;
   let o$v = cob * 4u * {{CQ}}u + 4u * $vu;
   let b$v_$e = select(0.0, bias[g * params.Cg + min(o$v + $eu, params.Cg - 1u)], params.hasBias == 1u);
   let ok$p = B < total && j0 + $pu < params.Wsub;

@@ -107,23 +107,29 @@ function outputBody(m: number, S?: string): string {
 /** Winograd applies: 3x3, stride 1, undilated, ungrouped. */
 const applies = (g: ConvGeom) => g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1 && g.groups === 1;
 
-/** The Winograd tile size M for this conv's input gradient on this adapter, or 0 to run the direct kernels. */
+/** Whether the harmonic mean of the conv's Cin and Cout reaches `min` (tuning.conv.winogradMinChannels). */
+const bigEnough = (g: ConvGeom, min: number) => (2 * g.Cin * g.Cout) / (g.Cin + g.Cout) >= min;
+
+/**
+ * The Winograd tile size M for this conv's input gradient on this adapter (tuning.conv.dxWinograd), or
+ * 0 to run the direct kernels: also 0 below tuning.conv.winogradMinChannels.
+ */
 export function winogradTile(g: ConvGeom): number {
-  const m = applies(g) ? runtime().tuning.conv.dxWinograd : 0;
+  const t = runtime().tuning.conv;
+  const m = applies(g) && bigEnough(g, t.winogradMinChannels) ? t.dxWinograd : 0;
   return MATS[m] ? m : 0;
 }
 
 /**
  * The Winograd tile size M for this conv's forward pass on this adapter (tuning.conv.fwdWinograd), or 0
  * to run the direct kernels: also 0 when the harmonic mean of Cin and Cout is below
- * tuning.conv.fwdWinogradMinChannels (fwdWinogradConstantMinChannels for `constant` weights, whose
+ * tuning.conv.winogradMinChannels (fwdWinogradConstantMinChannels for `constant` weights, whose
  * layouts are cached), where the transforms (~Cin + Cout per tile) cost more than the GEMM saves
  * (~Cin * Cout per tile).
  */
 export function winogradForwardTile(g: ConvGeom, constant = false): number {
   const t = runtime().tuning.conv;
-  const big = (2 * g.Cin * g.Cout) / (g.Cin + g.Cout) >= (constant ? t.fwdWinogradConstantMinChannels : t.fwdWinogradMinChannels);
-  const m = applies(g) && big ? t.fwdWinograd : 0;
+  const m = applies(g) && bigEnough(g, constant ? t.fwdWinogradConstantMinChannels : t.winogradMinChannels) ? t.fwdWinograd : 0;
   return MATS[m] ? m : 0;
 }
 
@@ -191,7 +197,7 @@ function winogradCorrelate(src: Tensor, w: Tensor, bias: Tensor | null, dstShape
   run1d(inputKernel(m, src.dtype), { src, v },
     { C: Cred, H: Hs, W: Ws, tH, tW, T, T4, oy, ox, hasBias: 0, act: 0, hasRes: 0 }, Cred * T4);
   const mm = Tensor.alloc([1, A2 * Cg, 1, T4]);
-  gemmCorrelate(v, u, null, mm, A2, Cred, Cg, cgPad, cv, forwardAxis(1, 1, 1, 0, 1), forwardAxis(T4, 1, 1, 0, 1), 1, 1, tm);
+  gemmCorrelate(v, u, null, mm, A2, Cred, Cg, cgPad, cv, [forwardAxis(1, 1, 1, 0, 1)], forwardAxis(T4, 1, 1, 0, 1), 1, 1, tm);
   v.dispose();
   if (!cache && !given) u.dispose();
   const dst = Tensor.alloc([N, Cg, Hd, Wd], src.dtype);

@@ -67,19 +67,23 @@ export function pad2d(x: Tensor, padding: Exclude<Padding2d, 'same'>, value = 0)
   return record('pad2d', [x], out, (g) => [padRaw(g, back, 0)]);
 }
 
-/** One subsample_pad.wgsl dispatch: into a new tensor of `dstShape`, forward or (`backward`) its gradient. */
-function subsamplePadRun(src: Tensor, dstShape: number[], big: readonly number[], small: readonly number[], step: number, before: number, backward: boolean): Tensor {
+/**
+ * One subsample_pad.wgsl dispatch: into a new tensor of `dstShape`, forward or (`backward`) its gradient,
+ * plus `acc` (like the gradient) when given.
+ */
+function subsamplePadRun(src: Tensor, dstShape: number[], big: readonly number[], small: readonly number[], step: number, before: number, backward: boolean, acc: Tensor | null = null): Tensor {
   const [, C, H, W] = big, [, CO, OH, OW] = small;
   const dst = Tensor.alloc(dstShape, src.dtype);
   const { groups, stride } = launch1d(dst.size);
   runtime().run(wgsl('subsample_pad', subsamplePadSrc, { include: [flatIndex, each], defines: { BACKWARD: backward, ...storageDefines(src.dtype) } }),
-    { src, dst }, { n: dst.size, stride, C, H, W, CO, OH, OW, step, before }, groups);
+    { src, dst, acc: acc ?? src }, { n: dst.size, stride, C, H, W, CO, OH, OW, step, before, hasAcc: acc ? 1 : 0 }, groups);
   return dst;
 }
 
 /**
  * `x[:, :, ::step, ::step]` with `before` zero channels ahead of it and `after` behind, in one
- * dispatch (its gradient in one too): the option-A shortcut of the CIFAR ResNets.
+ * dispatch (its gradient in one too, which adds a gradient x already has, e.g. from the block's
+ * other branch): the option-A shortcut of the CIFAR ResNets.
  * x: (N, C, H, W), f32 or f16 → (N, before + C + after, ceil(H / step), ceil(W / step)).
  */
 export function subsamplePad(x: Tensor, step: number, before: number, after: number): Tensor {
@@ -92,5 +96,10 @@ export function subsamplePad(x: Tensor, step: number, before: number, after: num
   const [N, C, H, W] = x.shape;
   const big = x.shape, small = [N, before + C + after, Math.ceil(H / step), Math.ceil(W / step)];
   const out = subsamplePadRun(x, small, big, small, step, before, false);
-  return record('subsamplePad', [x], out, (g) => [subsamplePadRun(g, [...big], big, small, step, before, true)]);
+  return record('subsamplePad', [x], out, (g, _needs, _saved, into) => {
+    const prev = into?.grads[0];
+    const acc = prev && shapeStr(prev.shape) === shapeStr(big) && prev.dtype === g.dtype ? prev : null;
+    if (acc) into!.used[0] = true;
+    return [subsamplePadRun(g, [...big], big, small, step, before, true, acc)];
+  });
 }

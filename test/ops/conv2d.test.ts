@@ -99,6 +99,30 @@ for (const c of IN_PLACE) for (const sg of [true, false]) {
   });
 }
 
+// ---- Strided dx: two row phases per GEMM dispatch ---------------------------------------------
+// Each column phase is its own kernel (its taps shape the code); one dispatch runs two row phases,
+// including phases no tap reaches (zeros) and an odd count of them.
+const STRIDED: { xs: number[]; ws: number[]; opts: Conv2dOptions }[] = [
+  { xs: [2, 5, 9, 7], ws: [6, 5, 3, 3], opts: { stride: 2, padding: 1 } },
+  { xs: [1, 4, 11, 8], ws: [5, 4, 1, 1], opts: { stride: 2 } },
+  { xs: [2, 3, 10, 9], ws: [4, 3, 3, 2], opts: { stride: [3, 2], padding: [2, 0, 1, 1] } },
+  { xs: [1, 6, 9, 12], ws: [5, 6, 3, 2], opts: { stride: 2, padding: [1, 2, 3, 0], dilation: [2, 1] } },
+];
+for (const c of STRIDED) for (const sg of [true, false]) {
+  test(`dx of stride ${JSON.stringify(c.opts.stride)} ${c.ws[2]}x${c.ws[3]}${sg ? '' : ' (no subgroups)'}: ceil(row phases / 2) GEMM dispatches per column phase, matching float64`, async () => {
+    const g = convGeometry(c.xs, c.ws, c.opts);
+    const ys = conv2dOutputShape(c.xs, c.ws, c.opts);
+    const Wt = randArray(numel(c.ws)), GY = randArray(numel(ys));
+    const w = tensor(Wt, c.ws), gy = tensor(GY, ys);
+    const since = snapshot();
+    const dx = conv2dInputGrad(gy, w, c.xs, { ...c.opts, tuning: { conv: { dxWinograd: 0, ...(sg ? {} : { subgroups: false }) } } });
+    const kernel = sg && subgroupLanes() ? 'conv2d_gemm_sg' : 'conv2d_gemm';
+    assert.is(ran(since, kernel), Math.ceil(Math.min(g.sh, g.H) / 2) * Math.min(g.sw, g.W), 'GEMM dispatches');
+    assertClose(await dx.data(), conv2dDxRef(GY, c.xs, Wt, c.ws, c.opts), 1e-4, 1e-5, 'dx');
+    for (const t of [w, gy, dx]) t.dispose();
+  });
+}
+
 // ---- Shapes and errors ----------------------------------------------------------------------
 test("output shapes: 'same' follows TensorFlow, 'valid', explicit and asymmetric padding", () => {
   assert.equal(conv2dOutputShape([1, 3, 9, 10], [4, 3, 4, 4], { padding: 'same', stride: 2 }), [1, 4, 5, 5]);

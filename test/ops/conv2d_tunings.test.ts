@@ -123,7 +123,7 @@ const WINO_CASES: Case[] = [
 test('Winograd dx (F(2x2), F(4x4), with and without subgroups) matches float64 and runs only where it applies', async () => {
   for (const m of [2, 4]) {
     for (const sg of subgroupLanes() ? [true, false] : [false]) {
-      const tuning = { conv: { dxWinograd: m, subgroups: sg } };
+      const tuning = { conv: { dxWinograd: m, winogradMinChannels: 0, subgroups: sg } };
       for (const c of WINO_CASES) {
         const ys = conv2dOutputShape(c.x, c.w, c.opts);
         const Wt = randArray(numel(c.w)), GY = randArray(numel(ys));
@@ -144,7 +144,7 @@ test('Winograd dx (F(2x2), F(4x4), with and without subgroups) matches float64 a
       const ys = conv2dOutputShape(c.x, c.w, c.opts);
       const gy = tensor(randArray(numel(ys)), ys), w = tensor(randArray(numel(c.w)), c.w);
       const since = snapshot();
-      conv2dInputGrad(gy, w, c.x, { ...c.opts, tuning: { conv: { dxWinograd: m } } }).dispose();
+      conv2dInputGrad(gy, w, c.x, { ...c.opts, tuning: { conv: { dxWinograd: m, winogradMinChannels: 0 } } }).dispose();
       assert.is(ran(since, 'conv2d_wino_in'), 0, `no Winograd for ${JSON.stringify(c)}`);
       gy.dispose();
       w.dispose();

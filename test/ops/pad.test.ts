@@ -5,7 +5,7 @@ import { setup, randArray, assertClose, numericGrad } from '../helpers.ts';
 import { tensor } from '../../engine/core/factory.ts';
 import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
-import { mul } from '../../kernels/elementwise/elementwise.ts';
+import { add, mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
 import { pad2d, padOf, resolvePadding, subsamplePad, type Padding2d } from '../../kernels/pad/pad.ts';
 import { pad2dRef, subsamplePadRef, subsamplePadDxRef } from '../../kernels/pad/reference.ts';
@@ -86,6 +86,29 @@ for (const [shape, step, before, after] of [[[2, 3, 7, 9], 2, 2, 1], [[1, 5, 8, 
       for (const t of [y, x.grad!, x]) t.dispose();
     });
   }
+}
+
+// Two shortcuts of one x: the second backward adds the first's gradient in its own kernel (no
+// separate add), bit for bit the f32 sum of the two copies (rounded once to half for f16).
+for (const dtype of ['f32', 'f16'] as const) {
+  test(`subsamplePad ${dtype} backward adds the gradient x already has in its kernel`, async () => {
+    const shape = [2, 3, 7, 5], n = shape.reduce((a, b) => a * b, 1);
+    const round = (v: ArrayLike<number>) => (dtype === 'f16' ? Float64Array.from(v, roundToHalf) : Float64Array.from(v, Math.fround));
+    const x = variable(tensor(randArray(n), shape, dtype));
+    const ys = [2, 5, 4, 3], gs = round(randArray(ys.reduce((a, b) => a * b, 1)));
+    const rt = runtime();
+    let adds = 0;
+    tidy(() => {
+      const root = add(subsamplePad(x, 2, 1, 1), subsamplePad(x, 2, 0, 2));
+      const b0 = rt.dispatchByName.get('binary') ?? 0;
+      backward(root, tensor(gs, ys, dtype));
+      adds = (rt.dispatchByName.get('binary') ?? 0) - b0;
+    });
+    assert.is(adds, 0, 'no separate add');
+    const a = subsamplePadDxRef(gs, shape, 2, 1, 1), b = subsamplePadDxRef(gs, shape, 2, 0, 2);
+    assertClose(await x.grad!.data(), round(a.map((v, i) => Math.fround(v + b[i]))), 0, 0, 'x.grad');
+    for (const t of [x.grad!, x]) t.dispose();
+  });
 }
 
 test('subsamplePad refuses a bad rank, dtype, step or channel pad', () => {

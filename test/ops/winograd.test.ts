@@ -11,7 +11,7 @@ import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
 import { runtime } from '../../engine/core/runtime.ts';
 import type { ConvTuning } from '../../engine/core/tuning.ts';
-import { conv2d, conv2dOutputShape, conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef, constantWeights, releaseConstantWeights, type Conv2dOptions } from '../../kernels/conv2d/conv2d.ts';
+import { conv2d, conv2dInputGrad, conv2dOutputShape, conv2dRef, conv2dDxRef, conv2dDwRef, conv2dDbiasRef, constantWeights, releaseConstantWeights, type Conv2dOptions } from '../../kernels/conv2d/conv2d.ts';
 import { subgroupLanes } from '../../kernels/conv2d/launch.ts';
 import { variable } from '../../engine/core/tape.ts';
 
@@ -43,7 +43,7 @@ const tuned = (opts: Conv2dOptions, conv: Partial<ConvTuning>): Conv2dOptions =>
 test('Winograd forward (F(2x2), F(4x4), with and without subgroups, bias on/off) matches float64', async () => {
   for (const m of [2, 4]) {
     for (const sg of subgroupLanes() ? [true, false] : [false]) {
-      const t = { fwdWinograd: m, fwdWinogradMinChannels: 0, subgroups: sg };
+      const t = { fwdWinograd: m, winogradMinChannels: 0, subgroups: sg };
       for (const c of CASES) {
         const X = randArray(numel(c.x)), Wt = randArray(numel(c.w)), B = c.bias ? randArray(c.w[0]) : null;
         const x = tensor(X, c.x), w = tensor(Wt, c.w), b = B ? tensor(B, [B.length]) : null;
@@ -63,7 +63,7 @@ test('Winograd forward (F(2x2), F(4x4), with and without subgroups, bias on/off)
 test('conv2d + backward with Winograd forward and dx matches float64 (y, dx, dw, db)', async () => {
   // One tile size: one weight transform dispatch for both passes; two sizes: one each.
   for (const [m, md] of [[2, 2], [4, 4], [4, 2]]) {
-    const t = { fwdWinograd: m, dxWinograd: md, fwdWinogradMinChannels: 0 };
+    const t = { fwdWinograd: m, dxWinograd: md, winogradMinChannels: 0 };
     for (const c of [CASES[0], CASES[3], CASES[5]]) {
       const X = randArray(numel(c.x)), Wt = randArray(numel(c.w)), B = c.bias ? randArray(c.w[0]) : null;
       const ys = conv2dOutputShape(c.x, c.w, c.opts), GY = randArray(numel(ys));
@@ -88,7 +88,7 @@ test('conv2d + backward with Winograd forward and dx matches float64 (y, dx, dw,
   }
 });
 
-test('Winograd forward runs only for 3x3 stride-1 undilated ungrouped convs at or above the size threshold', async () => {
+test('Winograd runs only for 3x3 stride-1 undilated ungrouped convs at or above the size threshold (forward and dx)', async () => {
   const NOT: Case[] = [
     { x: [1, 4, 9, 11], w: [9, 4, 3, 3], opts: { stride: 2, padding: 1 }, bias: true },
     { x: [3, 2, 8, 7], w: [4, 2, 3, 3], opts: { dilation: 2, padding: 2 }, bias: false },
@@ -101,7 +101,7 @@ test('Winograd forward runs only for 3x3 stride-1 undilated ungrouped convs at o
     const x = tensor(randArray(numel(c.x)), c.x), w = tensor(randArray(numel(c.w)), c.w);
     for (const variant of ['auto', 'naive'] as const) {
       const since = snapshot();
-      conv2d(x, w, null, tuned({ ...c.opts, variant }, { fwdWinograd: 4, fwdWinogradMinChannels: 0 })).dispose();
+      conv2d(x, w, null, tuned({ ...c.opts, variant }, { fwdWinograd: 4, winogradMinChannels: 0 })).dispose();
       assert.is(ran(since, 'conv2d_wino_in'), 0, `no Winograd for ${JSON.stringify(c)} ${variant}`);
     }
     x.dispose();
@@ -109,11 +109,17 @@ test('Winograd forward runs only for 3x3 stride-1 undilated ungrouped convs at o
   }
   const c = CASES[2]; // 20 -> 24 channels: harmonic mean 21.8
   const x = tensor(randArray(numel(c.x)), c.x), w = tensor(randArray(numel(c.w)), c.w);
+  const ys = conv2dOutputShape(c.x, c.w, c.opts), gy = tensor(randArray(numel(ys)), ys);
   for (const [min, runs] of [[22, 0], [21.8, 1]]) {
-    const since = snapshot();
-    conv2d(x, w, null, tuned(c.opts, { fwdWinograd: 4, fwdWinogradMinChannels: min })).dispose();
+    let since = snapshot();
+    conv2d(x, w, null, tuned(c.opts, { fwdWinograd: 4, winogradMinChannels: min })).dispose();
     assert.is(ran(since, 'conv2d_wino_in'), runs, `threshold ${min}`);
+    // The input gradient takes the same threshold.
+    since = snapshot();
+    conv2dInputGrad(gy, w, c.x, tuned(c.opts, { dxWinograd: 4, winogradMinChannels: min })).dispose();
+    assert.is(ran(since, 'conv2d_wino_in'), runs, `dx threshold ${min}`);
   }
+  gy.dispose();
   const since = snapshot();
   conv2d(x, w, null, tuned(c.opts, { fwdWinograd: 0 })).dispose();
   assert.is(ran(since, 'conv2d_wino_in'), 0, 'fwdWinograd off');
@@ -128,8 +134,8 @@ test('constant weights take fwdWinogradConstantMinChannels: Winograd at or above
   const ref = conv2dRef(X, c.x, Wt, c.w, B, c.opts);
   constantWeights(w);
   for (const [min, wino] of [[22, 0], [21.8, 1]]) {
-    // fwdWinogradMinChannels would say the opposite: the constant weights' threshold decides.
-    const t = { fwdWinograd: 4, fwdWinogradMinChannels: wino ? 22 : 0, fwdWinogradConstantMinChannels: min };
+    // winogradMinChannels would say the opposite: the constant weights' threshold decides.
+    const t = { fwdWinograd: 4, winogradMinChannels: wino ? 22 : 0, fwdWinogradConstantMinChannels: min };
     for (const call of ['first', 'second']) {
       const since = snapshot();
       const y = conv2d(x, w, b, tuned(c.opts, t));
@@ -144,8 +150,8 @@ test('constant weights take fwdWinogradConstantMinChannels: Winograd at or above
   releaseConstantWeights(w);
   for (const [min, wino] of [[22, 1], [21.8, 1]]) {
     const since = snapshot();
-    conv2d(x, w, b, tuned(c.opts, { fwdWinograd: 4, fwdWinogradMinChannels: 0, fwdWinogradConstantMinChannels: min })).dispose();
-    assert.is(ran(since, 'conv2d_wino_in'), wino, `weights no longer constant: fwdWinogradMinChannels decides (${min})`);
+    conv2d(x, w, b, tuned(c.opts, { fwdWinograd: 4, winogradMinChannels: 0, fwdWinogradConstantMinChannels: min })).dispose();
+    assert.is(ran(since, 'conv2d_wino_in'), wino, `weights no longer constant: winogradMinChannels decides (${min})`);
   }
   for (const t of [x, w, b]) t.dispose();
 });
