@@ -1,13 +1,11 @@
 /**
  * Attention composed from matmuls and one row kernel: matmul (q·kᵀ), then scale, mask bias, softmax
- * and dropout in one pass (scores_softmax.wgsl, with its own one-kernel backward), matmul (·v), with
- * permutes for the 'bthd' layout. It stores the (B, H, Tq, Tk) probabilities for backward; the
- * fused path does not.
+ * and dropout in one pass (scores_softmax.wgsl, with its own one-kernel backward), matmul (·v). The
+ * matmuls read and write the heads through strides (matmulStrided), so the 'bthd' layout needs no
+ * permute copies. It stores the (B, H, Tq, Tk) probabilities for backward; the fused path does not.
  */
 import { Tensor, tidy } from '../../engine/core/tensor.ts';
-import { reshape } from '../../engine/core/shape.ts';
-import { matmul } from '../matmul/matmul.ts';
-import { permute } from '../permute/permute.ts';
+import { matmulStrided, type MatmulView } from '../matmul/matmul.ts';
 import type { AttentionGeometry } from './geometry.ts';
 import { type Live, mapLive } from '../../engine/core/live.ts';
 import { runtime } from '../../engine/core/runtime.ts';
@@ -32,12 +30,11 @@ export const MASK_BIAS = -1e9;
 export function composedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, g: AttentionGeometry, scale: number, p: number, seed: number | Live<number>): Tensor {
   return tidy(() => {
     const { B, H, Tq, Tk, D } = g;
-    // (B, T, H*D) -> (B, H, T, D)
-    const heads = (t: Tensor, T: number) => (g.layout === 'bhtd' ? t : permute(reshape(t, [B, T, H, D]), [0, 2, 1, 3]));
-    const qh = heads(q, Tq), kh = heads(k, Tk), vh = heads(v, Tk);
-    const probs = scoresSoftmax(matmul(qh, kh, { transB: true }), mask, H * Tq, scale, p, seed); // (B, H, Tq, Tk)
-    const o = matmul(probs, vh); // (B, H, Tq, D)
-    return g.layout === 'bhtd' ? o : reshape(permute(o, [0, 2, 1, 3]), [B, Tq, H * D]);
+    // q, k, v (and the output, laid out as q) read as (B, H, T, D) in either layout.
+    const qh: MatmulView = { shape: [B, H, Tq, D], strides: [...g.qStrides, 1] };
+    const kh: MatmulView = { shape: [B, H, Tk, D], strides: [...g.kStrides, 1] };
+    const probs = scoresSoftmax(matmulStrided(q, k, { a: qh, b: kh }, { transB: true }), mask, H * Tq, scale, p, seed); // (B, H, Tq, Tk)
+    return matmulStrided(probs, v, { b: kh, out: qh }, { outShape: q.shape });
   });
 }
 

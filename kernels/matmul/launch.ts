@@ -8,7 +8,7 @@ import naiveSrc from './matmul_naive.wgsl';
 import blockedSrc from './matmul_blocked.wgsl';
 import tiledSrc from './matmul_tiled.wgsl';
 import { subgroupLaunch } from './subgroup.ts';
-import { type MatmulPlan, type EpiDefines, type EpilogueAct, planMatmul, biasBlocks, rowSumBlocks, epiBlocks } from './plan.ts';
+import { type MatmulPlan, type MatmulView, type EpiDefines, type EpilogueAct, planMatmul, biasBlocks, rowSumBlocks, epiBlocks } from './plan.ts';
 import mathSrc from '../common/math.wgsl';
 import { Tensor, type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
 import { runtime, type Kernel } from '../../engine/core/runtime.ts';
@@ -100,6 +100,22 @@ export interface MatmulEpilogue {
   dact?: { op: EpilogueAct; pre: Tensor } | null;
 }
 
+/**
+ * Operands and output read and written through strides (plan.ts MatmulView) instead of as contiguous
+ * tensors of their own shape: `out.into` is the tensor the product is written into (and returned),
+ * at the view's positions. prev, pre and rowsum are indexed as out (and pre in DACT as a) is.
+ */
+export interface MatmulLayout { a?: MatmulView; b?: MatmulView; out?: MatmulView & { into: Tensor } }
+
+/** Throws unless every element `view` reaches lies inside `t`. */
+function checkView(op: string, what: string, t: Tensor, v: MatmulView): void {
+  const last = v.shape.reduce((s, n, i) => s + (n - 1) * v.strides[i], v.offset ?? 0);
+  const ok = v.strides.length === v.shape.length && v.strides.every((x) => x >= 0 && Number.isInteger(x)) && (v.offset ?? 0) >= 0;
+  if (!ok || (numel(v.shape) > 0 && last >= t.size)) {
+    throw new ShapeError(`${op}: the view of '${what}' (shape ${shapeStr(v.shape)}, strides ${shapeStr(v.strides)}, offset ${v.offset ?? 0}) reaches outside its tensor of ${t.size} elements`);
+  }
+}
+
 /** The epilogue defines of a launch, present only when set. */
 type EpiFlags = { ROWSUM?: true; ADD?: true; ACT?: EpilogueAct; DACT?: EpilogueAct };
 
@@ -108,15 +124,23 @@ type EpiFlags = { ROWSUM?: true; ADD?: true; ACT?: EpilogueAct; DACT?: EpilogueA
  * autograd. a and b are both f32 or both f16 (bias f32); f16 operands are accumulated in f32 and the
  * result rounded to f16. `epi`: what the same dispatch does besides (MatmulEpilogue).
  */
-export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, variant: MatmulVariant = 'auto', op = 'matmul', bias: Tensor | null = null, epi: MatmulEpilogue = {}): Tensor {
+export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, variant: MatmulVariant = 'auto', op = 'matmul', bias: Tensor | null = null, epi: MatmulEpilogue = {}, layout: MatmulLayout = {}): Tensor {
   const { rowSum = null, addTo = null, act = null, dact = null } = epi;
   checkFloat(op, 'a', a);
   checkFloat(op, 'b', b);
   if (a.dtype !== b.dtype) throw new ShapeError(`${op}: argument 'a' has dtype ${a.dtype} and argument 'b' ${b.dtype}; cast() one so both match`);
   const T = a.dtype as 'f32' | 'f16';
-  const p = planMatmul(a.shape, b.shape, transA, transB, op);
-  const out = Tensor.alloc(p.outShape, T);
-  if (out.size === 0) return out;
+  if (layout.a) checkView(op, 'a', a, layout.a);
+  if (layout.b) checkView(op, 'b', b, layout.b);
+  const p = planMatmul(layout.a?.shape ?? a.shape, layout.b?.shape ?? b.shape, transA, transB, op, layout);
+  const into = layout.out?.into;
+  if (into) {
+    if (shapeStr(layout.out!.shape) !== shapeStr(p.outShape)) throw new ShapeError(`${op}: the output view has shape ${shapeStr(layout.out!.shape)}, expected ${shapeStr(p.outShape)}`);
+    if (into.dtype !== T) throw new ShapeError(`${op}: the output tensor is ${into.dtype}, expected ${T}`);
+    checkView(op, 'out', into, layout.out!);
+  }
+  const out = into ?? Tensor.alloc(p.outShape, T);
+  if (p.batch * p.M * p.N === 0) return out;
   if (bias && (bias.dtype !== 'f32' || bias.size !== p.N)) throw new ShapeError(`${op}: argument 'bias' has shape ${shapeStr(bias.shape)} ${bias.dtype}, expected [${p.N}] f32`);
   if (rowSum && (rowSum.dtype !== 'f32' || rowSum.size !== p.batch * p.M)) throw new ShapeError(`${op}: argument 'rowSum' has shape ${shapeStr(rowSum.shape)} ${rowSum.dtype}, expected ${p.batch * p.M} f32 elements (batch * M)`);
   if (addTo && (addTo.dtype !== T || addTo.size !== out.size)) throw new ShapeError(`${op}: argument 'addTo' has shape ${shapeStr(addTo.shape)} ${addTo.dtype}, expected ${shapeStr(p.outShape)} ${T}`);
@@ -133,8 +157,8 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, 
     for (let z0 = 0; z0 < p.batch; z0 += MAX_GROUPS) {
       runtime().run(l.kernel, { a, b, out, ...(bias ? { bias } : {}), ...(rowSum ? { rowsum: rowSum } : {}), ...(addTo ? { prev: addTo } : {}), ...(act || dact ? { pre: (act ?? dact)!.pre } : {}) }, {
         M: p.M, N: p.N, K: p.K, mOff: y0 * l.rows, bOff: z0,
-        sam: p.sam, sak: p.sak, sbk: p.sbk, sbn: p.sbn,
-        batchShape: p.batchShape, aBatch: p.aBatch, bBatch: p.bBatch,
+        sam: p.sam, sak: p.sak, sbk: p.sbk, sbn: p.sbn, offA: p.offA, offB: p.offB, offO: p.offO, som: p.som,
+        batchShape: p.batchShape, aBatch: p.aBatch, bBatch: p.bBatch, oBatch: p.oBatch,
       }, [gx, Math.min(MAX_GROUPS, gy - y0), Math.min(MAX_GROUPS, p.batch - z0)]);
     }
   }

@@ -10,13 +10,13 @@ import { add } from '../elementwise/elementwise.ts';
 import { sumTo } from '../reduce/reduce.ts';
 import { castRaw } from '../cast/cast.ts';
 import { matmulRaw, type MatmulVariant } from './launch.ts';
-import { planMatmul, type EpilogueAct } from './plan.ts';
+import { planMatmul, contiguousStrides, type EpilogueAct, type MatmulView } from './plan.ts';
 import { record } from '../../engine/core/tape.ts';
 import { withTuning } from '../../engine/core/runtime.ts';
 import type { TuningPatch } from '../../engine/core/tuning.ts';
 
-export { matmulRaw, type MatmulVariant, type MatmulEpilogue } from './launch.ts';
-export type { EpilogueAct } from './plan.ts';
+export { matmulRaw, type MatmulVariant, type MatmulEpilogue, type MatmulLayout } from './launch.ts';
+export type { EpilogueAct, MatmulView } from './plan.ts';
 export { planMatmul, type MatmulPlan } from './plan.ts';
 
 /** Options of `matmul`. */
@@ -121,6 +121,40 @@ function gradB(gi: GradIn, a: Tensor, bShape: Shape, tA: boolean, tB: boolean, v
   }
   const d = tB ? matmulRaw(g, a, true, tA, v, 'matmul', null, { rowSum: biasGrad, dact: tB ? dact : null }) : matmulRaw(a, g, !tA, false, v);
   return sumTo(d, bShape);
+}
+
+/**
+ * op(a) · op(b) with a, b and the result read and written through views (plan.ts MatmulView), recorded
+ * with its backward, whose matmuls read and write the same views: e.g. attention's heads read from and
+ * written to (B, T, H*D) projections in place, with no permute copies. Each view (default: the tensor
+ * itself, contiguous) must reach every element of its tensor once with a contiguous last dim
+ * (transposes are transA / transB), and a's and b's batch dims must be equal (no broadcasting).
+ * `views.out` places the logical (..., M, N) result in a tensor of shape `opts.outShape`.
+ */
+export function matmulStrided(a: Tensor, b: Tensor, views: { a?: MatmulView; b?: MatmulView; out?: MatmulView },
+  opts: { transA?: boolean; transB?: boolean; variant?: MatmulVariant; outShape?: Shape } = {}): Tensor {
+  const { transA = false, transB = false, variant = 'auto' } = opts;
+  const whole = (t: Tensor): MatmulView => ({ shape: t.shape, strides: contiguousStrides(t.shape) });
+  const av = views.a ?? whole(a), bv = views.b ?? whole(b);
+  for (const [n, v, size] of [['a', av, a.size], ['b', bv, b.size], ['out', views.out, null]] as const) {
+    if (v && v.strides[v.strides.length - 1] !== 1) throw new ShapeError(`matmul: the view of '${n}' has stride ${v.strides[v.strides.length - 1]} in its last dim, expected 1 (use transA / transB to transpose)`);
+    if (v && size !== null && numel(v.shape) !== size) throw new ShapeError(`matmul: the view of '${n}' has ${numel(v.shape)} elements, expected its tensor's ${size}`);
+  }
+  if (shapeStr(av.shape.slice(0, -2)) !== shapeStr(bv.shape.slice(0, -2))) {
+    throw new ShapeError(`matmul: strided operands need equal batch dims, got ${shapeStr(av.shape)} and ${shapeStr(bv.shape)}`);
+  }
+  const logical = planMatmul(av.shape, bv.shape, transA, transB).outShape;
+  const outShape = opts.outShape ?? logical;
+  const ov: MatmulView = views.out ?? { shape: logical, strides: contiguousStrides(logical) };
+  if (numel(outShape) !== numel(logical)) throw new ShapeError(`matmul: the result's shape ${shapeStr(outShape)} does not hold ${shapeStr(logical)}`);
+  // x·y (transposed as asked) through views xv, yv into a new tensor of `shape` through view zv.
+  const run = (x: Tensor, y: Tensor, tx: boolean, ty: boolean, xv: MatmulView, yv: MatmulView, zv: MatmulView, shape: Shape) =>
+    matmulRaw(x, y, tx, ty, variant, 'matmul', null, {}, { a: xv, b: yv, out: { ...zv, into: Tensor.alloc(shape, x.dtype) } });
+  const out = run(a, b, transA, transB, av, bv, ov, outShape);
+  return record('matmul', [a, b], out, (g, needs, [sa, sb]) => [
+    needs[0] ? (transA ? run(sb, g, transB, true, bv, ov, av, a.shape) : run(g, sb, false, !transB, ov, bv, av, a.shape)) : null,
+    needs[1] ? (transB ? run(g, sa, true, transA, ov, av, bv, b.shape) : run(sa, g, !transA, false, av, ov, bv, b.shape)) : null,
+  ], [a, b]);
 }
 
 function matmulVector(a: Tensor, b: Tensor, tA: boolean, tB: boolean, variant: MatmulVariant): Tensor {

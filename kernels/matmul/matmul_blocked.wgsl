@@ -34,8 +34,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     ka += params.sak;
     kb += params.sbk;
   }
-  let base = (bi * M + r) * N + c;
-  storeRow(base + $ru * N, r + $ru, c, acc$r_0, acc$r_1);
+  let base = o.z + r * params.som + c;
+  storeRow(base + $ru * params.som, r + $ru, c, acc$r_0, acc$r_1);
 {{RS_STORE:}}
 }
 

@@ -2,7 +2,8 @@
 // a transpose or not. a and b are arrays of AB (T, or vec4<T> in matmul_subgroup.wgsl) with T f32 or
 // f16; kernels read them through ldA/ldB, which widen to f32 (WIDE), accumulate in f32 and store
 // through st, which rounds to the output's type OUT.
-// Transposes are strides: a[m, k] lives at aOffset + m * sam + k * sak, b[k, n] at bOffset + k * sbk + n * sbn.
+// Transposes are strides: a[m, k] lives at aOffset + m * sam + k * sak, b[k, n] at bOffset + k * sbk + n * sbn,
+// out[m, n] at outOffset + m * som + n (plan.ts MatmulView: operands and out read and written through strides).
 // Batch dims are broadcast-merged on the host into at most 4 dims; a 0 batch stride broadcasts.
 // a: (batchA, M, K) or (batchA, K, M)
 // b: (batchB, K, N) or (batchB, N, K)
@@ -13,8 +14,9 @@
 struct Params {
   M: u32, N: u32, K: u32, mOff: u32,
   sam: u32, sak: u32, sbk: u32, sbn: u32,
-  bOff: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-  batchShape: vec4<u32>, aBatch: vec4<u32>, bBatch: vec4<u32>,
+  bOff: u32, offA: u32, offB: u32, offO: u32,
+  som: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  batchShape: vec4<u32>, aBatch: vec4<u32>, bBatch: vec4<u32>, oBatch: vec4<u32>,
 }
 @group(0) @binding(0) var<storage, read> a: array<{{AB}}>;
 @group(0) @binding(1) var<storage, read> b: array<{{AB}}>;
@@ -32,15 +34,15 @@ fn ldB(i: u32) -> {{WIDE}} { return {{WIDE}}(b[i]); }
 // The value stored in column n: v, plus bias[n] in the BIAS build (linear's bias as the epilogue).
 fn epi(v: f32, n: u32) -> f32 { return {{EPI}}; }
 
-// Element offsets of batch `bi` into a (x) and b (y); a 0 stride broadcasts.
-fn batchOffsets(bi: u32) -> vec2<u32> {
+// Element offsets of batch `bi` into a (x), b (y) and out (z); a 0 stride broadcasts.
+fn batchOffsets(bi: u32) -> vec3<u32> {
   var rem = bi;
-  var o = vec2<u32>(0u, 0u);
+  var o = vec3<u32>(params.offA, params.offB, params.offO);
   for (var d = 3; d >= 0; d--) {
     let s = params.batchShape[d];
     let c = rem % s;
     rem = rem / s;
-    o += c * vec2<u32>(params.aBatch[d], params.bBatch[d]);
+    o += c * vec3<u32>(params.aBatch[d], params.bBatch[d], params.oBatch[d]);
   }
   return o;
 }

@@ -25,7 +25,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let K = params.K;
   let lane = lid.x;
   let z = wid.z + params.bOff;
-  let off = batchOffsets(z) / 4u;  // in vec4s
+  let o = batchOffsets(z);
+  let off = o.xy / 4u;  // in vec4s
   let m0 = wid.y * {{TM}}u + params.mOff;
   let n0 = wid.x * {{TILE_N}}u;
   // Row and column bases (in vec4s) of what this lane loads, clamped into range.
@@ -44,7 +45,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 {{SINGLE}}
     k += 1u;
   }
-  let base = z * M * N;
+  let base = o.z;
 {{STORE}}
 {{RS_STORE:}}
 }

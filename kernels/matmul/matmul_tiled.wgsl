@@ -71,7 +71,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 {{RS_STORE:}}
     for (var j = 0u; j < RN4; j++) {
       let n = n0 + 4u * lid.x + 64u * j;
-      let base = (bi * M + m) * N + n;
+      let base = o.z + m * params.som + n;
       for (var q = 0u; q < 4u; q++) {
         if (n + q < N) { st(base + q, epi(acc[i][j][q], n + q)); }
       }

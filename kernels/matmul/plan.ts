@@ -8,14 +8,35 @@ export interface MatmulPlan {
   M: number; N: number; K: number;
   /** Number of output matrices (after folding a shared b into a's rows). */
   batch: number;
-  /** Merged batch dims, right-aligned and padded with 1 to 4, and each operand's stride over them. */
-  batchShape: number[]; aBatch: number[]; bBatch: number[];
+  /** Merged batch dims, right-aligned and padded with 1 to 4, and each operand's and out's stride over them. */
+  batchShape: number[]; aBatch: number[]; bBatch: number[]; oBatch: number[];
   sam: number; sak: number; sbk: number; sbn: number;
+  /** Element offsets of a, b and out in their buffers, and out's row stride (columns are contiguous). */
+  offA: number; offB: number; offO: number; som: number;
   outShape: number[];
 }
 
-/** Plans op(a) · op(b) for a: (..., M, K) (or (..., K, M) with transA), b: (..., K, N) (or (..., N, K) with transB). */
-export function planMatmul(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, op = 'matmul'): MatmulPlan {
+/**
+ * An operand (or the output) read through strides: its logical shape, each dim's element stride in
+ * the tensor's buffer and the element offset of [0, ...]. Heads of a (B, T, H*D) projection read as
+ * (B, H, T, D) are { shape: [B, H, T, D], strides: [T*H*D, D, H*D, 1] }: no permute copy.
+ */
+export interface MatmulView { shape: Shape; strides: number[]; offset?: number }
+
+/** Contiguous (row-major) element strides of a shape. */
+export function contiguousStrides(shape: Shape): number[] {
+  const s = new Array(shape.length);
+  for (let i = shape.length - 1, acc = 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]; }
+  return s;
+}
+
+/**
+ * Plans op(a) · op(b) for a: (..., M, K) (or (..., K, M) with transA), b: (..., K, N) (or (..., N, K)
+ * with transB). With `views` the operands' and out's element strides and offsets are theirs (no fold
+ * of a's batch into rows); out's last dim must be contiguous (stride 1).
+ */
+export function planMatmul(aShape: Shape, bShape: Shape, transA: boolean, transB: boolean, op = 'matmul',
+  views: { a?: MatmulView; b?: MatmulView; out?: MatmulView } = {}): MatmulPlan {
   if (aShape.length < 2 || bShape.length < 2) throw new ShapeError(`${op}: operands need rank >= 2, got ${shapeStr(aShape)} and ${shapeStr(bShape)}`);
   const ra = aShape.length, rb = bShape.length;
   const [M, Ka] = transA ? [aShape[ra - 1], aShape[ra - 2]] : [aShape[ra - 2], aShape[ra - 1]];
@@ -28,41 +49,42 @@ export function planMatmul(aShape: Shape, bShape: Shape, transA: boolean, transB
   const aB = aShape.slice(0, -2), bB = bShape.slice(0, -2);
   const outB = broadcastShapes(op, aB, bB);
   const outShape = [...outB, M, N];
-  const sam = transA ? 1 : K, sak = transA ? M : 1;
-  const sbk = transB ? 1 : N, sbn = transB ? K : 1;
+  const aS = views.a?.strides ?? contiguousStrides(aShape), bS = views.b?.strides ?? contiguousStrides(bShape);
+  const oS = views.out?.strides ?? contiguousStrides(outShape);
+  if (oS[oS.length - 1] !== 1) throw new ShapeError(`${op}: the output view's last dim has stride ${oS[oS.length - 1]}, expected 1 (contiguous columns)`);
+  const [sam, sak] = transA ? [aS[ra - 1], aS[ra - 2]] : [aS[ra - 2], aS[ra - 1]];
+  const [sbk, sbn] = transB ? [bS[rb - 1], bS[rb - 2]] : [bS[rb - 2], bS[rb - 1]];
+  const offs = { offA: views.a?.offset ?? 0, offB: views.b?.offset ?? 0, offO: views.out?.offset ?? 0, som: oS[oS.length - 2] };
   // A b shared by every batch of a (untransposed) is one big 2-D product: fold a's batch into M.
-  if (!transA && numel(bB) === 1 && numel(aB) > 1) {
+  if (!transA && numel(bB) === 1 && numel(aB) > 1 && !views.a && !views.out) {
     const Mf = M * numel(aB);
-    return { M: Mf, N, K, batch: 1, batchShape: [1, 1, 1, 1], aBatch: [0, 0, 0, 0], bBatch: [0, 0, 0, 0], sam, sak, sbk, sbn, outShape };
+    const z = [0, 0, 0, 0];
+    return { M: Mf, N, K, batch: 1, batchShape: [1, 1, 1, 1], aBatch: z, bBatch: z, oBatch: z, sam, sak, sbk, sbn, ...offs, outShape };
   }
-  // Per output batch dim: size and each operand's stride in elements (0 where it broadcasts).
-  const dims: [number, number, number][] = [];
-  const strides = (shape: number[], mat: number): number[] => {
+  // Per output batch dim: size and each operand's (and out's) stride in elements (0 where it broadcasts).
+  const dims: [number, number, number, number][] = [];
+  const strides = (shape: number[], st: number[]): number[] => {
     const s = new Array(outB.length).fill(0);
-    let acc = mat;
-    for (let i = shape.length - 1; i >= 0; i--) {
-      const oi = outB.length - shape.length + i;
-      s[oi] = shape[i] === 1 ? 0 : acc;
-      acc *= shape[i];
-    }
+    for (let i = shape.length - 1; i >= 0; i--) s[outB.length - shape.length + i] = shape[i] === 1 ? 0 : st[i];
     return s;
   };
-  const sa = strides(aB, M * K), sb = strides(bB, K * N);
+  const sa = strides(aB, aS), sb = strides(bB, bS), so = strides(outB, oS);
   for (let i = 0; i < outB.length; i++) {
     if (outB[i] === 1) continue;
     const prev = dims[dims.length - 1];
-    // Merge with the previous (outer) dim when both operands step through the two contiguously.
-    if (prev && prev[1] === sa[i] * outB[i] && prev[2] === sb[i] * outB[i]) {
+    // Merge with the previous (outer) dim when a, b and out all step through the two contiguously.
+    if (prev && prev[1] === sa[i] * outB[i] && prev[2] === sb[i] * outB[i] && prev[3] === so[i] * outB[i]) {
       prev[0] *= outB[i];
       prev[1] = sa[i];
       prev[2] = sb[i];
-    } else dims.push([outB[i], sa[i], sb[i]]);
+      prev[3] = so[i];
+    } else dims.push([outB[i], sa[i], sb[i], so[i]]);
   }
   if (dims.length > 4) throw new ShapeError(`${op}: batch dims ${shapeStr(outB)} merge into ${dims.length} dims; at most 4 are supported`);
-  while (dims.length < 4) dims.unshift([1, 0, 0]);
+  while (dims.length < 4) dims.unshift([1, 0, 0, 0]);
   return {
     M, N, K, batch: numel(outB), batchShape: dims.map((d) => d[0]), aBatch: dims.map((d) => d[1]), bBatch: dims.map((d) => d[2]),
-    sam, sak, sbk, sbn, outShape,
+    oBatch: dims.map((d) => d[3]), sam, sak, sbk, sbn, ...offs, outShape,
   };
 }
 

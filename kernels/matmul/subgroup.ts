@@ -12,9 +12,16 @@ import type { MatmulPlan } from './plan.ts';
 import { biasBlocks, rowSumBlocks, epiBlocks, type EpilogueAct } from './plan.ts';
 import mathSrc from '../common/math.wgsl';
 
-/** Whether the subgroup kernel can read these operands as vec4s (16-byte rows along its vec4 axis). */
-export function subgroupAligned(M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
-  return (transA ? M % 4 === 0 : K % 4 === 0) && (transB ? K % 4 === 0 : N % 4 === 0);
+/**
+ * Whether the subgroup kernel can read these operands as vec4s: the vec4 axis (K of a unless
+ * transposed, N of b unless transposed) contiguous and a multiple of 4 long, and every other stride
+ * and offset of a and b a multiple of 4 elements.
+ */
+export function subgroupAligned(p: MatmulPlan, transA: boolean, transB: boolean): boolean {
+  const [aLen, aUnit, aStep] = transA ? [p.M, p.sam, p.sak] : [p.K, p.sak, p.sam];
+  const [bLen, bUnit, bStep] = transB ? [p.K, p.sbk, p.sbn] : [p.N, p.sbn, p.sbk];
+  const x4 = (...v: number[]) => v.every((x) => x % 4 === 0);
+  return aLen % 4 === 0 && bLen % 4 === 0 && aUnit === 1 && bUnit === 1 && x4(aStep, bStep, p.offA, p.offB, ...p.aBatch, ...p.bBatch);
 }
 
 /** Rows per workgroup must be a multiple of SG (4·SG when a is transposed). */
@@ -26,31 +33,33 @@ export function subgroupRowMultiple(SG: number, transA: boolean): number {
 function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB, ROWSUM }: Readonly<SubgroupDefines>): Record<string, string> {
   const setup: string[] = [], acc: string[] = [], quad: string[] = [], single: string[] = [], store: string[] = [], rsStore: string[] = [];
   const R = (n: number) => [...Array(n).keys()];
-  const K4 = 'K / 4u', M4 = 'M / 4u', N4 = 'N / 4u';
+  // Quads along M and N (counts), and the strides of the non-vec4 axes in vec4s (plan.ts).
+  const M4 = 'M / 4u', N4 = 'N / 4u';
+  const SAM4 = 'params.sam / 4u', SAK4 = 'params.sak / 4u', SBK4 = 'params.sbk / 4u', SBN4 = 'params.sbn / 4u';
   // op(a) rows, and per row i a vec4 over the four k of the quad (aq) or one k (as).
   if (!tA) {
     for (const q of R(TM / SG)) {
-      setup.push(`  let ra${q} = off.x + min(m0 + lane + ${q * SG}u, M - 1u) * (${K4});`);
+      setup.push(`  let ra${q} = off.x + min(m0 + lane + ${q * SG}u, M - 1u) * (${SAM4});`);
       quad.push(`    let va${q} = ldA(ra${q} + k / 4u);`);
     }
   } else {
     for (const q of R(TM / (4 * SG))) {
       setup.push(`  let ca${q} = off.x + min(m0 / 4u + lane + ${q * SG}u, ${M4} - 1u);`);
-      for (const kk of R(4)) quad.push(`    let vt${kk}_${q} = ldA(ca${q} + (k + ${kk}u) * (${M4}));`);
-      single.push(`    let vs${q} = ldA(ca${q} + k * (${M4}));`);
+      for (const kk of R(4)) quad.push(`    let vt${kk}_${q} = ldA(ca${q} + (k + ${kk}u) * (${SAK4}));`);
+      single.push(`    let vs${q} = ldA(ca${q} + k * (${SAK4}));`);
     }
   }
   // op(b) columns of this lane, as bq{j}_{kk}: vec4 over the quad's four columns at k + kk.
   if (!tB) {
     for (const j of R(TNQ)) {
       setup.push(`  let cb${j} = off.y + min(n0 / 4u + lane + ${j * SG}u, ${N4} - 1u);`);
-      for (const kk of R(4)) quad.push(`    let bq${j}_${kk} = ldB(cb${j} + (k + ${kk}u) * (${N4}));`);
-      single.push(`    let bs${j} = ldB(cb${j} + k * (${N4}));`);
+      for (const kk of R(4)) quad.push(`    let bq${j}_${kk} = ldB(cb${j} + (k + ${kk}u) * (${SBK4}));`);
+      single.push(`    let bs${j} = ldB(cb${j} + k * (${SBK4}));`);
     }
   } else {
     for (const j of R(TNQ)) {
       for (const c of R(4)) {
-        setup.push(`  let rb${j}_${c} = off.y + min(n0 + 4u * lane + ${4 * SG * j + c}u, N - 1u) * (${K4});`);
+        setup.push(`  let rb${j}_${c} = off.y + min(n0 + 4u * lane + ${4 * SG * j + c}u, N - 1u) * (${SBN4});`);
         quad.push(`    let ut${j}_${c} = ldB(rb${j}_${c} + k / 4u);`);
       }
       for (const kk of R(4)) quad.push(`    let bq${j}_${kk} = vec4<f32>(ut${j}_0[${kk}], ut${j}_1[${kk}], ut${j}_2[${kk}], ut${j}_3[${kk}]);`);
@@ -81,7 +90,7 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB, ROWSUM }: Readonly<Subgro
       rsStore.push(`  if (wid.x == 0u && lane == 0u && m0 + ${i}u < M) { rowsum[z * M + m0 + ${i}u] = (rs${i}.x + rs${i}.y) + (rs${i}.z + rs${i}.w); }`);
     }
     store.push(`  if (m0 + ${i}u < M) {`);
-    store.push(`    let ro = base + (m0 + ${i}u) * N;`);
+    store.push(`    let ro = base + (m0 + ${i}u) * params.som;`);
     for (const j of R(TNQ)) {
       store.push(`    let nc${j} = n0 + 4u * lane + ${4 * SG * j}u;`);
       for (const c of R(4)) store.push(`    if (nc${j} + ${c}u < N) { st(ro + nc${j} + ${c}u, epi(acc${i}_${j}[${c}], nc${j} + ${c}u)); }`);
@@ -128,7 +137,7 @@ export function subgroupSize(): number {
 export function subgroupLaunch(p: MatmulPlan, tA: boolean, tB: boolean, force?: { TM: number; TNQ: number }, bias = false, T: 'f32' | 'f16' = 'f32', e: SubgroupEpi = {}): { kernel: Kernel; rows: number; cols: number } | null {
   const SG = subgroupSize();
   const tune = force ?? runtime().tuning.matmul.subgroup[SG];
-  if (!SG || !tune || !subgroupAligned(p.M, p.N, p.K, tA, tB)) return null;
+  if (!SG || !tune || !subgroupAligned(p, tA, tB)) return null;
   const rm = subgroupRowMultiple(SG, tA);
   if (force && force.TM % rm !== 0) return null;
   // A short M would waste most of a tall block: halve TM while it still covers M.

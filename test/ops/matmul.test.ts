@@ -7,7 +7,7 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { matmul, matmulRaw, linear, type MatmulVariant } from '../../kernels/matmul/matmul.ts';
+import { matmul, matmulRaw, matmulStrided, linear, type MatmulVariant, type MatmulView } from '../../kernels/matmul/matmul.ts';
 import { Tensor } from '../../engine/core/tensor.ts';
 import { matmulRef } from '../../kernels/matmul/reference.ts';
 import { subgroupSize } from '../../kernels/matmul/subgroup.ts';
@@ -268,6 +268,53 @@ test('matmulRaw addTo: prev + op(a)·op(b) in the store, every kernel and transp
   }
   assert.throws(() => matmulRaw(tensor(randArray(6), [2, 3]), tensor(randArray(12), [3, 4]), false, false, 'auto', 'matmul', null, { addTo: tensor(randArray(6), [2, 3]) }),
     (e: unknown) => e instanceof ShapeError && /addTo/.test((e as Error).message));
+});
+
+// Strided views: attention's heads read from and written to (B, T, H*D) in place. The reference
+// permutes on the host to (B, H, T, D) and back, and takes gradients of sum(out * W) (refGrads).
+test('matmulStrided: (B, T, H*D) heads read and written through strides, every kernel and transpose, forward and backward vs float64', async () => {
+  const variants: MatmulVariant[] = ['naive', 'blocked', 'tiled', 'auto', ...(subgroupSize() ? ['subgroup' as const] : [])];
+  const Bn = 2, H = 3;
+  // (B, R, H, C) <-> (B, H, R, C) on the host.
+  const toHeads = (x: ArrayLike<number>, R: number, C: number, back = false) => {
+    const y = new Float32Array(x.length);
+    for (let b = 0; b < Bn; b++) for (let r = 0; r < R; r++) for (let h = 0; h < H; h++) for (let c = 0; c < C; c++) {
+      const i = ((b * R + r) * H + h) * C + c, j = ((b * H + h) * R + r) * C + c;
+      if (back) y[i] = x[j]; else y[j] = x[i];
+    }
+    return y;
+  };
+  // A (B, R, H*C) tensor read as (B, H, R, C).
+  const heads = (R: number, C: number): MatmulView => ({ shape: [Bn, H, R, C], strides: [R * H * C, C, H * C, 1] });
+  for (const variant of variants) {
+    for (const [M, K, N] of variant === 'subgroup' ? [[4, 8, 12], [8, 4, 8]] : [[5, 7, 3], [9, 8, 8]]) {
+      for (const [tA, tB] of TRANS) {
+        const what = `${variant} ${tag(tA, tB)} ${M}x${K}x${N}`;
+        // Stored (rows, cols) of a and b per head, each operand a (B, rows, H*cols) tensor.
+        const [ar, ac] = tA ? [K, M] : [M, K], [br, bc] = tB ? [N, K] : [K, N];
+        const X = randArray(Bn * ar * H * ac), Y = randArray(Bn * br * H * bc);
+        const A = toHeads(X, ar, ac), aShape = [Bn, H, ar, ac], B = toHeads(Y, br, bc), bShape = [Bn, H, br, bc];
+        const ref = matmulRef(A, aShape, B, bShape, { transA: tA, transB: tB }); // (B, H, M, N)
+        const W = randArray(ref.data.length);
+        const x = variable(tensor(X, [Bn, ar, H * ac])), y = variable(tensor(Y, [Bn, br, H * bc]));
+        const out = matmulStrided(x, y, { a: heads(ar, ac), b: heads(br, bc) }, { transA: tA, transB: tB, variant });
+        assert.equal(out.shape, [Bn, H, M, N], `${what}: shape`);
+        assertClose(await out.data(), ref.data, 1e-4, 1e-5, `${what}: forward`);
+        tidy(() => { backward(sum(mul(out, tensor(W, out.shape)))); return undefined; });
+        const { dA, dB } = refGrads(A, aShape, B, bShape, W, tA, tB);
+        assertClose(await x.grad!.data(), toHeads(dA, ar, ac, true), 1e-4, 1e-5, `${what}: d(a)`);
+        assertClose(await y.grad!.data(), toHeads(dB, br, bc, true), 1e-4, 1e-5, `${what}: d(b)`);
+        // The product written into a (B, M, H*N) tensor through a heads view.
+        const o2 = matmulStrided(x, y, { a: heads(ar, ac), b: heads(br, bc), out: heads(M, N) }, { transA: tA, transB: tB, variant, outShape: [Bn, M, H * N] });
+        assertClose(await o2.data(), toHeads(ref.data, M, N, true), 1e-4, 1e-5, `${what}: strided out`);
+        for (const t of [x, y, out, o2, x.grad, y.grad]) t?.dispose();
+      }
+    }
+  }
+  const x = tensor(randArray(24), [2, 3, 4]);
+  assert.throws(() => matmulStrided(x, x, { a: { shape: [2, 3, 4], strides: [12, 5, 1] } }, { transB: true }), (e: unknown) => e instanceof ShapeError && /outside/.test((e as Error).message));
+  assert.throws(() => matmulStrided(x, x, { a: { shape: [2, 4, 3], strides: [12, 1, 4] } }), (e: unknown) => e instanceof ShapeError && /last dim/.test((e as Error).message));
+  x.dispose();
 });
 
 test.run();

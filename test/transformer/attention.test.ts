@@ -98,22 +98,25 @@ test('attention: fused and composed draw the same dropout mask; both match float
   assert.ok(a.got.out.some((x, i) => Math.abs(x - noDrop.out[i]) > 1e-3), 'dropout changed the output');
 });
 
-test('attention composed: scale, mask, softmax and dropout are one kernel forward and one backward', async () => {
+// In the (B, T, H*D) layout too: the matmuls read and write the heads in place (no permutes).
+test('attention composed: scale, mask, softmax and dropout are one kernel forward and one backward, in either layout', async () => {
   const B = 2, H = 3, T = 11, D = 5, rt = runtime();
   const ops = () => rt.dispatches - (rt.dispatchByName.get('test_poison') ?? 0); // the helpers' buffer poisoning left out
-  const q = variable(tensor(randArray(B * H * T * D), [B, H, T, D])), k = variable(tensor(randArray(B * H * T * D), [B, H, T, D]));
-  const v = variable(tensor(randArray(B * H * T * D), [B, H, T, D])), mask = tensor(paddingMask(B, T), [B, T]);
-  let fwd = 0, bwd = 0;
-  tidy(() => {
-    const d0 = ops();
-    const y = attention(q, k, v, { mask, impl: 'composed', dropout: 0.2, seed: 7 });
-    const d1 = ops();
-    backward(y, tensor(randArray(B * H * T * D), y.shape));
-    fwd = d1 - d0; bwd = ops() - d1;
-  });
-  assert.is(fwd, 3, 'q·kᵀ, the weights, ·v');
-  assert.is(bwd, 5, 'two matmuls per product, the weights');
-  for (const t of [q.grad!, k.grad!, v.grad!, q, k, v, mask]) t.dispose();
+  for (const shape of [[B, H, T, D], [B, T, H * D]]) {
+    const q = variable(tensor(randArray(B * H * T * D), shape)), k = variable(tensor(randArray(B * H * T * D), shape));
+    const v = variable(tensor(randArray(B * H * T * D), shape)), mask = tensor(paddingMask(B, T), [B, T]);
+    let fwd = 0, bwd = 0;
+    tidy(() => {
+      const d0 = ops();
+      const y = attention(q, k, v, { mask, heads: H, impl: 'composed', dropout: 0.2, seed: 7 });
+      const d1 = ops();
+      backward(y, tensor(randArray(B * H * T * D), y.shape));
+      fwd = d1 - d0; bwd = ops() - d1;
+    });
+    assert.is(fwd, 3, `${shape.length}-D: q·kᵀ, the weights, ·v`);
+    assert.is(bwd, 5, `${shape.length}-D: two matmuls per product, the weights`);
+    for (const t of [q.grad!, k.grad!, v.grad!, q, k, v, mask]) t.dispose();
+  }
 });
 
 test('attention fused: gradients vs central finite differences', async () => {
