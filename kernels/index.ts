@@ -72,6 +72,7 @@ export type { ResizeOptions, ResizeMode } from './resize/resize.ts';
 export const resize2d = autocastOp('resize2d', rs.resize2d);
 export const layerNorm = autocastOp('layerNorm', ln.layerNorm);
 export type { ResidualDropout } from './layernorm/layernorm.ts';
+export type { FusedDropout } from './dropout/dropout.ts';
 export const residualLayerNorm = autocastOp('residualLayerNorm', ln.residualLayerNorm);
 export type { AttentionImpl, AttentionOptions } from './attention/attention.ts';
 export const attention = autocastOp('attention', at.attention);

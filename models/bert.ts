@@ -12,6 +12,8 @@ import { tensor } from '../engine/core/factory.ts';
 import { ShapeError } from '../engine/core/errors.ts';
 import type { Grouped } from '../engine/train/freeze.ts';
 import { Dropout, type Linear } from '../engine/nn/index.ts';
+import { drawSeed } from '../engine/nn/roles.ts';
+import type { FusedDropout } from '../kernels/index.ts';
 import { bertConfig, type BertConfig } from './bert/config.ts';
 import { BertEmbeddings, BertEncoder, BertPooler, bertLinear } from './bert/layers.ts';
 
@@ -53,12 +55,13 @@ export class BertModel extends Module implements Grouped {
 
   /**
    * inputIds: i32 (B, T); attentionMask: f32 (B, T), 1 = token, 0 = padding (default: all tokens);
-   * tokenTypeIds: i32 (B, T) (default: all segment 0).
+   * tokenTypeIds: i32 (B, T) (default: all segment 0). `pooledDropout`: a dropout on the pooled
+   * output, run in the pooler's kernel (BertForSequenceClassification's).
    */
-  forward(inputIds: Tensor, attentionMask: Tensor | null = null, tokenTypeIds: Tensor | null = null): BertEncoderOutput {
+  forward(inputIds: Tensor, attentionMask: Tensor | null = null, tokenTypeIds: Tensor | null = null, pooledDropout: FusedDropout | null = null): BertEncoderOutput {
     checkInputs(inputIds, attentionMask, tokenTypeIds);
     const h = this.encoder.forward(this.embeddings.forward(inputIds, tokenTypeIds), attentionMask);
-    return { lastHiddenState: h, pooledOutput: this.pooler.forward(h) };
+    return { lastHiddenState: h, pooledOutput: this.pooler.forward(h, pooledDropout) };
   }
 
   /** [embeddings], [layer 0], ..., [layer N-1], [pooler]: depth-based freezing goes input side first. */
@@ -80,9 +83,11 @@ export class BertForSequenceClassification extends Module implements Grouped {
     this.classifier = this.child('classifier', bertLinear(c.hiddenSize, numLabels, c));
   }
 
-  /** Logits (B, numLabels) for inputs as BertModel.forward. */
+  /** Logits (B, numLabels) for inputs as BertModel.forward. The dropout runs in the pooler's kernel. */
   forward(inputIds: Tensor, attentionMask: Tensor | null = null, tokenTypeIds: Tensor | null = null): Tensor {
-    return this.classifier.forward(this.dropout.forward(this.bert.forward(inputIds, attentionMask, tokenTypeIds).pooledOutput));
+    const d = this.dropout;
+    const drop = d.training && d.p > 0 ? { p: d.p, seed: drawSeed(d) } : null;
+    return this.classifier.forward(this.bert.forward(inputIds, attentionMask, tokenTypeIds, drop).pooledOutput);
   }
 
   /** [embeddings], [layer 0], ..., [layer N-1], [pooler + classifier]: `freezeTo(model, k)` freezes the embeddings and the first k-1 layers. */

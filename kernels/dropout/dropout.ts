@@ -14,6 +14,17 @@ import { ShapeError, ThawError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
 import { type Live, valueOf, mapLive } from '../../engine/core/live.ts';
 
+/** A dropout fused into another op's kernel (a layer norm, a linear layer's epilogue): probability p, mask drawn with `seed`. */
+export interface FusedDropout { p: number; seed: number | Live<number> }
+
+/** drop checked (p in [0, 1), an integer seed), or null where it drops nothing. */
+export function checkFusedDropout(op: string, drop: FusedDropout | null): FusedDropout | null {
+  if (!drop) return null;
+  if (!(drop.p >= 0 && drop.p < 1)) throw new ThawError('argument', `${op}: dropout p must be in [0, 1), got ${drop.p}`);
+  if (!Number.isInteger(valueOf(drop.seed))) throw new ThawError('argument', `${op}: dropout seed must be an integer, got ${drop.seed}`);
+  return drop.p > 0 ? drop : null;
+}
+
 function dropoutRaw(x: Tensor, p: number, seed: number | Live<number>): Tensor {
   const out = Tensor.alloc(x.shape);
   const [gx, gy] = grid(Math.ceil(x.size / 64));

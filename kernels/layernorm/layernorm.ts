@@ -16,10 +16,11 @@ import teamSumSrc from '../common/team_sum.wgsl';
 import { runtime } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { teamFor, teamGroups } from '../common/team.ts';
-import { ShapeError, ThawError } from '../../engine/core/errors.ts';
-import { type Live, valueOf, mapLive } from '../../engine/core/live.ts';
+import { ShapeError } from '../../engine/core/errors.ts';
+import { mapLive } from '../../engine/core/live.ts';
 import dropoutKeep from '../common/dropout_keep.wgsl';
 import { record } from '../../engine/core/tape.ts';
+import { type FusedDropout, checkFusedDropout } from '../dropout/dropout.ts';
 
 /** The residual builds' defines and blocks (RESID: x = dropout(h) + res; DROP: with the dropout). */
 type LnDefines = { TEAM?: number; AFFINE?: boolean; SUM_T?: string; RESID?: true; DROP?: boolean; OUT_DROP?: true };
@@ -49,8 +50,8 @@ function residBlocks(kernel: 'fwd' | 'dx' | 'params') {
   };
 }
 
-/** A dropout fused into a layer norm (residualLayerNorm's branch, or the output): probability p, mask drawn with `seed`. */
-export interface ResidualDropout { p: number; seed: number | Live<number> }
+/** A dropout fused into a layer norm (residualLayerNorm's branch, or the output). */
+export type ResidualDropout = FusedDropout;
 
 /**
  * Normalises `x` (..., D) over its last dim, then scales by `weight` (D) and shifts by `bias` (D)
@@ -59,16 +60,9 @@ export interface ResidualDropout { p: number; seed: number | Live<number> }
  */
 export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5, outDrop: ResidualDropout | null = null): Tensor {
   if (x.dtype !== 'f32' || x.rank < 1) throw new ShapeError(`layerNorm: argument 'x' has ${x.dtype} shape ${shapeStr(x.shape)}, expected f32 (..., D)`);
-  return layerNormImpl('layerNorm', x, null, weight, bias, eps, null, checkDrop('layerNorm', outDrop));
+  return layerNormImpl('layerNorm', x, null, weight, bias, eps, null, checkFusedDropout('layerNorm', outDrop));
 }
 
-/** drop checked, or null where it drops nothing. */
-function checkDrop(op: string, drop: ResidualDropout | null): ResidualDropout | null {
-  if (!drop) return null;
-  if (!(drop.p >= 0 && drop.p < 1)) throw new ThawError('argument', `${op}: dropout p must be in [0, 1), got ${drop.p}`);
-  if (!Number.isInteger(valueOf(drop.seed))) throw new ThawError('argument', `${op}: dropout seed must be an integer, got ${drop.seed}`);
-  return drop.p > 0 ? drop : null;
-}
 
 /**
  * LayerNorm(dropout(h) + res) over the last dim in one kernel (transformer sub-layer outputs: BERT's
@@ -82,7 +76,7 @@ export function residualLayerNorm(h: Tensor, res: Tensor, weight: Tensor | null,
     if (t.dtype !== 'f32' || t.rank < 1) throw new ShapeError(`residualLayerNorm: argument '${n}' has ${t.dtype} shape ${shapeStr(t.shape)}, expected f32 (..., D)`);
   }
   if (shapeStr(h.shape) !== shapeStr(res.shape)) throw new ShapeError(`residualLayerNorm: 'h' has shape ${shapeStr(h.shape)} and 'res' ${shapeStr(res.shape)}; they must match`);
-  return layerNormImpl('residualLayerNorm', h, res, weight, bias, eps, checkDrop('residualLayerNorm', drop), checkDrop('residualLayerNorm', outDrop));
+  return layerNormImpl('residualLayerNorm', h, res, weight, bias, eps, checkFusedDropout('residualLayerNorm', drop), checkFusedDropout('residualLayerNorm', outDrop));
 }
 
 /** layerNorm (res null: x is h) or residualLayerNorm (x = dropout(h) + res). */

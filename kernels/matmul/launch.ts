@@ -15,6 +15,8 @@ import { runtime, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
 import { broadcastShapes } from '../elementwise/elementwise.ts';
+import type { FusedDropout } from '../dropout/dropout.ts';
+import { mapLive } from '../../engine/core/live.ts';
 
 /**
  * Which kernel runs a matmul. 'auto' runs tuning.matmul.kernel: 'tiled' (workgroup-memory tiles) on
@@ -94,11 +96,14 @@ export interface MatmulEpilogue {
   rowSum?: Tensor | null;
   /** The output's shape and dtype: the result is addTo + the product, added in the store (a gradient accumulated without an add dispatch). */
   addTo?: Tensor | null;
-  /** The output is act(product + bias); `pre` (the output's shape and dtype) receives product + bias. */
-  act?: { op: EpilogueAct; pre: Tensor } | null;
-  /** a (the gradient of act's output) is read times act'(pre), pre laid out like a. */
-  dact?: { op: EpilogueAct; pre: Tensor } | null;
+  /** The output is act(product + bias) (then dropped with `drop`); `pre` (the output's shape and dtype) receives product + bias. */
+  act?: EpilogueActivation | null;
+  /** a (the gradient of act's output, read through `drop`'s mask) is read times act'(pre), pre laid out like a. */
+  dact?: EpilogueActivation | null;
 }
+
+/** An activation in a matmul's epilogue, the value before it, and a dropout after it (plan.ts epiBlocks). */
+export interface EpilogueActivation { op: EpilogueAct; pre: Tensor; drop?: FusedDropout | null }
 
 /**
  * Operands and output read and written through strides (plan.ts MatmulView) instead of as contiguous
@@ -117,7 +122,7 @@ function checkView(op: string, what: string, t: Tensor, v: MatmulView): void {
 }
 
 /** The epilogue defines of a launch, present only when set. */
-type EpiFlags = { ROWSUM?: true; ADD?: true; ACT?: EpilogueAct; DACT?: EpilogueAct };
+type EpiFlags = { ROWSUM?: true; ADD?: true; ACT?: EpilogueAct; DACT?: EpilogueAct; DROP?: true };
 
 /**
  * Computes op(a) · op(b) (+ `bias` (N) on every row, in the store) into a new tensor, with no
@@ -126,6 +131,7 @@ type EpiFlags = { ROWSUM?: true; ADD?: true; ACT?: EpilogueAct; DACT?: EpilogueA
  */
 export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, variant: MatmulVariant = 'auto', op = 'matmul', bias: Tensor | null = null, epi: MatmulEpilogue = {}, layout: MatmulLayout = {}): Tensor {
   const { rowSum = null, addTo = null, act = null, dact = null } = epi;
+  const drop = (act ?? dact)?.drop ?? null;
   checkFloat(op, 'a', a);
   checkFloat(op, 'b', b);
   if (a.dtype !== b.dtype) throw new ShapeError(`${op}: argument 'a' has dtype ${a.dtype} and argument 'b' ${b.dtype}; cast() one so both match`);
@@ -148,6 +154,7 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, 
   if (dact && (dact.pre.dtype !== T || dact.pre.size !== a.size)) throw new ShapeError(`${op}: the activation's 'pre' has shape ${shapeStr(dact.pre.shape)} ${dact.pre.dtype}, expected ${shapeStr(a.shape)} ${T} (a's)`);
   const e: EpiFlags = {
     ...(rowSum ? { ROWSUM: true } : {}), ...(addTo ? { ADD: true } : {}), ...(act ? { ACT: act.op } : {}), ...(dact ? { DACT: dact.op } : {}),
+    ...(drop ? { DROP: true } : {}),
   };
   const l = pick(variant, p, transA, transB, !!bias, T, e);
   const gx = Math.ceil(p.N / l.cols), gy = Math.ceil(p.M / l.rows);
@@ -158,6 +165,7 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, 
       runtime().run(l.kernel, { a, b, out, ...(bias ? { bias } : {}), ...(rowSum ? { rowsum: rowSum } : {}), ...(addTo ? { prev: addTo } : {}), ...(act || dact ? { pre: (act ?? dact)!.pre } : {}) }, {
         M: p.M, N: p.N, K: p.K, mOff: y0 * l.rows, bOff: z0,
         sam: p.sam, sak: p.sak, sbk: p.sbk, sbn: p.sbn, offA: p.offA, offB: p.offB, offO: p.offO, som: p.som,
+        dropSeed: drop ? mapLive(drop.seed, (s) => s >>> 0) : 0, dropP: drop?.p ?? 0, dropScale: drop ? 1 / (1 - drop.p) : 1,
         batchShape: p.batchShape, aBatch: p.aBatch, bBatch: p.bBatch, oBatch: p.oBatch,
       }, [gx, Math.min(MAX_GROUPS, gy - y0), Math.min(MAX_GROUPS, p.batch - z0)]);
     }

@@ -9,7 +9,8 @@ import { reshape } from '../../engine/core/shape.ts';
 import { add } from '../elementwise/elementwise.ts';
 import { sumTo } from '../reduce/reduce.ts';
 import { castRaw } from '../cast/cast.ts';
-import { matmulRaw, type MatmulVariant } from './launch.ts';
+import { matmulRaw, type MatmulVariant, type EpilogueActivation } from './launch.ts';
+import { type FusedDropout, checkFusedDropout } from '../dropout/dropout.ts';
 import { planMatmul, contiguousStrides, type EpilogueAct, type MatmulView } from './plan.ts';
 import { record } from '../../engine/core/tape.ts';
 import { withTuning } from '../../engine/core/runtime.ts';
@@ -50,10 +51,10 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
  * rank >= 2, recorded with its backward. With `act` the value before it is kept for backward, whose
  * matmuls read the output gradient times act' as they load it (DACT).
  */
-function matmul2(a: Tensor, b: Tensor, bias: Tensor | null, transA: boolean, transB: boolean, variant: MatmulVariant, act: EpilogueAct | null = null): Tensor {
+function matmul2(a: Tensor, b: Tensor, bias: Tensor | null, transA: boolean, transB: boolean, variant: MatmulVariant, act: EpilogueAct | null = null, drop: FusedDropout | null = null): Tensor {
   const op = act ? 'linearAct' : bias ? 'linear' : 'matmul';
   const pre = act ? Tensor.alloc(planMatmul(a.shape, b.shape, transA, transB, op).outShape, a.dtype) : null;
-  const out = matmulRaw(a, b, transA, transB, variant, op, bias, { act: act ? { op: act, pre: pre! } : null });
+  const out = matmulRaw(a, b, transA, transB, variant, op, bias, { act: act ? { op: act, pre: pre!, drop } : null });
   // Save only what backward will read: b for a's gradient, a for b's (and, after an activation, for
   // the bias's: its weight-gradient matmul sums it), the value before the activation.
   const keepA = b.requiresGrad || (!!act && !!bias?.requiresGrad);
@@ -62,7 +63,7 @@ function matmul2(a: Tensor, b: Tensor, bias: Tensor | null, transA: boolean, tra
   const result = record(op, bias ? [a, b, bias] : [a, b], out, (g0, needs, saved, into) => {
     const sa = keepA ? saved[0] : null;
     const sb = a.requiresGrad ? saved[nSaved - 1] : null;
-    const g: GradIn = { g: g0, dact: act ? { op: act, pre: saved[nSaved] } : null };
+    const g: GradIn = { g: g0, dact: act ? { op: act, pre: saved[nSaved], drop } : null };
     // With both the weight's and the bias's gradients wanted, the weight-gradient matmul also sums g's
     // rows into the bias gradient (ROWSUM); otherwise the bias gradient is g summed over every row, as
     // add's backward of the broadcast bias.
@@ -81,8 +82,8 @@ function matmul2(a: Tensor, b: Tensor, bias: Tensor | null, transA: boolean, tra
   return result;
 }
 
-/** The output gradient of a matmul and, after an epilogue activation, the activation it goes back through (DACT). */
-interface GradIn { g: Tensor; dact: { op: EpilogueAct; pre: Tensor } | null }
+/** The output gradient of a matmul and, after an epilogue activation (and dropout), what it goes back through (DACT). */
+interface GradIn { g: Tensor; dact: EpilogueActivation | null }
 
 /**
  * Gradient of a: dC·op(b)ᵀ, laid out like a (so transA gives op(b)·dCᵀ), then summed over the batch
@@ -112,7 +113,7 @@ function gradB(gi: GradIn, a: Tensor, bShape: Shape, tA: boolean, tB: boolean, v
   if (!tA && aBatch > 1 && numel(bShape.slice(0, -2)) === 1) {
     const [M, K, N] = [a.shape[a.rank - 2], a.shape[a.rank - 1], g.shape[g.rank - 1]];
     const a2 = a.unrecordedView([aBatch * M, K]), g2 = g.unrecordedView([aBatch * M, N]);  // (B*M, K), (B*M, N)
-    const d = tB ? matmulRaw(g2, a2, true, false, v, 'matmul', null, { rowSum: biasGrad, dact: dact && tB ? { op: dact.op, pre: dact.pre.unrecordedView([aBatch * M, N]) } : null }) : matmulRaw(a2, g2, true, false, v);
+    const d = tB ? matmulRaw(g2, a2, true, false, v, 'matmul', null, { rowSum: biasGrad, dact: dact && tB ? { ...dact, pre: dact.pre.unrecordedView([aBatch * M, N]) } : null }) : matmulRaw(a2, g2, true, false, v);
     a2.dispose(); g2.dispose();
     if (d.rank === bShape.length) return d;
     const r = d.unrecordedView(bShape);
@@ -173,12 +174,14 @@ function matmulVector(a: Tensor, b: Tensor, tA: boolean, tB: boolean, variant: M
  * act(x·weightᵀ + bias) with the activation applied in the matmul's store (one dispatch), and its
  * backward reading the output gradient times act' as the weight- and input-gradient matmuls load it
  * (no dispatch for the activation's backward). x: (..., in) of rank >= 2, weight: (out, in), bias: (out).
+ * `drop`: a dropout after the activation, in the same store and loads (the dropout op's mask and
+ * values for the same seed).
  */
-export function linearAct(x: Tensor, weight: Tensor, bias: Tensor | null, act: EpilogueAct): Tensor {
+export function linearAct(x: Tensor, weight: Tensor, bias: Tensor | null, act: EpilogueAct, drop: FusedDropout | null = null): Tensor {
   checkLinear(x, weight, bias);
   if (x.rank < 2) throw new ShapeError(`linearAct: argument 'x' has shape ${shapeStr(x.shape)}, expected rank >= 2 (..., ${weight.shape[1]})`);
   if (!['relu', 'gelu', 'geluTanh', 'tanh'].includes(act)) throw new ShapeError(`linearAct: activation '${act}' is not one of relu, gelu, geluTanh, tanh`);
-  return matmul2(x, weight, bias, false, true, 'auto', act);
+  return matmul2(x, weight, bias, false, true, 'auto', act, checkFusedDropout('linearAct', drop));
 }
 
 function checkLinear(x: Tensor, weight: Tensor, bias: Tensor | null | undefined): void {

@@ -10,12 +10,13 @@
 // out: (batch, M, N), bias: (N), rowsum: (batch, M) in the ROWSUM build (plan.ts rowSumBlocks),
 // prev: (batch, M, N) in the ADD build: out = prev + the product (a gradient accumulated in the store);
 // pre: (batch, M, N) in the ACT build, the value before the activation (out = act(pre)); in the DACT
-// build a's shape, and ldA reads a's elements times the activation's derivative at pre (plan.ts epiBlocks).
+// build a's shape, and ldA reads a's elements times the activation's derivative at pre (plan.ts epiBlocks);
+// dropSeed, dropP, dropScale: the DROP build's dropout after the activation.
 struct Params {
   M: u32, N: u32, K: u32, mOff: u32,
   sam: u32, sak: u32, sbk: u32, sbn: u32,
   bOff: u32, offA: u32, offB: u32, offO: u32,
-  som: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  som: u32, dropSeed: u32, dropP: f32, dropScale: f32,
   batchShape: vec4<u32>, aBatch: vec4<u32>, bBatch: vec4<u32>, oBatch: vec4<u32>,
 }
 @group(0) @binding(0) var<storage, read> a: array<{{AB}}>;

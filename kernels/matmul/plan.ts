@@ -2,6 +2,7 @@
 import { type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { broadcastShapes, UNARY } from '../elementwise/elementwise.ts';
+import dropoutKeep from '../common/dropout_keep.wgsl';
 
 /** A planned matmul: sizes, element strides, merged batch dims and the output shape. */
 export interface MatmulPlan {
@@ -109,30 +110,37 @@ export function rowSumBlocks(d: { ROWSUM?: boolean }, code: { RS_INIT: string; R
 export type EpilogueAct = 'relu' | 'gelu' | 'geluTanh' | 'tanh';
 
 /** The defines the load/store functions depend on (every matmul kernel's). */
-export type EpiDefines = { AB: string; WIDE: string; OUT: string; ADD?: boolean; ACT?: EpilogueAct; DACT?: EpilogueAct };
+export type EpiDefines = { AB: string; WIDE: string; OUT: string; ADD?: boolean; ACT?: EpilogueAct; DACT?: EpilogueAct; DROP?: boolean };
 
 /**
  * matmul_common.wgsl's ldA and st, by build:
  * - ADD: out = v + prev[i] (a gradient accumulated in the store);
  * - ACT: pre[i] = v and out[i] = act(v) (a linear layer's activation as its epilogue);
  * - DACT: ldA(i) = a[i] * act'(pre[i]) (the activation's backward applied to the output gradient as
- *   the weight- and input-gradient matmuls load it, so it needs no dispatch of its own).
+ *   the weight- and input-gradient matmuls load it, so it needs no dispatch of its own);
+ * - DROP (with ACT or DACT): a dropout after the activation, keep mask by element index
+ *   (kernels/common/dropout_keep.wgsl, the dropout op's mask for the same seed): ACT stores
+ *   act(v) / (1 - p) or 0, DACT reads a[i] / (1 - p) or 0 before act'.
  */
 export function epiBlocks(d: EpiDefines): Record<string, string> {
   const out: Record<string, string> = {};
   const v = d.ADD ? 'v0 + f32(prev[i])' : 'v0';
+  // drop(x, j): x dropped as element j of the output (ACT) or of a (DACT).
+  const drop = d.DROP ? `\n${dropoutKeep}\nfn drop(x: f32, j: u32) -> f32 { return select(0.0, x * params.dropScale, dropout_keep(params.dropSeed, params.dropP, j)); }` : '';
+  const kept = (x: string, j: string) => (d.DROP ? `drop(${x}, ${j})` : x);
   if (d.ADD) out.PREV_DECL = `@group(0) @binding(6) var<storage, read> prev: array<${d.OUT}>;`;
   if (d.ACT) {
     const r = UNARY[d.ACT];
-    out.PRE_DECL = `@group(0) @binding(7) var<storage, read_write> pre: array<${d.OUT}>;\nfn act(x: f32) -> f32 { return ${r.fwd}; }`;
-    out.ST_FN = `fn st(i: u32, v0: f32) { let v = ${v}; pre[i] = ${d.OUT}(v); out[i] = ${d.OUT}(act(v)); }`;
+    out.PRE_DECL = `@group(0) @binding(7) var<storage, read_write> pre: array<${d.OUT}>;\nfn act(x: f32) -> f32 { return ${r.fwd}; }${drop}`;
+    out.ST_FN = `fn st(i: u32, v0: f32) { let v = ${v}; pre[i] = ${d.OUT}(v); out[i] = ${d.OUT}(${kept('act(v)', 'i')}); }`;
   } else out.ST_FN = `fn st(i: u32, v0: f32) { out[i] = ${d.OUT}(${v}); }`;
   if (d.DACT) {
     const r = UNARY[d.DACT];
-    out.PRE_DECL = `@group(0) @binding(7) var<storage, read> pre: array<${d.AB}>;\nfn dact(g: f32, x: f32) -> f32 { let y = ${r.fwd}; return ${r.bwd}; }`;
+    out.PRE_DECL = `@group(0) @binding(7) var<storage, read> pre: array<${d.AB}>;\nfn dact(g: f32, x: f32) -> f32 { let y = ${r.fwd}; return ${r.bwd}; }${drop}`;
     out.LDA_FN = d.WIDE === 'f32'
-      ? 'fn ldA(i: u32) -> f32 { return dact(f32(a[i]), f32(pre[i])); }'
-      : `fn ldA(i: u32) -> ${d.WIDE} { let g = ${d.WIDE}(a[i]); let x = ${d.WIDE}(pre[i]); return ${d.WIDE}(dact(g.x, x.x), dact(g.y, x.y), dact(g.z, x.z), dact(g.w, x.w)); }`;
+      ? `fn ldA(i: u32) -> f32 { return dact(${kept('f32(a[i])', 'i')}, f32(pre[i])); }`
+      : `fn ldA(i: u32) -> ${d.WIDE} { let g = ${d.WIDE}(a[i]); let x = ${d.WIDE}(pre[i]); return ${d.WIDE}(${
+        ['x', 'y', 'z', 'w'].map((c, j) => `dact(${kept(`g.${c}`, `4u * i + ${j}u`)}, x.${c})`).join(', ')}); }`;
   } else out.LDA_FN = `fn ldA(i: u32) -> ${d.WIDE} { return ${d.WIDE}(a[i]); }`;
   return out;
 }

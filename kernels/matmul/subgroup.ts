@@ -105,10 +105,10 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB, ROWSUM }: Readonly<Subgro
   };
 }
 
-type SubgroupDefines = { AB: string; WIDE: string; OUT: string; SG: number; TM: number; TNQ: number; TA: boolean; TB: boolean; BIAS: boolean; ROWSUM?: boolean; ADD?: boolean; ACT?: EpilogueAct; DACT?: EpilogueAct };
+type SubgroupDefines = { AB: string; WIDE: string; OUT: string; SG: number; TM: number; TNQ: number; TA: boolean; TB: boolean; BIAS: boolean; ROWSUM?: boolean; ADD?: boolean; ACT?: EpilogueAct; DACT?: EpilogueAct; DROP?: boolean };
 
 /** The epilogue defines (launch.ts), present only when set. */
-type SubgroupEpi = { ROWSUM?: true; ADD?: true; ACT?: EpilogueAct; DACT?: EpilogueAct };
+type SubgroupEpi = { ROWSUM?: true; ADD?: true; ACT?: EpilogueAct; DACT?: EpilogueAct; DROP?: true };
 
 /** The subgroup kernel's generated code, from its defines (one function, not a closure per call). */
 const subgroupKernelBlocks = (d: SubgroupDefines) => ({ ...subgroupBlocks(d), ...biasBlocks(d), ...epiBlocks(d) });

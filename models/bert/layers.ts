@@ -10,7 +10,7 @@ import { ShapeError, ThawError } from '../../engine/core/errors.ts';
 import { reshape } from '../../engine/core/shape.ts';
 import { Linear, Dropout, STOCHASTIC, type Stochastic } from '../../engine/nn/index.ts';
 import type { BertConfig } from './config.ts';
-import { add, gelu, relu, tanh, gather, slice, linearAct, layerNorm, residualLayerNorm, attention, type AttentionImpl, type EpilogueAct } from '../../kernels/index.ts';
+import { add, gelu, relu, tanh, gather, slice, dropout, linearAct, layerNorm, residualLayerNorm, attention, type AttentionImpl, type EpilogueAct, type FusedDropout } from '../../kernels/index.ts';
 import { drawSeed } from '../../engine/nn/roles.ts';
 import { LayerNorm } from '../../engine/nn/layer_norm.ts';
 
@@ -43,13 +43,14 @@ export class Embedding extends Module {
 }
 
 /**
- * act(dense(x)), the activation in the matmul's store; as dense's forward and then the activation
- * where an adapter (LoRA) has replaced that forward.
+ * act(dense(x)), then `drop`'s dropout, in the matmul's store; as dense's forward, the activation and
+ * the dropout where an adapter (LoRA) has replaced that forward.
  */
-function denseAct(dense: Linear, x: Tensor, act: EpilogueAct): Tensor {
-  if (!Object.hasOwn(dense, 'forward')) return linearAct(x, dense.weight, dense.bias, act);
+function denseAct(dense: Linear, x: Tensor, act: EpilogueAct, drop: FusedDropout | null = null): Tensor {
+  if (!Object.hasOwn(dense, 'forward')) return linearAct(x, dense.weight, dense.bias, act, drop);
   const h = dense.forward(x);
-  return act === 'relu' ? relu(h) : act === 'tanh' ? tanh(h) : gelu(h, act === 'geluTanh' ? 'tanh' : 'none');
+  const y = act === 'relu' ? relu(h) : act === 'tanh' ? tanh(h) : gelu(h, act === 'geluTanh' ? 'tanh' : 'none');
+  return drop ? dropout(y, drop.p, drop.seed) : y;
 }
 
 /** A Linear with BERT's init: N(0, initializerRange) weight, zero bias. */
@@ -225,10 +226,10 @@ export class BertPooler extends Module {
     super();
     this.dense = this.child('dense', bertLinear(config.hiddenSize, config.hiddenSize, config));
   }
-  /** x: (B, T, H) → (B, H). */
-  forward(x: Tensor): Tensor {
+  /** x: (B, T, H) → (B, H); `drop`: a dropout on the result, in the same kernel. */
+  forward(x: Tensor, drop: FusedDropout | null = null): Tensor {
     const [B, , H] = x.shape;
     if (x.rank !== 3) throw new ShapeError(`BertPooler: input has shape ${shapeStr(x.shape)}, expected (B, T, H)`);
-    return denseAct(this.dense, reshape(slice(x, [0, 0, 0], [B, 1, H]), [B, H]), 'tanh');
+    return denseAct(this.dense, reshape(slice(x, [0, 0, 0], [B, 1, H]), [B, H]), 'tanh', drop);
   }
 }

@@ -11,7 +11,9 @@ import { runtime, withTuning } from '../../engine/core/runtime.ts';
 import { variable } from '../../engine/core/tape.ts';
 import { linear, linearAct, type EpilogueAct } from '../../kernels/matmul/matmul.ts';
 import { unary, UNARY } from '../../kernels/elementwise/elementwise.ts';
-import { ShapeError } from '../../engine/core/errors.ts';
+import { ShapeError, ThawError } from '../../engine/core/errors.ts';
+import { dropout } from '../../kernels/dropout/dropout.ts';
+import { dropoutMaskRef } from '../../kernels/dropout/reference.ts';
 
 await setup();
 
@@ -69,6 +71,58 @@ for (const kernel of ['blocked', 'tiled', 'subgroup'] as const) {
   }
 }
 
+// drop: dropout(act(x·Wᵀ + b)) with the mask applied in the store and, backward, as the gradient
+// matmuls load g: float64 with the CPU mask, and linearAct then the dropout op (the same mask; the
+// compiler may contract the fused multiplies differently, so to rounding).
+for (const kernel of ['blocked', 'tiled', 'subgroup'] as const) {
+  test(`linearAct tanh + dropout on the ${kernel} kernel: vs float64 and linearAct then dropout, 1 + 2 dispatches`, async () => {
+    const [xs, outF] = kernel === 'subgroup' ? [[3, 8, 12], 16] : [[2, 9, 11], 7];
+    const inF = xs[xs.length - 1], rows = xs.reduce((a, b) => a * b, 1) / inF, p = 0.3, seed = 1234567;
+    const X = randArray(rows * inF), W = randArray(outF * inF), B = randArray(outF), G = randArray(rows * outF);
+    const keep = dropoutMaskRef(rows * outF, p, seed), r = UNARY.tanh;
+    const pre = new Float64Array(rows * outF);
+    for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
+      let s = B[o];
+      for (let k = 0; k < inF; k++) s += X[i * inF + k] * W[o * inF + k];
+      pre[i * outF + o] = s;
+    }
+    const gp = pre.map((v, i) => (keep[i] ? G[i] / (1 - p) : 0) * r.dref(v, 0, 0));
+    const dx = new Float64Array(rows * inF), dw = new Float64Array(outF * inF), db = new Float64Array(outF);
+    for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
+      const v = gp[i * outF + o];
+      db[o] += v;
+      for (let k = 0; k < inF; k++) { dx[i * inF + k] += v * W[o * inF + k]; dw[o * inF + k] += v * X[i * inF + k]; }
+    }
+    await withTuning({ matmul: { kernel } }, async () => {
+      const run = async (fused: boolean) => {
+        const x = variable(tensor(X, xs)), w = variable(tensor(W, [outF, inF])), b = variable(tensor(B, [outF]));
+        let fwd = 0, bwd = 0;
+        const y = tidy(() => {
+          const d0 = ops();
+          const y = fused ? linearAct(x, w, b, 'tanh', { p, seed }) : dropout(linearAct(x, w, b, 'tanh'), p, seed);
+          const d1 = ops();
+          backward(y, tensor(G, y.shape));
+          fwd = d1 - d0; bwd = ops() - d1;
+          return y;
+        });
+        const out = { y: await y.data(), dx: await x.grad!.data(), dw: await w.grad!.data(), db: await b.grad!.data(), fwd, bwd };
+        for (const t of [y, x, w, b, x.grad, w.grad, b.grad] as (Tensor | null)[]) t?.dispose();
+        return out;
+      };
+      const f = await run(true), c = await run(false);
+      assertClose(f.y, pre.map((v, i) => (keep[i] ? r.ref(v, 0, 0) / (1 - p) : 0)), 1e-4, 1e-5, 'forward');
+      assertClose(f.dx, dx, 1e-4, 1e-5, 'dx');
+      assertClose(f.dw, dw, 1e-4, 1e-5, 'dweight');
+      assertClose(f.db, db, 1e-4, 1e-5, 'dbias');
+      for (const k of ['y', 'dx', 'dw', 'db'] as const) assertClose(f[k], c[k], 1e-6, 1e-7, `${k}: linearAct then dropout`);
+      assert.is(f.fwd, 1, 'the dropout runs in the matmul');
+      assert.is(f.bwd, 2, 'the mask applied as the gradient matmuls load g');
+      assert.is(c.fwd, 2);
+      assert.is(c.bwd, 3);
+    });
+  });
+}
+
 test('linearAct with a frozen weight: the bias gradient still goes through the activation', async () => {
   const [rows, inF, outF] = [5, 7, 3];
   const X = randArray(rows * inF), W = randArray(outF * inF), B = randArray(outF), G = randArray(rows * outF);
@@ -85,10 +139,11 @@ test('linearAct with a frozen weight: the bias gradient still goes through the a
   for (const t of [x, w, b, b.grad!]) t.dispose();
 });
 
-test('linearAct rejects a 1-D x and an unknown activation', () => {
+test('linearAct rejects a 1-D x, an unknown activation and a dropout p of 1', () => {
   const w = tensor(randArray(6), [2, 3]);
   assert.throws(() => linearAct(tensor(randArray(3), [3]), w, null, 'gelu'), (e: unknown) => e instanceof ShapeError && /rank >= 2/.test((e as Error).message));
   assert.throws(() => linearAct(tensor(randArray(3), [1, 3]), w, null, 'silu' as EpilogueAct), (e: unknown) => e instanceof ShapeError && /silu/.test((e as Error).message));
+  assert.throws(() => linearAct(tensor(randArray(3), [1, 3]), w, null, 'tanh', { p: 1, seed: 0 }), (e: unknown) => e instanceof ThawError && /dropout p/.test((e as Error).message));
   w.dispose();
 });
 
