@@ -36,7 +36,7 @@ export const AUTOCAST_POLICY = {
   conv2d: { f16: [0, 1, 4], unless: (args) => (args[3]?.groups ?? 1) > 1 || (!args[0]?.requiresGrad && !!args[1]?.requiresGrad) },
   attention: 'f32', dropout: 'f32', resize2d: 'f32', pad2d: 'f32',
   // batchNorm2d and the pools take their input's dtype (f16 kernels, f32 statistics): not listed.
-  permute: 'f32', transpose: 'f32', slice: 'f32', concat: 'f32', gather: 'f32',
+  permute: 'f32', transpose: 'f32', slice: 'f32', concat: 'f32', gather: 'f32', gatherSum: 'f32',
 } as const satisfies Record<string, Rule>;
 
 /** f16 copies of frozen weights, made on first use inside autocast and kept until `dispose()`. */

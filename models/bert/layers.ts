@@ -10,7 +10,7 @@ import { ShapeError, ThawError } from '../../engine/core/errors.ts';
 import { reshape } from '../../engine/core/shape.ts';
 import { Linear, Dropout, STOCHASTIC, type Stochastic } from '../../engine/nn/index.ts';
 import type { BertConfig } from './config.ts';
-import { add, gelu, relu, tanh, gather, slice, dropout, linearAct, layerNorm, residualLayerNorm, attention, type AttentionImpl, type EpilogueAct, type FusedDropout } from '../../kernels/index.ts';
+import { gelu, relu, tanh, gather, gatherSum, slice, dropout, linearAct, layerNorm, residualLayerNorm, attention, type AttentionImpl, type EpilogueAct, type FusedDropout } from '../../kernels/index.ts';
 import { drawSeed } from '../../engine/nn/roles.ts';
 import { LayerNorm } from '../../engine/nn/layer_norm.ts';
 
@@ -82,16 +82,15 @@ export class BertEmbeddings extends Module {
   /** inputIds: i32 (B, T), tokenTypeIds: i32 (B, T) or null (all 0) → (B, T, H). Positions are 0..T-1. */
   forward(inputIds: Tensor, tokenTypeIds: Tensor | null = null): Tensor {
     const [, T] = inputIds.shape;
-    const H = this.config.hiddenSize;
     if (T > this.config.maxPositions) throw new ShapeError(`BertEmbeddings: ${T} tokens exceed maxPositions ${this.config.maxPositions}`);
-    const words = this.word_embeddings.forward(inputIds); // (B, T, H)
-    const types = tokenTypeIds ? this.token_type_embeddings.forward(tokenTypeIds) : slice(this.token_type_embeddings.weight, [0, 0], [1, H]); // (B, T, H) or (1, H)
-    const pos = slice(this.position_embeddings.weight, [0, 0], [T, H]); // (T, H)
-    // LayerNorm(words + (types + pos)) and the dropout after it in one kernel.
-    const d = this.dropout, ln = this.LayerNorm, rest = add(types, pos);
+    // words + (types + positions) in one lookup kernel (position t reads row t: period T; no token
+    // types read row 0: period 1), then LayerNorm and the dropout after it in one kernel.
+    const w = this.word_embeddings, ty = this.token_type_embeddings, pos = this.position_embeddings;
+    const sum = gatherSum([w.weight, ty.weight, pos.weight], [inputIds, tokenTypeIds ?? { period: 1 }, { period: T }], inputIds.shape,
+      [w.paddingIdx ?? undefined, ty.paddingIdx ?? undefined, pos.paddingIdx ?? undefined]); // (B, T, H)
+    const d = this.dropout, ln = this.LayerNorm;
     const drop = d.training && d.p > 0 ? { p: d.p, seed: drawSeed(d) } : null;
-    if (shapeStr(rest.shape) === shapeStr(words.shape)) return residualLayerNorm(words, rest, ln.weight, ln.bias, ln.eps, null, drop);
-    return layerNorm(add(words, rest), ln.weight, ln.bias, ln.eps, drop);
+    return layerNorm(sum, ln.weight, ln.bias, ln.eps, drop);
   }
 }
 

@@ -7,7 +7,8 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { gather } from '../../kernels/gather/gather.ts';
+import { gather, gatherSum } from '../../kernels/gather/gather.ts';
+import { runtime } from '../../engine/core/runtime.ts';
 import { gatherRef, gatherGradRef } from '../../kernels/gather/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
 
@@ -118,6 +119,45 @@ test('gather rejects bad arguments', () => {
   bad(() => gather(tensor(randArray(6), [6]), tensor([0], [1], 'i32')));
   bad(() => gather(tensor([], [0, 3]), tensor([0], [1], 'i32')));
   t.dispose();
+});
+
+// gatherSum: words + (types + positions) as BERT's embeddings look them up, in one kernel; the
+// reference sums float64 gathers at the indices (a position lookup at m % period).
+test('gatherSum: lookups at indices and by position summed in one kernel, and each table\'s gradient, vs float64', async () => {
+  const ops = () => runtime().dispatches - (runtime().dispatchByName.get('test_poison') ?? 0);
+  const [Bn, T, D] = [3, 7, 5], shape = [Bn, T], M = Bn * T;
+  const V = [11, 2, 9], pad = [0, undefined, undefined];
+  const tabs = V.map((v) => randArray(v * D));
+  const ids = new Int32Array(randInt(M, V[0])), types = new Int32Array(randInt(M, V[1]));
+  ids[3] = 0; ids[4] = -2; ids[5] = 40; // the padding row, and clamped indices
+  for (const period of [T, 1]) {
+    const rowsOf = [ids, types, Int32Array.from({ length: M }, (_, m) => m % period)];
+    const W = randArray(M * D);
+    const tables = tabs.map((a, j) => variable(tensor(a, [V[j], D])));
+    const idT = tensor(ids, shape, 'i32'), tyT = tensor(types, shape, 'i32');
+    let fwd = 0;
+    const y = tidy(() => {
+      const d0 = ops();
+      const y = gatherSum(tables, [idT, tyT, { period }], shape, pad);
+      fwd = ops() - d0;
+      backward(sum(mul(y, tensor(W, [...shape, D]))));
+      return y;
+    });
+    const refs = rowsOf.map((r, j) => gatherRef(tabs[j], V[j], D, r));
+    assert.equal(y.shape, [Bn, T, D]);
+    assertClose(await y.data(), refs[0].map((v, i) => v + (refs[1][i] + refs[2][i])), 1e-6, 1e-6, `period ${period}: forward`);
+    assert.is(fwd, 1, 'one kernel');
+    for (let j = 0; j < 3; j++) {
+      assertClose(await tables[j].grad!.data(), gatherGradRef(W, V[j], D, rowsOf[j], pad[j] ?? -1), 1e-5, 1e-6, `period ${period}: table ${j} gradient`);
+    }
+    for (const t of [y, idT, tyT, ...tables, ...tables.map((x) => x.grad)]) t?.dispose();
+  }
+  const tb = tensor(randArray(8), [4, 2]), id = tensor(new Int32Array(6), [2, 3], 'i32');
+  assert.throws(() => gatherSum([tb], [{ period: 5 }], [2, 3]), (e: unknown) => e instanceof ShapeError && /period 5/.test((e as Error).message));
+  assert.throws(() => gatherSum([tb], [id], [3, 2]), (e: unknown) => e instanceof ShapeError && /indices of table 0/.test((e as Error).message));
+  assert.throws(() => gatherSum([tb, tensor(randArray(9), [3, 3])], [id, id], [2, 3]), (e: unknown) => e instanceof ShapeError && /table 1/.test((e as Error).message));
+  assert.throws(() => gatherSum([tb], [], [2, 3]), (e: unknown) => e instanceof ShapeError && /row sources/.test((e as Error).message));
+  tb.dispose(); id.dispose();
 });
 
 test.run();
