@@ -20,6 +20,46 @@ await setup();
 const ACTS: EpilogueAct[] = ['gelu', 'geluTanh', 'tanh', 'relu'];
 const ops = () => runtime().dispatches - (runtime().dispatchByName.get('test_poison') ?? 0); // the helpers' buffer poisoning left out
 
+/** float64 x·Wᵀ + b: (rows, outF). */
+function linearRef(X: Float32Array, W: Float32Array, B: Float32Array, rows: number, inF: number, outF: number): Float64Array {
+  const pre = new Float64Array(rows * outF);
+  for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
+    let s = B[o];
+    for (let k = 0; k < inF; k++) s += X[i * inF + k] * W[o * inF + k];
+    pre[i * outF + o] = s;
+  }
+  return pre;
+}
+
+/** float64 gradients of x, W and b of x·Wᵀ + b, from the gradient gp of its output. */
+function linearGradRef(gp: Float64Array, X: Float32Array, W: Float32Array, rows: number, inF: number, outF: number) {
+  const dx = new Float64Array(rows * inF), dw = new Float64Array(outF * inF), db = new Float64Array(outF);
+  for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
+    const v = gp[i * outF + o];
+    db[o] += v;
+    for (let k = 0; k < inF; k++) { dx[i * inF + k] += v * W[o * inF + k]; dw[o * inF + k] += v * X[i * inF + k]; }
+  }
+  return { dx, dw, db };
+}
+
+/** y = f(x, w, b) and its gradients for output gradient G, with the dispatches of forward and backward. */
+async function runLinear(X: Float32Array, W: Float32Array, B: Float32Array, G: Float32Array, xs: number[], outF: number, f: (x: Tensor, w: Tensor, b: Tensor) => Tensor) {
+  const inF = xs[xs.length - 1];
+  const x = variable(tensor(X, xs)), w = variable(tensor(W, [outF, inF])), b = variable(tensor(B, [outF]));
+  let fwd = 0, bwd = 0;
+  const y = tidy(() => {
+    const d0 = ops();
+    const y = f(x, w, b);
+    const d1 = ops();
+    backward(y, tensor(G, y.shape));
+    fwd = d1 - d0; bwd = ops() - d1;
+    return y;
+  });
+  const out = { y: await y.data(), dx: await x.grad!.data(), dw: await w.grad!.data(), db: await b.grad!.data(), fwd, bwd };
+  for (const t of [y, x, w, b, x.grad, w.grad, b.grad] as (Tensor | null)[]) t?.dispose();
+  return out;
+}
+
 for (const kernel of ['blocked', 'tiled', 'subgroup'] as const) {
   // [x shape, out features]: odd (edge blocks) and vec4-aligned (the subgroup kernel) sizes.
   const [xs, outF] = kernel === 'subgroup' ? [[2, 12, 16], 20] : [[3, 7, 13], 9];
@@ -28,36 +68,11 @@ for (const kernel of ['blocked', 'tiled', 'subgroup'] as const) {
       const inF = xs[xs.length - 1], rows = xs.reduce((a, b) => a * b, 1) / inF;
       const X = randArray(rows * inF), W = randArray(outF * inF), B = randArray(outF), G = randArray(rows * outF);
       // float64: pre = x·Wᵀ + b, y = act(pre), gp = g * act'(pre)
-      const r = UNARY[act], pre = new Float64Array(rows * outF);
-      for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
-        let s = B[o];
-        for (let k = 0; k < inF; k++) s += X[i * inF + k] * W[o * inF + k];
-        pre[i * outF + o] = s;
-      }
-      const gp = pre.map((v, i) => G[i] * r.dref(v, 0, 0));
-      const dx = new Float64Array(rows * inF), dw = new Float64Array(outF * inF), db = new Float64Array(outF);
-      for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
-        const v = gp[i * outF + o];
-        db[o] += v;
-        for (let k = 0; k < inF; k++) { dx[i * inF + k] += v * W[o * inF + k]; dw[o * inF + k] += v * X[i * inF + k]; }
-      }
+      const r = UNARY[act], pre = linearRef(X, W, B, rows, inF, outF);
+      const { dx, dw, db } = linearGradRef(pre.map((v, i) => G[i] * r.dref(v, 0, 0)), X, W, rows, inF, outF);
       await withTuning({ matmul: { kernel } }, async () => {
-        const run = async (fused: boolean) => {
-          const x = variable(tensor(X, xs)), w = variable(tensor(W, [outF, inF])), b = variable(tensor(B, [outF]));
-          let fwd = 0, bwd = 0;
-          const y = tidy(() => {
-            const d0 = ops();
-            const y = fused ? linearAct(x, w, b, act) : unary(act, linear(x, w, b));
-            const d1 = ops();
-            backward(y, tensor(G, y.shape));
-            fwd = d1 - d0; bwd = ops() - d1;
-            return y;
-          });
-          const out = { y: await y.data(), dx: await x.grad!.data(), dw: await w.grad!.data(), db: await b.grad!.data(), fwd, bwd };
-          for (const t of [y, x, w, b, x.grad, w.grad, b.grad] as (Tensor | null)[]) t?.dispose();
-          return out;
-        };
-        const f = await run(true), c = await run(false);
+        const f = await runLinear(X, W, B, G, xs, outF, (x, w, b) => linearAct(x, w, b, act));
+        const c = await runLinear(X, W, B, G, xs, outF, (x, w, b) => unary(act, linear(x, w, b)));
         assertClose(f.y, pre.map((v) => r.ref(v, 0, 0)), 1e-4, 1e-5, 'forward');
         assertClose(f.dx, dx, 1e-4, 1e-5, 'dx');
         assertClose(f.dw, dw, 1e-4, 1e-5, 'dweight');
@@ -80,36 +95,11 @@ for (const kernel of ['blocked', 'tiled', 'subgroup'] as const) {
     const inF = xs[xs.length - 1], rows = xs.reduce((a, b) => a * b, 1) / inF, p = 0.3, seed = 1234567;
     const X = randArray(rows * inF), W = randArray(outF * inF), B = randArray(outF), G = randArray(rows * outF);
     const keep = dropoutMaskRef(rows * outF, p, seed), r = UNARY.tanh;
-    const pre = new Float64Array(rows * outF);
-    for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
-      let s = B[o];
-      for (let k = 0; k < inF; k++) s += X[i * inF + k] * W[o * inF + k];
-      pre[i * outF + o] = s;
-    }
-    const gp = pre.map((v, i) => (keep[i] ? G[i] / (1 - p) : 0) * r.dref(v, 0, 0));
-    const dx = new Float64Array(rows * inF), dw = new Float64Array(outF * inF), db = new Float64Array(outF);
-    for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
-      const v = gp[i * outF + o];
-      db[o] += v;
-      for (let k = 0; k < inF; k++) { dx[i * inF + k] += v * W[o * inF + k]; dw[o * inF + k] += v * X[i * inF + k]; }
-    }
+    const pre = linearRef(X, W, B, rows, inF, outF);
+    const { dx, dw, db } = linearGradRef(pre.map((v, i) => (keep[i] ? G[i] / (1 - p) : 0) * r.dref(v, 0, 0)), X, W, rows, inF, outF);
     await withTuning({ matmul: { kernel } }, async () => {
-      const run = async (fused: boolean) => {
-        const x = variable(tensor(X, xs)), w = variable(tensor(W, [outF, inF])), b = variable(tensor(B, [outF]));
-        let fwd = 0, bwd = 0;
-        const y = tidy(() => {
-          const d0 = ops();
-          const y = fused ? linearAct(x, w, b, 'tanh', { p, seed }) : dropout(linearAct(x, w, b, 'tanh'), p, seed);
-          const d1 = ops();
-          backward(y, tensor(G, y.shape));
-          fwd = d1 - d0; bwd = ops() - d1;
-          return y;
-        });
-        const out = { y: await y.data(), dx: await x.grad!.data(), dw: await w.grad!.data(), db: await b.grad!.data(), fwd, bwd };
-        for (const t of [y, x, w, b, x.grad, w.grad, b.grad] as (Tensor | null)[]) t?.dispose();
-        return out;
-      };
-      const f = await run(true), c = await run(false);
+      const f = await runLinear(X, W, B, G, xs, outF, (x, w, b) => linearAct(x, w, b, 'tanh', { p, seed }));
+      const c = await runLinear(X, W, B, G, xs, outF, (x, w, b) => dropout(linearAct(x, w, b, 'tanh'), p, seed));
       assertClose(f.y, pre.map((v, i) => (keep[i] ? r.ref(v, 0, 0) / (1 - p) : 0)), 1e-4, 1e-5, 'forward');
       assertClose(f.dx, dx, 1e-4, 1e-5, 'dx');
       assertClose(f.dw, dw, 1e-4, 1e-5, 'dweight');
@@ -128,12 +118,7 @@ test('linearAct with a frozen weight: the bias gradient still goes through the a
   const X = randArray(rows * inF), W = randArray(outF * inF), B = randArray(outF), G = randArray(rows * outF);
   const x = tensor(X, [rows, inF]), w = tensor(W, [outF, inF]), b = variable(tensor(B, [outF]));
   tidy(() => { const y = linearAct(x, w, b, 'gelu'); backward(y, tensor(G, y.shape)); });
-  const db = new Float64Array(outF);
-  for (let i = 0; i < rows; i++) for (let o = 0; o < outF; o++) {
-    let s = B[o];
-    for (let k = 0; k < inF; k++) s += X[i * inF + k] * W[o * inF + k];
-    db[o] += G[i * outF + o] * UNARY.gelu.dref(s, 0, 0);
-  }
+  const { db } = linearGradRef(linearRef(X, W, B, rows, inF, outF).map((v, i) => G[i] * UNARY.gelu.dref(v, 0, 0)), X, W, rows, inF, outF);
   assert.is(w.grad, null);
   assertClose(await b.grad!.data(), db, 1e-4, 1e-5, 'dbias');
   for (const t of [x, w, b, b.grad!]) t.dispose();
