@@ -6,13 +6,16 @@
  * backends: rejecting them would need the indices read back to the host (a sync per lookup). The
  * gradient applies the same clamp, so it is the exact gradient of what the forward pass computed.
  *
- * The gradient (V, D) is built by one workgroup per table row scanning all indices (see
- * gather_backward.wgsl) instead of float atomics, which WGSL lacks and which would make the sum
- * order, and so the low bits, vary run to run.
+ * The gradient (V, D) is built without float atomics, which WGSL lacks and which would make the sum
+ * order, and so the low bits, vary run to run: by one workgroup per table row scanning all indices
+ * (gather_backward.wgsl), or, for tables with more rows than indices, by one workgroup per index
+ * into a zero-filled table (gather_backward_index.wgsl). Both add each row's terms in increasing
+ * index order, so they give the same bits.
  */
 import gatherSrc from './gather.wgsl';
 import gatherBackSrc from './gather_backward.wgsl';
 import gatherSumSrc from './gather_sum.wgsl';
+import gatherBackIndexSrc from './gather_backward_index.wgsl';
 import gatherBackPosSrc from './gather_backward_position.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
@@ -21,6 +24,7 @@ import { runtime, grid } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { record } from '../../engine/core/tape.ts';
+import { zeros } from '../../engine/core/factory.ts';
 
 /** Options of `gather`. */
 export interface GatherOptions {
@@ -58,20 +62,32 @@ function paddingRow(op: string, paddingIdx: number | undefined, V: number): numb
 
 /**
  * A lookup's table gradient dtable (V, D): the rows of g (M, D) summed into the rows they read, none
- * into row `pad` (-1: none). `rows`: the i32 indices (M) read (the scatter kernel), or { period }:
+ * into row `pad` (-1: none). `rows`: the i32 indices (M) read (a scatter kernel), or { period }:
  * index m read row m % period (a strided sum per element).
+ *
+ * Of the scatter kernels, the per-row one costs V workgroups of M index comparisons each, the
+ * per-index one M workgroups of up to M comparisons (plus a fill of the V * D zeros): so per-row
+ * when V <= M (small tables read many times, as token types), per-index when V > M (a vocabulary:
+ * BERT's 30522 words read at 512 indices: ~300 ms per-row vs ~15 ms per-index plus ~5 ms of fill
+ * on lavapipe). `by` forces one (tests compare their bits).
  */
-function scatterRows(rows: Tensor | { period: number }, g: Tensor, V: number, D: number, pad: number): Tensor {
-  const dtable = Tensor.alloc([V, D]);
+export function scatterRows(rows: Tensor | { period: number }, g: Tensor, V: number, D: number, pad: number, by?: 'row' | 'index'): Tensor {
   const count = g.size / D;
   if (rows instanceof Tensor) {
-    runtime().run(wgsl('gather_backward', gatherBackSrc), { indices: rows, g, dtable },
-      { rows: V, dim: D, count, padding: pad }, grid(V));
-  } else {
-    const [gx, gy] = grid(Math.ceil(V * D / 64));
-    runtime().run(wgsl('gather_backward_position', gatherBackPosSrc, { include: [flatIndex, each] }), { g, dtable },
-      { n: V * D, stride: gx * 64, dim: D, count, period: rows.period, padding: pad }, [gx, gy]);
+    const params = { rows: V, dim: D, count, padding: pad };
+    if ((by ?? (V > count ? 'index' : 'row')) === 'row') {
+      const dtable = Tensor.alloc([V, D]);
+      runtime().run(wgsl('gather_backward', gatherBackSrc), { indices: rows, g, dtable }, params, grid(V));
+      return dtable;
+    }
+    const dtable = zeros([V, D]);
+    if (count > 0) runtime().run(wgsl('gather_backward_index', gatherBackIndexSrc), { indices: rows, g, dtable }, params, grid(count));
+    return dtable;
   }
+  const dtable = Tensor.alloc([V, D]);
+  const [gx, gy] = grid(Math.ceil(V * D / 64));
+  runtime().run(wgsl('gather_backward_position', gatherBackPosSrc, { include: [flatIndex, each] }), { g, dtable },
+    { n: V * D, stride: gx * 64, dim: D, count, period: rows.period, padding: pad }, [gx, gy]);
   return dtable;
 }
 

@@ -4,7 +4,8 @@
 // compacts the hits of the chunk, in increasing m, into workgroup memory; then each invocation adds
 // g[m, d] for its columns d. The summation order is increasing m on every device, so the result is
 // bit-for-bit reproducible. Cost: V * M index comparisons, M * D additions, and 9 barriers per
-// chunk of 512 indices (the barriers bound the time when V is small and M large).
+// chunk of 512 indices (the barriers bound the time when V is small and M large). Tables with more
+// rows than indices take gather_backward_index.wgsl (one workgroup per index; the same sums).
 // indices: (M) i32, g: (M, D), dtable: (V, D)
 struct Params { rows: u32, dim: u32, count: u32, padding: i32 }
 @group(0) @binding(0) var<storage, read> indices: array<i32>;

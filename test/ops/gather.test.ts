@@ -7,7 +7,7 @@ import { backward } from '../../engine/autograd/backward.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { mul } from '../../kernels/elementwise/elementwise.ts';
 import { sum } from '../../kernels/reduce/reduce.ts';
-import { gather, gatherSum } from '../../kernels/gather/gather.ts';
+import { gather, gatherSum, scatterRows } from '../../kernels/gather/gather.ts';
 import { runtime } from '../../engine/core/runtime.ts';
 import { gatherRef, gatherGradRef } from '../../kernels/gather/reference.ts';
 import { variable } from '../../engine/core/tape.ts';
@@ -16,9 +16,10 @@ test.before(async () => { await setup(); });
 
 const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-// [V, D, indices shape]
+// [V, D, indices shape]. V <= M takes the per-row scatter kernel, V > M the per-index one.
 const CASES: [number, number, number[]][] = [
   [1, 1, [1]], [7, 3, [5]], [10, 33, [4, 7]], [130, 5, [200]], [3, 70, [2, 3, 4]], [9, 4, []], [6, 2, [0]], [33, 1, [130]], [5, 3, [1100]], [700, 2, [3, 333]],
+  [3000, 70, [37]], [200, 130, [3, 5]],
 ];
 
 for (const [V, D, ishape] of CASES) {
@@ -37,7 +38,7 @@ for (const [V, D, ishape] of CASES) {
     // A row's gradient sums every term that gathered it, in any order: float32 rounding grows with
     // the sum of their magnitudes (about 110 for 1100 indices into 5 rows), while a term lost or
     // added twice is off by one term's size.
-    const magnitude = Math.max(1, ...gatherGradRef(W.map(Math.abs), V, D, I));
+    const magnitude = gatherGradRef(W.map(Math.abs), V, D, I).reduce((a, b) => Math.max(a, b), 1);
     assertClose(await table.grad!.data(), gatherGradRef(W, V, D, I), 1e-5, 1e-6 * magnitude, 'backward');
     y.dispose(); table.grad!.dispose(); table.dispose(); indices.dispose();
   });
@@ -110,6 +111,32 @@ test('gather backward is deterministic (bitwise equal across runs) and i32 table
   assert.is(yi.dtype, 'i32');
   assert.equal(Array.from(await yi.data()), Array.from(gatherRef(TI, 4, 3, [3, 0, 0])));
   ti.dispose(); ii.dispose(); yi.dispose();
+});
+
+// Indices into a few rows of a large table (V > M: the per-index kernel by default), many repeated,
+// some clamped, some the padding row: both scatter kernels against float64, and against each other
+// bit for bit (both add a row's terms in increasing index order; large terms of both signs make
+// any other order round differently).
+test('gather backward: the per-row and per-index scatter kernels give bit-identical gradients', async () => {
+  const V = 3000, D = 67, M = 257, pad = 17;
+  const hot = Int32Array.from({ length: 29 }, () => Math.floor(rand() * V));
+  const I = Int32Array.from({ length: M }, () => hot[Math.floor(rand() * hot.length)]);
+  I[5] = pad; I[100] = pad; I[7] = -3; I[8] = V + 4; I[9] = V - 1; I[200] = 0;
+  const W = randArray(M * D, -100, 100);
+  const g = tensor(W, [M, D]), indices = tensor(I, [M], 'i32');
+  const ref = gatherGradRef(W, V, D, I, pad);
+  const magnitude = gatherGradRef(W.map(Math.abs), V, D, I).reduce((a, b) => Math.max(a, b), 1);
+  const bits: number[][] = [];
+  for (const by of ['row', 'index'] as const) {
+    const dt = scatterRows(indices, g, V, D, pad, by);
+    const a = await dt.data();
+    assertClose(a, ref, 1e-5, 1e-6 * magnitude, `${by} kernel vs float64`);
+    assert.ok(a.subarray(pad * D, pad * D + D).every((x) => x === 0), `${by} kernel: the padding row is zero`);
+    bits.push(Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length)));
+    dt.dispose();
+  }
+  assert.equal(bits[1], bits[0], 'bit-identical');
+  g.dispose(); indices.dispose();
 });
 
 test('gather rejects bad arguments', () => {
