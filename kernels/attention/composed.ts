@@ -48,7 +48,7 @@ export function composedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor 
 const dropBlocks = (d: { DROP: boolean }): Record<string, string> => (d.DROP
   ? {
     OUT_DECL: '@group(0) @binding(3) var<storage, read_write> out: array<f32>;',
-    STORE_OUT: '    out[i] = select(0.0, y * params.dscale, dropout_keep(params.seed, params.p, i));',
+    STORE_OUT: '    out[i] = dropped(y, params.dscale, params.seed, params.p, i);',
   }
   : {});
 

@@ -10,7 +10,7 @@
 @group(0) @binding(3) var<uniform> params: Params;
 
 fn gw(i: u32) -> f32 {
-  if ({{DROP}}) { return select(0.0, g[i] * params.dscale, dropout_keep(params.seed, params.p, i)); }
+  if ({{DROP}}) { return dropped(g[i], params.dscale, params.seed, params.p, i); }
   return g[i];
 }
 

@@ -9,5 +9,5 @@ struct Params { n: u32, stride: u32, seed: u32, p: f32, scale: f32 }
 @group(0) @binding(2) var<uniform> params: Params;
 
 fn each(i: u32) {
-  out[i] = select(0.0, x[i] * params.scale, dropout_keep(params.seed, params.p, i));
+  out[i] = dropped(x[i], params.scale, params.seed, params.p, i);
 }

@@ -31,11 +31,11 @@ function residBlocks(kernel: 'fwd' | 'dx' | 'params') {
     const params = (d.RESID ? 'seed: u32, p: f32, scale: f32,' : '') + (d.OUT_DROP ? ' oseed: u32, op: f32, oscale: f32,' : '');
     if (params) b.DROP_PARAMS = params;
     if (d.OUT_DROP) {
-      if (kernel === 'fwd') b.ST_OUT = '  out[i] = select(0.0, v * params.oscale, dropout_keep(params.oseed, params.op, i));';
-      else b.G_IN = '  return select(0.0, g[i] * params.oscale, dropout_keep(params.oseed, params.op, i));';
+      if (kernel === 'fwd') b.ST_OUT = '  out[i] = dropped(v, params.oscale, params.oseed, params.op, i);';
+      else b.G_IN = '  return dropped(g[i], params.oscale, params.oseed, params.op, i);';
     }
     if (!d.RESID || kernel === 'params') return b;
-    const kept = (v: string, i: string) => (d.DROP ? `select(0.0, ${v} * params.scale, dropout_keep(params.seed, params.p, ${i}))` : v);
+    const kept = (v: string, i: string) => (d.DROP ? `dropped(${v}, params.scale, params.seed, params.p, ${i})` : v);
     return kernel === 'fwd'
       ? {
         ...b, X_ACCESS: 'read_write',

@@ -125,9 +125,9 @@ export type EpiDefines = { AB: string; WIDE: string; OUT: string; ADD?: boolean;
 export function epiBlocks(d: EpiDefines): Record<string, string> {
   const out: Record<string, string> = {};
   const v = d.ADD ? 'v0 + f32(prev[i])' : 'v0';
-  // drop(x, j): x dropped as element j of the output (ACT) or of a (DACT).
-  const drop = d.DROP ? `\n${dropoutKeep}\nfn drop(x: f32, j: u32) -> f32 { return select(0.0, x * params.dropScale, dropout_keep(params.dropSeed, params.dropP, j)); }` : '';
-  const kept = (x: string, j: string) => (d.DROP ? `drop(${x}, ${j})` : x);
+  // kept(x, j): x through the dropout as element j of the output (ACT) or of a (DACT).
+  const drop = d.DROP ? `\n${dropoutKeep}` : '';
+  const kept = (x: string, j: string) => (d.DROP ? `dropped(${x}, params.dropScale, params.dropSeed, params.dropP, ${j})` : x);
   if (d.ADD) out.PREV_DECL = `@group(0) @binding(6) var<storage, read> prev: array<${d.OUT}>;`;
   if (d.ACT) {
     const r = UNARY[d.ACT];
