@@ -48,8 +48,9 @@ if (process.env.THAW_DEBUG !== '1' && process.env.THAW_STDERR_FILTER !== 'child'
 } else {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  const built = join(root, 'dist', 'cli.js');
-  if (existsSync(built) && !existsSync(join(root, 'cli', 'main.ts'))) {
+  // THAW_CLI_BUNDLE: a bundle to run instead (the CLI tests bundle the current sources once).
+  const built = process.env.THAW_CLI_BUNDLE || join(root, 'dist', 'cli.js');
+  if (process.env.THAW_CLI_BUNDLE || (existsSync(built) && !existsSync(join(root, 'cli', 'main.ts')))) {
     await import(pathToFileURL(built).href);
   } else {
     const { register: registerTsx } = await import('tsx/esm/api');

@@ -1,4 +1,4 @@
-// The thaw CLI end to end, as a user runs it: `node bin/thaw.mjs ...` from the sources, checking
+// The thaw CLI end to end, as a user runs it: `node bin/thaw.mjs ...` on the current sources (bundled once, helpers.ts), checking
 // exit codes (0 ok, 1 runtime failure, 2 usage error), what goes to stdout and stderr, and files.
 // Runs with a temp zoo cache and THAW_OFFLINE=1, so nothing is downloaded and ~/.cache is untouched.
 import { suite } from 'uvu';
