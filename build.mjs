@@ -4,8 +4,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-
-const common = { bundle: true, format: 'esm', loader: { '.wgsl': 'text' }, sourcemap: true, target: 'es2022', logLevel: 'warning' };
+import { common, cliBuild } from './scripts/build_options.mjs';
 
 await build({
   ...common, entryPoints: ['node.ts'], outfile: 'dist/node/index.js', platform: 'node', packages: 'external',
@@ -15,9 +14,7 @@ await build({
   // Node-only code paths (Dawn, file system) are behind runtime checks; keep them out of the bundle.
   external: ['webgpu', 'node:*'],
 });
-await build({
-  ...common, entryPoints: ['cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', packages: 'external',
-});
+await build({ ...cliBuild, outfile: 'dist/cli.js' });
 // Declarations of the public API (index.ts, node.ts and what they reach), for package.json's "types".
 rmSync('dist/types', { recursive: true, force: true });
 execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });

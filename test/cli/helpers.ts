@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { buildSync } from 'esbuild';
+import { cliBuild } from '../../scripts/build_options.mjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
@@ -12,18 +13,16 @@ export interface CliRun { code: number; out: string; err: string }
 
 let bundle = '';
 /**
- * The CLI bundled from the current sources, once per test process, as build.mjs bundles dist/cli.js:
- * a run then starts in ~0.3 s instead of ~1 s through tsx. Like dist/cli.js it sits one folder below
- * the root, so the paths it finds from its own location are the same.
+ * The CLI bundled from the current sources once per test process, with build.mjs's options for
+ * dist/cli.js (scripts/build_options.mjs): a run then starts in ~0.3 s instead of ~1 s through tsx.
+ * Like dist/cli.js it sits one folder below the root, so the paths it finds from its own location
+ * are the same.
  */
 function cliBundle(): string {
   if (bundle) return bundle;
   const dir = join(ROOT, `.cli-test-${process.pid}`);
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  buildSync({
-    entryPoints: [join(ROOT, 'cli', 'main.ts')], outfile: join(dir, 'cli.js'), bundle: true, format: 'esm', platform: 'node',
-    packages: 'external', loader: { '.wgsl': 'text' }, target: 'es2022', logLevel: 'warning',
-  });
+  buildSync({ ...cliBuild, absWorkingDir: ROOT, outfile: join(dir, 'cli.js'), sourcemap: false });
   return (bundle = join(dir, 'cli.js'));
 }
 
