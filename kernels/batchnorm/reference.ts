@@ -37,17 +37,17 @@ export function batchNormRef(x: ArrayLike<number>, shape: readonly number[], wei
   return { out, runningMean: rm, runningVar: rv };
 }
 
-/** float64 training-mode backward: dx, dweight, dbias of sum(bn(x) * g). */
+/** float64 training-mode backward: dx, dweight, dbias of sum(bn(x) * g), and each channel's 1/σ (invStd). */
 export function bnBackwardRef(x: ArrayLike<number>, shape: number[], w: ArrayLike<number>, g: ArrayLike<number>, eps: number) {
   const [N, C] = shape, HW = shape.slice(2).reduce((a, b) => a * b, 1), M = N * HW;
-  const dx = new Float64Array(x.length), dw = new Float64Array(C), db = new Float64Array(C);
+  const dx = new Float64Array(x.length), dw = new Float64Array(C), db = new Float64Array(C), invStd = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     const idx: number[] = [];
     for (let n = 0; n < N; n++) for (let s = 0; s < HW; s++) idx.push((n * C + c) * HW + s);
     const m = idx.reduce((a, k) => a + x[k], 0) / M;
-    const inv = 1 / Math.sqrt(idx.reduce((a, k) => a + (x[k] - m) ** 2, 0) / M + eps);
+    const inv = (invStd[c] = 1 / Math.sqrt(idx.reduce((a, k) => a + (x[k] - m) ** 2, 0) / M + eps));
     for (const k of idx) { db[c] += g[k]; dw[c] += g[k] * (x[k] - m) * inv; }
     for (const k of idx) dx[k] = w[c] * inv * (g[k] - db[c] / M - (x[k] - m) * inv * dw[c] / M);
   }
-  return { dx, dw, db };
+  return { dx, dw, db, invStd };
 }

@@ -108,7 +108,10 @@ for (const [shape, onePass] of [[7, 3, 12, 12], [9, 2, 9, 11], [33, 5, 4, 4], [5
     assertClose(await rv.data(), ref.runningVar!, 2e-3, 1e-4, 'running_var');
     const back = bnBackwardRef(xs, shape, ws, gs, opts.eps);
     assertClose(r.dx, back.dx, 5e-3, 1e-3, 'dx');
-    assertClose(r.dweight!, back.dw, 5e-3, 1e-3, 'dweight');
+    // dweight_c = Σ dy·x̂: a float32 mean of values near 1000 is off by up to a few float32 steps there
+    // (2^-13), which moves every x̂ of channel c by that times 1/σ_c, and dweight_c by that times Σ dy = dbias_c.
+    const shift = back.db.reduce((a, d, c) => Math.max(a, 4 * 2 ** -13 * back.invStd[c] * Math.abs(d)), 0);
+    assertClose(r.dweight!, back.dw, 5e-3, 1e-3 + shift, 'dweight');
     assertClose(r.dbias!, back.db, 1e-4, 1e-5, 'dbias');
     for (const t of [w, b, rm, rv]) t.dispose();
     } finally { setBnOnePassMax(old); }
