@@ -19,6 +19,7 @@ for (;;) {
   });
   if (!entry) break;
   const file = entry.slice(entry.indexOf(' ') + 1).replaceAll('%', '/');
+  globalThis.THAW_TEST_FILE = file; // test/helpers.ts restarts its random draws from the run's seed
   globalThis.UVU_QUEUE.length = 0;
   globalThis.UVU_QUEUE.push([file]);
   globalThis.UVU_INDEX = 0;

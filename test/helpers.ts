@@ -23,7 +23,13 @@ let seed = (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
 /** The seed of this run's random data (printed on failure so a case can be replayed with THAW_SEED). */
 export const runSeed = Number(process.env.THAW_SEED ?? seed);
 seed = runSeed;
+// scripts/test_worker.mjs runs many files in one process and names the current one in
+// globalThis.THAW_TEST_FILE: each file's draws start again from runSeed, so `THAW_SEED=<seed>` on
+// that file alone draws the same data.
+let file: unknown;
 export function rand(): number {
+  const f = (globalThis as { THAW_TEST_FILE?: string }).THAW_TEST_FILE;
+  if (f !== file) { file = f; seed = runSeed; }
   seed = (seed + 0x6d2b79f5) >>> 0;
   let t = seed;
   t = Math.imul(t ^ (t >>> 15), t | 1);
