@@ -49,9 +49,10 @@ if (process.env.THAW_DEBUG !== '1' && process.env.THAW_STDERR_FILTER !== 'child'
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
   // THAW_CLI_BUNDLE: a bundle to run instead (the CLI tests bundle the current sources once).
-  const built = process.env.THAW_CLI_BUNDLE || join(root, 'dist', 'cli.js');
-  if (process.env.THAW_CLI_BUNDLE || (existsSync(built) && !existsSync(join(root, 'cli', 'main.ts')))) {
-    await import(pathToFileURL(built).href);
+  const built = join(root, 'dist', 'cli.js');
+  const bundle = process.env.THAW_CLI_BUNDLE || (existsSync(built) && !existsSync(join(root, 'cli', 'main.ts')) ? built : '');
+  if (bundle) {
+    await import(pathToFileURL(bundle).href);
   } else {
     const { register: registerTsx } = await import('tsx/esm/api');
     registerTsx();

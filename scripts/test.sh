@@ -10,8 +10,9 @@
 # The op and model suites (test/ops, test/nn, test/models, test/transformer) also run with
 # THAW_TUNING=hardware, from a second queue that each process goes on to when the first is empty:
 # the kernel paths a real GPU takes (engine/core/tuning.ts: tiled matmul, no subgroup conv kernels,
-# no Winograd, fused attention), on the software adapter; their counts join the summary. THAW_TEST_HARDWARE=0 skips that pass. Files whose kernels read no tuning (or the same
-# values in both tables) are left out of it: see HW_SKIP.
+# no Winograd, fused attention), on the software adapter; their counts join the summary.
+# THAW_TEST_HARDWARE=0 skips that pass. Files whose kernels read no tuning (or the same values in
+# both tables) are left out of it: see HW_SKIP.
 # Usage: scripts/test.sh [file-pattern]
 set -uo pipefail
 cd "$(dirname "$0")/.."
