@@ -12,7 +12,8 @@
 # the kernel paths a real GPU takes (engine/core/tuning.ts: tiled matmul, no subgroup conv kernels,
 # no Winograd, fused attention), on the software adapter; their counts join the summary.
 # THAW_TEST_HARDWARE=0 skips that pass. Files whose kernels read no tuning (or the same values in
-# both tables) are left out of it: see HW_SKIP.
+# both tables) are left out of it: see HW_SKIP. lavapipe runs at 4 lanes, and the subgroup kernels'
+# files run once more at 8: see WIDE.
 # Usage: scripts/test.sh [file-pattern]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,17 +24,26 @@ export THAW_CHECK_KERNELS=1
 # empty shader cache most of the suite's time is that compilation (ops/linear_act alone: 142 s with
 # this, 182 s without; models/gradients 285 s and 401 s). Benchmarks never set it.
 export GALLIVM_PERF="${GALLIVM_PERF-nopt}"
+# lavapipe runs 4 lanes per SIMD vector (128-bit, as on ARM) instead of its default 8 (256-bit):
+# LLVM compiles each shader in about half the time (an empty shader cache: ops/depthwise 62 s -> 24 s,
+# this suite 13.1 -> 6.1 min on 2 cores), and the subgroup kernels run with 4-lane subgroups (the tuning
+# tables' 4-lane entries). The files of the subgroup kernels (WIDE: matmul, conv gemm and weight
+# gradient) run once more at the default 8 lanes, the subgroup size users here get.
+export LP_NATIVE_VECTOR_WIDTH="${LP_NATIVE_VECTOR_WIDTH-128}"
+WIDE='^ops/(matmul|conv2d)\.test\.ts$'
 pattern="${1:-\.test\.ts$}"
 jobs="${THAW_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 [ "$jobs" -gt 4 ] && jobs=4
 # Cold CPU seconds per test file (scripts/test_weights.txt: "seconds file" lines).
 declare -A weight=()
 [ -f scripts/test_weights.txt ] && while read -r s f; do weight[$f]=$s; done < scripts/test_weights.txt
-# queue DIR FILE...: one entry per file in DIR (see scripts/test_worker.mjs), heaviest first.
+# queue DIR FILE...: one entry per file in DIR (see scripts/test_worker.mjs), heaviest first; entries
+# are numbered across all queues, so the same file in two queues has two names in the claimed folder.
+queued=0
 queue() {
-  local d=$1 i=0 f; shift
+  local d=$1 f; shift
   while read -r _ f; do
-    i=$((i + 1)); : > "$d/$(printf '%04d' "$i") ${f//\//%}"
+    queued=$((queued + 1)); : > "$d/$(printf '%04d' "$queued") ${f//\//%}"
   done < <(for f in "$@"; do echo "${weight[$f]:-20} $f"; done | sort -k1,1rn -k2)
 }
 # Test files (under test/) matching the pattern.
@@ -47,12 +57,15 @@ mapfile -t files < <(list .)
 HW_SKIP='^ops/(conv2d_tunings|f16_conv|reduce|depthwise|batchnorm|elementwise|activation|gather|pad|permute|slice|resize|dropout|pool|softmax)\.test\.ts$|^transformer/(wordpiece|gelu|layernorm)\.test\.ts$'
 hw=()
 [ "${THAW_TEST_HARDWARE:-1}" != 0 ] && mapfile -t hw < <(list ops nn models transformer | grep -Ev "$HW_SKIP")
+wide=()
+[ "$LP_NATIVE_VECTOR_WIDTH" != 256 ] && mapfile -t wide < <(printf '%s\n' "${files[@]}" | grep -E "$WIDE")
 # $jobs worker processes (scripts/test_worker.mjs) take the files one at a time from a shared queue,
-# so they finish close together whatever a file costs on this machine; a worker that finds the first
-# queue empty goes on with the hardware pass's queue in a new process. Each worker's output is
-# printed as a block when it ends.
+# so they finish close together whatever a file costs on this machine; a worker that finds a queue
+# empty goes on with the next one in a new process: the 8-lane files, then the first pass, then the
+# hardware pass. Each worker's output is printed as a block when it ends.
 rc=0
-first=$(mktemp -d) second=$(mktemp -d) claimed=$(mktemp -d)
+lanes8=$(mktemp -d) first=$(mktemp -d) second=$(mktemp -d) claimed=$(mktemp -d)
+[ "${#wide[@]}" -gt 0 ] && queue "$lanes8" "${wide[@]}"
 queue "$first" "${files[@]}"
 [ "${#hw[@]}" -gt 0 ] && queue "$second" "${hw[@]}"
 n=$(( ${#files[@]} + ${#hw[@]} )); [ "$n" -gt "$jobs" ] && n=$jobs
@@ -60,6 +73,11 @@ pids=() logs=()
 for ((j = 0; j < n; j++)); do
   l=$(mktemp); logs+=("$l")
   ( export FORCE_COLOR=0; r=0
+    if [ "${#wide[@]}" -gt 0 ]; then
+      echo "== LP_NATIVE_VECTOR_WIDTH=256"
+      LP_NATIVE_VECTOR_WIDTH=256 node scripts/test_worker.mjs "$lanes8" "$claimed" || r=1
+      echo "== LP_NATIVE_VECTOR_WIDTH=$LP_NATIVE_VECTOR_WIDTH"
+    fi
     node scripts/test_worker.mjs "$first" "$claimed" || r=1
     if [ "${#hw[@]}" -gt 0 ]; then
       echo "== THAW_TUNING=hardware"
@@ -74,7 +92,7 @@ for ((j = 0; j < n; j++)); do
   cat "${logs[$j]}" | tee -a "$log"
 done
 # A file still claimed (its process stopped mid-file) or never taken must not pass as green.
-left=$(ls "$claimed" "$first" "$second" | grep ' ' | sed 's/^[0-9]* //; s|%|/|g')
+left=$(ls "$claimed" "$lanes8" "$first" "$second" | grep ' ' | sed 's/^[0-9]* //; s|%|/|g')
 if [ -n "$left" ]; then echo "test.sh: did not finish (a test process stopped: crash?): $left" | tee -a "$log"; crashed=1; fi
 clean() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 total=$(clean "$log" | awk '/Total:/{s+=$2} END{print s+0}')

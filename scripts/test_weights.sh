@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 export THAW_CHECK_KERNELS=1
 export GALLIVM_PERF="${GALLIVM_PERF-nopt}"  # as scripts/test.sh
+export LP_NATIVE_VECTOR_WIDTH="${LP_NATIVE_VECTOR_WIDTH-128}"  # as scripts/test.sh
 pattern="${1:-\.test\.ts$}"
 out=scripts/test_weights.txt
 new=$(mktemp)
