@@ -5,7 +5,7 @@
 # machine skews far less than wall time. Writes "seconds file" lines, largest first, to
 # scripts/test_weights.txt; with a pattern only the matching files are measured again and the other
 # lines are kept. Files that no longer exist are dropped.
-# Usage: scripts/test_weights.sh [file-pattern]   (all files: about 40 min on 2 cores)
+# Usage: scripts/test_weights.sh [file-pattern]   (all files: about 15 min on 2 cores)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
