@@ -161,7 +161,7 @@ export async function run(o: GpuBenchOptions = {}): Promise<Record<string, unkno
   await section('dispatch', async () => {
     const ops = quick ? 200 : 2000;
     const r = await tinyOps(rt, ops, runs);
-    const step = await resnet20Step(rt, runs);
+    const step = await resnet20Step(rt, runs, quick ? 1 : undefined);
     const name = `ResNet-20 step (batch ${RESNET_BATCH})`;
     printTable(`host cost per dispatch (bench/dispatch.ts: ${ops} adds of 64 elements, a ${name}; best of ${runs})`,
       ['case', 'mode', 'dispatches', 'encode µs/dispatch', 'total µs/dispatch'],
