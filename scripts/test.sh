@@ -18,18 +18,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-# Each cached kernel's code is rebuilt at every use and compared, so a pipeline key that misses a value fails a test.
-export THAW_CHECK_KERNELS=1
-# lavapipe compiles shaders without LLVM's optimisation passes: the tests' kernels are small, and on an
-# empty shader cache most of the suite's time is that compilation (ops/linear_act alone: 142 s with
-# this, 182 s without; models/gradients 285 s and 401 s). Benchmarks never set it.
-export GALLIVM_PERF="${GALLIVM_PERF-nopt}"
-# lavapipe runs 4 lanes per SIMD vector (128-bit, as on ARM) instead of its default 8 (256-bit):
-# LLVM compiles each shader in about half the time (an empty shader cache: ops/depthwise 62 s -> 24 s,
-# this suite 13.1 -> 6.1 min on 2 cores), and the subgroup kernels run with 4-lane subgroups (the tuning
-# tables' 4-lane entries). The files of the subgroup kernels (WIDE: matmul, conv gemm and weight
-# gradient) run once more at the default 8 lanes, the subgroup size users here get.
-export LP_NATIVE_VECTOR_WIDTH="${LP_NATIVE_VECTOR_WIDTH-128}"
+source scripts/test_env.sh
+# The files of the subgroup kernels (matmul, conv gemm and weight gradient), run once more at 8 lanes.
 WIDE='^ops/(matmul|conv2d)\.test\.ts$'
 pattern="${1:-\.test\.ts$}"
 jobs="${THAW_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures what each test file costs on an empty shader cache, for scripts/test.sh's split of the
-# files over processes: runs each file alone (THAW_CHECK_KERNELS=1, as test.sh does) with a fresh
+# files over processes: runs each file alone (scripts/test_env.sh's settings, as test.sh) with a fresh
 # MESA_SHADER_CACHE_DIR and records the CPU seconds (user + sys) of its process, which a busy
 # machine skews far less than wall time. Writes "seconds file" lines, largest first, to
 # scripts/test_weights.txt; with a pattern only the matching files are measured again and the other
@@ -9,9 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-export THAW_CHECK_KERNELS=1
-export GALLIVM_PERF="${GALLIVM_PERF-nopt}"  # as scripts/test.sh
-export LP_NATIVE_VECTOR_WIDTH="${LP_NATIVE_VECTOR_WIDTH-128}"  # as scripts/test.sh
+source scripts/test_env.sh  # as scripts/test.sh
 pattern="${1:-\.test\.ts$}"
 out=scripts/test_weights.txt
 new=$(mktemp)
