@@ -315,7 +315,7 @@ export class Runtime {
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     }
-    const fresh = this.compiled.slice(n0).map(({ key }) => this.cache.get(key)!);
+    const made = this.compiled.slice(n0), fresh = made.map(({ key }) => this.cache.get(key)!);
     if (fresh.length) {
       // Zero workgroups read and write nothing, so any buffers of the bound types' minimum size will do.
       const scratch = Array.from({ length: Math.max(0, ...fresh.map((c) => c.storage.length)) },
@@ -323,17 +323,23 @@ export class Runtime {
       // Counts read from a zeroed buffer: a direct zero-workgroup dispatch draws a warning from Dawn.
       const counts = this.device.createBuffer({ size: 16, usage: 0x100 }); // INDIRECT
       this.flush();
-      this.encoder = this.device.createCommandEncoder();
-      const pass = this.encoder.beginComputePass();
-      for (const c of fresh) {
-        const entries: GPUBindGroupEntry[] = c.storage.map((b, i) => ({ binding: b.binding, resource: { buffer: scratch[i] } }));
-        if (c.uniform) entries.push({ binding: c.uniform.binding, resource: { buffer: this.uniformGpu, offset: 0, size: c.uniform.size } });
-        pass.setPipeline(c.pipeline);
-        pass.setBindGroup(0, this.device.createBindGroup({ layout: c.layout, entries }));
-        pass.dispatchWorkgroupsIndirect(counts, 0);
+      // With the pipeline log, each pipeline's dispatch is its own submit, timed (the driver's compile).
+      const log = this.pipelineLog, batches = log ? fresh.map((c) => [c]) : [fresh];
+      for (const [i, batch] of batches.entries()) {
+        const t0 = performance.now();
+        this.encoder = this.device.createCommandEncoder();
+        const pass = this.encoder.beginComputePass();
+        for (const c of batch) {
+          const entries: GPUBindGroupEntry[] = c.storage.map((b, i) => ({ binding: b.binding, resource: { buffer: scratch[i] } }));
+          if (c.uniform) entries.push({ binding: c.uniform.binding, resource: { buffer: this.uniformGpu, offset: 0, size: c.uniform.size } });
+          pass.setPipeline(c.pipeline);
+          pass.setBindGroup(0, this.device.createBindGroup({ layout: c.layout, entries }));
+          pass.dispatchWorkgroupsIndirect(counts, 0);
+        }
+        pass.end();
+        await this.sync();
+        if (log) log(made[i].key, made[i].ms, performance.now() - t0);
       }
-      pass.end();
-      await this.sync();
       for (const b of [...scratch, counts]) b.destroy();
     }
     return fresh.length;
