@@ -168,6 +168,7 @@ function weightStrides(read: WeightRead, Cred: number, Cg: number, cgPad: number
 const gemmBlocks = (d: Record<string, any>) => ({
   FMAS: d.SG ? fmaBlockSg(d.SG, d.CQ, Math.ceil(d.CQ / d.SG), d.PX, d.SSW, d.CSW, d.NKW, d.A, d.OIHW, d) : fmaBlock(d.PX, d.CQ, d.SSW, d.CSW, d.NKW, d.A, d.OIHW, d),
   ...weightBlocks(d as { OIHW: number; SG: number; CQ: number; T?: string }),
+  ACC: Array.from({ length: d.PX * d.CQ }, (_, i) => `a${Math.floor(i / d.CQ)}_${i % d.CQ}`).join(', '),
 });
 
 /**
@@ -201,7 +202,7 @@ export function gemmCorrelate(src: Tensor, wt: Tensor, bias: Tensor | null, dst:
   const kernel = wgsl(tm ? 'conv2d_gemm_sg' : 'conv2d_gemm', gemmSrc, {
     include: tm ? includeSg : include,
     defines: { WG: tm ? SG : 64, SG, CQ, PX, ...cols, OIHW: read === 'packed' ? 0 : 1, ...storageDefines(src.dtype), ...(bounded ? BOUNDED : PADDED) },
-    unroll: { p: PX, v: CQ, l: LQ, t: NV, e: 4 },
+    unroll: { p: PX, v: CQ, l: LQ, t: NV },
     blocks: gemmBlocks,
   });
   runtime().run(kernel, { src, wt, bias: bias ?? wt, dst, res: res ?? wt }, {

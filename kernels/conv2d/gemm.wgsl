@@ -33,10 +33,11 @@
 // where its rows already are a multiple of 4 long) unpadded: each window vec4 then lies wholly
 // inside or outside its row, and rows and vec4s outside the source read as zeros (a select per
 // load, which saves the padding pass over the whole tensor).
-// Lines naming a pixel, channel quad, lane-load, window or vec4-lane index (dollar p, v, l, t, e)
-// are repeated for p < PX, v < CQ, l < LQ (none without subgroups), t < NV, e < 4 (wgsl unroll);
-// the FMAS block is unrolled by gemm.ts (subgroupBroadcast needs a constant lane). Accumulators are
-// plain variables, which these drivers keep in registers where arrays may go to memory.
+// Lines naming a pixel, channel quad, lane-load or window index (dollar p, v, l, t) are repeated
+// for p < PX, v < CQ, l < LQ (none without subgroups), t < NV (wgsl unroll); the FMAS block is
+// unrolled by gemm.ts (subgroupBroadcast needs a constant lane). Accumulators are plain variables,
+// which these drivers keep in registers where arrays may go to memory; only the stores at the end
+// see them as an array.
 //
 // Params and bindings: gemm_common.wgsl.
 // src: (N, Cred*groups, Hs, Ws) as vec4s, wt: (groups, kh, kw, Cred, CgPad) as vec4s (CgPad = Cg
@@ -87,9 +88,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   let plane = params.Hd * params.Wd;
   let out = (n * params.Cg * params.groups + g * params.Cg) * plane + (rh + params.dsh * i) * params.Wd + params.rw;
-  let o$v = cob * 4u * {{CQ}}u + 4u * $vu;
-  let b$v_$e = select(0.0, bias[g * params.Cg + min(o$v + $eu, params.Cg - 1u)], params.hasBias == 1u);
-  let ok$p = B < total && j0 + $pu < params.Wsub;
-  let d$p = out + params.dsw * (j0 + $pu);
-  if (ok$p && o$v + $eu < params.Cg) { dst[d$p + (o$v + $eu) * plane] = {{S(actf(a$p_$v[$eu] + b$v_$e + resid(d$p + (o$v + $eu) * plane)))}}; }
+  // The stores loop over the accumulators as an array: unrolled, their bounds checks and epilogue
+  // branches made lavapipe's compile several times slower (9 s against 1 s at CQ = 8, 8 lanes) and
+  // ran no faster.
+  var acc = array<vec4<f32>, {{PX}} * {{CQ}}>({{ACC}});
+  for (var v = 0u; v < {{CQ}}u; v++) {
+    for (var e = 0u; e < 4u; e++) {
+      let o = cob * 4u * {{CQ}}u + 4u * v + e;
+      let b = select(0.0, bias[g * params.Cg + min(o, params.Cg - 1u)], params.hasBias == 1u);
+      for (var p = 0u; p < {{PX}}u; p++) {
+        let d = out + params.dsw * (j0 + p) + o * plane;
+        if (B < total && j0 + p < params.Wsub && o < params.Cg) { dst[d] = {{S(actf(acc[p * {{CQ}}u + v][e] + b + resid(d)))}}; }
+      }
+    }
+  }
 }

@@ -87,15 +87,23 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB, ROWSUM }: Readonly<Subgro
       acc.push(`  var rs${i} = vec4<f32>();`);
       quad.push(`    rs${i} += aq${i};`);
       if (tA && !tB) single.push(`    rs${i}.x += ws${Math.floor(i / 4)}[${i % 4}];`);
-      rsStore.push(`  if (wid.x == 0u && lane == 0u && m0 + ${i}u < M) { rowsum[z * M + m0 + ${i}u] = (rs${i}.x + rs${i}.y) + (rs${i}.z + rs${i}.w); }`);
     }
-    store.push(`  if (m0 + ${i}u < M) {`);
-    store.push(`    let ro = base + (m0 + ${i}u) * params.som;`);
-    for (const j of R(TNQ)) {
-      store.push(`    let nc${j} = n0 + 4u * lane + ${4 * SG * j}u;`);
-      for (const c of R(4)) store.push(`    if (nc${j} + ${c}u < N) { st(ro + nc${j} + ${c}u, epi(acc${i}_${j}[${c}], nc${j} + ${c}u)); }`);
-    }
-    store.push('  }');
+  }
+  // The stores loop over the accumulators as an array: unrolled, their bounds checks and epilogues
+  // made lavapipe's compile half as slow again (TM = 32, 8 lanes: 5.5 s against 3.6 s).
+  store.push(`  var accs = array<vec4<f32>, ${TM * TNQ}>(${R(TM * TNQ).map((x) => `acc${Math.floor(x / TNQ)}_${x % TNQ}`).join(', ')});`,
+    `  for (var i = 0u; i < min(${TM}u, M - min(m0, M)); i++) {`,
+    '    let ro = base + (m0 + i) * params.som;',
+    `    for (var j = 0u; j < ${TNQ}u; j++) {`,
+    `      let nc = n0 + 4u * lane + ${4 * SG}u * j;`,
+    `      for (var c = 0u; c < 4u; c++) { if (nc + c < N) { st(ro + nc + c, epi(accs[i * ${TNQ}u + j][c], nc + c)); } }`,
+    '    }',
+    '  }');
+  if (ROWSUM) {
+    rsStore.push(`  var rss = array<vec4<f32>, ${TM}>(${R(TM).map((i) => `rs${i}`).join(', ')});`,
+      `  for (var i = 0u; i < min(${TM}u, M - min(m0, M)); i++) {`,
+      '    if (wid.x == 0u && lane == 0u) { rowsum[z * M + m0 + i] = (rss[i].x + rss[i].y) + (rss[i].z + rss[i].w); }',
+      '  }');
   }
   if (!(tA && !tB)) single.length = 0; // K % 4 == 0 is required then: the single-step loop never runs
   return {
