@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setup, rand } from '../helpers.ts';
+import { setup, rand, runSeed } from '../helpers.ts';
 import { tidy, type Tensor, noGrad } from '../../engine/core/tensor.ts';
 import { tensor } from '../../engine/core/factory.ts';
 import { backward } from '../../engine/autograd/backward.ts';
@@ -35,9 +35,10 @@ test('a small BERT fine-tunes on a negation-sentiment task: the loss falls clear
   const opt = new AdamW(model.namedParameters(), { lr: 3e-3, weightDecay: 0.01 });
   const losses: number[] = [];
   model.train();
-  // The loss sits near chance for a seed-dependent 30-150 steps before it falls; train until it has
-  // clearly fallen (checked every 10 steps from step 100), at most 400 steps.
-  const maxSteps = 400;
+  // The loss sits near chance for a seed-dependent 30-200 steps before it falls; train until it has
+  // clearly fallen over the last 20 steps (checked every 10 steps from step 100; over 10 steps, one
+  // noisy window once stopped a slow seed at 89.8% held-out accuracy), at most 500 steps.
+  const maxSteps = 500;
   const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   for (let step = 0; step < maxSteps; step++) {
     const b = batch(32);
@@ -50,14 +51,14 @@ test('a small BERT fine-tunes on a negation-sentiment task: the loss falls clear
     opt.zeroGrad();
     losses.push(await loss.item());
     loss.dispose(); disposeAll(b);
-    if (losses.length >= 100 && losses.length % 10 === 0 && avg(losses.slice(-10)) < 0.2 * avg(losses.slice(0, 10))) break;
+    if (losses.length >= 100 && losses.length % 10 === 0 && avg(losses.slice(-20)) < 0.2 * avg(losses.slice(0, 10))) break;
   }
   const steps = losses.length;
   const curve = Array.from({ length: Math.floor(steps / 10) }, (_, i) => avg(losses.slice(i * 10, i * 10 + 10)).toFixed(3));
   console.log(`  loss curve (mean per 10 steps, ${steps} steps): ${curve.join(' ')}`);
   const first = avg(losses.slice(0, 10)), last = avg(losses.slice(-10));
-  assert.ok(first > 0.6, `starts near chance (ln 2 = 0.69), got ${first}`);
-  assert.ok(last < 0.25 * first, `loss fell from ${first.toFixed(3)} to ${last.toFixed(3)}`);
+  assert.ok(first > 0.6, `starts near chance (ln 2 = 0.69), got ${first} (seed ${runSeed})`);
+  assert.ok(last < 0.25 * first, `loss fell from ${first.toFixed(3)} to ${last.toFixed(3)} (seed ${runSeed})`);
   model.eval();
   const held = batch(128);
   const logits = noGrad(() => tidy(() => model.forward(held.inputIds, held.attentionMask, held.tokenTypeIds)));
@@ -65,7 +66,7 @@ test('a small BERT fine-tunes on a negation-sentiment task: the loss falls clear
   let correct = 0;
   for (let i = 0; i < 128; i++) if ((l[2 * i + 1] > l[2 * i] ? 1 : 0) === y[i]) correct++;
   console.log(`  held-out accuracy ${(correct / 128 * 100).toFixed(1)}%`);
-  assert.ok(correct / 128 > 0.9, `accuracy ${correct / 128}`);
+  assert.ok(correct / 128 > 0.9, `accuracy ${correct / 128} (seed ${runSeed})`);
   logits.dispose(); disposeAll(held); model.dispose();
 });
 
