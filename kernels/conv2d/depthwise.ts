@@ -53,18 +53,23 @@ function correlateBlocks(d: Readonly<CorrelateDefines>): Record<string, string> 
     else COLS.push(`  let cx${t} = u32(col0 + ${t});`);
   }
   for (let r = 0; r < TH; r++) for (let c = 0; c < TW; c++) ACC.push(`  var a${r}_${c} = 0.0;`);
-  for (let r = 0; r < TH; r++) {
-    const row = `params.rh + params.dsh * (i0 + ${r}u)`;
-    if (vecStore) {
-      // Rows of dst are whole vec4s and the tile's columns are dst's: store vec4s.
-      for (let v = 0; v < TW / 4; v++) {
-        const val = [0, 1, 2, 3].map((e) => `a${r}_${4 * v + e} + b`).join(', ');
-        STORE.push(`    if (i0 + ${r}u < params.Hsub && j0 + ${4 * v}u < params.Wsub) { dst[(dbase + (${row}) * params.Wd + j0) / 4u + ${v}u] = vec4<f32>(${val}); }`);
-      }
-    } else {
-      for (let c = 0; c < TW; c++) STORE.push(`    if (i0 + ${r}u < params.Hsub && j0 + ${c}u < params.Wsub) { dst[dbase + (${row}) * params.Wd + params.rw + params.dsw * (j0 + ${c}u)] = a${r}_${c} + b; }`);
-    }
+  // The stores loop over the accumulators as an array: unrolled, with a bounds check each, they made
+  // lavapipe compile ops/depthwise's kernels a quarter slower (17.5 s against 13.9 s).
+  STORE.push(`    var acc = array<f32, ${TH * TW}>(${ACC.map((_, i) => `a${Math.floor(i / TW)}_${i % TW}`).join(', ')});`,
+    `    for (var r = 0u; r < min(${TH}u, params.Hsub - min(i0, params.Hsub)); r++) {`,
+    '      let ro = dbase + (params.rh + params.dsh * (i0 + r)) * params.Wd;');
+  if (vecStore) {
+    // Rows of dst are whole vec4s and the tile's columns are dst's: store vec4s.
+    STORE.push(`      for (var v = 0u; v < ${TW / 4}u; v++) {`,
+      `        let e = r * ${TW}u + 4u * v;`,
+      '        if (j0 + 4u * v < params.Wsub) { dst[(ro + j0) / 4u + v] = vec4<f32>(acc[e], acc[e + 1u], acc[e + 2u], acc[e + 3u]) + b; }',
+      '      }');
+  } else {
+    STORE.push(`      for (var c = 0u; c < ${TW}u; c++) {`,
+      `        if (j0 + c < params.Wsub) { dst[ro + params.rw + params.dsw * (j0 + c)] = acc[r * ${TW}u + c] + b; }`,
+      '      }');
   }
+  STORE.push('    }');
   for (let k1 = 0; k1 < ph.nk; k1++) for (let k2 = 0; k2 < pw.nk; k2++) {
     WEIGHTS.push(`    let w${k1}_${k2} = w[wbase + (params.k0h + ${k1}u * params.ksh) * params.kw + params.k0w + ${k2}u * params.ksw];`);
   }
