@@ -19,7 +19,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 source scripts/test_env.sh
-# The files of the subgroup kernels (matmul, conv gemm and weight gradient), run once more at 8 lanes.
+# The files of the subgroup kernels (matmul, conv gemm and weight gradient), run once more at 8 lanes
+# (ops/matmul then runs only its subgroup kernel's tests: THAW_TEST_SUBGROUP=only).
 WIDE='^ops/(matmul|conv2d)\.test\.ts$'
 pattern="${1:-\.test\.ts$}"
 jobs="${THAW_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"
@@ -65,7 +66,7 @@ for ((j = 0; j < n; j++)); do
   ( export FORCE_COLOR=0; r=0
     if [ "${#wide[@]}" -gt 0 ]; then
       echo "== LP_NATIVE_VECTOR_WIDTH=256"
-      LP_NATIVE_VECTOR_WIDTH=256 node scripts/test_worker.mjs "$lanes8" "$claimed" || r=1
+      LP_NATIVE_VECTOR_WIDTH=256 THAW_TEST_SUBGROUP=only node scripts/test_worker.mjs "$lanes8" "$claimed" || r=1
       echo "== LP_NATIVE_VECTOR_WIDTH=$LP_NATIVE_VECTOR_WIDTH"
     fi
     node scripts/test_worker.mjs "$first" "$claimed" || r=1
