@@ -81,9 +81,8 @@ function pick(variant: MatmulVariant, p: MatmulPlan, transA: boolean, transB: bo
     };
   }
   const c = tiledConfig(p);
-  const TA = transA, TB = transB;
   return {
-    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { ...types, ...c, TA, TB, BIAS, ...rs }, blocks: tiledBlocks }),
+    kernel: wgsl('matmul_tiled', tiledSrc, { include, defines: { ...types, ...c, BIAS, ...rs }, blocks: tiledBlocks }),
     rows: 16 * c.RM, cols: 64 * c.RN4,
   };
 }

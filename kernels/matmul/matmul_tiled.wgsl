@@ -2,8 +2,10 @@
 // BM x BN tile of out (BM = 16 * RM, BN = 64 * RN4), staging BK-deep slices of a and b in workgroup
 // memory. Invocation (tx, ty) owns rows ty + 16 i (i < RM) and the vec4 column groups
 // 4 tx + 64 j (j < RN4), so its reads of the staged b tile are conflict-free vec4s.
-// The staging loads follow each operand's contiguous dimension (TA/TB), so they coalesce; the staged
-// rows are padded (AS, BS4) so that stores walking k do not all land in one memory bank.
+// The staging loads follow each operand's contiguous dimension (k of a where its k stride is 1, else
+// m; n of b where its n stride is 1, else k), so they coalesce; the strides are uniforms, so one
+// pipeline serves every transpose and strided view. The staged rows are padded (AS, BS4) so that
+// stores walking k do not all land in one memory bank.
 // Grid: x over column tiles, y over row tiles, z over batch.
 const RM = {{RM}}u;
 const RN4 = {{RN4}}u;
@@ -12,8 +14,6 @@ const BM = 16u * RM;
 const BN = 64u * RN4;
 const AS = BM + 1u;       // as_ row stride (floats)
 const BS4 = BN / 4u + 1u; // bs row stride (vec4s)
-const TA = {{TA}};
-const TB = {{TB}};
 
 // op(a)[m, k] of the batch at offset oa, op(b)[k, n] of the batch at ob; 0 outside the matrices.
 fn loadA(oa: u32, m: u32, k: u32) -> f32 {
@@ -40,17 +40,19 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let bi = wid.z + params.bOff;
   let o = batchOffsets(bi);
   var acc: array<array<vec4<f32>, RN4>, RM>;
+  let kAlongA = params.sak == 1u;
+  let nAlongB = params.sbn == 1u;
 {{RS_INIT:}}
   for (var k0 = 0u; k0 < K; k0 += BK) {
     // Stage a: BM x BK values, 256 at a time; consecutive invocations walk a's contiguous dim.
     for (var e = tid; e < BM * BK; e += 256u) {
       var mm: u32; var kk: u32;
-      if (TA) { kk = e / BM; mm = e % BM; } else { mm = e / BK; kk = e % BK; }
+      if (kAlongA) { mm = e / BK; kk = e % BK; } else { kk = e / BM; mm = e % BM; }
       as_[kk * AS + mm] = loadA(o.x, m0 + mm, k0 + kk);
     }
     for (var e = tid; e < BN * BK; e += 256u) {
       var nn: u32; var kk: u32;
-      if (TB) { nn = e / BK; kk = e % BK; } else { kk = e / BN; nn = e % BN; }
+      if (nAlongB) { kk = e / BN; nn = e % BN; } else { nn = e / BK; kk = e % BK; }
       bs[kk * BS4 + nn / 4u][nn % 4u] = loadB(o.y, k0 + kk, n0 + nn);
     }
     workgroupBarrier();
