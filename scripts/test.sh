@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 source scripts/test_env.sh
 # The files of the subgroup kernels (matmul, conv gemm and weight gradient), run once more at 8 lanes
-# (ops/matmul then runs only its subgroup kernel's tests: THAW_TEST_SUBGROUP=only).
+# for their subgroup kernels' cases only (THAW_TEST_SUBGROUP=only: test/helpers.ts laneTests).
 WIDE='^ops/(matmul|conv2d)\.test\.ts$'
 pattern="${1:-\.test\.ts$}"
 jobs="${THAW_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}"

@@ -89,3 +89,14 @@ export function halfCases(n: number): number[] {
   }
   return v;
 }
+
+/**
+ * scripts/test.sh runs the files of the subgroup kernels once more at lavapipe's default 8 lanes,
+ * whose code depends on the lane count, with THAW_TEST_SUBGROUP=only. Such a file registers the
+ * cases that run a subgroup kernel with `subgroupTest` and the others with `test`, which registers
+ * nothing in that run; `subgroupOnly` says which run it is.
+ */
+export const subgroupOnly = process.env.THAW_TEST_SUBGROUP === 'only';
+export function laneTests<T extends (...args: any[]) => void>(test: T): { test: T; subgroupTest: T } {
+  return { test: subgroupOnly ? Object.assign((() => {}) as unknown as T, test) : test, subgroupTest: test };
+}

@@ -1,8 +1,8 @@
 // conv2d: bias gradient, finite differences, which kernels run when inputs are frozen, output shapes, errors.
-import { test } from 'uvu';
+import { test as anyTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { setup, randArray, assertClose, numericGrad } from '../helpers.ts';
+import { setup, randArray, assertClose, numericGrad, laneTests } from '../helpers.ts';
 import { tensor } from '../../engine/core/factory.ts';
 import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
@@ -18,6 +18,7 @@ import type { TuningPatch } from '../../engine/core/tuning.ts';
 import { numel, snapshot, ran, fwdKernel, runWithGrads } from './conv_helpers.ts';
 
 await setup();
+const { test, subgroupTest } = laneTests(anyTest);
 
 test('bias gradient is the sum of dy over N, H, W', async () => {
   const s = [3, 5, 4, 7], DY = randArray(numel(s));
@@ -30,7 +31,7 @@ test('bias gradient is the sum of dy over N, H, W', async () => {
 
 // ---- Finite differences through autograd on a tiny case ---------------------------------------
 for (const variant of ['auto', 'naive'] as const) {
-  test(`finite differences: x, w, bias gradients of sum(conv2d * G) (${variant})`, async () => {
+  (variant === 'auto' ? subgroupTest : test)(`finite differences: x, w, bias gradients of sum(conv2d * G) (${variant})`, async () => {
     const xs = [2, 2, 5, 4], ws = [3, 2, 3, 2];
     const opts: Conv2dOptions = { stride: [2, 1], dilation: [1, 2], padding: [1, 2, 0, 1], variant };
     const X = randArray(numel(xs)), Wt = randArray(numel(ws)), B = randArray(3);
@@ -50,7 +51,7 @@ const NEEDS: { name: string; xs: number[]; ws: number[]; opts: Conv2dOptions; fw
   { name: 'depthwise', xs: [1, 4, 6, 5], ws: [4, 1, 3, 3], opts: { padding: 1, groups: 4 }, fwd: 'conv2d_depthwise_rows', dx: 'conv2d_depthwise_dx_rows', dw: 'conv2d_depthwise_dw_rows' },
 ];
 for (const c of NEEDS) {
-  test(`${c.name}: frozen weights run no dw kernel; an input without grad runs no dx kernel`, async () => {
+  (c.name === 'gemm' ? subgroupTest : test)(`${c.name}: frozen weights run no dw kernel; an input without grad runs no dx kernel`, async () => {
     const x = tensor(randArray(numel(c.xs)), c.xs), w = tensor(randArray(numel(c.ws)), c.ws);
     const ys = conv2dOutputShape(c.xs, c.ws, c.opts);
     const step = () => tidy(() => { backward(conv2d(x, w, null, c.opts), tensor(new Float32Array(numel(ys)).fill(1), ys)); });
@@ -83,7 +84,7 @@ const IN_PLACE: { name: string; xs: number[]; ws: number[]; opts: Conv2dOptions 
   { name: '1x1 over vec4 rows', xs: [2, 6, 4, 4], ws: [7, 6, 1, 1], opts: {} },
 ];
 for (const c of IN_PLACE) for (const sg of [true, false]) {
-  test(`${c.name}${sg ? '' : ' (no subgroups)'}: forward and dx read OIHW weights with no layout pass; y, dx, dw match the references`, async () => {
+  (sg ? subgroupTest : test)(`${c.name}${sg ? '' : ' (no subgroups)'}: forward and dx read OIHW weights with no layout pass; y, dx, dw match the references`, async () => {
     const tuning: TuningPatch = { conv: { dxWinograd: 0, fwdWinograd: 0, ...(sg ? {} : { subgroups: false }) } };
     const opts = { ...c.opts, tuning };
     // Without subgroups a 1x1 conv over vec4 rows runs pointwise.wgsl, which reads the packed layout.
@@ -109,7 +110,7 @@ const STRIDED: { xs: number[]; ws: number[]; opts: Conv2dOptions }[] = [
   { xs: [1, 6, 9, 12], ws: [5, 6, 3, 2], opts: { stride: 2, padding: [1, 2, 3, 0], dilation: [2, 1] } },
 ];
 for (const c of STRIDED) for (const sg of [true, false]) {
-  test(`dx of stride ${JSON.stringify(c.opts.stride)} ${c.ws[2]}x${c.ws[3]}${sg ? '' : ' (no subgroups)'}: ceil(row phases / 2) GEMM dispatches per column phase, matching float64`, async () => {
+  (sg ? subgroupTest : test)(`dx of stride ${JSON.stringify(c.opts.stride)} ${c.ws[2]}x${c.ws[3]}${sg ? '' : ' (no subgroups)'}: ceil(row phases / 2) GEMM dispatches per column phase, matching float64`, async () => {
     const g = convGeometry(c.xs, c.ws, c.opts);
     const ys = conv2dOutputShape(c.xs, c.ws, c.opts);
     const Wt = randArray(numel(c.ws)), GY = randArray(numel(ys));

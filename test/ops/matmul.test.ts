@@ -1,6 +1,6 @@
 import { test as anyTest } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, randArray, assertClose, numericGrad } from '../helpers.ts';
+import { setup, randArray, assertClose, numericGrad, laneTests, subgroupOnly } from '../helpers.ts';
 import { tensor } from '../../engine/core/factory.ts';
 import { tidy } from '../../engine/core/tensor.ts';
 import { backward } from '../../engine/autograd/backward.ts';
@@ -13,13 +13,9 @@ import { matmulRef } from '../../kernels/matmul/reference.ts';
 import { subgroupSize } from '../../kernels/matmul/subgroup.ts';
 import { variable } from '../../engine/core/tape.ts';
 
-// scripts/test.sh runs this file once more at lavapipe's default 8 lanes with THAW_TEST_SUBGROUP=only,
-// for the subgroup kernel, whose code depends on the lane count: that run registers only the
-// subgroupTest() tests, and they run only the subgroup kernel (`kernels`).
-const SUBGROUP_ONLY = process.env.THAW_TEST_SUBGROUP === 'only';
-const subgroupTest = anyTest;
-const test: typeof anyTest = SUBGROUP_ONLY ? Object.assign((() => {}) as unknown as typeof anyTest, anyTest) : anyTest;
-const kernels = (vs: MatmulVariant[]) => (SUBGROUP_ONLY ? vs.filter((v) => v === 'subgroup') : vs);
+const { test, subgroupTest } = laneTests(anyTest);
+/** The kernels a case runs: only the subgroup kernel in the 8-lane run (helpers.ts laneTests). */
+const kernels = (vs: MatmulVariant[]) => (subgroupOnly ? vs.filter((v) => v === 'subgroup') : vs);
 
 test.before(async () => { await setup(); });
 
