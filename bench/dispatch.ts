@@ -9,6 +9,8 @@
  *   time to issue it, divided by its dispatches.
  * - the same step recorded once (engine/core/recording.ts) and replayed: one encoder and one submit per
  *   step, its live uniforms (learning rate, momentum) re-read and patched; host time per dispatch replayed.
+ * - Dawn alone: as many dispatches as the replayed step, of a pre-made pipeline and bind groups of four
+ *   storage buffers, encoded and submitted with no thaw code: the floor a replay cannot go below.
  * Each figure is the best of `BENCH_RUNS` repetitions (the driver's own threads share the CPU).
  * Run: bash -c 'source scripts/env.sh; node bench/dispatch.ts'
  */
@@ -59,6 +61,34 @@ export async function tinyOps(rt: Runtime, ops: number, runs: number): Promise<{
     }, () => rt.sync(), runs);
   } finally {
     a.dispose(); b.dispose();
+  }
+}
+
+/**
+ * Dawn's own floor on this adapter: `n` dispatches of one pipeline, each with a bind group of four
+ * storage buffers made beforehand (a thaw kernel binds three to six), encoded with setPipeline,
+ * setBindGroup and dispatchWorkgroups and submitted: what a replayed step cannot go below.
+ */
+export async function dawnFloor(rt: Runtime, n: number, runs: number): Promise<{ n: number; encodeUs: number; totalUs: number }> {
+  const device = rt.device, NB = 4;
+  const code = Array.from({ length: NB }, (_, i) => `@group(0) @binding(${i}) var<storage, read_write> b${i}: array<f32>;`).join('\n') +
+    `\n@compute @workgroup_size(1) fn main() { ${Array.from({ length: NB }, (_, i) => `b${i}[0] += 1.0;`).join(' ')} }`;
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+  const buffers = Array.from({ length: n + NB }, () => device.createBuffer({ size: 256, usage: 0x80 })); // STORAGE
+  const groups = Array.from({ length: n }, (_, g) => device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0), entries: Array.from({ length: NB }, (_, i) => ({ binding: i, resource: { buffer: buffers[g + i] } })),
+  }));
+  try {
+    return await measure(() => {
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      for (const g of groups) { pass.setPipeline(pipeline); pass.setBindGroup(0, g); pass.dispatchWorkgroups(1); }
+      pass.end();
+      device.queue.submit([enc.finish()]);
+      return n;
+    }, () => device.queue.onSubmittedWorkDone(), runs, 5);
+  } finally {
+    for (const b of buffers) b.destroy();
   }
 }
 
@@ -113,6 +143,8 @@ export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<Di
   const step = await resnet20Step(rt, runs, o.quick ? 1 : undefined);
   rows.push({ case: `ResNet-20 step (batch ${RESNET_BATCH})`, engine: 'thaw', dispatches: step.eager.n, encodeUs: step.eager.encodeUs, totalUs: step.eager.totalUs });
   rows.push({ case: `ResNet-20 step replayed (batch ${RESNET_BATCH})`, engine: 'thaw', dispatches: step.replayed.n, encodeUs: step.replayed.encodeUs, totalUs: step.replayed.totalUs });
+  const floor = await dawnFloor(rt, step.replayed.n, runs);
+  rows.push({ case: 'Dawn alone, pre-made bind groups (4 buffers)', engine: 'Dawn', dispatches: floor.n, encodeUs: floor.encodeUs, totalUs: floor.totalUs });
 
   if (o.vs !== false) {
     const t = await initTf();
