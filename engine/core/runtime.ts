@@ -128,6 +128,12 @@ export class Runtime {
   private readonly uniformAlign: number;
   /** Number of compute dispatches issued so far (benchmarks and freeze-depth reports read it). */
   dispatches = 0;
+  /**
+   * Dispatches encoded before they are submitted (so the GPU starts on them while the host encodes
+   * the rest). bench/dispatch.ts raises it to time the host's encoding alone: on a software adapter
+   * the submitted work runs on the same cores.
+   */
+  flushEvery = FLUSH_EVERY;
   /** Milliseconds spent creating pipelines (shader compilation: large on a cold driver cache). */
   compileMs = 0;
   /** Every pipeline created, in order, with its creation time in ms. */
@@ -429,7 +435,7 @@ export class Runtime {
       this.flush();
       const key = k.key;
       this.device.popErrorScope().then((e) => { if (e) this.gpu.errors.push(`in kernel ${key}: ${e.message}`); });
-    } else if (++this.queued >= FLUSH_EVERY) this.flush();
+    } else if (++this.queued >= this.flushEvery) this.flush();
   }
 
   /**
