@@ -144,16 +144,15 @@ export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<Di
   const rt = await initThaw();
   const runs = o.quick ? 3 : benchRuns(), ops = o.quick ? 200 : 2000;
   const rows: DispatchRow[] = [];
-
-  const tiny = await tinyOps(rt, ops, runs);
-  rows.push({ case: `tiny op x${ops}`, engine: 'thaw', dispatches: tiny.n, encodeUs: tiny.encodeUs, totalUs: tiny.totalUs });
+  const row = (c: string, engine: string, m: { n: number; encodeUs: number; totalUs: number }) =>
+    rows.push({ case: c, engine, dispatches: m.n, encodeUs: m.encodeUs, totalUs: m.totalUs });
+  row(`tiny op x${ops}`, 'thaw', await tinyOps(rt, ops, runs));
 
   const step = await resnet20Step(rt, runs, o.quick ? 1 : undefined);
-  rows.push({ case: `ResNet-20 step (batch ${RESNET_BATCH})`, engine: 'thaw', dispatches: step.eager.n, encodeUs: step.eager.encodeUs, totalUs: step.eager.totalUs });
-  rows.push({ case: `ResNet-20 step, one submit (batch ${RESNET_BATCH})`, engine: 'thaw', dispatches: step.encodeOnly.n, encodeUs: step.encodeOnly.encodeUs, totalUs: step.encodeOnly.totalUs });
-  rows.push({ case: `ResNet-20 step replayed (batch ${RESNET_BATCH})`, engine: 'thaw', dispatches: step.replayed.n, encodeUs: step.replayed.encodeUs, totalUs: step.replayed.totalUs });
-  const floor = await dawnFloor(rt, step.replayed.n, runs);
-  rows.push({ case: 'Dawn alone, pre-made bind groups (4 buffers)', engine: 'Dawn', dispatches: floor.n, encodeUs: floor.encodeUs, totalUs: floor.totalUs });
+  row(`ResNet-20 step (batch ${RESNET_BATCH})`, 'thaw', step.eager);
+  row(`ResNet-20 step, one submit (batch ${RESNET_BATCH})`, 'thaw', step.encodeOnly);
+  row(`ResNet-20 step replayed (batch ${RESNET_BATCH})`, 'thaw', step.replayed);
+  row('Dawn alone, pre-made bind groups (4 buffers)', 'Dawn', await dawnFloor(rt, step.replayed.n, runs));
 
   if (o.vs !== false) {
     const t = await initTf();
@@ -162,7 +161,7 @@ export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<Di
       for (let i = 0; i < ops; i++) t.tf.add(ta, tb).dispose();
       return ops;
     }, async () => { const s = t.tf.add(ta, tb); await s.data(); s.dispose(); }, runs);
-    rows.push({ case: `tiny op x${ops}`, engine: 'tfjs-webgpu', dispatches: tfTiny.n, encodeUs: tfTiny.encodeUs, totalUs: tfTiny.totalUs });
+    row(`tiny op x${ops}`, 'tfjs-webgpu', tfTiny);
   }
 
   printTable(`Host cost per dispatch on ${adapterLabel(rt)} (best of ${runs})`,
