@@ -168,11 +168,12 @@ export async function run(o: GpuBenchOptions = {}): Promise<Record<string, unkno
       [[`tiny op x${ops}`, 'eager', r.n, r.encodeUs, r.totalUs],
         [name, 'eager', step.eager.n, step.eager.encodeUs, step.eager.totalUs],
         [name, 'eager, one submit', step.encodeOnly.n, step.encodeOnly.encodeUs, step.encodeOnly.totalUs],
-        [name, 'replayed', step.replayed.n, step.replayed.encodeUs, step.replayed.totalUs]]);
+        [name, 'replayed', step.replayed.n, step.replayed.encodeUs, step.replayed.totalUs],
+        [name, 'replayed, not submitted', step.replayNoSubmit.n, step.replayNoSubmit.encodeUs, step.replayNoSubmit.totalUs]]);
     const row = (t: { n: number; encodeUs: number; totalUs: number }) => ({ dispatches: t.n, encodeUs: t.encodeUs, totalUs: t.totalUs });
     return {
       status: 'ok', ops, dispatches: r.n, eager: { encodeUs: r.encodeUs, totalUs: r.totalUs },
-      resnet20: { case: name, eager: row(step.eager), eagerOneSubmit: row(step.encodeOnly), replayed: row(step.replayed) },
+      resnet20: { case: name, eager: row(step.eager), eagerOneSubmit: row(step.encodeOnly), replayed: row(step.replayed), replayNoSubmit: row(step.replayNoSubmit) },
     };
   });
 

@@ -136,6 +136,17 @@ export class Recording {
       rt.device.queue.writeBuffer(this.uniformGpu!, lo, cap.host, lo, hi - lo);
     }
     const enc = rt.device.createCommandEncoder();
+    this.encode(enc);
+    rt.device.queue.submit([enc.finish()]);
+    rt.dispatches += this.dispatches;
+    rt.countReplay(this.counted);
+  }
+
+  /**
+   * @internal Encodes the recorded dispatches and copies into `enc` as they stand (no live values
+   * re-read, no uniforms written): replay()'s encoding, which bench/dispatch.ts also times alone.
+   */
+  encode(enc: GPUCommandEncoder): void {
     let pass: GPUComputePassEncoder | null = null;
     const entries = this.entries;
     for (let i = 0; i < entries.length; i++) {
@@ -151,9 +162,6 @@ export class Recording {
       }
     }
     if (pass) pass.end();
-    rt.device.queue.submit([enc.finish()]);
-    rt.dispatches += this.dispatches;
-    rt.countReplay(this.counted);
   }
 
   /** Frees the outputs, the uniform buffer and every pinned buffer (they return to the pool). */
