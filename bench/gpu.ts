@@ -163,17 +163,14 @@ export async function run(o: GpuBenchOptions = {}): Promise<Record<string, unkno
     const r = await tinyOps(rt, ops, runs);
     const step = await resnet20Step(rt, runs, quick ? 1 : undefined);
     const name = `ResNet-20 step (batch ${RESNET_BATCH})`;
+    const modes = [['eager', 'eager', step.eager], ['eager, one submit', 'eagerOneSubmit', step.oneSubmit],
+      ['replayed', 'replayed', step.replayed], ['replayed, not submitted', 'replayNoSubmit', step.replayNoSubmit]] as const;
     printTable(`host cost per dispatch (bench/dispatch.ts: ${ops} adds of 64 elements, a ${name}; best of ${runs})`,
       ['case', 'mode', 'dispatches', 'encode µs/dispatch', 'total µs/dispatch'],
-      [[`tiny op x${ops}`, 'eager', r.n, r.encodeUs, r.totalUs],
-        [name, 'eager', step.eager.n, step.eager.encodeUs, step.eager.totalUs],
-        [name, 'eager, one submit', step.encodeOnly.n, step.encodeOnly.encodeUs, step.encodeOnly.totalUs],
-        [name, 'replayed', step.replayed.n, step.replayed.encodeUs, step.replayed.totalUs],
-        [name, 'replayed, not submitted', step.replayNoSubmit.n, step.replayNoSubmit.encodeUs, step.replayNoSubmit.totalUs]]);
-    const row = (t: { n: number; encodeUs: number; totalUs: number }) => ({ dispatches: t.n, encodeUs: t.encodeUs, totalUs: t.totalUs });
+      [[`tiny op x${ops}`, 'eager', r.n, r.encodeUs, r.totalUs], ...modes.map(([mode, , t]) => [name, mode, t.n, t.encodeUs, t.totalUs])]);
     return {
       status: 'ok', ops, dispatches: r.n, eager: { encodeUs: r.encodeUs, totalUs: r.totalUs },
-      resnet20: { case: name, eager: row(step.eager), eagerOneSubmit: row(step.encodeOnly), replayed: row(step.replayed), replayNoSubmit: row(step.replayNoSubmit) },
+      resnet20: { case: name, ...Object.fromEntries(modes.map(([, key, t]) => [key, { dispatches: t.n, encodeUs: t.encodeUs, totalUs: t.totalUs }])) },
     };
   });
 
