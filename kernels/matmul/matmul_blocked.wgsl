@@ -34,21 +34,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     ka += params.sak;
     kb += params.sbk;
   }
+  // The block's 8 columns' bias (0 without one), loaded once for its 8 rows.
+  let bl = vec4<f32>(biasAt(min(c, N - 1u)), biasAt(min(c + 1u, N - 1u)), biasAt(min(c + 2u, N - 1u)), biasAt(min(c + 3u, N - 1u)));
+  let bh = vec4<f32>(biasAt(min(c + 4u, N - 1u)), biasAt(min(c + 5u, N - 1u)), biasAt(min(c + 6u, N - 1u)), biasAt(min(c + 7u, N - 1u)));
   let base = o.z + r * params.som + c;
-  storeRow(base + $ru * params.som, r + $ru, c, acc$r_0, acc$r_1);
+  storeRow(base + $ru * params.som, r + $ru, c, acc$r_0, acc$r_1, bl, bh);
 {{RS_STORE:}}
 }
 
-// Stores one row of the block: out[i .. i+7] = (lo, hi), skipping rows and columns outside out.
-fn storeRow(i: u32, row: u32, c: u32, lo: vec4<f32>, hi: vec4<f32>) {
+// Stores one row of the block: out[i .. i+7] = (lo, hi) with bias (bl, bh), skipping rows and columns outside out.
+fn storeRow(i: u32, row: u32, c: u32, lo: vec4<f32>, hi: vec4<f32>, bl: vec4<f32>, bh: vec4<f32>) {
   if (row >= params.M) { return; }
   let n = params.N;
   if (c + 7u < n) {
-    st(i, epi(lo.x, c)); st(i + 1u, epi(lo.y, c + 1u)); st(i + 2u, epi(lo.z, c + 2u)); st(i + 3u, epi(lo.w, c + 3u));
-    st(i + 4u, epi(hi.x, c + 4u)); st(i + 5u, epi(hi.y, c + 5u)); st(i + 6u, epi(hi.z, c + 6u)); st(i + 7u, epi(hi.w, c + 7u));
+    st(i, epi(lo.x, bl.x)); st(i + 1u, epi(lo.y, bl.y)); st(i + 2u, epi(lo.z, bl.z)); st(i + 3u, epi(lo.w, bl.w));
+    st(i + 4u, epi(hi.x, bh.x)); st(i + 5u, epi(hi.y, bh.y)); st(i + 6u, epi(hi.z, bh.z)); st(i + 7u, epi(hi.w, bh.w));
     return;
   }
   for (var j = 0u; j < 8u && c + j < n; j++) {
-    st(i + j, epi(select(lo[j & 3u], hi[j & 3u], j >= 4u), c + j));
+    st(i + j, epi(select(lo[j & 3u], hi[j & 3u], j >= 4u), select(bl[j & 3u], bh[j & 3u], j >= 4u)));
   }
 }

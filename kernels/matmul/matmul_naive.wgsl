@@ -18,6 +18,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     ia += params.sak;
     ib += params.sbk;
   }
-  st(o.z + m * params.som + n, epi(acc, n));
+  st(o.z + m * params.som + n, epi(acc, biasAt(n)));
 {{RS_STORE:}}
 }

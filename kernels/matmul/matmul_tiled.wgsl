@@ -75,7 +75,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       let n = n0 + 4u * lid.x + 64u * j;
       let base = o.z + m * params.som + n;
       for (var q = 0u; q < 4u; q++) {
-        if (n + q < N) { st(base + q, epi(acc[i][j][q], n + q)); }
+        if (n + q < N) { st(base + q, epi(acc[i][j][q], biasAt(n + q))); }
       }
     }
   }

@@ -89,11 +89,14 @@ export function planMatmul(aShape: Shape, bShape: Shape, transA: boolean, transB
   };
 }
 
-/** matmul_common.wgsl's bias binding and store epilogue: out = acc, or acc + bias[n] in the BIAS build. */
+/**
+ * matmul_common.wgsl's bias binding and store epilogue: out = acc, or acc + bias[n] in the BIAS build
+ * (biasAt(n) is 0 without it, and epi ignores it).
+ */
 export function biasBlocks(d: { BIAS: boolean }): Record<string, string> {
   return d.BIAS
-    ? { BIAS_DECL: '@group(0) @binding(4) var<storage, read> bias: array<f32>;', EPI: 'v + bias[n]' }
-    : { BIAS_DECL: '', EPI: 'v' };
+    ? { BIAS_DECL: '@group(0) @binding(4) var<storage, read> bias: array<f32>;', BIAS_AT: 'bias[n]', EPI: 'v + b' }
+    : { BIAS_DECL: '', BIAS_AT: '0.0', EPI: 'v' };
 }
 
 /**

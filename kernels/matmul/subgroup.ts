@@ -97,14 +97,15 @@ function subgroupBlocks({ TM, TNQ, SG, TA: tA, TB: tB, ROWSUM }: Readonly<Subgro
   // The stores loop over the rows, each row's accumulators picked by a switch: unrolled, their bounds
   // checks and epilogues made lavapipe's compile far slower, and so did an array of the accumulators
   // indexed in the loop (TM = 32, 8 lanes: 1.2 s against 0.3 s, and with a bias or a summand loaded
-  // in the store 3.6-4.2 s).
+  // in the store 3.6-4.2 s). The bias of each lane's columns (0 without one) is loaded once for all rows.
+  for (const j of R(TNQ)) store.push(`  let b${j} = vec4<f32>(${R(4).map((c) => `biasAt(min(n0 + 4u * lane + ${4 * SG * j + c}u, N - 1u))`).join(', ')});`);
   store.push(`  for (var i = 0u; i < min(${TM}u, M - min(m0, M)); i++) {`,
     '    let ro = base + (m0 + i) * params.som;',
     `    ${R(TNQ).map((j) => `var r${j}: vec4<f32>;`).join(' ')}`,
     `    switch (i) { ${switchCases(TM, (i) => R(TNQ).map((j) => `r${j} = acc${i}_${j};`).join(' '))} }`);
   for (const j of R(TNQ)) {
     store.push(`    { let nc = n0 + 4u * lane + ${4 * SG * j}u;`,
-      `      for (var c = 0u; c < 4u; c++) { if (nc + c < N) { st(ro + nc + c, epi(r${j}[c], nc + c)); } } }`);
+      `      for (var c = 0u; c < 4u; c++) { if (nc + c < N) { st(ro + nc + c, epi(r${j}[c], b${j}[c])); } } }`);
   }
   store.push('  }');
   if (ROWSUM) {
