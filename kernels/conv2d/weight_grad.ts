@@ -12,6 +12,7 @@ import { cast } from '../cast/cast.ts';
 import { sum } from '../reduce/reduce.ts';
 import type { ConvGeom } from './geometry.ts';
 import { pad, reshaped, subgroupLanes } from './launch.ts';
+import { switchCases } from '../common/switch.ts';
 import type { Kernel } from '../../engine/core/runtime.ts';
 
 /** The TAPS block: per column tap, the window values of 4 output columns times each channel's dy. */
@@ -46,8 +47,13 @@ const BOUNDED = { ROWS: '    let rv$r = u32(xr$r) < params.Hp;', COLS: '      le
 
 /** Weight gradient dw (Cout, Cin/groups, kh, kw) from x (N, Cin, H, W) and dy (N, Cout, OH, OW), all of one dtype (f32 or f16; f32 sums). */
 /** The kernels' generated taps, from their defines (functions made once, not per call). */
-const sgTapBlocks = (d: Record<string, any>) => ({ TAPS: tapBlockSg(d.LANES, d.CH, d.RB, d.SW, d.DW, d.KW, d.A) });
-const tapBlocks = (d: Record<string, any>) => ({ TAPS: tapBlock(d.RB, d.CH, d.SW, d.DW, d.KW, d.A) });
+/** The store's switch cases: case ri * CH + oi sets v0 .. v(KW-1) to row ri's and channel oi's tap sums (SUM). */
+function pickSums(d: Record<string, any>): string {
+  const sum = (r: number, o: number, k: number) => d.SUM.replace('$r', r).replace('$o', o).replace('$k', k);
+  return switchCases(d.RB * d.CH, (i) => Array.from({ length: d.KW }, (_, k) => `v${k} = ${sum(Math.floor(i / d.CH), i % d.CH, k)};`).join(' '));
+}
+const sgTapBlocks = (d: Record<string, any>) => ({ TAPS: tapBlockSg(d.LANES, d.CH, d.RB, d.SW, d.DW, d.KW, d.A), PICK: pickSums(d) });
+const tapBlocks = (d: Record<string, any>) => ({ TAPS: tapBlock(d.RB, d.CH, d.SW, d.DW, d.KW, d.A), PICK: pickSums(d) });
 
 export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const OWp = Math.ceil(g.OW / 4) * 4;

@@ -11,6 +11,7 @@ import { wgsl } from '../../engine/core/wgsl.ts';
 import type { MatmulPlan } from './plan.ts';
 import { biasBlocks, rowSumBlocks, epiBlocks, type EpilogueAct } from './plan.ts';
 import mathSrc from '../common/math.wgsl';
+import { switchCases } from '../common/switch.ts';
 
 /**
  * Whether the subgroup kernel can read these operands as vec4s: the vec4 axis (K of a unless
@@ -27,11 +28,6 @@ export function subgroupAligned(p: MatmulPlan, transA: boolean, transB: boolean)
 /** Rows per workgroup must be a multiple of SG (4·SG when a is transposed). */
 export function subgroupRowMultiple(SG: number, transA: boolean): number {
   return transA ? 4 * SG : SG;
-}
-
-/** The cases of a WGSL switch over 0 .. n-1, case i running body(i) (the last one as the default). */
-function switchCases(n: number, body: (i: number) => string): string {
-  return Array.from({ length: n }, (_, i) => `${i === n - 1 ? 'default' : `case ${i}u`}: { ${body(i)} }`).join(' ');
 }
 
 /** The unrolled blocks of the subgroup kernel for one configuration. */
