@@ -45,16 +45,16 @@ function tapBlockSg(SG: number, TM: number, RB: number, SW: number, DW: number, 
 const PADDED = { ROWS: '    let rv$r = true;', COLS: '      let cv$t = true;' };
 const BOUNDED = { ROWS: '    let rv$r = u32(xr$r) < params.Hp;', COLS: '      let cv$t = u32(cw + $t) < Wpv;' };
 
-/** Weight gradient dw (Cout, Cin/groups, kh, kw) from x (N, Cin, H, W) and dy (N, Cout, OH, OW), all of one dtype (f32 or f16; f32 sums). */
-/** The kernels' generated taps, from their defines (functions made once, not per call). */
 /** The store's switch cases: case ri * CH + oi sets v0 .. v(KW-1) to row ri's and channel oi's tap sums (SUM). */
 function pickSums(d: Record<string, any>): string {
   const sum = (r: number, o: number, k: number) => d.SUM.replace('$r', r).replace('$o', o).replace('$k', k);
   return switchCases(d.RB * d.CH, (i) => Array.from({ length: d.KW }, (_, k) => `v${k} = ${sum(Math.floor(i / d.CH), i % d.CH, k)};`).join(' '));
 }
+/** The kernels' generated taps and store cases, from their defines (functions made once, not per call). */
 const sgTapBlocks = (d: Record<string, any>) => ({ TAPS: tapBlockSg(d.LANES, d.CH, d.RB, d.SW, d.DW, d.KW, d.A), PICK: pickSums(d) });
 const tapBlocks = (d: Record<string, any>) => ({ TAPS: tapBlock(d.RB, d.CH, d.SW, d.DW, d.KW, d.A), PICK: pickSums(d) });
 
+/** Weight gradient dw (Cout, Cin/groups, kh, kw) from x (N, Cin, H, W) and dy (N, Cout, OH, OW), all of one dtype (f32 or f16; f32 sums). */
 export function weightGrad(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
   const OWp = Math.ceil(g.OW / 4) * 4;
   // xp covers every window: rows (OH-1)*sh + (kh-1)*dh + 1, columns (OWp-1)*sw + (kw-1)*dw + 1,
