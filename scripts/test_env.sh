@@ -1,5 +1,5 @@
 # Sourced by scripts/test.sh and scripts/test_weights.sh (after scripts/env.sh): how the tests run.
-# Each cached kernel's code is rebuilt at every use and compared, so a pipeline key that misses a value fails a test.
+# Each use of a cached kernel is compared with its first (its defines and generated blocks), so a pipeline key that misses a value fails a test.
 export THAW_CHECK_KERNELS=1
 # lavapipe compiles shaders without LLVM's optimisation passes: the tests' kernels are small, and on an
 # empty shader cache most of the suite's time is that compilation (at 8 lanes, ops/linear_act alone:

@@ -76,8 +76,8 @@ interface Compiled {
   groups: GroupTrie;
   /** Dispatches not yet added to Runtime.dispatchByName. */
   uncounted: number;
-  /** The code, kept only under THAW_CHECK_KERNELS=1 to compare each later use's code with. */
-  code?: string;
+  /** Kept only under THAW_CHECK_KERNELS=1: the kernel's fingerprint (or code), to compare each later use's with. */
+  check?: string;
 }
 
 /** A kernel: WGSL source (built lazily) under a unique cache key; build one with wgsl() (wgsl.ts). */
@@ -85,6 +85,12 @@ export interface Kernel {
   key: string;
   code: () => string;
   entry?: string;
+  /**
+   * What the code depends on beyond what the key names, as a string far cheaper to build than the
+   * code: equal keys and equal fingerprints mean equal code. THAW_CHECK_KERNELS=1 compares it at
+   * each use (the code itself where a kernel has none).
+   */
+  fingerprint?: () => string;
 }
 
 const FLUSH_EVERY = 128;
@@ -173,7 +179,7 @@ export class Runtime {
     if (r.replays++ === 0) this.uncountedReplays.push(r);
   }
   readonly debug: boolean;
-  /** THAW_CHECK_KERNELS=1: rebuild each cached kernel's code at every use and fail if its key hides a difference. */
+  /** THAW_CHECK_KERNELS=1: compare each use of a cached kernel with its first (Kernel.fingerprint) and fail if its key hides a difference. */
   readonly checkKernels: boolean;
   private profiler: Profiler | null = null;
   /** Which table this adapter got (tuning.ts): by its kind, or THAW_TUNING. */
@@ -224,7 +230,7 @@ export class Runtime {
   /** The cached pipeline of `k` (checking its code under THAW_CHECK_KERNELS=1), or undefined. */
   private cached(k: Kernel): Compiled | undefined {
     const c = this.cache.get(k.key);
-    if (c && c.code !== undefined && k.code() !== c.code) {
+    if (c && c.check !== undefined && (k.fingerprint ? k.fingerprint() : k.code()) !== c.check) {
       throw new ThawError('kernel', `kernel ${k.key}: two different WGSL codes share this key; a value that shapes the code is missing from its defines`);
     }
     return c;
@@ -274,7 +280,7 @@ export class Runtime {
     };
     const ws = fn.workgroupSize as any;
     const workgroupSize: [number, number, number] = [Number(ws?.[0] ?? 1), Number(ws?.[1] ?? 1), Number(ws?.[2] ?? 1)];
-    return { name: k.key.split(':')[0], layout, storage, uniform, workgroupSize, groups: new Map(), uncounted: 0, code: this.checkKernels ? code : undefined, descriptor };
+    return { name: k.key.split(':')[0], layout, storage, uniform, workgroupSize, groups: new Map(), uncounted: 0, check: this.checkKernels ? (k.fingerprint ? k.fingerprint() : code) : undefined, descriptor };
   }
 
   /** Caches a created pipeline and counts the milliseconds since `t0`. */

@@ -18,8 +18,9 @@
  * The pipeline-cache key is derived from the name, the defines and the unroll counts, never written
  * by hand. A name stands for one source and one set of includes (a second source under the same name
  * throws), and `blocks` may read only the defines it is given, so the key covers everything the code
- * depends on; THAW_CHECK_KERNELS=1 (set by the test runner) rebuilds the code of every cached kernel
- * at each use and fails if it differs. The code itself is built only when the pipeline is compiled.
+ * depends on; THAW_CHECK_KERNELS=1 (set by the test runner) compares each use of a cached kernel
+ * with its first (the defines and what `blocks` gives for them: the kernel's fingerprint) and fails
+ * if they differ. The code itself is built only when the pipeline is compiled.
  */
 import { ThawError } from './errors.ts';
 import type { Kernel } from './runtime.ts';
@@ -62,6 +63,9 @@ class WgslKernel<D extends Record<string, Define>> implements Kernel {
   }
 
   code(): string { return assemble(this.name, this.source, this.include, this.defines, this.opts); }
+
+  /** The defines and the blocks they give: with the name (one source, one set of includes), the unroll counts and the entry, all the code depends on. */
+  fingerprint(): string { return JSON.stringify([this.defines, this.opts.blocks?.(Object.freeze({ ...this.defines })) ?? null]); }
 }
 
 /**
