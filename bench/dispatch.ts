@@ -2,11 +2,12 @@
  * Host cost per dispatch: what the CPU spends to issue one kernel, which sets the pace on a real GPU
  * once kernels take microseconds.
  *
- * - tiny ops: `ops` adds of two 64-element tensors in a row. "encode" is the loop itself (the JS and
- *   Dawn calls that record and submit the dispatches), "total" adds waiting for the GPU; both per op.
+ * - tiny ops: `ops` adds of two 64-element tensors in a row. "encode" is the loop itself and the
+ *   submit of what it left encoded (the JS and Dawn calls that record and submit the dispatches),
+ *   "total" adds waiting for the GPU; both per op.
  *   TF.js's WebGPU backend runs the same loop on the same Dawn device in the same process.
  * - ResNet-20 step: one training step (forward, backward, SGD) at freeze depth 0, batch 8: the host
- *   time to issue it, divided by its dispatches.
+ *   time to issue it, its last submit included, divided by its dispatches.
  * - the same step submitted once, at its end (Runtime.flushEvery), not every 128 dispatches: the
  *   host's encoding alone, where a software adapter would otherwise run the submitted dispatches on
  *   the same cores while the host encodes the rest.
@@ -56,8 +57,9 @@ async function measure(issue: () => number, finish: () => Promise<void>, runs: n
 }
 
 /**
- * thaw's tiny-op loop: `ops` adds of two 64-element tensors, eager (each op records and submits its
- * dispatch as it runs). Best of `runs`: host µs per dispatch to issue them (encode) and with the GPU's wait (total).
+ * thaw's tiny-op loop: `ops` adds of two 64-element tensors, eager (each op queues its dispatch as it
+ * runs; they are encoded and submitted every Runtime.flushEvery and at the end). Best of `runs`: host
+ * µs per dispatch to issue them (encode) and with the GPU's wait (total).
  */
 export async function tinyOps(rt: Runtime, ops: number, runs: number): Promise<{ n: number; encodeUs: number; totalUs: number }> {
   const a = tensor(randomData(64), [64]), b = tensor(randomData(64), [64]);
@@ -65,6 +67,7 @@ export async function tinyOps(rt: Runtime, ops: number, runs: number): Promise<{
     return await measure(() => {
       const d0 = rt.dispatches;
       for (let i = 0; i < ops; i++) add(a, b).dispose();
+      rt.flush();
       return rt.dispatches - d0;
     }, () => rt.sync(), runs);
   } finally {
@@ -123,6 +126,7 @@ export async function resnet20Step(rt: Runtime, runs: number, warmup = 5): Promi
     const eagerStep = () => {
       const d0 = rt.dispatches;
       trainStep();
+      rt.flush();
       return rt.dispatches - d0;
     };
     const eager = await measure(eagerStep, () => rt.sync(), runs, warmup);

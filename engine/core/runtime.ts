@@ -74,6 +74,8 @@ interface Compiled {
   workgroupSize: [number, number, number];
   /** Bind groups made for it (Runtime.bindGroup). */
   groups: GroupTrie;
+  /** The bind group last used at each uniform slot (by offset / alignment), with its storage buffers: Runtime.bindGroup's first look. */
+  lastAt: { bufs: GPUBuffer[]; group: GPUBindGroup }[];
   /** Dispatches not yet added to Runtime.dispatchByName. */
   uncounted: number;
   /** Kept only under THAW_CHECK_KERNELS=1: the kernel's fingerprint (or code), to compare each later use's with. */
@@ -117,6 +119,14 @@ export class Runtime {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private queued = 0;
+  /**
+   * The dispatches run() has batched and not yet encoded (encodeBatch): `batched` of them, each a
+   * pipeline, a bind group and three workgroup counts.
+   */
+  private readonly batchPipelines: GPUComputePipeline[] = [];
+  private readonly batchGroups: GPUBindGroup[] = [];
+  private readonly batchCounts: number[] = [];
+  private batched = 0;
   /** What the open pass has set: a dispatch with the same pipeline or bind group does not set it again. */
   private passPipeline: GPUComputePipeline | null = null;
   private passGroup: GPUBindGroup | null = null;
@@ -280,7 +290,7 @@ export class Runtime {
     };
     const ws = fn.workgroupSize as any;
     const workgroupSize: [number, number, number] = [Number(ws?.[0] ?? 1), Number(ws?.[1] ?? 1), Number(ws?.[2] ?? 1)];
-    return { name: k.key.split(':')[0], layout, storage, uniform, workgroupSize, groups: new Map(), uncounted: 0, check: this.checkKernels ? (k.fingerprint ? k.fingerprint() : code) : undefined, descriptor };
+    return { name: k.key.split(':')[0], layout, storage, uniform, workgroupSize, groups: new Map(), lastAt: [], uncounted: 0, check: this.checkKernels ? (k.fingerprint ? k.fingerprint() : code) : undefined, descriptor };
   }
 
   /** Caches a created pipeline and counts the milliseconds since `t0`. */
@@ -412,25 +422,30 @@ export class Runtime {
     if (this.debug) this.device.pushErrorScope('validation');
     const name = c.name;
     if (c.uniform && this.uniformBytes + c.uniform.slot > this.uniformHost.byteLength) this.flush();
+    let tw: GPUComputePassTimestampWrites | null = null;
     if (this.profiler) {
-      // Its own pass, so its begin/end timestamps bracket only this dispatch.
-      if (this.pass) { this.pass.end(); this.pass = null; }
-      let tw = this.profiler.next(name);
+      tw = this.profiler.next(name);
       if (!tw) { this.flush(); tw = this.profiler.next(name)!; }
-      if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-      this.pass = this.encoder.beginComputePass({ timestampWrites: tw });
-      this.passPipeline = null; this.passGroup = null;
     }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) { this.pass = this.encoder.beginComputePass(); this.passPipeline = null; this.passGroup = null; }
-    const pass = this.pass;
-    if (c.pipeline !== this.passPipeline) pass.setPipeline((this.passPipeline = c.pipeline));
     // Packed after every flush this dispatch can cause, so its uniforms go out with its own submit.
     const offset = c.uniform ? this.packSlot(c.uniform, params, k.key) : 0;
     const group = this.bindGroup(c, bufs, offset);
-    if (group !== this.passGroup) pass.setBindGroup(0, (this.passGroup = group));
-    pass.dispatchWorkgroups(gx, gy, gz);
-    if (this.profiler) { pass.end(); this.pass = null; }
+    if (tw) {
+      // Its own pass, so its begin/end timestamps bracket only this dispatch.
+      this.encodeBatch();
+      if (this.pass) { this.pass.end(); this.pass = null; }
+      const pass = this.encoder.beginComputePass({ timestampWrites: tw });
+      pass.setPipeline(c.pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(gx, gy, gz);
+      pass.end();
+    } else {
+      const n = this.batched++;
+      this.batchPipelines[n] = c.pipeline;
+      this.batchGroups[n] = group;
+      this.batchCounts[3 * n] = gx; this.batchCounts[3 * n + 1] = gy; this.batchCounts[3 * n + 2] = gz;
+    }
     this.dispatches++;
     if (c.uncounted++ === 0) this.uncounted.push(c);
     if (before) {
@@ -445,10 +460,48 @@ export class Runtime {
   }
 
   /**
+   * Encodes the dispatches run() batched into the open compute pass (opening one), back to back.
+   * Dawn's calls cost about half as much in one loop as one at a time between the other host work of
+   * an eager step (bench/dispatch.ts: a replayed step encodes in 2-3 µs per dispatch; called from each
+   * run() the same three calls took 5-6 µs), where the CPU caches have gone cold.
+   */
+  private encodeBatch(): void {
+    const n = this.batched;
+    if (n === 0) return;
+    let pass = this.pass;
+    if (!pass) { pass = this.pass = this.encoder!.beginComputePass(); this.passPipeline = null; this.passGroup = null; }
+    const pipelines = this.batchPipelines, groups = this.batchGroups, counts = this.batchCounts;
+    for (let i = 0; i < n; i++) {
+      if (pipelines[i] !== this.passPipeline) pass.setPipeline((this.passPipeline = pipelines[i]));
+      if (groups[i] !== this.passGroup) pass.setBindGroup(0, (this.passGroup = groups[i]));
+      pass.dispatchWorkgroups(counts[3 * i], counts[3 * i + 1], counts[3 * i + 2]);
+    }
+    this.batched = 0;
+  }
+
+  /**
    * The bind group of `c` over the storage buffers `bufs` (in binding order) and the uniform slot at
    * `offset`, made once and then reused: a step that repeats binds the same buffers at the same slots.
+   * It looks first at the group last used at that slot (one array read and a compare: a step that
+   * repeats finds it there), then walks the cache (a map per buffer, each step a likely CPU cache
+   * miss when the rest of an eager step runs between two dispatches).
    */
   private bindGroup(c: Compiled, bufs: GPUBuffer[], offset: number): GPUBindGroup {
+    const ns = c.storage.length, slot = offset / this.uniformAlign;
+    let last = c.lastAt[slot];
+    if (last) {
+      let i = 0;
+      while (i < ns && last.bufs[i] === bufs[i]) i++;
+      if (i === ns) return last.group;
+    }
+    const group = this.findBindGroup(c, bufs, offset);
+    if (!last) c.lastAt[slot] = last = { bufs: bufs.slice(0, ns), group };
+    else { for (let i = 0; i < ns; i++) last.bufs[i] = bufs[i]; last.group = group; }
+    return group;
+  }
+
+  /** The bind group of `c` over `bufs` and the uniform slot at `offset` from the cache, made when missing. */
+  private findBindGroup(c: Compiled, bufs: GPUBuffer[], offset: number): GPUBindGroup {
     let node = c.groups;
     for (let i = 0; i < c.storage.length; i++) {
       let next = node.get(bufs[i]) as GroupTrie | undefined;
@@ -469,7 +522,7 @@ export class Runtime {
 
   /** Drops every cached bind group (they name buffers the pool may destroy). */
   private forgetBindGroups(): void {
-    for (const c of this.cache.values()) c.groups = new Map();
+    for (const c of this.cache.values()) { c.groups = new Map(); c.lastAt = []; }
     this.groupCount = 0;
     this.passGroup = null;
   }
@@ -484,12 +537,14 @@ export class Runtime {
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.recorder?.copy(src, srcOffset, dst, dstOffset, bytes);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    this.encodeBatch();
     if (this.pass) { this.pass.end(); this.pass = null; }
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   /** Submits everything encoded so far. */
   flush(): void {
+    this.encodeBatch();
     if (this.pass) { this.pass.end(); this.pass = null; }
     if (this.uniformBytes) {
       this.device.queue.writeBuffer(this.uniformGpu, 0, this.uniformHost, 0, this.uniformBytes);
