@@ -9,8 +9,8 @@
  * - ResNet-20 step: one training step (forward, backward, SGD) at freeze depth 0, batch 8: the host
  *   time to issue it, its last submit included, divided by its dispatches.
  * - the same step submitted once, at its end (Runtime.flushEvery), not every 128 dispatches: the
- *   host's encoding alone, where a software adapter would otherwise run the submitted dispatches on
- *   the same cores while the host encodes the rest.
+ *   host's encoding and that one submit, where a software adapter would otherwise run the submitted
+ *   dispatches on the same cores while the host encodes the rest.
  * - the same step recorded once (engine/core/recording.ts) and replayed: one encoder and one submit per
  *   step, its live uniforms (learning rate, momentum) re-read and patched; host time per dispatch replayed.
  * - the replayed step's commands encoded and finished but not submitted (Recording.encode): the

@@ -145,9 +145,9 @@ export class Runtime {
   /** Number of compute dispatches issued so far (benchmarks and freeze-depth reports read it). */
   dispatches = 0;
   /**
-   * Dispatches encoded before they are submitted (so the GPU starts on them while the host encodes
-   * the rest). bench/dispatch.ts raises it to time the host's encoding alone: on a software adapter
-   * the submitted work runs on the same cores.
+   * Dispatches issued before they are encoded and submitted (so the GPU starts on them while the
+   * host issues the rest). bench/dispatch.ts raises it to time the host's work alone: on a software
+   * adapter the submitted work runs on the same cores.
    */
   flushEvery = FLUSH_EVERY;
   /** Milliseconds spent creating pipelines (shader compilation: large on a cold driver cache). */
@@ -399,7 +399,8 @@ export class Runtime {
   recorder: DispatchSink | null = null;
 
   /**
-   * Encodes one dispatch. `bindings` are keyed by the WGSL variable names; `params` fill the uniform
+   * Issues one dispatch (batched: encoded with the others at the next submit or copy, encodeBatch).
+   * `bindings` are keyed by the WGSL variable names; `params` fill the uniform
    * struct by field name (live values, live.ts, for host state that changes between steps); `groups`
    * is the workgroup count per dimension.
    */
