@@ -102,6 +102,9 @@ const MAX_BIND_GROUPS = 8192;
 /** Bind groups by each storage buffer in binding order, then by uniform offset. */
 type GroupTrie = Map<GPUBuffer | number, GroupTrie | GPUBindGroup>;
 
+/** What THAW_CHECK_KERNELS=1 compares between uses of a cached kernel: its fingerprint, or its code where it has none. */
+const checkOf = (k: Kernel): string => (k.fingerprint ? k.fingerprint() : k.code());
+
 /** The storage entries of a bind group of `c` over `bufs`, in binding order. */
 function storageEntries(c: Compiled, bufs: GPUBuffer[]): GPUBindGroupEntry[] {
   const entries: GPUBindGroupEntry[] = [];
@@ -240,7 +243,7 @@ export class Runtime {
   /** The cached pipeline of `k` (checking its code under THAW_CHECK_KERNELS=1), or undefined. */
   private cached(k: Kernel): Compiled | undefined {
     const c = this.cache.get(k.key);
-    if (c && c.check !== undefined && (k.fingerprint ? k.fingerprint() : k.code()) !== c.check) {
+    if (c && c.check !== undefined && checkOf(k) !== c.check) {
       throw new ThawError('kernel', `kernel ${k.key}: two different WGSL codes share this key; a value that shapes the code is missing from its defines`);
     }
     return c;
@@ -290,7 +293,7 @@ export class Runtime {
     };
     const ws = fn.workgroupSize as any;
     const workgroupSize: [number, number, number] = [Number(ws?.[0] ?? 1), Number(ws?.[1] ?? 1), Number(ws?.[2] ?? 1)];
-    return { name: k.key.split(':')[0], layout, storage, uniform, workgroupSize, groups: new Map(), lastAt: [], uncounted: 0, check: this.checkKernels ? (k.fingerprint ? k.fingerprint() : code) : undefined, descriptor };
+    return { name: k.key.split(':')[0], layout, storage, uniform, workgroupSize, groups: new Map(), lastAt: [], uncounted: 0, check: this.checkKernels ? checkOf(k) : undefined, descriptor };
   }
 
   /** Caches a created pipeline and counts the milliseconds since `t0`. */
