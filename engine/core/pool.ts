@@ -37,8 +37,6 @@ export interface PoolStats {
   heldBuffers: number;
 }
 
-const highestFirst = (a: number, b: number) => b - a;
-
 export class BufferPool {
   /** Free buffers by size class: their creation numbers, highest first (pop() gives the lowest). */
   private free = new Map<number, number[]>();
@@ -46,7 +44,8 @@ export class BufferPool {
   private byId: GPUBuffer[] = [];
   /** Each buffer's size by creation number (GPUBuffer.size is a native call under Dawn). */
   private sizes: number[] = [];
-  private pending: GPUBuffer[] = [];
+  /** Released buffers waiting for the next submit, by creation number. */
+  private pending: number[] = [];
   private live = new Set<GPUBuffer>();
   private stats = { liveBytes: 0, pooledBytes: 0, peakBytes: 0, created: 0 };
   private pins = new Map<GPUBuffer, number>();
@@ -96,10 +95,11 @@ export class BufferPool {
   /** Returns a buffer; it becomes reusable after the next submit. */
   release(buf: GPUBuffer): void {
     if (!this.live.delete(buf)) return;
-    this.stats.liveBytes -= this.sizes[this.ids.get(buf)!];
+    const id = this.ids.get(buf)!;
+    this.stats.liveBytes -= this.sizes[id];
     this.watch?.released.add(buf);
     if (this.pins.has(buf)) this.held.add(buf);
-    else this.pending.push(buf);
+    else this.pending.push(id);
   }
 
   /** Whether `buf` is handed out and not released. */
@@ -113,9 +113,9 @@ export class BufferPool {
     const n = this.pins.get(buf) ?? 0;
     this.pins.set(buf, n + 1);
     if (n > 0 || this.live.has(buf) || this.held.has(buf)) return;
-    const i = this.pending.indexOf(buf);
+    const id = this.ids.get(buf)!, i = this.pending.indexOf(id);
     if (i >= 0) { this.pending.splice(i, 1); this.held.add(buf); return; }
-    const list = this.free.get(buf.size), j = list ? list.indexOf(this.ids.get(buf)!) : -1;
+    const list = this.free.get(buf.size), j = list ? list.indexOf(id) : -1;
     if (j >= 0) { list!.splice(j, 1); this.stats.pooledBytes -= buf.size; this.held.add(buf); }
   }
 
@@ -125,23 +125,24 @@ export class BufferPool {
     if (n === undefined) return;
     if (n > 1) { this.pins.set(buf, n - 1); return; }
     this.pins.delete(buf);
-    if (this.held.delete(buf)) this.pending.push(buf);
+    if (this.held.delete(buf)) this.pending.push(this.ids.get(buf)!);
   }
 
   /** Called by the runtime right after a queue submit. */
   afterSubmit(): void {
-    if (!this.pending.length) return;
-    const touched = new Set<number[]>();
-    for (const b of this.pending) {
-      const id = this.ids.get(b)!, size = this.sizes[id];
+    const pending = this.pending;
+    for (let i = 0; i < pending.length; i++) {
+      const id = pending[i], size = this.sizes[id];
       let list = this.free.get(size);
       if (!list) this.free.set(size, (list = []));
+      // Into its place, highest first: moved past the lower ones at the end (no sort, no callback).
+      let j = list.length;
       list.push(id);
-      touched.add(list);
+      while (j > 0 && list[j - 1] < id) { list[j] = list[j - 1]; j--; }
+      list[j] = id;
       this.stats.pooledBytes += size;
     }
-    this.pending.length = 0;
-    for (const list of touched) list.sort(highestFirst);
+    pending.length = 0;
   }
 
   /** Destroys every pooled (not live) buffer. */

@@ -1,14 +1,16 @@
 // The runtime's bind groups (engine/core/runtime.ts): made once per kernel, storage buffers and
 // uniform slot, and reused. Results must not depend on the reuse: the same kernel over many pairs of
 // buffers, round after round, against a float64 reference; a repeated step makes no new bind group
-// (the pool hands its buffers out in the same order); and after pool.trim() destroys pooled buffers,
-// ops run on fresh ones without errors.
+// (the pool hands its buffers out in the same order: lowest creation number first, whatever order
+// they were released in); and after pool.trim() destroys pooled buffers, ops run on fresh ones
+// without errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setup, randArray } from '../helpers.ts';
 import { tensor } from '../../engine/core/factory.ts';
 import { type Tensor, tidy } from '../../engine/core/tensor.ts';
 import { runtime } from '../../engine/core/runtime.ts';
+import { BufferPool } from '../../engine/core/pool.ts';
 import { checkGpu } from '../../engine/core/device.ts';
 import { sub, mul } from '../../kernels/index.ts';
 
@@ -59,6 +61,26 @@ test('a repeated step makes no new bind group', async () => {
   const made = await bindGroupsMade(async () => { step(); await rt.sync(); });
   assert.is(made, 0);
   a.dispose(); b.dispose();
+});
+
+test('the pool hands free buffers out lowest creation number first, whatever the release order', () => {
+  // A stand-in device: the pool only creates buffers and reads their size.
+  const device = { createBuffer: ({ size }: { size: number }) => ({ size, destroy() {} }) } as unknown as GPUDevice;
+  const pool = new BufferPool(device, 1 << 30, 1 << 30);
+  const sizes = [1000, 1000, 300, 1000, 300, 1000, 1000, 300, 1000, 1000, 300];
+  const made = sizes.map((n) => pool.acquire(n));
+  for (let round = 0; round < 3; round++) {
+    // Released in a fresh random order, over two submits.
+    const order = made.map((b, i) => ({ b, i, r: Math.random() })).sort((p, q) => p.r - q.r);
+    const cut = 1 + Math.floor(Math.random() * (order.length - 1));
+    for (const { b } of order.slice(0, cut)) pool.release(b);
+    pool.afterSubmit();
+    for (const { b } of order.slice(cut)) pool.release(b);
+    pool.afterSubmit();
+    const again = sizes.map((n) => pool.acquire(n));
+    again.forEach((b, i) => assert.ok(b === made[i], `round ${round}: acquire ${i} got buffer ${made.indexOf(b)}`));
+    assert.is(pool.getStats().created, sizes.length);
+  }
 });
 
 test('after pool.trim(), ops run on fresh buffers without errors', async () => {
