@@ -16,11 +16,12 @@
  * - the replayed step's commands encoded and finished but not submitted (Recording.encode): the
  *   encoding alone; the rest of the replayed figure is the submit, where Dawn's backend and the
  *   driver record the commands.
- * - Dawn alone: as many dispatches as the replayed step, of a pre-made pipeline and bind groups of four
+ * - Dawn alone: as many dispatches as the replayed step, of a pre-made pipeline and bind groups of six
  *   storage buffers, encoded and submitted with no thaw code: the floor a replay cannot go below. Its
  *   kernel does next to nothing, so on a software adapter the host's caches stay warm between runs,
  *   where a replayed step's follow the driver running the step on the same cores.
- * Each figure is the best of `BENCH_RUNS` repetitions (the driver's own threads share the CPU).
+ * Each figure is the best of `BENCH_RUNS` repetitions (the driver's own threads share the CPU); the
+ * ResNet-20 cases start after RESNET_WARMUP untimed steps, once V8 has optimized the step's code.
  * Run: bash -c 'source scripts/env.sh; node bench/dispatch.ts'
  */
 import type { Runtime } from '../engine/core/runtime.ts';
@@ -76,12 +77,12 @@ export async function tinyOps(rt: Runtime, ops: number, runs: number): Promise<{
 }
 
 /**
- * Dawn's own floor on this adapter: `n` dispatches of one pipeline, each with a bind group of four
- * storage buffers made beforehand (a thaw kernel binds three to six), encoded with setPipeline,
+ * Dawn's own floor on this adapter: `n` dispatches of one pipeline, each with a bind group of six
+ * storage buffers made beforehand (the ResNet-20 step's kernels bind 2 to 16, 6.2 on average), encoded with setPipeline,
  * setBindGroup and dispatchWorkgroups and submitted: what a replayed step cannot go below.
  */
 export async function dawnFloor(rt: Runtime, n: number, runs: number): Promise<{ n: number; encodeUs: number; totalUs: number }> {
-  const device = rt.device, NB = 4;
+  const device = rt.device, NB = 6;
   const code = Array.from({ length: NB }, (_, i) => `@group(0) @binding(${i}) var<storage, read_write> b${i}: array<f32>;`).join('\n') +
     `\n@compute @workgroup_size(1) fn main() { ${Array.from({ length: NB }, (_, i) => `b${i}[0] += 1.0;`).join(' ')} }`;
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
@@ -107,11 +108,18 @@ export async function dawnFloor(rt: Runtime, n: number, runs: number): Promise<{
 export const RESNET_BATCH = 8;
 
 /**
+ * Untimed ResNet-20 steps before the first timed one: V8 optimizes the step's JavaScript over its
+ * first hundred or so (on lavapipe the first 20 steps issued at 22-30 µs per dispatch, steps 20-60 at
+ * 17-20, later ones at 14-15), and a fine-tuning run takes thousands of steps.
+ */
+export const RESNET_WARMUP = 100;
+
+/**
  * One ResNet-20 training step (forward, backward, SGD with momentum) at freeze depth 0, batch
  * RESNET_BATCH: best of `runs` after `warmup` untimed steps (quick runs: 1), host µs per dispatch
- * issued eagerly and replayed from a recording.
+ * issued eagerly and replayed from a recording. The cases after the first take 5 untimed steps each.
  */
-export async function resnet20Step(rt: Runtime, runs: number, warmup = 5): Promise<Record<'eager' | 'oneSubmit' | 'replayed' | 'replayNoSubmit', { n: number; encodeUs: number; totalUs: number }>> {
+export async function resnet20Step(rt: Runtime, runs: number, warmup = RESNET_WARMUP): Promise<Record<'eager' | 'oneSubmit' | 'replayed' | 'replayNoSubmit', { n: number; encodeUs: number; totalUs: number }>> {
   const B = RESNET_BATCH, flushEvery = rt.flushEvery;
   const x = tensor(randomData(B * 3 * 32 * 32), [B, 3, 32, 32]);
   const y = tensor(Int32Array.from({ length: B }, (_, i) => i % 10), [B], 'i32');
@@ -133,11 +141,11 @@ export async function resnet20Step(rt: Runtime, runs: number, warmup = 5): Promi
     // The same eager step submitted once, at its end: its encoding timed without the adapter running
     // the step's first dispatches on the same cores meanwhile (a software adapter's threads).
     rt.flushEvery = Infinity;
-    const oneSubmit = await measure(eagerStep, () => rt.sync(), runs, warmup).finally(() => { rt.flushEvery = flushEvery; });
+    const oneSubmit = await measure(eagerStep, () => rt.sync(), runs, Math.min(warmup, 5)).finally(() => { rt.flushEvery = flushEvery; });
     const { recording, reason } = record(trainStep);
     if (!recording) throw new Error(`the ResNet-20 step could not be recorded: ${reason}`);
     try {
-      const replayed = await measure(() => { recording.replay(); return recording.dispatches; }, () => rt.sync(), runs, warmup);
+      const replayed = await measure(() => { recording.replay(); return recording.dispatches; }, () => rt.sync(), runs, Math.min(warmup, 5));
       // After the replays: run back to back with no GPU work between them, these find the host's caches
       // warm, which would lower the replayed figure's best run if measured before it.
       const replayNoSubmit = await measure(() => {
@@ -145,7 +153,7 @@ export async function resnet20Step(rt: Runtime, runs: number, warmup = 5): Promi
         recording.encode(enc);
         enc.finish();
         return recording.dispatches;
-      }, async () => {}, runs, warmup);
+      }, async () => {}, runs, Math.min(warmup, 5));
       return { eager, oneSubmit, replayed, replayNoSubmit };
     } finally {
       recording.dispose();
@@ -170,7 +178,7 @@ export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<Di
   row(`ResNet-20 step, one submit (batch ${RESNET_BATCH})`, 'thaw', step.oneSubmit);
   row(`ResNet-20 step replayed (batch ${RESNET_BATCH})`, 'thaw', step.replayed);
   row(`ResNet-20 step replayed, encoded not submitted (batch ${RESNET_BATCH})`, 'thaw', step.replayNoSubmit);
-  row('Dawn alone, pre-made bind groups (4 buffers)', 'Dawn', await dawnFloor(rt, step.replayed.n, runs));
+  row('Dawn alone, pre-made bind groups (6 buffers)', 'Dawn', await dawnFloor(rt, step.replayed.n, runs));
 
   if (o.vs !== false) {
     const t = await initTf();
