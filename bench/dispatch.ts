@@ -17,9 +17,10 @@
  *   encoding alone; the rest of the replayed figure is the submit, where Dawn's backend and the
  *   driver record the commands.
  * - Dawn alone: as many dispatches as the replayed step, of a pre-made pipeline and bind groups of six
- *   storage buffers, encoded and submitted with no thaw code: the floor a replay cannot go below. Its
- *   kernel does next to nothing, so on a software adapter the host's caches stay warm between runs,
- *   where a replayed step's follow the driver running the step on the same cores.
+ *   storage buffers, encoded and submitted with no thaw code: the floor a replay cannot go below. Each
+ *   run follows a replayed step, as each replay does: on a software adapter the driver runs the step
+ *   on the same cores and leaves the host's caches cold (a run after a run of this near-empty kernel
+ *   finds them warm).
  * Each figure is the best of `BENCH_RUNS` repetitions (the driver's own threads share the CPU); the
  * ResNet-20 cases start after RESNET_WARMUP untimed steps, once V8 has optimized the step's code.
  * Run: bash -c 'source scripts/env.sh; node bench/dispatch.ts'
@@ -78,10 +79,11 @@ export async function tinyOps(rt: Runtime, ops: number, runs: number): Promise<{
 
 /**
  * Dawn's own floor on this adapter: `n` dispatches of one pipeline, each with a bind group of six
- * storage buffers made beforehand (the ResNet-20 step's kernels bind 2 to 16, 6.2 on average), encoded with setPipeline,
- * setBindGroup and dispatchWorkgroups and submitted: what a replayed step cannot go below.
+ * storage buffers made beforehand (the ResNet-20 step's kernels bind 2 to 16, 6.2 on average),
+ * encoded with setPipeline, setBindGroup and dispatchWorkgroups and submitted: what a replayed step
+ * cannot go below. `before` runs untimed before each run.
  */
-export async function dawnFloor(rt: Runtime, n: number, runs: number): Promise<{ n: number; encodeUs: number; totalUs: number }> {
+export async function dawnFloor(rt: Runtime, n: number, runs: number, before: () => Promise<void>): Promise<{ n: number; encodeUs: number; totalUs: number }> {
   const device = rt.device, NB = 6;
   const code = Array.from({ length: NB }, (_, i) => `@group(0) @binding(${i}) var<storage, read_write> b${i}: array<f32>;`).join('\n') +
     `\n@compute @workgroup_size(1) fn main() { ${Array.from({ length: NB }, (_, i) => `b${i}[0] += 1.0;`).join(' ')} }`;
@@ -98,7 +100,7 @@ export async function dawnFloor(rt: Runtime, n: number, runs: number): Promise<{
       pass.end();
       device.queue.submit([enc.finish()]);
       return n;
-    }, () => device.queue.onSubmittedWorkDone(), runs, 5);
+    }, async () => { await device.queue.onSubmittedWorkDone(); await before(); }, runs, 5);
   } finally {
     for (const b of buffers) b.destroy();
   }
@@ -119,7 +121,7 @@ export const RESNET_WARMUP = 100;
  * RESNET_BATCH: best of `runs` after `warmup` untimed steps (quick runs: 1), host µs per dispatch
  * issued eagerly and replayed from a recording. The cases after the first take 5 untimed steps each.
  */
-export async function resnet20Step(rt: Runtime, runs: number, warmup = RESNET_WARMUP): Promise<Record<'eager' | 'oneSubmit' | 'replayed' | 'replayNoSubmit', { n: number; encodeUs: number; totalUs: number }>> {
+export async function resnet20Step(rt: Runtime, runs: number, warmup = RESNET_WARMUP): Promise<Record<'eager' | 'oneSubmit' | 'replayed' | 'replayNoSubmit' | 'dawnFloor', { n: number; encodeUs: number; totalUs: number }>> {
   const B = RESNET_BATCH, flushEvery = rt.flushEvery;
   const x = tensor(randomData(B * 3 * 32 * 32), [B, 3, 32, 32]);
   const y = tensor(Int32Array.from({ length: B }, (_, i) => i % 10), [B], 'i32');
@@ -154,7 +156,8 @@ export async function resnet20Step(rt: Runtime, runs: number, warmup = RESNET_WA
         enc.finish();
         return recording.dispatches;
       }, async () => {}, runs, Math.min(warmup, 5));
-      return { eager, oneSubmit, replayed, replayNoSubmit };
+      const dawn = await dawnFloor(rt, recording.dispatches, runs, async () => { recording.replay(); await rt.sync(); });
+      return { eager, oneSubmit, replayed, replayNoSubmit, dawnFloor: dawn };
     } finally {
       recording.dispose();
     }
@@ -178,7 +181,7 @@ export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<Di
   row(`ResNet-20 step, one submit (batch ${RESNET_BATCH})`, 'thaw', step.oneSubmit);
   row(`ResNet-20 step replayed (batch ${RESNET_BATCH})`, 'thaw', step.replayed);
   row(`ResNet-20 step replayed, encoded not submitted (batch ${RESNET_BATCH})`, 'thaw', step.replayNoSubmit);
-  row('Dawn alone, pre-made bind groups (6 buffers)', 'Dawn', await dawnFloor(rt, step.replayed.n, runs));
+  row('Dawn alone, pre-made bind groups (6 buffers)', 'Dawn', step.dawnFloor);
 
   if (o.vs !== false) {
     const t = await initTf();

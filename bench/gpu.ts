@@ -6,7 +6,8 @@
  * Sections, each printed as it ends (and the JSON rewritten, so a run cut short keeps what it has):
  * - the adapter and driver;
  * - host µs per dispatch (bench/dispatch.ts; run first, it is cheap): eager tiny ops, and a ResNet-20
- *   training step (batch 8) issued eagerly and replayed from a recording (engine/core/recording.ts);
+ *   training step (batch 8) issued eagerly and replayed from a recording (engine/core/recording.ts),
+ *   beside Dawn alone issuing as many dispatches;
  * - matmul f32, square, 512..4096: thaw and tfjs-webgpu GFLOP/s on the same adapter (bench/matmul.ts),
  *   and thaw's share of the card's f32 peak (non-tensor-core) when the card is in PEAKS or --peak-tflops says it;
  * - the four conv layers of bench/conv.ts, fwd/dx/dw, thaw vs tfjs (its run(), one layer at a time);
@@ -164,7 +165,8 @@ export async function run(o: GpuBenchOptions = {}): Promise<Record<string, unkno
     const step = await resnet20Step(rt, runs, quick ? 1 : undefined);
     const name = `ResNet-20 step (batch ${RESNET_BATCH})`;
     const modes = [['eager', 'eager', step.eager], ['eager, one submit', 'eagerOneSubmit', step.oneSubmit],
-      ['replayed', 'replayed', step.replayed], ['replayed, not submitted', 'replayNoSubmit', step.replayNoSubmit]] as const;
+      ['replayed', 'replayed', step.replayed], ['replayed, not submitted', 'replayNoSubmit', step.replayNoSubmit],
+      ['Dawn alone, as many dispatches (6 buffers each)', 'dawnFloor', step.dawnFloor]] as const;
     printTable(`host cost per dispatch (bench/dispatch.ts: ${ops} adds of 64 elements, a ${name}; best of ${runs})`,
       ['case', 'mode', 'dispatches', 'encode µs/dispatch', 'total µs/dispatch'],
       [[`tiny op x${ops}`, 'eager', r.n, r.encodeUs, r.totalUs], ...modes.map(([mode, , t]) => [name, mode, t.n, t.encodeUs, t.totalUs])]);

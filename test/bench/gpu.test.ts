@@ -53,9 +53,10 @@ test('--quick --only matmul,dispatch: adapter, matmul rows and dispatch figures 
   assert.is(r.sections.dispatch.status, 'ok');
   assert.ok(r.sections.dispatch.eager.encodeUs > 0 && r.sections.dispatch.eager.totalUs > 0);
   const step = r.sections.dispatch.resnet20;
-  for (const mode of ['eager', 'eagerOneSubmit', 'replayed', 'replayNoSubmit']) assert.ok(step[mode].encodeUs > 0 && step[mode].totalUs > 0, mode);
+  for (const mode of ['eager', 'eagerOneSubmit', 'replayed', 'replayNoSubmit', 'dawnFloor']) assert.ok(step[mode].encodeUs > 0 && step[mode].totalUs > 0, mode);
   assert.ok(step.replayed.dispatches > 0 && step.replayed.dispatches === step.eager.dispatches, 'a replay issues the eager step\'s dispatches');
   assert.is(step.replayNoSubmit.dispatches, step.replayed.dispatches, 'the replay encoded alone has its dispatches');
+  assert.is(step.dawnFloor.dispatches, step.replayed.dispatches, 'Dawn\'s floor issues as many dispatches as the replay');
   assert.not.ok('conv' in r.sections, 'sections left out by --only do not run');
   assert.match(out, /matmul f32/);
   assert.match(out, /ResNet-20 step \(batch 8\) +replayed +\d+ +[\d.]+/);
