@@ -111,8 +111,8 @@ export const RESNET_BATCH = 8;
 
 /**
  * Untimed ResNet-20 steps before the first timed one: V8 optimizes the step's JavaScript over its
- * first hundred or so (on lavapipe the first 20 steps issued at 22-30 µs per dispatch, steps 20-60 at
- * 17-20, later ones at 14-15), and a fine-tuning run takes thousands of steps.
+ * first hundred or so (on lavapipe, submitted once per step, the first 20 steps issued at 22-30 µs
+ * per dispatch, steps 20-60 at 17-20, later ones at 14-15), and a fine-tuning run takes thousands.
  */
 export const RESNET_WARMUP = 100;
 
