@@ -122,7 +122,7 @@ export const RESNET_WARMUP = 100;
  * issued eagerly and replayed from a recording. The cases after the first take 5 untimed steps each.
  */
 export async function resnet20Step(rt: Runtime, runs: number, warmup = RESNET_WARMUP): Promise<Record<'eager' | 'oneSubmit' | 'replayed' | 'replayNoSubmit' | 'dawnFloor', { n: number; encodeUs: number; totalUs: number }>> {
-  const B = RESNET_BATCH, flushEvery = rt.flushEvery;
+  const B = RESNET_BATCH, flushEvery = rt.flushEvery, warmupLater = Math.min(warmup, 5);
   const x = tensor(randomData(B * 3 * 32 * 32), [B, 3, 32, 32]);
   const y = tensor(Int32Array.from({ length: B }, (_, i) => i % 10), [B], 'i32');
   const model = resnet20(10).train();
@@ -143,11 +143,11 @@ export async function resnet20Step(rt: Runtime, runs: number, warmup = RESNET_WA
     // The same eager step submitted once, at its end: its encoding timed without the adapter running
     // the step's first dispatches on the same cores meanwhile (a software adapter's threads).
     rt.flushEvery = Infinity;
-    const oneSubmit = await measure(eagerStep, () => rt.sync(), runs, Math.min(warmup, 5)).finally(() => { rt.flushEvery = flushEvery; });
+    const oneSubmit = await measure(eagerStep, () => rt.sync(), runs, warmupLater).finally(() => { rt.flushEvery = flushEvery; });
     const { recording, reason } = record(trainStep);
     if (!recording) throw new Error(`the ResNet-20 step could not be recorded: ${reason}`);
     try {
-      const replayed = await measure(() => { recording.replay(); return recording.dispatches; }, () => rt.sync(), runs, Math.min(warmup, 5));
+      const replayed = await measure(() => { recording.replay(); return recording.dispatches; }, () => rt.sync(), runs, warmupLater);
       // After the replays: run back to back with no GPU work between them, these find the host's caches
       // warm, which would lower the replayed figure's best run if measured before it.
       const replayNoSubmit = await measure(() => {
@@ -155,7 +155,7 @@ export async function resnet20Step(rt: Runtime, runs: number, warmup = RESNET_WA
         recording.encode(enc);
         enc.finish();
         return recording.dispatches;
-      }, async () => {}, runs, Math.min(warmup, 5));
+      }, async () => {}, runs, warmupLater);
       const dawn = await dawnFloor(rt, recording.dispatches, runs, async () => { recording.replay(); await rt.sync(); });
       return { eager, oneSubmit, replayed, replayNoSubmit, dawnFloor: dawn };
     } finally {

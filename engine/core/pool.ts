@@ -115,8 +115,8 @@ export class BufferPool {
     if (n > 0 || this.live.has(buf) || this.held.has(buf)) return;
     const id = this.ids.get(buf)!, i = this.pending.indexOf(id);
     if (i >= 0) { this.pending.splice(i, 1); this.held.add(buf); return; }
-    const list = this.free.get(buf.size), j = list ? list.indexOf(id) : -1;
-    if (j >= 0) { list!.splice(j, 1); this.stats.pooledBytes -= buf.size; this.held.add(buf); }
+    const size = this.sizes[id], list = this.free.get(size), j = list ? list.indexOf(id) : -1;
+    if (j >= 0) { list!.splice(j, 1); this.stats.pooledBytes -= size; this.held.add(buf); }
   }
 
   /** Drops one pin; a held buffer whose last pin goes becomes reusable after the next submit. */

@@ -437,8 +437,7 @@ export class Runtime {
     const group = this.bindGroup(c, bufs, offset);
     if (tw) {
       // Its own pass, so its begin/end timestamps bracket only this dispatch.
-      this.encodeBatch();
-      if (this.pass) { this.pass.end(); this.pass = null; }
+      this.endPass();
       const pass = this.encoder.beginComputePass({ timestampWrites: tw });
       pass.setPipeline(c.pipeline);
       pass.setBindGroup(0, group);
@@ -481,6 +480,12 @@ export class Runtime {
       pass.dispatchWorkgroups(counts[3 * i], counts[3 * i + 1], counts[3 * i + 2]);
     }
     this.batched = 0;
+  }
+
+  /** Encodes the batched dispatches and ends the open compute pass: before a copy, a profiled dispatch's own pass, or a submit. */
+  private endPass(): void {
+    this.encodeBatch();
+    if (this.pass) { this.pass.end(); this.pass = null; }
   }
 
   /**
@@ -541,15 +546,13 @@ export class Runtime {
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.recorder?.copy(src, srcOffset, dst, dstOffset, bytes);
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    this.encodeBatch();
-    if (this.pass) { this.pass.end(); this.pass = null; }
+    this.endPass();
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   /** Submits everything encoded so far. */
   flush(): void {
-    this.encodeBatch();
-    if (this.pass) { this.pass.end(); this.pass = null; }
+    this.endPass();
     if (this.uniformBytes) {
       this.device.queue.writeBuffer(this.uniformGpu, 0, this.uniformHost, 0, this.uniformBytes);
       this.uniformBytes = 0;
