@@ -16,15 +16,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (t >= params.C * params.K) { return; }
   let ch = chunk_of(t);
   let m = mean[ch.x];
-  var sg = 0.0;
-  var sgx = 0.0;
+  // Summed in blocks of 64, each block's sum then added to the chunk's, as bn_partial.wgsl does.
+  var s = vec2<f32>(0.0);
   for (var n = ch.y; n < ch.z; n++) {
     let base = (n * params.C + ch.x) * params.HWv;
-    for (var j = 0u; j < params.HWv; j++) {
+    for (var j0 = 0u; j0 < params.HWv; j0 += 64u) {
+      var b = vec2<f32>(0.0);
+      for (var j = j0; j < min(j0 + 64u, params.HWv); j++) {
 {{LOAD_G}}
-      sg += hsum(gv);
-      sgx += hsum(gv * ({{LD(x[base + j])}} - m));
+        b += vec2<f32>(hsum(gv), hsum(gv * ({{LD(x[base + j])}} - m)));
+      }
+      s += b;
     }
   }
-  part[t] = vec2<f32>(sg, sgx);
+  part[t] = s;
 }

@@ -16,17 +16,27 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ch = chunk_of(t);
   let c = ch.x;
   let pivot = hsum({{LD(x[(ch.y * params.C + c) * params.HWv])}}) / f32({{W}});
+  // Both passes sum in blocks of 64, each block's sum then added to the chunk's: a chunk runs to
+  // N * HW / K terms in one invocation, and one running f32 sum of them loses far more to rounding.
   var acc = 0.0;
   for (var n = ch.y; n < ch.z; n++) {
     let base = (n * params.C + c) * params.HWv;
-    for (var j = 0u; j < params.HWv; j++) { acc += hsum({{LD(x[base + j])}} - pivot); }
+    for (var j0 = 0u; j0 < params.HWv; j0 += 64u) {
+      var b = 0.0;
+      for (var j = j0; j < min(j0 + 64u, params.HWv); j++) { b += hsum({{LD(x[base + j])}} - pivot); }
+      acc += b;
+    }
   }
   let count = f32((ch.z - ch.y) * params.HWv * {{W}}u);
   let m = pivot + acc / count;
   var m2 = 0.0;
   for (var n = ch.y; n < ch.z; n++) {
     let base = (n * params.C + c) * params.HWv;
-    for (var j = 0u; j < params.HWv; j++) { m2 += sq({{LD(x[base + j])}} - m); }
+    for (var j0 = 0u; j0 < params.HWv; j0 += 64u) {
+      var b = 0.0;
+      for (var j = j0; j < min(j0 + 64u, params.HWv); j++) { b += sq({{LD(x[base + j])}} - m); }
+      m2 += b;
+    }
   }
   part[t] = vec2<f32>(m, m2);
 }

@@ -118,6 +118,21 @@ for (const [shape, onePass] of [[7, 3, 12, 12], [9, 2, 9, 11], [33, 5, 4, 4], [5
   });
 }
 
+test('batchNorm2d [3, 2, 160, 160] in chunks: the variance of ±0.1 and dbias of a constant dy within 1e-6 of float64 (one running f32 sum per chunk: 1.4e-5 off)', async () => {
+  const shape = [3, 2, 160, 160], n = 3 * 2 * 160 * 160;
+  const old = setBnOnePassMax(0);
+  try {
+    const xs = Float32Array.from({ length: n }, (_, i) => (i % 2 ? -0.1 : 0.1)), gs = new Float32Array(n).fill(0.1);
+    const opts = { training: true, eps: 1e-5, momentum: 1 };
+    const w = variable(tensor(randArray(2, 0.5, 1.5))), b = variable(tensor(randArray(2))), rm = tensor([0, 0]), rv = tensor([0, 0]);
+    const r = await step(xs, shape, w, b, rm, rv, gs, opts);
+    assertClose(await rv.data(), batchNormRef(xs, shape, null, null, [0, 0], [0, 0], opts).runningVar!, 1e-6, 0, 'running_var');
+    const want = (n / 2) * Math.fround(0.1);
+    assertClose(r.dbias!, [want, want], 1e-6, 0, 'dbias');
+    for (const t of [w, b, rm, rv]) t.dispose();
+  } finally { setBnOnePassMax(old); }
+});
+
 test('bnChunks covers every batch item with no empty chunk', () => {
   for (let N = 1; N <= 70; N++) for (const C of [1, 3, 64, 1000]) for (const HW of [1, 4, 49, 1024]) {
     const { K, nPer } = bnChunks(N, C, HW);
