@@ -16,13 +16,18 @@
  * - the replayed step's commands encoded and finished but not submitted (Recording.encode): the
  *   encoding alone; the rest of the replayed figure is the submit, where Dawn's backend and the
  *   driver record the commands.
- * - Dawn alone: as many dispatches as the replayed step, of a pre-made pipeline and bind groups of six
- *   storage buffers, encoded and submitted with no thaw code: the floor a replay cannot go below. Each
+ * - Dawn alone: the replayed step's dispatches with no thaw code: as many of them, in the same order
+ *   of as many distinct pipelines (near-empty kernels, one per pipeline of the step, set where the
+ *   step changes pipeline), each with a bind group of six storage buffers made beforehand, encoded
+ *   and submitted: the floor a replay cannot go below. On lavapipe a step's distinct pipelines cost
+ *   more than its pipeline changes: 181 changes among 16 pipelines issued as fast as one pipeline,
+ *   among 181 distinct ones 1.5-2 µs more per dispatch (the host's caches hold fewer of them). Each
  *   run follows a replayed step, as each replay does: on a software adapter the driver runs the step
  *   on the same cores and leaves the host's caches cold (a run after a run of this near-empty kernel
  *   finds them warm).
- * Each figure is the best of `BENCH_RUNS` repetitions (the driver's own threads share the CPU); the
- * ResNet-20 cases start after RESNET_WARMUP untimed steps, once V8 has optimized the step's code.
+ * Each figure is the best of `BENCH_RUNS` repetitions (the driver's own threads share the CPU), the
+ * ResNet-20 cases' of at least RESNET_RUNS; they start after RESNET_WARMUP untimed steps, once V8 has
+ * optimized the step's code.
  * Run: bash -c 'source scripts/env.sh; node bench/dispatch.ts'
  */
 import type { Runtime } from '../engine/core/runtime.ts';
@@ -78,25 +83,32 @@ export async function tinyOps(rt: Runtime, ops: number, runs: number): Promise<{
 }
 
 /**
- * Dawn's own floor on this adapter: `n` dispatches of one pipeline, each with a bind group of six
- * storage buffers made beforehand (the ResNet-20 step's kernels bind 2 to 16, 6.2 on average),
- * encoded with setPipeline, setBindGroup and dispatchWorkgroups and submitted: what a replayed step
- * cannot go below. `before` runs untimed before each run.
+ * Dawn's own floor on this adapter for a step whose dispatches use pipelines in `order` (Recording.
+ * pipelineOrder): as many near-empty pipelines as it has distinct ones, each dispatch with a bind
+ * group of six storage buffers made beforehand (the ResNet-20 step's kernels bind 2 to 16, 6.2 on
+ * average), encoded with setPipeline where the pipeline changes, setBindGroup and dispatchWorkgroups,
+ * and submitted: what a replay of that step cannot go below. `before` runs untimed before each run.
  */
-export async function dawnFloor(rt: Runtime, n: number, runs: number, before: () => Promise<void>): Promise<{ n: number; encodeUs: number; totalUs: number }> {
-  const device = rt.device, NB = 6;
-  const code = Array.from({ length: NB }, (_, i) => `@group(0) @binding(${i}) var<storage, read_write> b${i}: array<f32>;`).join('\n') +
-    `\n@compute @workgroup_size(1) fn main() { ${Array.from({ length: NB }, (_, i) => `b${i}[0] += 1.0;`).join(' ')} }`;
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+export async function dawnFloor(rt: Runtime, order: number[], runs: number, before: () => Promise<void>): Promise<{ n: number; encodeUs: number; totalUs: number }> {
+  const device = rt.device, NB = 6, n = order.length;
+  const bindings = Array.from({ length: NB }, (_, i) => `@group(0) @binding(${i}) var<storage, read_write> b${i}: array<f32>;`).join('\n');
+  const pipelines = Array.from({ length: Math.max(...order) + 1 }, (_, p) => device.createComputePipeline({
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ code: `${bindings}\n@compute @workgroup_size(1) fn main() { ${Array.from({ length: NB }, (_, i) => `b${i}[0] += ${p}.0;`).join(' ')} }` }), entryPoint: 'main' },
+  }));
   const buffers = Array.from({ length: n + NB }, () => device.createBuffer({ size: 256, usage: 0x80 })); // STORAGE
-  const groups = Array.from({ length: n }, (_, g) => device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0), entries: Array.from({ length: NB }, (_, i) => ({ binding: i, resource: { buffer: buffers[g + i] } })),
+  const groups = order.map((p, g) => device.createBindGroup({
+    layout: pipelines[p].getBindGroupLayout(0), entries: Array.from({ length: NB }, (_, i) => ({ binding: i, resource: { buffer: buffers[g + i] } })),
   }));
   try {
     return await measure(() => {
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      for (const g of groups) { pass.setPipeline(pipeline); pass.setBindGroup(0, g); pass.dispatchWorkgroups(1); }
+      for (let g = 0; g < n; g++) {
+        if (g === 0 || order[g] !== order[g - 1]) pass.setPipeline(pipelines[order[g]]);
+        pass.setBindGroup(0, groups[g]);
+        pass.dispatchWorkgroups(1);
+      }
       pass.end();
       device.queue.submit([enc.finish()]);
       return n;
@@ -105,6 +117,13 @@ export async function dawnFloor(rt: Runtime, n: number, runs: number, before: ()
     for (const b of buffers) b.destroy();
   }
 }
+
+/**
+ * Repetitions of each ResNet-20 case (full runs): one step's host time varies by 10-30 % from the
+ * next (garbage collection, the driver's threads on the same cores), so its best of 7 moved by
+ * 2-3 µs per dispatch between runs of the bench.
+ */
+export const RESNET_RUNS = 25;
 
 /** Batch of the ResNet-20 step. */
 export const RESNET_BATCH = 8;
@@ -156,7 +175,7 @@ export async function resnet20Step(rt: Runtime, runs: number, warmup = RESNET_WA
         enc.finish();
         return recording.dispatches;
       }, async () => {}, runs, warmupLater);
-      const dawn = await dawnFloor(rt, recording.dispatches, runs, async () => { recording.replay(); await rt.sync(); });
+      const dawn = await dawnFloor(rt, recording.pipelineOrder, runs, async () => { recording.replay(); await rt.sync(); });
       return { eager, oneSubmit, replayed, replayNoSubmit, dawnFloor: dawn };
     } finally {
       recording.dispose();
@@ -176,12 +195,13 @@ export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<Di
     rows.push({ case: c, engine, dispatches: m.n, encodeUs: m.encodeUs, totalUs: m.totalUs });
   row(`tiny op x${ops}`, 'thaw', await tinyOps(rt, ops, runs));
 
-  const step = await resnet20Step(rt, runs, o.quick ? 1 : undefined);
+  const stepRuns = o.quick ? runs : Math.max(runs, RESNET_RUNS);
+  const step = await resnet20Step(rt, stepRuns, o.quick ? 1 : undefined);
   row(`ResNet-20 step (batch ${RESNET_BATCH})`, 'thaw', step.eager);
   row(`ResNet-20 step, one submit (batch ${RESNET_BATCH})`, 'thaw', step.oneSubmit);
   row(`ResNet-20 step replayed (batch ${RESNET_BATCH})`, 'thaw', step.replayed);
   row(`ResNet-20 step replayed, encoded not submitted (batch ${RESNET_BATCH})`, 'thaw', step.replayNoSubmit);
-  row('Dawn alone, pre-made bind groups (6 buffers)', 'Dawn', step.dawnFloor);
+  row('Dawn alone, the replay\'s pipeline order (6 buffers)', 'Dawn', step.dawnFloor);
 
   if (o.vs !== false) {
     const t = await initTf();
@@ -193,7 +213,7 @@ export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<Di
     row(`tiny op x${ops}`, 'tfjs-webgpu', tfTiny);
   }
 
-  printTable(`Host cost per dispatch on ${adapterLabel(rt)} (best of ${runs})`,
+  printTable(`Host cost per dispatch on ${adapterLabel(rt)} (best of ${runs}; ResNet-20 cases: best of ${stepRuns})`,
     ['case', 'engine', 'dispatches', 'encode µs/dispatch', 'total µs/dispatch'],
     rows.map((r) => [r.case, r.engine, r.dispatches, r.encodeUs, r.totalUs]));
   console.log(`wrote ${writeResults(rt, 'dispatch', { rows })}`);

@@ -7,7 +7,7 @@
  * - the adapter and driver;
  * - host µs per dispatch (bench/dispatch.ts; run first, it is cheap): eager tiny ops, and a ResNet-20
  *   training step (batch 8) issued eagerly and replayed from a recording (engine/core/recording.ts),
- *   beside Dawn alone issuing as many dispatches;
+ *   beside Dawn alone issuing as many dispatches in the replay's pipeline order;
  * - matmul f32, square, 512..4096: thaw and tfjs-webgpu GFLOP/s on the same adapter (bench/matmul.ts),
  *   and thaw's share of the card's f32 peak (non-tensor-core) when the card is in PEAKS or --peak-tflops says it;
  * - the four conv layers of bench/conv.ts, fwd/dx/dw, thaw vs tfjs (its run(), one layer at a time);
@@ -36,7 +36,7 @@ import { resnet50 } from '../models/resnet.ts';
 import { BertForSequenceClassification, BERT_BASE, BERT_TINY } from '../models/bert.ts';
 import { run as matmulRun } from './matmul.ts';
 import { run as convRun, LAYERS as CONV_LAYERS } from './conv.ts';
-import { tinyOps, resnet20Step, RESNET_BATCH } from './dispatch.ts';
+import { tinyOps, resnet20Step, RESNET_BATCH, RESNET_RUNS } from './dispatch.ts';
 import { bertBatch } from './bert.ts';
 
 export const SECTIONS = ['matmul', 'conv', 'resnet50', 'bert', 'dispatch'] as const;
@@ -162,12 +162,13 @@ export async function run(o: GpuBenchOptions = {}): Promise<Record<string, unkno
   await section('dispatch', async () => {
     const ops = quick ? 200 : 2000;
     const r = await tinyOps(rt, ops, runs);
-    const step = await resnet20Step(rt, runs, quick ? 1 : undefined);
+    const stepRuns = quick ? runs : Math.max(runs, RESNET_RUNS);
+    const step = await resnet20Step(rt, stepRuns, quick ? 1 : undefined);
     const name = `ResNet-20 step (batch ${RESNET_BATCH})`;
     const modes = [['eager', 'eager', step.eager], ['eager, one submit', 'eagerOneSubmit', step.oneSubmit],
       ['replayed', 'replayed', step.replayed], ['replayed, not submitted', 'replayNoSubmit', step.replayNoSubmit],
-      ['Dawn alone, as many dispatches (6 buffers each)', 'dawnFloor', step.dawnFloor]] as const;
-    printTable(`host cost per dispatch (bench/dispatch.ts: ${ops} adds of 64 elements, a ${name}; best of ${runs})`,
+      ['Dawn alone, the replay\'s pipeline order (6 buffers each)', 'dawnFloor', step.dawnFloor]] as const;
+    printTable(`host cost per dispatch (bench/dispatch.ts: ${ops} adds of 64 elements, a ${name}; best of ${runs}, the step's of ${stepRuns})`,
       ['case', 'mode', 'dispatches', 'encode µs/dispatch', 'total µs/dispatch'],
       [[`tiny op x${ops}`, 'eager', r.n, r.encodeUs, r.totalUs], ...modes.map(([mode, , t]) => [name, mode, t.n, t.encodeUs, t.totalUs])]);
     return {

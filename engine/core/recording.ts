@@ -84,6 +84,11 @@ export class Recording {
   readonly outputs: Tensor[];
   /** Dispatches per replay. */
   readonly dispatches: number;
+  /**
+   * @internal Per dispatch, its pipeline as an index among the step's distinct pipelines in order of
+   * first use: bench/dispatch.ts's floor issues the same pattern with Dawn alone.
+   */
+  readonly pipelineOrder: number[] = [];
   /** Per entry: a dispatch's pipeline where it must be set (null where the pass has it already), bind group and workgroups, or a copy. */
   private readonly entries: { pipeline: GPUComputePipeline | null; bindGroup: GPUBindGroup | null; x: number; y: number; z: number; copy: Copy['copy'] | null }[];
   private readonly uniformGpu: GPUBuffer | null;
@@ -104,10 +109,12 @@ export class Recording {
     for (const p of cap.patches) { lo = Math.min(lo, p.offset); hi = Math.max(hi, p.offset + p.layout.size); }
     this.dirty = [lo === Infinity ? 0 : lo, Math.ceil(hi / 4) * 4];
     let n = 0, last: GPUComputePipeline | null = null;
-    const counts = this.counted.counts;
+    const counts = this.counted.counts, index = new Map<GPUComputePipeline, number>();
     this.entries = cap.ops.map((op) => {
       if (op.copy) { last = null; return { pipeline: null, bindGroup: null, x: 0, y: 0, z: 0, copy: op.copy }; }
       n++;
+      if (!index.has(op.pipeline)) index.set(op.pipeline, index.size);
+      this.pipelineOrder.push(index.get(op.pipeline)!);
       counts.set(op.name, (counts.get(op.name) ?? 0) + 1);
       const entries = op.storage.slice();
       if (op.uniform) entries.push({ binding: op.uniform.binding, resource: { buffer: this.uniformGpu!, offset: op.uniform.offset, size: op.uniform.size } });

@@ -13,7 +13,7 @@ import { runtime } from '../../engine/core/runtime.ts';
 import { record, type Recording } from '../../engine/core/recording.ts';
 import { live } from '../../engine/core/live.ts';
 import { backward } from '../../engine/autograd/backward.ts';
-import { crossEntropy, dropout } from '../../kernels/index.ts';
+import { crossEntropy, dropout, add, mul, exp } from '../../kernels/index.ts';
 import { Sequential, Conv2d, BatchNorm2d, ReLU, Flatten, Linear, Dropout, StochasticDepth } from '../../engine/nn/index.ts';
 import { SGD, Adam, Scheduler, cosine, oneCycle, clipGradNorm, type Optimizer } from '../../engine/optim/index.ts';
 
@@ -207,6 +207,20 @@ test('each replay adds the recorded step\'s dispatches to the runtime\'s counts,
   await rt.sync();
   recording!.dispose();
   x.dispose(); y.dispose(); opt.dispose(); m.dispose();
+});
+
+test('pipelineOrder numbers each recorded dispatch\'s pipeline by first use (bench/dispatch.ts issues the same pattern with Dawn alone)', async () => {
+  const a = tensor(randArray(5), [5]), b = tensor(randArray(5), [5]);
+  const rt = runtime(), d0 = rt.dispatches, poison = rt.pool.onAcquire;
+  // add, mul, add again, exp, mul again: three pipelines, the first and second used twice (the
+  // test pool's poisoning, a dispatch per new tensor, is off for it).
+  rt.pool.onAcquire = null;
+  const { result, recording } = (() => { try { return record(() => [add(a, b), mul(a, b), add(b, a), exp(a), mul(b, b)]); } finally { rt.pool.onAcquire = poison; } })();
+  assert.ok(recording);
+  assert.is(rt.dispatches - d0, 5, 'one dispatch per op');
+  assert.equal(recording!.pipelineOrder, [0, 1, 0, 2, 1]);
+  recording!.dispose();
+  for (const t of [...result, a, b]) t.dispose();
 });
 
 test('a step that writes host data, reads back, keeps new tensors or reads an outside live value is refused, and still runs', async () => {
