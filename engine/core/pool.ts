@@ -19,7 +19,7 @@ const USAGE_STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
 /** Rounds a byte size up to its size class: powers of two below 1 MiB, then 1/8 steps of the power of two. */
 export function sizeClass(bytes: number): number {
   const b = Math.max(256, Math.ceil(bytes / 16) * 16);
-  if (b <= 1 << 20) return 2 ** Math.ceil(Math.log2(b));
+  if (b <= 1 << 20) return 1 << (32 - Math.clz32(b - 1));
   const p = 2 ** Math.floor(Math.log2(b));
   const step = p / 8;
   return Math.ceil(b / step) * step;
@@ -46,7 +46,9 @@ export class BufferPool {
   private sizes: number[] = [];
   /** Released buffers waiting for the next submit, by creation number. */
   private pending: number[] = [];
-  private live = new Set<GPUBuffer>();
+  /** Whether each buffer is handed out, by creation number (a Set of buffers rehashed as a step's live count swings). */
+  private live: boolean[] = [];
+  private liveCount = 0;
   private stats = { liveBytes: 0, pooledBytes: 0, peakBytes: 0, created: 0 };
   private pins = new Map<GPUBuffer, number>();
   private held = new Set<GPUBuffer>();
@@ -77,14 +79,16 @@ export class BufferPool {
     if (id !== undefined) {
       buf = this.byId[id];
       this.stats.pooledBytes -= size;
+      this.live[id] = true;
     } else {
       buf = this.device.createBuffer({ size, usage: USAGE_STORAGE });
       this.ids.set(buf, this.byId.length);
       this.byId.push(buf);
       this.sizes.push(size);
+      this.live.push(true);
       this.stats.created++;
     }
-    this.live.add(buf);
+    this.liveCount++;
     this.watch?.acquired.add(buf);
     this.stats.liveBytes += size;
     this.onAcquire?.(buf, bytes);
@@ -94,8 +98,10 @@ export class BufferPool {
 
   /** Returns a buffer; it becomes reusable after the next submit. */
   release(buf: GPUBuffer): void {
-    if (!this.live.delete(buf)) return;
-    const id = this.ids.get(buf)!;
+    const id = this.ids.get(buf);
+    if (id === undefined || !this.live[id]) return;
+    this.live[id] = false;
+    this.liveCount--;
     this.stats.liveBytes -= this.sizes[id];
     this.watch?.released.add(buf);
     if (this.pins.has(buf)) this.held.add(buf);
@@ -103,7 +109,10 @@ export class BufferPool {
   }
 
   /** Whether `buf` is handed out and not released. */
-  isLive(buf: GPUBuffer): boolean { return this.live.has(buf); }
+  isLive(buf: GPUBuffer): boolean {
+    const id = this.ids.get(buf);
+    return id !== undefined && this.live[id];
+  }
 
   /**
    * Keeps `buf` out of circulation until as many `unpin` calls: one already released (waiting or
@@ -112,7 +121,7 @@ export class BufferPool {
   pin(buf: GPUBuffer): void {
     const n = this.pins.get(buf) ?? 0;
     this.pins.set(buf, n + 1);
-    if (n > 0 || this.live.has(buf) || this.held.has(buf)) return;
+    if (n > 0 || this.isLive(buf) || this.held.has(buf)) return;
     const id = this.ids.get(buf)!, i = this.pending.indexOf(id);
     if (i >= 0) { this.pending.splice(i, 1); this.held.add(buf); return; }
     const size = this.sizes[id], list = this.free.get(size), j = list ? list.indexOf(id) : -1;
@@ -185,7 +194,7 @@ export class BufferPool {
     let pooledBuffers = 0;
     for (const l of this.free.values()) pooledBuffers += l.length;
     return {
-      liveBuffers: this.live.size, liveBytes: this.stats.liveBytes,
+      liveBuffers: this.liveCount, liveBytes: this.stats.liveBytes,
       pooledBuffers: pooledBuffers + this.pending.length, pooledBytes: this.stats.pooledBytes,
       peakBytes: this.stats.peakBytes, created: this.stats.created, heldBuffers: this.held.size,
     };
