@@ -7,7 +7,7 @@
  */
 import { Module } from '../engine/nn/module.ts';
 import type { Tensor } from '../engine/core/tensor.ts';
-import { shapeStr } from '../engine/core/tensor.ts';
+import { shapeStr, sameShape } from '../engine/core/tensor.ts';
 import { tensor } from '../engine/core/factory.ts';
 import { ShapeError } from '../engine/core/errors.ts';
 import type { Grouped } from '../engine/train/freeze.ts';
@@ -31,10 +31,10 @@ export interface BertEncoderOutput {
 
 function checkInputs(ids: Tensor, mask: Tensor | null, types: Tensor | null): void {
   if (ids.dtype !== 'i32' || ids.rank !== 2) throw new ShapeError(`BERT: 'inputIds' has ${ids.dtype} shape ${shapeStr(ids.shape)}, expected i32 (B, T)`);
-  if (mask && (mask.dtype !== 'f32' || shapeStr(mask.shape) !== shapeStr(ids.shape))) {
+  if (mask && (mask.dtype !== 'f32' || !sameShape(mask.shape, ids.shape))) {
     throw new ShapeError(`BERT: 'attentionMask' has ${mask.dtype} shape ${shapeStr(mask.shape)}, expected f32 ${shapeStr(ids.shape)} (1 = token, 0 = padding)`);
   }
-  if (types && (types.dtype !== 'i32' || shapeStr(types.shape) !== shapeStr(ids.shape))) {
+  if (types && (types.dtype !== 'i32' || !sameShape(types.shape, ids.shape))) {
     throw new ShapeError(`BERT: 'tokenTypeIds' has ${types.dtype} shape ${shapeStr(types.shape)}, expected i32 ${shapeStr(ids.shape)}`);
   }
 }

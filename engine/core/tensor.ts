@@ -41,6 +41,12 @@ export function check32(op: string, arg: string, t: Tensor): void {
 }
 
 export function shapeStr(shape: Shape): string { return `[${shape.join(', ')}]`; }
+/** Whether two shapes are equal, dimension by dimension. */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** Computes input gradients from the output gradient; entries for inputs not needed may be null. */
 export type BackwardFn = (grad: Tensor, needs: boolean[], saved: Tensor[], into?: GradInto) => (Tensor | null)[];

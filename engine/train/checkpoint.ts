@@ -18,7 +18,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Module } from '../nn/module.ts';
 import { isStochastic, type Stochastic } from '../nn/roles.ts';
 import type { Tensor } from '../core/tensor.ts';
-import { shapeStr } from '../core/tensor.ts';
+import { shapeStr, sameShape } from '../core/tensor.ts';
 import { runtime } from '../core/runtime.ts';
 import { ThawError } from '../core/errors.ts';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer.ts';
@@ -209,7 +209,7 @@ export function restoreTrainingCheckpoint(bytes: Uint8Array, targets: RestoreTar
   for (const [k, t] of state) {
     const h = fileModel.get(k);
     if (!h) continue;
-    if (shapeStr(h.shape) !== shapeStr(t.shape) || h.dtype !== t.dtype) {
+    if (!sameShape(h.shape, t.shape) || h.dtype !== t.dtype) {
       problems.push(`model '${k}': checkpoint has ${h.dtype} ${shapeStr(h.shape)}, model has ${t.dtype} ${shapeStr(t.shape)}`);
     }
   }

@@ -32,7 +32,7 @@ import { Conv2d } from '../nn/conv.ts';
 import { Dropout } from '../nn/activation.ts';
 import { isNormalization } from '../nn/roles.ts';
 import type { Tensor } from '../core/tensor.ts';
-import { shapeStr } from '../core/tensor.ts';
+import { shapeStr, sameShape } from '../core/tensor.ts';
 import { assign } from '../core/factory.ts';
 import { ThawError } from '../core/errors.ts';
 import { add, mulScalar } from '../../kernels/index.ts';
@@ -489,7 +489,7 @@ export async function loadLoraBytes(model: Module, cfgBytes: Uint8Array, wBytes:
     const wantA = layer instanceof Linear ? [r, w[1]] : [r, w[1], w[2], w[3]];
     const wantB = layer instanceof Linear ? [w[0], r] : [w[0], r, 1, 1];
     for (const [n, h, want] of [['A', A, wantA], ['B', B, wantB]] as const) {
-      if (shapeStr(h.shape) !== shapeStr(want)) {
+      if (!sameShape(h.shape, want)) {
         throw err(`${source}: '${PREFIX}${p}.lora_${n}.weight' has shape ${shapeStr(h.shape)} but layer '${p}' (weight ${shapeStr(w)}) needs ${shapeStr(want)} at rank ${r}; load it into the base model it was trained on`);
       }
       if (h.dtype === 'bool' || !(h.data instanceof Float32Array)) throw err(`${source}: '${PREFIX}${p}.lora_${n}.weight' has dtype ${h.dtype}; LoRA weights must be floating point`);
@@ -500,7 +500,7 @@ export async function loadLoraBytes(model: Module, cfgBytes: Uint8Array, wBytes:
   for (const [k, h] of saved) {
     const t = state.get(k);
     if (!t) throw err(`${source}: the adapter saves '${k}' (a module to save), which this model does not have; load it into the base model it was trained on`);
-    if (shapeStr(t.shape) !== shapeStr(h.shape)) throw err(`${source}: '${PREFIX}${k}' has shape ${shapeStr(h.shape)} but the model's '${k}' is ${shapeStr(t.shape)}; give the model the same head (numClasses) as when the adapter was trained`);
+    if (!sameShape(t.shape, h.shape)) throw err(`${source}: '${PREFIX}${k}' has shape ${shapeStr(h.shape)} but the model's '${k}' is ${shapeStr(t.shape)}; give the model the same head (numClasses) as when the adapter was trained`);
     const nf = nonFiniteSummary(h);
     if (nf) throw err(`${source}: '${PREFIX}${k}' holds ${nf}; the adapter diverged in training, use an earlier one`);
   }

@@ -5,7 +5,7 @@
  *   so the fused kernel reads heads in place and no permute copies are made.
  */
 import type { Tensor } from '../../engine/core/tensor.ts';
-import { shapeStr } from '../../engine/core/tensor.ts';
+import { shapeStr, sameShape } from '../../engine/core/tensor.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 
 export type AttentionLayout = 'bhtd' | 'bthd';
@@ -30,7 +30,7 @@ export function attentionGeometry(q: Tensor, k: Tensor, v: Tensor, mask: Tensor 
   for (const [n, t] of [['q', q], ['k', k], ['v', v]] as const) {
     if (t.dtype !== 'f32') throw new ShapeError(`attention: argument '${n}' has dtype ${t.dtype}, expected f32`);
   }
-  if (shapeStr(k.shape) !== shapeStr(v.shape)) throw new ShapeError(`attention: 'k' ${shapeStr(k.shape)} and 'v' ${shapeStr(v.shape)} must have the same shape`);
+  if (!sameShape(k.shape, v.shape)) throw new ShapeError(`attention: 'k' ${shapeStr(k.shape)} and 'v' ${shapeStr(v.shape)} must have the same shape`);
   let g: AttentionGeometry;
   if (q.rank === 4) {
     const [B, H, Tq, D] = q.shape;

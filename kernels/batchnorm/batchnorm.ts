@@ -25,7 +25,7 @@ import teamSumSrc from '../common/team_sum.wgsl';
 import { teamFor, teamGroups } from '../common/team.ts';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
-import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { Tensor, shapeStr, sameShape } from '../../engine/core/tensor.ts';
 import { runtime, type Kernel, launch1d } from '../../engine/core/runtime.ts';
 import { wgsl, applyDefine } from '../../engine/core/wgsl.ts';
 import { ShapeError, ThawError } from '../../engine/core/errors.ts';
@@ -289,7 +289,7 @@ export function batchNorm2d(x: Tensor, weight: Tensor | null, bias: Tensor | nul
   const counter = training ? opts.counter ?? null : null;
   if (counter && (counter.dtype !== 'i32' || counter.size !== 1)) throw new ShapeError(`batchNorm2d: counter must be a one-element i32 tensor, got ${shapeStr(counter.shape)} ${counter.dtype}`);
   const res = opts.residual ?? null;
-  if (res && (shapeStr(res.shape) !== shapeStr(x.shape) || res.dtype !== x.dtype)) {
+  if (res && (!sameShape(res.shape, x.shape) || res.dtype !== x.dtype)) {
     throw new ShapeError(`batchNorm2d: argument 'residual' has shape ${shapeStr(res.shape)} ${res.dtype}, expected ${shapeStr(x.shape)} ${x.dtype} (like x)`);
   }
   if (useBatch && M <= onePassMax) return batchNormOnePass(x, weight, bias, training ? runningMean : null, training ? runningVar : null, counter, act, momentum, eps, N, C, HW, res);

@@ -16,7 +16,7 @@
  * Backward computes only the gradients autograd asks for, so a frozen conv whose input needs no
  * gradient runs no dx kernel. See README.md for the kernels and their blocking.
  */
-import { Tensor, type Shape, shapeStr, keep, noGrad, gradEnabled } from '../../engine/core/tensor.ts';
+import { Tensor, type Shape, shapeStr, sameShape, keep, noGrad, gradEnabled } from '../../engine/core/tensor.ts';
 import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
 import { sum } from '../reduce/reduce.ts';
 import { cast } from '../cast/cast.ts';
@@ -213,7 +213,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
   if (residual) {
     checkFloat('conv2d', 'residual', residual, x, 'x');
     const want = [g.N, g.Cout, g.OH, g.OW];
-    if (shapeStr(residual.shape) !== shapeStr(want)) throw new ShapeError(`conv2d: argument 'residual' has shape ${shapeStr(residual.shape)}, expected ${shapeStr(want)}`);
+    if (!sameShape(residual.shape, want)) throw new ShapeError(`conv2d: argument 'residual' has shape ${shapeStr(residual.shape)}, expected ${shapeStr(want)}`);
   }
   pickVariant(g, v, x.dtype); // refuses a variant without this dtype's build before any work
   // dx's Winograd weights are made with the forward's where dx will run (one dispatch for both).
@@ -227,7 +227,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     const sw = x.requiresGrad ? saved[w.requiresGrad ? 1 : 0] : null;
     const dy = act ? activationBackward(act, saved[saved.length - 1], dyOut) : dyOut;
     // A gradient x already has (another branch reading x) is added in dx's epilogue.
-    const acc = needs[0] && into?.grads[0] && shapeStr(into.grads[0].shape) === shapeStr(x.shape) && into.grads[0].dtype === x.dtype && addsIntoDx(g, v, x.dtype) ? into.grads[0] : null;
+    const acc = needs[0] && into?.grads[0] && sameShape(into.grads[0].shape, x.shape) && into.grads[0].dtype === x.dtype && addsIntoDx(g, v, x.dtype) ? into.grads[0] : null;
     if (acc) into!.used[0] = true;
     const grads = [
       needs[0] ? inputGrad(dy, udx ? w : sw!, g, v, acc, udx ? sw! : undefined) : null,
@@ -247,7 +247,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
 function checkDy(op: string, dy: Tensor, g: ConvGeom, like: Tensor, likeName: string): void {
   checkFloat(op, 'dy', dy, like, likeName);
   const want = [g.N, g.Cout, g.OH, g.OW];
-  if (shapeStr(dy.shape) !== shapeStr(want)) throw new ShapeError(`${op}: argument 'dy' has shape ${shapeStr(dy.shape)}, expected ${shapeStr(want)}`);
+  if (!sameShape(dy.shape, want)) throw new ShapeError(`${op}: argument 'dy' has shape ${shapeStr(dy.shape)}, expected ${shapeStr(want)}`);
 }
 
 /** Input gradient dx (N, Cin, H, W) of conv2d, from dy (N, Cout, OH, OW) and w (Cout, Cin/groups, kh, kw). */

@@ -133,9 +133,12 @@ export function winogradForwardTile(g: ConvGeom, constant = false): number {
   return MATS[m] ? m : 0;
 }
 
+/** Runs `kernel` over `total` invocations; `params` (a fresh object) gets their count and launch stride. */
 function run1d(kernel: Kernel, bindings: Record<string, Tensor>, params: Record<string, number>, total: number): void {
   const { groups, stride } = launch1d(total);
-  runtime().run(kernel, bindings, { ...params, n: total, stride }, groups);
+  params.n = total;
+  params.stride = stride;
+  runtime().run(kernel, bindings, params, groups);
 }
 
 /** The transform kernels, for tile size M (and, for the weights, FLIP: the input-gradient filter; BOTH: both filters). */

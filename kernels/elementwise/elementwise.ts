@@ -10,7 +10,7 @@ import mathSrc from '../common/math.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
 import dims8 from '../common/dims8.wgsl';
-import { Tensor, type Shape, shapeStr } from '../../engine/core/tensor.ts';
+import { Tensor, type Shape, shapeStr, sameShape } from '../../engine/core/tensor.ts';
 import { runtime, launch1d } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
@@ -239,7 +239,7 @@ export function compare(op: keyof typeof COMPARE, a: Tensor, b: Tensor): Tensor 
 /** Broadcasts `x` to `shape` (NumPy rules), copying; its gradient sums back over the broadcast dims. */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   const target = broadcastShapes('broadcastTo', x.shape, shape);
-  if (shapeStr(target) !== shapeStr(shape)) throw new ShapeError(`broadcastTo: cannot broadcast ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
+  if (!sameShape(target, shape)) throw new ShapeError(`broadcastTo: cannot broadcast ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
   const out = binaryRaw('a', x, x, 'expand', shape);
   return record('broadcastTo', [x], out, (g) => [reduceTo(g, x.shape)]);
 }

@@ -19,7 +19,7 @@ import gatherBackIndexSrc from './gather_backward_index.wgsl';
 import gatherBackPosSrc from './gather_backward_position.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
-import { Tensor, type Shape, shapeStr, check32, numel } from '../../engine/core/tensor.ts';
+import { Tensor, type Shape, shapeStr, sameShape, check32, numel } from '../../engine/core/tensor.ts';
 import { runtime, grid } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
@@ -110,7 +110,7 @@ export function gatherSum(tables: Tensor[], rows: GatherRows[], shape: Shape, pa
     if (t.shape[0] === 0) throw new ShapeError(`gatherSum: table ${j} has no rows`);
     const r = rows[j];
     if (r instanceof Tensor) {
-      if (r.dtype !== 'i32' || shapeStr(r.shape) !== shapeStr(shape)) throw new ShapeError(`gatherSum: the indices of table ${j} have ${r.dtype} shape ${shapeStr(r.shape)}, expected i32 ${shapeStr(shape)}`);
+      if (r.dtype !== 'i32' || !sameShape(r.shape, shape)) throw new ShapeError(`gatherSum: the indices of table ${j} have ${r.dtype} shape ${shapeStr(r.shape)}, expected i32 ${shapeStr(shape)}`);
     } else if (!Number.isInteger(r.period) || r.period < 1 || r.period > t.shape[0]) {
       throw new ShapeError(`gatherSum: period ${r.period} of table ${j} is not in [1, ${t.shape[0]}] (its rows)`);
     }

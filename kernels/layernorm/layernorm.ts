@@ -9,7 +9,7 @@
 import lnSrc from './layernorm.wgsl';
 import lnDxSrc from './layernorm_backward_dx.wgsl';
 import lnParamsSrc from './layernorm_backward_params.wgsl';
-import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { Tensor, shapeStr, sameShape } from '../../engine/core/tensor.ts';
 import commonSrc from './ln_common.wgsl';
 import teamSrc from '../common/team.wgsl';
 import teamSumSrc from '../common/team_sum.wgsl';
@@ -75,7 +75,7 @@ export function residualLayerNorm(h: Tensor, res: Tensor, weight: Tensor | null,
   for (const [n, t] of [['h', h], ['res', res]] as const) {
     if (t.dtype !== 'f32' || t.rank < 1) throw new ShapeError(`residualLayerNorm: argument '${n}' has ${t.dtype} shape ${shapeStr(t.shape)}, expected f32 (..., D)`);
   }
-  if (shapeStr(h.shape) !== shapeStr(res.shape)) throw new ShapeError(`residualLayerNorm: 'h' has shape ${shapeStr(h.shape)} and 'res' ${shapeStr(res.shape)}; they must match`);
+  if (!sameShape(h.shape, res.shape)) throw new ShapeError(`residualLayerNorm: 'h' has shape ${shapeStr(h.shape)} and 'res' ${shapeStr(res.shape)}; they must match`);
   return layerNormImpl('residualLayerNorm', h, res, weight, bias, eps, checkFusedDropout('residualLayerNorm', drop), checkFusedDropout('residualLayerNorm', outDrop));
 }
 

@@ -10,7 +10,7 @@ import tiledSrc from './matmul_tiled.wgsl';
 import { subgroupLaunch } from './subgroup.ts';
 import { type MatmulPlan, type MatmulView, type EpiDefines, type EpilogueAct, planMatmul, biasBlocks, rowSumBlocks, epiBlocks } from './plan.ts';
 import mathSrc from '../common/math.wgsl';
-import { Tensor, type Shape, numel, shapeStr } from '../../engine/core/tensor.ts';
+import { Tensor, type Shape, numel, shapeStr, sameShape } from '../../engine/core/tensor.ts';
 import { runtime, type Kernel } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
@@ -140,7 +140,7 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false, 
   const p = planMatmul(layout.a?.shape ?? a.shape, layout.b?.shape ?? b.shape, transA, transB, op, layout);
   const into = layout.out?.into;
   if (into) {
-    if (shapeStr(layout.out!.shape) !== shapeStr(p.outShape)) throw new ShapeError(`${op}: the output view has shape ${shapeStr(layout.out!.shape)}, expected ${shapeStr(p.outShape)}`);
+    if (!sameShape(layout.out!.shape, p.outShape)) throw new ShapeError(`${op}: the output view has shape ${shapeStr(layout.out!.shape)}, expected ${shapeStr(p.outShape)}`);
     if (into.dtype !== T) throw new ShapeError(`${op}: the output tensor is ${into.dtype}, expected ${T}`);
     checkView(op, 'out', into, layout.out!);
   }

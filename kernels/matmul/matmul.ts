@@ -3,7 +3,7 @@
  * (no transpose copies), its backward beside it, and `linear` in PyTorch's layout; the float64 CPU
  * reference is in reference.ts. Kernels: see launch.ts (naive oracle, register-blocked for CPU adapters, tiled for GPUs).
  */
-import { Tensor, type Shape, type GradInto, numel, shapeStr } from '../../engine/core/tensor.ts';
+import { Tensor, type Shape, type GradInto, numel, shapeStr, sameShape } from '../../engine/core/tensor.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
 import { reshape } from '../../engine/core/shape.ts';
 import { add } from '../elementwise/elementwise.ts';
@@ -141,7 +141,7 @@ export function matmulStrided(a: Tensor, b: Tensor, views: { a?: MatmulView; b?:
     if (v && v.strides[v.strides.length - 1] !== 1) throw new ShapeError(`matmul: the view of '${n}' has stride ${v.strides[v.strides.length - 1]} in its last dim, expected 1 (use transA / transB to transpose)`);
     if (v && size !== null && numel(v.shape) !== size) throw new ShapeError(`matmul: the view of '${n}' has ${numel(v.shape)} elements, expected its tensor's ${size}`);
   }
-  if (shapeStr(av.shape.slice(0, -2)) !== shapeStr(bv.shape.slice(0, -2))) {
+  if (!sameShape(av.shape.slice(0, -2), bv.shape.slice(0, -2))) {
     throw new ShapeError(`matmul: strided operands need equal batch dims, got ${shapeStr(av.shape)} and ${shapeStr(bv.shape)}`);
   }
   const logical = planMatmul(av.shape, bv.shape, transA, transB).outShape;

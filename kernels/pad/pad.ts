@@ -8,7 +8,7 @@ import subsamplePadSrc from './subsample_pad.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import each from '../common/each.wgsl';
 import plane from '../common/plane.wgsl';
-import { Tensor, shapeStr } from '../../engine/core/tensor.ts';
+import { Tensor, shapeStr, sameShape } from '../../engine/core/tensor.ts';
 import { runtime, launch1d } from '../../engine/core/runtime.ts';
 import { wgsl, storageDefines } from '../../engine/core/wgsl.ts';
 import { ShapeError, checkFloat } from '../../engine/core/errors.ts';
@@ -98,7 +98,7 @@ export function subsamplePad(x: Tensor, step: number, before: number, after: num
   const out = subsamplePadRun(x, small, big, small, step, before, false);
   return record('subsamplePad', [x], out, (g, _needs, _saved, into) => {
     const prev = into?.grads[0];
-    const acc = prev && shapeStr(prev.shape) === shapeStr(big) && prev.dtype === g.dtype ? prev : null;
+    const acc = prev && sameShape(prev.shape, big) && prev.dtype === g.dtype ? prev : null;
     if (acc) into!.used[0] = true;
     return [subsamplePadRun(g, [...big], big, small, step, before, true, acc)];
   });

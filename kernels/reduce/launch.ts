@@ -8,7 +8,7 @@ import reduceMergeSrc from './reduce_merge.wgsl';
 import reduceCommonSrc from './reduce_common.wgsl';
 import flatIndex from '../common/flat_index.wgsl';
 import dims8 from '../common/dims8.wgsl';
-import { Tensor, type Shape, shapeStr, check32 } from '../../engine/core/tensor.ts';
+import { Tensor, type Shape, shapeStr, sameShape, check32 } from '../../engine/core/tensor.ts';
 import { runtime, launch1d } from '../../engine/core/runtime.ts';
 import { wgsl } from '../../engine/core/wgsl.ts';
 import { ShapeError } from '../../engine/core/errors.ts';
@@ -103,9 +103,8 @@ export function reducePlan(shape: Shape, axes: number[]): ReducePlan {
   return { mode, nOut, nRed, nChunks, chunkLen };
 }
 
-const pad8 = (v: number[]) => [...v, ...new Array(8 - v.length).fill(1)];
-/** Lanes 4k..4k+3 of `v` padded to 8 with ones. */
-const v4 = (v: number[], k: number) => pad8(v).slice(4 * k, 4 * k + 4);
+/** Lanes 4k..4k+3 of `v` (at most 8 long) padded to 8 with ones. */
+const v4 = (v: number[], k: number) => { const i = 4 * k; return [v[i] ?? 1, v[i + 1] ?? 1, v[i + 2] ?? 1, v[i + 3] ?? 1]; };
 
 export function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], scale: number): Tensor {
   const outShape = x.shape.filter((_, i) => !axes.includes(i));
@@ -163,7 +162,7 @@ export function reshapeOwned(t: Tensor, shape: Shape): Tensor {
 
 /** Sums `x` down to `shape` (the reverse of broadcasting) without recording; `x` itself when the shapes match. */
 export function reduceTo(x: Tensor, shape: Shape): Tensor {
-  if (shapeStr(x.shape) === shapeStr(shape)) return x;
+  if (sameShape(x.shape, shape)) return x;
   const lead = x.rank - shape.length;
   if (lead < 0) throw new ShapeError(`sumTo: cannot reduce ${shapeStr(x.shape)} to ${shapeStr(shape)}`);
   const axes: number[] = [];

@@ -200,6 +200,14 @@ for (const [shape, axes, mode, chunked] of PATHS) {
   });
 }
 
+test('rank 10, alternate axes reduced: kept dims and outer reduced dims that do not merge fill every lane of the kernel\'s shape and stride vectors', async () => {
+  // Reducing the odd axes keeps 5 dims and leaves 4 outer reduced ones (the innermost is the row);
+  // reducing the even ones, the other way round. Each dim differs from its neighbours.
+  const shape = [2, 3, 4, 3, 2, 5, 3, 2, 4, 3];
+  await checkForward(shape, [1, 3, 5, 7, 9], 'odd axes');
+  await checkForward(shape, [0, 2, 4, 6, 8], 'even axes');
+});
+
 test('size-1 axes only: a copy', async () => {
   for (const [shape, axes] of [[[1, 1001], [0]], [[5, 1, 3], [1]], [[1, 1, 8], [0, 1]], [[1], [0]]] as [number[], number[]][]) {
     await checkForward(shape, axes, 'copy');
