@@ -125,6 +125,9 @@ export async function dawnFloor(rt: Runtime, order: number[], runs: number, befo
  */
 export const RESNET_RUNS = 25;
 
+/** Repetitions of the ResNet-20 cases: at least RESNET_RUNS, `runs` in a quick run. */
+export const resnetRuns = (runs: number, quick: boolean): number => (quick ? runs : Math.max(runs, RESNET_RUNS));
+
 /** Batch of the ResNet-20 step. */
 export const RESNET_BATCH = 8;
 
@@ -195,7 +198,7 @@ export async function run(o: { quick?: boolean; vs?: boolean } = {}): Promise<Di
     rows.push({ case: c, engine, dispatches: m.n, encodeUs: m.encodeUs, totalUs: m.totalUs });
   row(`tiny op x${ops}`, 'thaw', await tinyOps(rt, ops, runs));
 
-  const stepRuns = o.quick ? runs : Math.max(runs, RESNET_RUNS);
+  const stepRuns = resnetRuns(runs, !!o.quick);
   const step = await resnet20Step(rt, stepRuns, o.quick ? 1 : undefined);
   row(`ResNet-20 step (batch ${RESNET_BATCH})`, 'thaw', step.eager);
   row(`ResNet-20 step, one submit (batch ${RESNET_BATCH})`, 'thaw', step.oneSubmit);

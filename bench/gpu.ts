@@ -36,7 +36,7 @@ import { resnet50 } from '../models/resnet.ts';
 import { BertForSequenceClassification, BERT_BASE, BERT_TINY } from '../models/bert.ts';
 import { run as matmulRun } from './matmul.ts';
 import { run as convRun, LAYERS as CONV_LAYERS } from './conv.ts';
-import { tinyOps, resnet20Step, RESNET_BATCH, RESNET_RUNS } from './dispatch.ts';
+import { tinyOps, resnet20Step, resnetRuns, RESNET_BATCH } from './dispatch.ts';
 import { bertBatch } from './bert.ts';
 
 export const SECTIONS = ['matmul', 'conv', 'resnet50', 'bert', 'dispatch'] as const;
@@ -162,7 +162,7 @@ export async function run(o: GpuBenchOptions = {}): Promise<Record<string, unkno
   await section('dispatch', async () => {
     const ops = quick ? 200 : 2000;
     const r = await tinyOps(rt, ops, runs);
-    const stepRuns = quick ? runs : Math.max(runs, RESNET_RUNS);
+    const stepRuns = resnetRuns(runs, quick);
     const step = await resnet20Step(rt, stepRuns, quick ? 1 : undefined);
     const name = `ResNet-20 step (batch ${RESNET_BATCH})`;
     const modes = [['eager', 'eager', step.eager], ['eager, one submit', 'eagerOneSubmit', step.oneSubmit],

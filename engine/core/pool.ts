@@ -121,8 +121,9 @@ export class BufferPool {
   pin(buf: GPUBuffer): void {
     const n = this.pins.get(buf) ?? 0;
     this.pins.set(buf, n + 1);
-    if (n > 0 || this.isLive(buf) || this.held.has(buf)) return;
-    const id = this.ids.get(buf)!, i = this.pending.indexOf(id);
+    const id = this.ids.get(buf)!;
+    if (n > 0 || this.live[id] || this.held.has(buf)) return;
+    const i = this.pending.indexOf(id);
     if (i >= 0) { this.pending.splice(i, 1); this.held.add(buf); return; }
     const size = this.sizes[id], list = this.free.get(size), j = list ? list.indexOf(id) : -1;
     if (j >= 0) { list!.splice(j, 1); this.stats.pooledBytes -= size; this.held.add(buf); }

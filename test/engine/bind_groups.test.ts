@@ -6,7 +6,7 @@
 // without errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setup, randArray } from '../helpers.ts';
+import { setup, randArray, rand } from '../helpers.ts';
 import { tensor } from '../../engine/core/factory.ts';
 import { type Tensor, tidy } from '../../engine/core/tensor.ts';
 import { runtime } from '../../engine/core/runtime.ts';
@@ -70,9 +70,9 @@ test('the pool hands free buffers out lowest creation number first, whatever the
   const sizes = [1000, 1000, 300, 1000, 300, 1000, 1000, 300, 1000, 1000, 300];
   const made = sizes.map((n) => pool.acquire(n));
   for (let round = 0; round < 3; round++) {
-    // Released in a fresh random order, over two submits.
-    const order = made.map((b, i) => ({ b, i, r: Math.random() })).sort((p, q) => p.r - q.r);
-    const cut = 1 + Math.floor(Math.random() * (order.length - 1));
+    // Released in a fresh random order (the run's seed: THAW_SEED replays it), over two submits.
+    const order = made.map((b, i) => ({ b, i, r: rand() })).sort((p, q) => p.r - q.r);
+    const cut = 1 + Math.floor(rand() * (order.length - 1));
     for (const { b } of order.slice(0, cut)) pool.release(b);
     pool.afterSubmit();
     for (const { b } of order.slice(cut)) pool.release(b);

@@ -215,7 +215,9 @@ test('pipelineOrder numbers each recorded dispatch\'s pipeline by first use (ben
   // add, mul, add again, exp, mul again: three pipelines, the first and second used twice (the
   // test pool's poisoning, a dispatch per new tensor, is off for it).
   rt.pool.onAcquire = null;
-  const { result, recording } = (() => { try { return record(() => [add(a, b), mul(a, b), add(b, a), exp(a), mul(b, b)]); } finally { rt.pool.onAcquire = poison; } })();
+  let rec: ReturnType<typeof record<Tensor[]>>;
+  try { rec = record(() => [add(a, b), mul(a, b), add(b, a), exp(a), mul(b, b)]); } finally { rt.pool.onAcquire = poison; }
+  const { result, recording } = rec;
   assert.ok(recording);
   assert.is(rt.dispatches - d0, 5, 'one dispatch per op');
   assert.equal(recording!.pipelineOrder, [0, 1, 0, 2, 1]);
