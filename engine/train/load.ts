@@ -5,7 +5,7 @@
  */
 import type { Module } from '../nn/module.ts';
 import type { HostTensor } from '../io/types.ts';
-import { Tensor } from '../core/tensor.ts';
+import { Tensor, sameShape } from '../core/tensor.ts';
 import { assign, assignHalfBits } from '../core/factory.ts';
 import { toHalfBits } from '../core/half.ts';
 import { ThawError } from '../core/errors.ts';
@@ -90,7 +90,7 @@ export function loadStateDict(model: Module, tensors: Map<string, HostTensor>, o
     seen.add(key);
     if (opts.skip?.test(key)) { report.skipped.push(key); continue; }
     // A scalar counter (num_batches_tracked) may be stored as shape [] or [1].
-    const same = h.shape.length === target.shape.length && h.shape.every((d, i) => d === target.shape[i]);
+    const same = sameShape(h.shape, target.shape);
     const scalarish = h.shape.reduce((a, b) => a * b, 1) === 1 && target.size === 1;
     if (!same && !scalarish) {
       report.mismatched.push({ key, model: [...target.shape], checkpoint: [...h.shape] });
